@@ -1,0 +1,50 @@
+//! Command-line interface: argument parsing and dispatch only; the work is in the library.
+//!
+//! Exit codes (stable, documented in README "Exit codes"):
+//! 0 success / `promote`; 1 `rollback`; 2 error (bad arguments, unreadable input, `--strict`
+//! data-quality failure); 3 `continue` (not enough evidence).
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for success or a `promote` verdict.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for a `rollback` verdict.
+pub const EXIT_ROLLBACK: i32 = 1;
+/// Exit code for any error.
+pub const EXIT_ERROR: i32 = 2;
+/// Exit code for a `continue` verdict (not enough evidence yet).
+pub const EXIT_CONTINUE: i32 = 3;
+
+/// canalyst: was the canary worse than stable, where, why, and what would a rollout policy
+/// have done? Reads OpenTelemetry exports (OTLP JSON/protobuf, Parquet).
+#[derive(Debug, Parser)]
+#[command(name = "canalyst", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads for parsing and aggregation (default: all cores). Results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        // Only fails if the global pool was already built, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let result: anyhow::Result<i32> = match cli.command {};
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("canalyst: error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Ingest: input files → canonical Arrow tables plus a data-quality log.
+//!
+//! Readers for each format turn a file into [`SpanChunk`]s in input order; the driver
+//! ([`ingest_paths`]) enumerates inputs, sniffs their format from content, runs readers in
+//! parallel, removes exact duplicates, and hands batches to a [`BatchSink`] in a deterministic
+//! order (the same with 1 thread or many).
+
+use crate::model::identity::IdentityConfig;
+use crate::model::quality::DataQuality;
+use crate::model::spans::SpanFingerprint;
+use arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+/// Options shared by every reader.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Attribute keys for identity resolution.
+    pub identity: Arc<IdentityConfig>,
+    /// Target rows per output batch (memory is bounded by this times the parallelism).
+    pub batch_rows: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { identity: Arc::new(IdentityConfig::default()), batch_rows: 65_536 }
+    }
+}
+
+/// A batch of canonical spans from one file, with the fingerprint of every row (row order) and
+/// the data-quality findings made while reading it.
+#[derive(Debug)]
+pub struct SpanChunk {
+    /// Rows in the canonical spans schema.
+    pub batch: RecordBatch,
+    /// One fingerprint per row of `batch`.
+    pub fingerprints: Vec<SpanFingerprint>,
+    /// Issues and counts for the records this chunk covers.
+    pub quality: DataQuality,
+}

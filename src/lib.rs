@@ -1,0 +1,10 @@
+//! canalyst: offline canary analysis over exported OpenTelemetry telemetry.
+//!
+//! The modules follow the pipeline (design §1): [`ingest`] reads files into the canonical
+//! tables of [`model`]; later stages aggregate, compare, decide and report.
+
+#![warn(missing_docs)]
+
+pub mod ingest;
+pub mod model;
+pub mod cli;

@@ -1,0 +1,11 @@
+//! Canonical data model: the Arrow tables every later stage reads.
+//!
+//! See `docs/schema.md` and design §2–§3. Ingest paths produce [`spans::SpanRecord`]s
+//! (one per span, resource fields shared through [`spans::ResourceInfo`]) and append them to a
+//! [`spans::SpansBuilder`], which owns the column layout.
+
+pub mod ids;
+pub mod identity;
+pub mod quality;
+pub mod route;
+pub mod spans;

@@ -1,0 +1,463 @@
+//! The canonical `spans` table (design §2): one row per span, identity columns resolved.
+//!
+//! Column order and types are defined once, by [`SpansBuilder`]; [`spans_schema`] is derived
+//! from it so the two cannot disagree. `docs/schema.md` documents each column.
+
+use super::identity::{self, IdentityConfig};
+use arrow::array::{
+    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int32Builder, Int64Builder,
+    MapBuilder, StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder,
+};
+use arrow::datatypes::{Int32Type, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
+
+/// Version of the canonical table layout, written to `dataset.json`. Bump on any change.
+pub const SPANS_SCHEMA_VERSION: u32 = 1;
+
+/// Resource-level fields shared by every span of one `ResourceSpans` (and its scope).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceInfo {
+    /// `service.name`; `unknown_service` when absent, as the OTel SDK spec defines.
+    pub service_name: String,
+    /// Version per [`IdentityConfig::version_keys`].
+    pub service_version: Option<String>,
+    /// Track per [`IdentityConfig::track_resource_keys`].
+    pub deployment_track: Option<String>,
+    /// Environment per [`IdentityConfig::environment_keys`].
+    pub deployment_environment: Option<String>,
+    /// Instrumentation scope name.
+    pub scope_name: Option<String>,
+    /// All resource attributes, values rendered as strings (see [`SpanRecord`] docs).
+    pub attributes: Vec<(String, String)>,
+    /// Stable hash of everything above, computed once so duplicate detection does not rehash
+    /// the resource for every span.
+    pub fingerprint: u64,
+}
+
+impl ResourceInfo {
+    /// Resolves identity fields from the resource attributes.
+    pub fn from_attributes(attributes: Vec<(String, String)>, scope_name: Option<String>, cfg: &IdentityConfig) -> Self {
+        let get = |keys: &[String]| identity::first_of(&attributes, keys).map(str::to_string);
+        let mut info = Self {
+            service_name: identity::attr(&attributes, "service.name")
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown_service")
+                .to_string(),
+            service_version: get(&cfg.version_keys),
+            deployment_track: get(&cfg.track_resource_keys),
+            deployment_environment: get(&cfg.environment_keys),
+            scope_name,
+            attributes,
+            fingerprint: 0,
+        };
+        let mut h = std::hash::DefaultHasher::new();
+        (&info.service_name, &info.service_version, &info.deployment_track).hash(&mut h);
+        (&info.deployment_environment, &info.scope_name, &info.attributes).hash(&mut h);
+        info.fingerprint = h.finish();
+        info
+    }
+}
+
+/// Identity and content of one span, for exact-duplicate detection across overlapping exports.
+///
+/// `key` is the trace id and span id; `content` hashes every field but the source location
+/// (SipHash with fixed keys, so it is the same in every run and thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanFingerprint {
+    /// Trace id (16 bytes) followed by span id (8 bytes).
+    pub key: [u8; 24],
+    /// Hash of resource and span content.
+    pub content: u64,
+}
+
+impl SpanRecord {
+    /// Fingerprint of this span within `res`.
+    pub fn fingerprint(&self, res: &ResourceInfo) -> SpanFingerprint {
+        let mut key = [0u8; 24];
+        key[..16].copy_from_slice(&self.trace_id);
+        key[16..].copy_from_slice(&self.span_id);
+        let mut h = std::hash::DefaultHasher::new();
+        res.fingerprint.hash(&mut h);
+        (self.parent_span_id, &self.name, self.kind, self.start_time_unix_nano).hash(&mut h);
+        (self.end_time_unix_nano, self.status_code, &self.status_message).hash(&mut h);
+        (&self.trace_state, &self.attributes).hash(&mut h);
+        (&self.exception_type, &self.exception_message).hash(&mut h);
+        SpanFingerprint { key, content: h.finish() }
+    }
+}
+
+/// One span as decoded from any input format, before identity resolution.
+///
+/// Attribute values are rendered as strings: strings as they are, booleans `true`/`false`,
+/// integers in decimal, doubles by Rust's shortest round-trip form (`NaN`, `inf`, `-inf`),
+/// bytes as lower-case hex, arrays and kvlists as compact JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanRecord {
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// 8-byte span id.
+    pub span_id: [u8; 8],
+    /// Parent span id; `None` for a root span.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Span name.
+    pub name: String,
+    /// OTLP span kind number (see [`identity::kind`]).
+    pub kind: i32,
+    /// Start, nanoseconds since the Unix epoch.
+    pub start_time_unix_nano: i64,
+    /// End, nanoseconds since the Unix epoch (≥ start; checked by ingest).
+    pub end_time_unix_nano: i64,
+    /// OTLP status code number (see [`identity::status`]).
+    pub status_code: i32,
+    /// Status message, if any.
+    pub status_message: Option<String>,
+    /// W3C tracestate, used for the sampling weight.
+    pub trace_state: Option<String>,
+    /// Span attributes.
+    pub attributes: Vec<(String, String)>,
+    /// `exception.type` of the first `exception` event.
+    pub exception_type: Option<String>,
+    /// `exception.message` of the first `exception` event.
+    pub exception_message: Option<String>,
+    /// 1-based line (JSON lines, protobuf frame) or 0-based row (Parquet) in the source file.
+    pub source_line: i64,
+}
+
+fn parse_i32(s: Option<&str>) -> Option<i32> {
+    s.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map(|v| v as i32)
+}
+
+/// Column builders of the canonical spans table. One builder per file chunk; `finish` yields a
+/// batch in the canonical schema.
+pub struct SpansBuilder {
+    cfg: Arc<IdentityConfig>,
+    file: Arc<str>,
+    trace_id: FixedSizeBinaryBuilder,
+    span_id: FixedSizeBinaryBuilder,
+    parent_span_id: FixedSizeBinaryBuilder,
+    service_name: StringDictionaryBuilder<Int32Type>,
+    service_version: StringDictionaryBuilder<Int32Type>,
+    deployment_track: StringDictionaryBuilder<Int32Type>,
+    deployment_environment: StringDictionaryBuilder<Int32Type>,
+    scope_name: StringDictionaryBuilder<Int32Type>,
+    span_name: StringDictionaryBuilder<Int32Type>,
+    span_kind: Int32Builder,
+    start_time: TimestampNanosecondBuilder,
+    duration_ns: Int64Builder,
+    status_code: Int32Builder,
+    status_message: StringBuilder,
+    http_route: StringDictionaryBuilder<Int32Type>,
+    http_method: StringDictionaryBuilder<Int32Type>,
+    http_status_code: Int32Builder,
+    route: StringDictionaryBuilder<Int32Type>,
+    is_error: BooleanBuilder,
+    exception_type: StringDictionaryBuilder<Int32Type>,
+    exception_message: StringBuilder,
+    sample_weight: Float64Builder,
+    resource_attributes: MapBuilder<StringBuilder, StringBuilder>,
+    span_attributes: MapBuilder<StringBuilder, StringBuilder>,
+    source_file: StringDictionaryBuilder<Int32Type>,
+    source_line: Int64Builder,
+    fingerprints: Vec<SpanFingerprint>,
+    len: usize,
+}
+
+const HTTP_ROUTE_KEYS: &[&str] = &["http.route"];
+const HTTP_METHOD_KEYS: &[&str] = &["http.request.method", "http.method"];
+const HTTP_STATUS_KEYS: &[&str] = &["http.response.status_code", "http.status_code"];
+
+fn first_static<'a>(attrs: &'a [(String, String)], keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| identity::attr(attrs, k))
+}
+
+impl SpansBuilder {
+    /// A builder for spans read from `source_file`.
+    pub fn new(cfg: Arc<IdentityConfig>, source_file: &str) -> Self {
+        let dict = StringDictionaryBuilder::<Int32Type>::new;
+        Self {
+            cfg,
+            file: Arc::from(source_file),
+            trace_id: FixedSizeBinaryBuilder::new(16),
+            span_id: FixedSizeBinaryBuilder::new(8),
+            parent_span_id: FixedSizeBinaryBuilder::new(8),
+            service_name: dict(),
+            service_version: dict(),
+            deployment_track: dict(),
+            deployment_environment: dict(),
+            scope_name: dict(),
+            span_name: dict(),
+            span_kind: Int32Builder::new(),
+            start_time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            duration_ns: Int64Builder::new(),
+            status_code: Int32Builder::new(),
+            status_message: StringBuilder::new(),
+            http_route: dict(),
+            http_method: dict(),
+            http_status_code: Int32Builder::new(),
+            route: dict(),
+            is_error: BooleanBuilder::new(),
+            exception_type: dict(),
+            exception_message: StringBuilder::new(),
+            sample_weight: Float64Builder::new(),
+            resource_attributes: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
+            span_attributes: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
+            source_file: dict(),
+            source_line: Int64Builder::new(),
+            fingerprints: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Rows appended so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no rows were appended.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one span of `res`, resolving identity columns (track, route, error, weight) by
+    /// the rules of [`identity`]. The span's own track attribute is used only when the resource
+    /// has none (baggage propagation).
+    pub fn append(&mut self, res: &ResourceInfo, span: &SpanRecord) {
+        let a = &span.attributes;
+        self.trace_id.append_value(span.trace_id).expect("16 bytes");
+        self.span_id.append_value(span.span_id).expect("8 bytes");
+        match &span.parent_span_id {
+            Some(p) => self.parent_span_id.append_value(p).expect("8 bytes"),
+            None => self.parent_span_id.append_null(),
+        }
+        self.service_name.append_value(&res.service_name);
+        self.service_version.append_option(res.service_version.as_deref());
+        let track = res
+            .deployment_track
+            .as_deref()
+            .or_else(|| identity::first_of(a, &self.cfg.track_span_keys));
+        self.deployment_track.append_option(track);
+        self.deployment_environment.append_option(res.deployment_environment.as_deref());
+        self.scope_name.append_option(res.scope_name.as_deref());
+        self.span_name.append_value(&span.name);
+        self.span_kind.append_value(span.kind);
+        self.start_time.append_value(span.start_time_unix_nano);
+        self.duration_ns
+            .append_value(span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano));
+        self.status_code.append_value(span.status_code);
+        self.status_message
+            .append_option(span.status_message.as_deref().filter(|m| !m.is_empty()));
+        let http_route = first_static(a, HTTP_ROUTE_KEYS);
+        self.http_route.append_option(http_route);
+        self.http_method.append_option(first_static(a, HTTP_METHOD_KEYS));
+        let http_status = parse_i32(first_static(a, HTTP_STATUS_KEYS));
+        self.http_status_code.append_option(http_status);
+        self.route
+            .append_option(identity::route(span.kind, &span.name, http_route).as_deref());
+        self.is_error
+            .append_value(identity::is_error(span.status_code, span.kind, http_status));
+        self.exception_type.append_option(span.exception_type.as_deref());
+        self.exception_message.append_option(span.exception_message.as_deref());
+        let rate = identity::first_of(a, &self.cfg.sample_rate_keys)
+            .or_else(|| identity::first_of(&res.attributes, &self.cfg.sample_rate_keys))
+            .and_then(|v| v.parse::<f64>().ok());
+        let th = span.trace_state.as_deref().and_then(identity::tracestate_weight);
+        self.sample_weight.append_value(identity::sample_weight(rate, th));
+        append_map(&mut self.resource_attributes, &res.attributes);
+        append_map(&mut self.span_attributes, a);
+        self.source_file.append_value(&*self.file);
+        self.source_line.append_value(span.source_line);
+        self.fingerprints.push(span.fingerprint(res));
+        self.len += 1;
+    }
+
+    /// Finishes the batch with the fingerprints of its rows, in row order (the builder is reset
+    /// and can be reused for the same file).
+    pub fn finish_with_fingerprints(&mut self) -> Result<(RecordBatch, Vec<SpanFingerprint>), ArrowError> {
+        let fp = std::mem::take(&mut self.fingerprints);
+        Ok((self.finish()?, fp))
+    }
+
+    /// Finishes the batch (the builder is reset and can be reused for the same file).
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.fingerprints.clear();
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.trace_id.finish()),
+            Arc::new(self.span_id.finish()),
+            Arc::new(self.parent_span_id.finish()),
+            Arc::new(self.service_name.finish()),
+            Arc::new(self.service_version.finish()),
+            Arc::new(self.deployment_track.finish()),
+            Arc::new(self.deployment_environment.finish()),
+            Arc::new(self.scope_name.finish()),
+            Arc::new(self.span_name.finish()),
+            Arc::new(self.span_kind.finish()),
+            Arc::new(self.start_time.finish()),
+            Arc::new(self.duration_ns.finish()),
+            Arc::new(self.status_code.finish()),
+            Arc::new(self.status_message.finish()),
+            Arc::new(self.http_route.finish()),
+            Arc::new(self.http_method.finish()),
+            Arc::new(self.http_status_code.finish()),
+            Arc::new(self.route.finish()),
+            Arc::new(self.is_error.finish()),
+            Arc::new(self.exception_type.finish()),
+            Arc::new(self.exception_message.finish()),
+            Arc::new(self.sample_weight.finish()),
+            Arc::new(self.resource_attributes.finish()),
+            Arc::new(self.span_attributes.finish()),
+            Arc::new(self.source_file.finish()),
+            Arc::new(self.source_line.finish()),
+        ];
+        self.len = 0;
+        RecordBatch::try_new(spans_schema(), cols)
+    }
+}
+
+fn append_map(b: &mut MapBuilder<StringBuilder, StringBuilder>, kv: &[(String, String)]) {
+    for (k, v) in kv {
+        b.keys().append_value(k);
+        b.values().append_value(v);
+    }
+    b.append(true).expect("map keys and values appended in pairs");
+}
+
+/// Column names of the canonical spans table, in order.
+pub const SPAN_COLUMNS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "service_name",
+    "service_version",
+    "deployment_track",
+    "deployment_environment",
+    "scope_name",
+    "span_name",
+    "span_kind",
+    "start_time",
+    "duration_ns",
+    "status_code",
+    "status_message",
+    "http_route",
+    "http_method",
+    "http_status_code",
+    "route",
+    "is_error",
+    "exception_type",
+    "exception_message",
+    "sample_weight",
+    "resource_attributes",
+    "span_attributes",
+    "source_file",
+    "source_line",
+];
+
+/// Columns that may hold nulls.
+const NULLABLE: &[&str] = &[
+    "parent_span_id",
+    "service_version",
+    "deployment_track",
+    "deployment_environment",
+    "scope_name",
+    "status_message",
+    "http_route",
+    "http_method",
+    "http_status_code",
+    "route",
+    "exception_type",
+    "exception_message",
+];
+
+/// The canonical spans schema: types taken from the builders, nullability from [`NULLABLE`].
+pub fn spans_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "");
+            let cols: Vec<(&str, ArrayRef)> = vec![
+                ("trace_id", Arc::new(b.trace_id.finish())),
+                ("span_id", Arc::new(b.span_id.finish())),
+                ("parent_span_id", Arc::new(b.parent_span_id.finish())),
+                ("service_name", Arc::new(b.service_name.finish())),
+                ("service_version", Arc::new(b.service_version.finish())),
+                ("deployment_track", Arc::new(b.deployment_track.finish())),
+                ("deployment_environment", Arc::new(b.deployment_environment.finish())),
+                ("scope_name", Arc::new(b.scope_name.finish())),
+                ("span_name", Arc::new(b.span_name.finish())),
+                ("span_kind", Arc::new(b.span_kind.finish())),
+                ("start_time", Arc::new(b.start_time.finish())),
+                ("duration_ns", Arc::new(b.duration_ns.finish())),
+                ("status_code", Arc::new(b.status_code.finish())),
+                ("status_message", Arc::new(b.status_message.finish())),
+                ("http_route", Arc::new(b.http_route.finish())),
+                ("http_method", Arc::new(b.http_method.finish())),
+                ("http_status_code", Arc::new(b.http_status_code.finish())),
+                ("route", Arc::new(b.route.finish())),
+                ("is_error", Arc::new(b.is_error.finish())),
+                ("exception_type", Arc::new(b.exception_type.finish())),
+                ("exception_message", Arc::new(b.exception_message.finish())),
+                ("sample_weight", Arc::new(b.sample_weight.finish())),
+                ("resource_attributes", Arc::new(b.resource_attributes.finish())),
+                ("span_attributes", Arc::new(b.span_attributes.finish())),
+                ("source_file", Arc::new(b.source_file.finish())),
+                ("source_line", Arc::new(b.source_line.finish())),
+            ];
+            debug_assert_eq!(cols.iter().map(|c| c.0).collect::<Vec<_>>(), SPAN_COLUMNS);
+            let fields: Vec<arrow::datatypes::Field> = cols
+                .iter()
+                .map(|(n, a)| arrow::datatypes::Field::new(*n, a.data_type().clone(), NULLABLE.contains(n)))
+                .collect();
+            Arc::new(Schema::new(fields))
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    fn res() -> ResourceInfo {
+        ResourceInfo::from_attributes(
+            vec![
+                ("service.name".into(), "checkout".into()),
+                ("service.version".into(), "2.4.0".into()),
+                ("deployment.stage".into(), "canary".into()),
+            ],
+            Some("scope".into()),
+            &IdentityConfig::default(),
+        )
+    }
+
+    #[test]
+    fn builds_canonical_batch() {
+        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "in.jsonl");
+        let span = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: None,
+            name: "GET /cart/123".into(),
+            kind: identity::kind::SERVER,
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 5_000,
+            status_code: 0,
+            attributes: vec![("http.response.status_code".into(), "502".into())],
+            source_line: 3,
+            ..Default::default()
+        };
+        b.append(&res(), &span);
+        b.append(&res(), &SpanRecord { kind: identity::kind::INTERNAL, attributes: vec![], ..span.clone() });
+        let batch = b.finish().unwrap();
+        assert_eq!(batch.schema(), spans_schema());
+        assert_eq!(batch.num_rows(), 2);
+        let route = batch.column_by_name("route").unwrap();
+        assert!(route.is_valid(0) && route.is_null(1));
+        let err = batch.column_by_name("is_error").unwrap().as_boolean();
+        assert!(err.value(0) && !err.value(1));
+        let dur = batch.column_by_name("duration_ns").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(dur.value(0), 4_000);
+        assert_eq!(res().deployment_track.as_deref(), Some("canary"));
+    }
+}
