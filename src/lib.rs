@@ -5,6 +5,8 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
+pub mod cli;
+pub mod engine;
 pub mod ingest;
 pub mod model;
-pub mod cli;

@@ -37,7 +37,9 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         // Only fails if the global pool was already built, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
     let result: anyhow::Result<i32> = match cli.command {};
     match result {

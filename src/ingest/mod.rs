@@ -22,7 +22,10 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { identity: Arc::new(IdentityConfig::default()), batch_rows: 65_536 }
+        Self {
+            identity: Arc::new(IdentityConfig::default()),
+            batch_rows: 65_536,
+        }
     }
 }
 

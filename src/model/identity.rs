@@ -55,23 +55,39 @@ impl Default for IdentityConfig {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
         Self {
             track_resource_keys: s(&["deployment.track", "deployment.stage"]),
-            track_span_keys: s(&["deployment.track", "baggage.deployment.track", "canary.track"]),
+            track_span_keys: s(&[
+                "deployment.track",
+                "baggage.deployment.track",
+                "canary.track",
+            ]),
             version_keys: s(&["service.version"]),
             environment_keys: s(&["deployment.environment.name", "deployment.environment"]),
-            sample_rate_keys: s(&["sampling.weight", "SampleRate", "sample_rate", "sampling.probability"]),
+            sample_rate_keys: s(&[
+                "sampling.weight",
+                "SampleRate",
+                "sample_rate",
+                "sampling.probability",
+            ]),
         }
     }
 }
 
 /// First value among `keys` found in `attrs` (a key–value list as OTLP carries it).
 pub fn first_of<'a>(attrs: &'a [(String, String)], keys: &[String]) -> Option<&'a str> {
-    keys.iter()
-        .find_map(|k| attrs.iter().find(|(ak, _)| ak == k).map(|(_, v)| v.as_str()))
+    keys.iter().find_map(|k| {
+        attrs
+            .iter()
+            .find(|(ak, _)| ak == k)
+            .map(|(_, v)| v.as_str())
+    })
 }
 
 /// Value of `key` in `attrs`.
 pub fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Route of a span (design §3): `http.route`, else the templated span name of a SERVER span,
@@ -113,7 +129,9 @@ pub fn sample_weight(value: Option<f64>, threshold_weight: Option<f64>) -> f64 {
 /// "TraceState: Probability Sampling", rejection threshold over 56 bits): weight = 2^56 /
 /// (2^56 − threshold).
 pub fn tracestate_weight(tracestate: &str) -> Option<f64> {
-    let ot = tracestate.split(',').find_map(|kv| kv.trim().strip_prefix("ot="))?;
+    let ot = tracestate
+        .split(',')
+        .find_map(|kv| kv.trim().strip_prefix("ot="))?;
     let th = ot.split(';').find_map(|kv| kv.strip_prefix("th:"))?;
     if th.is_empty() || th.len() > 14 || !th.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -130,8 +148,14 @@ mod tests {
 
     #[test]
     fn route_rules() {
-        assert_eq!(route(kind::CLIENT, "GET", Some("/u/{id}")).as_deref(), Some("/u/{id}"));
-        assert_eq!(route(kind::SERVER, "GET /u/42", None).as_deref(), Some("GET /u/{id}"));
+        assert_eq!(
+            route(kind::CLIENT, "GET", Some("/u/{id}")).as_deref(),
+            Some("/u/{id}")
+        );
+        assert_eq!(
+            route(kind::SERVER, "GET /u/42", None).as_deref(),
+            Some("GET /u/{id}")
+        );
         assert_eq!(route(kind::INTERNAL, "work", None), None);
     }
 

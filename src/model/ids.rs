@@ -121,8 +121,14 @@ mod tests {
     fn rejects_empty_zero_and_junk() {
         assert_eq!(decode_id::<8>(""), Err(IdError::Empty));
         assert_eq!(decode_id::<8>("0000000000000000"), Err(IdError::AllZero));
-        assert!(matches!(decode_id::<8>("xyz"), Err(IdError::Malformed { .. })));
-        assert!(matches!(decode_id::<16>("abcd"), Err(IdError::Malformed { .. })));
+        assert!(matches!(
+            decode_id::<8>("xyz"),
+            Err(IdError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode_id::<16>("abcd"),
+            Err(IdError::Malformed { .. })
+        ));
     }
 
     proptest! {

@@ -4,8 +4,8 @@
 //! (one per span, resource fields shared through [`spans::ResourceInfo`]) and append them to a
 //! [`spans::SpansBuilder`], which owns the column layout.
 
-pub mod ids;
 pub mod identity;
+pub mod ids;
 pub mod quality;
 pub mod route;
 pub mod spans;

@@ -110,13 +110,41 @@ pub struct Issue {
 
 impl Issue {
     /// A rejection at a file/line/field.
-    pub fn rejected(kind: IssueKind, file: &str, line: Option<u64>, field: Option<String>, reason: impl Into<String>) -> Self {
-        Self { kind, severity: Severity::Rejected, file: file.to_string(), line, row: None, field, reason: reason.into() }
+    pub fn rejected(
+        kind: IssueKind,
+        file: &str,
+        line: Option<u64>,
+        field: Option<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            severity: Severity::Rejected,
+            file: file.to_string(),
+            line,
+            row: None,
+            field,
+            reason: reason.into(),
+        }
     }
 
     /// A note at a file/line/field.
-    pub fn note(kind: IssueKind, file: &str, line: Option<u64>, field: Option<String>, reason: impl Into<String>) -> Self {
-        Self { kind, severity: Severity::Note, file: file.to_string(), line, row: None, field, reason: reason.into() }
+    pub fn note(
+        kind: IssueKind,
+        file: &str,
+        line: Option<u64>,
+        field: Option<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            severity: Severity::Note,
+            file: file.to_string(),
+            line,
+            row: None,
+            field,
+            reason: reason.into(),
+        }
     }
 
     /// The same issue located at a Parquet row (or span index).
@@ -187,7 +215,10 @@ pub struct DataQuality {
 impl DataQuality {
     /// Records an issue: always counted, listed while under the per-kind cap.
     pub fn push(&mut self, issue: Issue) {
-        let n = self.counts.entry(issue.kind.name().to_string()).or_insert(0);
+        let n = self
+            .counts
+            .entry(issue.kind.name().to_string())
+            .or_insert(0);
         *n += 1;
         if (*n as usize) <= MAX_LISTED_PER_KIND {
             self.issues.push(issue);
@@ -232,10 +263,17 @@ impl DataQuality {
     pub fn summary(&self) -> String {
         let mut s = format!(
             "read {} records, ingested {}, rejected {}, duplicates dropped {}",
-            self.records_read, self.records_ingested, self.records_rejected, self.duplicates_dropped
+            self.records_read,
+            self.records_ingested,
+            self.records_rejected,
+            self.duplicates_dropped
         );
         if !self.counts.is_empty() {
-            let parts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let parts: Vec<String> = self
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             s.push_str(&format!("; issues: {}", parts.join(", ")));
         }
         s
@@ -250,7 +288,13 @@ mod tests {
     fn counts_everything_lists_capped() {
         let mut q = DataQuality::default();
         for i in 0..(MAX_LISTED_PER_KIND as u64 + 5) {
-            q.push(Issue::rejected(IssueKind::MalformedJson, "f", Some(i + 1), None, "x"));
+            q.push(Issue::rejected(
+                IssueKind::MalformedJson,
+                "f",
+                Some(i + 1),
+                None,
+                "x",
+            ));
         }
         assert_eq!(q.counts["malformed_json"], MAX_LISTED_PER_KIND as u64 + 5);
         assert_eq!(q.issues.len(), MAX_LISTED_PER_KIND);
@@ -267,7 +311,13 @@ mod tests {
 
     #[test]
     fn display_has_location() {
-        let i = Issue::rejected(IssueKind::BadId, "x.jsonl", Some(7), Some("spanId".into()), "empty id");
+        let i = Issue::rejected(
+            IssueKind::BadId,
+            "x.jsonl",
+            Some(7),
+            Some("spanId".into()),
+            "empty id",
+        );
         assert_eq!(i.to_string(), "x.jsonl:7: bad_id at spanId: empty id");
     }
 }

@@ -45,7 +45,10 @@ fn is_identifier(seg: &str) -> bool {
     if hexish && digits > 0 && b.iter().filter(|c| c.is_ascii_hexdigit()).count() >= 8 {
         return true;
     }
-    b.len() >= 16 && digits > 0 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(c))
+    b.len() >= 16
+        && digits > 0
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(c))
 }
 
 #[cfg(test)]

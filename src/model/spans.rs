@@ -39,7 +39,11 @@ pub struct ResourceInfo {
 
 impl ResourceInfo {
     /// Resolves identity fields from the resource attributes.
-    pub fn from_attributes(attributes: Vec<(String, String)>, scope_name: Option<String>, cfg: &IdentityConfig) -> Self {
+    pub fn from_attributes(
+        attributes: Vec<(String, String)>,
+        scope_name: Option<String>,
+        cfg: &IdentityConfig,
+    ) -> Self {
         let get = |keys: &[String]| identity::first_of(&attributes, keys).map(str::to_string);
         let mut info = Self {
             service_name: identity::attr(&attributes, "service.name")
@@ -54,8 +58,18 @@ impl ResourceInfo {
             fingerprint: 0,
         };
         let mut h = std::hash::DefaultHasher::new();
-        (&info.service_name, &info.service_version, &info.deployment_track).hash(&mut h);
-        (&info.deployment_environment, &info.scope_name, &info.attributes).hash(&mut h);
+        (
+            &info.service_name,
+            &info.service_version,
+            &info.deployment_track,
+        )
+            .hash(&mut h);
+        (
+            &info.deployment_environment,
+            &info.scope_name,
+            &info.attributes,
+        )
+            .hash(&mut h);
         info.fingerprint = h.finish();
         info
     }
@@ -81,11 +95,25 @@ impl SpanRecord {
         key[16..].copy_from_slice(&self.span_id);
         let mut h = std::hash::DefaultHasher::new();
         res.fingerprint.hash(&mut h);
-        (self.parent_span_id, &self.name, self.kind, self.start_time_unix_nano).hash(&mut h);
-        (self.end_time_unix_nano, self.status_code, &self.status_message).hash(&mut h);
+        (
+            self.parent_span_id,
+            &self.name,
+            self.kind,
+            self.start_time_unix_nano,
+        )
+            .hash(&mut h);
+        (
+            self.end_time_unix_nano,
+            self.status_code,
+            &self.status_message,
+        )
+            .hash(&mut h);
         (&self.trace_state, &self.attributes).hash(&mut h);
         (&self.exception_type, &self.exception_message).hash(&mut h);
-        SpanFingerprint { key, content: h.finish() }
+        SpanFingerprint {
+            key,
+            content: h.finish(),
+        }
     }
 }
 
@@ -127,7 +155,9 @@ pub struct SpanRecord {
 }
 
 fn parse_i32(s: Option<&str>) -> Option<i32> {
-    s.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map(|v| v as i32)
+    s.and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .map(|v| v as i32)
 }
 
 /// Column builders of the canonical spans table. One builder per file chunk; `finish` yields a
@@ -233,38 +263,49 @@ impl SpansBuilder {
             None => self.parent_span_id.append_null(),
         }
         self.service_name.append_value(&res.service_name);
-        self.service_version.append_option(res.service_version.as_deref());
+        self.service_version
+            .append_option(res.service_version.as_deref());
         let track = res
             .deployment_track
             .as_deref()
             .or_else(|| identity::first_of(a, &self.cfg.track_span_keys));
         self.deployment_track.append_option(track);
-        self.deployment_environment.append_option(res.deployment_environment.as_deref());
+        self.deployment_environment
+            .append_option(res.deployment_environment.as_deref());
         self.scope_name.append_option(res.scope_name.as_deref());
         self.span_name.append_value(&span.name);
         self.span_kind.append_value(span.kind);
         self.start_time.append_value(span.start_time_unix_nano);
-        self.duration_ns
-            .append_value(span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano));
+        self.duration_ns.append_value(
+            span.end_time_unix_nano
+                .saturating_sub(span.start_time_unix_nano),
+        );
         self.status_code.append_value(span.status_code);
         self.status_message
             .append_option(span.status_message.as_deref().filter(|m| !m.is_empty()));
         let http_route = first_static(a, HTTP_ROUTE_KEYS);
         self.http_route.append_option(http_route);
-        self.http_method.append_option(first_static(a, HTTP_METHOD_KEYS));
+        self.http_method
+            .append_option(first_static(a, HTTP_METHOD_KEYS));
         let http_status = parse_i32(first_static(a, HTTP_STATUS_KEYS));
         self.http_status_code.append_option(http_status);
         self.route
             .append_option(identity::route(span.kind, &span.name, http_route).as_deref());
         self.is_error
             .append_value(identity::is_error(span.status_code, span.kind, http_status));
-        self.exception_type.append_option(span.exception_type.as_deref());
-        self.exception_message.append_option(span.exception_message.as_deref());
+        self.exception_type
+            .append_option(span.exception_type.as_deref());
+        self.exception_message
+            .append_option(span.exception_message.as_deref());
         let rate = identity::first_of(a, &self.cfg.sample_rate_keys)
             .or_else(|| identity::first_of(&res.attributes, &self.cfg.sample_rate_keys))
             .and_then(|v| v.parse::<f64>().ok());
-        let th = span.trace_state.as_deref().and_then(identity::tracestate_weight);
-        self.sample_weight.append_value(identity::sample_weight(rate, th));
+        let th = span
+            .trace_state
+            .as_deref()
+            .and_then(identity::tracestate_weight);
+        self.sample_weight
+            .append_value(identity::sample_weight(rate, th));
         append_map(&mut self.resource_attributes, &res.attributes);
         append_map(&mut self.span_attributes, a);
         self.source_file.append_value(&*self.file);
@@ -275,7 +316,9 @@ impl SpansBuilder {
 
     /// Finishes the batch with the fingerprints of its rows, in row order (the builder is reset
     /// and can be reused for the same file).
-    pub fn finish_with_fingerprints(&mut self) -> Result<(RecordBatch, Vec<SpanFingerprint>), ArrowError> {
+    pub fn finish_with_fingerprints(
+        &mut self,
+    ) -> Result<(RecordBatch, Vec<SpanFingerprint>), ArrowError> {
         let fp = std::mem::take(&mut self.fingerprints);
         Ok((self.finish()?, fp))
     }
@@ -321,7 +364,8 @@ fn append_map(b: &mut MapBuilder<StringBuilder, StringBuilder>, kv: &[(String, S
         b.keys().append_value(k);
         b.values().append_value(v);
     }
-    b.append(true).expect("map keys and values appended in pairs");
+    b.append(true)
+        .expect("map keys and values appended in pairs");
 }
 
 /// Column names of the canonical spans table, in order.
@@ -383,7 +427,10 @@ pub fn spans_schema() -> SchemaRef {
                 ("service_name", Arc::new(b.service_name.finish())),
                 ("service_version", Arc::new(b.service_version.finish())),
                 ("deployment_track", Arc::new(b.deployment_track.finish())),
-                ("deployment_environment", Arc::new(b.deployment_environment.finish())),
+                (
+                    "deployment_environment",
+                    Arc::new(b.deployment_environment.finish()),
+                ),
                 ("scope_name", Arc::new(b.scope_name.finish())),
                 ("span_name", Arc::new(b.span_name.finish())),
                 ("span_kind", Arc::new(b.span_kind.finish())),
@@ -399,7 +446,10 @@ pub fn spans_schema() -> SchemaRef {
                 ("exception_type", Arc::new(b.exception_type.finish())),
                 ("exception_message", Arc::new(b.exception_message.finish())),
                 ("sample_weight", Arc::new(b.sample_weight.finish())),
-                ("resource_attributes", Arc::new(b.resource_attributes.finish())),
+                (
+                    "resource_attributes",
+                    Arc::new(b.resource_attributes.finish()),
+                ),
                 ("span_attributes", Arc::new(b.span_attributes.finish())),
                 ("source_file", Arc::new(b.source_file.finish())),
                 ("source_line", Arc::new(b.source_line.finish())),
@@ -407,7 +457,9 @@ pub fn spans_schema() -> SchemaRef {
             debug_assert_eq!(cols.iter().map(|c| c.0).collect::<Vec<_>>(), SPAN_COLUMNS);
             let fields: Vec<arrow::datatypes::Field> = cols
                 .iter()
-                .map(|(n, a)| arrow::datatypes::Field::new(*n, a.data_type().clone(), NULLABLE.contains(n)))
+                .map(|(n, a)| {
+                    arrow::datatypes::Field::new(*n, a.data_type().clone(), NULLABLE.contains(n))
+                })
                 .collect();
             Arc::new(Schema::new(fields))
         })
@@ -448,7 +500,14 @@ mod tests {
             ..Default::default()
         };
         b.append(&res(), &span);
-        b.append(&res(), &SpanRecord { kind: identity::kind::INTERNAL, attributes: vec![], ..span.clone() });
+        b.append(
+            &res(),
+            &SpanRecord {
+                kind: identity::kind::INTERNAL,
+                attributes: vec![],
+                ..span.clone()
+            },
+        );
         let batch = b.finish().unwrap();
         assert_eq!(batch.schema(), spans_schema());
         assert_eq!(batch.num_rows(), 2);
@@ -456,7 +515,10 @@ mod tests {
         assert!(route.is_valid(0) && route.is_null(1));
         let err = batch.column_by_name("is_error").unwrap().as_boolean();
         assert!(err.value(0) && !err.value(1));
-        let dur = batch.column_by_name("duration_ns").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        let dur = batch
+            .column_by_name("duration_ns")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(dur.value(0), 4_000);
         assert_eq!(res().deployment_track.as_deref(), Some("canary"));
     }

@@ -1,0 +1,158 @@
+//! The analysis result: the JSON report (schema in `docs/report.schema.json`) and the input of
+//! every human-readable report. Reports render this; they never recompute statistics.
+
+use crate::engine::summary::{GroupLevel, Selector, Window};
+use crate::model::quality::DataQuality;
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON report layout; bump on any incompatible change.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The decision (design §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Score at or above the pass threshold, no critical failure, enough evidence.
+    Promote,
+    /// A critical metric failed, or the score is below the marginal threshold.
+    Rollback,
+    /// Not enough evidence yet.
+    Continue,
+}
+
+/// Outcome of one metric comparison (design §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// Significantly higher than baseline and beyond the allowed effect.
+    FailHigh,
+    /// Significantly lower and beyond the allowed effect (bad for "higher is better" metrics).
+    FailLow,
+    /// Not enough data or an interval too wide to decide.
+    Inconclusive,
+    /// The interval rules out any change larger than allowed.
+    Pass,
+}
+
+/// The compared quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricName {
+    /// Share of requests (or spans) that are errors.
+    ErrorRate,
+    /// Median latency.
+    LatencyP50,
+    /// 90th percentile latency.
+    LatencyP90,
+    /// 99th percentile latency.
+    LatencyP99,
+    /// 99.9th percentile latency.
+    LatencyP999,
+    /// Location shift of the whole latency distribution (Mann–Whitney / Hodges–Lehmann).
+    LatencyShift,
+}
+
+/// Summary of one side of one comparison (latencies in milliseconds).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SideSummary {
+    /// Recorded spans.
+    pub count: u64,
+    /// Recorded error spans.
+    pub errors: u64,
+    /// Weighted request count (sum of sample weights).
+    pub weighted_count: f64,
+    /// Weighted error count.
+    pub weighted_errors: f64,
+    /// Median latency.
+    pub p50: f64,
+    /// 90th percentile latency.
+    pub p90: f64,
+    /// 99th percentile latency.
+    pub p99: f64,
+    /// 99.9th percentile latency.
+    pub p999: f64,
+}
+
+/// One metric compared for one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Stable identifier, e.g. `checkout/route/POST /cart/latency_p99` (for links and sorting).
+    pub id: String,
+    /// Service.
+    pub service: String,
+    /// Route (for request groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Operation (for span-name groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// Route or operation level.
+    pub level: GroupLevel,
+    /// The metric.
+    pub metric: MetricName,
+    /// Metric group name (for weighted scoring), e.g. `errors`, `latency`.
+    pub group: String,
+    /// Whether a failure forces rollback.
+    pub critical: bool,
+    /// Baseline side.
+    pub baseline: SideSummary,
+    /// Canary side.
+    pub canary: SideSummary,
+    /// Point estimate of the effect, in `unit`.
+    pub estimate: Option<f64>,
+    /// Lower confidence bound.
+    pub ci_low: Option<f64>,
+    /// Upper confidence bound.
+    pub ci_high: Option<f64>,
+    /// Unit of estimate and bounds: `ratio` (canary/baseline), `percentage_points`, `ms`.
+    pub unit: String,
+    /// Largest allowed increase (in `unit`), as configured.
+    pub allowed_increase: Option<f64>,
+    /// Largest allowed decrease (in `unit`), as configured.
+    pub allowed_decrease: Option<f64>,
+    /// Raw p-value of the test named in `test`.
+    pub p_value: Option<f64>,
+    /// Benjamini–Hochberg adjusted p-value over all comparisons of the report.
+    pub p_value_adjusted: Option<f64>,
+    /// Test used, e.g. `fisher_exact_two_sided`, `mann_whitney_u_asymptotic`.
+    pub test: Option<String>,
+    /// Outcome.
+    pub classification: Classification,
+    /// Why, in one sentence a person can read.
+    pub reason: String,
+    /// For inconclusive results: the smallest effect (in `unit`) this sample size could detect.
+    pub minimum_detectable_effect: Option<f64>,
+}
+
+/// The whole analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisReport {
+    /// [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// canalyst version that wrote it.
+    pub tool_version: String,
+    /// RFC 3339 time of generation (from `SOURCE_DATE_EPOCH` when set).
+    pub generated_at: String,
+    /// The decision.
+    pub verdict: Verdict,
+    /// Weighted share of passing metrics, 0–100 (Kayenta style).
+    pub score: f64,
+    /// Ids of the comparisons that drove the verdict, most severe first.
+    pub drivers: Vec<String>,
+    /// One-paragraph explanation of the verdict.
+    pub summary: String,
+    /// Window compared.
+    pub window: Window,
+    /// Baseline selector.
+    pub baseline: Selector,
+    /// Canary selector.
+    pub canary: Selector,
+    /// Preset or config file used.
+    pub config_name: String,
+    /// Definitions used (quantile method, tests, α, correction), for readers.
+    pub definitions: Vec<String>,
+    /// Every comparison, ordered by severity (fails first), then by id.
+    pub comparisons: Vec<Comparison>,
+    /// Data-quality log of the inputs.
+    pub data_quality: DataQuality,
+}

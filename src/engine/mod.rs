@@ -1,0 +1,3 @@
+//! Engine: canonical tables → per-group summaries (DataFusion + rayon).
+
+pub mod summary;

@@ -1,0 +1,129 @@
+//! What the engine hands to analysis and reports: per-group samples of baseline and canary
+//! over the comparison window.
+//!
+//! This is the contract between [`crate::engine`] (which computes it with DataFusion and rayon)
+//! and [`crate::analysis`] / reports (which judge and render it). Durations are milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+/// How a group is keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupLevel {
+    /// Requests (entry spans, design §3) grouped by route.
+    Route,
+    /// Every span grouped by span name (operation).
+    Operation,
+}
+
+/// Identity of a compared group (the track/version is what differs between the two sides).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GroupKey {
+    /// `service.name`.
+    pub service: String,
+    /// Route or operation.
+    pub level: GroupLevel,
+    /// The route (for [`GroupLevel::Route`]) or span name (for [`GroupLevel::Operation`]).
+    pub name: String,
+}
+
+/// Which spans form one side of the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Selector {
+    /// `deployment_track` value, if selecting by track.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+    /// `service_version` value, if selecting by version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Comparison window, nanoseconds since the Unix epoch, half-open `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Inclusive start.
+    pub start_unix_nano: i64,
+    /// Exclusive end.
+    pub end_unix_nano: i64,
+}
+
+/// Exact quantiles of a sample (Hyndman–Fan type 7, numpy's default `linear` method).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Quantiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+}
+
+/// One side (baseline or canary) of one group inside the window.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrackSample {
+    /// Spans recorded (unweighted).
+    pub count: u64,
+    /// Recorded spans that are errors (design §3 error rule).
+    pub errors: u64,
+    /// Sum of `sample_weight`: the requests the recorded spans stand for.
+    pub weighted_count: f64,
+    /// Sum of `sample_weight` over error spans.
+    pub weighted_errors: f64,
+    /// Every duration in milliseconds, sorted ascending (unweighted).
+    pub durations_ms: Vec<f64>,
+    /// Exact quantiles of `durations_ms`; all zero when empty.
+    pub quantiles: Quantiles,
+}
+
+/// One time bucket of one side of one group.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TimeBucket {
+    /// Bucket start, nanoseconds since the Unix epoch.
+    pub start_unix_nano: i64,
+    /// Spans recorded.
+    pub count: u64,
+    /// Error spans recorded.
+    pub errors: u64,
+    /// Weighted count.
+    pub weighted_count: f64,
+    /// Weighted errors.
+    pub weighted_errors: f64,
+    /// Exact median duration (ms) in the bucket; NaN when empty.
+    pub p50_ms: f64,
+    /// Exact p99 duration (ms) in the bucket; NaN when empty.
+    pub p99_ms: f64,
+}
+
+/// Baseline and canary samples of one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupComparison {
+    /// The group.
+    pub key: GroupKey,
+    /// Baseline side.
+    pub baseline: TrackSample,
+    /// Canary side.
+    pub canary: TrackSample,
+    /// Baseline per time bucket, in time order, only non-empty buckets.
+    pub baseline_series: Vec<TimeBucket>,
+    /// Canary per time bucket, in time order, only non-empty buckets.
+    pub canary_series: Vec<TimeBucket>,
+}
+
+/// Everything analysis needs: the selectors, the window and every group, sorted by key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonInput {
+    /// Baseline selector.
+    pub baseline: Selector,
+    /// Canary selector.
+    pub canary: Selector,
+    /// Window actually compared.
+    pub window: Window,
+    /// Time-bucket width in nanoseconds.
+    pub bucket_ns: i64,
+    /// First span of the canary in the data (before any window restriction), for charts.
+    pub canary_first_seen_unix_nano: Option<i64>,
+    /// Groups, sorted by [`GroupKey`].
+    pub groups: Vec<GroupComparison>,
+}
