@@ -10,20 +10,32 @@
 //!   evaluated by its continued fraction (modified Lentz; Press et al., *Numerical Recipes*, 3rd
 //!   ed., §6.4) with the prefactor taken from Loader's binomial probability.
 
-use std::f64::consts::SQRT_2;
+use std::f64::consts::FRAC_1_SQRT_2;
 
-/// Standard normal cumulative distribution function `Φ(x) = ½·erfc(−x/√2)`.
+/// Standard normal cumulative distribution function `Φ(x)`.
 ///
-/// Matches `scipy.special.ndtr` / `scipy.stats.norm.cdf`. NaN propagates.
+/// Same evaluation as cephes/`scipy.special.ndtr`: with `t = x/√2`, `½ + ½·erf(t)` for
+/// `|t| < 1/√2`, otherwise `½·erfc(|t|)` (reflected for `x > 0`). Matches
+/// `scipy.stats.norm.cdf`. NaN propagates.
 pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * libm::erfc(-x / SQRT_2)
+    let t = x * FRAC_1_SQRT_2;
+    let z = t.abs();
+    if z < FRAC_1_SQRT_2 {
+        return 0.5 + 0.5 * libm::erf(t);
+    }
+    let y = 0.5 * libm::erfc(z);
+    if t > 0.0 {
+        1.0 - y
+    } else {
+        y
+    }
 }
 
-/// Standard normal survival function `1 − Φ(x) = ½·erfc(x/√2)`, accurate in the upper tail.
+/// Standard normal survival function `1 − Φ(x) = Φ(−x)`, accurate in the upper tail.
 ///
-/// Matches `scipy.stats.norm.sf`. NaN propagates.
+/// Matches `scipy.stats.norm.sf` (which is `ndtr(−x)`). NaN propagates.
 pub fn normal_sf(x: f64) -> f64 {
-    0.5 * libm::erfc(x / SQRT_2)
+    normal_cdf(-x)
 }
 
 /// Standard normal quantile function `Φ⁻¹(p)`.

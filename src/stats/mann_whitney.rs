@@ -230,8 +230,8 @@ mod tests {
     #[test]
     fn large_input_is_fast_enough() {
         // 2·10^5 values in a debug build; the cost is the sort.
-        let x: Vec<f64> = (0..100_000).map(|i| ((i * 7919) % 100_003) as f64).collect();
-        let y: Vec<f64> = (0..100_000).map(|i| ((i * 104_729) % 100_019) as f64 + 0.5).collect();
+        let x: Vec<f64> = (0..100_000i64).map(|i| ((i * 7919) % 100_003) as f64).collect();
+        let y: Vec<f64> = (0..100_000i64).map(|i| ((i * 104_729) % 100_019) as f64 + 0.5).collect();
         let r = mann_whitney_u(&x, &y, Alternative::TwoSided);
         assert!(r.p_value.is_finite() && !r.exact);
     }
