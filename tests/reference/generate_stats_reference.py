@@ -15,6 +15,7 @@ import json
 import math
 import pathlib
 
+import mpmath
 import numpy as np
 import scipy
 from scipy import stats
@@ -258,8 +259,43 @@ def fisher():
         for alt in ["two-sided", "greater", "less"]:
             r = stats.fisher_exact(t, alternative=alt)
             rec[alt] = {"p": fl(r.pvalue), "odds_ratio": fl(r.statistic)}
+        if sum(map(sum, t)) >= 100_000:
+            # scipy's hypergeometric tails are only ~1e-9 accurate at these counts; add a
+            # 50-digit one-sided reference.
+            rec["greater_mpmath"] = fl(hypergeom_tail_mpmath(t, upper=True))
+            rec["less_mpmath"] = fl(hypergeom_tail_mpmath(t, upper=False))
         out.append(rec)
     return out
+
+
+def hypergeom_tail_mpmath(t, upper):
+    """P(X >= t00) (upper) or P(X <= t00) given the margins, summed with 50 digits."""
+    mpmath.mp.dps = 50
+    (a, b), (c, d) = t
+    good, total, draws = a + b, a + b + c + d, a + c
+    bad = total - good
+    lo, hi = max(0, draws - bad), min(draws, good)
+    lg = mpmath.loggamma
+
+    def pmf(x):
+        return mpmath.exp(lg(good + 1) - lg(x + 1) - lg(good - x + 1) + lg(bad + 1)
+                          - lg(draws - x + 1) - lg(bad - draws + x + 1) - lg(total + 1)
+                          + lg(draws + 1) + lg(total - draws + 1))
+
+    term = pmf(a)
+    s = term
+    x = a
+    step = 1 if upper else -1
+    while (x < hi) if upper else (x > lo):
+        if upper:
+            term = term * (good - x) * (draws - x) / ((x + 1) * (bad - draws + x + 1))
+        else:
+            term = term * x * (bad - draws + x) / ((good - x + 1) * (draws - x + 1))
+        x += step
+        s += term
+        if term < s * mpmath.mpf(10) ** -30:
+            break
+    return s
 
 
 # ---------------------------------------------------------------- proportions
