@@ -151,7 +151,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn brute_sorted(x: &[f64], y: &[f64]) -> Vec<f64> {
-        let mut d: Vec<f64> = y.iter().flat_map(|&b| x.iter().map(move |&a| b - a)).collect();
+        let mut d: Vec<f64> = y
+            .iter()
+            .flat_map(|&b| x.iter().map(move |&a| b - a))
+            .collect();
         d.sort_by(f64::total_cmp);
         d
     }
@@ -205,5 +208,28 @@ mod tests {
             prop_assert_eq!(r2.low, r.low + s);
             prop_assert!(r.low <= r.estimate && r.estimate <= r.high);
         }
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    /// n = 10^5, m = 10^4 (10^9 pairwise differences) without materialising them. In a debug
+    /// build this takes well under a second too; see docs/statistics.md for timings.
+    #[test]
+    fn large_samples_without_materialising_differences() {
+        let x: Vec<f64> = (0..100_000u64)
+            .map(|i| 100.0 + ((i * 7_919) % 100_003) as f64 * 1e-3)
+            .collect();
+        let y: Vec<f64> = (0..10_000u64)
+            .map(|i| 105.0 + ((i * 104_729) % 10_007) as f64 * 1e-2)
+            .collect();
+        let started = std::time::Instant::now();
+        let r = hodges_lehmann(&x, &y, 0.95).unwrap();
+        eprintln!("hodges_lehmann 1e5 x 1e4: {:?} {:?}", started.elapsed(), r);
+        assert!(r.low <= r.estimate && r.estimate <= r.high);
+        // The y sample is uniform on [105, 205), x on [100, 200): shift ≈ 5.
+        assert!((r.estimate - 5.0).abs() < 1.0, "{r:?}");
     }
 }

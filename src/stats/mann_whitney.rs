@@ -230,8 +230,12 @@ mod tests {
     #[test]
     fn large_input_is_fast_enough() {
         // 2·10^5 values in a debug build; the cost is the sort.
-        let x: Vec<f64> = (0..100_000i64).map(|i| ((i * 7919) % 100_003) as f64).collect();
-        let y: Vec<f64> = (0..100_000i64).map(|i| ((i * 104_729) % 100_019) as f64 + 0.5).collect();
+        let x: Vec<f64> = (0..100_000i64)
+            .map(|i| ((i * 7919) % 100_003) as f64)
+            .collect();
+        let y: Vec<f64> = (0..100_000i64)
+            .map(|i| ((i * 104_729) % 100_019) as f64 + 0.5)
+            .collect();
         let r = mann_whitney_u(&x, &y, Alternative::TwoSided);
         assert!(r.p_value.is_finite() && !r.exact);
     }
@@ -257,5 +261,30 @@ mod tests {
             }
             prop_assert!((a.p_value - b.p_value).abs() < 1e-12);
         }
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    #[test]
+    fn million_observations() {
+        let x: Vec<f64> = (0..500_000u64)
+            .map(|i| ((i * 7_919) % 1_000_003) as f64)
+            .collect();
+        let y: Vec<f64> = (0..500_000u64)
+            .map(|i| ((i * 104_729) % 1_000_033) as f64)
+            .collect();
+        let started = std::time::Instant::now();
+        let r = mann_whitney_u(&x, &y, Alternative::TwoSided);
+        eprintln!("mann_whitney_u 5e5 + 5e5: {:?} {:?}", started.elapsed(), r);
+        assert!(!r.exact && r.p_value > 0.0 && r.p_value <= 1.0);
+        // Exact branch with a tiny and a large sample (Harding's recursion over 4e5 terms).
+        let small = [1.5, 2.5, 3.5, 10.5, 20.5];
+        let started = std::time::Instant::now();
+        let r = mann_whitney_u(&small, &y[..160_000], Alternative::Greater);
+        eprintln!("exact 5 vs 160000: {:?} {:?}", started.elapsed(), r);
+        assert!(r.exact && r.p_value < 1e-10);
     }
 }

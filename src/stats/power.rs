@@ -20,11 +20,14 @@ fn z_sum(alpha: f64, power: f64) -> f64 {
 /// (`p_base = 0`). Returns the absolute difference, at most `1 − p_base` (when even that is not
 /// detectable, `1 − p_base` is returned); NaN for invalid inputs.
 pub fn mde_rate_difference(n1: f64, n2: f64, p_base: f64, alpha: f64, power: f64) -> f64 {
-    if !(n1 > 0.0 && n2 > 0.0)
-        || !(0.0..1.0).contains(&p_base)
-        || !(alpha > 0.0 && alpha < 1.0)
-        || !(power > 0.0 && power < 1.0)
-    {
+    let valid = n1 > 0.0
+        && n2 > 0.0
+        && (0.0..1.0).contains(&p_base)
+        && alpha > 0.0
+        && alpha < 1.0
+        && power > 0.0
+        && power < 1.0;
+    if !valid {
         return f64::NAN;
     }
     let za = normal_ppf(1.0 - alpha / 2.0);
@@ -66,11 +69,14 @@ pub fn mde_rate_difference(n1: f64, n2: f64, p_base: f64, alpha: f64, power: f64
 /// Size Determination for Some Common Nonparametric Tests*, JASA 82(398), 1987, 645–647).
 /// Two-sided. NaN for invalid inputs.
 pub fn mde_log_shift(n1: f64, n2: f64, sd_log: f64, alpha: f64, power: f64) -> f64 {
-    if !(n1 > 0.0 && n2 > 0.0)
-        || !(sd_log >= 0.0)
-        || !(alpha > 0.0 && alpha < 1.0)
-        || !(power > 0.0 && power < 1.0)
-    {
+    let valid = n1 > 0.0
+        && n2 > 0.0
+        && sd_log >= 0.0
+        && alpha > 0.0
+        && alpha < 1.0
+        && power > 0.0
+        && power < 1.0;
+    if !valid {
         return f64::NAN;
     }
     let delta = z_sum(alpha, power) * sd_log * ((1.0 / n1 + 1.0 / n2) * PI / 3.0).sqrt();

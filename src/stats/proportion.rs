@@ -122,7 +122,13 @@ mod tests {
         assert_eq!(r.estimate, 1.0);
         assert!(r.low < 1.0 && r.high > 1.0 && r.high.is_finite());
         assert_eq!(rate_ratio(1.0, 0.0, 1.0, 10.0, 0.95), None);
-        assert_eq!(wilson_interval(0.0, 0.0, 0.95), Interval { low: 0.0, high: 1.0 });
+        assert_eq!(
+            wilson_interval(0.0, 0.0, 0.95),
+            Interval {
+                low: 0.0,
+                high: 1.0
+            }
+        );
     }
 
     proptest! {

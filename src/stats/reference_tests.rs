@@ -51,7 +51,9 @@ fn num(v: &Value) -> f64 {
         Value::Null => f64::NAN,
         Value::String(s) if s == "inf" => f64::INFINITY,
         Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        other => other.as_f64().unwrap_or_else(|| panic!("not a number: {other}")),
+        other => other
+            .as_f64()
+            .unwrap_or_else(|| panic!("not a number: {other}")),
     }
 }
 
@@ -80,7 +82,12 @@ fn assert_estimate(actual: Option<Estimate>, expected: &Value, rtol: f64, what: 
     match (actual, expected) {
         (None, Value::Null) => {}
         (Some(a), Value::Object(e)) => {
-            assert_close(a.estimate, num(&e["estimate"]), rtol, &format!("{what} estimate"));
+            assert_close(
+                a.estimate,
+                num(&e["estimate"]),
+                rtol,
+                &format!("{what} estimate"),
+            );
             assert_close(a.low, num(&e["low"]), rtol, &format!("{what} low"));
             assert_close(a.high, num(&e["high"]), rtol, &format!("{what} high"));
         }
@@ -123,11 +130,30 @@ fn normal_and_gamma_match_scipy() {
 fn binomial_matches_scipy() {
     let r = reference();
     for c in r["distributions"]["binomial"].as_array().unwrap() {
-        let (k, n, p) = (c["k"].as_u64().unwrap(), c["n"].as_u64().unwrap(), num(&c["p"]));
+        let (k, n, p) = (
+            c["k"].as_u64().unwrap(),
+            c["n"].as_u64().unwrap(),
+            num(&c["p"]),
+        );
         let what = format!("binomial k={k} n={n} p={p}");
-        assert_close(binomial_pmf(k, n, p), num(&c["pmf"]), BINOMIAL_RTOL, &format!("{what} pmf"));
-        assert_close(binomial_cdf(k, n, p), num(&c["cdf"]), BINOMIAL_RTOL, &format!("{what} cdf"));
-        assert_close(binomial_sf(k, n, p), num(&c["sf"]), BINOMIAL_RTOL, &format!("{what} sf"));
+        assert_close(
+            binomial_pmf(k, n, p),
+            num(&c["pmf"]),
+            BINOMIAL_RTOL,
+            &format!("{what} pmf"),
+        );
+        assert_close(
+            binomial_cdf(k, n, p),
+            num(&c["cdf"]),
+            BINOMIAL_RTOL,
+            &format!("{what} cdf"),
+        );
+        assert_close(
+            binomial_sf(k, n, p),
+            num(&c["sf"]),
+            BINOMIAL_RTOL,
+            &format!("{what} sf"),
+        );
     }
 }
 
@@ -140,15 +166,27 @@ fn quantiles_match_numpy_and_binomial_rule() {
         let q = num(&c["q"]);
         let got = quantile_type7(&sample, q);
         // Same arithmetic as numpy's lerp: bit-for-bit.
-        assert_eq!(got, num(&c["value"]), "numpy.quantile({}, {q})", c["sample"]);
+        assert_eq!(
+            got,
+            num(&c["value"]),
+            "numpy.quantile({}, {q})",
+            c["sample"]
+        );
     }
     for c in qs["ci_ranks"].as_array().unwrap() {
         let n = c["n"].as_u64().unwrap() as usize;
         let (q, conf) = (num(&c["q"]), num(&c["confidence"]));
-        let expected = c["ranks"]
-            .as_array()
-            .map(|a| (a[0].as_u64().unwrap() as usize, a[1].as_u64().unwrap() as usize));
-        assert_eq!(quantile_ci_ranks(n, q, conf), expected, "ranks n={n} q={q} conf={conf}");
+        let expected = c["ranks"].as_array().map(|a| {
+            (
+                a[0].as_u64().unwrap() as usize,
+                a[1].as_u64().unwrap() as usize,
+            )
+        });
+        assert_eq!(
+            quantile_ci_ranks(n, q, conf),
+            expected,
+            "ranks n={n} q={q} conf={conf}"
+        );
     }
 }
 
@@ -200,7 +238,12 @@ fn quantile_ratio_and_difference_match_reference() {
         let y = nums(&qd[c["y"].as_str().unwrap()]);
         let (q, conf) = (num(&c["q"]), num(&c["confidence"]));
         let what = format!("{}/{} q={q} conf={conf}", c["y"], c["x"]);
-        assert_estimate(quantile_ratio(&x, &y, q, conf), &c["ratio"], FORMULA_RTOL, &what);
+        assert_estimate(
+            quantile_ratio(&x, &y, q, conf),
+            &c["ratio"],
+            FORMULA_RTOL,
+            &what,
+        );
         assert_estimate(
             quantile_difference(&x, &y, q, conf),
             &c["difference"],
@@ -230,9 +273,19 @@ fn fisher_matches_scipy() {
             assert_close(got.p_value, num(&e["p"]), rtol, &format!("{what} p"));
             if large && alt != "two-sided" {
                 let exact = num(&c[format!("{alt}_mpmath")]);
-                assert_close(got.p_value, exact, MPMATH_LARGE_COUNT_RTOL, &format!("{what} mpmath"));
+                assert_close(
+                    got.p_value,
+                    exact,
+                    MPMATH_LARGE_COUNT_RTOL,
+                    &format!("{what} mpmath"),
+                );
             }
-            assert_close(got.odds_ratio, num(&e["odds_ratio"]), 1e-15, &format!("{what} OR"));
+            assert_close(
+                got.odds_ratio,
+                num(&e["odds_ratio"]),
+                1e-15,
+                &format!("{what} OR"),
+            );
         }
     }
 }
@@ -246,7 +299,12 @@ fn proportions_match_reference() {
         let w = wilson_interval(k, n, conf);
         let what = format!("wilson {k}/{n} @ {conf}");
         assert_close(w.low, num(&c["low"]), FORMULA_RTOL, &format!("{what} low"));
-        assert_close(w.high, num(&c["high"]), FORMULA_RTOL, &format!("{what} high"));
+        assert_close(
+            w.high,
+            num(&c["high"]),
+            FORMULA_RTOL,
+            &format!("{what} high"),
+        );
     }
     for c in p["newcombe"].as_array().unwrap() {
         let g = |f: &str| num(&c[f]);
