@@ -181,6 +181,8 @@ def hodges_lehmann():
         "too_small": ([1.0, 2.0], [3.0, 4.0]),
         "all_equal": ([3.0] * 10, [3.0] * 12),
         "exact_40_vs_60": (data(RNG.lognormal(3, 0.5, 40)), data(RNG.lognormal(3.2, 0.5, 60))),
+        # C(150, 60) > 2^120: exercises the floating-point branch of the exact null distribution.
+        "exact_float_60_vs_90": (data(RNG.normal(50, 10, 60), 2), data(RNG.normal(53, 10, 90), 2)),
         "normal_branch_120_vs_100": (data(RNG.lognormal(3, 0.5, 120)), data(RNG.lognormal(3.1, 0.5, 100))),
         "normal_branch_400_vs_300": (data(RNG.normal(100, 15, 400), 1), data(RNG.normal(103, 15, 300), 1)),
     }
