@@ -1,6 +1,6 @@
 //! Hodges–Lehmann shift estimate with the Moses distribution-free confidence interval.
 
-use super::mann_whitney::u_null_pmf;
+use super::mann_whitney::{u_null_pmf, EXACT_TABLE_LIMIT};
 use super::{two_sided_z, Estimate};
 
 /// Orders `f64` values (no NaN) as unsigned integers, so bisection can run over the bit patterns.
@@ -62,12 +62,42 @@ pub fn kth_pairwise_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
     from_key(hi) + 0.0
 }
 
+/// Exact Moses rank from the null distribution of U, building the table only as far as the
+/// `α/2` quantile (doubling its length); `None` if that needs more than [`EXACT_TABLE_LIMIT`]
+/// coefficients, `Some(0)` if even `P(U = 0) > α/2`.
+fn exact_moses_rank(n: usize, m: usize, half_alpha: f64) -> Option<u64> {
+    let half = n * m / 2;
+    let mut len = half.min(4096);
+    loop {
+        let pmf = u_null_pmf(n, m, len);
+        let mut cdf = 0.0;
+        let mut k = 0u64;
+        // Largest k with P(U ≤ k−1) ≤ α/2: count the leading cdf values that stay ≤ α/2.
+        for p in &pmf {
+            cdf += p;
+            if cdf <= half_alpha {
+                k += 1;
+            } else {
+                return Some(k);
+            }
+        }
+        if len >= half {
+            return Some(k);
+        }
+        if len >= EXACT_TABLE_LIMIT {
+            return None;
+        }
+        len = (len * 2).min(half);
+    }
+}
+
 /// Rank `k` (1-based) of the lower Moses confidence bound, the upper one being `N + 1 − k`
 /// with `N = n·m`; `None` if no such bound reaches the confidence.
 ///
 /// `k` is the largest integer with `P(U ≤ k−1) ≤ α/2` under the null distribution of the
 /// Mann–Whitney statistic, because `P(D_(k) ≤ Δ < D_(N+1−k)) = 1 − 2·P(U ≤ k−1)`.
-/// * Exact (`min(n,m) ≤ 8` or `n·m ≤ 10 000`): from [`u_null_pmf`].
+/// * Exact (`min(n,m) ≤ 8` or `n·m ≤ 10 000`): from [`u_null_pmf`], as long as the `α/2`
+///   quantile of U lies within [`EXACT_TABLE_LIMIT`] coefficients (e.g. 8 vs 10^7 falls back).
 /// * Otherwise the normal approximation with continuity correction,
 ///   `k = ⌊N/2 + ½ − z_{1−α/2}·√(N(n+m+1)/12)⌋` (Hollander & Wolfe 1999, eq. 4.41).
 pub fn moses_rank(n: usize, m: usize, confidence: f64) -> Option<u64> {
@@ -76,19 +106,13 @@ pub fn moses_rank(n: usize, m: usize, confidence: f64) -> Option<u64> {
     }
     let total = (n as u64) * (m as u64);
     let half_alpha = (1.0 - confidence) / 2.0;
-    let k = if n.min(m) <= 8 || total <= 10_000 {
-        let pmf = u_null_pmf(n, m, (total / 2) as usize);
-        let mut cdf = 0.0;
-        let mut k = 0u64;
-        // Largest k with P(U ≤ k−1) ≤ α/2, i.e. count how many leading cdf values stay ≤ α/2.
-        for p in pmf {
-            cdf += p;
-            if cdf <= half_alpha {
-                k += 1;
-            } else {
-                break;
-            }
-        }
+    let exact = n.min(m) <= 8 || total <= 10_000;
+    let exact_k = if exact {
+        exact_moses_rank(n, m, half_alpha)
+    } else {
+        None
+    };
+    let k = if let Some(k) = exact_k {
         k
     } else {
         let nf = total as f64;
@@ -164,6 +188,13 @@ mod tests {
         assert_eq!(hodges_lehmann(&[], &[1.0], 0.95), None);
         assert_eq!(hodges_lehmann(&[1.0, 2.0], &[1.0, 3.0], 0.95), None);
         assert_eq!(hodges_lehmann(&[1.0, f64::NAN], &[1.0; 20], 0.95), None);
+    }
+
+    #[test]
+    fn exact_rank_for_a_single_baseline_value_against_many() {
+        // n = 1: U is uniform on 0..=m, so P(U ≤ k−1) = k/(m+1) ≤ 0.025 ⇔ k ≤ 25 000.025.
+        assert_eq!(moses_rank(1, 1_000_000, 0.95), Some(25_000));
+        assert_eq!(moses_rank(1_000_000, 1, 0.95), Some(25_000));
     }
 
     #[test]

@@ -52,6 +52,12 @@ fn rank_sum_y_and_ties(x: &[f64], y: &[f64]) -> (f64, f64, bool) {
     (rank_sum_y, tie_term, has_ties)
 }
 
+/// Largest number of coefficients of the exact null distribution that is built (`n·m/2 + 1`);
+/// beyond it (only possible when one sample is tiny and the other huge, e.g. 8 vs 10^6) the
+/// normal approximation is used: memory stays below 64 MiB, where scipy's exact recursion
+/// (quadratic in `n·m`) would not finish.
+pub const EXACT_TABLE_LIMIT: usize = 1 << 22;
+
 /// Null distribution of U for samples of sizes `n1`, `n2` without ties: `P(U = u)` for
 /// `u = 0..=max_u`.
 ///
@@ -133,7 +139,9 @@ fn exact_sf(u: u64, n1: usize, n2: usize) -> f64 {
 /// * `Greater`: H1 "y is stochastically greater than x", p from `U_y`; `Less`: p from
 ///   `U_x = nm − U_y`; `TwoSided`: `2·P(U ≥ max(U_x, U_y))`, clipped to 1.
 /// * Method choice (scipy's `'auto'`): exact when `min(n, m) ≤ 8` and there are no ties,
-///   otherwise the normal approximation.
+///   otherwise the normal approximation. One deliberate deviation: the exact method is also
+///   skipped when `n·m/2 ≥` [`EXACT_TABLE_LIMIT`] (e.g. 8 vs 1.1·10^6), where scipy's exact
+///   recursion would not finish.
 /// * Exact: `p = P(U ≥ U_obs)` from the null distribution ([`u_null_pmf`]).
 /// * Asymptotic: `z = (U_obs − nm/2 − ½)/σ` (continuity correction ½), tie-corrected
 ///   `σ² = nm/12·((N+1) − Σ(t³−t)/(N(N−1)))`, `p = 1 − Φ(z)`. When all values are equal,
@@ -167,7 +175,8 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64], alternative: Alternative) -> MannWhi
     let mu = nx * ny / 2.0;
     let n = nx + ny;
     let sigma = (nx * ny / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
-    let exact = (x.len() <= 8 || y.len() <= 8) && !has_ties;
+    let exact =
+        (x.len() <= 8 || y.len() <= 8) && !has_ties && x.len() * y.len() / 2 < EXACT_TABLE_LIMIT;
     let p = if exact {
         // Without ties U is an integer.
         exact_sf(u_test.round() as u64, y.len(), x.len())

@@ -84,3 +84,74 @@ pub(crate) fn two_sided_z(confidence: f64) -> f64 {
     }
     distributions::normal_ppf(1.0 - (1.0 - confidence) / 2.0)
 }
+
+#[cfg(test)]
+mod edge_case_tests {
+    //! Degenerate inputs must give the documented NaN/None/neutral results, never a panic.
+    use super::*;
+
+    const ALTERNATIVES: [Alternative; 3] = [
+        Alternative::TwoSided,
+        Alternative::Greater,
+        Alternative::Less,
+    ];
+
+    #[test]
+    fn empty_single_and_constant_samples() {
+        let samples: [&[f64]; 6] = [
+            &[],
+            &[1.0],
+            &[2.0, 2.0, 2.0],
+            &[f64::NAN, 1.0],
+            &[f64::INFINITY, 1.0],
+            &[0.0, -0.0, 5.0],
+        ];
+        for x in samples {
+            for y in samples {
+                for alt in ALTERNATIVES {
+                    let r = mann_whitney::mann_whitney_u(x, y, alt);
+                    if x.is_empty() || y.is_empty() || x.iter().chain(y).any(|v| v.is_nan()) {
+                        assert!(r.p_value.is_nan() && r.u.is_nan());
+                    } else {
+                        assert!((0.0..=1.0).contains(&r.p_value), "{x:?} {y:?} {r:?}");
+                    }
+                }
+                let _ = hodges_lehmann::hodges_lehmann(x, y, 0.95);
+                let mut xs = x.to_vec();
+                let mut ys = y.to_vec();
+                xs.sort_by(f64::total_cmp);
+                ys.sort_by(f64::total_cmp);
+                let _ = quantile_difference::quantile_ratio(&xs, &ys, 0.5, 0.95);
+                let _ = quantile_difference::quantile_difference(&xs, &ys, 0.99, 0.95);
+            }
+            let _ = quantile::quantile_ci(x, 0.5, 0.95);
+        }
+        assert_eq!(hodges_lehmann::hodges_lehmann(&[], &[1.0], 0.95), None);
+        assert!(quantile::quantile_type7(&[], 0.5).is_nan());
+        let one = mann_whitney::mann_whitney_u(&[1.0], &[1.0], Alternative::TwoSided);
+        assert_eq!(one.p_value, 1.0);
+    }
+
+    #[test]
+    fn zero_events_and_zero_sizes() {
+        for alt in ALTERNATIVES {
+            assert_eq!(fisher::fisher_exact_counts(0, 0, 0, 0, alt).p_value, 1.0);
+            assert_eq!(
+                fisher::fisher_exact_counts(0, 500, 0, 700, alt).p_value,
+                1.0
+            );
+            let clamped = fisher::fisher_exact_counts(9, 5, 3, 5, alt).p_value;
+            assert!((0.0..=1.0).contains(&clamped));
+        }
+        let e = proportion::newcombe_difference(0.0, 0.0, 0.0, 0.0, 0.95);
+        assert!(e.estimate.is_nan() && e.low == -1.0 && e.high == 1.0);
+        let e = proportion::newcombe_difference(0.0, 10.0, 0.0, 10.0, 0.95);
+        assert!(e.low.is_finite() && e.high.is_finite());
+        assert_eq!(proportion::rate_ratio(0.0, 0.0, 1.0, 1.0, 0.95), None);
+        let w = proportion::wilson_interval(5.0, 3.0, 0.95);
+        assert_eq!(w.high, 1.0);
+        assert!(multiple_testing::benjamini_hochberg(&[f64::NAN])[0].is_nan());
+        assert!(power::mde_rate_difference(0.0, 0.0, 0.5, 0.05, 0.8).is_nan());
+        assert!(power::mde_log_shift(10.0, 10.0, f64::NAN, 0.05, 0.8).is_nan());
+    }
+}
