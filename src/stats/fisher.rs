@@ -4,7 +4,7 @@ use super::distributions::ln_hypergeom_pmf;
 use super::Alternative;
 
 /// Result of [`fisher_exact`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FisherExact {
     /// p-value (see [`fisher_exact`] for the definition of each alternative).
     pub p_value: f64,

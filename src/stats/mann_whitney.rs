@@ -4,7 +4,7 @@ use super::distributions::normal_sf;
 use super::Alternative;
 
 /// Result of [`mann_whitney_u`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MannWhitney {
     /// `U_y`: the U statistic of the second sample, `#{(i, j): y_j > x_i} + ½·#{y_j = x_i}`
     /// (`= R_y − m(m+1)/2` with midranks). This is the `statistic` of
