@@ -41,7 +41,7 @@ fn count_at_most(x: &[f64], y: &[f64], t: f64) -> u64 {
 /// finite slices, without materialising them.
 ///
 /// Bisection on the value (over the ordered bit patterns of `f64`, at most 64 steps) with the
-/// `O(n+m)` counting of [`count_at_most`]: total `O((n+m)·64)`. The result is exactly one of the
+/// `O(n+m)` two-pointer count of the differences `≤ t`: total `O((n+m)·64)`. The result is exactly one of the
 /// computed differences. (A value-bisection alternative to the selection algorithms of
 /// Johnson & Mizoguchi 1978 and Monahan 1984.)
 pub fn kth_pairwise_difference(x: &[f64], y: &[f64], k: u64) -> f64 {

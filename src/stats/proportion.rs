@@ -34,7 +34,7 @@ pub fn wilson_interval(k: f64, n: f64, confidence: f64) -> Interval {
 }
 
 /// Difference of proportions `p2 − p1` (canary `k2/n2` minus baseline `k1/n1`) with Newcombe's
-/// hybrid score interval (method 10):
+/// two-sided hybrid score interval (method 10, no continuity correction):
 ///
 /// with Wilson intervals `[l1, u1]`, `[l2, u2]`,
 /// `low = (p2−p1) − √((p2−l2)² + (u1−p1)²)`, `high = (p2−p1) + √((u2−p2)² + (p1−l1)²)`.
@@ -65,7 +65,8 @@ pub fn newcombe_difference(k1: f64, n1: f64, k2: f64, n2: f64, confidence: f64) 
     }
 }
 
-/// Ratio of rates `p2/p1 = (k2/n2)/(k1/n1)` (canary over baseline) with the Katz log interval:
+/// Ratio of rates `p2/p1 = (k2/n2)/(k1/n1)` (canary over baseline) with the two-sided Katz log
+/// interval:
 /// `exp(ln RR ± z·√(1/k2 − 1/n2 + 1/k1 − 1/n1))`.
 ///
 /// D. Katz, J. Baptista, S. P. Azen, M. C. Pike, *Obtaining Confidence Intervals for the Risk

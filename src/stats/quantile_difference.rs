@@ -32,8 +32,8 @@ fn parts(x_sorted: &[f64], y_sorted: &[f64], q: f64, confidence: f64) -> Option<
     })
 }
 
-/// Ratio of the `q`-quantiles `Q_y(q)/Q_x(q)` (canary over baseline, type 7) with a confidence
-/// interval on the log scale.
+/// Ratio of the `q`-quantiles `Q_y(q)/Q_x(q)` (canary over baseline, type 7) with a two-sided
+/// confidence interval on the log scale. Ties need no special handling (order statistics).
 ///
 /// Each quantile's standard error is recovered from its distribution-free order-statistic
 /// interval `[L, U]` ([`quantile_ci`] at the same confidence), following Price & Bonett (2001)
@@ -74,7 +74,7 @@ pub fn quantile_ratio(
 }
 
 /// Difference of the `q`-quantiles `Q_y(q) − Q_x(q)` (canary minus baseline, type 7) with a
-/// confidence interval on the absolute scale.
+/// two-sided confidence interval on the absolute scale.
 ///
 /// Same construction as [`quantile_ratio`] without the log: `se = (U − L)/(2z)` for each
 /// sample's order-statistic interval, interval `(Q_y − Q_x) ± z·√(se_x² + se_y²)` (Bonett &
