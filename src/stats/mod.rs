@@ -19,6 +19,8 @@ pub mod quantile;
 pub mod quantile_difference;
 
 #[cfg(test)]
+mod coverage_tests;
+#[cfg(test)]
 mod reference_tests;
 
 use serde::{Deserialize, Serialize};
