@@ -44,6 +44,10 @@ fn count_at_most(x: &[f64], y: &[f64], t: f64) -> u64 {
 /// `O(n+m)` two-pointer count of the differences `≤ t`: total `O((n+m)·64)`. The result is exactly one of the
 /// computed differences. (A value-bisection alternative to the selection algorithms of
 /// Johnson & Mizoguchi 1978 and Monahan 1984.)
+///
+/// # Panics
+/// If `k` is not in `1..=n·m` (in particular for an empty slice). Values must be finite and
+/// sorted ascending (not checked); [`hodges_lehmann`] guarantees both.
 pub fn kth_pairwise_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
     let total = (x.len() as u64) * (y.len() as u64);
     assert!(k >= 1 && k <= total, "k out of range");
