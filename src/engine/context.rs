@@ -1,0 +1,252 @@
+//! The DataFusion session: canonical `spans` table, `requests` view, canalyst's functions.
+
+use super::udaf;
+use super::EngineError;
+use crate::model::spans::spans_schema;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The `requests` view (design §3): entry spans, i.e. spans that are SERVER spans (kind 2),
+/// root spans (no parent), or whose parent span is recorded under another service. A span
+/// whose parent is missing from the data is a request only if it is a SERVER span or a root.
+/// The parent side is made distinct so a duplicated parent cannot duplicate a request.
+pub const REQUESTS_VIEW: &str = "CREATE VIEW requests AS
+SELECT s.*
+FROM spans AS s
+LEFT JOIN (SELECT DISTINCT trace_id AS p_trace_id, span_id AS p_span_id,
+                  service_name AS p_service FROM spans) AS p
+  ON s.trace_id = p.p_trace_id AND s.parent_span_id = p.p_span_id
+WHERE s.span_kind = 2
+   OR s.parent_span_id IS NULL
+   OR (p.p_service IS NOT NULL AND p.p_service <> s.service_name)";
+
+/// Session settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// DataFusion partitions (parallelism of scans and aggregations). Results do not depend on
+    /// it: every shipped query orders its output and the summariser sorts canonically.
+    pub target_partitions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            target_partitions: rayon::current_num_threads().max(1),
+        }
+    }
+}
+
+/// A DataFusion session over one set of canonical spans.
+pub struct Engine {
+    ctx: SessionContext,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn register_err(table: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> EngineError + '_ {
+    move |source| EngineError::Register {
+        table: table.to_string(),
+        source,
+    }
+}
+
+impl Engine {
+    fn session(config: EngineConfig) -> SessionContext {
+        let cfg = SessionConfig::new()
+            .with_target_partitions(config.target_partitions.max(1))
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(cfg);
+        for f in udaf::all() {
+            ctx.register_udaf(f);
+        }
+        ctx
+    }
+
+    async fn finish(ctx: SessionContext, config: EngineConfig) -> Result<Self, EngineError> {
+        ctx.sql(REQUESTS_VIEW)
+            .await
+            .map_err(register_err("requests"))?;
+        Ok(Self { ctx, config })
+    }
+
+    /// An engine over in-memory batches in the canonical spans schema (as ingest produces
+    /// them), spread round-robin over the configured partitions.
+    pub async fn from_batches(batches: Vec<RecordBatch>) -> Result<Self, EngineError> {
+        Self::from_batches_with(batches, EngineConfig::default()).await
+    }
+
+    /// [`Engine::from_batches`] with explicit settings.
+    pub async fn from_batches_with(
+        batches: Vec<RecordBatch>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let schema = spans_schema();
+        for (index, b) in batches.iter().enumerate() {
+            check_schema(&schema, &b.schema()).map_err(|reason| EngineError::Schema { index, reason })?;
+        }
+        let n = config.target_partitions.max(1);
+        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+        for (i, b) in batches.into_iter().enumerate() {
+            partitions[i % n].push(b);
+        }
+        let table = MemTable::try_new(schema, partitions).map_err(register_err("spans"))?;
+        let ctx = Self::session(config);
+        ctx.register_table("spans", Arc::new(table))
+            .map_err(register_err("spans"))?;
+        Self::finish(ctx, config).await
+    }
+
+    /// An engine over canonical Parquet files. Each path is either a `.parquet` file in the
+    /// canonical spans schema or a dataset directory holding `spans.parquet`.
+    pub async fn from_parquet(paths: &[PathBuf]) -> Result<Self, EngineError> {
+        Self::from_parquet_with(paths, EngineConfig::default()).await
+    }
+
+    /// [`Engine::from_parquet`] with explicit settings.
+    pub async fn from_parquet_with(
+        paths: &[PathBuf],
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        if paths.is_empty() {
+            return Err(EngineError::Input {
+                path: PathBuf::new(),
+                reason: "no input given".into(),
+            });
+        }
+        let mut urls = Vec::with_capacity(paths.len());
+        for p in paths {
+            let file = resolve_spans_file(p)?;
+            let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
+                path: file.clone(),
+                reason: "cannot be expressed as a file URL".into(),
+            })?;
+            urls.push(ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
+                path: file.clone(),
+                reason: e.to_string(),
+            })?);
+        }
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet");
+        let table_config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(spans_schema());
+        let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
+        let ctx = Self::session(config);
+        ctx.register_table("spans", Arc::new(table))
+            .map_err(register_err("spans"))?;
+        Self::finish(ctx, config).await
+    }
+
+    /// The DataFusion session (tables `spans`, `requests`; functions `quantile_exact`,
+    /// `ddsketch_quantile`).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The settings this engine was built with.
+    pub fn config(&self) -> EngineConfig {
+        self.config
+    }
+
+    /// Plans read-only SQL (no DDL, DML or `SET`) with `$1, $2, …` bound to `params`.
+    /// `name` identifies the query in errors.
+    pub async fn dataframe(
+        &self,
+        name: &str,
+        sql: &str,
+        params: Vec<ScalarValue>,
+    ) -> Result<DataFrame, EngineError> {
+        let err = |source| EngineError::Query {
+            query: name.to_string(),
+            source,
+        };
+        let opts = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, opts).await.map_err(err)?;
+        if params.is_empty() {
+            Ok(df)
+        } else {
+            df.with_param_values(params).map_err(err)
+        }
+    }
+
+    /// Runs read-only SQL with bound parameters and collects the result with its schema.
+    pub async fn query(
+        &self,
+        name: &str,
+        sql: &str,
+        params: Vec<ScalarValue>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
+        let df = self.dataframe(name, sql, params).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|source| EngineError::Query {
+            query: name.to_string(),
+            source,
+        })?;
+        Ok((schema, batches))
+    }
+}
+
+/// Column names and types must match the canonical schema (nullability may be stricter).
+fn check_schema(want: &SchemaRef, got: &SchemaRef) -> Result<(), String> {
+    if want.fields().len() != got.fields().len() {
+        return Err(format!(
+            "{} columns, expected {}",
+            got.fields().len(),
+            want.fields().len()
+        ));
+    }
+    for (w, g) in want.fields().iter().zip(got.fields()) {
+        if w.name() != g.name() || w.data_type() != g.data_type() {
+            return Err(format!(
+                "column {} {:?}, expected {} {:?}",
+                g.name(),
+                g.data_type(),
+                w.name(),
+                w.data_type()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A dataset directory's `spans.parquet`, or the file itself; absolute.
+fn resolve_spans_file(p: &Path) -> Result<PathBuf, EngineError> {
+    let bad = |reason: &str| EngineError::Input {
+        path: p.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let meta = std::fs::metadata(p).map_err(|e| bad(&e.to_string()))?;
+    let file = if meta.is_dir() {
+        let f = p.join("spans.parquet");
+        if !f.is_file() {
+            return Err(bad("directory has no spans.parquet (not a canalyst dataset)"));
+        }
+        f
+    } else {
+        if p.extension().and_then(|e| e.to_str()) != Some("parquet") {
+            return Err(bad("expected a .parquet file or a dataset directory"));
+        }
+        p.to_path_buf()
+    };
+    std::fs::canonicalize(&file).map_err(|e| bad(&e.to_string()))
+}
