@@ -11,6 +11,8 @@ pub mod quantile;
 pub mod queries;
 pub mod samples;
 pub mod summary;
+#[cfg(test)]
+pub(crate) mod testdata;
 pub mod udaf;
 
 pub use context::{Engine, EngineConfig};

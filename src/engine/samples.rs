@@ -14,7 +14,8 @@ use super::summary::{
     Window,
 };
 use super::EngineError;
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -260,15 +261,16 @@ fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
         reason: reason.into(),
     };
     let col = |n: &str| b.column_by_name(n).ok_or_else(|| shape(n, "missing"));
-    let side = col("side")?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| shape("side", "expected Utf8"))?;
-    let service = col("service_name")?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| shape("service_name", "expected Utf8"))?;
-    let name = col("name")?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| shape("name", "expected Utf8"))?;
+    // `CAST(… AS VARCHAR)` yields Utf8View or Utf8 depending on the session's settings.
+    let text = |n: &str| -> Result<ArrayRef, EngineError> {
+        cast(col(n)?, &DataType::Utf8).map_err(|e| shape(n, &e.to_string()))
+    };
+    let (side, service, name) = (text("side")?, text("service_name")?, text("name")?);
+    let (side, service, name) = (
+        side.as_string::<i32>(),
+        service.as_string::<i32>(),
+        name.as_string::<i32>(),
+    );
     let start = col("start_ns")?
         .as_primitive_opt::<Int64Type>()
         .ok_or_else(|| shape("start_ns", "expected Int64"))?;
@@ -419,4 +421,372 @@ fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>)
 /// origin 1970-01-01 computes it).
 pub fn bucket_start(t: i64, bucket_ns: i64) -> i64 {
     t.div_euclid(bucket_ns) * bucket_ns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::context::EngineConfig;
+    use crate::engine::testdata::{deployment, MIN, T0};
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+    use arrow::compute::concat_batches;
+
+    const S: i64 = 1_000_000_000;
+
+    async fn engine(partitions: usize) -> Engine {
+        Engine::from_batches_with(
+            deployment(),
+            EngineConfig {
+                target_partitions: partitions,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn group<'a>(ci: &'a ComparisonInput, service: &str, level: GroupLevel, name: &str) -> &'a GroupComparison {
+        ci.groups
+            .iter()
+            .find(|g| g.key.service == service && g.key.level == level && g.key.name == name)
+            .unwrap_or_else(|| panic!("no group {service} {level:?} {name}"))
+    }
+
+    async fn default_input(e: &Engine, opts: &EngineOptions) -> Result<ComparisonInput, EngineError> {
+        let (b, c) = default_selectors();
+        comparison_input(e, &b, &c, opts).await
+    }
+
+    #[tokio::test]
+    async fn window_groups_and_sides() {
+        let e = engine(2).await;
+        let ci = default_input(&e, &EngineOptions::default()).await.unwrap();
+        // Overlap: canary's first span (minute 3) to canary's last span start (minute 7 + 3 µs).
+        assert_eq!(ci.window.start_unix_nano, T0 + 3 * MIN);
+        assert_eq!(ci.window.end_unix_nano, T0 + 7 * MIN + 3_000 + 1);
+        assert_eq!(ci.canary_first_seen_unix_nano, Some(T0 + 3 * MIN));
+        // Sorted by key, route groups before operation groups within a service.
+        let keys: Vec<_> = ci.groups.iter().map(|g| g.key.clone()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+
+        // Stable traces every 6 s from minute 3 to 7 inclusive: 41; canary every 12 s: 21.
+        let cart_route = group(&ci, "checkout", GroupLevel::Route, "/cart/{id}");
+        assert_eq!(cart_route.baseline.count, 41);
+        assert_eq!(cart_route.canary.count, 21);
+        // Every 5th trace errs: stable i = 30, 35, …, 70 (HTTP 503); canary i = 0, 5, …, 20.
+        assert_eq!(cart_route.baseline.errors, 9);
+        assert_eq!(cart_route.canary.errors, 5);
+        assert_eq!(cart_route.baseline.weighted_count, 41.0);
+        assert_eq!(cart_route.baseline.durations_ms.len(), 41);
+        assert!(cart_route.baseline.durations_ms.windows(2).all(|w| w[0] <= w[1]));
+        let items = group(&ci, "cart", GroupLevel::Route, "/items");
+        assert_eq!((items.baseline.count, items.canary.count), (41, 21));
+
+        // Canary-only route: present with an empty baseline.
+        let new = group(&ci, "checkout", GroupLevel::Route, "/new");
+        assert_eq!(new.baseline, TrackSample::default());
+        assert!(new.baseline_series.is_empty());
+        assert_eq!(new.canary.count, 5);
+
+        // Requests without a route (root INTERNAL, root PRODUCER, cross-service CONSUMER) are no
+        // route group; internal and client spans are no request at all.
+        let routes: Vec<_> = ci
+            .groups
+            .iter()
+            .filter(|g| g.key.level == GroupLevel::Route)
+            .map(|g| (g.key.service.as_str(), g.key.name.as_str()))
+            .collect();
+        assert_eq!(
+            routes,
+            vec![("cart", "/items"), ("checkout", "/cart/{id}"), ("checkout", "/new")]
+        );
+
+        // Operation level covers every span; weights count.
+        let db = group(&ci, "checkout", GroupLevel::Operation, "db.query");
+        assert_eq!(db.baseline.count, 41);
+        assert_eq!(db.baseline.weighted_count, 82.0);
+        assert_eq!(db.canary.weighted_count, 21.0);
+        let cron = group(&ci, "checkout", GroupLevel::Operation, "cron.sweep");
+        assert_eq!((cron.baseline.count, cron.canary.count), (0, 5));
+
+        // Series: one-minute buckets, counts add up to the sample.
+        let total: u64 = cart_route.baseline_series.iter().map(|b| b.count).sum();
+        assert_eq!(total, 41);
+        assert_eq!(cart_route.baseline_series[0].start_unix_nano, T0 + 3 * MIN);
+        assert_eq!(cart_route.baseline_series.len(), 5);
+        assert_eq!(cart_route.baseline_series[0].count, 10);
+        assert_eq!(cart_route.baseline_series[4].count, 1);
+    }
+
+    #[tokio::test]
+    async fn quantiles_are_exact_type7() {
+        let e = engine(3).await;
+        let ci = default_input(&e, &EngineOptions::default()).await.unwrap();
+        let g = group(&ci, "checkout", GroupLevel::Route, "/cart/{id}");
+        // Recompute the stable durations from the fixture's rule: (10 + 7919·i mod 90) ms.
+        let mut want: Vec<f64> = (30u64..=70)
+            .map(|i| ((10 + (i * 7919) % 90) as f64 * 1e6) as i64 as f64 / 1e6)
+            .collect();
+        want.sort_by(f64::total_cmp);
+        assert_eq!(g.baseline.durations_ms, want);
+        assert_eq!(g.baseline.quantiles.p50, quantile_sorted(&want, 0.5));
+        assert_eq!(g.baseline.quantiles.p99, quantile_sorted(&want, 0.99));
+        assert!(g.canary.quantiles.p50 > g.baseline.quantiles.p50);
+    }
+
+    #[tokio::test]
+    async fn service_filter_window_override_and_min_count() {
+        let e = engine(2).await;
+        let opts = EngineOptions {
+            service: Some("cart".into()),
+            ..EngineOptions::default()
+        };
+        let ci = default_input(&e, &opts).await.unwrap();
+        assert!(ci.groups.iter().all(|g| g.key.service == "cart"));
+        assert!(!ci.groups.is_empty());
+
+        let opts = EngineOptions {
+            since_unix_nano: Some(T0),
+            until_unix_nano: Some(T0 + 10 * MIN),
+            min_group_count: 10,
+            ..EngineOptions::default()
+        };
+        let ci = default_input(&e, &opts).await.unwrap();
+        assert_eq!(ci.window.start_unix_nano, T0);
+        let g = group(&ci, "checkout", GroupLevel::Route, "/cart/{id}");
+        assert_eq!(g.baseline.count, 91);
+        // `/new` has 5 requests, `consume` 1 + 2: dropped below 10.
+        assert!(ci.groups.iter().all(|g| g.baseline.count + g.canary.count >= 10));
+        assert!(!ci.groups.iter().any(|g| g.key.name == "/new"));
+    }
+
+    #[tokio::test]
+    async fn selection_by_version_equals_selection_by_track() {
+        let e = engine(2).await;
+        let by_track = default_input(&e, &EngineOptions::default()).await.unwrap();
+        let v = |s: &str| Selector {
+            track: None,
+            version: Some(s.into()),
+        };
+        let by_version = comparison_input(&e, &v("1.0"), &v("1.1"), &EngineOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(by_track.groups, by_version.groups);
+        assert_eq!(by_track.window, by_version.window);
+    }
+
+    #[tokio::test]
+    async fn errors_are_specific() {
+        let e = engine(1).await;
+        let (b, _) = default_selectors();
+        // A hostile selector value is bound as a parameter, never spliced: it just matches nothing.
+        let evil = Selector {
+            track: Some("canary' OR '1'='1".into()),
+            version: None,
+        };
+        let err = comparison_input(&e, &b, &evil, &EngineOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::EmptySide { side: "canary", .. }), "{err}");
+        let err = comparison_input(&e, &b, &b, &EngineOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Selector(_)));
+        let err = comparison_input(&e, &Selector::default(), &b, &EngineOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Selector(_)));
+        let opts = EngineOptions {
+            bucket_ns: 0,
+            ..EngineOptions::default()
+        };
+        assert!(matches!(
+            default_input(&e, &opts).await.unwrap_err(),
+            EngineError::Options(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn disjoint_sides_have_no_window() {
+        use crate::engine::testdata::resource;
+        use crate::model::identity::{kind, IdentityConfig};
+        use crate::model::spans::{SpanRecord, SpansBuilder};
+        let mut b = SpansBuilder::new(std::sync::Arc::new(IdentityConfig::default()), "x");
+        for (i, track) in ["stable", "canary"].into_iter().enumerate() {
+            let t = T0 + i as i64 * MIN;
+            b.append(
+                &resource("svc", track, "1"),
+                &SpanRecord {
+                    trace_id: [i as u8 + 1; 16],
+                    span_id: [1; 8],
+                    name: "GET /x".into(),
+                    kind: kind::SERVER,
+                    start_time_unix_nano: t,
+                    end_time_unix_nano: t + 5_000_000,
+                    ..Default::default()
+                },
+            );
+        }
+        let e = Engine::from_batches(vec![b.finish().unwrap()]).await.unwrap();
+        let err = default_input(&e, &EngineOptions::default()).await.unwrap_err();
+        assert!(matches!(err, EngineError::NoOverlap { canary_first, .. } if canary_first == T0 + MIN), "{err}");
+        let opts = EngineOptions {
+            since_unix_nano: Some(T0),
+            until_unix_nano: Some(T0 + 2 * MIN),
+            ..EngineOptions::default()
+        };
+        let ci = default_input(&e, &opts).await.unwrap();
+        let g = group(&ci, "svc", GroupLevel::Route, "GET /x");
+        assert_eq!((g.baseline.count, g.canary.count), (1, 1));
+        assert_eq!(g.baseline.quantiles.p50, 5.0);
+    }
+
+    /// Runs a shipped query with the parameters of `ci` and concatenates the result.
+    async fn run(e: &Engine, q: &Query, ci: &ComparisonInput) -> RecordBatch {
+        let params = Params {
+            baseline: ci.baseline.clone(),
+            canary: ci.canary.clone(),
+            service: None,
+            window: ci.window,
+            bucket_ns: ci.bucket_ns,
+        };
+        let (schema, batches) = e.query(q.name, q.sql, params.values()).await.unwrap();
+        concat_batches(&schema, &batches).unwrap()
+    }
+
+    fn strs(b: &RecordBatch, c: &str) -> Vec<String> {
+        let a = cast(b.column_by_name(c).unwrap(), &DataType::Utf8).unwrap();
+        let a = a.as_any().downcast_ref::<StringArray>().unwrap();
+        a.iter().map(|v| v.unwrap_or_default().to_string()).collect()
+    }
+
+    fn f64s(b: &RecordBatch, c: &str) -> Vec<f64> {
+        let a = b.column_by_name(c).unwrap();
+        a.as_any().downcast_ref::<Float64Array>().unwrap().values().to_vec()
+    }
+
+    fn i64s(b: &RecordBatch, c: &str) -> Vec<i64> {
+        let a = b.column_by_name(c).unwrap();
+        a.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
+    }
+
+    /// The SQL path (quantile_exact in route/operation_summary.sql) and the rayon path agree.
+    #[tokio::test]
+    async fn sql_summaries_equal_direct_path() {
+        let e = engine(4).await;
+        let ci = default_input(&e, &EngineOptions::default()).await.unwrap();
+        for (q, level, name_col) in [
+            (queries::ROUTE_SUMMARY, GroupLevel::Route, "route"),
+            (queries::OPERATION_SUMMARY, GroupLevel::Operation, "span_name"),
+        ] {
+            let b = run(&e, &q, &ci).await;
+            let (side, service, name) = (strs(&b, "side"), strs(&b, "service_name"), strs(&b, name_col));
+            let (count, errors) = (i64s(&b, "count"), i64s(&b, "errors"));
+            let (wc, we) = (f64s(&b, "weighted_count"), f64s(&b, "weighted_errors"));
+            let (p50, p90, p99, p999) = (f64s(&b, "p50_ms"), f64s(&b, "p90_ms"), f64s(&b, "p99_ms"), f64s(&b, "p999_ms"));
+            let sketch = f64s(&b, "p99_sketch_ms");
+            let n_direct: usize = ci
+                .groups
+                .iter()
+                .filter(|g| g.key.level == level)
+                .map(|g| (g.baseline.count > 0) as usize + (g.canary.count > 0) as usize)
+                .sum();
+            assert_eq!(b.num_rows(), n_direct, "{}", q.name);
+            for i in 0..b.num_rows() {
+                let g = group(&ci, &service[i], level, &name[i]);
+                let s = if side[i] == "baseline" { &g.baseline } else { &g.canary };
+                assert_eq!(count[i] as u64, s.count);
+                assert_eq!(errors[i] as u64, s.errors);
+                assert!((wc[i] - s.weighted_count).abs() < 1e-9);
+                assert!((we[i] - s.weighted_errors).abs() < 1e-9);
+                assert_eq!(p50[i], s.quantiles.p50, "{} {}", q.name, name[i]);
+                assert_eq!(p90[i], s.quantiles.p90);
+                assert_eq!(p99[i], s.quantiles.p99);
+                assert_eq!(p999[i], s.quantiles.p999);
+                // DDSketch: within 1% of the element of rank ⌊0.99(n−1)⌋.
+                let d = &s.durations_ms;
+                let exact = d[(0.99 * (d.len() - 1) as f64).floor() as usize];
+                assert!((sketch[i] - exact).abs() <= 0.01 * exact * (1.0 + 1e-9), "{} vs {exact}", sketch[i]);
+            }
+        }
+    }
+
+    /// route/operation_timeseries.sql (date_bin) agree with the rayon path's series.
+    #[tokio::test]
+    async fn sql_timeseries_equal_direct_path() {
+        let e = engine(2).await;
+        let opts = EngineOptions {
+            bucket_ns: 45 * S,
+            ..EngineOptions::default()
+        };
+        let ci = default_input(&e, &opts).await.unwrap();
+        for (q, level, name_col) in [
+            (queries::ROUTE_TIMESERIES, GroupLevel::Route, "route"),
+            (queries::OPERATION_TIMESERIES, GroupLevel::Operation, "span_name"),
+        ] {
+            let b = run(&e, &q, &ci).await;
+            let (side, service, name) = (strs(&b, "side"), strs(&b, "service_name"), strs(&b, name_col));
+            let (start, count, errors) = (i64s(&b, "bucket_start"), i64s(&b, "count"), i64s(&b, "errors"));
+            let (p50, p99) = (f64s(&b, "p50_ms"), f64s(&b, "p99_ms"));
+            let n_direct: usize = ci
+                .groups
+                .iter()
+                .filter(|g| g.key.level == level)
+                .map(|g| g.baseline_series.len() + g.canary_series.len())
+                .sum();
+            assert_eq!(b.num_rows(), n_direct);
+            for i in 0..b.num_rows() {
+                let g = group(&ci, &service[i], level, &name[i]);
+                let series = if side[i] == "baseline" { &g.baseline_series } else { &g.canary_series };
+                let tb = series.iter().find(|t| t.start_unix_nano == start[i]).expect("bucket");
+                assert_eq!((count[i] as u64, errors[i] as u64), (tb.count, tb.errors));
+                assert_eq!((p50[i], p99[i]), (tb.p50_ms, tb.p99_ms));
+            }
+        }
+        let split = run(&e, &queries::TRAFFIC_SPLIT, &ci).await;
+        let share = f64s(&split, "canary_share");
+        assert!(share.iter().all(|s| (0.0..=1.0).contains(s)));
+        let canary_requests: i64 = i64s(&split, "canary_requests").iter().sum();
+        // Canary requests: 21 /cart, 21 /items, 5 /new, 5 cron.sweep, 2 publish + 2 consume.
+        assert_eq!(canary_requests, 56);
+    }
+
+    /// Same output with 1 partition and 1 thread as with 4 partitions and 4 threads.
+    #[test]
+    fn thread_count_does_not_change_output() {
+        let run_with = |n: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+            pool.install(|| {
+                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                rt.block_on(async {
+                    let e = engine(n).await;
+                    let ci = default_input(&e, &EngineOptions::default()).await.unwrap();
+                    serde_json::to_string(&ci).unwrap()
+                })
+            })
+        };
+        let one = run_with(1);
+        assert_eq!(one, run_with(4));
+        assert!(one.len() > 1000);
+    }
+
+    #[tokio::test]
+    async fn parquet_input_equals_memory_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let batches = deployment();
+        let file = std::fs::File::create(dir.path().join("spans.parquet")).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, crate::model::spans::spans_schema(), None).unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        let from_file = Engine::from_parquet(&[dir.path().to_path_buf()]).await.unwrap();
+        let from_mem = Engine::from_batches(batches).await.unwrap();
+        let a = default_input(&from_file, &EngineOptions::default()).await.unwrap();
+        let b = default_input(&from_mem, &EngineOptions::default()).await.unwrap();
+        assert_eq!(a, b);
+        let err = Engine::from_parquet(&[dir.path().join("nope")]).await.unwrap_err();
+        assert!(matches!(err, EngineError::Input { .. }));
+    }
 }
