@@ -6,6 +6,7 @@
 //! per-group samples of [`summary`] in parallel with rayon. `docs/engine.md` is the user guide.
 
 pub mod context;
+pub mod output;
 pub mod ddsketch;
 pub mod quantile;
 pub mod queries;
@@ -81,6 +82,14 @@ pub enum EngineError {
         canary_first: i64,
         /// Last canary span start.
         canary_last: i64,
+    },
+    /// A `--param` value could not be parsed.
+    #[error("parameter {value:?}: {reason}")]
+    Param {
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
     },
     /// The options are inconsistent (empty window, non-positive bucket width…).
     #[error("invalid engine options: {0}")]

@@ -97,3 +97,75 @@ impl Params {
         self.values().into_iter().take(5).collect()
     }
 }
+
+/// Parses a typed parameter value as `canalyst sql --param` takes it: `null`, `str:TEXT`,
+/// `int:N`, `float:X`, `bool:true|false`, `ts:RFC3339` (timestamp ns UTC) or
+/// `interval:TEXT` (for example `interval:1 minute`).
+pub fn parse_param(s: &str) -> Result<ScalarValue, super::EngineError> {
+    use arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
+    let bad = |reason: String| super::EngineError::Param {
+        value: s.to_string(),
+        reason,
+    };
+    if s == "null" {
+        return Ok(ScalarValue::Null);
+    }
+    let (kind, v) = s
+        .split_once(':')
+        .ok_or_else(|| bad("expected null or TYPE:VALUE with TYPE str, int, float, bool, ts or interval".into()))?;
+    let text = ScalarValue::Utf8(Some(v.to_string()));
+    let cast = |t: DataType| text.cast_to(&t).map_err(|e| bad(e.to_string()));
+    match kind {
+        "str" => Ok(text.clone()),
+        "int" => v
+            .trim()
+            .parse::<i64>()
+            .map(|x| ScalarValue::Int64(Some(x)))
+            .map_err(|e| bad(e.to_string())),
+        "float" => v
+            .trim()
+            .parse::<f64>()
+            .map(|x| ScalarValue::Float64(Some(x)))
+            .map_err(|e| bad(e.to_string())),
+        "bool" => v
+            .trim()
+            .parse::<bool>()
+            .map(|x| ScalarValue::Boolean(Some(x)))
+            .map_err(|e| bad(e.to_string())),
+        "ts" => cast(DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))),
+        "interval" => cast(DataType::Interval(IntervalUnit::MonthDayNano)),
+        other => Err(bad(format!("unknown type {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_has_a_header_and_uses_placeholders_only() {
+        for q in ALL {
+            assert!(q.sql.starts_with(&format!("-- {}:", q.name)), "{}", q.name);
+            assert!(q.sql.contains("Output"), "{}", q.name);
+            assert!(q.sql.contains("$5"), "{} lacks the service filter", q.name);
+        }
+    }
+
+    #[test]
+    fn params() {
+        assert_eq!(parse_param("null").unwrap(), ScalarValue::Null);
+        assert_eq!(parse_param("str:a:b").unwrap(), ScalarValue::Utf8(Some("a:b".into())));
+        assert_eq!(parse_param("int:5").unwrap(), ScalarValue::Int64(Some(5)));
+        assert_eq!(
+            parse_param("ts:2024-01-01T00:00:00Z").unwrap(),
+            ScalarValue::TimestampNanosecond(Some(1_704_067_200_000_000_000), Some("UTC".into()))
+        );
+        assert_eq!(
+            parse_param("interval:1 minute").unwrap(),
+            ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 0, 60_000_000_000)))
+        );
+        assert!(parse_param("stable").is_err());
+        assert!(parse_param("int:x").is_err());
+        assert!(parse_param("blob:x").is_err());
+    }
+}
