@@ -19,16 +19,24 @@ use std::sync::Arc;
 /// The `requests` view (design §3): entry spans, i.e. spans that are SERVER spans (kind 2),
 /// root spans (no parent), or whose parent span is recorded under another service. A span
 /// whose parent is missing from the data is a request only if it is a SERVER span or a root.
-/// The parent side is made distinct so a duplicated parent cannot duplicate a request.
+///
+/// The parent lookup is a semi-join (`EXISTS`, which DataFusion plans as a hash join) applied
+/// only to the spans the first two rules do not already decide: unlike a plain left join it
+/// cannot duplicate a request when a parent span id occurs twice, and it skips the join's
+/// work for SERVER and root spans (on a 1M-span file of SERVER spans: 0.3 s instead of 6 s
+/// with a left join against a DISTINCT parent list, debug build).
 pub const REQUESTS_VIEW: &str = "CREATE VIEW requests AS
-SELECT s.*
-FROM spans AS s
-LEFT JOIN (SELECT DISTINCT trace_id AS p_trace_id, span_id AS p_span_id,
-                  service_name AS p_service FROM spans) AS p
-  ON s.trace_id = p.p_trace_id AND s.parent_span_id = p.p_span_id
-WHERE s.span_kind = 2
-   OR s.parent_span_id IS NULL
-   OR (p.p_service IS NOT NULL AND p.p_service <> s.service_name)";
+SELECT * FROM spans
+WHERE span_kind = 2 OR parent_span_id IS NULL
+UNION ALL
+SELECT * FROM spans AS s
+WHERE s.span_kind <> 2
+  AND s.parent_span_id IS NOT NULL
+  AND EXISTS (
+      SELECT 1 FROM spans AS p
+      WHERE p.trace_id = s.trace_id
+        AND p.span_id = s.parent_span_id
+        AND p.service_name <> s.service_name)";
 
 /// Session settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +68,9 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn register_err(table: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> EngineError + '_ {
+fn register_err(
+    table: &str,
+) -> impl FnOnce(datafusion::error::DataFusionError) -> EngineError + '_ {
     move |source| EngineError::Register {
         table: table.to_string(),
         source,
@@ -99,7 +109,8 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let schema = spans_schema();
         for (index, b) in batches.iter().enumerate() {
-            check_schema(&schema, &b.schema()).map_err(|reason| EngineError::Schema { index, reason })?;
+            check_schema(&schema, &b.schema())
+                .map_err(|reason| EngineError::Schema { index, reason })?;
         }
         let n = config.target_partitions.max(1);
         let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
@@ -137,13 +148,15 @@ impl Engine {
                 path: file.clone(),
                 reason: "cannot be expressed as a file URL".into(),
             })?;
-            urls.push(ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
-                path: file.clone(),
-                reason: e.to_string(),
-            })?);
+            urls.push(
+                ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
+                    path: file.clone(),
+                    reason: e.to_string(),
+                })?,
+            );
         }
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let table_config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(spans_schema());
@@ -239,7 +252,9 @@ fn resolve_spans_file(p: &Path) -> Result<PathBuf, EngineError> {
     let file = if meta.is_dir() {
         let f = p.join("spans.parquet");
         if !f.is_file() {
-            return Err(bad("directory has no spans.parquet (not a canalyst dataset)"));
+            return Err(bad(
+                "directory has no spans.parquet (not a canalyst dataset)",
+            ));
         }
         f
     } else {
@@ -249,4 +264,89 @@ fn resolve_spans_file(p: &Path) -> Result<PathBuf, EngineError> {
         p.to_path_buf()
     };
     std::fs::canonicalize(&file).map_err(|e| bad(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testdata::{resource, T0};
+    use crate::model::identity::{kind, IdentityConfig};
+    use crate::model::spans::{SpanRecord, SpansBuilder};
+    use arrow::array::AsArray;
+    use arrow::compute::cast;
+    use arrow::datatypes::DataType;
+
+    fn span(id: u8, parent: Option<u8>, name: &str, k: i32) -> SpanRecord {
+        SpanRecord {
+            trace_id: [9; 16],
+            span_id: [id; 8],
+            parent_span_id: parent.map(|p| [p; 8]),
+            name: name.into(),
+            kind: k,
+            start_time_unix_nano: T0,
+            end_time_unix_nano: T0 + 1_000,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_entry_spans() {
+        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "t");
+        let a = resource("a", "stable", "1");
+        let other = resource("b", "stable", "1");
+        b.append(&a, &span(1, None, "root", kind::SERVER)); // request: server and root
+        b.append(&a, &span(2, Some(1), "call b", kind::CLIENT)); // same service: no
+        b.append(&a, &span(2, Some(1), "call b", kind::CLIENT)); // duplicated parent id
+        b.append(&other, &span(3, Some(2), "handle", kind::CONSUMER)); // parent in a: yes, once
+        b.append(&other, &span(4, Some(3), "inner", kind::INTERNAL)); // same service: no
+        b.append(&other, &span(5, Some(77), "orphan", kind::CLIENT)); // parent unknown: no
+        b.append(&other, &span(6, Some(78), "GET /x", kind::SERVER)); // server: yes
+        b.append(&a, &span(7, None, "cron", kind::INTERNAL)); // root: yes
+        let e = Engine::from_batches(vec![b.finish().unwrap()])
+            .await
+            .unwrap();
+        let (_, batches) = e
+            .query(
+                "t",
+                "SELECT span_name FROM requests ORDER BY span_name",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let names: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let c = cast(b.column(0), &DataType::Utf8).unwrap();
+                c.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(names, ["GET /x", "cron", "handle", "root"]);
+    }
+
+    #[tokio::test]
+    async fn rejects_foreign_batches_and_writes() {
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(arrow::array::Int64Array::from(vec![1])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let err = Engine::from_batches(vec![batch]).await.unwrap_err();
+        assert!(matches!(err, EngineError::Schema { index: 0, .. }));
+        let e = Engine::from_batches(vec![]).await.unwrap();
+        for sql in [
+            "CREATE TABLE t AS SELECT 1",
+            "DROP VIEW requests",
+            "SET datafusion.execution.batch_size = 1",
+        ] {
+            assert!(e.query("t", sql, vec![]).await.is_err(), "{sql}");
+        }
+        let (_, b) = e
+            .query("t", "SELECT count(*) FROM requests", vec![])
+            .await
+            .unwrap();
+        assert_eq!(b[0].num_rows(), 1);
+    }
 }

@@ -361,7 +361,9 @@ mod tests {
     #[test]
     fn collapsing_keeps_upper_quantiles_accurate() {
         // 1e-6 .. 1e6 needs ~1400 buckets at α = 1%; allow only 300.
-        let values: Vec<f64> = (0..5000).map(|i| 10f64.powf(-6.0 + 12.0 * i as f64 / 4999.0)).collect();
+        let values: Vec<f64> = (0..5000)
+            .map(|i| 10f64.powf(-6.0 + 12.0 * i as f64 / 4999.0))
+            .collect();
         let mut sk = DDSketch::new(0.01, 300).unwrap();
         for &v in &values {
             sk.add(v);
@@ -384,7 +386,10 @@ mod tests {
         assert!(DDSketch::new(0.01, 0).is_err());
         let a = DDSketch::new(0.01, 10).unwrap();
         let mut b = DDSketch::new(0.02, 10).unwrap();
-        assert!(matches!(b.merge(&a), Err(SketchError::IncompatibleAccuracy(..))));
+        assert!(matches!(
+            b.merge(&a),
+            Err(SketchError::IncompatibleAccuracy(..))
+        ));
         let mut st = DDSketch::default().to_state();
         st.count = 3;
         assert!(DDSketch::from_state(st).is_err());

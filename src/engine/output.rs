@@ -75,11 +75,8 @@ pub fn write_result<W: Write + Send>(
             let mut w = arrow::json::ArrayWriter::new(&mut out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             w.write_batches(&refs).map_err(enc("json"))?;
+            // `finish` writes `[]` when there were no rows, so the output is always an array.
             w.finish().map_err(enc("json"))?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                // Arrow writes nothing for no rows; an empty array is still valid JSON.
-                out.write_all(b"[]")?;
-            }
             out.write_all(b"\n")?;
         }
         ResultFormat::Parquet => {
@@ -131,7 +128,10 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&render(ResultFormat::Json, std::slice::from_ref(&b), &s))
                 .unwrap();
-        assert_eq!(json, serde_json::json!([{"route": "/a,\"b\"", "n": 1}, {"n": 2}]));
+        assert_eq!(
+            json,
+            serde_json::json!([{"route": "/a,\"b\"", "n": 1}, {"n": 2}])
+        );
         assert!(render(ResultFormat::Table, &[b], &s).contains("| route"));
         assert_eq!(render(ResultFormat::Json, &[], &s), "[]\n");
         assert_eq!(render(ResultFormat::Csv, &[], &s), "route,n\n");

@@ -71,8 +71,7 @@ mod tests {
     #[test]
     fn matches_numpy_linear() {
         let cases: Vec<Case> =
-            serde_json::from_str(include_str!("../../tests/fixtures/quantile_numpy.json"))
-                .unwrap();
+            serde_json::from_str(include_str!("../../tests/fixtures/quantile_numpy.json")).unwrap();
         assert!(cases.len() >= 4);
         for c in cases {
             let mut v = c.values.clone();

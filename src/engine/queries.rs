@@ -7,8 +7,8 @@
 //! (interval). A query uses a prefix or subset of them; each file's header says which.
 
 use super::summary::{Selector, Window};
-use datafusion::common::ScalarValue;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
+use datafusion::common::ScalarValue;
 
 /// A shipped query: file name and text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +29,46 @@ macro_rules! query {
     };
 }
 
-query!(WINDOW, "window.sql", "First/last span of each side and their overlap.");
-query!(ROUTE_SAMPLES, "route_samples.sql", "One row per request of either side in the window.");
-query!(OPERATION_SAMPLES, "operation_samples.sql", "One row per span of either side in the window.");
-query!(ROUTE_SUMMARY, "route_summary.sql", "Per-route counts, errors and quantiles.");
-query!(OPERATION_SUMMARY, "operation_summary.sql", "Per-operation counts, errors and quantiles.");
-query!(ROUTE_TIMESERIES, "route_timeseries.sql", "Per-route series per time bucket.");
-query!(OPERATION_TIMESERIES, "operation_timeseries.sql", "Per-operation series per time bucket.");
-query!(TRAFFIC_SPLIT, "traffic_split.sql", "Canary share of requests per time bucket.");
+query!(
+    WINDOW,
+    "window.sql",
+    "First/last span of each side and their overlap."
+);
+query!(
+    ROUTE_SAMPLES,
+    "route_samples.sql",
+    "One row per request of either side in the window."
+);
+query!(
+    OPERATION_SAMPLES,
+    "operation_samples.sql",
+    "One row per span of either side in the window."
+);
+query!(
+    ROUTE_SUMMARY,
+    "route_summary.sql",
+    "Per-route counts, errors and quantiles."
+);
+query!(
+    OPERATION_SUMMARY,
+    "operation_summary.sql",
+    "Per-operation counts, errors and quantiles."
+);
+query!(
+    ROUTE_TIMESERIES,
+    "route_timeseries.sql",
+    "Per-route series per time bucket."
+);
+query!(
+    OPERATION_TIMESERIES,
+    "operation_timeseries.sql",
+    "Per-operation series per time bucket."
+);
+query!(
+    TRAFFIC_SPLIT,
+    "traffic_split.sql",
+    "Canary share of requests per time bucket."
+);
 
 /// Every shipped query.
 pub const ALL: &[Query] = &[
@@ -110,9 +142,9 @@ pub fn parse_param(s: &str) -> Result<ScalarValue, super::EngineError> {
     if s == "null" {
         return Ok(ScalarValue::Null);
     }
-    let (kind, v) = s
-        .split_once(':')
-        .ok_or_else(|| bad("expected null or TYPE:VALUE with TYPE str, int, float, bool, ts or interval".into()))?;
+    let (kind, v) = s.split_once(':').ok_or_else(|| {
+        bad("expected null or TYPE:VALUE with TYPE str, int, float, bool, ts or interval".into())
+    })?;
     let text = ScalarValue::Utf8(Some(v.to_string()));
     let cast = |t: DataType| text.cast_to(&t).map_err(|e| bad(e.to_string()));
     match kind {
@@ -132,7 +164,10 @@ pub fn parse_param(s: &str) -> Result<ScalarValue, super::EngineError> {
             .parse::<bool>()
             .map(|x| ScalarValue::Boolean(Some(x)))
             .map_err(|e| bad(e.to_string())),
-        "ts" => cast(DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))),
+        "ts" => cast(DataType::Timestamp(
+            TimeUnit::Nanosecond,
+            Some("UTC".into()),
+        )),
         "interval" => cast(DataType::Interval(IntervalUnit::MonthDayNano)),
         other => Err(bad(format!("unknown type {other:?}"))),
     }
@@ -154,7 +189,10 @@ mod tests {
     #[test]
     fn params() {
         assert_eq!(parse_param("null").unwrap(), ScalarValue::Null);
-        assert_eq!(parse_param("str:a:b").unwrap(), ScalarValue::Utf8(Some("a:b".into())));
+        assert_eq!(
+            parse_param("str:a:b").unwrap(),
+            ScalarValue::Utf8(Some("a:b".into()))
+        );
         assert_eq!(parse_param("int:5").unwrap(), ScalarValue::Int64(Some(5)));
         assert_eq!(
             parse_param("ts:2024-01-01T00:00:00Z").unwrap(),
@@ -162,7 +200,11 @@ mod tests {
         );
         assert_eq!(
             parse_param("interval:1 minute").unwrap(),
-            ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 0, 60_000_000_000)))
+            ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
+                0,
+                0,
+                60_000_000_000
+            )))
         );
         assert!(parse_param("stable").is_err());
         assert!(parse_param("int:x").is_err());

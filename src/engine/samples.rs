@@ -7,8 +7,8 @@
 //! number of rayon threads.
 
 use super::context::Engine;
-use super::queries::{self, Params, Query};
 use super::quantile::{quantile_sorted, sort_values, standard_quantiles};
+use super::queries::{self, Params, Query};
 use super::summary::{
     ComparisonInput, GroupComparison, GroupKey, GroupLevel, Selector, TimeBucket, TrackSample,
     Window,
@@ -68,7 +68,11 @@ fn render(s: &Selector) -> String {
     }
 }
 
-fn validate(baseline: &Selector, canary: &Selector, opts: &EngineOptions) -> Result<(), EngineError> {
+fn validate(
+    baseline: &Selector,
+    canary: &Selector,
+    opts: &EngineOptions,
+) -> Result<(), EngineError> {
     for (side, s) in [("baseline", baseline), ("canary", canary)] {
         if s.track.is_none() && s.version.is_none() {
             return Err(EngineError::Selector(format!(
@@ -121,7 +125,9 @@ fn i64_col(q: &Query, b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, E
 
 async fn ranges(engine: &Engine, params: &Params) -> Result<Ranges, EngineError> {
     let q = queries::WINDOW;
-    let (_, batches) = engine.query(q.name, q.sql, params.selector_values()).await?;
+    let (_, batches) = engine
+        .query(q.name, q.sql, params.selector_values())
+        .await?;
     let b = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -185,7 +191,10 @@ pub async fn comparison_input(
         Some(s) => s,
         None => return Err(no_overlap(&r)),
     };
-    let end = match opts.until_unix_nano.or(r.window_last.map(|l| l.saturating_add(1))) {
+    let end = match opts
+        .until_unix_nano
+        .or(r.window_last.map(|l| l.saturating_add(1)))
+    {
         Some(e) => e,
         None => return Err(no_overlap(&r)),
     };
@@ -444,14 +453,22 @@ mod tests {
         .unwrap()
     }
 
-    fn group<'a>(ci: &'a ComparisonInput, service: &str, level: GroupLevel, name: &str) -> &'a GroupComparison {
+    fn group<'a>(
+        ci: &'a ComparisonInput,
+        service: &str,
+        level: GroupLevel,
+        name: &str,
+    ) -> &'a GroupComparison {
         ci.groups
             .iter()
             .find(|g| g.key.service == service && g.key.level == level && g.key.name == name)
             .unwrap_or_else(|| panic!("no group {service} {level:?} {name}"))
     }
 
-    async fn default_input(e: &Engine, opts: &EngineOptions) -> Result<ComparisonInput, EngineError> {
+    async fn default_input(
+        e: &Engine,
+        opts: &EngineOptions,
+    ) -> Result<ComparisonInput, EngineError> {
         let (b, c) = default_selectors();
         comparison_input(e, &b, &c, opts).await
     }
@@ -479,7 +496,11 @@ mod tests {
         assert_eq!(cart_route.canary.errors, 5);
         assert_eq!(cart_route.baseline.weighted_count, 41.0);
         assert_eq!(cart_route.baseline.durations_ms.len(), 41);
-        assert!(cart_route.baseline.durations_ms.windows(2).all(|w| w[0] <= w[1]));
+        assert!(cart_route
+            .baseline
+            .durations_ms
+            .windows(2)
+            .all(|w| w[0] <= w[1]));
         let items = group(&ci, "cart", GroupLevel::Route, "/items");
         assert_eq!((items.baseline.count, items.canary.count), (41, 21));
 
@@ -499,7 +520,11 @@ mod tests {
             .collect();
         assert_eq!(
             routes,
-            vec![("cart", "/items"), ("checkout", "/cart/{id}"), ("checkout", "/new")]
+            vec![
+                ("cart", "/items"),
+                ("checkout", "/cart/{id}"),
+                ("checkout", "/new")
+            ]
         );
 
         // Operation level covers every span; weights count.
@@ -557,7 +582,10 @@ mod tests {
         let g = group(&ci, "checkout", GroupLevel::Route, "/cart/{id}");
         assert_eq!(g.baseline.count, 91);
         // `/new` has 5 requests, `consume` 1 + 2: dropped below 10.
-        assert!(ci.groups.iter().all(|g| g.baseline.count + g.canary.count >= 10));
+        assert!(ci
+            .groups
+            .iter()
+            .all(|g| g.baseline.count + g.canary.count >= 10));
         assert!(!ci.groups.iter().any(|g| g.key.name == "/new"));
     }
 
@@ -588,7 +616,10 @@ mod tests {
         let err = comparison_input(&e, &b, &evil, &EngineOptions::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, EngineError::EmptySide { side: "canary", .. }), "{err}");
+        assert!(
+            matches!(err, EngineError::EmptySide { side: "canary", .. }),
+            "{err}"
+        );
         let err = comparison_input(&e, &b, &b, &EngineOptions::default())
             .await
             .unwrap_err();
@@ -628,9 +659,16 @@ mod tests {
                 },
             );
         }
-        let e = Engine::from_batches(vec![b.finish().unwrap()]).await.unwrap();
-        let err = default_input(&e, &EngineOptions::default()).await.unwrap_err();
-        assert!(matches!(err, EngineError::NoOverlap { canary_first, .. } if canary_first == T0 + MIN), "{err}");
+        let e = Engine::from_batches(vec![b.finish().unwrap()])
+            .await
+            .unwrap();
+        let err = default_input(&e, &EngineOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EngineError::NoOverlap { canary_first, .. } if canary_first == T0 + MIN),
+            "{err}"
+        );
         let opts = EngineOptions {
             since_unix_nano: Some(T0),
             until_unix_nano: Some(T0 + 2 * MIN),
@@ -658,17 +696,27 @@ mod tests {
     fn strs(b: &RecordBatch, c: &str) -> Vec<String> {
         let a = cast(b.column_by_name(c).unwrap(), &DataType::Utf8).unwrap();
         let a = a.as_any().downcast_ref::<StringArray>().unwrap();
-        a.iter().map(|v| v.unwrap_or_default().to_string()).collect()
+        a.iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect()
     }
 
     fn f64s(b: &RecordBatch, c: &str) -> Vec<f64> {
         let a = b.column_by_name(c).unwrap();
-        a.as_any().downcast_ref::<Float64Array>().unwrap().values().to_vec()
+        a.as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .values()
+            .to_vec()
     }
 
     fn i64s(b: &RecordBatch, c: &str) -> Vec<i64> {
         let a = b.column_by_name(c).unwrap();
-        a.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
+        a.as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .values()
+            .to_vec()
     }
 
     /// The SQL path (quantile_exact in route/operation_summary.sql) and the rayon path agree.
@@ -678,13 +726,26 @@ mod tests {
         let ci = default_input(&e, &EngineOptions::default()).await.unwrap();
         for (q, level, name_col) in [
             (queries::ROUTE_SUMMARY, GroupLevel::Route, "route"),
-            (queries::OPERATION_SUMMARY, GroupLevel::Operation, "span_name"),
+            (
+                queries::OPERATION_SUMMARY,
+                GroupLevel::Operation,
+                "span_name",
+            ),
         ] {
             let b = run(&e, &q, &ci).await;
-            let (side, service, name) = (strs(&b, "side"), strs(&b, "service_name"), strs(&b, name_col));
+            let (side, service, name) = (
+                strs(&b, "side"),
+                strs(&b, "service_name"),
+                strs(&b, name_col),
+            );
             let (count, errors) = (i64s(&b, "count"), i64s(&b, "errors"));
             let (wc, we) = (f64s(&b, "weighted_count"), f64s(&b, "weighted_errors"));
-            let (p50, p90, p99, p999) = (f64s(&b, "p50_ms"), f64s(&b, "p90_ms"), f64s(&b, "p99_ms"), f64s(&b, "p999_ms"));
+            let (p50, p90, p99, p999) = (
+                f64s(&b, "p50_ms"),
+                f64s(&b, "p90_ms"),
+                f64s(&b, "p99_ms"),
+                f64s(&b, "p999_ms"),
+            );
             let sketch = f64s(&b, "p99_sketch_ms");
             let n_direct: usize = ci
                 .groups
@@ -695,7 +756,11 @@ mod tests {
             assert_eq!(b.num_rows(), n_direct, "{}", q.name);
             for i in 0..b.num_rows() {
                 let g = group(&ci, &service[i], level, &name[i]);
-                let s = if side[i] == "baseline" { &g.baseline } else { &g.canary };
+                let s = if side[i] == "baseline" {
+                    &g.baseline
+                } else {
+                    &g.canary
+                };
                 assert_eq!(count[i] as u64, s.count);
                 assert_eq!(errors[i] as u64, s.errors);
                 assert!((wc[i] - s.weighted_count).abs() < 1e-9);
@@ -707,7 +772,11 @@ mod tests {
                 // DDSketch: within 1% of the element of rank ⌊0.99(n−1)⌋.
                 let d = &s.durations_ms;
                 let exact = d[(0.99 * (d.len() - 1) as f64).floor() as usize];
-                assert!((sketch[i] - exact).abs() <= 0.01 * exact * (1.0 + 1e-9), "{} vs {exact}", sketch[i]);
+                assert!(
+                    (sketch[i] - exact).abs() <= 0.01 * exact * (1.0 + 1e-9),
+                    "{} vs {exact}",
+                    sketch[i]
+                );
             }
         }
     }
@@ -723,11 +792,23 @@ mod tests {
         let ci = default_input(&e, &opts).await.unwrap();
         for (q, level, name_col) in [
             (queries::ROUTE_TIMESERIES, GroupLevel::Route, "route"),
-            (queries::OPERATION_TIMESERIES, GroupLevel::Operation, "span_name"),
+            (
+                queries::OPERATION_TIMESERIES,
+                GroupLevel::Operation,
+                "span_name",
+            ),
         ] {
             let b = run(&e, &q, &ci).await;
-            let (side, service, name) = (strs(&b, "side"), strs(&b, "service_name"), strs(&b, name_col));
-            let (start, count, errors) = (i64s(&b, "bucket_start"), i64s(&b, "count"), i64s(&b, "errors"));
+            let (side, service, name) = (
+                strs(&b, "side"),
+                strs(&b, "service_name"),
+                strs(&b, name_col),
+            );
+            let (start, count, errors) = (
+                i64s(&b, "bucket_start"),
+                i64s(&b, "count"),
+                i64s(&b, "errors"),
+            );
             let (p50, p99) = (f64s(&b, "p50_ms"), f64s(&b, "p99_ms"));
             let n_direct: usize = ci
                 .groups
@@ -738,8 +819,15 @@ mod tests {
             assert_eq!(b.num_rows(), n_direct);
             for i in 0..b.num_rows() {
                 let g = group(&ci, &service[i], level, &name[i]);
-                let series = if side[i] == "baseline" { &g.baseline_series } else { &g.canary_series };
-                let tb = series.iter().find(|t| t.start_unix_nano == start[i]).expect("bucket");
+                let series = if side[i] == "baseline" {
+                    &g.baseline_series
+                } else {
+                    &g.canary_series
+                };
+                let tb = series
+                    .iter()
+                    .find(|t| t.start_unix_nano == start[i])
+                    .expect("bucket");
                 assert_eq!((count[i] as u64, errors[i] as u64), (tb.count, tb.errors));
                 assert_eq!((p50[i], p99[i]), (tb.p50_ms, tb.p99_ms));
             }
@@ -756,9 +844,14 @@ mod tests {
     #[test]
     fn thread_count_does_not_change_output() {
         let run_with = |n: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap();
             pool.install(|| {
-                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     let e = engine(n).await;
                     let ci = default_input(&e, &EngineOptions::default()).await.unwrap();
@@ -776,17 +869,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let batches = deployment();
         let file = std::fs::File::create(dir.path().join("spans.parquet")).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(file, crate::model::spans::spans_schema(), None).unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(file, crate::model::spans::spans_schema(), None)
+                .unwrap();
         for b in &batches {
             w.write(b).unwrap();
         }
         w.close().unwrap();
-        let from_file = Engine::from_parquet(&[dir.path().to_path_buf()]).await.unwrap();
+        let from_file = Engine::from_parquet(&[dir.path().to_path_buf()])
+            .await
+            .unwrap();
         let from_mem = Engine::from_batches(batches).await.unwrap();
-        let a = default_input(&from_file, &EngineOptions::default()).await.unwrap();
-        let b = default_input(&from_mem, &EngineOptions::default()).await.unwrap();
+        let a = default_input(&from_file, &EngineOptions::default())
+            .await
+            .unwrap();
+        let b = default_input(&from_mem, &EngineOptions::default())
+            .await
+            .unwrap();
         assert_eq!(a, b);
-        let err = Engine::from_parquet(&[dir.path().join("nope")]).await.unwrap_err();
+        let err = Engine::from_parquet(&[dir.path().join("nope")])
+            .await
+            .unwrap_err();
         assert!(matches!(err, EngineError::Input { .. }));
     }
 }

@@ -70,7 +70,7 @@ pub fn deployment() -> Vec<RecordBatch> {
             trace += 1;
             let dur = ((10 + (i * 7919) % 90) as f64 * factor * 1e6) as i64; // 10..100 ms
             let root = sid();
-            let error = i % 5 == 0;
+            let error = i.is_multiple_of(5);
             let (status_code, http) = match (error, track) {
                 (true, "canary") => (status::ERROR, "200"),
                 (true, _) => (status::UNSET, "503"),

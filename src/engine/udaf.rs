@@ -17,9 +17,7 @@
 use super::ddsketch::{DDSketch, DDSketchState, DEFAULT_MAX_BUCKETS, DEFAULT_RELATIVE_ACCURACY};
 use super::quantile::{quantile_sorted, sort_values};
 use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch};
-use arrow::datatypes::{
-    DataType, Field, FieldRef, Float64Type, Int32Type, Schema, UInt64Type,
-};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int32Type, Schema, UInt64Type};
 use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
@@ -220,7 +218,8 @@ impl AggregateUDFImpl for DDSketchQuantile {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let f = |n: &str, t: DataType| Arc::new(Field::new(format_state_name(args.name, n), t, true));
+        let f =
+            |n: &str, t: DataType| Arc::new(Field::new(format_state_name(args.name, n), t, true));
         Ok(vec![
             f("alpha", DataType::Float64),
             f("max_buckets", DataType::UInt64),
@@ -325,11 +324,23 @@ mod tests {
 
     #[test]
     fn exact_state_round_trip_and_merge() {
-        let mut a = QuantileExactAccumulator { q: 0.5, values: vec![] };
-        a.update_batch(&[Arc::new(Float64Array::from(vec![Some(1.0), None, Some(f64::NAN), Some(3.0)])) as ArrayRef])
+        let mut a = QuantileExactAccumulator {
+            q: 0.5,
+            values: vec![],
+        };
+        a.update_batch(&[Arc::new(Float64Array::from(vec![
+            Some(1.0),
+            None,
+            Some(f64::NAN),
+            Some(3.0),
+        ])) as ArrayRef])
             .unwrap();
-        let mut b = QuantileExactAccumulator { q: 0.5, values: vec![] };
-        b.update_batch(&[Arc::new(Float64Array::from(vec![2.0, 10.0])) as ArrayRef]).unwrap();
+        let mut b = QuantileExactAccumulator {
+            q: 0.5,
+            values: vec![],
+        };
+        b.update_batch(&[Arc::new(Float64Array::from(vec![2.0, 10.0])) as ArrayRef])
+            .unwrap();
         let st: Vec<ArrayRef> = a
             .state()
             .unwrap()
@@ -343,11 +354,19 @@ mod tests {
 
     #[test]
     fn sketch_state_round_trip_and_merge() {
-        let mut a = DDSketchAccumulator { q: 0.99, sketch: DDSketch::default() };
-        let mut b = DDSketchAccumulator { q: 0.99, sketch: DDSketch::default() };
+        let mut a = DDSketchAccumulator {
+            q: 0.99,
+            sketch: DDSketch::default(),
+        };
+        let mut b = DDSketchAccumulator {
+            q: 0.99,
+            sketch: DDSketch::default(),
+        };
         let xs: Vec<f64> = (1..=1000).map(|i| i as f64).collect();
-        a.update_batch(&[Arc::new(Float64Array::from(xs[..500].to_vec())) as ArrayRef]).unwrap();
-        b.update_batch(&[Arc::new(Float64Array::from(xs[500..].to_vec())) as ArrayRef]).unwrap();
+        a.update_batch(&[Arc::new(Float64Array::from(xs[..500].to_vec())) as ArrayRef])
+            .unwrap();
+        b.update_batch(&[Arc::new(Float64Array::from(xs[500..].to_vec())) as ArrayRef])
+            .unwrap();
         let st: Vec<ArrayRef> = a
             .state()
             .unwrap()
@@ -355,7 +374,9 @@ mod tests {
             .map(|s| s.to_array().unwrap())
             .collect();
         b.merge_batch(&st).unwrap();
-        let Ok(ScalarValue::Float64(Some(p99))) = b.evaluate() else { panic!() };
+        let Ok(ScalarValue::Float64(Some(p99))) = b.evaluate() else {
+            panic!()
+        };
         // rank ⌊0.99·999⌋ = 989 → value 990.
         assert!((p99 - 990.0).abs() <= 0.01 * 990.0, "{p99}");
     }

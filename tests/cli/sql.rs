@@ -39,7 +39,11 @@ fn dataset(dir: &Path) -> PathBuf {
                     kind: kind::SERVER,
                     start_time_unix_nano: t,
                     end_time_unix_nano: t + (i + 1) * scale * 1_000_000,
-                    status_code: if track == "canary" && i == 0 { status::ERROR } else { status::UNSET },
+                    status_code: if track == "canary" && i == 0 {
+                        status::ERROR
+                    } else {
+                        status::UNSET
+                    },
                     attributes: vec![("http.route".into(), "/a".into())],
                     ..Default::default()
                 },
@@ -172,11 +176,20 @@ fn shipped_query_file_with_params() {
     ]);
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("side,service_name,service_version,deployment_track,route,count,errors"));
+    assert!(lines[0]
+        .starts_with("side,service_name,service_version,deployment_track,route,count,errors"));
     // baseline /a, baseline /b, canary /a.
     assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[1].starts_with("baseline,svc,1.0,stable,/a,10,0,10.0,0.0,5.5,"), "{}", lines[1]);
-    assert!(lines[3].starts_with("canary,svc,1.1,canary,/a,10,1,10.0,1.0,11.0,"), "{}", lines[3]);
+    assert!(
+        lines[1].starts_with("baseline,svc,1.0,stable,/a,10,0,10.0,0.0,5.5,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[3].starts_with("canary,svc,1.1,canary,/a,10,1,10.0,1.0,11.0,"),
+        "{}",
+        lines[3]
+    );
 }
 
 #[test]
@@ -189,7 +202,15 @@ fn parquet_output_needs_and_uses_o() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("-o"));
 
     let out = tmp.path().join("out.parquet");
-    let o = canalyst(&["sql", q, ds.to_str().unwrap(), "--format", "parquet", "-o", out.to_str().unwrap()]);
+    let o = canalyst(&[
+        "sql",
+        q,
+        ds.to_str().unwrap(),
+        "--format",
+        "parquet",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     stdout(&o);
     let f = std::fs::File::open(&out).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
