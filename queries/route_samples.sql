@@ -5,8 +5,9 @@
 -- Parameters: $1..$5 as in window.sql (selectors, service filter);
 --   $6 window start (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive).
 --
--- Output: side ('baseline' | 'canary'), service_name, name (the route), start_ns (BIGINT),
--- duration_ns (BIGINT), is_error (BOOLEAN), sample_weight (DOUBLE).
+-- Output: side ('baseline' | 'canary'), service_name, name (the route) (both strings,
+-- dictionary-encoded as in the table), start_ns (BIGINT), duration_ns (BIGINT),
+-- is_error (BOOLEAN), sample_weight (DOUBLE).
 SELECT side, service_name, name, start_ns, duration_ns, is_error, sample_weight
 FROM (
     SELECT
@@ -16,8 +17,8 @@ FROM (
             WHEN ($3 IS NULL OR deployment_track = $3) AND ($4 IS NULL OR service_version = $4)
                 THEN 'canary'
         END AS side,
-        CAST(service_name AS VARCHAR) AS service_name,
-        CAST(route AS VARCHAR) AS name,
+        service_name,
+        route AS name,
         CAST(start_time AS BIGINT) AS start_ns,
         duration_ns,
         is_error,

@@ -14,11 +14,11 @@ use super::summary::{
     Window,
 };
 use super::EngineError;
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use ahash::AHashMap;
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use rayon::prelude::*;
-use std::collections::HashMap;
 
 /// Default time-bucket width: one minute.
 pub const DEFAULT_BUCKET_NS: i64 = 60_000_000_000;
@@ -261,7 +261,7 @@ struct Sides {
     canary: Vec<Row>,
 }
 
-type Gathered = HashMap<(String, String), Sides>;
+type Gathered = AHashMap<(String, String), Sides>;
 
 fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
     let shape = |column: &str, reason: &str| EngineError::ResultShape {
@@ -270,15 +270,15 @@ fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
         reason: reason.into(),
     };
     let col = |n: &str| b.column_by_name(n).ok_or_else(|| shape(n, "missing"));
-    // `CAST(… AS VARCHAR)` yields Utf8View or Utf8 depending on the session's settings.
-    let text = |n: &str| -> Result<ArrayRef, EngineError> {
-        cast(col(n)?, &DataType::Utf8).map_err(|e| shape(n, &e.to_string()))
-    };
-    let (side, service, name) = (text("side")?, text("service_name")?, text("name")?);
-    let (side, service, name) = (
-        side.as_string::<i32>(),
-        service.as_string::<i32>(),
-        name.as_string::<i32>(),
+    let side = cast(col("side")?, &DataType::Utf8).map_err(|e| shape("side", &e.to_string()))?;
+    let side = side.as_string::<i32>();
+    let (service_keys, service_values) =
+        dictionary(col("service_name")?).map_err(|e| shape("service_name", &e.to_string()))?;
+    let (name_keys, name_values) =
+        dictionary(col("name")?).map_err(|e| shape("name", &e.to_string()))?;
+    let (service_values, name_values) = (
+        service_values.as_string::<i32>(),
+        name_values.as_string::<i32>(),
     );
     let start = col("start_ns")?
         .as_primitive_opt::<Int64Type>()
@@ -292,10 +292,12 @@ fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
     let weight = col("sample_weight")?
         .as_primitive_opt::<Float64Type>()
         .ok_or_else(|| shape("sample_weight", "expected Float64"))?;
-    // Borrow the strings while scanning; allocate once per group, not per row.
-    let mut local: HashMap<(&str, &str), Sides> = HashMap::new();
+    // Group by dictionary keys while scanning (no string hashing per row); resolve the
+    // strings once per group. Dictionaries may repeat a value under two keys, so groups are
+    // merged again by string.
+    let mut local: AHashMap<(i32, i32), Sides> = AHashMap::new();
     for i in 0..b.num_rows() {
-        if side.is_null(i) || service.is_null(i) || name.is_null(i) {
+        if side.is_null(i) || service_keys.is_null(i) || name_keys.is_null(i) {
             continue;
         }
         let row = Row {
@@ -304,18 +306,41 @@ fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
             is_error: err.is_valid(i) && err.value(i),
             weight: weight.value(i),
         };
-        let entry = local.entry((service.value(i), name.value(i))).or_default();
+        let entry = local
+            .entry((service_keys.value(i), name_keys.value(i)))
+            .or_default();
         match side.value(i) {
             "baseline" => entry.baseline.push(row),
             "canary" => entry.canary.push(row),
             other => return Err(shape("side", &format!("unexpected value {other:?}"))),
         }
     }
-    let out: Gathered = local
-        .into_iter()
-        .map(|((s, n), v)| ((s.to_string(), n.to_string()), v))
-        .collect();
+    let mut out = Gathered::new();
+    for ((s, n), v) in local {
+        let (s, n) = (s as usize, n as usize);
+        if service_values.is_null(s) || name_values.is_null(n) {
+            continue;
+        }
+        let key = (
+            service_values.value(s).to_string(),
+            name_values.value(n).to_string(),
+        );
+        let e = out.entry(key).or_default();
+        e.baseline.extend(v.baseline);
+        e.canary.extend(v.canary);
+    }
     Ok(out)
+}
+
+/// A string column as dictionary keys and values (Utf8), whatever its encoding.
+fn dictionary(c: &ArrayRef) -> Result<(Int32Array, ArrayRef), arrow::error::ArrowError> {
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let c = match c.data_type() {
+        DataType::Dictionary(_, _) => cast(c, &dict_type)?,
+        _ => cast(&cast(c, &DataType::Utf8)?, &dict_type)?,
+    };
+    let d = c.as_dictionary::<Int32Type>();
+    Ok((d.keys().clone(), cast(d.values(), &DataType::Utf8)?))
 }
 
 fn merge_gathered(mut a: Gathered, b: Gathered) -> Gathered {
@@ -891,5 +916,106 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, EngineError::Input { .. }));
+    }
+}
+
+/// Timing and determinism at scale: `cargo test --lib engine::samples::scale -- --ignored
+/// --nocapture` (size from `CANALYST_SCALE_SPANS`, default 200 000).
+#[cfg(test)]
+mod scale {
+    use super::*;
+    use crate::engine::context::EngineConfig;
+    use crate::engine::testdata::{resource, T0};
+    use crate::model::identity::{kind, IdentityConfig};
+    use crate::model::spans::{SpanRecord, SpansBuilder};
+    use rand::{Rng, SeedableRng};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    fn batches(n: usize) -> Vec<RecordBatch> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let cfg = Arc::new(IdentityConfig::default());
+        let res: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .flat_map(|s| [resource(s, "stable", "1"), resource(s, "canary", "2")])
+            .collect();
+        let mut out = Vec::new();
+        let mut b = SpansBuilder::new(cfg, "scale");
+        for i in 0..n {
+            let r = &res[rng.random_range(0..res.len())];
+            let t = T0 + (i as i64) * 3_600_000_000_000 / n as i64;
+            let route = format!("/r{}", rng.random_range(0..40));
+            b.append(
+                r,
+                &SpanRecord {
+                    trace_id: (i as u128).to_be_bytes(),
+                    span_id: (i as u64).to_be_bytes(),
+                    name: format!("GET {route}"),
+                    kind: kind::SERVER,
+                    start_time_unix_nano: t,
+                    end_time_unix_nano: t + rng.random_range(1_000_000..200_000_000),
+                    attributes: vec![("http.route".into(), route)],
+                    ..Default::default()
+                },
+            );
+            if b.len() == 65_536 {
+                out.push(b.finish().unwrap());
+            }
+        }
+        out.push(b.finish().unwrap());
+        out
+    }
+
+    #[test]
+    #[ignore = "timing run; use --ignored --nocapture"]
+    fn scale() {
+        let n: usize = std::env::var("CANALYST_SCALE_SPANS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000);
+        let data = batches(n);
+        let run_with = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let e = Engine::from_batches_with(
+                        data.clone(),
+                        EngineConfig {
+                            target_partitions: threads,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    let start = Instant::now();
+                    let (b, c) = default_selectors();
+                    let ci = comparison_input(&e, &b, &c, &EngineOptions::default())
+                        .await
+                        .unwrap();
+                    eprintln!(
+                        "comparison_input: {n} spans, {threads} thread(s): {:.2?}",
+                        start.elapsed()
+                    );
+                    ci
+                })
+            })
+        };
+        let one = run_with(1);
+        let many = run_with(4);
+        assert_eq!(one, many);
+        // 4 services × 40 routes at both levels.
+        assert_eq!(one.groups.len(), 320);
+        let total: u64 = one
+            .groups
+            .iter()
+            .filter(|g| g.key.level == GroupLevel::Route)
+            .map(|g| g.baseline.count + g.canary.count)
+            .sum();
+        assert!(total as usize <= n && total as usize > n * 9 / 10);
     }
 }
