@@ -25,14 +25,16 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_RELATIVE_ACCURACY: f64 = 0.01;
 /// Default maximum number of buckets before the lowest ones are collapsed.
 pub const DEFAULT_MAX_BUCKETS: usize = 2048;
+/// Largest accepted bucket limit (keeps key arithmetic in `i32` and states bounded).
+pub const MAX_MAX_BUCKETS: usize = 1 << 20;
 /// Values at or below this go to the zero bucket (for milliseconds: one picosecond).
 pub const MIN_INDEXABLE: f64 = 1e-9;
 
 /// Errors building or merging sketches.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SketchError {
-    /// `α` outside `(0, 1)` or `max_buckets` zero.
-    #[error("invalid DDSketch parameters: relative accuracy {alpha} (must be in (0,1)), max buckets {max_buckets} (must be > 0)")]
+    /// `α` outside `(0, 1)` or `max_buckets` outside `1..=`[`MAX_MAX_BUCKETS`].
+    #[error("invalid DDSketch parameters: relative accuracy {alpha} (must be in (0,1)), max buckets {max_buckets} (must be in 1..=1048576)")]
     InvalidParameters {
         /// The relative accuracy given.
         alpha: f64,
@@ -94,7 +96,7 @@ impl Default for DDSketch {
 impl DDSketch {
     /// An empty sketch with relative accuracy `alpha` and at most `max_buckets` buckets.
     pub fn new(alpha: f64, max_buckets: usize) -> Result<Self, SketchError> {
-        if !(alpha > 0.0 && alpha < 1.0) || max_buckets == 0 {
+        if !(alpha > 0.0 && alpha < 1.0) || max_buckets == 0 || max_buckets > MAX_MAX_BUCKETS {
             return Err(SketchError::InvalidParameters { alpha, max_buckets });
         }
         let gamma = (1.0 + alpha) / (1.0 - alpha);
@@ -384,6 +386,7 @@ mod tests {
     fn rejects_bad_input() {
         assert!(DDSketch::new(0.0, 10).is_err());
         assert!(DDSketch::new(0.01, 0).is_err());
+        assert!(DDSketch::new(0.01, MAX_MAX_BUCKETS + 1).is_err());
         let a = DDSketch::new(0.01, 10).unwrap();
         let mut b = DDSketch::new(0.02, 10).unwrap();
         assert!(matches!(

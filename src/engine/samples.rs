@@ -865,6 +865,62 @@ mod tests {
         assert_eq!(canary_requests, 56);
     }
 
+    /// Plain, view and dictionary strings (with a value repeated under two keys) all group
+    /// by their text.
+    #[test]
+    fn gathers_any_string_encoding() {
+        use arrow::array::{BooleanArray, DictionaryArray, StringViewArray};
+        use std::sync::Arc;
+        let names = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0, 1, 2]),
+            Arc::new(StringArray::from(vec!["/a", "/a", "/b"])),
+        )
+        .unwrap();
+        let b = RecordBatch::try_from_iter([
+            (
+                "side",
+                Arc::new(StringViewArray::from(vec![
+                    "baseline", "canary", "baseline",
+                ])) as ArrayRef,
+            ),
+            (
+                "service_name",
+                Arc::new(StringArray::from(vec!["s", "s", "s"])) as ArrayRef,
+            ),
+            ("name", Arc::new(names) as ArrayRef),
+            (
+                "start_ns",
+                Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+            ),
+            (
+                "duration_ns",
+                Arc::new(Int64Array::from(vec![1_000_000, 2_000_000, 3_000_000])) as ArrayRef,
+            ),
+            (
+                "is_error",
+                Arc::new(BooleanArray::from(vec![false, true, false])) as ArrayRef,
+            ),
+            (
+                "sample_weight",
+                Arc::new(Float64Array::from(vec![1.0, 1.0, 1.0])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let groups = build_groups(
+            GroupLevel::Route,
+            &queries::ROUTE_SAMPLES,
+            &[b],
+            &EngineOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].key.name, "/a");
+        assert_eq!((groups[0].baseline.count, groups[0].canary.count), (1, 1));
+        assert_eq!(groups[0].canary.errors, 1);
+        assert_eq!(groups[1].key.name, "/b");
+        assert_eq!(groups[1].baseline.durations_ms, vec![3.0]);
+    }
+
     /// Same output with 1 partition and 1 thread as with 4 partitions and 4 threads.
     #[test]
     fn thread_count_does_not_change_output() {
