@@ -71,9 +71,9 @@ impl std::fmt::Debug for Engine {
 fn register_err(
     table: &str,
 ) -> impl FnOnce(datafusion::error::DataFusionError) -> EngineError + '_ {
-    move |source| EngineError::Register {
+    move |error| EngineError::Register {
         table: table.to_string(),
-        source,
+        error,
     }
 }
 
@@ -186,9 +186,9 @@ impl Engine {
         sql: &str,
         params: Vec<ScalarValue>,
     ) -> Result<DataFrame, EngineError> {
-        let err = |source| EngineError::Query {
+        let err = |error| EngineError::Query {
             query: name.to_string(),
-            source,
+            error,
         };
         let opts = SQLOptions::new()
             .with_allow_ddl(false)
@@ -211,9 +211,9 @@ impl Engine {
     ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
         let df = self.dataframe(name, sql, params).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|source| EngineError::Query {
+        let batches = df.collect().await.map_err(|error| EngineError::Query {
             query: name.to_string(),
-            source,
+            error,
         })?;
         Ok((schema, batches))
     }

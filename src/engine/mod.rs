@@ -25,22 +25,22 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// DataFusion failed planning or running a query.
-    #[error("query {query}: {source}")]
+    // DataFusion's message already carries its own cause chain, so it is shown inline and
+    // not exposed as `source()` (which would print it twice under `{:#}`).
+    #[error("query {query}: {error}")]
     Query {
         /// Which query (file name of a shipped query, or `user SQL`).
         query: String,
         /// The DataFusion error.
-        #[source]
-        source: datafusion::error::DataFusionError,
+        error: datafusion::error::DataFusionError,
     },
     /// Registering the tables failed.
-    #[error("registering table {table}: {source}")]
+    #[error("registering table {table}: {error}")]
     Register {
         /// Table or view name.
         table: String,
         /// The DataFusion error.
-        #[source]
-        source: datafusion::error::DataFusionError,
+        error: datafusion::error::DataFusionError,
     },
     /// An input path is not a canonical Parquet file or a dataset directory.
     #[error("{path}: {reason}")]

@@ -23,7 +23,7 @@ pub enum ResultFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// Arrow could not encode the result in this format.
-    #[error("writing {format}: {source}")]
+    #[error("writing {format}")]
     Encode {
         /// The format.
         format: &'static str,
@@ -31,11 +31,21 @@ pub enum OutputError {
         #[source]
         source: ArrowError,
     },
+    /// A column type the format cannot hold.
+    #[error("column {column} ({data_type}) cannot be written as {format}; select scalar columns or use --format json or parquet")]
+    Unsupported {
+        /// The format.
+        format: &'static str,
+        /// The column.
+        column: String,
+        /// Its type.
+        data_type: String,
+    },
     /// Parquet encoding failed.
-    #[error("writing parquet: {0}")]
+    #[error("writing parquet")]
     Parquet(#[from] parquet::errors::ParquetError),
     /// The destination failed.
-    #[error("writing output: {0}")]
+    #[error("writing output")]
     Io(#[from] std::io::Error),
 }
 
@@ -60,6 +70,14 @@ pub fn write_result<W: Write + Send>(
             writeln!(out, "{table}")?;
         }
         ResultFormat::Csv => {
+            // Refuse nested columns before writing anything, naming the column.
+            if let Some(f) = schema.fields().iter().find(|f| f.data_type().is_nested()) {
+                return Err(OutputError::Unsupported {
+                    format: "CSV",
+                    column: f.name().clone(),
+                    data_type: f.data_type().to_string(),
+                });
+            }
             let mut w = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(&mut out);
@@ -135,5 +153,12 @@ mod tests {
         assert!(render(ResultFormat::Table, &[b], &s).contains("| route"));
         assert_eq!(render(ResultFormat::Json, &[], &s), "[]\n");
         assert_eq!(render(ResultFormat::Csv, &[], &s), "route,n\n");
+        let nested = Arc::new(Schema::new(vec![Field::new_list(
+            "l",
+            Field::new_list_field(DataType::Int64, true),
+            true,
+        )]));
+        let err = write_result(ResultFormat::Csv, &nested, &[], Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("column l"), "{err}");
     }
 }
