@@ -238,11 +238,11 @@ fn decode_frame(
 
 type Rejection = (IssueKind, &'static str, String);
 
+/// `(field, reason)` notes about a span that is kept.
+type Notes = Vec<(&'static str, String)>;
+
 /// Validates one protobuf span and converts it; `Ok` carries `(field, reason)` notes.
-fn convert_span(
-    span: &messages::Span,
-    frame: u64,
-) -> Result<(SpanRecord, Vec<(&'static str, String)>), Rejection> {
+fn convert_span(span: &messages::Span, frame: u64) -> Result<(SpanRecord, Notes), Rejection> {
     if let Some(p) = id_problem(&span.trace_id, 16) {
         return Err((IssueKind::BadId, "traceId", p));
     }
@@ -409,8 +409,8 @@ pub fn read_framed(
             q.records_rejected += 1;
             break;
         }
-        let len = u32::from_be_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]])
-            as usize;
+        let len =
+            u32::from_be_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]) as usize;
         if len > left - 4 {
             q.push(Issue::rejected(
                 IssueKind::BadProtobuf,
@@ -539,11 +539,9 @@ impl From<&SpanRecord> for messages::Span {
                 dropped_attributes_count: 0,
             });
         }
-        let status = (r.status_code != 0 || r.status_message.is_some()).then(|| {
-            messages::Status {
-                message: r.status_message.clone().unwrap_or_default(),
-                code: r.status_code,
-            }
+        let status = (r.status_code != 0 || r.status_message.is_some()).then(|| messages::Status {
+            message: r.status_message.clone().unwrap_or_default(),
+            code: r.status_code,
         });
         messages::Span {
             trace_id: r.trace_id.to_vec(),

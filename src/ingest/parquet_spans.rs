@@ -74,7 +74,10 @@ pub(crate) fn find_col<'a>(schema: &'a Schema, name: &str) -> Option<(usize, &'a
 
 /// Detects the flavour from the Arrow schema of a Parquet file.
 pub fn detect_flavour(schema: &Schema) -> Option<Flavour> {
-    if SPAN_COLUMNS.iter().all(|c| schema.field_with_name(c).is_ok()) {
+    if SPAN_COLUMNS
+        .iter()
+        .all(|c| schema.field_with_name(c).is_ok())
+    {
         return Some(Flavour::Canonical);
     }
     if schema.field_with_name("rs").is_ok() && schema.field_with_name("TraceID").is_ok() {
@@ -134,7 +137,13 @@ impl<'a> RowSink<'a> {
     }
 
     /// A note at a 0-based file row (the span is kept).
-    pub(crate) fn note(&mut self, kind: IssueKind, row: Option<u64>, field: String, reason: String) {
+    pub(crate) fn note(
+        &mut self,
+        kind: IssueKind,
+        row: Option<u64>,
+        field: String,
+        reason: String,
+    ) {
         let mut i = Issue::note(kind, self.file, None, Some(field), reason);
         i.row = row;
         self.quality.push(i);
@@ -297,8 +306,7 @@ pub(crate) fn strings(a: &ArrayRef) -> Result<StringArray, String> {
 pub(crate) fn ints(a: &ArrayRef) -> Result<Int64Array, String> {
     let a = match a.data_type() {
         DataType::Timestamp(unit, _) if *unit != TimeUnit::Nanosecond => {
-            cast(a, &DataType::Timestamp(TimeUnit::Nanosecond, None))
-                .map_err(|e| e.to_string())?
+            cast(a, &DataType::Timestamp(TimeUnit::Nanosecond, None)).map_err(|e| e.to_string())?
         }
         _ => a.clone(),
     };
@@ -424,11 +432,14 @@ impl KvColumn {
     }
 }
 
+/// Resource attributes and scope name, the inputs of one [`ResourceInfo`].
+type ResourceKey = (Vec<(String, String)>, Option<String>);
+
 /// Caches the last resource so consecutive rows of one resource share one [`ResourceInfo`]
 /// (hashing a resource per row would dominate reading time).
 #[derive(Default)]
 pub(crate) struct ResourceCache {
-    key: Option<(Vec<(String, String)>, Option<String>)>,
+    key: Option<ResourceKey>,
     info: Option<ResourceInfo>,
 }
 
@@ -460,6 +471,15 @@ fn col<'b>(batch: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef, String> {
     batch
         .column_by_name(name)
         .ok_or_else(|| format!("column {name} missing"))
+}
+
+/// The value at `i`, or `default` when null.
+pub(crate) fn int_or(a: &Int64Array, i: usize, default: i64) -> i64 {
+    if a.is_valid(i) {
+        a.value(i)
+    } else {
+        default
+    }
 }
 
 fn opt_str(a: &StringArray, i: usize) -> Option<String> {
@@ -500,15 +520,29 @@ fn read_canonical(batch: &RecordBatch, first_row: u64, sink: &mut RowSink) -> Re
     let cfg = sink.cfg.clone();
     for i in 0..batch.num_rows() {
         let row = first_row + i as u64;
-        if trace_id.value_length() != 16 || span_id.value_length() != 8 || trace_id.is_null(i) || span_id.is_null(i) {
-            sink.reject(IssueKind::BadId, row, "trace_id".into(), "null or mis-sized id".into());
+        if trace_id.value_length() != 16
+            || span_id.value_length() != 8
+            || trace_id.is_null(i)
+            || span_id.is_null(i)
+        {
+            sink.reject(
+                IssueKind::BadId,
+                row,
+                "trace_id".into(),
+                "null or mis-sized id".into(),
+            );
             continue;
         }
         let (Some(s), Some(d)) = (
             start.is_valid(i).then(|| start.value(i)),
             dur.is_valid(i).then(|| dur.value(i)),
         ) else {
-            sink.reject(IssueKind::MissingField, row, "start_time".into(), "null start or duration".into());
+            sink.reject(
+                IssueKind::MissingField,
+                row,
+                "start_time".into(),
+                "null start or duration".into(),
+            );
             continue;
         };
         let mut t = [0u8; 16];
@@ -525,16 +559,16 @@ fn read_canonical(batch: &RecordBatch, first_row: u64, sink: &mut RowSink) -> Re
             span_id: sp,
             parent_span_id,
             name: opt_str(&name, i).unwrap_or_default(),
-            kind: kind.is_valid(i).then(|| kind.value(i) as i32).unwrap_or(0),
+            kind: int_or(&kind, i, 0) as i32,
             start_time_unix_nano: s,
             end_time_unix_nano: s.saturating_add(d),
-            status_code: status.is_valid(i).then(|| status.value(i) as i32).unwrap_or(0),
+            status_code: int_or(&status, i, 0) as i32,
             status_message: opt_str(&status_msg, i),
             trace_state: None,
             attributes: span_attrs.row(i),
             exception_type: opt_str(&exc_type, i),
             exception_message: opt_str(&exc_msg, i),
-            source_line: source_line.is_valid(i).then(|| source_line.value(i)).unwrap_or(row as i64),
+            source_line: int_or(&source_line, i, row as i64),
         };
         let res = cache.get(res_attrs.row(i), opt_str(&scope, i), &cfg);
         let src = opt_str(&source_file, i).unwrap_or_else(|| sink.file.to_string());

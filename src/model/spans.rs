@@ -261,7 +261,12 @@ impl SpansBuilder {
     /// Appends like [`SpansBuilder::append`] but writes `sample_weight` as given instead of
     /// deriving it. For re-reading canalyst's own canonical files: the trace state that fed
     /// the weight is not a canonical column, so the stored weight is the only faithful one.
-    pub fn append_with_weight(&mut self, res: &ResourceInfo, span: &SpanRecord, sample_weight: f64) {
+    pub fn append_with_weight(
+        &mut self,
+        res: &ResourceInfo,
+        span: &SpanRecord,
+        sample_weight: f64,
+    ) {
         self.append_inner(res, span, Some(sample_weight));
     }
 

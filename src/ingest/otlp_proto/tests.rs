@@ -25,7 +25,10 @@ fn record(i: u8) -> SpanRecord {
         trace_state: (i == 2).then(|| "ot=th:8".to_string()),
         attributes: vec![
             ("http.route".into(), "/items/{id}".into()),
-            ("http.response.status_code".into(), (200 + i as u32).to_string()),
+            (
+                "http.response.status_code".into(),
+                (200 + i as u32).to_string(),
+            ),
         ],
         exception_type: (i == 3).then(|| "IOError".to_string()),
         exception_message: (i == 3).then(|| "disk".to_string()),
@@ -104,7 +107,9 @@ fn chunks_follow_batch_rows() {
     let (chunks, _) = collect(&encode_framed(&frames), &opts(2));
     let sizes: Vec<usize> = chunks.iter().map(|c| c.batch.num_rows()).collect();
     assert_eq!(sizes, vec![2, 2, 1]);
-    assert!(chunks.iter().all(|c| c.fingerprints.len() == c.batch.num_rows()));
+    assert!(chunks
+        .iter()
+        .all(|c| c.fingerprints.len() == c.batch.num_rows()));
 }
 
 /// Wire bytes written by hand from the field numbers in opentelemetry-proto, so the test does
@@ -170,7 +175,10 @@ fn hand_encoded_wire_bytes_decode_to_expected_fields() {
     let o = opts(10);
     let mut b = SpansBuilder::new(o.identity.clone(), "x.pb");
     let mut q = DataQuality::default();
-    assert_eq!(decode_traces_message(&msg, "x.pb", 1, &o, &mut b, &mut q), 1);
+    assert_eq!(
+        decode_traces_message(&msg, "x.pb", 1, &o, &mut b, &mut q),
+        1
+    );
     assert!(q.issues.is_empty(), "{:?}", q.issues);
     let res = ResourceInfo::from_attributes(
         vec![("service.name".into(), "svc".into())],
@@ -210,10 +218,19 @@ fn any_value_rendering() {
     assert_eq!(render_any_value(&av(V::IntValue(-10))), "-10");
     assert_eq!(render_any_value(&av(V::DoubleValue(0.1))), "0.1");
     assert_eq!(render_any_value(&av(V::DoubleValue(5.0))), "5");
-    assert_eq!(render_any_value(&av(V::DoubleValue(1e21))), "1000000000000000000000");
+    assert_eq!(
+        render_any_value(&av(V::DoubleValue(1e21))),
+        "1000000000000000000000"
+    );
     assert_eq!(render_any_value(&av(V::DoubleValue(f64::NAN))), "NaN");
-    assert_eq!(render_any_value(&av(V::DoubleValue(f64::NEG_INFINITY))), "-inf");
-    assert_eq!(render_any_value(&av(V::BytesValue(vec![0xDE, 0xAD, 0x01]))), "dead01");
+    assert_eq!(
+        render_any_value(&av(V::DoubleValue(f64::NEG_INFINITY))),
+        "-inf"
+    );
+    assert_eq!(
+        render_any_value(&av(V::BytesValue(vec![0xDE, 0xAD, 0x01]))),
+        "dead01"
+    );
     assert_eq!(render_any_value(&AnyValue { value: None }), "");
     let arr = av(V::ArrayValue(ArrayValue {
         values: vec![
@@ -243,7 +260,10 @@ fn any_value_rendering() {
             },
         ],
     }));
-    assert_eq!(render_any_value(&kv), r#"{"k":"v","nested":[],"none":null}"#);
+    assert_eq!(
+        render_any_value(&kv),
+        r#"{"k":"v","nested":[],"none":null}"#
+    );
 }
 
 fn bad_span_frame() -> TracesData {
@@ -260,8 +280,14 @@ fn bad_span_frame() -> TracesData {
     let mut odd_parent = good.clone();
     odd_parent.parent_span_id = vec![1; 3];
     let mut t = traces_data(&resource(), None, &[]);
-    t.resource_spans[0].scope_spans[0].spans =
-        vec![good, empty_trace, zero_span, long_span, backwards, odd_parent];
+    t.resource_spans[0].scope_spans[0].spans = vec![
+        good,
+        empty_trace,
+        zero_span,
+        long_span,
+        backwards,
+        odd_parent,
+    ];
     t
 }
 
@@ -283,16 +309,36 @@ fn invalid_spans_are_rejected_with_location() {
     assert_eq!(
         got,
         vec![
-            (IssueKind::BadId, Severity::Rejected, Some(2), format!("{p}[1].traceId")),
-            (IssueKind::BadId, Severity::Rejected, Some(2), format!("{p}[2].spanId")),
-            (IssueKind::BadId, Severity::Rejected, Some(2), format!("{p}[3].spanId")),
+            (
+                IssueKind::BadId,
+                Severity::Rejected,
+                Some(2),
+                format!("{p}[1].traceId")
+            ),
+            (
+                IssueKind::BadId,
+                Severity::Rejected,
+                Some(2),
+                format!("{p}[2].spanId")
+            ),
+            (
+                IssueKind::BadId,
+                Severity::Rejected,
+                Some(2),
+                format!("{p}[3].spanId")
+            ),
             (
                 IssueKind::EndBeforeStart,
                 Severity::Rejected,
                 Some(2),
                 format!("{p}[4].endTimeUnixNano")
             ),
-            (IssueKind::BadId, Severity::Note, Some(2), format!("{p}[5].parentSpanId")),
+            (
+                IssueKind::BadId,
+                Severity::Note,
+                Some(2),
+                format!("{p}[5].parentSpanId")
+            ),
         ]
     );
     assert!(q.issues[0].reason.contains("empty"));
@@ -312,8 +358,15 @@ fn truncated_last_frame_is_located() {
     assert_eq!(concat(&chunks).num_rows(), 1);
     assert_eq!(q.issues.len(), 1);
     let i = &q.issues[0];
-    assert_eq!((i.kind, i.severity, i.line), (IssueKind::BadProtobuf, Severity::Rejected, Some(2)));
-    assert!(i.reason.contains(&format!("byte offset {first_len}")), "{}", i.reason);
+    assert_eq!(
+        (i.kind, i.severity, i.line),
+        (IssueKind::BadProtobuf, Severity::Rejected, Some(2))
+    );
+    assert!(
+        i.reason.contains(&format!("byte offset {first_len}")),
+        "{}",
+        i.reason
+    );
     assert!(i.reason.contains("truncated"));
 
     // A header cut inside its 4 bytes.
@@ -341,17 +394,25 @@ fn zero_length_frame_is_noted_and_reading_continues() {
 #[test]
 fn garbage_frame_is_skipped_when_the_next_header_is_plausible() {
     let f = traces_data(&resource(), None, &[record(0)]);
-    let good = encode_framed(&[f.clone()]);
+    let good = encode_framed(std::slice::from_ref(&f));
     let mut data = good.clone();
     // A frame whose body is not protobuf: field 1 with an invalid wire type (7).
     data.extend([0, 0, 0, 3, 0x0F, 0xFF, 0xFF]);
-    data.extend(encode_framed(&[traces_data(&resource(), None, &[record(2)])]));
+    data.extend(encode_framed(&[traces_data(
+        &resource(),
+        None,
+        &[record(2)],
+    )]));
     let (chunks, q) = collect(&data, &opts(100));
     assert_eq!(concat(&chunks).num_rows(), 2);
     assert_eq!(q.issues.len(), 1);
     let i = &q.issues[0];
     assert_eq!((i.kind, i.line), (IssueKind::BadProtobuf, Some(2)));
-    assert!(i.reason.contains(&format!("byte offset {}", good.len())), "{}", i.reason);
+    assert!(
+        i.reason.contains(&format!("byte offset {}", good.len())),
+        "{}",
+        i.reason
+    );
     // Source lines are frame numbers: the third frame's span says 3.
     let lines = concat(&chunks)
         .column_by_name("source_line")
@@ -380,7 +441,10 @@ fn garbage_without_a_plausible_next_header_stops() {
 fn sniffing() {
     let data = encode_framed(&[traces_data(&resource(), None, &[record(0)])]);
     assert!(looks_like_framed_proto(&data));
-    assert!(looks_like_framed_proto(&data[..20]), "a prefix of the first frame");
+    assert!(
+        looks_like_framed_proto(&data[..20]),
+        "a prefix of the first frame"
+    );
     assert!(!looks_like_framed_proto(br#"{"resourceSpans":[]}"#));
     assert!(!looks_like_framed_proto(b""));
     assert!(!looks_like_framed_proto(&[0, 0, 0, 0, 0x0A, 0]));

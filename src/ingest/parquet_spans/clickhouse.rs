@@ -116,7 +116,9 @@ impl EventsCol {
             }));
         }
         let (offsets, values) = list_parts(ev).ok_or("Events is neither a struct nor a list")?;
-        let s = values.as_struct_opt().ok_or("Events is not a list of structs")?;
+        let s = values
+            .as_struct_opt()
+            .ok_or("Events is not a list of structs")?;
         let names = struct_child(s, "Name").ok_or("Events has no Name")?;
         let attrs = struct_child(s, "Attributes")
             .map(|a| KvColumn::new(&a))
@@ -166,7 +168,9 @@ pub(super) fn read_batch(
         .map(|a| KvColumn::new(&a))
         .transpose()?;
     let scope = get("ScopeName").map(|a| strings(&a)).transpose()?;
-    let span_attrs = get("SpanAttributes").map(|a| KvColumn::new(&a)).transpose()?;
+    let span_attrs = get("SpanAttributes")
+        .map(|a| KvColumn::new(&a))
+        .transpose()?;
     let dur = ints(&need("Duration")?)?;
     let status_col = get("StatusCode").map(|a| EnumCol::new(&a)).transpose()?;
     let status_msg = get("StatusMessage").map(|a| strings(&a)).transpose()?;
@@ -181,14 +185,22 @@ pub(super) fn read_batch(
     let mut cache = ResourceCache::default();
     for i in 0..batch.num_rows() {
         let row = first_row + i as u64;
-        let tid = match decode_id::<16>(if trace_id.is_valid(i) { trace_id.value(i) } else { "" }) {
+        let tid = match decode_id::<16>(if trace_id.is_valid(i) {
+            trace_id.value(i)
+        } else {
+            ""
+        }) {
             Ok((t, _)) => t,
             Err(e) => {
                 sink.reject(IssueKind::BadId, row, "TraceId".into(), id_reason(e));
                 continue;
             }
         };
-        let sid = match decode_id::<8>(if span_id.is_valid(i) { span_id.value(i) } else { "" }) {
+        let sid = match decode_id::<8>(if span_id.is_valid(i) {
+            span_id.value(i)
+        } else {
+            ""
+        }) {
             Ok((s, _)) => s,
             Err(e) => {
                 sink.reject(IssueKind::BadId, row, "SpanId".into(), id_reason(e));
@@ -212,7 +224,12 @@ pub(super) fn read_batch(
             },
         };
         if ts.is_null(i) {
-            sink.reject(IssueKind::MissingField, row, "Timestamp".into(), "null timestamp".into());
+            sink.reject(
+                IssueKind::MissingField,
+                row,
+                "Timestamp".into(),
+                "null timestamp".into(),
+            );
             continue;
         }
         let start = ts.value(i);
@@ -248,7 +265,10 @@ pub(super) fn read_batch(
                 0
             }
         };
-        let st = match status_col.as_ref().map(|c| c.get(i, "STATUS_CODE_", STATUSES)) {
+        let st = match status_col
+            .as_ref()
+            .map(|c| c.get(i, "STATUS_CODE_", STATUSES))
+        {
             None => 0,
             Some(Ok(s)) => s,
             Some(Err(t)) => {
@@ -267,8 +287,10 @@ pub(super) fn read_batch(
                 attrs.push(("service.name".into(), svc));
             }
         }
-        let (exception_type, exception_message) =
-            events.as_ref().map(|e| e.exception(i)).unwrap_or((None, None));
+        let (exception_type, exception_message) = events
+            .as_ref()
+            .map(|e| e.exception(i))
+            .unwrap_or((None, None));
         let rec = SpanRecord {
             trace_id: tid,
             span_id: sid,

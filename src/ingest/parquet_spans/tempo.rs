@@ -10,8 +10,12 @@
 //! whose attribute names are listed in the block's `meta.json` (`dedicatedColumns`, assigned
 //! to slots in order, per scope and type).
 
-use super::{bools, floats, ints, list_parts, strings, struct_child, Flavour, ResourceCache, RowSink};
-use crate::ingest::otlp_proto::messages::{any_value, AnyValue, ArrayValue, KeyValue, KeyValueList};
+use super::{
+    bools, floats, ints, list_parts, strings, struct_child, Flavour, ResourceCache, RowSink,
+};
+use crate::ingest::otlp_proto::messages::{
+    any_value, AnyValue, ArrayValue, KeyValue, KeyValueList,
+};
 use crate::ingest::otlp_proto::{json_string, render_any_value};
 use crate::model::quality::IssueKind;
 use crate::model::spans::SpanRecord;
@@ -188,7 +192,9 @@ impl Attrs {
         Ok(Self {
             offsets,
             key: strings(&child(&s, "Key")?)?,
-            value_type: struct_child(&s, "ValueType").map(|a| ints(&a)).transpose()?,
+            value_type: struct_child(&s, "ValueType")
+                .map(|a| ints(&a))
+                .transpose()?,
             is_array: struct_child(&s, "IsArray").map(|a| bools(&a)).transpose()?,
             s: Lists::new(&child(&s, "Value")?, strings)?,
             i: Lists::new(&child(&s, "ValueInt")?, ints)?,
@@ -211,7 +217,11 @@ impl Attrs {
     fn render(&self, j: usize) -> String {
         // vParquet4 ValueType: 0 unsupported, 1 string, 2 int, 3 double, 4 bool,
         // 5–8 arrays of those (tempo attrType constants).
-        let typed = self.value_type.as_ref().filter(|v| v.is_valid(j)).map(|v| v.value(j));
+        let typed = self
+            .value_type
+            .as_ref()
+            .filter(|v| v.is_valid(j))
+            .map(|v| v.value(j));
         let (slot, array) = match typed {
             Some(1) => (Some(Slot::Str), false),
             Some(2) => (Some(Slot::Int), false),
@@ -246,20 +256,37 @@ impl Attrs {
                 .map(|u| render_jsonpb(u.value(j)))
         };
         let Some(slot) = slot else {
-            return unsupported().unwrap_or_else(|| if array { "[]".into() } else { String::new() });
+            return unsupported()
+                .unwrap_or_else(|| if array { "[]".into() } else { String::new() });
         };
         let mut items: Vec<AnyValue> = Vec::new();
         let av = |v| AnyValue { value: Some(v) };
         match slot {
-            Slot::Str => items.extend(
-                self.s.range(j).map(|k| av(any_value::Value::StringValue(self.s.values.value(k).to_string()))),
+            Slot::Str => items.extend(self.s.range(j).map(|k| {
+                av(any_value::Value::StringValue(
+                    self.s.values.value(k).to_string(),
+                ))
+            })),
+            Slot::Int => items.extend(
+                self.i
+                    .range(j)
+                    .map(|k| av(any_value::Value::IntValue(self.i.values.value(k)))),
             ),
-            Slot::Int => items.extend(self.i.range(j).map(|k| av(any_value::Value::IntValue(self.i.values.value(k))))),
-            Slot::Double => items.extend(self.d.range(j).map(|k| av(any_value::Value::DoubleValue(self.d.values.value(k))))),
-            Slot::Bool => items.extend(self.b.range(j).map(|k| av(any_value::Value::BoolValue(self.b.values.value(k))))),
+            Slot::Double => items.extend(
+                self.d
+                    .range(j)
+                    .map(|k| av(any_value::Value::DoubleValue(self.d.values.value(k)))),
+            ),
+            Slot::Bool => items.extend(
+                self.b
+                    .range(j)
+                    .map(|k| av(any_value::Value::BoolValue(self.b.values.value(k)))),
+            ),
         }
         if array {
-            render_any_value(&av(any_value::Value::ArrayValue(ArrayValue { values: items })))
+            render_any_value(&av(any_value::Value::ArrayValue(ArrayValue {
+                values: items,
+            })))
         } else {
             items.first().map(render_any_value).unwrap_or_default()
         }
@@ -303,19 +330,38 @@ fn jsonpb_any(v: &serde_json::Value) -> Option<AnyValue> {
     } else if let Some(d) = o.get("doubleValue") {
         V::DoubleValue(num(d)?)
     } else if let Some(b) = o.get("bytesValue") {
-        V::BytesValue(base64::engine::general_purpose::STANDARD.decode(b.as_str()?).ok()?)
+        V::BytesValue(
+            base64::engine::general_purpose::STANDARD
+                .decode(b.as_str()?)
+                .ok()?,
+        )
     } else if let Some(a) = o.get("arrayValue") {
-        let vals = a.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let vals = a
+            .get("values")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
         V::ArrayValue(ArrayValue {
-            values: vals.iter().map(|e| jsonpb_any(e).unwrap_or(AnyValue { value: None })).collect(),
+            values: vals
+                .iter()
+                .map(|e| jsonpb_any(e).unwrap_or(AnyValue { value: None }))
+                .collect(),
         })
     } else if let Some(kv) = o.get("kvlistValue") {
-        let vals = kv.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let vals = kv
+            .get("values")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
         V::KvlistValue(KeyValueList {
             values: vals
                 .iter()
                 .map(|e| KeyValue {
-                    key: e.get("key").and_then(|k| k.as_str()).unwrap_or_default().to_string(),
+                    key: e
+                        .get("key")
+                        .and_then(|k| k.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
                     value: e.get("value").and_then(jsonpb_any),
                 })
                 .collect(),
@@ -345,10 +391,14 @@ fn dedicated_row(
             }
             let items: Vec<String> = if values.data_type().is_integer() {
                 let v = ints(&values)?;
-                (offsets[i]..offsets[i + 1]).map(|k| v.value(k).to_string()).collect()
+                (offsets[i]..offsets[i + 1])
+                    .map(|k| v.value(k).to_string())
+                    .collect()
             } else {
                 let v = strings(&values)?;
-                (offsets[i]..offsets[i + 1]).map(|k| v.value(k).to_string()).collect()
+                (offsets[i]..offsets[i + 1])
+                    .map(|k| v.value(k).to_string())
+                    .collect()
             };
             if items.len() == 1 {
                 out.push((name.clone(), items.into_iter().next().unwrap_or_default()));
@@ -428,7 +478,8 @@ pub(super) fn read_batch(
         .iter()
         .map(|(c, n)| opt_strings(&resource, c).map(|a| (*n, a)))
         .collect::<Result<_, _>>()?;
-    let res_ded = struct_child(&resource, "DedicatedAttributes").and_then(|a| a.as_struct_opt().cloned());
+    let res_ded =
+        struct_child(&resource, "DedicatedAttributes").and_then(|a| a.as_struct_opt().cloned());
     let (ss_off, ss) = list_of_struct(&child(&rs, "ss")?, "ss")?;
     let scope = child_struct(&ss, "Scope")?;
     let scope_name = strings(&child(&scope, "Name")?)?;
@@ -445,8 +496,11 @@ pub(super) fn read_batch(
     let span_attrs = Attrs::new(&child(&sp, "Attrs")?)?;
     let http_method = opt_strings(&sp, "HttpMethod")?;
     let http_url = opt_strings(&sp, "HttpUrl")?;
-    let http_status = struct_child(&sp, "HttpStatusCode").map(|a| ints(&a)).transpose()?;
-    let span_ded = struct_child(&sp, "DedicatedAttributes").and_then(|a| a.as_struct_opt().cloned());
+    let http_status = struct_child(&sp, "HttpStatusCode")
+        .map(|a| ints(&a))
+        .transpose()?;
+    let span_ded =
+        struct_child(&sp, "DedicatedAttributes").and_then(|a| a.as_struct_opt().cloned());
     let (ev_off, ev) = list_of_struct(&child(&sp, "Events")?, "Events")?;
     let ev_name = strings(&child(&ev, "Name")?)?;
     let ev_attrs = Attrs::new(&child(&ev, "Attrs")?)?;
@@ -455,7 +509,11 @@ pub(super) fn read_batch(
     let mut cache = ResourceCache::default();
     for t in 0..batch.num_rows() {
         let row = first_row + t as u64;
-        let raw = if trace_ids.is_valid(t) { trace_ids.value(t) } else { &[][..] };
+        let raw = if trace_ids.is_valid(t) {
+            trace_ids.value(t)
+        } else {
+            &[][..]
+        };
         // Tempo stores 64-bit (Jaeger) ids left-padded to 16 bytes; pad shorter ones the same way.
         let trace_id = (raw.len() <= 16 && raw.iter().any(|&b| b != 0)).then(|| {
             let mut id = [0u8; 16];
@@ -479,7 +537,14 @@ pub(super) fn read_batch(
                     .then(|| scope_name.value(s).to_string());
                 let res = cache.get(attrs.clone(), scope, &cfg);
                 for k in sp_off[s]..sp_off[s + 1] {
-                    let path = |f: &str| format!("rs[{}].ss[{}].Spans[{}].{f}", r - rs_off[t], s - ss_off[r], k - sp_off[s]);
+                    let path = |f: &str| {
+                        format!(
+                            "rs[{}].ss[{}].Spans[{}].{f}",
+                            r - rs_off[t],
+                            s - ss_off[r],
+                            k - sp_off[s]
+                        )
+                    };
                     let Some(tid) = trace_id else {
                         sink.reject(
                             IssueKind::BadId,
@@ -489,7 +554,11 @@ pub(super) fn read_batch(
                         );
                         continue;
                     };
-                    let sid = span_id.is_valid(k).then(|| span_id.value(k)).unwrap_or(&[]);
+                    let sid = if span_id.is_valid(k) {
+                        span_id.value(k)
+                    } else {
+                        &[]
+                    };
                     if sid.len() != 8 || sid.iter().all(|&b| b == 0) {
                         sink.reject(
                             IssueKind::BadId,
@@ -499,7 +568,11 @@ pub(super) fn read_batch(
                         );
                         continue;
                     }
-                    let pid = parent_id.is_valid(k).then(|| parent_id.value(k)).unwrap_or(&[]);
+                    let pid = if parent_id.is_valid(k) {
+                        parent_id.value(k)
+                    } else {
+                        &[]
+                    };
                     let parent_span_id = match pid.len() {
                         8 if pid.iter().any(|&b| b != 0) => {
                             let mut p = [0u8; 8];
@@ -543,7 +616,9 @@ pub(super) fn read_batch(
                         if ev_name.is_valid(e) && ev_name.value(e) == "exception" {
                             let mut ea = Vec::new();
                             ev_attrs.row(e, &mut ea);
-                            let get = |key: &str| ea.iter().find(|(x, _)| x == key).map(|(_, v)| v.clone());
+                            let get = |key: &str| {
+                                ea.iter().find(|(x, _)| x == key).map(|(_, v)| v.clone())
+                            };
                             exception = (get("exception.type"), get("exception.message"));
                             break;
                         }
@@ -553,11 +628,23 @@ pub(super) fn read_batch(
                         trace_id: tid,
                         span_id: sid.try_into().expect("length checked"),
                         parent_span_id,
-                        name: if name.is_valid(k) { name.value(k).to_string() } else { String::new() },
-                        kind: if kind.is_valid(k) { kind.value(k) as i32 } else { 0 },
+                        name: if name.is_valid(k) {
+                            name.value(k).to_string()
+                        } else {
+                            String::new()
+                        },
+                        kind: if kind.is_valid(k) {
+                            kind.value(k) as i32
+                        } else {
+                            0
+                        },
                         start_time_unix_nano: s0,
                         end_time_unix_nano: s0.saturating_add(dur.value(k)),
-                        status_code: if status.is_valid(k) { status.value(k) as i32 } else { 0 },
+                        status_code: if status.is_valid(k) {
+                            status.value(k) as i32
+                        } else {
+                            0
+                        },
                         status_message: text_at(&status_msg, k).filter(|m| !m.is_empty()),
                         trace_state: text_at(&trace_state, k).filter(|m| !m.is_empty()),
                         attributes: a,
