@@ -206,6 +206,16 @@ pub fn read_parquet_file(
     };
     let schema = meta.schema().clone();
     let Some(flavour) = detect_flavour(&schema) else {
+        if schema.field_with_name("rs").is_ok() && schema.field_with_name("TraceID").is_ok() {
+            return file_level_rejection(
+                file,
+                IssueKind::UnsupportedFormat,
+                "a Tempo block of an unsupported version: vParquet4 (attributes with ValueType) \
+                 and vParquet5 (attributes with IsArray) are read"
+                    .into(),
+                "parquet",
+            );
+        }
         let cols: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         return file_level_rejection(
             file,
@@ -363,6 +373,8 @@ pub(crate) struct KvColumn {
     keys: StringArray,
     values: StringArray,
     nulls: Option<arrow::buffer::NullBuffer>,
+    /// Set when the column holds JSON objects as text (ClickHouse `JSON` attribute columns).
+    json: Option<StringArray>,
 }
 
 impl KvColumn {
@@ -400,6 +412,21 @@ impl KvColumn {
                     l.nulls().cloned(),
                 )
             }
+            DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::Dictionary(_, _) => {
+                let empty = StringArray::from(Vec::<String>::new());
+                return Ok(Self {
+                    offsets: Vec::new(),
+                    keys: empty.clone(),
+                    values: empty,
+                    nulls: None,
+                    json: Some(strings(a)?),
+                });
+            }
             other => return Err(format!("expected a map column, found {other}")),
         };
         if entries.num_columns() < 2 {
@@ -410,11 +437,35 @@ impl KvColumn {
             keys: strings(entries.column(0))?,
             values: strings(entries.column(1))?,
             nulls,
+            json: None,
         })
+    }
+
+    /// For a JSON-text column, why row `i` is not a JSON object (`None` when it is, or is
+    /// null or empty, or the column is a real map).
+    pub(crate) fn json_problem(&self, i: usize) -> Option<String> {
+        let j = self.json.as_ref()?;
+        if j.is_null(i) || j.value(i).trim().is_empty() {
+            return None;
+        }
+        match serde_json::from_str::<serde_json::Value>(j.value(i)) {
+            Ok(serde_json::Value::Object(_)) => None,
+            Ok(_) => Some("attribute column holds JSON that is not an object".into()),
+            Err(e) => Some(format!("attribute column holds invalid JSON: {e}")),
+        }
     }
 
     /// The pairs of row `i` (empty for a null map; null values become empty strings).
     pub(crate) fn row(&self, i: usize) -> Vec<(String, String)> {
+        if let Some(j) = &self.json {
+            let mut out = Vec::new();
+            if j.is_valid(i) {
+                if let Ok(serde_json::Value::Object(o)) = serde_json::from_str(j.value(i)) {
+                    flatten_json("", &o, &mut out);
+                }
+            }
+            return out;
+        }
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return Vec::new();
         }
@@ -434,6 +485,41 @@ impl KvColumn {
 
 /// Resource attributes and scope name, the inputs of one [`ResourceInfo`].
 type ResourceKey = (Vec<(String, String)>, Option<String>);
+
+/// Flattens a JSON object into dotted keys (ClickHouse's `JSON` type stores `service.name`
+/// as `{"service":{"name":…}}`). Leaf values: strings as they are, numbers as integers or in
+/// Rust's shortest round-trip float form, booleans, `null` as the empty string, arrays as
+/// compact JSON.
+fn flatten_json(
+    prefix: &str,
+    o: &serde_json::Map<String, serde_json::Value>,
+    out: &mut Vec<(String, String)>,
+) {
+    for (k, v) in o {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        let text = match v {
+            serde_json::Value::Object(inner) => {
+                flatten_json(&key, inner, out);
+                continue;
+            }
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i.to_string(),
+                (_, Some(u), _) => u.to_string(),
+                (_, _, Some(f)) => f.to_string(),
+                _ => n.to_string(),
+            },
+            serde_json::Value::Array(_) => v.to_string(),
+        };
+        out.push((key, text));
+    }
+}
 
 /// Caches the last resource so consecutive rows of one resource share one [`ResourceInfo`]
 /// (hashing a resource per row would dominate reading time).

@@ -281,6 +281,14 @@ pub(super) fn read_batch(
                 0
             }
         };
+        for (col, field) in [
+            (&res_attrs, "ResourceAttributes"),
+            (&span_attrs, "SpanAttributes"),
+        ] {
+            if let Some(p) = col.as_ref().and_then(|c| c.json_problem(i)) {
+                sink.note(IssueKind::WrongType, Some(row), field.into(), p);
+            }
+        }
         let mut attrs = res_attrs.as_ref().map(|a| a.row(i)).unwrap_or_default();
         if let Some(svc) = text(&service, i) {
             if !attrs.iter().any(|(k, _)| k == "service.name") {

@@ -679,3 +679,65 @@ fn unknown_schema_and_non_parquet_are_rejected() {
     assert_eq!(q.issues[0].kind, IssueKind::BadParquet);
     assert_eq!(q.files[0].records_rejected, 1);
 }
+
+#[test]
+fn clickhouse_json_attribute_columns() {
+    // The exporter's JSON-typed table variant: attribute columns hold JSON objects as text.
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "Timestamp",
+            Arc::new(arrow::array::Int64Array::from(vec![10, 20])) as ArrayRef,
+        ),
+        (
+            "TraceId",
+            Arc::new(StringArray::from(vec![
+                "5b8efff798038103d269b633813fc60c";
+                2
+            ])),
+        ),
+        (
+            "SpanId",
+            Arc::new(StringArray::from(vec![
+                "eee19b7ec3c1b174",
+                "eee19b7ec3c1b175",
+            ])),
+        ),
+        ("SpanName", Arc::new(StringArray::from(vec!["a", "b"]))),
+        ("Duration", Arc::new(UInt64Array::from(vec![1, 2]))),
+        (
+            "ResourceAttributes",
+            Arc::new(StringArray::from(vec![
+                r#"{"service":{"name":"pay","version":"1.2"},"n":3,"f":1.5}"#,
+                "not json",
+            ])),
+        ),
+        (
+            "SpanAttributes",
+            Arc::new(StringArray::from(vec![r#"{"http.route":"/p"}"#, "{}"])),
+        ),
+    ])
+    .unwrap();
+    let f = write_parquet(&[batch], 10);
+    let (chunks, q) = read(f.path(), "j.parquet", 10);
+    assert_eq!(q.records_ingested, 2);
+    assert_eq!(q.issues.len(), 1, "{:?}", q.issues);
+    assert_eq!(
+        (q.issues[0].row, q.issues[0].field.as_deref()),
+        (Some(1), Some("ResourceAttributes"))
+    );
+    let b = concat(&chunks);
+    assert_eq!(
+        str_values(&b, "service_name"),
+        vec![Some("pay".into()), Some("unknown_service".into())]
+    );
+    assert_eq!(
+        map_rows(&b, "resource_attributes")[0],
+        vec![
+            ("f".to_string(), "1.5".to_string()),
+            ("n".to_string(), "3".to_string()),
+            ("service.name".to_string(), "pay".to_string()),
+            ("service.version".to_string(), "1.2".to_string()),
+        ]
+    );
+    assert_eq!(str_values(&b, "http_route")[0].as_deref(), Some("/p"));
+}
