@@ -50,8 +50,8 @@ pub fn render_any_value(v: &AnyValue) -> String {
 
 /// Appends the compact JSON form of a value, used for arrays and kvlists: strings as JSON
 /// strings, booleans, integers as JSON numbers, finite doubles as JSON numbers written in
-/// Rust's shortest round-trip form, non-finite doubles as the strings `"NaN"`, `"inf"`,
-/// `"-inf"`, bytes as a lower-case hex string, arrays as JSON arrays, kvlists as JSON objects
+/// Rust's shortest round-trip form, non-finite doubles as the proto3 JSON strings `"NaN"`,
+/// `"Infinity"`, `"-Infinity"` (as the OTLP/JSON reader writes them), bytes as a lower-case hex string, arrays as JSON arrays, kvlists as JSON objects
 /// (keys in input order), an empty value as `null`. No whitespace.
 pub fn any_value_json(v: &AnyValue, out: &mut String) {
     match &v.value {
@@ -64,10 +64,16 @@ pub fn any_value_json(v: &AnyValue, out: &mut String) {
             let _ = write!(out, "{i}");
         }
         Some(any_value::Value::DoubleValue(d)) => {
-            if d.is_finite() {
-                let _ = write!(out, "{d}");
+            if d.is_nan() {
+                out.push_str("\"NaN\"");
+            } else if d.is_infinite() {
+                out.push_str(if *d > 0.0 {
+                    "\"Infinity\""
+                } else {
+                    "\"-Infinity\""
+                });
             } else {
-                json_string(&d.to_string(), out);
+                let _ = write!(out, "{d}");
             }
         }
         Some(any_value::Value::BytesValue(b)) => json_string(&to_hex(b), out),
@@ -140,9 +146,9 @@ fn id_problem(bytes: &[u8], expected: usize) -> Option<String> {
 /// every issue's `line` and every span's `source_line`. Spans with an empty, all-zero or
 /// wrong-length trace or span id are rejected (`bad_id`), as are spans ending before they
 /// start (`end_before_start`) and spans with a timestamp beyond `i64` nanoseconds
-/// (`wrong_type`). A parent id that is not 8 bytes is kept as "no parent" with a `bad_id`
-/// note; an all-zero parent id means "no parent" (W3C trace-context: all-zero ids are
-/// invalid). A message that does not decode is one `bad_protobuf` rejection (counted as one
+/// (`wrong_type`). A parent id that is neither empty nor 8 bytes is a `bad_id` rejection, as
+/// in the OTLP/JSON reader; an all-zero parent id means "no parent" (W3C trace-context:
+/// all-zero ids are invalid). A message that does not decode is one `bad_protobuf` rejection (counted as one
 /// record read and rejected, since its span count is unknown).
 ///
 /// `quality` gets the issues and the `records_read`/`records_ingested`/`records_rejected`
@@ -206,16 +212,7 @@ fn decode_frame(
                 quality.records_read += 1;
                 let path = || format!("resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]");
                 match convert_span(span, frame) {
-                    Ok((rec, notes)) => {
-                        for (field, reason) in notes {
-                            quality.push(Issue::note(
-                                IssueKind::BadId,
-                                file,
-                                Some(frame),
-                                Some(format!("{}.{field}", path())),
-                                reason,
-                            ));
-                        }
+                    Ok(rec) => {
                         builder.append(&res, &rec);
                         quality.records_ingested += 1;
                     }
@@ -238,18 +235,14 @@ fn decode_frame(
 
 type Rejection = (IssueKind, &'static str, String);
 
-/// `(field, reason)` notes about a span that is kept.
-type Notes = Vec<(&'static str, String)>;
-
 /// Validates one protobuf span and converts it; `Ok` carries `(field, reason)` notes.
-fn convert_span(span: &messages::Span, frame: u64) -> Result<(SpanRecord, Notes), Rejection> {
+fn convert_span(span: &messages::Span, frame: u64) -> Result<SpanRecord, Rejection> {
     if let Some(p) = id_problem(&span.trace_id, 16) {
         return Err((IssueKind::BadId, "traceId", p));
     }
     if let Some(p) = id_problem(&span.span_id, 8) {
         return Err((IssueKind::BadId, "spanId", p));
     }
-    let mut notes = Vec::new();
     let parent_span_id = match span.parent_span_id.len() {
         0 => None,
         8 if span.parent_span_id.iter().all(|&b| b == 0) => None,
@@ -258,12 +251,9 @@ fn convert_span(span: &messages::Span, frame: u64) -> Result<(SpanRecord, Notes)
             p.copy_from_slice(&span.parent_span_id);
             Some(p)
         }
-        n => {
-            notes.push((
-                "parentSpanId",
-                format!("{n} bytes, expected 8; span kept as a root span"),
-            ));
-            None
+        _ => {
+            let p = id_problem(&span.parent_span_id, 8).unwrap_or_default();
+            return Err((IssueKind::BadId, "parentSpanId", p));
         }
     };
     let start = i64::try_from(span.start_time_unix_nano).map_err(|_| {
@@ -307,25 +297,22 @@ fn convert_span(span: &messages::Span, frame: u64) -> Result<(SpanRecord, Notes)
         })
         .unwrap_or((None, None));
     let status = span.status.as_ref();
-    Ok((
-        SpanRecord {
-            trace_id,
-            span_id,
-            parent_span_id,
-            name: span.name.clone(),
-            kind: span.kind,
-            start_time_unix_nano: start,
-            end_time_unix_nano: end,
-            status_code: status.map(|s| s.code).unwrap_or(0),
-            status_message: status.map(|s| s.message.clone()).filter(|m| !m.is_empty()),
-            trace_state: Some(span.trace_state.clone()).filter(|t| !t.is_empty()),
-            attributes: render_attributes(&span.attributes),
-            exception_type,
-            exception_message,
-            source_line: frame as i64,
-        },
-        notes,
-    ))
+    Ok(SpanRecord {
+        trace_id,
+        span_id,
+        parent_span_id,
+        name: span.name.clone(),
+        kind: span.kind,
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        status_code: status.map(|s| s.code).unwrap_or(0),
+        status_message: status.map(|s| s.message.clone()).filter(|m| !m.is_empty()),
+        trace_state: Some(span.trace_state.clone()).filter(|t| !t.is_empty()),
+        attributes: render_attributes(&span.attributes),
+        exception_type,
+        exception_message,
+        source_line: frame as i64,
+    })
 }
 
 /// Finishes the builder's rows into a chunk. Chunks carry an empty log: every issue and count

@@ -245,7 +245,7 @@ fn any_value_rendering() {
     }));
     assert_eq!(
         render_any_value(&arr),
-        r#"["x\ny",1,false,1.5,"inf","ab",null]"#
+        r#"["x\ny",1,false,1.5,"Infinity","ab",null]"#
     );
     let kv = av(V::KvlistValue(KeyValueList {
         values: vec![
@@ -296,10 +296,10 @@ fn invalid_spans_are_rejected_with_location() {
     let filler = traces_data(&resource(), None, &[record(1)]);
     let data = encode_framed(&[filler, bad_span_frame()]);
     let (chunks, q) = collect(&data, &opts(100));
-    assert_eq!(concat(&chunks).num_rows(), 3);
+    assert_eq!(concat(&chunks).num_rows(), 2);
     assert_eq!(q.records_read, 7);
-    assert_eq!(q.records_ingested, 3);
-    assert_eq!(q.records_rejected, 4);
+    assert_eq!(q.records_ingested, 2);
+    assert_eq!(q.records_rejected, 5);
     let got: Vec<(IssueKind, Severity, Option<u64>, String)> = q
         .issues
         .iter()
@@ -335,7 +335,7 @@ fn invalid_spans_are_rejected_with_location() {
             ),
             (
                 IssueKind::BadId,
-                Severity::Note,
+                Severity::Rejected,
                 Some(2),
                 format!("{p}[5].parentSpanId")
             ),
@@ -345,6 +345,7 @@ fn invalid_spans_are_rejected_with_location() {
     assert!(q.issues[1].reason.contains("all-zero"));
     assert!(q.issues[2].reason.contains("9 bytes"));
     assert_eq!(q.issues[0].file, "in.pb");
+    assert!(q.issues[4].reason.contains("3 bytes"));
     assert_eq!(q.counts["bad_id"], 4);
 }
 

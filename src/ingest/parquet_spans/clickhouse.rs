@@ -213,13 +213,8 @@ pub(super) fn read_batch(
                 Ok((p, _)) => Some(p),
                 Err(IdError::AllZero) => None,
                 Err(e) => {
-                    sink.note(
-                        IssueKind::BadId,
-                        Some(row),
-                        "ParentSpanId".into(),
-                        format!("{e}; span kept as a root span"),
-                    );
-                    None
+                    sink.reject(IssueKind::BadId, row, "ParentSpanId".into(), e.to_string());
+                    continue;
                 }
             },
         };

@@ -581,13 +581,13 @@ pub(super) fn read_batch(
                         }
                         0 | 8 => None,
                         n => {
-                            sink.note(
+                            sink.reject(
                                 IssueKind::BadId,
-                                Some(row),
+                                row,
                                 path("ParentSpanID"),
-                                format!("{n} bytes, expected 8; span kept as a root span"),
+                                format!("{n} bytes, expected 8"),
                             );
-                            None
+                            continue;
                         }
                     };
                     if start.is_null(k) || dur.is_null(k) {
