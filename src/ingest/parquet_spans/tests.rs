@@ -741,3 +741,103 @@ fn clickhouse_json_attribute_columns() {
     );
     assert_eq!(str_values(&b, "http_route")[0].as_deref(), Some("/p"));
 }
+
+/// A synthetic block in the vParquet4 schema (tests/fixtures/make_tempo_synthetic.py) with the
+/// value kinds, promoted columns, events and bad ids the real sample lacks.
+#[test]
+fn tempo_synthetic_block_rebuilds_every_attribute_kind() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tempo-vparquet4-synthetic/data.parquet"
+    );
+    let (chunks, q) = read(Path::new(path), "syn.parquet", 100);
+    assert_eq!(
+        (q.records_read, q.records_ingested, q.records_rejected),
+        (5, 2, 3)
+    );
+    let located: Vec<(Option<u64>, Option<&str>, IssueKind)> = q
+        .issues
+        .iter()
+        .map(|i| (i.row, i.field.as_deref(), i.kind))
+        .collect();
+    assert_eq!(
+        located,
+        vec![
+            (
+                Some(0),
+                Some("rs[0].ss[0].Spans[2].SpanID"),
+                IssueKind::BadId
+            ),
+            (
+                Some(0),
+                Some("rs[0].ss[0].Spans[3].ParentSpanID"),
+                IssueKind::BadId
+            ),
+            (Some(1), Some("TraceID"), IssueKind::BadId),
+        ]
+    );
+    let b = concat(&chunks);
+    let tid = b.column_by_name("trace_id").unwrap().as_fixed_size_binary();
+    assert_eq!(to_hex(tid.value(0)), "00000000000000000102030405060708");
+    let kv = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        map_rows(&b, "resource_attributes")[0],
+        kv(&[
+            ("service.name", "checkout"),
+            ("deployment.track", "canary"),
+            ("replicas", "3"),
+            ("ratio", "0.25"),
+            ("tags", r#"["a","b"]"#),
+            ("weird", r#"{"x":1}"#),
+            ("cluster", "prod-eu"),
+            ("k8s.pod.name", "pod-1"),
+            ("ip", "10.0.0.1"),
+        ])
+    );
+    assert_eq!(
+        map_rows(&b, "span_attributes")[0],
+        kv(&[
+            ("http.route", "/pay"),
+            ("retry", "[true,false]"),
+            ("sizes", "[1.5,2]"),
+            ("http.method", "POST"),
+            ("http.url", "http://pay/pay"),
+            ("http.status_code", "502"),
+            ("instance", "i-1"),
+            ("version", "v2"),
+        ])
+    );
+    assert_eq!(
+        str_values(&b, "exception_type"),
+        vec![Some("PaymentError".into()), None]
+    );
+    assert_eq!(
+        str_values(&b, "exception_message"),
+        vec![Some("card declined".into()), None]
+    );
+    assert_eq!(
+        str_values(&b, "deployment_track"),
+        vec![Some("canary".into()), Some("canary".into())]
+    );
+    assert_eq!(
+        str_values(&b, "status_message")[0].as_deref(),
+        Some("failed")
+    );
+    let err = b.column_by_name("is_error").unwrap().as_boolean();
+    assert!(err.value(0) && !err.value(1));
+    let parent = b
+        .column_by_name("parent_span_id")
+        .unwrap()
+        .as_fixed_size_binary();
+    assert!(parent.is_null(0));
+    assert_eq!(parent.value(1), b"AAAAAAAA");
+    let kind = b
+        .column_by_name("span_kind")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    assert_eq!(kind.values().to_vec(), vec![2, 3]);
+}
