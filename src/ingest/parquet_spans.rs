@@ -23,6 +23,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use std::fs::File;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 /// Format name of canalyst's own canonical spans files.
@@ -193,7 +194,13 @@ pub fn read_parquet_file(
             )
         }
     };
-    let meta = match ArrowReaderMetadata::load(&f, Default::default()) {
+    // The parquet crate can panic on corrupt metadata (found by the fuzz test below); a corrupt
+    // input file must become a located rejection, not abort the run.
+    let loaded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        ArrowReaderMetadata::load(&f, Default::default()).map_err(|e| e.to_string())
+    }))
+    .unwrap_or_else(|p| Err(panic_text(p)));
+    let meta = match loaded {
         Ok(m) => m,
         Err(e) => {
             return file_level_rejection(
@@ -244,14 +251,15 @@ pub fn read_parquet_file(
         .collect();
     for (gi, &n) in groups.iter().enumerate() {
         let n = n.max(0) as u64;
-        let result = (|| -> Result<(), String> {
+        // Rows before a failing batch of this group were ingested; `row` says where it failed.
+        let mut row = first_row;
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
             let input = f.try_clone().map_err(|e| e.to_string())?;
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
                 .with_row_groups(vec![gi])
                 .with_batch_size(READ_BATCH_ROWS)
                 .build()
                 .map_err(|e| e.to_string())?;
-            let mut row = first_row;
             for batch in reader {
                 let batch = batch.map_err(|e| e.to_string())?;
                 let rows = batch.num_rows() as u64;
@@ -269,8 +277,17 @@ pub fn read_parquet_file(
                 row += rows;
             }
             Ok(())
-        })();
+        }))
+        .unwrap_or_else(|p| Err(panic_text(p)));
         if let Err(e) = result {
+            let lost = if row > first_row {
+                format!(
+                    "; rows {first_row}..{row} were read, rows {row}..{} are lost",
+                    first_row + n
+                )
+            } else {
+                String::new()
+            };
             sink.quality.push(
                 Issue::rejected(
                     IssueKind::BadParquet,
@@ -278,11 +295,11 @@ pub fn read_parquet_file(
                     None,
                     Some(format!("row group {gi}")),
                     format!(
-                        "row group {gi} (rows {first_row}..{}) cannot be decoded: {e}",
+                        "row group {gi} (rows {first_row}..{}) cannot be decoded: {e}{lost}",
                         first_row + n
                     ),
                 )
-                .at_row(first_row),
+                .at_row(row),
             );
             sink.quality.records_read += 1;
             sink.quality.records_rejected += 1;
@@ -299,6 +316,16 @@ pub fn read_parquet_file(
         records_rejected: q.records_rejected,
     });
     q
+}
+
+/// The message of a caught panic.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    let msg = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("Parquet decoder failed on corrupt data: {msg}")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -841,3 +841,36 @@ fn tempo_synthetic_block_rebuilds_every_attribute_kind() {
         .as_primitive::<Int32Type>();
     assert_eq!(kind.values().to_vec(), vec![2, 3]);
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn mutated_parquet_never_panics(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            which in 0usize..2,
+        ) {
+            let src = if which == 0 {
+                std::fs::read(V4).unwrap()
+            } else {
+                let f = write_parquet(&canonical_batches(), 5);
+                std::fs::read(f.path()).unwrap()
+            };
+            let mut bytes = src;
+            for (i, b) in edits {
+                let n = bytes.len();
+                bytes[i.index(n)] = b;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("data.parquet");
+            std::fs::write(&p, &bytes).unwrap();
+            let mut rows = 0;
+            let q = read_parquet_file(&p, "f", &IngestOptions::default(), &mut |c| rows += c.batch.num_rows());
+            prop_assert_eq!(q.files.len(), 1);
+            prop_assert_eq!(q.records_ingested as usize, rows);
+        }
+    }
+}
