@@ -161,11 +161,54 @@ pub fn decode_traces_message(
     builder: &mut SpansBuilder,
     quality: &mut DataQuality,
 ) -> u64 {
-    decode_frame(msg, file, frame, None, opts, builder, quality).unwrap_or(0)
+    decode_frame(msg, file, frame, None, opts, builder, quality, &mut false).unwrap_or(0)
+}
+
+/// Which non-trace OTLP signal a message holds, if it decodes as one with content. Metric and
+/// log messages can decode as `TracesData` without error (the nested field numbers overlap),
+/// so a message whose "spans" all have unusable ids is checked against these before its
+/// spans are rejected.
+fn non_span_signal(msg: &[u8]) -> Option<&'static str> {
+    if let Ok(m) = messages::MetricsData::decode(msg) {
+        let has_metric = m
+            .resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .any(|m| m.data.is_some());
+        if has_metric {
+            return Some("metrics (ExportMetricsServiceRequest)");
+        }
+    }
+    if let Ok(l) = messages::LogsData::decode(msg) {
+        let has_record = l
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .any(|s| !s.log_records.is_empty());
+        if has_record {
+            return Some("logs (ExportLogsServiceRequest)");
+        }
+    }
+    None
+}
+
+/// Whether a decoded message has spans and none of them has ids of the right lengths.
+fn no_usable_span(d: &TracesData) -> bool {
+    let mut spans = d
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .peekable();
+    spans.peek().is_some() && spans.all(|s| s.trace_id.len() != 16 || s.span_id.len() != 8)
 }
 
 /// As [`decode_traces_message`]; `offset` (byte offset of the frame) is added to the reason of
-/// a decode failure. Returns `None` when the message does not decode.
+/// a decode failure. Returns `None` when the message does not decode. A metrics or logs
+/// message is not span data: the first one gets an `unsupported_format` note (`noted` keeps
+/// it to one per file) and it counts no records.
+#[allow(clippy::too_many_arguments)]
 fn decode_frame(
     msg: &[u8],
     file: &str,
@@ -174,8 +217,32 @@ fn decode_frame(
     opts: &IngestOptions,
     builder: &mut SpansBuilder,
     quality: &mut DataQuality,
+    noted: &mut bool,
 ) -> Option<u64> {
-    let data = match TracesData::decode(msg) {
+    let decoded = TracesData::decode(msg);
+    let suspicious = match &decoded {
+        Ok(d) => no_usable_span(d),
+        Err(_) => true,
+    };
+    if suspicious {
+        if let Some(signal) = non_span_signal(msg) {
+            if !*noted {
+                *noted = true;
+                quality.push(Issue::note(
+                    IssueKind::UnsupportedFormat,
+                    file,
+                    Some(frame),
+                    None,
+                    format!(
+                        "frame holds OTLP {signal}, not spans; it and any later such frames \
+                         are not ingested"
+                    ),
+                ));
+            }
+            return Some(0);
+        }
+    }
+    let data = match decoded {
         Ok(d) => d,
         Err(e) => {
             let at = offset
@@ -381,6 +448,7 @@ pub fn read_framed(
     let batch_rows = opts.batch_rows.max(1);
     let mut off = 0usize;
     let mut frame = 0u64;
+    let mut non_span_noted = false;
     while off < data.len() {
         frame += 1;
         let left = data.len() - off;
@@ -423,7 +491,16 @@ pub fn read_framed(
                 format!("zero-length frame at byte offset {off} (an empty request, no spans)"),
             ));
         }
-        let decoded = decode_frame(msg, file, frame, Some(off), opts, &mut b, &mut q);
+        let decoded = decode_frame(
+            msg,
+            file,
+            frame,
+            Some(off),
+            opts,
+            &mut b,
+            &mut q,
+            &mut non_span_noted,
+        );
         let next = off + 4 + len;
         if decoded.is_none() && !plausible_frame_at(data, next) {
             q.push(Issue::rejected(

@@ -1,5 +1,6 @@
 //! Hand-written prost messages for OTLP v1 (opentelemetry-proto `common/v1`, `resource/v1`,
-//! `trace/v1`, `metrics/v1`), wire-compatible with the official `.proto` files.
+//! `trace/v1`, `metrics/v1`, and `logs/v1` for recognising log exports), wire-compatible with
+//! the official `.proto` files.
 //!
 //! Field numbers and scalar encodings (`fixed64` timestamps, `sfixed64` integer metric values,
 //! `sint32` exponential-histogram scale and offsets, `optional double` sum/min/max) follow
@@ -683,4 +684,82 @@ pub mod exemplar {
         #[prost(sfixed64, tag = "6")]
         AsInt(i64),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// logs/v1/logs.proto (only so that readers can recognise log exports and say so)
+// ---------------------------------------------------------------------------------------------
+
+/// `LogsData`: the payload of a logs export.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogsData {
+    /// `repeated ResourceLogs resource_logs = 1`
+    #[prost(message, repeated, tag = "1")]
+    pub resource_logs: Vec<ResourceLogs>,
+}
+
+/// `ResourceLogs`: the log records of one resource.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ResourceLogs {
+    /// `Resource resource = 1`
+    #[prost(message, optional, tag = "1")]
+    pub resource: Option<Resource>,
+    /// `repeated ScopeLogs scope_logs = 2`
+    #[prost(message, repeated, tag = "2")]
+    pub scope_logs: Vec<ScopeLogs>,
+    /// `string schema_url = 3`
+    #[prost(string, tag = "3")]
+    pub schema_url: String,
+}
+
+/// `ScopeLogs`: the log records of one instrumentation scope.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ScopeLogs {
+    /// `InstrumentationScope scope = 1`
+    #[prost(message, optional, tag = "1")]
+    pub scope: Option<InstrumentationScope>,
+    /// `repeated LogRecord log_records = 2`
+    #[prost(message, repeated, tag = "2")]
+    pub log_records: Vec<LogRecord>,
+    /// `string schema_url = 3`
+    #[prost(string, tag = "3")]
+    pub schema_url: String,
+}
+
+/// `LogRecord` (field 4 is reserved upstream).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogRecord {
+    /// `fixed64 time_unix_nano = 1`
+    #[prost(fixed64, tag = "1")]
+    pub time_unix_nano: u64,
+    /// `fixed64 observed_time_unix_nano = 11`
+    #[prost(fixed64, tag = "11")]
+    pub observed_time_unix_nano: u64,
+    /// `SeverityNumber severity_number = 2` (1–24, TRACE … FATAL4)
+    #[prost(int32, tag = "2")]
+    pub severity_number: i32,
+    /// `string severity_text = 3`
+    #[prost(string, tag = "3")]
+    pub severity_text: String,
+    /// `AnyValue body = 5`
+    #[prost(message, optional, tag = "5")]
+    pub body: Option<AnyValue>,
+    /// `repeated KeyValue attributes = 6`
+    #[prost(message, repeated, tag = "6")]
+    pub attributes: Vec<KeyValue>,
+    /// `uint32 dropped_attributes_count = 7`
+    #[prost(uint32, tag = "7")]
+    pub dropped_attributes_count: u32,
+    /// `fixed32 flags = 8`
+    #[prost(fixed32, tag = "8")]
+    pub flags: u32,
+    /// `bytes trace_id = 9`
+    #[prost(bytes = "vec", tag = "9")]
+    pub trace_id: Vec<u8>,
+    /// `bytes span_id = 10`
+    #[prost(bytes = "vec", tag = "10")]
+    pub span_id: Vec<u8>,
+    /// `string event_name = 12`
+    #[prost(string, tag = "12")]
+    pub event_name: String,
 }

@@ -531,3 +531,82 @@ proptest! {
         prop_assert_eq!(q.records_ingested as usize, rows);
     }
 }
+
+#[test]
+fn metrics_and_logs_frames_are_noted_not_rejected() {
+    // A gauge-only metrics message decodes as TracesData without error (field numbers overlap),
+    // so recognising it matters: its "spans" would otherwise all be bad_id rejections.
+    let metrics = MetricsData {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![string_kv("service.name", "m")],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: None,
+                metrics: vec![Metric {
+                    name: "queue.depth".into(),
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: vec![NumberDataPoint {
+                            value: Some(number_data_point::Value::AsInt(4)),
+                            ..Default::default()
+                        }],
+                    })),
+                    ..Default::default()
+                }],
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    let bytes = metrics.encode_to_vec();
+    assert!(
+        TracesData::decode(bytes.as_slice()).is_ok(),
+        "the overlap this guards against"
+    );
+    let logs = LogsData {
+        resource_logs: vec![ResourceLogs {
+            resource: None,
+            scope_logs: vec![ScopeLogs {
+                scope: None,
+                log_records: vec![LogRecord {
+                    time_unix_nano: 5,
+                    severity_text: "INFO".into(),
+                    ..Default::default()
+                }],
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    let mut data = Vec::new();
+    for m in [bytes.clone(), logs.encode_to_vec(), bytes] {
+        data.extend((m.len() as u32).to_be_bytes());
+        data.extend(m);
+    }
+    data.extend(encode_framed(&[traces_data(
+        &resource(),
+        None,
+        &[record(0)],
+    )]));
+    let (chunks, q) = collect(&data, &opts(10));
+    assert_eq!(concat(&chunks).num_rows(), 1);
+    assert_eq!((q.records_read, q.records_rejected), (1, 0));
+    assert_eq!(q.issues.len(), 1, "{:?}", q.issues);
+    assert_eq!(q.issues[0].kind, IssueKind::UnsupportedFormat);
+    assert_eq!(q.issues[0].severity, Severity::Note);
+    assert!(q.issues[0].reason.contains("metrics"));
+}
+
+#[test]
+fn a_trace_frame_with_only_bad_ids_is_still_rejected_span_by_span() {
+    let mut s = messages::Span::from(&record(0));
+    s.trace_id.clear();
+    s.span_id.clear();
+    let mut t = traces_data(&resource(), None, &[]);
+    t.resource_spans[0].scope_spans[0].spans = vec![s.clone(), s];
+    let (chunks, q) = collect(&encode_framed(&[t]), &opts(10));
+    assert!(chunks.is_empty());
+    assert_eq!((q.records_read, q.records_rejected), (2, 2));
+    assert_eq!(q.counts["bad_id"], 2);
+}
