@@ -763,3 +763,66 @@ pub struct LogRecord {
     #[prost(string, tag = "12")]
     pub event_name: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Constructors for writers (tests, the synthetic-data generator)
+// ---------------------------------------------------------------------------------------------
+
+impl From<&str> for AnyValue {
+    fn from(v: &str) -> Self {
+        AnyValue {
+            value: Some(any_value::Value::StringValue(v.to_string())),
+        }
+    }
+}
+
+impl From<String> for AnyValue {
+    fn from(v: String) -> Self {
+        AnyValue {
+            value: Some(any_value::Value::StringValue(v)),
+        }
+    }
+}
+
+impl From<bool> for AnyValue {
+    fn from(v: bool) -> Self {
+        AnyValue {
+            value: Some(any_value::Value::BoolValue(v)),
+        }
+    }
+}
+
+impl From<i64> for AnyValue {
+    fn from(v: i64) -> Self {
+        AnyValue {
+            value: Some(any_value::Value::IntValue(v)),
+        }
+    }
+}
+
+impl From<f64> for AnyValue {
+    fn from(v: f64) -> Self {
+        AnyValue {
+            value: Some(any_value::Value::DoubleValue(v)),
+        }
+    }
+}
+
+impl From<Vec<AnyValue>> for AnyValue {
+    fn from(values: Vec<AnyValue>) -> Self {
+        AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+        }
+    }
+}
+
+impl KeyValue {
+    /// An attribute with any value convertible to [`AnyValue`] (`&str`, `String`, `bool`,
+    /// `i64`, `f64`, `Vec<AnyValue>`).
+    pub fn new(key: impl Into<String>, value: impl Into<AnyValue>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: Some(value.into()),
+        }
+    }
+}

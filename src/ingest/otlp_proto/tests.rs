@@ -610,3 +610,26 @@ fn a_trace_frame_with_only_bad_ids_is_still_rejected_span_by_span() {
     assert_eq!((q.records_read, q.records_rejected), (2, 2));
     assert_eq!(q.counts["bad_id"], 2);
 }
+
+#[test]
+fn typed_attribute_constructors_render_per_the_value_rule() {
+    let kvs = vec![
+        KeyValue::new("s", "x"),
+        KeyValue::new("b", true),
+        KeyValue::new("i", 7i64),
+        KeyValue::new("d", 2.5f64),
+        KeyValue::new("a", vec![AnyValue::from(1i64), AnyValue::from("y")]),
+    ];
+    let got = render_attributes(&kvs);
+    let want: Vec<(String, String)> = [
+        ("s", "x"),
+        ("b", "true"),
+        ("i", "7"),
+        ("d", "2.5"),
+        ("a", r#"[1,"y"]"#),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
