@@ -269,7 +269,6 @@ pub fn read_parquet_file(
                     Flavour::TempoV4 | Flavour::TempoV5 => tempo::read_batch(
                         &batch,
                         row,
-                        flavour,
                         flavour_state.as_mut().expect("set for Tempo"),
                         &mut sink,
                     )?,

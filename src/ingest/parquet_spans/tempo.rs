@@ -31,10 +31,24 @@ use std::path::Path;
 
 /// vParquet5 attribute structs have `IsArray`; vParquet4 ones have `ValueType`.
 pub(super) fn version(schema: &Schema) -> Option<Flavour> {
-    let text = format!("{:?}", schema.field_with_name("rs").ok()?.data_type());
-    if text.contains("\"IsArray\"") {
+    // rs: list<struct<Resource: struct<Attrs: list<struct<Key, ValueType|IsArray, …>>>>>
+    fn element(t: &DataType) -> Option<&DataType> {
+        match t {
+            DataType::List(f) | DataType::LargeList(f) => Some(f.data_type()),
+            _ => None,
+        }
+    }
+    fn field<'a>(t: &'a DataType, name: &str) -> Option<&'a DataType> {
+        match t {
+            DataType::Struct(fs) => fs.iter().find(|f| f.name() == name).map(|f| f.data_type()),
+            _ => None,
+        }
+    }
+    let rs = element(schema.field_with_name("rs").ok()?.data_type())?;
+    let attr = element(field(field(rs, "Resource")?, "Attrs")?)?;
+    if field(attr, "IsArray").is_some() {
         Some(Flavour::TempoV5)
-    } else if text.contains("\"ValueType\"") {
+    } else if field(attr, "ValueType").is_some() {
         Some(Flavour::TempoV4)
     } else {
         None
@@ -459,7 +473,6 @@ fn text_at(a: &Option<StringArray>, i: usize) -> Option<String> {
 pub(super) fn read_batch(
     batch: &RecordBatch,
     first_row: u64,
-    _flavour: Flavour,
     dedicated: &mut Dedicated,
     sink: &mut RowSink,
 ) -> Result<(), String> {
