@@ -77,8 +77,8 @@ impl ResourceInfo {
 
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
 ///
-/// `key` is the trace id and span id; `content` hashes every field but the source location
-/// (SipHash with fixed keys, so it is the same in every run and thread).
+/// `key` is the trace id and span id; `content` hashes every field but the source location and
+/// the tracestate (SipHash with fixed keys, so it is the same in every run and thread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanFingerprint {
     /// Trace id (16 bytes) followed by span id (8 bytes).
@@ -108,7 +108,9 @@ impl SpanRecord {
             &self.status_message,
         )
             .hash(&mut h);
-        (&self.trace_state, &self.attributes).hash(&mut h);
+        // trace_state is left out: the canonical table does not keep it (only the weight it
+        // implies), and a canonical re-read of an export must still match the export.
+        self.attributes.hash(&mut h);
         (&self.exception_type, &self.exception_message).hash(&mut h);
         SpanFingerprint {
             key,
