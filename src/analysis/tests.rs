@@ -445,3 +445,133 @@ fn kayenta_method_config_roundtrip() {
     assert_eq!(c.method, Method::Kayenta);
     assert_eq!(c.kayenta_tolerance, 0.1);
 }
+
+/// A minimal JSON Schema (draft 2020-12) checker for the keywords `docs/report.schema.json`
+/// uses: `$ref` (local), `type`, `enum`, `const`, `required`, `properties`,
+/// `additionalProperties`, `items`, `minimum`, `maximum`. Returns every violation with its path.
+fn schema_errors(schema: &serde_json::Value, root: &serde_json::Value, v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("local $ref");
+        return schema_errors(&root["$defs"][name], root, v, path, out);
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "null" => v.is_null(),
+            "boolean" => v.is_boolean(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "string" => v.is_string(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            _ => false,
+        });
+        if !ok {
+            out.push(format!("{path}: expected {types:?}, got {v}"));
+            return;
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        if !e.contains(v) {
+            out.push(format!("{path}: {v} not in {e:?}"));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            out.push(format!("{path}: {v} is not {c}"));
+        }
+    }
+    if let Some(x) = v.as_f64() {
+        if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| x < m) {
+            out.push(format!("{path}: {x} below minimum"));
+        }
+        if schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| x > m) {
+            out.push(format!("{path}: {x} above maximum"));
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let k = r.as_str().unwrap();
+            if !obj.contains_key(k) {
+                out.push(format!("{path}: missing required `{k}`"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, val) in obj {
+            let p = format!("{path}.{k}");
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => schema_errors(s, root, val, &p, out),
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => out.push(format!("{p}: not allowed by the schema")),
+                    Some(s @ Value::Object(_)) => schema_errors(s, root, val, &p, out),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, val) in arr.iter().enumerate() {
+            schema_errors(items, root, val, &format!("{path}[{i}]"), out);
+        }
+    }
+}
+
+fn varied_report() -> AnalysisReport {
+    use crate::model::quality::{FileSummary, Issue, IssueKind};
+    let mut op = group("db.query", 30, 0.4, side(400, 1.0, 0.0), side(400, 1.0, 0.0));
+    op.key.level = GroupLevel::Operation;
+    let inp = input(vec![
+        group("POST /cart", 31, 0.5, side(800, 1.0, 0.01), side(800, 1.5, 0.05)),
+        group("GET /rare", 32, 0.5, side(20, 1.0, 0.0), side(20, 1.0, 0.0)),
+        op,
+    ]);
+    let mut cfg = AnalysisConfig::default_preset();
+    cfg.levels = vec![GroupLevel::Route, GroupLevel::Operation];
+    cfg.metrics.latency_p999.enabled = true;
+    cfg.metrics.error_rate.allowed_increase = Some(1.0);
+    let mut q = DataQuality::default();
+    q.records_read = 10;
+    q.records_ingested = 9;
+    q.records_rejected = 1;
+    q.files.push(FileSummary { file: "a.jsonl".into(), format: "otlp-json-lines".into(), records_read: 10, records_ingested: 9, records_rejected: 1 });
+    q.push(Issue::rejected(IssueKind::BadId, "a.jsonl", Some(3), Some("spanId".into()), "empty id"));
+    analyze_at(&inp, &cfg, q, "2026-01-01T00:00:00Z".into())
+}
+
+#[test]
+fn report_validates_against_the_schema() {
+    let schema: serde_json::Value = serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
+    let mut reports = vec![varied_report()];
+    reports.push(run(
+        &input(vec![group("GET /k", 33, 0.5, side(300, 1.0, 0.01), side(300, 1.3, 0.01))]),
+        &AnalysisConfig::kayenta_preset(),
+    ));
+    reports.push(run(
+        &input(vec![group("GET /s", 34, 0.5, side(300, 1.0, 0.01), side(300, 1.3, 0.01))]),
+        &AnalysisConfig::seed_simple_preset(),
+    ));
+    for r in &reports {
+        let v = serde_json::to_value(r).unwrap();
+        let mut errs = Vec::new();
+        schema_errors(&schema, &schema, &v, "$", &mut errs);
+        assert!(errs.is_empty(), "{}: {errs:#?}", r.config_name);
+    }
+    let v = serde_json::to_value(&reports[0]).unwrap();
+    assert!(v["comparisons"].as_array().unwrap().iter().any(|c| c.get("operation").is_some()));
+    assert!(v["comparisons"].as_array().unwrap().iter().any(|c| c.get("effect_size").is_some()));
+    assert!(v["comparisons"].as_array().unwrap().iter().any(|c| !c["minimum_detectable_effect"].is_null()));
+
+    // The checker can fail: a missing required field, a wrong type and an unknown field.
+    let mut broken = v.clone();
+    broken.as_object_mut().unwrap().remove("verdict");
+    broken["score"] = serde_json::json!("high");
+    broken["comparisons"][0]["surprise"] = serde_json::json!(1);
+    let mut errs = Vec::new();
+    schema_errors(&schema, &schema, &broken, "$", &mut errs);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+}
