@@ -5,8 +5,8 @@
 //! `seed-simple` (the seed's naive threshold rule, no statistics) and `kayenta` (the
 //! NetflixACAJudge classification rule). Unknown keys are errors that name the line and the key.
 
-use crate::engine::summary::GroupLevel;
 use crate::analysis::report::MetricName;
+use crate::engine::summary::GroupLevel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -439,7 +439,10 @@ impl AnalysisConfig {
             return Err(bad("power", "must be in (0, 1)"));
         }
         if self.levels.is_empty() {
-            return Err(bad("levels", "must name at least one of \"route\", \"operation\""));
+            return Err(bad(
+                "levels",
+                "must name at least one of \"route\", \"operation\"",
+            ));
         }
         if !(0.0..=1.0).contains(&self.min_decided_fraction) {
             return Err(bad("evidence.min_decided_fraction", "must be in [0, 1]"));
@@ -480,6 +483,10 @@ impl AnalysisConfig {
             let check = |name: &str, v: Option<f64>, max: f64| -> Result<(), ConfigError> {
                 match v {
                     Some(x) if x.is_finite() && x >= 0.0 && x <= max => Ok(()),
+                    Some(_) if max == f64::MAX => Err(bad(
+                        &format!("metrics.{key}.{name}"),
+                        "must be a finite number ≥ 0",
+                    )),
                     Some(_) => Err(bad(
                         &format!("metrics.{key}.{name}"),
                         &format!("must be in [0, {max}]"),
@@ -505,7 +512,11 @@ impl AnalysisConfig {
                     "allowed_decrease",
                 )
             };
-            let max_dec = if is_err && self.method != Method::Kayenta { 100.0 } else { 1.0 };
+            let max_dec = if is_err && self.method != Method::Kayenta {
+                100.0
+            } else {
+                1.0
+            };
             if mc.direction.checks_increase() {
                 check(inc_name, inc, f64::MAX)?;
             }
@@ -622,7 +633,8 @@ mod tests {
         for p in PRESETS {
             let c = AnalysisConfig::preset(p).unwrap();
             c.validate(p).unwrap();
-            let from_toml = AnalysisConfig::from_toml_str(&format!("preset = \"{p}\"\n"), p).unwrap();
+            let from_toml =
+                AnalysisConfig::from_toml_str(&format!("preset = \"{p}\"\n"), p).unwrap();
             assert_eq!(from_toml, c);
         }
         assert!(matches!(

@@ -22,7 +22,7 @@
 //!   durations, scaled for a quantile q by √(q(1−q))/φ(Φ⁻¹(q)) (asymptotic variance of a sample
 //!   quantile, exact for log-normal durations).
 
-use crate::analysis::config::{metric_key, AnalysisConfig, Combine, MetricConfig, Method};
+use crate::analysis::config::{metric_key, AnalysisConfig, Combine, Method, MetricConfig};
 use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary};
 use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
 use crate::stats::distributions::normal_ppf;
@@ -97,7 +97,13 @@ pub fn comparison_id(g: &GroupComparison, m: MetricName) -> String {
         GroupLevel::Route => "route",
         GroupLevel::Operation => "operation",
     };
-    format!("{}/{}/{}/{}", g.key.service, level, g.key.name, metric_key(m))
+    format!(
+        "{}/{}/{}/{}",
+        g.key.service,
+        level,
+        g.key.name,
+        metric_key(m)
+    )
 }
 
 fn side(t: &TrackSample) -> SideSummary {
@@ -330,7 +336,12 @@ fn unit_of(m: MetricName) -> &'static str {
 }
 
 /// Inconclusive for too little data: no test, with the effect this sample could detect.
-fn too_little(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &AnalysisConfig) -> Option<Draft> {
+fn too_little(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Option<Draft> {
     let (nb, nc) = sample_sizes(g, m);
     if nb >= cfg.min_requests && nc >= cfg.min_requests && nb > 0 && nc > 0 {
         return None;
@@ -346,7 +357,11 @@ fn too_little(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analy
         set_region(&mut c, &region);
     }
     c.minimum_detectable_effect = mde(g, m, cfg);
-    let what = if m == MetricName::ErrorRate { "requests" } else { "durations" };
+    let what = if m == MetricName::ErrorRate {
+        "requests"
+    } else {
+        "durations"
+    };
     c.reason = match c.minimum_detectable_effect {
         Some(e) => format!(
             "too little data: {nb} baseline and {nc} canary {what}, below the minimum of {} per side; no test run (this sample could detect about {})",
@@ -358,10 +373,18 @@ fn too_little(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analy
             cfg.min_requests.max(1)
         ),
     };
-    Some(Draft { comparison: c, pending: Pending::Decided })
+    Some(Draft {
+        comparison: c,
+        pending: Pending::Decided,
+    })
 }
 
-fn draft_interval(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &AnalysisConfig) -> Draft {
+fn draft_interval(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Draft {
     if let Some(d) = too_little(g, m, mc, cfg) {
         return d;
     }
@@ -382,8 +405,14 @@ fn draft_interval(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &A
             };
             let f = fisher_exact(
                 [
-                    [g.canary.errors, g.canary.count - g.canary.errors.min(g.canary.count)],
-                    [g.baseline.errors, g.baseline.count - g.baseline.errors.min(g.baseline.count)],
+                    [
+                        g.canary.errors,
+                        g.canary.count - g.canary.errors.min(g.canary.count),
+                    ],
+                    [
+                        g.baseline.errors,
+                        g.baseline.count - g.baseline.errors.min(g.baseline.count),
+                    ],
                 ],
                 Alternative::TwoSided,
             );
@@ -396,34 +425,79 @@ fn draft_interval(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &A
                 let est = if kb > 0.0 && kc > 0.0 {
                     rate_ratio(kb, nb, kc, nc, conf)
                 } else if kb == 0.0 && kc > 0.0 {
-                    Some(Estimate { estimate: f64::INFINITY, low: f64::INFINITY, high: f64::INFINITY })
+                    Some(Estimate {
+                        estimate: f64::INFINITY,
+                        low: f64::INFINITY,
+                        high: f64::INFINITY,
+                    })
                 } else if kb > 0.0 && kc == 0.0 {
-                    Some(Estimate { estimate: 0.0, low: 0.0, high: f64::INFINITY })
+                    Some(Estimate {
+                        estimate: 0.0,
+                        low: 0.0,
+                        high: f64::INFINITY,
+                    })
                 } else {
                     None
                 };
                 c.effect_size = est.and_then(|e| finite(e.estimate));
-                Some(RatioLimit { estimate: est, region: ratio_region(mc), combine: mc.combine })
+                Some(RatioLimit {
+                    estimate: est,
+                    region: ratio_region(mc),
+                    combine: mc.combine,
+                })
             } else {
                 None
             };
-            Draft { comparison: c, pending: Pending::Interval { estimate: e, region, ratio } }
+            Draft {
+                comparison: c,
+                pending: Pending::Interval {
+                    estimate: e,
+                    region,
+                    ratio,
+                },
+            }
         }
         MetricName::LatencyShift => {
-            let mw = mann_whitney_u(&g.baseline.durations_ms, &g.canary.durations_ms, Alternative::TwoSided);
+            let mw = mann_whitney_u(
+                &g.baseline.durations_ms,
+                &g.canary.durations_ms,
+                Alternative::TwoSided,
+            );
             c.p_value = Some(mw.p_value);
-            c.test = Some(if mw.exact { "mann_whitney_u_exact" } else { "mann_whitney_u_asymptotic" }.into());
+            c.test = Some(
+                if mw.exact {
+                    "mann_whitney_u_exact"
+                } else {
+                    "mann_whitney_u_asymptotic"
+                }
+                .into(),
+            );
             let region = ratio_region(mc);
             set_region(&mut c, &region);
             match hodges_lehmann(&log_durations(&g.baseline), &log_durations(&g.canary), conf) {
                 Some(hl) => {
-                    let e = Estimate { estimate: hl.estimate.exp(), low: hl.low.exp(), high: hl.high.exp() };
+                    let e = Estimate {
+                        estimate: hl.estimate.exp(),
+                        low: hl.low.exp(),
+                        high: hl.high.exp(),
+                    };
                     set_estimate(&mut c, &e);
-                    Draft { comparison: c, pending: Pending::Interval { estimate: e, region, ratio: None } }
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Interval {
+                            estimate: e,
+                            region,
+                            ratio: None,
+                        },
+                    }
                 }
                 None => {
-                    c.reason = "the Hodges–Lehmann interval is undefined for samples this small".into();
-                    Draft { comparison: c, pending: Pending::Decided }
+                    c.reason =
+                        "the Hodges–Lehmann interval is undefined for samples this small".into();
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Decided,
+                    }
                 }
             }
         }
@@ -437,7 +511,14 @@ fn draft_interval(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &A
                     set_estimate(&mut c, &e);
                     c.p_value = Some(ci_inversion_p(x, y, q, e.estimate));
                     c.test = Some("quantile_ratio_ci_inversion".into());
-                    Draft { comparison: c, pending: Pending::Interval { estimate: e, region, ratio: None } }
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Interval {
+                            estimate: e,
+                            region,
+                            ratio: None,
+                        },
+                    }
                 }
                 None => {
                     let qx = crate::stats::quantile::quantile_type7(x, q);
@@ -447,7 +528,10 @@ fn draft_interval(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &A
                     }
                     let need = tail_samples_needed(q, conf);
                     c.reason = if qx <= 0.0 {
-                        format!("the baseline {} is zero, so the ratio is undefined", quantile_label(m))
+                        format!(
+                            "the baseline {} is zero, so the ratio is undefined",
+                            quantile_label(m)
+                        )
                     } else {
                         format!(
                             "{} needs about {need} durations per side for a {:.0}% order-statistic interval; have {} baseline and {} canary",
@@ -457,7 +541,10 @@ fn draft_interval(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &A
                             y.len()
                         )
                     };
-                    Draft { comparison: c, pending: Pending::Decided }
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Decided,
+                    }
                 }
             }
         }
@@ -491,7 +578,12 @@ fn ci_inversion_p(x: &[f64], y: &[f64], q: f64, estimate: f64) -> f64 {
     (1.0 - lo).clamp(0.0, 1.0)
 }
 
-fn draft_threshold(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &AnalysisConfig) -> Draft {
+fn draft_threshold(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Draft {
     if let Some(d) = too_little(g, m, mc, cfg) {
         return d;
     }
@@ -517,7 +609,8 @@ fn draft_threshold(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &
     (c.classification, c.reason) = match estimate {
         None if m == MetricName::LatencyShift => (
             Classification::Inconclusive,
-            "latency shift needs a statistical method; the threshold method does not judge it".into(),
+            "latency shift needs a statistical method; the threshold method does not judge it"
+                .into(),
         ),
         None => (
             Classification::Inconclusive,
@@ -525,18 +618,32 @@ fn draft_threshold(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &
         ),
         Some(e) if e > region.high => (
             Classification::FailHigh,
-            format!("{label} changed by {}, beyond the allowed {} (point estimate, no statistics)", fmt_value(e, unit), fmt_value(region.high, unit)),
+            format!(
+                "{label} changed by {}, beyond the allowed {} (point estimate, no statistics)",
+                fmt_value(e, unit),
+                fmt_value(region.high, unit)
+            ),
         ),
         Some(e) if e < region.low => (
             Classification::FailLow,
-            format!("{label} changed by {}, beyond the allowed {} (point estimate, no statistics)", fmt_value(e, unit), fmt_value(region.low, unit)),
+            format!(
+                "{label} changed by {}, beyond the allowed {} (point estimate, no statistics)",
+                fmt_value(e, unit),
+                fmt_value(region.low, unit)
+            ),
         ),
         Some(e) => (
             Classification::Pass,
-            format!("{label} changed by {}, within the allowed change (point estimate, no statistics)", fmt_value(e, unit)),
+            format!(
+                "{label} changed by {}, within the allowed change (point estimate, no statistics)",
+                fmt_value(e, unit)
+            ),
         ),
     };
-    Draft { comparison: c, pending: Pending::Decided }
+    Draft {
+        comparison: c,
+        pending: Pending::Decided,
+    }
 }
 
 /// Adjusts every raw p-value with Benjamini–Hochberg and classifies pending comparisons:
@@ -563,7 +670,12 @@ pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
         .into_iter()
         .map(|d| {
             let mut c = d.comparison;
-            if let Pending::Interval { estimate, region, ratio } = d.pending {
+            if let Pending::Interval {
+                estimate,
+                region,
+                ratio,
+            } = d.pending
+            {
                 classify(&mut c, &estimate, &region, ratio.as_ref(), cfg);
             }
             c
@@ -571,7 +683,13 @@ pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
         .collect()
 }
 
-fn classify(c: &mut Comparison, e: &Estimate, region: &Region, ratio: Option<&RatioLimit>, cfg: &AnalysisConfig) {
+fn classify(
+    c: &mut Comparison,
+    e: &Estimate,
+    region: &Region,
+    ratio: Option<&RatioLimit>,
+    cfg: &AnalysisConfig,
+) {
     let unit = c.unit.clone();
     let p_adj = c.p_value_adjusted.unwrap_or(1.0);
     let excludes_null = e.low > region.null || e.high < region.null;
@@ -584,7 +702,11 @@ fn classify(c: &mut Comparison, e: &Estimate, region: &Region, ratio: Option<&Ra
     let (high_r, low_r, within_r) = match ratio_defined {
         Some(r) => {
             let re = r.estimate.expect("filtered");
-            (re.estimate > r.region.high, re.estimate < r.region.low, r.region.contains_interval(&re))
+            (
+                re.estimate > r.region.high,
+                re.estimate < r.region.low,
+                r.region.contains_interval(&re),
+            )
         }
         None => (true, true, true),
     };
@@ -601,7 +723,7 @@ fn classify(c: &mut Comparison, e: &Estimate, region: &Region, ratio: Option<&Ra
     );
     let label = quantile_label(c.metric);
     let est = fmt_value(e.estimate, &unit);
-    let p_text = format!("adjusted p = {}", fmt_p(p_adj));
+    let p_text = format!("adjusted p {}", fmt_p(p_adj));
     if significant && beyond_high {
         c.classification = Classification::FailHigh;
         c.reason = format!(
@@ -636,11 +758,13 @@ fn classify(c: &mut Comparison, e: &Estimate, region: &Region, ratio: Option<&Ra
     }
 }
 
-/// p-value for text: 3 significant digits, `< 1e-10` below that.
+/// A p-value as text with its relation: `p = 0.012`, `p = 3.4e-5`, `p < 1e-10`.
 pub fn fmt_p(p: f64) -> String {
     if p < 1e-10 {
         "< 1e-10".into()
+    } else if p < 0.001 {
+        format!("= {p:.1e}")
     } else {
-        format!("{p:.3}")
+        format!("= {p:.3}")
     }
 }

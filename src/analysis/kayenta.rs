@@ -41,10 +41,23 @@ fn side(t: &TrackSample) -> SideSummary {
 }
 
 /// The values Kayenta compares for a metric: (control, experiment, unit, description).
-fn values(g: &GroupComparison, m: MetricName) -> Option<(Vec<f64>, Vec<f64>, &'static str, &'static str)> {
+fn values(
+    g: &GroupComparison,
+    m: MetricName,
+) -> Option<(Vec<f64>, Vec<f64>, &'static str, &'static str)> {
     let series = |f: &dyn Fn(&crate::engine::summary::TimeBucket) -> f64| {
-        let b: Vec<f64> = g.baseline_series.iter().map(f).filter(|v| v.is_finite()).collect();
-        let c: Vec<f64> = g.canary_series.iter().map(f).filter(|v| v.is_finite()).collect();
+        let b: Vec<f64> = g
+            .baseline_series
+            .iter()
+            .map(f)
+            .filter(|v| v.is_finite())
+            .collect();
+        let c: Vec<f64> = g
+            .canary_series
+            .iter()
+            .map(f)
+            .filter(|v| v.is_finite())
+            .collect();
         (b, c)
     };
     match m {
@@ -118,16 +131,26 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
     let allowed_decrease = 1.0 - mc.allowed_decrease.unwrap_or(0.0);
     let Some((control, experiment, unit, what)) = values(g, m) else {
         c.reason = "Kayenta mode judges per-time-bucket series, and this quantile has none".into();
-        return Draft { comparison: c, pending: Pending::Decided };
+        return Draft {
+            comparison: c,
+            pending: Pending::Decided,
+        };
     };
     c.unit = unit.into();
     let total = (control.len() as u64, experiment.len() as u64);
-    if control.is_empty() || experiment.is_empty() || total.0 < cfg.min_requests || total.1 < cfg.min_requests {
+    if control.is_empty()
+        || experiment.is_empty()
+        || total.0 < cfg.min_requests
+        || total.1 < cfg.min_requests
+    {
         c.reason = format!(
             "no data (Kayenta Nodata): {} baseline and {} canary {what}",
             total.0, total.1
         );
-        return Draft { comparison: c, pending: Pending::Decided };
+        return Draft {
+            comparison: c,
+            pending: Pending::Decided,
+        };
     }
     let mut sc = control.clone();
     let mut se = experiment.clone();
@@ -137,13 +160,19 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
         c.classification = Classification::Pass;
         c.effect_size = Some(1.0);
         c.reason = format!("the canary and baseline {what} are identical");
-        return Draft { comparison: c, pending: Pending::Decided };
+        return Draft {
+            comparison: c,
+            pending: Pending::Decided,
+        };
     }
     if sc.first() == sc.last() && se.first() == se.last() && sc.first() == se.first() {
         c.classification = Classification::Pass;
         c.effect_size = Some(1.0);
         c.reason = format!("all {what} have the same value");
-        return Draft { comparison: c, pending: Pending::Decided };
+        return Draft {
+            comparison: c,
+            pending: Pending::Decided,
+        };
     }
     let mw = mann_whitney_u(&sc, &se, Alternative::TwoSided);
     c.p_value = Some(mw.p_value);
@@ -154,19 +183,26 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
             sc.len(),
             se.len()
         );
-        return Draft { comparison: c, pending: Pending::Decided };
+        return Draft {
+            comparison: c,
+            pending: Pending::Decided,
+        };
     };
     c.estimate = Some(hl.estimate);
     c.ci_low = Some(hl.low);
     c.ci_high = Some(hl.high);
     let band = cfg.kayenta_tolerance * hl.estimate.abs();
     let mc_mean = mean(&sc);
-    let deviation = if mc_mean == 0.0 { 1.0 } else { mean(&se) / mc_mean };
+    let deviation = if mc_mean == 0.0 {
+        1.0
+    } else {
+        mean(&se) / mc_mean
+    };
     c.effect_size = Some(deviation);
     let is_high = mc.direction.checks_increase() && hl.low > band && deviation >= allowed_increase;
     let is_low = mc.direction.checks_decrease() && hl.high < -band && deviation <= allowed_decrease;
     let detail = format!(
-        "shift {:.4} {unit}, {:.0}% CI [{:.4}, {:.4}], tolerance ±{:.4}; mean ratio {:.3} (allowedIncrease {:.2}, allowedDecrease {:.2}); p = {} ({what})",
+        "shift {:.4} {unit}, {:.0}% CI [{:.4}, {:.4}], tolerance ±{:.4}; mean ratio {:.3} (allowedIncrease {:.2}, allowedDecrease {:.2}); p {} ({what})",
         hl.estimate,
         cfg.confidence() * 100.0,
         hl.low,
@@ -184,5 +220,8 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
     } else {
         (Classification::Pass, format!("Kayenta Pass: {detail}"))
     };
-    Draft { comparison: c, pending: Pending::Decided }
+    Draft {
+        comparison: c,
+        pending: Pending::Decided,
+    }
 }

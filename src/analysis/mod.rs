@@ -18,7 +18,11 @@ use crate::engine::summary::ComparisonInput;
 use crate::model::quality::DataQuality;
 
 /// Analyses `input` with `cfg`; `generated_at` comes from `SOURCE_DATE_EPOCH` when set.
-pub fn analyze(input: &ComparisonInput, cfg: &AnalysisConfig, quality: DataQuality) -> AnalysisReport {
+pub fn analyze(
+    input: &ComparisonInput,
+    cfg: &AnalysisConfig,
+    quality: DataQuality,
+) -> AnalysisReport {
     analyze_at(input, cfg, quality, generation_time())
 }
 
@@ -193,7 +197,10 @@ pub fn human_summary(report: &AnalysisReport) -> String {
             }
         }
     }
-    out.push_str(&format!("data quality: {}\n", report.data_quality.summary()));
+    out.push_str(&format!(
+        "data quality: {}\n",
+        report.data_quality.summary()
+    ));
     out
 }
 

@@ -16,7 +16,14 @@ const BUCKETS: usize = 10;
 
 /// One side: `n` log-normal durations (median `median_ms`, log-sd `sigma`) scaled by `scale`,
 /// errors with probability `p_err`, split in arrival order into [`BUCKETS`] time buckets.
-fn track(seed: u64, n: usize, median_ms: f64, sigma: f64, scale: f64, p_err: f64) -> (TrackSample, Vec<TimeBucket>) {
+fn track(
+    seed: u64,
+    n: usize,
+    median_ms: f64,
+    sigma: f64,
+    scale: f64,
+    p_err: f64,
+) -> (TrackSample, Vec<TimeBucket>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let ln = LogNormal::new(median_ms.ln(), sigma).unwrap();
     let draws: Vec<(f64, bool)> = (0..n)
@@ -86,9 +93,18 @@ fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupCompariso
 
 fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
     ComparisonInput {
-        baseline: Selector { track: Some("stable".into()), version: None },
-        canary: Selector { track: Some("canary".into()), version: None },
-        window: Window { start_unix_nano: 1_700_000_000_000_000_000, end_unix_nano: 1_700_000_600_000_000_000 },
+        baseline: Selector {
+            track: Some("stable".into()),
+            version: None,
+        },
+        canary: Selector {
+            track: Some("canary".into()),
+            version: None,
+        },
+        window: Window {
+            start_unix_nano: 1_700_000_000_000_000_000,
+            end_unix_nano: 1_700_000_600_000_000_000,
+        },
         bucket_ns: 60_000_000_000,
         canary_first_seen_unix_nano: Some(1_700_000_000_000_000_000),
         groups,
@@ -96,7 +112,12 @@ fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
 }
 
 fn run(inp: &ComparisonInput, cfg: &AnalysisConfig) -> AnalysisReport {
-    analyze_at(inp, cfg, DataQuality::default(), "2026-01-01T00:00:00Z".into())
+    analyze_at(
+        inp,
+        cfg,
+        DataQuality::default(),
+        "2026-01-01T00:00:00Z".into(),
+    )
 }
 
 fn find<'a>(r: &'a AnalysisReport, id_suffix: &str) -> &'a super::report::Comparison {
@@ -112,29 +133,65 @@ fn side(n: usize, scale: f64, p_err: f64) -> Side {
 
 #[test]
 fn clear_latency_regression_fails_high_and_rolls_back() {
-    let inp = input(vec![group("POST /cart", 1, 0.5, side(3000, 1.0, 0.01), side(3000, 1.6, 0.01))]);
+    let inp = input(vec![group(
+        "POST /cart",
+        1,
+        0.5,
+        side(3000, 1.0, 0.01),
+        side(3000, 1.6, 0.01),
+    )]);
     let r = run(&inp, &AnalysisConfig::default_preset());
     for m in ["latency_p50", "latency_p99", "latency_shift"] {
         let c = find(&r, m);
-        assert_eq!(c.classification, Classification::FailHigh, "{m}: {} {:?} {:?}", c.reason, c.baseline, c.canary);
+        assert_eq!(
+            c.classification,
+            Classification::FailHigh,
+            "{m}: {} {:?} {:?}",
+            c.reason,
+            c.baseline,
+            c.canary
+        );
         assert!(c.ci_low.unwrap() > 1.2, "{m}: {:?}", c.ci_low);
     }
     let shift = find(&r, "latency_shift");
-    assert!((shift.estimate.unwrap() - 1.6).abs() < 0.1, "{:?}", shift.estimate);
+    assert!(
+        (shift.estimate.unwrap() - 1.6).abs() < 0.1,
+        "{:?}",
+        shift.estimate
+    );
     assert_eq!(r.verdict, Verdict::Rollback, "{}", r.summary);
     assert!(r.score < 75.0);
     assert!(r.drivers.iter().any(|d| d.ends_with("latency_p99")));
-    assert!(r.summary.contains("checkout/route/POST /cart/latency"), "{}", r.summary);
+    assert!(
+        r.summary.contains("checkout/route/POST /cart/latency"),
+        "{}",
+        r.summary
+    );
     // Failures sort first.
-    assert!(matches!(r.comparisons[0].classification, Classification::FailHigh));
+    assert!(matches!(
+        r.comparisons[0].classification,
+        Classification::FailHigh
+    ));
 }
 
 #[test]
 fn identical_distributions_pass_and_promote_at_high_n() {
-    let inp = input(vec![group("GET /items", 2, 0.3, side(3000, 1.0, 0.003), side(3000, 1.0, 0.003))]);
+    let inp = input(vec![group(
+        "GET /items",
+        2,
+        0.3,
+        side(3000, 1.0, 0.003),
+        side(3000, 1.0, 0.003),
+    )]);
     let r = run(&inp, &AnalysisConfig::default_preset());
     for c in &r.comparisons {
-        assert_eq!(c.classification, Classification::Pass, "{}: {}", c.id, c.reason);
+        assert_eq!(
+            c.classification,
+            Classification::Pass,
+            "{}: {}",
+            c.id,
+            c.reason
+        );
     }
     assert_eq!(r.verdict, Verdict::Promote, "{}", r.summary);
     assert_eq!(r.score, 100.0);
@@ -142,31 +199,58 @@ fn identical_distributions_pass_and_promote_at_high_n() {
 
 #[test]
 fn tiny_samples_are_inconclusive_with_mde_and_continue() {
-    let inp = input(vec![group("GET /rare", 3, 0.5, side(30, 1.0, 0.01), side(25, 3.0, 0.2))]);
+    let inp = input(vec![group(
+        "GET /rare",
+        3,
+        0.5,
+        side(30, 1.0, 0.01),
+        side(25, 3.0, 0.2),
+    )]);
     let r = run(&inp, &AnalysisConfig::default_preset());
     for c in &r.comparisons {
         assert_eq!(c.classification, Classification::Inconclusive, "{}", c.id);
-        assert!(c.p_value.is_none() && c.test.is_none(), "no test below the minimum");
+        assert!(
+            c.p_value.is_none() && c.test.is_none(),
+            "no test below the minimum"
+        );
         let mde = c.minimum_detectable_effect.expect("MDE reported");
         assert!(mde > 0.0);
         assert!(c.reason.contains("too little data"), "{}", c.reason);
     }
     let err = find(&r, "error_rate");
-    assert!(err.minimum_detectable_effect.unwrap() > 1.0, "pp MDE at n≈30 is several pp");
+    assert!(
+        err.minimum_detectable_effect.unwrap() > 1.0,
+        "pp MDE at n≈30 is several pp"
+    );
     assert_eq!(r.verdict, Verdict::Continue);
     assert_eq!(r.score, 0.0);
 }
 
 #[test]
 fn trivial_significant_shift_at_huge_n_passes() {
-    let inp = input(vec![group("GET /hot", 4, 0.1, side(3000, 1.0, 0.0), side(3000, 1.01, 0.0))]);
+    let inp = input(vec![group(
+        "GET /hot",
+        4,
+        0.1,
+        side(3000, 1.0, 0.0),
+        side(3000, 1.01, 0.0),
+    )]);
     let r = run(&inp, &AnalysisConfig::default_preset());
     let s = find(&r, "latency_shift");
-    assert!(s.p_value.unwrap() < 0.05, "the +1% shift is statistically significant: {:?}", s.p_value);
+    assert!(
+        s.p_value.unwrap() < 0.05,
+        "the +1% shift is statistically significant: {:?}",
+        s.p_value
+    );
     assert!(s.ci_low.unwrap() > 1.0);
     assert_eq!(s.classification, Classification::Pass, "{}", s.reason);
     let e = find(&r, "error_rate");
-    assert_eq!(e.classification, Classification::Pass, "0 vs 0 errors: {}", e.reason);
+    assert_eq!(
+        e.classification,
+        Classification::Pass,
+        "0 vs 0 errors: {}",
+        e.reason
+    );
     assert_eq!(e.p_value, Some(1.0));
     assert_eq!(e.estimate, Some(0.0));
     assert_eq!(r.verdict, Verdict::Promote, "{}", r.summary);
@@ -175,9 +259,23 @@ fn trivial_significant_shift_at_huge_n_passes() {
 #[test]
 fn critical_error_failure_forces_rollback_despite_high_score() {
     let mut groups: Vec<GroupComparison> = (0..10)
-        .map(|i| group(&format!("GET /r{i:02}"), 100 + i, 0.3, side(1500, 1.0, 0.0), side(1500, 1.0, 0.0)))
+        .map(|i| {
+            group(
+                &format!("GET /r{i:02}"),
+                100 + i,
+                0.3,
+                side(1500, 1.0, 0.0),
+                side(1500, 1.0, 0.0),
+            )
+        })
         .collect();
-    groups.push(group("POST /pay", 7, 0.3, side(1500, 1.0, 0.01), side(1500, 1.0, 0.08)));
+    groups.push(group(
+        "POST /pay",
+        7,
+        0.3,
+        side(1500, 1.0, 0.01),
+        side(1500, 1.0, 0.08),
+    ));
     let r = run(&input(groups), &AnalysisConfig::default_preset());
     let e = find(&r, "POST /pay/error_rate");
     assert_eq!(e.classification, Classification::FailHigh, "{}", e.reason);
@@ -191,7 +289,15 @@ fn critical_error_failure_forces_rollback_despite_high_score() {
 #[test]
 fn bh_adjusted_p_values_are_at_least_raw() {
     let groups: Vec<GroupComparison> = (0..8)
-        .map(|i| group(&format!("GET /b{i}"), 200 + i, 0.5, side(400, 1.0, 0.02), side(400, 1.0 + 0.05 * i as f64, 0.02 + 0.01 * i as f64)))
+        .map(|i| {
+            group(
+                &format!("GET /b{i}"),
+                200 + i,
+                0.5,
+                side(400, 1.0, 0.02),
+                side(400, 1.0 + 0.05 * i as f64, 0.02 + 0.01 * i as f64),
+            )
+        })
         .collect();
     let r = run(&input(groups), &AnalysisConfig::default_preset());
     let mut n = 0;
@@ -213,19 +319,39 @@ fn bh_adjusted_p_values_are_at_least_raw() {
 fn tail_quantile_without_enough_data_says_why() {
     let mut cfg = AnalysisConfig::default_preset();
     cfg.metrics.latency_p999.enabled = true;
-    let inp = input(vec![group("GET /t", 9, 0.5, side(1000, 1.0, 0.0), side(1000, 1.0, 0.0))]);
+    let inp = input(vec![group(
+        "GET /t",
+        9,
+        0.5,
+        side(1000, 1.0, 0.0),
+        side(1000, 1.0, 0.0),
+    )]);
     let r = run(&inp, &cfg);
     let c = find(&r, "latency_p999");
     assert_eq!(c.classification, Classification::Inconclusive);
-    assert!(c.reason.contains("needs about") && c.reason.contains("p99.9"), "{}", c.reason);
+    assert!(
+        c.reason.contains("needs about") && c.reason.contains("p99.9"),
+        "{}",
+        c.reason
+    );
 }
 
 #[test]
 fn error_ratio_limit_combines_with_and_or() {
     // 0.5% → 1.5%: +1 pp (beyond 0.5 pp) and ×3 (beyond ×2 only with `or`... and beyond ×1.5).
-    let g = group("GET /e", 11, 0.3, side(20000, 1.0, 0.005), side(20000, 1.0, 0.015));
+    let g = group(
+        "GET /e",
+        11,
+        0.3,
+        side(20000, 1.0, 0.005),
+        side(20000, 1.0, 0.015),
+    );
     let mut cfg = AnalysisConfig::default_preset();
-    for m in [MetricName::LatencyP50, MetricName::LatencyP99, MetricName::LatencyShift] {
+    for m in [
+        MetricName::LatencyP50,
+        MetricName::LatencyP99,
+        MetricName::LatencyShift,
+    ] {
         match m {
             MetricName::LatencyP50 => cfg.metrics.latency_p50.enabled = false,
             MetricName::LatencyP99 => cfg.metrics.latency_p99.enabled = false,
@@ -237,16 +363,30 @@ fn error_ratio_limit_combines_with_and_or() {
     cfg.metrics.error_rate.combine = config::Combine::And;
     let r = run(&input(vec![g.clone()]), &cfg);
     let e = find(&r, "error_rate");
-    assert_ne!(e.classification, Classification::FailHigh, "and: ratio within ×10 → no fail: {}", e.reason);
+    assert_ne!(
+        e.classification,
+        Classification::FailHigh,
+        "and: ratio within ×10 → no fail: {}",
+        e.reason
+    );
     assert!(e.effect_size.unwrap() > 2.0);
     cfg.metrics.error_rate.combine = config::Combine::Or;
     let r = run(&input(vec![g]), &cfg);
-    assert_eq!(find(&r, "error_rate").classification, Classification::FailHigh);
+    assert_eq!(
+        find(&r, "error_rate").classification,
+        Classification::FailHigh
+    );
 }
 
 #[test]
 fn weighted_counts_drive_the_rate_estimate() {
-    let mut g = group("GET /w", 12, 0.3, side(1000, 1.0, 0.0), side(1000, 1.0, 0.0));
+    let mut g = group(
+        "GET /w",
+        12,
+        0.3,
+        side(1000, 1.0, 0.0),
+        side(1000, 1.0, 0.0),
+    );
     // Canary: 10 recorded errors standing for 100 requests each, other spans weight 1.
     g.canary.errors = 10;
     g.canary.weighted_errors = 1000.0;
@@ -254,13 +394,23 @@ fn weighted_counts_drive_the_rate_estimate() {
     let r = run(&input(vec![g]), &AnalysisConfig::default_preset());
     let e = find(&r, "error_rate");
     let expected = 100.0 * 1000.0 / 1990.0;
-    assert!((e.estimate.unwrap() - expected).abs() < 1e-9, "{:?}", e.estimate);
+    assert!(
+        (e.estimate.unwrap() - expected).abs() < 1e-9,
+        "{:?}",
+        e.estimate
+    );
 }
 
 #[test]
 fn kayenta_mode_follows_the_netflix_rule() {
     let cfg = AnalysisConfig::kayenta_preset();
-    let bad = input(vec![group("GET /k", 13, 0.5, side(1000, 1.0, 0.01), side(1000, 1.5, 0.01))]);
+    let bad = input(vec![group(
+        "GET /k",
+        13,
+        0.5,
+        side(1000, 1.0, 0.01),
+        side(1000, 1.5, 0.01),
+    )]);
     let r = run(&bad, &cfg);
     let s = find(&r, "latency_shift");
     assert_eq!(s.classification, Classification::FailHigh, "{}", s.reason);
@@ -268,12 +418,29 @@ fn kayenta_mode_follows_the_netflix_rule() {
     assert!(s.effect_size.unwrap() > 1.3);
     assert!(s.ci_low.unwrap() > 0.25 * s.estimate.unwrap());
     let p99 = find(&r, "latency_p99");
-    assert_eq!(p99.classification, Classification::FailHigh, "{}", p99.reason);
+    assert_eq!(
+        p99.classification,
+        Classification::FailHigh,
+        "{}",
+        p99.reason
+    );
     assert_eq!(r.verdict, Verdict::Rollback);
 
-    let same = input(vec![group("GET /k", 14, 0.5, side(1000, 1.0, 0.01), side(1000, 1.0, 0.01))]);
+    let same = input(vec![group(
+        "GET /k",
+        14,
+        0.5,
+        side(1000, 1.0, 0.01),
+        side(1000, 1.0, 0.01),
+    )]);
     let r = run(&same, &cfg);
-    assert!(r.comparisons.iter().all(|c| c.classification == Classification::Pass), "{:#?}", r.comparisons);
+    assert!(
+        r.comparisons
+            .iter()
+            .all(|c| c.classification == Classification::Pass),
+        "{:#?}",
+        r.comparisons
+    );
     assert_eq!(r.verdict, Verdict::Promote);
     assert_eq!(r.score, 100.0);
 }
@@ -282,25 +449,51 @@ fn kayenta_mode_follows_the_netflix_rule() {
 fn kayenta_effect_size_threshold_suppresses_small_effects() {
     let mut cfg = AnalysisConfig::kayenta_preset();
     cfg.metrics.latency_shift.allowed_increase = Some(0.5); // allowedIncrease = 1.5
-    let inp = input(vec![group("GET /k2", 15, 0.3, side(1000, 1.0, 0.0), side(1000, 1.2, 0.0))]);
+    let inp = input(vec![group(
+        "GET /k2",
+        15,
+        0.3,
+        side(1000, 1.0, 0.0),
+        side(1000, 1.2, 0.0),
+    )]);
     let r = run(&inp, &cfg);
     let s = find(&r, "latency_shift");
     assert!(s.ci_low.unwrap() > 0.0);
-    assert_eq!(s.classification, Classification::Pass, "mean ratio 1.2 < 1.5: {}", s.reason);
+    assert_eq!(
+        s.classification,
+        Classification::Pass,
+        "mean ratio 1.2 < 1.5: {}",
+        s.reason
+    );
 }
 
 #[test]
 fn seed_simple_uses_point_thresholds() {
     let cfg = AnalysisConfig::seed_simple_preset();
     let inp = input(vec![
-        group("GET /a", 16, 0.3, side(500, 1.0, 0.01), side(500, 1.0, 0.15)),
+        group(
+            "GET /a",
+            16,
+            0.3,
+            side(500, 1.0, 0.01),
+            side(500, 1.0, 0.15),
+        ),
         group("GET /b", 17, 0.3, side(500, 1.0, 0.0), side(500, 1.3, 0.0)),
         group("GET /c", 18, 0.3, side(500, 1.0, 0.0), side(500, 1.0, 0.0)),
     ]);
     let r = run(&inp, &cfg);
-    assert_eq!(find(&r, "GET /a/error_rate").classification, Classification::FailHigh);
-    assert_eq!(find(&r, "GET /b/latency_p99").classification, Classification::FailHigh);
-    assert_eq!(find(&r, "GET /c/latency_p99").classification, Classification::Pass);
+    assert_eq!(
+        find(&r, "GET /a/error_rate").classification,
+        Classification::FailHigh
+    );
+    assert_eq!(
+        find(&r, "GET /b/latency_p99").classification,
+        Classification::FailHigh
+    );
+    assert_eq!(
+        find(&r, "GET /c/latency_p99").classification,
+        Classification::Pass
+    );
     assert!(r.comparisons.iter().all(|c| c.p_value.is_none()));
     assert_eq!(r.verdict, Verdict::Rollback);
     assert_eq!(r.comparisons.len(), 6);
@@ -308,7 +501,13 @@ fn seed_simple_uses_point_thresholds() {
 
 #[test]
 fn operation_level_only_when_configured() {
-    let mut op = group("db.query", 19, 0.3, side(500, 1.0, 0.0), side(500, 1.0, 0.0));
+    let mut op = group(
+        "db.query",
+        19,
+        0.3,
+        side(500, 1.0, 0.0),
+        side(500, 1.0, 0.0),
+    );
     op.key.level = GroupLevel::Operation;
     let route = group("GET /x", 20, 0.3, side(500, 1.0, 0.0), side(500, 1.0, 0.0));
     let inp = input(vec![route, op]);
@@ -324,11 +523,20 @@ fn operation_level_only_when_configured() {
 
 #[test]
 fn deterministic_and_summary_names_drivers() {
-    let inp = input(vec![group("POST /cart", 21, 0.5, side(800, 1.0, 0.01), side(800, 1.5, 0.01))]);
+    let inp = input(vec![group(
+        "POST /cart",
+        21,
+        0.5,
+        side(800, 1.0, 0.01),
+        side(800, 1.5, 0.01),
+    )]);
     let cfg = AnalysisConfig::default_preset();
     let a = run(&inp, &cfg);
     let b = run(&inp, &cfg);
-    assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
     let text = human_summary(&a);
     assert!(text.starts_with("verdict: ROLLBACK"), "{text}");
     assert!(text.contains("2023-11-14T22:13:20Z"), "{text}");
@@ -354,7 +562,13 @@ fn aa_rollbacks(cfg: &AnalysisConfig, replicates: u64, routes: u64, n: usize) ->
         let groups: Vec<GroupComparison> = (0..routes)
             .map(|i| {
                 let seed = 1_000_000 + rep * 1000 + i;
-                group(&format!("GET /aa{i:02}"), seed, 0.6, side(n, 1.0, 0.05), side(n, 1.0, 0.05))
+                group(
+                    &format!("GET /aa{i:02}"),
+                    seed,
+                    0.6,
+                    side(n, 1.0, 0.05),
+                    side(n, 1.0, 0.05),
+                )
             })
             .collect();
         let r = run(&input(groups), cfg);
@@ -424,7 +638,10 @@ fn calibration_aa_false_rollback_rate_at_most_alpha() {
     default.metrics.latency_p50.enabled = false;
     default.metrics.latency_p99.enabled = false;
     let (rb, _) = aa_rollbacks(&default, 40, routes, n);
-    assert!((rb as f64) <= limit(40, default.alpha), "default preset: {rb}/40 A/A rollbacks");
+    assert!(
+        (rb as f64) <= limit(40, default.alpha),
+        "default preset: {rb}/40 A/A rollbacks"
+    );
 }
 
 #[test]
@@ -441,7 +658,11 @@ fn calibration_aa_large() {
 
 #[test]
 fn kayenta_method_config_roundtrip() {
-    let c = AnalysisConfig::from_toml_str("preset = \"kayenta\"\n[kayenta]\ntolerance = 0.1\n", "k.toml").unwrap();
+    let c = AnalysisConfig::from_toml_str(
+        "preset = \"kayenta\"\n[kayenta]\ntolerance = 0.1\n",
+        "k.toml",
+    )
+    .unwrap();
     assert_eq!(c.method, Method::Kayenta);
     assert_eq!(c.kayenta_tolerance, 0.1);
 }
@@ -449,7 +670,13 @@ fn kayenta_method_config_roundtrip() {
 /// A minimal JSON Schema (draft 2020-12) checker for the keywords `docs/report.schema.json`
 /// uses: `$ref` (local), `type`, `enum`, `const`, `required`, `properties`,
 /// `additionalProperties`, `items`, `minimum`, `maximum`. Returns every violation with its path.
-fn schema_errors(schema: &serde_json::Value, root: &serde_json::Value, v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+fn schema_errors(
+    schema: &serde_json::Value,
+    root: &serde_json::Value,
+    v: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
     use serde_json::Value;
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let name = r.strip_prefix("#/$defs/").expect("local $ref");
@@ -487,15 +714,28 @@ fn schema_errors(schema: &serde_json::Value, root: &serde_json::Value, v: &serde
         }
     }
     if let Some(x) = v.as_f64() {
-        if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| x < m) {
+        if schema
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| x < m)
+        {
             out.push(format!("{path}: {x} below minimum"));
         }
-        if schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| x > m) {
+        if schema
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| x > m)
+        {
             out.push(format!("{path}: {x} above maximum"));
         }
     }
     if let Some(obj) = v.as_object() {
-        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let k = r.as_str().unwrap();
             if !obj.contains_key(k) {
                 out.push(format!("{path}: missing required `{k}`"));
@@ -523,10 +763,22 @@ fn schema_errors(schema: &serde_json::Value, root: &serde_json::Value, v: &serde
 
 fn varied_report() -> AnalysisReport {
     use crate::model::quality::{FileSummary, Issue, IssueKind};
-    let mut op = group("db.query", 30, 0.4, side(400, 1.0, 0.0), side(400, 1.0, 0.0));
+    let mut op = group(
+        "db.query",
+        30,
+        0.4,
+        side(400, 1.0, 0.0),
+        side(400, 1.0, 0.0),
+    );
     op.key.level = GroupLevel::Operation;
     let inp = input(vec![
-        group("POST /cart", 31, 0.5, side(800, 1.0, 0.01), side(800, 1.5, 0.05)),
+        group(
+            "POST /cart",
+            31,
+            0.5,
+            side(800, 1.0, 0.01),
+            side(800, 1.5, 0.05),
+        ),
         group("GET /rare", 32, 0.5, side(20, 1.0, 0.0), side(20, 1.0, 0.0)),
         op,
     ]);
@@ -534,25 +786,52 @@ fn varied_report() -> AnalysisReport {
     cfg.levels = vec![GroupLevel::Route, GroupLevel::Operation];
     cfg.metrics.latency_p999.enabled = true;
     cfg.metrics.error_rate.allowed_increase = Some(1.0);
-    let mut q = DataQuality::default();
-    q.records_read = 10;
-    q.records_ingested = 9;
-    q.records_rejected = 1;
-    q.files.push(FileSummary { file: "a.jsonl".into(), format: "otlp-json-lines".into(), records_read: 10, records_ingested: 9, records_rejected: 1 });
-    q.push(Issue::rejected(IssueKind::BadId, "a.jsonl", Some(3), Some("spanId".into()), "empty id"));
+    let mut q = DataQuality {
+        records_read: 10,
+        records_ingested: 9,
+        records_rejected: 1,
+        ..Default::default()
+    };
+    q.files.push(FileSummary {
+        file: "a.jsonl".into(),
+        format: "otlp-json-lines".into(),
+        records_read: 10,
+        records_ingested: 9,
+        records_rejected: 1,
+    });
+    q.push(Issue::rejected(
+        IssueKind::BadId,
+        "a.jsonl",
+        Some(3),
+        Some("spanId".into()),
+        "empty id",
+    ));
     analyze_at(&inp, &cfg, q, "2026-01-01T00:00:00Z".into())
 }
 
 #[test]
 fn report_validates_against_the_schema() {
-    let schema: serde_json::Value = serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
     let mut reports = vec![varied_report()];
     reports.push(run(
-        &input(vec![group("GET /k", 33, 0.5, side(300, 1.0, 0.01), side(300, 1.3, 0.01))]),
+        &input(vec![group(
+            "GET /k",
+            33,
+            0.5,
+            side(300, 1.0, 0.01),
+            side(300, 1.3, 0.01),
+        )]),
         &AnalysisConfig::kayenta_preset(),
     ));
     reports.push(run(
-        &input(vec![group("GET /s", 34, 0.5, side(300, 1.0, 0.01), side(300, 1.3, 0.01))]),
+        &input(vec![group(
+            "GET /s",
+            34,
+            0.5,
+            side(300, 1.0, 0.01),
+            side(300, 1.3, 0.01),
+        )]),
         &AnalysisConfig::seed_simple_preset(),
     ));
     for r in &reports {
@@ -562,9 +841,21 @@ fn report_validates_against_the_schema() {
         assert!(errs.is_empty(), "{}: {errs:#?}", r.config_name);
     }
     let v = serde_json::to_value(&reports[0]).unwrap();
-    assert!(v["comparisons"].as_array().unwrap().iter().any(|c| c.get("operation").is_some()));
-    assert!(v["comparisons"].as_array().unwrap().iter().any(|c| c.get("effect_size").is_some()));
-    assert!(v["comparisons"].as_array().unwrap().iter().any(|c| !c["minimum_detectable_effect"].is_null()));
+    assert!(v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.get("operation").is_some()));
+    assert!(v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.get("effect_size").is_some()));
+    assert!(v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| !c["minimum_detectable_effect"].is_null()));
 
     // The checker can fail: a missing required field, a wrong type and an unknown field.
     let mut broken = v.clone();

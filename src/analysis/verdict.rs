@@ -100,20 +100,29 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
             }
         }
     };
-    let decided = cs.iter().filter(|c| c.classification != Classification::Inconclusive).count();
+    let decided = cs
+        .iter()
+        .filter(|c| c.classification != Classification::Inconclusive)
+        .count();
     let fails: Vec<&Comparison> = cs.iter().filter(|c| is_fail(c)).collect();
     let critical_fails: Vec<&Comparison> = fails.iter().copied().filter(|c| c.critical).collect();
     let inconclusive: Vec<&Comparison> = cs
         .iter()
         .filter(|c| c.classification == Classification::Inconclusive)
         .collect();
-    let decided_fraction = if cs.is_empty() { 0.0 } else { decided as f64 / cs.len() as f64 };
+    let decided_fraction = if cs.is_empty() {
+        0.0
+    } else {
+        decided as f64 / cs.len() as f64
+    };
     let enough_requests = canary_requests >= cfg.min_total_requests;
     let enough_decided = decided_fraction >= cfg.min_decided_fraction;
     let counts = format!(
         "{} comparisons: {} pass, {} fail, {} inconclusive",
         cs.len(),
-        cs.iter().filter(|c| c.classification == Classification::Pass).count(),
+        cs.iter()
+            .filter(|c| c.classification == Classification::Pass)
+            .count(),
         fails.len(),
         inconclusive.len()
     );
@@ -121,7 +130,9 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
         "score {score:.1} (promote at ≥ {}, roll back below {})",
         cfg.pass_threshold, cfg.marginal_threshold
     );
-    let (verdict, why, driver_list): (Verdict, String, Vec<&Comparison>) = if !critical_fails.is_empty() {
+    let (verdict, why, driver_list): (Verdict, String, Vec<&Comparison>) = if !critical_fails
+        .is_empty()
+    {
         (
             Verdict::Rollback,
             format!(
@@ -145,7 +156,10 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
         )
     } else if score >= cfg.pass_threshold && enough_requests && enough_decided {
         let mut d = fails.clone();
-        d.extend(cs.iter().filter(|c| c.critical && c.classification == Classification::Pass));
+        d.extend(
+            cs.iter()
+                .filter(|c| c.critical && c.classification == Classification::Pass),
+        );
         (
             Verdict::Promote,
             "the score reaches the pass threshold with enough evidence".into(),

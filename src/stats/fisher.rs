@@ -35,7 +35,10 @@ pub fn fisher_exact(table: [[u64; 2]; 2], alternative: Alternative) -> FisherExa
     let c1 = a + c;
     let n = r1 + r2;
     if n == 0 {
-        return FisherExact { p_value: 1.0, odds_ratio };
+        return FisherExact {
+            p_value: 1.0,
+            odds_ratio,
+        };
     }
     let lo = c1.saturating_sub(r2);
     let hi = c1.min(r1);
@@ -54,5 +57,8 @@ pub fn fisher_exact(table: [[u64; 2]; 2], alternative: Alternative) -> FisherExa
             p += lk.exp();
         }
     }
-    FisherExact { p_value: p.min(1.0), odds_ratio }
+    FisherExact {
+        p_value: p.min(1.0),
+        odds_ratio,
+    }
 }

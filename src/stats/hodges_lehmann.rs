@@ -34,5 +34,9 @@ pub fn hodges_lehmann(x: &[f64], y: &[f64], confidence: f64) -> Option<Estimate>
     };
     let low = pick(lo_idx);
     let high = pick(hi_idx);
-    Some(Estimate { estimate: est, low, high })
+    Some(Estimate {
+        estimate: est,
+        low,
+        high,
+    })
 }

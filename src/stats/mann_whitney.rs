@@ -21,9 +21,18 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64], alternative: Alternative) -> MannWhi
     let n1 = x.len() as f64;
     let n2 = y.len() as f64;
     if x.is_empty() || y.is_empty() {
-        return MannWhitney { u: f64::NAN, p_value: 1.0, z: None, exact: false };
+        return MannWhitney {
+            u: f64::NAN,
+            p_value: 1.0,
+            z: None,
+            exact: false,
+        };
     }
-    let mut all: Vec<(f64, bool)> = x.iter().map(|&v| (v, true)).chain(y.iter().map(|&v| (v, false))).collect();
+    let mut all: Vec<(f64, bool)> = x
+        .iter()
+        .map(|&v| (v, true))
+        .chain(y.iter().map(|&v| (v, false)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let n = all.len();
     let mut rank_x = 0.0;
@@ -49,7 +58,12 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64], alternative: Alternative) -> MannWhi
     let nn = n1 + n2;
     let var = n1 * n2 / 12.0 * ((nn + 1.0) - tie_term / (nn * (nn - 1.0)));
     if var <= 0.0 {
-        return MannWhitney { u, p_value: 1.0, z: None, exact: false };
+        return MannWhitney {
+            u,
+            p_value: 1.0,
+            z: None,
+            exact: false,
+        };
     }
     let sd = var.sqrt();
     // U of x large means x larger; Greater (y larger) means U small.
@@ -67,5 +81,10 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64], alternative: Alternative) -> MannWhi
             (normal_sf(z), z)
         }
     };
-    MannWhitney { u, p_value: p, z: Some(z), exact: false }
+    MannWhitney {
+        u,
+        p_value: p,
+        z: Some(z),
+        exact: false,
+    }
 }
