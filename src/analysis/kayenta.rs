@@ -137,15 +137,21 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
         };
     };
     c.unit = unit.into();
-    let total = (control.len() as u64, experiment.len() as u64);
-    if control.is_empty()
-        || experiment.is_empty()
-        || total.0 < cfg.min_requests
-        || total.1 < cfg.min_requests
-    {
+    if control.is_empty() || experiment.is_empty() {
         c.reason = format!(
             "no data (Kayenta Nodata): {} baseline and {} canary {what}",
-            total.0, total.1
+            control.len(),
+            experiment.len()
+        );
+        return Draft {
+            comparison: c,
+            pending: Pending::Decided,
+        };
+    }
+    if g.baseline.count < cfg.min_requests || g.canary.count < cfg.min_requests {
+        c.reason = format!(
+            "too little data: {} baseline and {} canary requests, below the minimum of {} per side; not judged",
+            g.baseline.count, g.canary.count, cfg.min_requests
         );
         return Draft {
             comparison: c,

@@ -14,7 +14,7 @@ pub mod verdict;
 
 use crate::analysis::config::{AnalysisConfig, Method};
 use crate::analysis::report::{AnalysisReport, Classification, Verdict, REPORT_SCHEMA_VERSION};
-use crate::engine::summary::ComparisonInput;
+use crate::engine::summary::{ComparisonInput, GroupLevel};
 use crate::model::quality::DataQuality;
 
 /// Analyses `input` with `cfg`; `generated_at` comes from `SOURCE_DATE_EPOCH` when set.
@@ -44,7 +44,7 @@ pub fn analyze_at(
         .collect();
     let mut comparisons = judge::finish(drafts, cfg);
     verdict::sort_by_severity(&mut comparisons);
-    let first_level = cfg.levels[0];
+    let first_level = cfg.levels.first().copied().unwrap_or(GroupLevel::Route);
     let canary_requests: u64 = groups
         .iter()
         .filter(|g| g.key.level == first_level)
@@ -103,8 +103,12 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
 
 /// Generation time: `SOURCE_DATE_EPOCH` (seconds) when set and valid, else now; RFC 3339 UTC.
 pub fn generation_time() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
+    generation_time_from(std::env::var("SOURCE_DATE_EPOCH").ok())
+}
+
+/// [`generation_time`] given the value of `SOURCE_DATE_EPOCH`.
+pub fn generation_time_from(source_date_epoch: Option<String>) -> String {
+    let secs = source_date_epoch
         .and_then(|s| s.trim().parse::<i64>().ok())
         .unwrap_or_else(|| {
             std::time::SystemTime::now()

@@ -20,6 +20,18 @@ pub enum Verdict {
     Continue,
 }
 
+impl Verdict {
+    /// Process exit code of the verdict (README "Exit codes"; `crate::cli::EXIT_*`):
+    /// 0 promote, 1 rollback, 3 continue.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Promote => 0,
+            Verdict::Rollback => 1,
+            Verdict::Continue => 3,
+        }
+    }
+}
+
 /// Outcome of one metric comparison (design §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -866,3 +866,36 @@ fn report_validates_against_the_schema() {
     schema_errors(&schema, &schema, &broken, "$", &mut errs);
     assert_eq!(errs.len(), 3, "{errs:#?}");
 }
+
+#[test]
+fn generation_time_uses_source_date_epoch() {
+    assert_eq!(
+        generation_time_from(Some("1700000000".into())),
+        "2023-11-14T22:13:20Z"
+    );
+    let now = generation_time_from(None);
+    assert!(
+        now.ends_with('Z') && now.len() == 20 && now.as_str() > "2024",
+        "{now}"
+    );
+    assert_eq!(Verdict::Promote.exit_code(), crate::cli::EXIT_OK);
+    assert_eq!(Verdict::Rollback.exit_code(), crate::cli::EXIT_ROLLBACK);
+    assert_eq!(Verdict::Continue.exit_code(), crate::cli::EXIT_CONTINUE);
+}
+
+#[test]
+fn zero_weight_groups_do_not_force_rollback() {
+    let mut cfg = AnalysisConfig::default_preset();
+    cfg.group_weights = std::collections::BTreeMap::from([("errors".to_string(), 100.0)]);
+    cfg.metrics.error_rate.enabled = false;
+    let inp = input(vec![group(
+        "GET /z",
+        40,
+        0.3,
+        side(2000, 1.0, 0.0),
+        side(2000, 1.0, 0.0),
+    )]);
+    let r = run(&inp, &cfg);
+    assert_eq!(r.score, 100.0, "{}", r.summary);
+    assert_ne!(r.verdict, Verdict::Rollback);
+}

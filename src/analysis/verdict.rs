@@ -5,7 +5,8 @@
 //!   little data is neither a pass nor a failure — and count against the evidence rule instead.
 //! - Summary score: in `intervals` and `threshold` modes the weighted mean of the group scores
 //!   over groups that decided anything (weights renormalised, so a group with no decided
-//!   comparison neither helps nor hurts); in `kayenta` mode Kayenta's Σ score·weight/100
+//!   comparison neither helps nor hurts; if only zero-weight groups decided, their plain
+//!   mean); in `kayenta` mode Kayenta's Σ score·weight/100
 //!   without renormalisation.
 //! - Verdict: any failing critical comparison → `rollback`; nothing decided → `continue`;
 //!   score < marginal threshold → `rollback`; score ≥ pass threshold and enough evidence
@@ -95,6 +96,10 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
             let wsum: f64 = scored.iter().map(|(_, w)| w).sum();
             if wsum > 0.0 {
                 scored.iter().map(|(s, w)| s * w).sum::<f64>() / wsum
+            } else if !scored.is_empty() {
+                // Only zero-weight groups decided anything: weigh them equally rather than
+                // turning "no weighted evidence" into a score of 0 and a rollback.
+                scored.iter().map(|(s, _)| s).sum::<f64>() / scored.len() as f64
             } else {
                 0.0
             }
