@@ -623,6 +623,7 @@ fn calibration_aa_false_rollback_rate_at_most_alpha() {
     let cfg = strict_aa_config();
     let (rollbacks, uncorrected) = aa_rollbacks(&cfg, reps, routes, n);
     let lim = limit(reps, cfg.alpha);
+    eprintln!("A/A strict: {rollbacks}/{reps} rollbacks, uncorrected {uncorrected}/{reps}, limit {lim:.1}");
     assert!(
         (rollbacks as f64) <= lim,
         "strict A/A false-rollback rate {rollbacks}/{reps} exceeds α = {} + margin ({lim:.1})",
@@ -898,4 +899,31 @@ fn zero_weight_groups_do_not_force_rollback() {
     let r = run(&inp, &cfg);
     assert_eq!(r.score, 100.0, "{}", r.summary);
     assert_ne!(r.verdict, Verdict::Rollback);
+}
+
+#[test]
+fn faster_canary_fails_low_only_when_decreases_are_judged() {
+    let inp = input(vec![group(
+        "GET /f",
+        41,
+        0.4,
+        side(2000, 1.0, 0.0),
+        side(2000, 0.6, 0.0),
+    )]);
+    let mut cfg = AnalysisConfig::default_preset();
+    let r = run(&inp, &cfg);
+    let c = find(&r, "latency_shift");
+    assert_eq!(
+        c.classification,
+        Classification::Pass,
+        "faster is fine by default: {}",
+        c.reason
+    );
+    assert_eq!(c.allowed_decrease, None);
+    cfg.metrics.latency_shift.direction = Direction::Either;
+    let r = run(&inp, &cfg);
+    let c = find(&r, "latency_shift");
+    assert_eq!(c.classification, Classification::FailLow, "{}", c.reason);
+    assert!((c.allowed_decrease.unwrap() - 0.9).abs() < 1e-12);
+    assert!(c.ci_high.unwrap() < 0.9);
 }
