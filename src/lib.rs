@@ -8,5 +8,6 @@
 pub mod analysis;
 pub mod cli;
 pub mod engine;
+pub mod generate;
 pub mod ingest;
 pub mod model;
