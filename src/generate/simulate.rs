@@ -787,7 +787,8 @@ mod tests {
                     trace_id: [1; 16],
                     spans: std::mem::take(&mut sim.spans),
                 };
-                t.requests().find(|r| r.route == route)
+                let found = t.requests().find(|r| r.route == route);
+                found
             })
             .collect()
     }
