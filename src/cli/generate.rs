@@ -40,7 +40,7 @@ pub struct GenerateArgs {
 }
 
 fn minutes_ns(m: f64, flag: &str) -> anyhow::Result<i64> {
-    if !m.is_finite() || m < 0.0 || m > 1e7 {
+    if !(0.0..=1e7).contains(&m) {
         bail!("{flag} {m} is out of range");
     }
     Ok((m * 60.0 * NS_PER_SEC as f64).round() as i64)

@@ -41,6 +41,9 @@ use std::sync::Arc;
 use topology::{Track, ROUTES};
 use truth::{Counts, Truth};
 
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
 /// Compression of the OTLP/JSON output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Compression {
@@ -307,10 +310,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         table: table::TableContext::new(Arc::new(IdentityConfig::default()), &json_rel),
     };
     let mut json = JsonSink::create(&json_path, opts.compress).map_err(io(&json_path))?;
+    // Row groups of 128 Ki rows bound the writer's buffer (it holds one encoded row group)
+    // and give readers units to parallelise over.
     let props = WriterProperties::builder()
         .set_compression(ParquetCompression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
+        .set_max_row_group_size(ROW_GROUP_ROWS)
         .build();
     let parquet_err = |source| GenerateError::Parquet {
         path: parquet_path.clone(),

@@ -9,7 +9,7 @@ pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.26.0";
 
 /// Service and track of a resource id.
 pub fn split(rid: ResourceId) -> (usize, Track) {
-    let track = if rid % 2 == 0 {
+    let track = if rid.is_multiple_of(2) {
         Track::Stable
     } else {
         Track::Canary

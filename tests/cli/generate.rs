@@ -1,7 +1,7 @@
 //! `canalyst generate`: determinism, OTLP/JSON validity, Parquet/JSON agreement, truth.json,
 //! and the committed sample data.
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -321,10 +321,13 @@ fn effects(t: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// (service, operation, metric) of an expected effect.
+type Expected = (&'static str, &'static str, &'static str);
+
 #[test]
 fn truth_describes_each_scenario() {
     let tmp = tempfile::tempdir().unwrap();
-    let expect: &[(&str, &[(&str, &str, &str)])] = &[
+    let expect: &[(&str, &[Expected])] = &[
         ("aa", &[]),
         (
             "latency",
