@@ -127,6 +127,8 @@ fn json_is_valid_otlp_and_matches_parquet_and_truth() {
     let text = String::from_utf8(read(dir.join("otlp/traces.jsonl"))).unwrap();
     assert!(text.ends_with('\n'));
     let mut span_ids = HashSet::new();
+    // span id -> (JSON line, start, duration, status code, http.route)
+    let mut from_json: HashMap<String, (i64, i64, i64, i32, Option<String>)> = HashMap::new();
     let mut lines = 0u64;
     let (mut errors, mut exceptions) = (0, 0);
     let mut resources_seen = HashSet::new();
@@ -189,6 +191,17 @@ fn json_is_valid_otlp_and_matches_parquet_and_truth() {
                 assert!(end > start, "{ctx}: {sp}");
                 let attrs = &sp["attributes"];
                 assert!(check_attributes(attrs, &ctx) > 0);
+                let route = attr(attrs, "http.route")
+                    .and_then(|v| v["stringValue"].as_str().map(String::from));
+                let code = sp["status"]["code"].as_i64().unwrap_or(0) as i32;
+                let row = (
+                    n as i64 + 1,
+                    start as i64,
+                    (end - start) as i64,
+                    code,
+                    route,
+                );
+                from_json.insert(id.to_string(), row);
                 if kind == 2 {
                     assert!(attr(attrs, "http.route").is_some(), "{ctx}: {sp}");
                     let path = attr(attrs, "url.path").unwrap()["stringValue"]
@@ -285,8 +298,29 @@ fn json_is_valid_otlp_and_matches_parquet_and_truth() {
             &arrow::datatypes::DataType::Utf8,
         )
         .unwrap();
+        let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+        let start =
+            arrow::compute::cast(&col("start_time"), &arrow::datatypes::DataType::Int64).unwrap();
+        let start = start.as_primitive::<arrow::datatypes::Int64Type>();
+        let dur = col("duration_ns");
+        let dur = dur.as_primitive::<arrow::datatypes::Int64Type>();
+        let status = col("status_code");
+        let status = status.as_primitive::<arrow::datatypes::Int32Type>();
+        let route =
+            arrow::compute::cast(&col("http_route"), &arrow::datatypes::DataType::Utf8).unwrap();
+        let route = route.as_string::<i32>();
         for i in 0..batch.num_rows() {
             let hex: String = ids.value(i).iter().map(|b| format!("{b:02x}")).collect();
+            let json = &from_json[&hex];
+            let r = (!arrow::array::Array::is_null(route, i)).then(|| route.value(i).to_string());
+            let row = (
+                line.value(i),
+                start.value(i),
+                dur.value(i),
+                status.value(i),
+                r,
+            );
+            assert_eq!(&row, json, "span {hex}: parquet vs JSON");
             parquet_ids.insert(hex);
             assert!(line.value(i) >= 1);
             max_line = max_line.max(line.value(i));
