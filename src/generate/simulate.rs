@@ -611,6 +611,9 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
                 "url.full",
                 s(format!("http://{}:{}{path}{q}", target.name, target.port)),
             ));
+            // The span name is `{method} {url.template}`, as the HTTP conventions name client
+            // spans when the template is known.
+            a.push(("url.template", s(r.route)));
             a.push((
                 "http.response.status_code",
                 AttrValue::Int(i64::from(*status)),
