@@ -11,3 +11,4 @@ pub mod engine;
 pub mod generate;
 pub mod ingest;
 pub mod model;
+pub mod stats;

@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod generate;
+pub mod sql;
 
 /// Exit code for success or a `promote` verdict.
 pub const EXIT_OK: i32 = 0;
@@ -33,6 +34,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run SQL over canonical span tables (spans, requests).
+    Sql(sql::SqlArgs),
     /// Write deterministic synthetic canary traffic with injected regressions (OTLP/JSON,
     /// Parquet and the truth of what was injected).
     Generate(generate::GenerateArgs),
@@ -48,6 +51,7 @@ pub fn main() -> i32 {
             .build_global();
     }
     let result: anyhow::Result<i32> = match cli.command {
+        Command::Sql(args) => sql::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

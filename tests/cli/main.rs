@@ -1,3 +1,4 @@
-//! Integration tests that drive the real `canalyst` binary, one module per area.
+//! Integration tests driving the real `canalyst` binary, one module per area.
 
 mod generate;
+mod sql;
