@@ -78,14 +78,15 @@ pub struct TrafficPlan {
     pub batch_window_ns: i64,
 }
 
-/// Load at run fraction `x` ∈ [0, 1]: mean 1 over the run.
+/// Load at run fraction `x` ∈ [0, 1]: mean 1 over the run. (`libm` here and in the
+/// simulation: pure-Rust functions give the same bits on every platform.)
 pub fn load_at(x: f64) -> f64 {
-    1.0 + LOAD_AMPLITUDE * (std::f64::consts::TAU * x).sin()
+    1.0 + LOAD_AMPLITUDE * libm::sin(std::f64::consts::TAU * x)
 }
 
 /// Cumulative load ∫₀ˣ load, which is `x` at 0 and 1.
 fn cumulative_load(x: f64) -> f64 {
-    x + LOAD_AMPLITUDE / std::f64::consts::TAU * (1.0 - (std::f64::consts::TAU * x).cos())
+    x + LOAD_AMPLITUDE / std::f64::consts::TAU * (1.0 - libm::cos(std::f64::consts::TAU * x))
 }
 
 /// Inverse of [`cumulative_load`] by bisection (it is strictly increasing since load > 0).

@@ -118,7 +118,7 @@ impl Effect {
     /// `probability` of requests by a factor solved for numerically.
     fn tail(route: RouteId, p99_ratio: f64, probability: f64) -> Self {
         let sigma = ROUTES[route].latency.sigma;
-        // Rounded so that the simulation does not depend on the last bits of libm's exp/ln.
+        // Rounded to keep truth.json readable; the simulation uses exactly this value.
         let round4 = |x: f64| (x * 1e4).round() / 1e4;
         let factor = round4(solve_tail_factor(sigma, probability, 0.99, p99_ratio));
         let p50 = round4(mixture_quantile(0.5, sigma, probability, factor));
@@ -212,7 +212,7 @@ fn erfc(x: f64) -> f64 {
                         + t * (0.278_868_07
                             + t * (-1.135_203_98
                                 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
+    let r = t * libm::exp(poly);
     if x >= 0.0 {
         r
     } else {
@@ -230,9 +230,9 @@ pub fn normal_cdf(z: f64) -> f64 {
 /// the mixture CDF `(1−p)Φ(ln x/σ) + pΦ((ln x − ln factor)/σ)`.
 pub fn mixture_quantile(q: f64, sigma: f64, p: f64, factor: f64) -> f64 {
     let cdf = |lnx: f64| {
-        (1.0 - p) * normal_cdf(lnx / sigma) + p * normal_cdf((lnx - factor.ln()) / sigma)
+        (1.0 - p) * normal_cdf(lnx / sigma) + p * normal_cdf((lnx - libm::log(factor)) / sigma)
     };
-    let (mut lo, mut hi) = (-20.0 * sigma, factor.ln() + 20.0 * sigma);
+    let (mut lo, mut hi) = (-20.0 * sigma, libm::log(factor) + 20.0 * sigma);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
         if cdf(mid) < q {
@@ -241,7 +241,7 @@ pub fn mixture_quantile(q: f64, sigma: f64, p: f64, factor: f64) -> f64 {
             hi = mid;
         }
     }
-    (0.5 * (lo + hi)).exp()
+    libm::exp(0.5 * (lo + hi))
 }
 
 /// The slowdown `factor` for which the mixture's `q` quantile is `ratio` times the unmixed
@@ -251,13 +251,13 @@ pub fn solve_tail_factor(sigma: f64, p: f64, q: f64, ratio: f64) -> f64 {
     let (mut lo, mut hi) = (0.0f64, 10.0f64);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
-        if mixture_quantile(q, sigma, p, mid.exp()) / base < ratio {
+        if mixture_quantile(q, sigma, p, libm::exp(mid)) / base < ratio {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    (0.5 * (lo + hi)).exp()
+    libm::exp(0.5 * (lo + hi))
 }
 
 /// The (service, route) pairs a scenario leaves untouched, for `truth.json`'s `clean[]`.

@@ -10,7 +10,6 @@ use super::topology::{rt, svc, RouteId, ServiceId, Step, Track, ROUTES, SERVICES
 use crate::model::identity::{kind, status};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -221,9 +220,19 @@ fn ms_to_ns(ms: f64) -> i64 {
     ((ms * 1e6).round() as i64).max(1_000)
 }
 
+/// A standard normal draw by the Box–Muller transform (Box & Muller, "A Note on the
+/// Generation of Random Normal Deviates", Ann. Math. Stat. 29, 1958), with `libm`'s pure-Rust
+/// `log`/`cos` so that the value is the same on every platform (the system libm may differ in
+/// the last bit, which would change output bytes).
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    // 1 − u ∈ (0, 1] keeps the logarithm finite.
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random();
+    (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
+}
+
 fn lognormal_ms(rng: &mut ChaCha8Rng, median_ms: f64, sigma: f64) -> f64 {
-    let z: f64 = rng.sample(StandardNormal);
-    median_ms * (sigma * z).exp()
+    median_ms * libm::exp(sigma * standard_normal(rng))
 }
 
 const SEARCH_TERMS: &[&str] = &[
