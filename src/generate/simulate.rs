@@ -492,14 +492,15 @@ impl Sim<'_> {
                     exception_at: Some(exc_at),
                 }),
             )
-        } else if let Some((callee, code)) = upstream {
-            let code = if code == 503 { 503 } else { 502 };
+        } else if let Some((callee, callee_code)) = upstream {
+            // A gateway answers 502 for a failed upstream, passing 503 (overload) through.
+            let code = if callee_code == 503 { 503 } else { 502 };
             let message = if callee == r.service {
                 Cow::Borrowed("database error")
             } else {
                 Cow::Owned(format!(
-                    "upstream {} returned {}",
-                    SERVICES[callee].name, code
+                    "upstream {} returned {callee_code}",
+                    SERVICES[callee].name
                 ))
             };
             (
