@@ -8,8 +8,9 @@
 //!
 //! Lines are simulated in parallel in fixed chunks and written in order, so the output is
 //! byte-identical for any thread count; memory is bounded by the chunks in flight. A further
-//! writer (OTLP metrics of the same requests) plugs into [`render_chunk`]: it gets every
-//! [`simulate::SimLine`] and can aggregate [`simulate::SimTrace::requests`].
+//! writer (OTLP metrics of the same requests) plugs into the private `render_chunk`, which
+//! sees every [`simulate::SimLine`] in order; it can aggregate
+//! [`simulate::SimTrace::requests`].
 
 pub mod otlp_json;
 pub mod plan;
