@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
 pub mod sql;
 
 /// Exit code for success or a `promote` verdict.
@@ -35,6 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Run SQL over canonical span tables (spans, requests).
     Sql(sql::SqlArgs),
+    /// Write deterministic synthetic canary traffic with injected regressions (OTLP/JSON,
+    /// Parquet and the truth of what was injected).
+    Generate(generate::GenerateArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -48,6 +52,7 @@ pub fn main() -> i32 {
     }
     let result: anyhow::Result<i32> = match cli.command {
         Command::Sql(args) => sql::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,4 @@
 //! Integration tests driving the real `canalyst` binary, one module per area.
 
+mod generate;
 mod sql;

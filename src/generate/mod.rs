@@ -1,0 +1,383 @@
+//! Deterministic synthetic canary traffic with injected regressions (`canalyst generate`).
+//!
+//! The pipeline: a [`plan::TrafficPlan`] fixes the trace count, each trace's start time and
+//! how traces are batched into output lines; [`simulate`] turns (seed, trace index) into a
+//! [`simulate::SimTrace`] of spans; writers render lines: [`otlp_json`] as the Collector's
+//! file exporter writes OTLP/JSON, [`table`] as rows of the canonical spans table (Parquet).
+//! `truth.json` ([`truth`]) records what was injected.
+//!
+//! Lines are simulated in parallel in fixed chunks and written in order, so the output is
+//! byte-identical for any thread count; memory is bounded by the chunks in flight. A further
+//! writer (OTLP metrics of the same requests) plugs into the private `render_chunk`, which
+//! sees every [`simulate::SimLine`] in order; it can aggregate
+//! [`simulate::SimTrace::requests`].
+
+pub mod otlp_json;
+pub mod plan;
+pub mod resource;
+pub mod scenario;
+pub mod simulate;
+pub mod table;
+pub mod time;
+pub mod topology;
+pub mod truth;
+
+use crate::model::identity::IdentityConfig;
+use crate::model::spans::spans_schema;
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use plan::{PlanParams, TrafficPlan};
+use rayon::prelude::*;
+use scenario::Scenario;
+use simulate::SimLine;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use topology::{Track, ROUTES};
+use truth::{Counts, Truth};
+
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Compression of the OTLP/JSON output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Compression {
+    /// Plain `traces.jsonl`.
+    #[default]
+    None,
+    /// `traces.jsonl.gz` (gzip, level 6, no file name or time in the header).
+    Gzip,
+    /// `traces.jsonl.zst` (zstd level 3).
+    Zstd,
+}
+
+impl Compression {
+    fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => ".gz",
+            Compression::Zstd => ".zst",
+        }
+    }
+}
+
+/// Everything `canalyst generate` needs.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Scenario to inject.
+    pub scenario: Scenario,
+    /// Seed of all randomness.
+    pub seed: u64,
+    /// Approximate number of spans (the trace count is chosen to give this many on average).
+    pub spans: u64,
+    /// Share of each service's traffic served by its canary (0–1).
+    pub canary_share: f64,
+    /// Run start, Unix ns.
+    pub start_ns: i64,
+    /// Run length, ns.
+    pub duration_ns: i64,
+    /// Canary starts serving this long after the start, ns.
+    pub canary_delay_ns: i64,
+    /// Compression of the JSON output.
+    pub compress: Compression,
+    /// Output directory (created if missing).
+    pub out_dir: PathBuf,
+}
+
+/// Failures of a generate run.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// An option is out of range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// Writing an output file failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing the Parquet file failed.
+    #[error("writing {path}: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: ParquetError,
+    },
+    /// Building a record batch failed (a bug: the builder owns the schema).
+    #[error("building spans batch: {0}")]
+    Arrow(#[from] ArrowError),
+}
+
+/// What a run wrote.
+#[derive(Debug, Clone)]
+pub struct GenerateSummary {
+    /// The truth written to `truth.json`.
+    pub truth: Truth,
+    /// OTLP/JSON traces file.
+    pub json_path: PathBuf,
+    /// Parquet spans file.
+    pub parquet_path: PathBuf,
+    /// `truth.json`.
+    pub truth_path: PathBuf,
+}
+
+/// Tallies of one chunk.
+#[derive(Debug, Clone)]
+struct Stats {
+    spans: u64,
+    lines: u64,
+    end_ns: i64,
+    counts: Vec<Counts>,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Self {
+            spans: 0,
+            lines: 0,
+            end_ns: i64::MIN,
+            counts: vec![Counts::default(); ROUTES.len()],
+        }
+    }
+
+    fn add_line(&mut self, line: &SimLine, canary_start: i64) {
+        self.lines += 1;
+        for t in &line.traces {
+            self.spans += t.spans.len() as u64;
+            for sp in &t.spans {
+                self.end_ns = self.end_ns.max(sp.end_ns);
+            }
+            for r in t.requests().filter(|r| r.start_ns >= canary_start) {
+                let c = &mut self.counts[r.route];
+                match r.track {
+                    Track::Stable => {
+                        c.stable_requests += 1;
+                        c.stable_errors += u64::from(r.error);
+                    }
+                    Track::Canary => {
+                        c.canary_requests += 1;
+                        c.canary_errors += u64::from(r.error);
+                    }
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &Stats) {
+        self.spans += o.spans;
+        self.lines += o.lines;
+        self.end_ns = self.end_ns.max(o.end_ns);
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            a.stable_requests += b.stable_requests;
+            a.canary_requests += b.canary_requests;
+            a.stable_errors += b.stable_errors;
+            a.canary_errors += b.canary_errors;
+        }
+    }
+}
+
+/// One chunk's rendered outputs.
+struct ChunkOut {
+    json: Vec<u8>,
+    batch: RecordBatch,
+    stats: Stats,
+}
+
+/// Writers shared by all chunks.
+struct Renderers {
+    json: otlp_json::OtlpJsonWriter,
+    table: table::TableContext,
+}
+
+/// Simulates and renders lines `lines` of `plan`.
+fn render_chunk(
+    plan: &TrafficPlan,
+    r: &Renderers,
+    lines: Range<usize>,
+) -> Result<ChunkOut, ArrowError> {
+    let mut json = Vec::with_capacity(lines.len() * 4096);
+    let mut builder = r.table.builder();
+    let mut stats = Stats::new();
+    for li in lines {
+        let line = SimLine::simulate(plan, li);
+        let groups = line.by_resource();
+        r.json.write_line(&line, &groups, &mut json);
+        r.table.append_line(&mut builder, &line, &groups);
+        stats.add_line(&line, plan.canary_start_ns());
+    }
+    Ok(ChunkOut {
+        json,
+        batch: builder.finish()?,
+        stats,
+    })
+}
+
+/// The JSON output stream, possibly compressed.
+enum JsonSink {
+    Plain(BufWriter<File>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Zstd(zstd::Encoder<'static, BufWriter<File>>),
+}
+
+impl JsonSink {
+    fn create(path: &Path, c: Compression) -> std::io::Result<Self> {
+        let f = BufWriter::with_capacity(1 << 20, File::create(path)?);
+        Ok(match c {
+            Compression::None => JsonSink::Plain(f),
+            // GzBuilder writes no name and mtime 0: the file depends on content only.
+            Compression::Gzip => {
+                JsonSink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
+            }
+            Compression::Zstd => JsonSink::Zstd(zstd::Encoder::new(f, 3)?),
+        })
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            JsonSink::Plain(w) => w.write_all(buf),
+            JsonSink::Gzip(w) => w.write_all(buf),
+            JsonSink::Zstd(w) => w.write_all(buf),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        let mut inner = match self {
+            JsonSink::Plain(w) => w,
+            JsonSink::Gzip(w) => w.finish()?,
+            JsonSink::Zstd(w) => w.finish()?,
+        };
+        inner.flush()
+    }
+}
+
+fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
+    let bad = |m: String| Err(GenerateError::InvalidOption(m));
+    if o.spans == 0 {
+        return bad("--spans must be at least 1".into());
+    }
+    if !(0.0..=1.0).contains(&o.canary_share) {
+        return bad(format!(
+            "--canary-share {} is not in [0, 1]",
+            o.canary_share
+        ));
+    }
+    if o.duration_ns <= 0 {
+        return bad("the run duration must be positive".into());
+    }
+    if o.canary_delay_ns < 0 || o.canary_delay_ns >= o.duration_ns {
+        return bad("the canary delay must be within the run".into());
+    }
+    Ok(())
+}
+
+/// Generates the scenario into `opts.out_dir`: `otlp/traces.jsonl[.gz|.zst]`,
+/// `parquet/spans.parquet` and `truth.json`.
+pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError> {
+    validate(opts)?;
+    let plan = TrafficPlan::new(PlanParams {
+        scenario: opts.scenario,
+        seed: opts.seed,
+        spans: opts.spans,
+        canary_share: opts.canary_share,
+        start_ns: opts.start_ns,
+        duration_ns: opts.duration_ns,
+        canary_delay_ns: opts.canary_delay_ns,
+    });
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GenerateError::Io { path, source }
+    };
+    let json_rel = format!("otlp/traces.jsonl{}", opts.compress.suffix());
+    let parquet_rel = "parquet/spans.parquet".to_string();
+    let json_path = opts.out_dir.join(&json_rel);
+    let parquet_path = opts.out_dir.join(&parquet_rel);
+    let truth_path = opts.out_dir.join("truth.json");
+    for dir in ["otlp", "parquet"] {
+        let d = opts.out_dir.join(dir);
+        std::fs::create_dir_all(&d).map_err(io(&d))?;
+    }
+
+    let renderers = Renderers {
+        json: otlp_json::OtlpJsonWriter::new(),
+        table: table::TableContext::new(Arc::new(IdentityConfig::default()), &json_rel),
+    };
+    let mut json = JsonSink::create(&json_path, opts.compress).map_err(io(&json_path))?;
+    // Row groups of 128 Ki rows bound the writer's buffer (it holds one encoded row group)
+    // and give readers units to parallelise over.
+    let props = WriterProperties::builder()
+        .set_compression(ParquetCompression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
+    let parquet_err = |source| GenerateError::Parquet {
+        path: parquet_path.clone(),
+        source,
+    };
+    let file = File::create(&parquet_path).map_err(io(&parquet_path))?;
+    let mut parquet =
+        ArrowWriter::try_new(file, spans_schema(), Some(props)).map_err(parquet_err)?;
+
+    let mut stats = Stats::new();
+    let mut write = |outs: Vec<ChunkOut>| -> Result<(), GenerateError> {
+        for o in outs {
+            json.write_all(&o.json).map_err(io(&json_path))?;
+            parquet.write(&o.batch).map_err(parquet_err)?;
+            stats.merge(&o.stats);
+        }
+        Ok(())
+    };
+    // Chunks in flight: enough to keep every worker busy; the output order is the chunk order
+    // whatever the thread count. Writing (and compressing) one group overlaps simulating the
+    // next.
+    let in_flight = rayon::current_num_threads() * 2;
+    let mut pending: Option<Vec<ChunkOut>> = None;
+    for group in plan.chunks.chunks(in_flight) {
+        let (written, next) = rayon::join(
+            || pending.take().map_or(Ok(()), &mut write),
+            || {
+                group
+                    .par_iter()
+                    .map(|c| render_chunk(&plan, &renderers, c.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+            },
+        );
+        written?;
+        pending = Some(next?);
+    }
+    if let Some(p) = pending {
+        write(p)?;
+    }
+    json.finish().map_err(io(&json_path))?;
+    parquet.close().map_err(parquet_err)?;
+
+    let truth = truth::build(
+        &plan,
+        &stats.counts,
+        stats.spans,
+        stats.lines,
+        stats.end_ns,
+        truth::Files {
+            otlp_traces: json_rel,
+            parquet_spans: parquet_rel,
+        },
+    );
+    let mut text = serde_json::to_string_pretty(&truth).expect("truth serialises");
+    text.push('\n');
+    std::fs::write(&truth_path, text).map_err(io(&truth_path))?;
+    Ok(GenerateSummary {
+        truth,
+        json_path,
+        parquet_path,
+        truth_path,
+    })
+}

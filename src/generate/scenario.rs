@@ -1,0 +1,316 @@
+//! Scenarios: which regressions are injected into the canary, and how each one changes the
+//! distribution of an affected route.
+//!
+//! Effects act only on SERVER spans served by the canary instance of the affected service;
+//! callers see them through their CLIENT spans (the callee's time is inside the call).
+
+use super::topology::{rt, RouteId, ServiceId, ROUTES};
+use serde::Serialize;
+
+/// A named traffic scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// A/A: the canary behaves exactly like stable; no effects.
+    Aa,
+    /// Canary `checkout POST /checkout` processing time ×1.3 (median +30%).
+    Latency,
+    /// Canary `payment POST /charge` error rate ×5.
+    Errors,
+    /// Canary `productcatalog GET /products/{id}`: p99 ×2.5, median unchanged (slow mixture).
+    Tail,
+    /// Three effects on three services: a latency shift, an error-rate increase, a tail.
+    Mixed,
+    /// Canary `cartservice` twice as slow on every route: visible to callers' CLIENT spans.
+    Downstream,
+    /// A large effect on a route with fewer than 50 canary requests (must be inconclusive).
+    LowTraffic,
+}
+
+impl Scenario {
+    /// Name as written on the command line and in `truth.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Aa => "aa",
+            Scenario::Latency => "latency",
+            Scenario::Errors => "errors",
+            Scenario::Tail => "tail",
+            Scenario::Mixed => "mixed",
+            Scenario::Downstream => "downstream",
+            Scenario::LowTraffic => "low-traffic",
+        }
+    }
+
+    /// The effects this scenario injects.
+    pub fn effects(self) -> Vec<Effect> {
+        let latency = |route, factor| Effect::new(route, EffectKind::LatencyScale { factor });
+        let errors = |route, factor| Effect::new(route, EffectKind::ErrorRateScale { factor });
+        let tail = |route, p99_ratio| Effect::tail(route, p99_ratio, 0.03);
+        match self {
+            Scenario::Aa => vec![],
+            Scenario::Latency => vec![latency(rt::CO_CHECKOUT, 1.3)],
+            Scenario::Errors => vec![errors(rt::PAY_CHARGE, 5.0)],
+            Scenario::Tail => vec![tail(rt::PC_GET, 2.5)],
+            Scenario::Mixed => vec![
+                latency(rt::CO_CHECKOUT, 1.3),
+                errors(rt::PAY_CHARGE, 5.0),
+                tail(rt::PC_SEARCH, 2.5),
+            ],
+            Scenario::Downstream => [rt::CART_GET, rt::CART_ADD, rt::CART_EMPTY]
+                .into_iter()
+                .map(|r| latency(r, 2.0))
+                .collect(),
+            Scenario::LowTraffic => vec![latency(rt::PAY_GIFT, 1.6)],
+        }
+    }
+
+    /// Expected canary requests on the low-traffic route when this scenario sizes its traffic
+    /// (only `low-traffic` does), so the effect stays below the minimum sample size.
+    pub fn low_traffic_canary_requests(self) -> Option<f64> {
+        (self == Scenario::LowTraffic).then_some(25.0)
+    }
+}
+
+/// How an effect changes the affected route's own processing time or failures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EffectKind {
+    /// Processing time multiplied by `factor` (the whole log-normal shifts: median, p99 ×factor).
+    LatencyScale {
+        /// Multiplier.
+        factor: f64,
+    },
+    /// Own failure probability multiplied by `factor`.
+    ErrorRateScale {
+        /// Multiplier.
+        factor: f64,
+    },
+    /// With probability `probability`, processing time multiplied by `factor`: a mixture that
+    /// moves the p99 by `p99_ratio` and the median by only `p50_ratio` (both computed for the
+    /// route's log-normal; see [`mixture_quantile`]).
+    TailMixture {
+        /// Share of slow requests.
+        probability: f64,
+        /// Slowdown of a slow request.
+        factor: f64,
+        /// Resulting p99 ratio (canary / stable).
+        p99_ratio: f64,
+        /// Resulting median ratio (canary / stable).
+        p50_ratio: f64,
+    },
+}
+
+/// One injected regression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Effect {
+    /// Affected route (its service is `ROUTES[route].service`).
+    pub route: RouteId,
+    /// What changes.
+    pub kind: EffectKind,
+}
+
+impl Effect {
+    fn new(route: RouteId, kind: EffectKind) -> Self {
+        Self { route, kind }
+    }
+
+    /// A tail-only effect on `route` whose p99 ratio is `p99_ratio`, made by slowing a share
+    /// `probability` of requests by a factor solved for numerically.
+    fn tail(route: RouteId, p99_ratio: f64, probability: f64) -> Self {
+        let sigma = ROUTES[route].latency.sigma;
+        // Rounded to keep truth.json readable; the simulation uses exactly this value.
+        let round4 = |x: f64| (x * 1e4).round() / 1e4;
+        let factor = round4(solve_tail_factor(sigma, probability, 0.99, p99_ratio));
+        let p50 = round4(mixture_quantile(0.5, sigma, probability, factor));
+        Self::new(
+            route,
+            EffectKind::TailMixture {
+                probability,
+                factor,
+                p99_ratio,
+                p50_ratio: p50,
+            },
+        )
+    }
+
+    /// Service serving the affected route.
+    pub fn service(&self) -> ServiceId {
+        ROUTES[self.route].service
+    }
+}
+
+/// Effects indexed by route, for the simulator's hot path.
+#[derive(Debug, Clone)]
+pub struct EffectTable {
+    latency: Vec<f64>,
+    error: Vec<f64>,
+    tail: Vec<Option<(f64, f64)>>,
+}
+
+impl EffectTable {
+    /// Table of `effects` (multipliers of 1 where nothing is injected).
+    pub fn new(effects: &[Effect]) -> Self {
+        let n = ROUTES.len();
+        let mut t = Self {
+            latency: vec![1.0; n],
+            error: vec![1.0; n],
+            tail: vec![None; n],
+        };
+        for e in effects {
+            match e.kind {
+                EffectKind::LatencyScale { factor } => t.latency[e.route] *= factor,
+                EffectKind::ErrorRateScale { factor } => t.error[e.route] *= factor,
+                EffectKind::TailMixture {
+                    probability,
+                    factor,
+                    ..
+                } => t.tail[e.route] = Some((probability, factor)),
+            }
+        }
+        t
+    }
+
+    /// Processing-time multiplier of a canary request to `route`; `u` is a uniform draw that
+    /// decides membership of the slow mixture component.
+    pub fn latency_factor(&self, route: RouteId, u: f64) -> f64 {
+        let tail = match self.tail[route] {
+            Some((p, f)) if u < p => f,
+            _ => 1.0,
+        };
+        self.latency[route] * tail
+    }
+
+    /// Failure-probability multiplier of a canary request to `route`.
+    pub fn error_factor(&self, route: RouteId) -> f64 {
+        self.error[route]
+    }
+
+    /// Whether the route has any effect.
+    pub fn affects(&self, route: RouteId) -> bool {
+        self.latency[route] != 1.0 || self.error[route] != 1.0 || self.tail[route].is_some()
+    }
+}
+
+/// Services present in the simulation with at least one affected route (for docs and checks).
+pub fn affected_services(effects: &[Effect]) -> Vec<ServiceId> {
+    let mut v: Vec<_> = effects.iter().map(Effect::service).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Complementary error function, Numerical Recipes `erfcc` (Chebyshev fit, fractional error
+/// below 1.2e-7 everywhere; Press et al., *Numerical Recipes in C*, 2nd ed., §6.2).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * libm::exp(poly);
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// Standard normal CDF Φ(z).
+pub fn normal_cdf(z: f64) -> f64 {
+    0.5 * erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// Quantile `q` of the mixture `(1−p)·LogNormal(0, σ) + p·(factor × LogNormal(0, σ))`,
+/// relative to the median of the unmixed distribution (which is 1), found by bisection on
+/// the mixture CDF `(1−p)Φ(ln x/σ) + pΦ((ln x − ln factor)/σ)`.
+pub fn mixture_quantile(q: f64, sigma: f64, p: f64, factor: f64) -> f64 {
+    let cdf = |lnx: f64| {
+        (1.0 - p) * normal_cdf(lnx / sigma) + p * normal_cdf((lnx - libm::log(factor)) / sigma)
+    };
+    let (mut lo, mut hi) = (-20.0 * sigma, libm::log(factor) + 20.0 * sigma);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    libm::exp(0.5 * (lo + hi))
+}
+
+/// The slowdown `factor` for which the mixture's `q` quantile is `ratio` times the unmixed
+/// one (monotone in `factor`, so bisection on ln factor).
+pub fn solve_tail_factor(sigma: f64, p: f64, q: f64, ratio: f64) -> f64 {
+    let base = mixture_quantile(q, sigma, 0.0, 1.0);
+    let (mut lo, mut hi) = (0.0f64, 10.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if mixture_quantile(q, sigma, p, libm::exp(mid)) / base < ratio {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    libm::exp(0.5 * (lo + hi))
+}
+
+/// The (service, route) pairs a scenario leaves untouched, for `truth.json`'s `clean[]`.
+pub fn clean_routes(effects: &[Effect]) -> Vec<RouteId> {
+    let t = EffectTable::new(effects);
+    super::topology::route_ids()
+        .filter(|r| !t.affects(*r))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_cdf_matches_tables() {
+        // Φ(1.959964) = 0.975, Φ(2.326348) = 0.99, Φ(0) = 0.5.
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert!((normal_cdf(2.326_348) - 0.99).abs() < 1e-6);
+        assert!((normal_cdf(-2.326_348) - 0.01).abs() < 1e-6);
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+    }
+
+    #[test]
+    fn tail_effect_moves_p99_not_median() {
+        let e = Effect::tail(rt::PC_GET, 2.5, 0.03);
+        let EffectKind::TailMixture {
+            factor, p50_ratio, ..
+        } = e.kind
+        else {
+            panic!("not a tail effect: {:?}", e.kind)
+        };
+        let sigma = ROUTES[rt::PC_GET].latency.sigma;
+        let base99 = mixture_quantile(0.99, sigma, 0.0, 1.0);
+        assert!((base99 - (2.326_348 * sigma).exp()).abs() < 1e-4);
+        let r99 = mixture_quantile(0.99, sigma, 0.03, factor) / base99;
+        assert!((r99 - 2.5).abs() < 1e-3, "p99 ratio {r99}");
+        assert!(
+            p50_ratio > 1.0 && p50_ratio < 1.03,
+            "median ratio {p50_ratio}"
+        );
+    }
+
+    #[test]
+    fn scenarios_touch_distinct_routes() {
+        let mixed = Scenario::Mixed.effects();
+        assert_eq!(mixed.len(), 3);
+        assert_eq!(affected_services(&mixed).len(), 3);
+        assert!(Scenario::Aa.effects().is_empty());
+        assert_eq!(clean_routes(&[]).len(), ROUTES.len());
+        assert_eq!(clean_routes(&mixed).len(), ROUTES.len() - 3);
+        let t = EffectTable::new(&Scenario::Latency.effects());
+        assert_eq!(t.latency_factor(rt::CO_CHECKOUT, 0.5), 1.3);
+        assert_eq!(t.latency_factor(rt::F_CHECKOUT, 0.5), 1.0);
+    }
+}
