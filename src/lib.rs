@@ -10,3 +10,4 @@ pub mod cli;
 pub mod engine;
 pub mod ingest;
 pub mod model;
+pub mod report;
