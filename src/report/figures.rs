@@ -150,7 +150,9 @@ pub fn build<'a>(
 
     let with_latency: Vec<&GroupView> = groups
         .iter()
-        .filter(|g| !g.group.baseline.durations_ms.is_empty() || !g.group.canary.durations_ms.is_empty())
+        .filter(|g| {
+            !g.group.baseline.durations_ms.is_empty() || !g.group.canary.durations_ms.is_empty()
+        })
         .collect();
     let ecdf_not_shown = with_latency.len().saturating_sub(MAX_ECDF_PANELS);
     for g in with_latency.iter().take(MAX_ECDF_PANELS) {
@@ -200,16 +202,27 @@ pub fn build<'a>(
             fmt_bucket(input.bucket_ns),
             ts_groups.len()
         ),
-        links: ts_groups.iter().flat_map(|g| links_of(&g.comparisons)).collect(),
+        links: ts_groups
+            .iter()
+            .flat_map(|g| links_of(&g.comparisons))
+            .collect(),
     });
 
     // Requests are route-level groups; without any, fall back to every operation's spans.
-    let level = if input.groups.iter().any(|g| g.key.level == GroupLevel::Route) {
+    let level = if input
+        .groups
+        .iter()
+        .any(|g| g.key.level == GroupLevel::Route)
+    {
         GroupLevel::Route
     } else {
         GroupLevel::Operation
     };
-    let what = if level == GroupLevel::Route { "requests" } else { "spans" };
+    let what = if level == GroupLevel::Route {
+        "requests"
+    } else {
+        "spans"
+    };
     let at_level = || input.groups.iter().filter(move |g| g.key.level == level);
     let all_base = charts::sum_buckets(at_level().map(|g| g.baseline_series.as_slice()));
     let all_canary = charts::sum_buckets(at_level().map(|g| g.canary_series.as_slice()));
@@ -242,9 +255,10 @@ pub fn build<'a>(
         rendered: charts::render(&er)?,
         title: "Error rate over time".into(),
         caption: format!(
-            "Recorded error spans / recorded spans per {} bucket, with a 95% Wilson score band \
-             per bucket (a plotting aid: how far a bucket's rate can move by chance at its \
-             count). First panel: all {what}.",
+            "Recorded error spans / recorded spans per time bucket, with a 95% Wilson score \
+             band per bucket (a plotting aid: how far a bucket's rate can move by chance at its \
+             count). Adjacent {} buckets are merged until the canary has enough requests per \
+             point; each panel title gives the width. First panel: all {what}.",
             fmt_bucket(input.bucket_ns)
         ),
         links: error_groups

@@ -59,9 +59,7 @@ pub fn slug(s: &str) -> String {
 pub fn write_inside(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf, ReportError> {
     let relp = Path::new(rel);
     let plain = !rel.is_empty()
-        && relp
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
+        && relp.components().all(|c| matches!(c, Component::Normal(_)))
         && !rel.chars().any(|c| c.is_control() || c == '\\');
     if !plain {
         return Err(ReportError::UnsafePath {

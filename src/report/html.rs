@@ -44,11 +44,13 @@ nav a { margin-right: 1em; }
 figure { margin: 12px 0 20px; page-break-inside: avoid; break-inside: avoid; }
 figure svg { max-width: 100%; height: auto; display: block; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 0.92rem; margin-top: 4px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 .grid figure { margin: 0; }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; position: sticky; top: 0; }
+td { min-width: 4.5em; }
+td:first-child { min-width: 7em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr:target { outline: 3px solid #0072B2; }
 .fail { color: var(--fail); font-weight: 700; }
@@ -70,7 +72,10 @@ code { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 0.9e
 
 /// Telemetry text: cleaned, bounded, escaped, direction-isolated.
 fn t(s: &str) -> String {
-    format!("<bdi class=\"t\">{}</bdi>", h(&escape::clean(s, MAX_CELL_CHARS)))
+    format!(
+        "<bdi class=\"t\">{}</bdi>",
+        h(&escape::clean(s, MAX_CELL_CHARS))
+    )
 }
 
 fn verdict_word(v: Verdict) -> &'static str {
@@ -115,7 +120,13 @@ fn selector(s: &Selector) -> String {
 /// A number with at most `digits` decimals and no trailing zeros.
 pub fn num(v: f64, digits: usize) -> String {
     if !v.is_finite() {
-        return if v.is_nan() { "n/a".into() } else if v > 0.0 { "∞".into() } else { "−∞".into() };
+        return if v.is_nan() {
+            "n/a".into()
+        } else if v > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
+        };
     }
     let s = format!("{v:.digits$}");
     let s = if s.contains('.') {
@@ -182,7 +193,10 @@ pub fn fmt_side(c: &Comparison, s: &crate::analysis::report::SideSummary) -> Str
     match c.metric {
         MetricName::ErrorRate => {
             let rate = if s.weighted_count > 0.0 {
-                format!(" ({}%)", num(100.0 * s.weighted_errors / s.weighted_count, 2))
+                format!(
+                    " ({}%)",
+                    num(100.0 * s.weighted_errors / s.weighted_count, 2)
+                )
             } else {
                 String::new()
             };
@@ -207,11 +221,16 @@ fn figure(out: &mut String, f: &Figure) {
             &format!("<svg role=\"img\" aria-label=\"{}\" ", h(&f.title)),
             1,
         );
+    // Distribution panels carry their title inside the chart (the PNG needs it too).
+    let heading = if f.kind == FigureKind::LatencyPanel {
+        String::new()
+    } else {
+        format!("<h3>{}</h3>\n", t(&f.title))
+    };
     let _ = write!(
         out,
-        "<figure id=\"{id}\">\n<h3>{title}</h3>\n{svg}<figcaption>{caption}",
+        "<figure id=\"{id}\">\n{heading}{svg}<figcaption>{caption}",
         id = h(f.id()),
-        title = t(&f.title),
         caption = h(&f.caption),
     );
     if !f.links.is_empty() {
@@ -233,7 +252,12 @@ fn figure(out: &mut String, f: &Figure) {
 }
 
 /// Renders the page.
-pub fn render(report: &AnalysisReport, input: &ComparisonInput, figs: &Figures, title: &str) -> String {
+pub fn render(
+    report: &AnalysisReport,
+    input: &ComparisonInput,
+    figs: &Figures,
+    title: &str,
+) -> String {
     let mut o = String::with_capacity(256 * 1024);
     let title_c = escape::clean(title, 200);
     let _ = write!(
@@ -376,7 +400,11 @@ pub fn render(report: &AnalysisReport, input: &ComparisonInput, figs: &Figures, 
             id = h(&view::comparison_anchor(c)),
             svc = t(&c.service),
             metric = super::charts::forest::metric_label(c.metric),
-            crit = if c.critical { " <small>(critical)</small>" } else { "" },
+            crit = if c.critical {
+                " <small>(critical)</small>"
+            } else {
+                ""
+            },
             b = h(&fmt_side(c, &c.baseline)),
             cn = h(&fmt_side(c, &c.canary)),
             est = h(&fmt_estimate(c)),

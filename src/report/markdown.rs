@@ -174,7 +174,11 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
         dq.records_read, dq.records_ingested, dq.records_rejected, dq.duplicates_dropped
     );
     if !dq.counts.is_empty() {
-        let parts: Vec<String> = dq.counts.iter().map(|(k, n)| format!("{} {n}", m(k))).collect();
+        let parts: Vec<String> = dq
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{} {n}", m(k)))
+            .collect();
         let _ = writeln!(o, "Issues by kind: {}.\n", parts.join(", "));
     }
     if !dq.files.is_empty() {

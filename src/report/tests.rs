@@ -33,7 +33,13 @@ fn q7(xs: &[f64], q: f64) -> f64 {
 
 /// A track of `n` log-normal durations (median `median` ms) spread over 30 one-minute
 /// buckets, starting at bucket `from`, with error probability `err`.
-fn track(rng: &mut StdRng, n: usize, median: f64, err: f64, from: i64) -> (TrackSample, Vec<TimeBucket>) {
+fn track(
+    rng: &mut StdRng,
+    n: usize,
+    median: f64,
+    err: f64,
+    from: i64,
+) -> (TrackSample, Vec<TimeBucket>) {
     let d = LogNormal::new(median.ln(), 0.5).unwrap();
     let mut per_bucket: Vec<(Vec<f64>, u64)> = vec![(Vec::new(), 0); 30];
     let mut all = Vec::with_capacity(n);
@@ -82,7 +88,14 @@ fn track(rng: &mut StdRng, n: usize, median: f64, err: f64, from: i64) -> (Track
     (sample, series)
 }
 
-fn group(rng: &mut StdRng, service: &str, level: GroupLevel, name: &str, slow: f64, err: f64) -> GroupComparison {
+fn group(
+    rng: &mut StdRng,
+    service: &str,
+    level: GroupLevel,
+    name: &str,
+    slow: f64,
+    err: f64,
+) -> GroupComparison {
     let (baseline, baseline_series) = track(rng, 3000, 40.0, 0.005, 0);
     let (canary, canary_series) = track(rng, 400, 40.0 * slow, err, 2);
     GroupComparison {
@@ -101,13 +114,48 @@ fn group(rng: &mut StdRng, service: &str, level: GroupLevel, name: &str, slow: f
 pub(crate) fn input() -> ComparisonInput {
     let mut rng = StdRng::seed_from_u64(7);
     let mut groups = vec![
-        group(&mut rng, "checkout", GroupLevel::Route, "POST /cart", 1.6, 0.04),
-        group(&mut rng, "checkout", GroupLevel::Route, "GET /items/{id}", 1.0, 0.005),
+        group(
+            &mut rng,
+            "checkout",
+            GroupLevel::Route,
+            "POST /cart",
+            1.6,
+            0.04,
+        ),
+        group(
+            &mut rng,
+            "checkout",
+            GroupLevel::Route,
+            "GET /items/{id}",
+            1.0,
+            0.005,
+        ),
         group(&mut rng, "checkout", GroupLevel::Route, SCRIPT, 1.05, 0.005),
-        group(&mut rng, "web\"shop'", GroupLevel::Route, TRAVERSAL, 1.0, 0.006),
-        group(&mut rng, "checkout", GroupLevel::Route, &long_name(), 1.0, 0.005),
+        group(
+            &mut rng,
+            "web\"shop'",
+            GroupLevel::Route,
+            TRAVERSAL,
+            1.0,
+            0.006,
+        ),
+        group(
+            &mut rng,
+            "checkout",
+            GroupLevel::Route,
+            &long_name(),
+            1.0,
+            0.005,
+        ),
         group(&mut rng, "checkout", GroupLevel::Route, RTL, 0.9, 0.004),
-        group(&mut rng, "checkout", GroupLevel::Operation, "SELECT cart", 1.3, 0.0),
+        group(
+            &mut rng,
+            "checkout",
+            GroupLevel::Operation,
+            "SELECT cart",
+            1.3,
+            0.0,
+        ),
     ];
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     ComparisonInput {
@@ -129,11 +177,10 @@ pub(crate) fn input() -> ComparisonInput {
     }
 }
 
+/// `(service, route, metric, unit)`, `[estimate, low, high]`, `[allowed_decrease,
+/// allowed_increase]`, classification, p.
 fn comparison(
-    service: &str,
-    route: &str,
-    metric: &str,
-    unit: &str,
+    (service, route, metric, unit): (&str, &str, &str, &str),
     est: [f64; 3],
     band: [f64; 2],
     class: &str,
@@ -161,13 +208,55 @@ fn comparison(
 pub(crate) fn report() -> AnalysisReport {
     let long = long_name();
     let cs = vec![
-        comparison("checkout", "POST /cart", "latency_p99", "ratio", [1.6, 1.42, 1.81], [0.8, 1.2], "fail_high", 1e-12),
-        comparison("checkout", "POST /cart", "error_rate", "percentage_points", [3.5, 1.6, 5.4], [-0.5, 0.5], "fail_high", 2e-5),
-        comparison("checkout", SCRIPT, "latency_p99", "ratio", [1.08, 0.95, 1.31], [0.8, 1.2], "inconclusive", 0.21),
-        comparison("checkout", RTL, "latency_p50", "ratio", [0.9, 0.86, 0.95], [0.8, 1.2], "pass", 0.001),
-        comparison("web\"shop'", TRAVERSAL, "error_rate", "percentage_points", [0.1, -0.3, 0.45], [-0.5, 0.5], "pass", 0.6),
-        comparison("checkout", &long, "latency_shift", "ms", [1.2, -0.8, 3.0], [-8.0, 8.0], "pass", 0.3),
-        comparison("checkout", "GET /items/{id}", "latency_p99", "ratio", [1.01, 0.93, 1.1], [0.8, 1.2], "pass", 0.8),
+        comparison(
+            ("checkout", "POST /cart", "latency_p99", "ratio"),
+            [1.6, 1.42, 1.81],
+            [0.8, 1.2],
+            "fail_high",
+            1e-12,
+        ),
+        comparison(
+            ("checkout", "POST /cart", "error_rate", "percentage_points"),
+            [3.5, 1.6, 5.4],
+            [-0.5, 0.5],
+            "fail_high",
+            2e-5,
+        ),
+        comparison(
+            ("checkout", SCRIPT, "latency_p99", "ratio"),
+            [1.08, 0.95, 1.31],
+            [0.8, 1.2],
+            "inconclusive",
+            0.21,
+        ),
+        comparison(
+            ("checkout", RTL, "latency_p50", "ratio"),
+            [0.9, 0.86, 0.95],
+            [0.8, 1.2],
+            "pass",
+            0.001,
+        ),
+        comparison(
+            ("web\"shop'", TRAVERSAL, "error_rate", "percentage_points"),
+            [0.1, -0.3, 0.45],
+            [-0.5, 0.5],
+            "pass",
+            0.6,
+        ),
+        comparison(
+            ("checkout", &long, "latency_shift", "ms"),
+            [1.2, -0.8, 3.0],
+            [-8.0, 8.0],
+            "pass",
+            0.3,
+        ),
+        comparison(
+            ("checkout", "GET /items/{id}", "latency_p99", "ratio"),
+            [1.01, 0.93, 1.1],
+            [0.8, 1.2],
+            "pass",
+            0.8,
+        ),
     ];
     let v = json!({
         "schema_version": 1,
@@ -225,7 +314,10 @@ fn writes_a_complete_safe_report() {
     assert_eq!(files.charts.len(), 2 * (1 + 7 + 3));
     let canon = dir.canonicalize().unwrap();
     for p in &files.charts {
-        assert!(p.canonicalize().unwrap().starts_with(canon.join("charts")), "{p:?}");
+        assert!(
+            p.canonicalize().unwrap().starts_with(canon.join("charts")),
+            "{p:?}"
+        );
         let name = p.file_name().unwrap().to_str().unwrap();
         assert!(name.len() < 80);
         assert!(name
@@ -237,10 +329,17 @@ fn writes_a_complete_safe_report() {
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 
     // PNGs decode, have a real size and are not blank.
-    for p in files.charts.iter().filter(|p| p.extension().unwrap() == "png") {
+    for p in files
+        .charts
+        .iter()
+        .filter(|p| p.extension().unwrap() == "png")
+    {
         let img = image::open(p).unwrap().to_rgb8();
         assert!(img.width() >= 600 && img.height() >= 300, "{p:?}");
-        let lum: Vec<f64> = img.pixels().map(|px| f64::from(px.0.iter().map(|v| u32::from(*v)).sum::<u32>()) / 3.0).collect();
+        let lum: Vec<f64> = img
+            .pixels()
+            .map(|px| f64::from(px.0.iter().map(|v| u32::from(*v)).sum::<u32>()) / 3.0)
+            .collect();
         let mean = lum.iter().sum::<f64>() / lum.len() as f64;
         let var = lum.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / lum.len() as f64;
         let non_white = lum.iter().filter(|v| **v < 200.0).count() as f64 / lum.len() as f64;
@@ -259,7 +358,9 @@ fn writes_a_complete_safe_report() {
     let panels: Vec<_> = files
         .charts
         .iter()
-        .filter(|p| p.to_str().unwrap().contains("latency-ecdf-") && p.extension().unwrap() == "svg")
+        .filter(|p| {
+            p.to_str().unwrap().contains("latency-ecdf-") && p.extension().unwrap() == "svg"
+        })
         .collect();
     assert_eq!(panels.len(), 7);
     for p in &panels {
@@ -299,10 +400,17 @@ fn writes_a_complete_safe_report() {
     let md = std::fs::read_to_string(&files.markdown).unwrap();
     assert!(md.contains("**Verdict: ROLLBACK**"));
     assert!(md.contains("![Effects against allowed change](charts/forest.png)"));
-    for (name, line) in md.lines().filter(|l| l.starts_with("| checkout") || l.starts_with("| web")).enumerate() {
+    for (name, line) in md
+        .lines()
+        .filter(|l| l.starts_with("| checkout") || l.starts_with("| web"))
+        .enumerate()
+    {
         // Ten cells: unescaped `|` only as separators.
         let seps = line.len() - line.replace(" | ", "").len();
-        assert!(line.matches('|').count() - line.matches("\\|").count() == 10, "row {name}: {line} {seps}");
+        assert!(
+            line.matches('|').count() - line.matches("\\|").count() == 10,
+            "row {name}: {line} {seps}"
+        );
     }
     assert!(md.contains("## Definitions"));
     assert!(md.contains("Hyndman–Fan type 7"));
@@ -313,7 +421,8 @@ fn writes_a_complete_safe_report() {
     }
 
     // JSON is the report, losslessly.
-    let back: AnalysisReport = serde_json::from_str(&std::fs::read_to_string(&files.json).unwrap()).unwrap();
+    let back: AnalysisReport =
+        serde_json::from_str(&std::fs::read_to_string(&files.json).unwrap()).unwrap();
     assert_eq!(back, r);
 
     // Table rows and charts link to each other.
@@ -321,7 +430,10 @@ fn writes_a_complete_safe_report() {
         let id = view::comparison_anchor(c);
         assert!(html.contains(&format!("<tr id=\"{id}\">")), "{id}");
     }
-    assert!(html.contains(&format!("href=\"#{}\"", view::comparison_anchor(&r.comparisons[0]))));
+    assert!(html.contains(&format!(
+        "href=\"#{}\"",
+        view::comparison_anchor(&r.comparisons[0])
+    )));
     assert!(html.contains("href=\"#latency-ecdf-"));
 }
 
@@ -335,7 +447,9 @@ fn output_is_deterministic() {
     let rel = |f: &ReportFiles, base: &Path| -> Vec<PathBuf> {
         let mut v = vec![f.html.clone(), f.markdown.clone(), f.json.clone()];
         v.extend(f.charts.iter().cloned());
-        v.into_iter().map(|p| p.strip_prefix(base).unwrap().to_path_buf()).collect()
+        v.into_iter()
+            .map(|p| p.strip_prefix(base).unwrap().to_path_buf())
+            .collect()
     };
     assert_eq!(rel(&fa, a.path()), rel(&fb, b.path()));
     for p in rel(&fa, a.path()) {
@@ -368,7 +482,14 @@ fn empty_input_still_renders() {
 #[test]
 #[ignore = "writes to $CANALYST_SAMPLE_REPORT_DIR"]
 fn sample_report() {
-    let dir = std::env::var_os("CANALYST_SAMPLE_REPORT_DIR").expect("set CANALYST_SAMPLE_REPORT_DIR");
-    let files = write_report(Path::new(&dir), &report(), &input(), "checkout canary (sample)").unwrap();
+    let dir =
+        std::env::var_os("CANALYST_SAMPLE_REPORT_DIR").expect("set CANALYST_SAMPLE_REPORT_DIR");
+    let files = write_report(
+        Path::new(&dir),
+        &report(),
+        &input(),
+        "checkout canary (sample)",
+    )
+    .unwrap();
     assert!(files.html.is_file());
 }

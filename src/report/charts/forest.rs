@@ -253,7 +253,11 @@ impl Chart for Forest {
 }
 
 impl Forest {
-    fn draw_section<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, s: &Section) -> DrawResult
+    fn draw_section<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        s: &Section,
+    ) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
@@ -293,8 +297,8 @@ impl Forest {
             .label_style(text(TICK_SIZE))
             .x_labels(10)
             .x_label_formatter(&|v| fmt_tick(*v))
-            .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
-            .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0))
+            .light_line_style(LIGHT_GRID)
+            .bold_line_style(GRID)
             .draw()?;
         let base = area.get_base_pixel();
         for (i, r) in s.rows.iter().enumerate() {
@@ -315,7 +319,10 @@ impl Forest {
             let color = color_of(r.classification);
             let style = color.stroke_width(2);
             if let (Some(l), Some(h)) = (r.low, r.high) {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(l, y), (h, y)], style)))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(l, y), (h, y)],
+                    style,
+                )))?;
                 for v in [l, h] {
                     chart.draw_series(std::iter::once(PathElement::new(
                         vec![(v, y - 0.22), (v, y + 0.22)],
@@ -326,7 +333,11 @@ impl Forest {
             let p = (r.estimate, y);
             match r.classification {
                 Classification::FailHigh | Classification::FailLow => {
-                    chart.draw_series(std::iter::once(TriangleMarker::new(p, 8, color.filled())))?;
+                    chart.draw_series(std::iter::once(TriangleMarker::new(
+                        p,
+                        8,
+                        color.filled(),
+                    )))?;
                 }
                 Classification::Pass => {
                     chart.draw_series(std::iter::once(Circle::new(p, 6, color.filled())))?;

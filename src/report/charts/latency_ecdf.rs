@@ -9,7 +9,7 @@
 use super::*;
 
 /// Most points drawn per curve; larger samples are drawn at evenly spaced ranks.
-pub const MAX_POINTS: usize = 600;
+pub const MAX_POINTS: usize = 250;
 
 /// ECDF panel of one group.
 pub struct LatencyEcdf<'a> {
@@ -96,19 +96,21 @@ impl Chart for LatencyEcdf<'_> {
             .margin_bottom(6)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d((lo..hi).log_scale(), 0.0f64..1.0f64)?;
+            .build_cartesian_2d(
+                (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)),
+                0.0f64..1.0f64,
+            )?;
         chart
             .configure_mesh()
             .x_desc("duration (ms, log scale)")
             .y_desc("share of requests ≤ duration")
             .axis_desc_style(text(LABEL_SIZE))
             .label_style(text(TICK_SIZE))
-            .x_labels(8)
             .y_labels(6)
             .x_label_formatter(&|v| fmt_tick(*v))
             .y_label_formatter(&|v| fmt_tick(*v))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+            .light_line_style(LIGHT_GRID)
+            .bold_line_style(GRID)
             .draw()?;
         for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
             chart.draw_series(DashedLineSeries::new(
@@ -119,8 +121,8 @@ impl Chart for LatencyEcdf<'_> {
             ))?;
             chart.draw_series(std::iter::once(Text::new(
                 label.to_string(),
-                (lo * 1.02, q),
-                text(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Bottom)),
+                (hi / 1.02, q),
+                text(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom)),
             )))?;
         }
         let series = [

@@ -188,8 +188,16 @@ pub fn wilson(k: f64, n: f64, z: f64) -> Option<(f64, f64)> {
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
     // At k = 0 and k = n the bounds are exactly 0 and 1; rounding would leave ~1e-17.
-    let low = if k <= 0.0 { 0.0 } else { (centre - half).max(0.0) };
-    let high = if k >= n { 1.0 } else { (centre + half).min(1.0) };
+    let low = if k <= 0.0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let high = if k >= n {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
     Some((low, high))
 }
 
@@ -224,7 +232,10 @@ pub enum Marker {
 }
 
 /// Draws a one-line legend of `items` centred horizontally in `area`.
-pub fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, items: &[LegendItem]) -> DrawResult
+pub fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[LegendItem],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -475,4 +486,59 @@ pub fn sum_buckets<'a>(
         }
     }
     m.into_values().collect()
+}
+
+/// Tick values for a logarithmic axis over `[lo, hi]`: the 1–2–5 sequence per decade, or the
+/// denser 1–1.5–2–3–5–7 sequence when the range spans less than about a decade, so a narrow
+/// log axis still gets at least three labelled ticks.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let pick = |mantissas: &[f64]| -> Vec<f64> {
+        let mut v = Vec::new();
+        let mut e = lo.log10().floor() as i32;
+        while 10f64.powi(e) <= hi {
+            for m in mantissas {
+                let t = m * 10f64.powi(e);
+                if t >= lo && t <= hi {
+                    v.push(t);
+                }
+            }
+            e += 1;
+        }
+        v
+    };
+    let coarse = pick(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 3 {
+        return coarse;
+    }
+    let fine = pick(&[1.0, 1.5, 2.0, 3.0, 5.0, 7.0]);
+    if fine.len() >= 3 {
+        return fine;
+    }
+    pick(&[1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+}
+
+/// Light grid lines: none (the bold grid at the labelled ticks is enough and keeps the
+/// charts quiet).
+pub const LIGHT_GRID: RGBAColor = RGBAColor(0, 0, 0, 0.0);
+/// Grid lines at labelled ticks.
+pub const GRID: RGBColor = RGBColor(0xE2, 0xE2, 0xE2);
+
+#[cfg(test)]
+mod tick_tests {
+    use super::*;
+
+    #[test]
+    fn log_ticks_cover_narrow_and_wide_ranges() {
+        assert_eq!(
+            log_ticks(8.0, 1200.0),
+            vec![10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
+        );
+        let narrow = log_ticks(30.0, 250.0);
+        assert!(narrow.len() >= 3, "{narrow:?}");
+        assert!(narrow.iter().all(|t| (30.0..=250.0).contains(t)));
+        assert!(log_ticks(0.0, 1.0).is_empty());
+    }
 }

@@ -110,10 +110,30 @@ impl Chart for QuantileTimeseries<'_> {
         for (p, area) in self.panels.iter().zip(areas) {
             let area = titled(&area, &p.title)?;
             let lines = [
-                (finite_points(&self.frame, p.baseline, |b| b.p99_ms), STABLE, false, false),
-                (finite_points(&self.frame, p.baseline, |b| b.p50_ms), STABLE, true, false),
-                (finite_points(&self.frame, p.canary, |b| b.p99_ms), CANARY, false, true),
-                (finite_points(&self.frame, p.canary, |b| b.p50_ms), CANARY, true, true),
+                (
+                    finite_points(&self.frame, p.baseline, |b| b.p99_ms),
+                    STABLE,
+                    false,
+                    false,
+                ),
+                (
+                    finite_points(&self.frame, p.baseline, |b| b.p50_ms),
+                    STABLE,
+                    true,
+                    false,
+                ),
+                (
+                    finite_points(&self.frame, p.canary, |b| b.p99_ms),
+                    CANARY,
+                    false,
+                    true,
+                ),
+                (
+                    finite_points(&self.frame, p.canary, |b| b.p50_ms),
+                    CANARY,
+                    true,
+                    true,
+                ),
             ];
             let ys = lines.iter().flat_map(|l| l.0.iter().map(|p| p.1));
             let ymin = ys.clone().fold(f64::INFINITY, f64::min);
@@ -134,7 +154,10 @@ impl Chart for QuantileTimeseries<'_> {
                 .margin_bottom(6)
                 .x_label_area_size(46)
                 .y_label_area_size(64)
-                .build_cartesian_2d(x0..x1, (ylo..yhi).log_scale())?;
+                .build_cartesian_2d(
+                    x0..x1,
+                    (ylo..yhi).log_scale().with_key_points(log_ticks(ylo, yhi)),
+                )?;
             chart
                 .configure_mesh()
                 .x_desc(self.frame.x_desc())
@@ -142,11 +165,10 @@ impl Chart for QuantileTimeseries<'_> {
                 .axis_desc_style(text(LABEL_SIZE))
                 .label_style(text(TICK_SIZE))
                 .x_labels(8)
-                .y_labels(6)
                 .x_label_formatter(&|v| fmt_tick(*v))
                 .y_label_formatter(&|v| fmt_tick(*v))
-                .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-                .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+                .light_line_style(LIGHT_GRID)
+                .bold_line_style(GRID)
                 .draw()?;
             for (pts, color, dashed, dots) in lines {
                 let style = color.stroke_width(if dashed { 2 } else { 3 });
@@ -156,10 +178,7 @@ impl Chart for QuantileTimeseries<'_> {
                     chart.draw_series(LineSeries::new(pts.clone(), style))?;
                 }
                 if dots {
-                    chart.draw_series(
-                        pts.iter()
-                            .map(|p| Circle::new(*p, 3, color.filled())),
-                    )?;
+                    chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
                 }
             }
             draw_canary_start(&mut chart, &self.frame, (ylo, yhi))?;

@@ -52,7 +52,11 @@ impl Chart for TrafficSplit {
             return draw_message(&area, "no traffic in the window");
         }
         let top = pts.iter().map(|p| p.1).fold(0.0f64, f64::max);
-        let yhi = if top > 80.0 { 100.0 } else { (top * 1.25).max(5.0) };
+        let yhi = if top > 80.0 {
+            100.0
+        } else {
+            (top * 1.25).max(5.0)
+        };
         let (x0, x1) = self.frame.x_range();
         let mut chart = ChartBuilder::on(&area)
             .margin_left(8)
@@ -71,14 +75,30 @@ impl Chart for TrafficSplit {
             .y_labels(6)
             .x_label_formatter(&|v| fmt_tick(*v))
             .y_label_formatter(&|v| fmt_tick(*v))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+            .light_line_style(LIGHT_GRID)
+            .bold_line_style(GRID)
             .draw()?;
         chart.draw_series(
             AreaSeries::new(pts.clone(), 0.0, CANARY.mix(0.2).filled())
                 .border_style(CANARY.stroke_width(3)),
         )?;
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, CANARY.filled())))?;
+        let total_b: f64 = self.baseline.iter().map(|c| c.weighted_count).sum();
+        let total_c: f64 = self.canary.iter().map(|c| c.weighted_count).sum();
+        if total_b + total_c > 0.0 {
+            let overall = 100.0 * total_c / (total_b + total_c);
+            chart.draw_series(DashedLineSeries::new(
+                vec![(x0, overall), (x1, overall)],
+                3,
+                4,
+                INK.stroke_width(1),
+            ))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!("whole window {}%", fmt_tick(overall)),
+                (x1, overall),
+                text(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom)),
+            )))?;
+        }
         draw_canary_start(&mut chart, &self.frame, (0.0, yhi))?;
         Ok(())
     }
