@@ -216,6 +216,13 @@ pub(crate) fn report() -> AnalysisReport {
             1e-12,
         ),
         comparison(
+            ("checkout", "POST /cart", "latency_p999", "ratio"),
+            [3.1, 2.2, 4.6],
+            [0.8, 1.2],
+            "fail_high",
+            1e-9,
+        ),
+        comparison(
             ("checkout", "POST /cart", "error_rate", "percentage_points"),
             [3.5, 1.6, 5.4],
             [-0.5, 0.5],

@@ -280,86 +280,209 @@ impl Forest {
                 hi = hi.max(v);
             }
         }
-        let (x0, x1) = padded(lo, hi, 0.06);
         let n = s.rows.len();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(LABEL_WIDTH)
-            .margin_right(30)
-            .margin_top(8)
-            .x_label_area_size(52)
-            .build_cartesian_2d(x0..x1, -0.5..(n as f64 - 0.5))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_desc(unit_desc(&s.unit))
-            .axis_desc_style(text(LABEL_SIZE))
-            .label_style(text(TICK_SIZE))
-            .x_labels(10)
-            .x_label_formatter(&|v| fmt_tick(*v))
-            .light_line_style(LIGHT_GRID)
-            .bold_line_style(GRID)
-            .draw()?;
-        let base = area.get_base_pixel();
-        for (i, r) in s.rows.iter().enumerate() {
-            let y = (n - 1 - i) as f64;
-            if i % 2 == 0 {
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x0, y - 0.5), (x1, y + 0.5)],
-                    RGBColor(0xF7, 0xF7, 0xF7).filled(),
-                )))?;
-            }
-            let (blo, bhi) = (r.band.0.unwrap_or(null), r.band.1.unwrap_or(null));
+        let builder = || {
+            let mut b = ChartBuilder::on(&area);
+            b.margin_left(LABEL_WIDTH)
+                .margin_right(30)
+                .margin_top(8)
+                .x_label_area_size(52);
+            b
+        };
+        let y_range = -0.5..(n as f64 - 0.5);
+        // Ratios are multiplicative (a halving is as far from 1 as a doubling), and one large
+        // regression would squash every other row on a linear axis: log scale when it matters.
+        if s.unit == "ratio" && lo > 0.0 && hi / lo > 2.5 {
+            let (x0, x1) = (lo / 1.1, hi * 1.1);
+            let chart = builder().build_cartesian_2d(
+                (x0..x1).log_scale().with_key_points(log_ticks(x0, x1)),
+                y_range,
+            )?;
+            let desc = format!("{} — log scale", unit_desc(&s.unit));
+            draw_rows(chart, &area, s, (x0, x1), null, &desc)
+        } else {
+            let (x0, x1) = padded(lo, hi, 0.06);
+            let chart = builder().build_cartesian_2d(x0..x1, y_range)?;
+            draw_rows(chart, &area, s, (x0, x1), null, &unit_desc(&s.unit))
+        }
+    }
+}
+
+/// Draws the mesh, rows and labels of one section on a chart whose x axis is linear or
+/// logarithmic.
+fn draw_rows<DB, X>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    area: &DrawingArea<DB, Shift>,
+    s: &Section,
+    (x0, x1): (f64, f64),
+    null: f64,
+    x_desc: &str,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let n = s.rows.len();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_desc(x_desc)
+        .axis_desc_style(text(LABEL_SIZE))
+        .label_style(text(TICK_SIZE))
+        .x_labels(10)
+        .x_label_formatter(&|v| fmt_tick(*v))
+        .light_line_style(LIGHT_GRID)
+        .bold_line_style(GRID)
+        .draw()?;
+    let base = area.get_base_pixel();
+    for (i, r) in s.rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        if i % 2 == 0 {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x0, y - 0.5), (x1, y + 0.5)],
+                RGBColor(0xF7, 0xF7, 0xF7).filled(),
+            )))?;
+        }
+        // A side that is not judged is unbounded: shade to the edge of the axis.
+        if r.band.0.is_some() || r.band.1.is_some() {
+            let blo = r.band.0.unwrap_or(x0).max(x0);
+            let bhi = r.band.1.unwrap_or(x1).min(x1);
             if bhi > blo {
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(blo.max(x0), y - 0.36), (bhi.min(x1), y + 0.36)],
+                    [(blo, y - 0.36), (bhi, y + 0.36)],
                     PASS.mix(0.16).filled(),
                 )))?;
             }
-            let color = color_of(r.classification);
-            let style = color.stroke_width(2);
-            if let (Some(l), Some(h)) = (r.low, r.high) {
+        }
+        let color = color_of(r.classification);
+        let style = color.stroke_width(2);
+        if let (Some(l), Some(h)) = (r.low, r.high) {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(l, y), (h, y)],
+                style,
+            )))?;
+            for v in [l, h] {
                 chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(l, y), (h, y)],
+                    vec![(v, y - 0.22), (v, y + 0.22)],
                     style,
                 )))?;
-                for v in [l, h] {
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(v, y - 0.22), (v, y + 0.22)],
-                        style,
-                    )))?;
-                }
             }
-            let p = (r.estimate, y);
-            match r.classification {
-                Classification::FailHigh | Classification::FailLow => {
-                    chart.draw_series(std::iter::once(TriangleMarker::new(
-                        p,
-                        8,
-                        color.filled(),
-                    )))?;
-                }
-                Classification::Pass => {
-                    chart.draw_series(std::iter::once(Circle::new(p, 6, color.filled())))?;
-                }
-                Classification::Inconclusive => {
-                    chart.draw_series(std::iter::once(Circle::new(p, 6, WHITE.filled())))?;
-                    chart.draw_series(std::iter::once(Circle::new(p, 6, color.stroke_width(2))))?;
-                }
-            }
-            let (_, py) = chart.backend_coord(&(x0, y));
-            area.draw(&Text::new(
-                r.label.clone(),
-                (LABEL_WIDTH as i32 - 12, py - base.1),
-                text(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
         }
-        chart.draw_series(DashedLineSeries::new(
-            vec![(null, -0.5), (null, n as f64 - 0.5)],
-            6,
-            4,
-            INK.stroke_width(1),
+        let p = (r.estimate, y);
+        match r.classification {
+            Classification::FailHigh | Classification::FailLow => {
+                chart.draw_series(std::iter::once(TriangleMarker::new(p, 8, color.filled())))?;
+            }
+            Classification::Pass => {
+                chart.draw_series(std::iter::once(Circle::new(p, 6, color.filled())))?;
+            }
+            Classification::Inconclusive => {
+                chart.draw_series(std::iter::once(Circle::new(p, 6, WHITE.filled())))?;
+                chart.draw_series(std::iter::once(Circle::new(p, 6, color.stroke_width(2))))?;
+            }
+        }
+        let (_, py) = chart.backend_coord(&(x0, y));
+        area.draw(&Text::new(
+            r.label.clone(),
+            (LABEL_WIDTH as i32 - 12, py - base.1),
+            text(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Center)),
         ))?;
-        Ok(())
+    }
+    chart.draw_series(DashedLineSeries::new(
+        vec![(null, -0.5), (null, n as f64 - 0.5)],
+        6,
+        4,
+        INK.stroke_width(1),
+    ))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(label: &str, e: f64, l: f64, h: f64, c: Classification) -> Row {
+        Row {
+            label: label.into(),
+            estimate: e,
+            low: Some(l),
+            high: Some(h),
+            band: (Some(0.8), Some(1.2)),
+            classification: c,
+        }
+    }
+
+    #[test]
+    fn large_ratios_get_a_log_axis_and_every_row_is_labelled() {
+        let f = Forest {
+            sections: vec![Section {
+                unit: "ratio".into(),
+                rows: vec![
+                    row(
+                        "p99 · svc · GET /slow",
+                        8.0,
+                        5.0,
+                        12.0,
+                        Classification::FailHigh,
+                    ),
+                    row(
+                        "p99 · svc · GET /ok",
+                        1.01,
+                        0.95,
+                        1.07,
+                        Classification::Pass,
+                    ),
+                    row(
+                        "p50 · svc · GET /maybe",
+                        1.1,
+                        0.9,
+                        1.4,
+                        Classification::Inconclusive,
+                    ),
+                ],
+            }],
+            rows_not_shown: 2,
+            without_estimate: 1,
+        };
+        let r = crate::report::charts::render(&f).unwrap();
+        assert!(r.svg.contains("log scale"));
+        for l in ["GET /slow", "GET /ok", "GET /maybe"] {
+            assert!(r.svg.contains(l), "{l}");
+        }
+        assert!(r.svg.contains("2 less severe comparisons not drawn"));
+        assert!(r.svg.contains("1 comparisons without an estimate"));
+        // Ticks at 1, 2, 5, 10 on the log axis.
+        for t in [
+            ">\n1\n</text>",
+            ">\n2\n</text>",
+            ">\n5\n</text>",
+            ">\n10\n</text>",
+        ] {
+            assert!(r.svg.contains(t), "tick {t}");
+        }
+    }
+
+    #[test]
+    fn rows_are_most_severe_first_and_capped() {
+        let mut rep = crate::report::tests::report();
+        let template = rep.comparisons[7].clone();
+        for i in 0..60 {
+            let mut c = template.clone();
+            c.id = format!("extra/{i}");
+            rep.comparisons.push(c);
+        }
+        let f = Forest::from_report(&rep);
+        let rows: Vec<&Row> = f.sections.iter().flat_map(|s| &s.rows).collect();
+        assert_eq!(rows.len(), MAX_ROWS);
+        assert_eq!(f.rows_not_shown, 68 - MAX_ROWS);
+        let ratio = &f.sections[0];
+        assert_eq!(ratio.unit, "ratio");
+        assert_eq!(ratio.rows[0].classification, Classification::FailHigh);
+        assert_eq!(ratio.rows[1].classification, Classification::FailHigh);
+        assert_eq!(ratio.rows[2].classification, Classification::Inconclusive);
+        assert_eq!(f.sections[1].unit, "percentage_points");
     }
 }

@@ -39,9 +39,9 @@ pub const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 /// Title font size (pixels).
 pub const TITLE_SIZE: u32 = 20;
 /// Axis-description and legend font size.
-pub const LABEL_SIZE: u32 = 16;
+pub const LABEL_SIZE: u32 = 17;
 /// Tick-label font size.
-pub const TICK_SIZE: u32 = 14;
+pub const TICK_SIZE: u32 = 15;
 
 /// Result of drawing code; the boxed error is the backend's drawing error.
 pub type DrawResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -488,9 +488,9 @@ pub fn sum_buckets<'a>(
     m.into_values().collect()
 }
 
-/// Tick values for a logarithmic axis over `[lo, hi]`: the 1–2–5 sequence per decade, or the
-/// denser 1–1.5–2–3–5–7 sequence when the range spans less than about a decade, so a narrow
-/// log axis still gets at least three labelled ticks.
+/// Tick values for a logarithmic axis over `[lo, hi]`: the 1–2–5 sequence per decade when
+/// that gives at least five ticks, else the denser 1–1.5–2–3–5–7 sequence (then 1–1.2–…–9),
+/// so a narrow log axis still gets enough labelled ticks to read values off.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
         return Vec::new();
@@ -510,12 +510,12 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
         v
     };
     let coarse = pick(&[1.0, 2.0, 5.0]);
-    if coarse.len() >= 3 {
+    if coarse.len() >= 5 {
         return coarse;
     }
     let fine = pick(&[1.0, 1.5, 2.0, 3.0, 5.0, 7.0]);
     if fine.len() >= 3 {
-        return fine;
+        return if fine.len() <= 12 { fine } else { coarse };
     }
     pick(&[1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
 }
