@@ -386,18 +386,24 @@ pub fn render(
         if let Some(p) = figs.panel_for(c) {
             chart_links.push(format!("<a href=\"#{}\">distribution</a>", h(&p)));
         }
+        let anchor = view::comparison_anchor(c);
+        let shown_over_time = |kind| {
+            figs.of_kind(kind)
+                .any(|f| f.links.iter().any(|l| l.anchor == anchor))
+        };
+        // The error-rate chart's first panel is all requests, so it shows every error rate.
         if c.metric == MetricName::ErrorRate {
             chart_links.push("<a href=\"#error-rate-over-time\">over time</a>".into());
-        } else {
+        } else if shown_over_time(FigureKind::LatencyOverTime) {
             chart_links.push("<a href=\"#latency-over-time\">over time</a>".into());
         }
         let _ = writeln!(
             o,
-            "<tr id=\"{id}\"><td>{svc}</td><td>{name}</td><td>{metric}{crit}</td>\
+            "<tr id=\"{anchor}\"><td>{svc}</td><td>{name}</td><td>{metric}{crit}</td>\
              <td class=\"num\">{b}</td><td class=\"num\">{cn}</td><td class=\"num\">{est}</td>\
              <td class=\"num\">{p} / {pa}</td><td class=\"{css}\">{sym} {cls}</td><td>{reason}</td>\
              <td>{links}</td></tr>",
-            id = h(&view::comparison_anchor(c)),
+            anchor = h(&anchor),
             svc = t(&c.service),
             metric = super::charts::forest::metric_label(c.metric),
             crit = if c.critical {

@@ -141,7 +141,10 @@ impl Chart for LatencyEcdf<'_> {
                     .draw_series(DashedLineSeries::new(pts, 10, 5, style))?
                     .label(legend)
                     .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 8, y), (x + 14, y), (x + 22, y)], style)
+                        // Two dashes, as in the plot.
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, 0), (8, 0)], style)
+                            + PathElement::new(vec![(13, 0), (22, 0)], style)
                     });
             } else {
                 chart
