@@ -11,3 +11,4 @@ pub mod engine;
 pub mod ingest;
 pub mod model;
 pub mod report;
+pub mod stats;
