@@ -88,7 +88,7 @@ pub fn rate_points(
         .iter()
         .filter_map(|c| {
             let n = c.count as f64;
-            let (lo, hi) = wilson(c.errors as f64, n, Z95)?;
+            let (lo, hi) = wilson(c.errors as f64, n)?;
             Some((
                 minutes(c.start_ns + width_ns / 2, frame.origin_ns),
                 100.0 * c.errors as f64 / n,

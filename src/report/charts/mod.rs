@@ -174,35 +174,20 @@ pub fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// Wilson score interval for a binomial proportion `k/n` at normal quantile `z` (Wilson 1927,
-/// "Probable inference, the law of succession, and statistical inference", JASA 22:209–212).
-/// Used only as a plotting band around per-bucket error rates; the judged error-rate intervals
-/// come from the analysis. Returns `(low, high)` as fractions; `None` for `n = 0`.
-pub fn wilson(k: f64, n: f64, z: f64) -> Option<(f64, f64)> {
-    if n <= 0.0 || !n.is_finite() || !k.is_finite() {
+/// Confidence level of the per-bucket error-rate bands.
+pub const BAND_CONFIDENCE: f64 = 0.95;
+
+/// The plotting band of a per-bucket error rate `k/n`: the Wilson score interval at
+/// [`BAND_CONFIDENCE`] from [`crate::stats::proportion::wilson_interval`] (Wilson 1927), as
+/// fractions; `None` for an empty bucket. Only a plotting aid: the judged error-rate intervals
+/// come from the analysis.
+pub fn wilson(k: f64, n: f64) -> Option<(f64, f64)> {
+    if !(n > 0.0 && n.is_finite() && k.is_finite()) {
         return None;
     }
-    let p = (k / n).clamp(0.0, 1.0);
-    let z2 = z * z;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    // At k = 0 and k = n the bounds are exactly 0 and 1; rounding would leave ~1e-17.
-    let low = if k <= 0.0 {
-        0.0
-    } else {
-        (centre - half).max(0.0)
-    };
-    let high = if k >= n {
-        1.0
-    } else {
-        (centre + half).min(1.0)
-    };
-    Some((low, high))
+    let i = crate::stats::proportion::wilson_interval(k, n, BAND_CONFIDENCE);
+    Some((i.low, i.high))
 }
-
-/// Normal quantile for a two-sided 95% interval.
-pub const Z95: f64 = 1.959_963_984_540_054;
 
 /// A legend item drawn in a chart's legend strip.
 pub struct LegendItem {
@@ -310,16 +295,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wilson_matches_reference() {
+    fn band_is_the_stats_wilson_interval() {
         // Wilson's closed form evaluated independently in Python: (0.0215437, 0.1117505).
-        let (lo, hi) = wilson(5.0, 100.0, Z95).unwrap();
-        assert!((lo - 0.021543).abs() < 1e-5, "{lo}");
-        assert!((hi - 0.1117505).abs() < 1e-5, "{hi}");
-        // Zero errors still give a non-degenerate upper bound.
-        let (lo, hi) = wilson(0.0, 50.0, Z95).unwrap();
-        assert_eq!(lo, 0.0);
-        assert!(hi > 0.05 && hi < 0.09, "{hi}");
-        assert!(wilson(0.0, 0.0, Z95).is_none());
+        let (lo, hi) = wilson(5.0, 100.0).unwrap();
+        assert!((lo - 0.0215437).abs() < 1e-6, "{lo}");
+        assert!((hi - 0.1117505).abs() < 1e-6, "{hi}");
+        assert!(wilson(0.0, 0.0).is_none());
     }
 
     #[test]
