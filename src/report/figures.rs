@@ -79,16 +79,16 @@ pub struct Figures<'a> {
     pub groups: Vec<GroupView<'a>>,
     /// Groups with latency samples but no distribution panel (over [`MAX_ECDF_PANELS`]).
     pub ecdf_not_shown: usize,
+    /// Table-row anchor → id of the distribution panel showing that comparison's group.
+    panel_of: std::collections::HashMap<String, String>,
 }
 
 impl Figures<'_> {
     /// Id of the distribution panel of the group `c` belongs to, if it has one.
-    pub fn panel_for(&self, c: &Comparison) -> Option<String> {
-        self.groups
-            .iter()
-            .find(|g| view::belongs(c, &g.group.key))
-            .map(|g| format!("latency-ecdf-{}", g.slug))
-            .filter(|id| self.figures.iter().any(|f| f.id() == id))
+    pub fn panel_for(&self, c: &Comparison) -> Option<&str> {
+        self.panel_of
+            .get(view::comparison_anchor(c).as_str())
+            .map(String::as_str)
     }
 
     /// Figures of one kind.
@@ -287,10 +287,20 @@ pub fn build<'a>(
         links: Vec::new(),
     });
 
+    let mut panel_of = std::collections::HashMap::new();
+    for f in figures
+        .iter()
+        .filter(|f| f.kind == FigureKind::LatencyPanel)
+    {
+        for l in &f.links {
+            panel_of.insert(l.anchor.clone(), f.id().to_string());
+        }
+    }
     Ok(Figures {
         figures,
         groups,
         ecdf_not_shown,
+        panel_of,
     })
 }
 

@@ -384,7 +384,7 @@ pub fn render(
         };
         let mut chart_links = vec!["<a href=\"#forest\">effects</a>".to_string()];
         if let Some(p) = figs.panel_for(c) {
-            chart_links.push(format!("<a href=\"#{}\">distribution</a>", h(&p)));
+            chart_links.push(format!("<a href=\"#{}\">distribution</a>", h(p)));
         }
         let anchor = view::comparison_anchor(c);
         let shown_over_time = |kind| {

@@ -500,3 +500,60 @@ fn sample_report() {
     .unwrap();
     assert!(files.html.is_file());
 }
+
+#[test]
+fn many_groups_are_capped_with_notes() {
+    let base = input();
+    let template = base.groups[0].clone();
+    let mut i = base.clone();
+    i.groups = (0..300)
+        .map(|k| {
+            let mut g = template.clone();
+            g.key.name = format!("GET /r{k:03}");
+            g
+        })
+        .collect();
+    let mut r = report();
+    r.comparisons = (0..300)
+        .flat_map(|k| {
+            let route = format!("GET /r{k:03}");
+            let class = if k % 50 == 7 { "fail_high" } else { "pass" };
+            [
+                comparison(
+                    ("checkout", &route, "latency_p99", "ratio"),
+                    [1.0, 0.9, 1.1],
+                    [0.8, 1.2],
+                    class,
+                    0.5,
+                ),
+                comparison(
+                    ("checkout", &route, "error_rate", "percentage_points"),
+                    [0.0, -0.2, 0.2],
+                    [-0.5, 0.5],
+                    "pass",
+                    0.9,
+                ),
+            ]
+        })
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+    r.drivers.clear();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let files = write_report(tmp.path(), &r, &i, "many").unwrap();
+    eprintln!("300 groups, 600 comparisons: {:?}", t.elapsed());
+    let panels = files
+        .charts
+        .iter()
+        .filter(|p| p.to_str().unwrap().contains("latency-ecdf-"))
+        .count();
+    assert_eq!(panels, 2 * figures::MAX_ECDF_PANELS);
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(html.contains("288 further groups are not drawn"));
+    // The failing routes (k = 7, 57, …) are the first panels.
+    let first = html.find("<figure id=\"latency-ecdf-").unwrap();
+    assert!(html[first..first + 300].contains("GET /r007"));
+    assert_eq!(html.matches("<tr id=\"cmp-").count(), 600);
+    let forest = std::fs::read_to_string(tmp.path().join("charts/forest.svg")).unwrap();
+    assert!(forest.contains("560 less severe comparisons not drawn"));
+}

@@ -45,15 +45,6 @@ fn key_text(k: &GroupKey) -> String {
     format!("{}\u{1f}{level}\u{1f}{}", k.service, k.name)
 }
 
-/// Whether comparison `c` belongs to group `k`.
-pub fn belongs(c: &Comparison, k: &GroupKey) -> bool {
-    let name = match k.level {
-        GroupLevel::Route => c.route.as_deref(),
-        GroupLevel::Operation => c.operation.as_deref(),
-    };
-    c.level == k.level && c.service == k.service && name == Some(k.name.as_str())
-}
-
 /// One group with its comparisons, as the report shows it.
 #[derive(Debug, Clone)]
 pub struct GroupView<'a> {
@@ -94,25 +85,40 @@ pub fn ordered_groups<'a>(
     report: &'a AnalysisReport,
     input: &'a ComparisonInput,
 ) -> Vec<GroupView<'a>> {
+    // Index the comparisons by group once: reports can have thousands of groups.
+    let mut by_group: std::collections::HashMap<
+        (&str, GroupLevel, &str),
+        Vec<(usize, &'a Comparison)>,
+    > = std::collections::HashMap::new();
+    for (i, c) in report.comparisons.iter().enumerate() {
+        let name = match c.level {
+            GroupLevel::Route => c.route.as_deref(),
+            GroupLevel::Operation => c.operation.as_deref(),
+        };
+        if let Some(name) = name {
+            by_group
+                .entry((c.service.as_str(), c.level, name))
+                .or_default()
+                .push((i, c));
+        }
+    }
     let mut out: Vec<GroupView<'a>> = input
         .groups
         .iter()
         .map(|g| {
-            let mut comparisons = Vec::new();
-            let mut rank = 3;
-            let mut first = usize::MAX;
-            for (i, c) in report.comparisons.iter().enumerate() {
-                if belongs(c, &g.key) {
-                    rank = rank.min(severity(c.classification));
-                    first = first.min(i);
-                    comparisons.push(c);
-                }
-            }
+            let mine = by_group
+                .get(&(g.key.service.as_str(), g.key.level, g.key.name.as_str()))
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             GroupView {
                 group: g,
-                comparisons,
-                rank,
-                first,
+                comparisons: mine.iter().map(|(_, c)| *c).collect(),
+                rank: mine
+                    .iter()
+                    .map(|(_, c)| severity(c.classification))
+                    .min()
+                    .unwrap_or(3),
+                first: mine.first().map(|(i, _)| *i).unwrap_or(usize::MAX),
                 slug: slug(&key_text(&g.key)),
                 label: group_label(&g.key, MAX_LABEL_CHARS),
             }
