@@ -78,6 +78,9 @@ pub fn group_label(k: &GroupKey, max: usize) -> String {
     escape::clean(&format!("{} · {kind}{}", k.service, k.name), max)
 }
 
+/// A borrowed group key: service, level, route or span name.
+type KeyRef<'a> = (&'a str, GroupLevel, &'a str);
+
 /// Every group of `input`, most regressed first: by most severe classification of its
 /// comparisons, then by the position of its first comparison in the report (the analysis
 /// orders those by severity), then route-level before operation-level, then by key.
@@ -86,10 +89,8 @@ pub fn ordered_groups<'a>(
     input: &'a ComparisonInput,
 ) -> Vec<GroupView<'a>> {
     // Index the comparisons by group once: reports can have thousands of groups.
-    let mut by_group: std::collections::HashMap<
-        (&str, GroupLevel, &str),
-        Vec<(usize, &'a Comparison)>,
-    > = std::collections::HashMap::new();
+    let mut by_group: std::collections::HashMap<KeyRef<'a>, Vec<(usize, &'a Comparison)>> =
+        std::collections::HashMap::new();
     for (i, c) in report.comparisons.iter().enumerate() {
         let name = match c.level {
             GroupLevel::Route => c.route.as_deref(),
