@@ -9,7 +9,8 @@
 #      exists, and the hostile route name is text (escaped), not markup;
 #   2. --screenshot at 1280x2000: the page is not blank (pixel statistics);
 #   3. the browser's console log (--enable-logging=stderr) has no error, in particular no
-#      Content-Security-Policy violation (which would mean the page tried to load something).
+#      Content-Security-Policy violation (which would mean the page tried to load something);
+#   4. --print-to-pdf (the @media print layout) produces pages.
 # Exits non-zero on any failure. Needs chromium and python3 (PIL or numpy not required).
 set -euo pipefail
 
@@ -42,10 +43,13 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
   --enable-logging=stderr --v=0 --window-size=1280,2000 \
   --screenshot="$work/shot.png" "file://$html" >"$work/shot.out" 2>"$work/console.log"
 
-python3 - "$html" "$work/dom.html" "$work/shot.png" "$work/console.log" "${KEEP_SCREENSHOT:-}" <<'PY'
-import re, shutil, struct, sys, zlib
+"$browser" "${flags[@]}" --user-data-dir="$(mktemp -d -p "$work")" \
+  --no-pdf-header-footer --print-to-pdf="$work/print.pdf" "file://$html" >/dev/null 2>&1
 
-html_path, dom_path, shot_path, log_path, keep = sys.argv[1:6]
+python3 - "$html" "$work/dom.html" "$work/shot.png" "$work/console.log" "${KEEP_SCREENSHOT:-}" "$work/print.pdf" <<'PY'
+import os, re, shutil, struct, sys, zlib
+
+html_path, dom_path, shot_path, log_path, keep, pdf_path = sys.argv[1:7]
 src = open(html_path, encoding="utf-8").read()
 dom = open(dom_path, encoding="utf-8").read()
 fail = []
@@ -109,6 +113,13 @@ console = [l for l in log.splitlines() if "CONSOLE" in l or "Content Security Po
 errors = [l for l in console if re.search(r"error|Refused|Content Security Policy", l, re.I)]
 for l in errors:
     fail.append("console: " + l.strip())
+
+pages = 0
+if os.path.exists(pdf_path):
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", open(pdf_path, "rb").read()))
+print(f"print to PDF (@media print): {pages} pages")
+if pages < 1:
+    fail.append("printing to PDF produced no pages")
 
 if keep:
     shutil.copy(shot_path, keep)
