@@ -557,3 +557,40 @@ fn many_groups_are_capped_with_notes() {
     let forest = std::fs::read_to_string(tmp.path().join("charts/forest.svg")).unwrap();
     assert!(forest.contains("560 less severe comparisons not drawn"));
 }
+
+#[test]
+fn degenerate_samples_render() {
+    let mut i = input();
+    // One group with only zero durations, one with a single bucket and NaN quantiles, one with
+    // an empty canary; a window of one bucket; no canary start.
+    i.groups.truncate(3);
+    i.groups[0].baseline.durations_ms = vec![0.0; 10];
+    i.groups[0].canary.durations_ms = vec![0.0; 3];
+    let g1 = &mut i.groups[1];
+    for b in g1
+        .baseline_series
+        .iter_mut()
+        .chain(g1.canary_series.iter_mut())
+    {
+        b.p50_ms = f64::NAN;
+        b.p99_ms = f64::NAN;
+    }
+    i.groups[2].canary = TrackSample::default();
+    i.groups[2].canary_series.clear();
+    i.groups[2].baseline.durations_ms = vec![5.0; 100];
+    i.window.end_unix_nano = i.window.start_unix_nano + i.bucket_ns;
+    i.canary_first_seen_unix_nano = None;
+    let mut r = report();
+    for c in &mut r.comparisons {
+        c.estimate = None;
+        c.ci_low = None;
+        c.ci_high = None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let files = write_report(tmp.path(), &r, &i, "degenerate").unwrap();
+    let forest = std::fs::read_to_string(tmp.path().join("charts/forest.svg")).unwrap();
+    assert!(forest.contains("no comparison has an estimate"));
+    assert!(files.html.is_file());
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(html.contains("no positive durations to draw on a log axis"));
+}

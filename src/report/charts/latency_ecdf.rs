@@ -82,7 +82,7 @@ impl Chart for LatencyEcdf<'_> {
             .fold(f64::INFINITY, f64::min);
         let max = all.copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
         if !min_pos.is_finite() || max <= 0.0 {
-            return draw_message(&body, "no latency samples in the window");
+            return draw_message(&body, "no positive durations to draw on a log axis");
         }
         let floor = min_pos;
         let (lo, hi) = if max > floor * 1.01 {
