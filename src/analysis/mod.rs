@@ -1,3 +1,212 @@
-//! Analysis: canary vs baseline samples → judged comparisons and a verdict.
+//! Analysis: canary vs baseline samples → judged comparisons and a verdict (design §4–§5).
+//!
+//! Entry point [`analyze`]: [`config::AnalysisConfig`] says what to compare and how;
+//! [`judge`] computes estimates, intervals, p-values and classifications ([`kayenta`] for the
+//! Kayenta-compatible rule); [`verdict`] scores and decides; [`human_summary`] renders the
+//! short text for stdout. Pure and deterministic: the only input besides the arguments is
+//! `SOURCE_DATE_EPOCH` for the report time.
 
+pub mod config;
+pub mod judge;
+pub mod kayenta;
 pub mod report;
+pub mod verdict;
+
+use crate::analysis::config::{AnalysisConfig, Method};
+use crate::analysis::report::{AnalysisReport, Classification, Verdict, REPORT_SCHEMA_VERSION};
+use crate::engine::summary::{ComparisonInput, GroupLevel};
+use crate::model::quality::DataQuality;
+
+/// Analyses `input` with `cfg`; `generated_at` comes from `SOURCE_DATE_EPOCH` when set.
+pub fn analyze(
+    input: &ComparisonInput,
+    cfg: &AnalysisConfig,
+    quality: DataQuality,
+) -> AnalysisReport {
+    analyze_at(input, cfg, quality, generation_time())
+}
+
+/// [`analyze`] with an explicit RFC 3339 generation time.
+pub fn analyze_at(
+    input: &ComparisonInput,
+    cfg: &AnalysisConfig,
+    quality: DataQuality,
+    generated_at: String,
+) -> AnalysisReport {
+    let groups: Vec<_> = input
+        .groups
+        .iter()
+        .filter(|g| cfg.levels.contains(&g.key.level))
+        .collect();
+    let drafts: Vec<_> = groups
+        .iter()
+        .flat_map(|g| judge::draft_group(g, cfg))
+        .collect();
+    let mut comparisons = judge::finish(drafts, cfg);
+    verdict::sort_by_severity(&mut comparisons);
+    let first_level = cfg.levels.first().copied().unwrap_or(GroupLevel::Route);
+    let canary_requests: u64 = groups
+        .iter()
+        .filter(|g| g.key.level == first_level)
+        .map(|g| g.canary.count)
+        .sum();
+    let d = verdict::decide(&comparisons, cfg, canary_requests);
+    AnalysisReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        generated_at,
+        verdict: d.verdict,
+        score: d.score,
+        group_scores: d.group_scores,
+        drivers: d.drivers,
+        summary: d.summary,
+        window: input.window,
+        baseline: input.baseline.clone(),
+        canary: input.canary.clone(),
+        config_name: cfg.name.clone(),
+        definitions: definitions(cfg),
+        comparisons,
+        data_quality: quality,
+    }
+}
+
+/// Method definitions written into the report, for readers.
+pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
+    let conf = cfg.confidence() * 100.0;
+    let mut d = vec![
+        "Quantiles: Hyndman–Fan type 7 (linear interpolation between closest ranks, numpy's default).".to_string(),
+        format!("Intervals at {conf:.0}% confidence (α = {}); x = baseline, y = canary.", cfg.alpha),
+    ];
+    match cfg.method {
+        Method::Intervals => d.extend([
+            "error_rate: difference of (weighted) rates in percentage points with the Newcombe hybrid score interval; Fisher's exact test (two-sided) on recorded counts; optional rate ratio with the Katz log interval.".to_string(),
+            "latency_pNN: ratio of canary/baseline quantiles with an order-statistic interval; p-value by inverting that interval.".to_string(),
+            "latency_shift: Mann–Whitney U (two-sided) and the Hodges–Lehmann shift of log durations, reported as the ratio exp(shift).".to_string(),
+            "Multiple testing: Benjamini–Hochberg over every p-value of the report (p_value_adjusted).".to_string(),
+            "Classification: fail when the interval excludes no change, adjusted p ≤ α and the estimate is beyond the allowed effect; pass when the interval lies within the allowed effect; inconclusive otherwise (with the minimum detectable effect at the configured power).".to_string(),
+            format!("Too little data: fewer than {} recorded requests (or durations) per side → inconclusive, no test.", cfg.min_requests),
+        ]),
+        Method::Kayenta => d.extend([
+            format!("Kayenta NetflixACAJudge rule: Mann–Whitney/Hodges–Lehmann interval of canary − baseline at {conf:.0}%; High when its lower bound exceeds {} × |estimate| and mean ratio ≥ allowedIncrease; Low symmetrically; else Pass.", cfg.kayenta_tolerance),
+            "Kayenta inputs: per-request durations for latency_shift; per-time-bucket values for error_rate, latency_p50, latency_p99.".to_string(),
+        ]),
+        Method::Threshold => d.push(
+            "Threshold rule (no statistics): fail when the point estimate is beyond the allowed change.".to_string(),
+        ),
+    }
+    d.push(format!(
+        "Score: passes / decided comparisons per group, weighted over groups; inconclusive excluded. Rollback on any critical failure or score < {}; promote at score ≥ {} with ≥ {} canary requests and ≥ {:.0}% of comparisons decided; else continue.",
+        cfg.marginal_threshold, cfg.pass_threshold, cfg.min_total_requests, cfg.min_decided_fraction * 100.0
+    ));
+    d
+}
+
+/// Generation time: `SOURCE_DATE_EPOCH` (seconds) when set and valid, else now; RFC 3339 UTC.
+pub fn generation_time() -> String {
+    generation_time_from(std::env::var("SOURCE_DATE_EPOCH").ok())
+}
+
+/// [`generation_time`] given the value of `SOURCE_DATE_EPOCH`.
+pub fn generation_time_from(source_date_epoch: Option<String>) -> String {
+    let secs = source_date_epoch
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        });
+    rfc3339_seconds(secs)
+}
+
+/// RFC 3339 UTC timestamp (`2026-11-21T09:30:00Z`) of Unix seconds (Hinnant's civil-from-days).
+pub fn rfc3339_seconds(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Concise text for stdout: verdict, score, window, drivers with their numbers, data quality.
+pub fn human_summary(report: &AnalysisReport) -> String {
+    let verdict = match report.verdict {
+        Verdict::Promote => "PROMOTE",
+        Verdict::Rollback => "ROLLBACK",
+        Verdict::Continue => "CONTINUE",
+    };
+    let count = |k: fn(Classification) -> bool| {
+        report
+            .comparisons
+            .iter()
+            .filter(|c| k(c.classification))
+            .count()
+    };
+    let sel = |s: &crate::engine::summary::Selector| {
+        let mut parts = Vec::new();
+        if let Some(t) = &s.track {
+            parts.push(format!("track={t}"));
+        }
+        if let Some(v) = &s.version {
+            parts.push(format!("version={v}"));
+        }
+        if parts.is_empty() {
+            "all".to_string()
+        } else {
+            parts.join(",")
+        }
+    };
+    let mut out = format!(
+        "verdict: {verdict}  score {:.1}/100  (config {})\n",
+        report.score, report.config_name
+    );
+    out.push_str(&format!(
+        "window: {} .. {}  baseline {}  canary {}\n",
+        rfc3339_seconds(report.window.start_unix_nano.div_euclid(1_000_000_000)),
+        rfc3339_seconds(report.window.end_unix_nano.div_euclid(1_000_000_000)),
+        sel(&report.baseline),
+        sel(&report.canary)
+    ));
+    out.push_str(&format!(
+        "comparisons: {} ({} pass, {} fail, {} inconclusive)\n",
+        report.comparisons.len(),
+        count(|c| c == Classification::Pass),
+        count(|c| matches!(c, Classification::FailHigh | Classification::FailLow)),
+        count(|c| c == Classification::Inconclusive)
+    ));
+    if !report.drivers.is_empty() {
+        out.push_str("drivers:\n");
+        for id in &report.drivers {
+            if let Some(c) = report.comparisons.iter().find(|c| &c.id == id) {
+                let cls = match c.classification {
+                    Classification::FailHigh => "fail_high",
+                    Classification::FailLow => "fail_low",
+                    Classification::Inconclusive => "inconclusive",
+                    Classification::Pass => "pass",
+                };
+                let crit = if c.critical { ", critical" } else { "" };
+                out.push_str(&format!("  - {id} [{cls}{crit}]: {}\n", c.reason));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "data quality: {}\n",
+        report.data_quality.summary()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests;

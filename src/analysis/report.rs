@@ -20,6 +20,18 @@ pub enum Verdict {
     Continue,
 }
 
+impl Verdict {
+    /// Process exit code of the verdict (README "Exit codes"; `crate::cli::EXIT_*`):
+    /// 0 promote, 1 rollback, 3 continue.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Promote => 0,
+            Verdict::Rollback => 1,
+            Verdict::Continue => 3,
+        }
+    }
+}
+
 /// Outcome of one metric comparison (design §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,9 +118,11 @@ pub struct Comparison {
     pub ci_high: Option<f64>,
     /// Unit of estimate and bounds: `ratio` (canary/baseline), `percentage_points`, `ms`.
     pub unit: String,
-    /// Largest allowed increase (in `unit`), as configured.
+    /// Upper end of the acceptable region, in `unit` (ratio 1.20 = +20%; +0.5 percentage
+    /// points); absent when increases are not judged or in Kayenta mode.
     pub allowed_increase: Option<f64>,
-    /// Largest allowed decrease (in `unit`), as configured.
+    /// Lower end of the acceptable region, in `unit` (ratio 0.80 = −20%; −0.5 percentage
+    /// points); absent when decreases are not judged or in Kayenta mode.
     pub allowed_decrease: Option<f64>,
     /// Raw p-value of the test named in `test`.
     pub p_value: Option<f64>,
@@ -122,6 +136,27 @@ pub struct Comparison {
     pub reason: String,
     /// For inconclusive results: the smallest effect (in `unit`) this sample size could detect.
     pub minimum_detectable_effect: Option<f64>,
+    /// Secondary effect size: the error-rate ratio canary/baseline when a ratio limit is
+    /// configured; in Kayenta mode Kayenta's mean ratio compared with `allowedIncrease`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect_size: Option<f64>,
+}
+
+/// Score of one metric group (Kayenta style: passes / decided comparisons × 100).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupScore {
+    /// Group name.
+    pub name: String,
+    /// Effective weight in percent.
+    pub weight: f64,
+    /// Passes / (passes + failures) × 100; absent when nothing was decided.
+    pub score: Option<f64>,
+    /// Passing comparisons.
+    pub pass: u64,
+    /// Failing comparisons (high or low).
+    pub fail: u64,
+    /// Inconclusive comparisons (excluded from the score).
+    pub inconclusive: u64,
 }
 
 /// The whole analysis.
@@ -137,6 +172,9 @@ pub struct AnalysisReport {
     pub verdict: Verdict,
     /// Weighted share of passing metrics, 0–100 (Kayenta style).
     pub score: f64,
+    /// Per-group scores behind `score`.
+    #[serde(default)]
+    pub group_scores: Vec<GroupScore>,
     /// Ids of the comparisons that drove the verdict, most severe first.
     pub drivers: Vec<String>,
     /// One-paragraph explanation of the verdict.

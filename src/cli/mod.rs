@@ -6,6 +6,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod sql;
+
 /// Exit code for success or a `promote` verdict.
 pub const EXIT_OK: i32 = 0;
 /// Exit code for a `rollback` verdict.
@@ -30,7 +32,10 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run SQL over canonical span tables (spans, requests).
+    Sql(sql::SqlArgs),
+}
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
 pub fn main() -> i32 {
@@ -41,7 +46,9 @@ pub fn main() -> i32 {
             .num_threads(n.max(1))
             .build_global();
     }
-    let result: anyhow::Result<i32> = match cli.command {};
+    let result: anyhow::Result<i32> = match cli.command {
+        Command::Sql(args) => sql::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

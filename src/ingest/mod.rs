@@ -40,3 +40,6 @@ pub struct SpanChunk {
     /// Issues and counts for the records this chunk covers.
     pub quality: DataQuality,
 }
+
+pub mod otlp_proto;
+pub mod parquet_spans;

@@ -77,8 +77,8 @@ impl ResourceInfo {
 
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
 ///
-/// `key` is the trace id and span id; `content` hashes every field but the source location
-/// (SipHash with fixed keys, so it is the same in every run and thread).
+/// `key` is the trace id and span id; `content` hashes every field but the source location and
+/// the tracestate (SipHash with fixed keys, so it is the same in every run and thread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanFingerprint {
     /// Trace id (16 bytes) followed by span id (8 bytes).
@@ -108,7 +108,9 @@ impl SpanRecord {
             &self.status_message,
         )
             .hash(&mut h);
-        (&self.trace_state, &self.attributes).hash(&mut h);
+        // trace_state is left out: the canonical table does not keep it (only the weight it
+        // implies), and a canonical re-read of an export must still match the export.
+        self.attributes.hash(&mut h);
         (&self.exception_type, &self.exception_message).hash(&mut h);
         SpanFingerprint {
             key,
@@ -255,6 +257,30 @@ impl SpansBuilder {
     /// the rules of [`identity`]. The span's own track attribute is used only when the resource
     /// has none (baggage propagation).
     pub fn append(&mut self, res: &ResourceInfo, span: &SpanRecord) {
+        self.append_inner(res, span, None);
+    }
+
+    /// Appends like [`SpansBuilder::append`] but writes `sample_weight` as given instead of
+    /// deriving it. For re-reading canalyst's own canonical files: the trace state that fed
+    /// the weight is not a canonical column, so the stored weight is the only faithful one.
+    pub fn append_with_weight(
+        &mut self,
+        res: &ResourceInfo,
+        span: &SpanRecord,
+        sample_weight: f64,
+    ) {
+        self.append_inner(res, span, Some(sample_weight));
+    }
+
+    /// Sets the `source_file` written for rows appended from now on (a canonical file keeps
+    /// each row's original provenance instead of naming itself).
+    pub fn set_source_file(&mut self, source_file: &str) {
+        if *self.file != *source_file {
+            self.file = Arc::from(source_file);
+        }
+    }
+
+    fn append_inner(&mut self, res: &ResourceInfo, span: &SpanRecord, weight: Option<f64>) {
         let a = &span.attributes;
         self.trace_id.append_value(span.trace_id).expect("16 bytes");
         self.span_id.append_value(span.span_id).expect("8 bytes");
@@ -305,7 +331,7 @@ impl SpansBuilder {
             .as_deref()
             .and_then(identity::tracestate_weight);
         self.sample_weight
-            .append_value(identity::sample_weight(rate, th));
+            .append_value(weight.unwrap_or_else(|| identity::sample_weight(rate, th)));
         append_map(&mut self.resource_attributes, &res.attributes);
         append_map(&mut self.span_attributes, a);
         self.source_file.append_value(&*self.file);

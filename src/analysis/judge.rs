@@ -1,0 +1,770 @@
+//! Per group × metric statistics and classification (design §4).
+//!
+//! Judging happens in two phases because the significance rule uses Benjamini–Hochberg adjusted
+//! p-values over *every* comparison of the report: [`draft_group`] computes estimates, intervals
+//! and raw p-values; [`finish`] adjusts the p-values and classifies.
+//!
+//! Definitions (x = baseline, y = canary):
+//! - `error_rate`: difference of rates p_y − p_x in percentage points with the Newcombe hybrid
+//!   score interval (Newcombe 1998, method 10); significance from Fisher's exact test, two-sided,
+//!   on the recorded (unweighted) 2×2 table; optional rate ratio p_y/p_x with the Katz log
+//!   interval. With sampled spans the rates are the weighted rates Σw·error/Σw, and the
+//!   intervals use the weighted rate with the recorded count as sample size, so sampling changes
+//!   the estimate but does not pretend to more information than was recorded.
+//! - `latency_pNN`: ratio of Hyndman–Fan type 7 quantiles Q_y/Q_x with an order-statistic
+//!   interval; its p-value inverts that interval (the largest confidence at which it still
+//!   excludes 1).
+//! - `latency_shift`: Mann–Whitney U (two-sided) p-value and the Hodges–Lehmann shift of log
+//!   durations with its Moses interval (Hollander & Wolfe 1999, §4.3), reported as the ratio
+//!   exp(shift): a multiplicative change of the typical request.
+//! - Minimum detectable effects at α (two-sided) and the configured power: rates from the normal
+//!   approximation; latency on the log scale with σ the baseline's standard deviation of log
+//!   durations, scaled for a quantile q by √(q(1−q))/φ(Φ⁻¹(q)) (asymptotic variance of a sample
+//!   quantile, exact for log-normal durations).
+
+use crate::analysis::config::{metric_key, AnalysisConfig, Combine, Method, MetricConfig};
+use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary};
+use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
+use crate::stats::distributions::normal_ppf;
+use crate::stats::fisher::fisher_exact;
+use crate::stats::hodges_lehmann::hodges_lehmann;
+use crate::stats::mann_whitney::mann_whitney_u;
+use crate::stats::multiple_testing::benjamini_hochberg;
+use crate::stats::power::{mde_log_shift, mde_rate_difference};
+use crate::stats::proportion::{newcombe_difference, rate_ratio};
+use crate::stats::quantile_difference::quantile_ratio;
+use crate::stats::{Alternative, Estimate};
+
+/// Smallest duration used on the log scale (1 ns, in ms), so zero durations have a logarithm.
+const MIN_LOG_DURATION_MS: f64 = 1e-6;
+
+/// The acceptable region of an effect, in the unit of the estimate; infinite = unbounded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    /// Lowest acceptable value.
+    pub low: f64,
+    /// Highest acceptable value.
+    pub high: f64,
+    /// The value meaning "no change" (1 for ratios, 0 for differences).
+    pub null: f64,
+}
+
+impl Region {
+    fn contains_interval(&self, e: &Estimate) -> bool {
+        e.low >= self.low && e.high <= self.high
+    }
+}
+
+/// Secondary limit of the error rate: the rate ratio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioLimit {
+    /// The ratio estimate; `None` when undefined (both rates zero).
+    pub estimate: Option<Estimate>,
+    /// Acceptable ratio region.
+    pub region: Region,
+    /// How it combines with the primary limit.
+    pub combine: Combine,
+}
+
+/// What remains to decide after all p-values are known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    /// Already classified (too little data, Kayenta or threshold mode).
+    Decided,
+    /// Classify the interval in the comparison against `region` once p is adjusted.
+    Interval {
+        /// Primary estimate with its interval.
+        estimate: Estimate,
+        /// Acceptable region of the primary estimate.
+        region: Region,
+        /// Optional error-rate ratio limit.
+        ratio: Option<RatioLimit>,
+    },
+}
+
+/// A comparison whose classification may still depend on the adjusted p-value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// The comparison (classification provisional unless `pending` is `Decided`).
+    pub comparison: Comparison,
+    /// What remains to decide.
+    pub pending: Pending,
+}
+
+/// Stable comparison id: `service/level/name/metric`.
+pub fn comparison_id(g: &GroupComparison, m: MetricName) -> String {
+    let level = match g.key.level {
+        GroupLevel::Route => "route",
+        GroupLevel::Operation => "operation",
+    };
+    format!(
+        "{}/{}/{}/{}",
+        g.key.service,
+        level,
+        g.key.name,
+        metric_key(m)
+    )
+}
+
+fn side(t: &TrackSample) -> SideSummary {
+    SideSummary {
+        count: t.count,
+        errors: t.errors,
+        weighted_count: t.weighted_count,
+        weighted_errors: t.weighted_errors,
+        p50: t.quantiles.p50,
+        p90: t.quantiles.p90,
+        p99: t.quantiles.p99,
+        p999: t.quantiles.p999,
+    }
+}
+
+/// Weighted error rate, falling back to the recorded rate when weights are absent.
+fn weighted_rate(t: &TrackSample) -> f64 {
+    if t.weighted_count > 0.0 {
+        t.weighted_errors / t.weighted_count
+    } else if t.count > 0 {
+        t.errors as f64 / t.count as f64
+    } else {
+        0.0
+    }
+}
+
+fn quantile_level(m: MetricName) -> Option<f64> {
+    match m {
+        MetricName::LatencyP50 => Some(0.5),
+        MetricName::LatencyP90 => Some(0.9),
+        MetricName::LatencyP99 => Some(0.99),
+        MetricName::LatencyP999 => Some(0.999),
+        _ => None,
+    }
+}
+
+fn quantile_label(m: MetricName) -> &'static str {
+    match m {
+        MetricName::LatencyP50 => "p50",
+        MetricName::LatencyP90 => "p90",
+        MetricName::LatencyP99 => "p99",
+        MetricName::LatencyP999 => "p99.9",
+        MetricName::LatencyShift => "latency shift",
+        MetricName::ErrorRate => "error rate",
+    }
+}
+
+fn log_durations(t: &TrackSample) -> Vec<f64> {
+    t.durations_ms
+        .iter()
+        .map(|d| d.max(MIN_LOG_DURATION_MS).ln())
+        .collect()
+}
+
+fn sd(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// Ratio region from relative limits.
+fn ratio_region(mc: &MetricConfig) -> Region {
+    Region {
+        low: if mc.direction.checks_decrease() {
+            1.0 - mc.allowed_decrease.unwrap_or(0.0)
+        } else {
+            f64::NEG_INFINITY
+        },
+        high: if mc.direction.checks_increase() {
+            1.0 + mc.allowed_increase.unwrap_or(0.0)
+        } else {
+            f64::INFINITY
+        },
+        null: 1.0,
+    }
+}
+
+fn pp_region(mc: &MetricConfig) -> Region {
+    Region {
+        low: if mc.direction.checks_decrease() {
+            -mc.allowed_decrease_pp.unwrap_or(0.0)
+        } else {
+            f64::NEG_INFINITY
+        },
+        high: if mc.direction.checks_increase() {
+            mc.allowed_increase_pp.unwrap_or(0.0)
+        } else {
+            f64::INFINITY
+        },
+        null: 0.0,
+    }
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// A comparison shell with the sides filled in and everything else empty.
+fn shell(g: &GroupComparison, m: MetricName, mc: &MetricConfig, unit: &str) -> Comparison {
+    let (route, operation) = match g.key.level {
+        GroupLevel::Route => (Some(g.key.name.clone()), None),
+        GroupLevel::Operation => (None, Some(g.key.name.clone())),
+    };
+    Comparison {
+        id: comparison_id(g, m),
+        service: g.key.service.clone(),
+        route,
+        operation,
+        level: g.key.level,
+        metric: m,
+        group: mc.group.clone(),
+        critical: mc.critical,
+        baseline: side(&g.baseline),
+        canary: side(&g.canary),
+        estimate: None,
+        ci_low: None,
+        ci_high: None,
+        unit: unit.to_string(),
+        allowed_increase: None,
+        allowed_decrease: None,
+        p_value: None,
+        p_value_adjusted: None,
+        test: None,
+        classification: Classification::Inconclusive,
+        reason: String::new(),
+        minimum_detectable_effect: None,
+        effect_size: None,
+    }
+}
+
+fn set_estimate(c: &mut Comparison, e: &Estimate) {
+    c.estimate = finite(e.estimate);
+    c.ci_low = finite(e.low);
+    c.ci_high = finite(e.high);
+}
+
+fn set_region(c: &mut Comparison, r: &Region) {
+    c.allowed_increase = finite(r.high);
+    c.allowed_decrease = finite(r.low);
+}
+
+/// Counts each side contributes for a metric (requests for errors, durations for latency).
+fn sample_sizes(g: &GroupComparison, m: MetricName) -> (u64, u64) {
+    match m {
+        MetricName::ErrorRate => (g.baseline.count, g.canary.count),
+        _ => (
+            g.baseline.durations_ms.len() as u64,
+            g.canary.durations_ms.len() as u64,
+        ),
+    }
+}
+
+/// Minimum detectable effect of a metric at these sample sizes, in the metric's unit.
+fn mde(g: &GroupComparison, m: MetricName, cfg: &AnalysisConfig) -> Option<f64> {
+    let (nb, nc) = sample_sizes(g, m);
+    if nb == 0 || nc == 0 {
+        return None;
+    }
+    match m {
+        MetricName::ErrorRate => {
+            let p = weighted_rate(&g.baseline);
+            finite(100.0 * mde_rate_difference(nb as f64, nc as f64, p, cfg.alpha, cfg.power))
+        }
+        _ => {
+            let logs = log_durations(&g.baseline);
+            let mut s = sd(&logs);
+            if !s.is_finite() || s == 0.0 {
+                s = sd(&log_durations(&g.canary));
+            }
+            if !s.is_finite() || s == 0.0 {
+                return None;
+            }
+            if let Some(q) = quantile_level(m) {
+                let z = normal_ppf(q);
+                let density = (-z * z / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                s *= (q * (1.0 - q)).sqrt() / density;
+            }
+            finite(1.0 + mde_log_shift(nb as f64, nc as f64, s, cfg.alpha, cfg.power))
+        }
+    }
+}
+
+/// Samples per side needed for a two-sided order-statistic interval of the q-quantile at this
+/// confidence (normal approximation to the binomial ranks): n(1−q) ≥ z²·q roughly.
+fn tail_samples_needed(q: f64, confidence: f64) -> u64 {
+    let z = normal_ppf(0.5 + confidence / 2.0);
+    ((z * z * q / (1.0 - q)).ceil() + 1.0) as u64
+}
+
+fn fmt_value(v: f64, unit: &str) -> String {
+    match unit {
+        "ratio" => {
+            if v.is_infinite() {
+                "unbounded".into()
+            } else {
+                format!("{:+.1}%", (v - 1.0) * 100.0)
+            }
+        }
+        "percentage_points" => format!("{v:+.2} pp"),
+        _ => format!("{v:.3} ms"),
+    }
+}
+
+/// Drafts every enabled metric of one group.
+pub fn draft_group(g: &GroupComparison, cfg: &AnalysisConfig) -> Vec<Draft> {
+    let mut out = Vec::new();
+    for m in crate::analysis::config::ALL_METRICS {
+        let mc = cfg.metrics.get(m);
+        if !mc.enabled {
+            continue;
+        }
+        let d = match cfg.method {
+            Method::Intervals => draft_interval(g, m, mc, cfg),
+            Method::Threshold => draft_threshold(g, m, mc, cfg),
+            Method::Kayenta => crate::analysis::kayenta::draft(g, m, mc, cfg),
+        };
+        out.push(d);
+    }
+    out
+}
+
+fn unit_of(m: MetricName) -> &'static str {
+    if m == MetricName::ErrorRate {
+        "percentage_points"
+    } else {
+        "ratio"
+    }
+}
+
+/// Inconclusive for too little data: no test, with the effect this sample could detect.
+fn too_little(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Option<Draft> {
+    let (nb, nc) = sample_sizes(g, m);
+    if nb >= cfg.min_requests && nc >= cfg.min_requests && nb > 0 && nc > 0 {
+        return None;
+    }
+    let unit = unit_of(m);
+    let mut c = shell(g, m, mc, unit);
+    let region = if m == MetricName::ErrorRate && cfg.method != Method::Kayenta {
+        pp_region(mc)
+    } else {
+        ratio_region(mc)
+    };
+    if cfg.method != Method::Kayenta {
+        set_region(&mut c, &region);
+    }
+    c.minimum_detectable_effect = mde(g, m, cfg);
+    let what = if m == MetricName::ErrorRate {
+        "requests"
+    } else {
+        "durations"
+    };
+    c.reason = match c.minimum_detectable_effect {
+        Some(e) => format!(
+            "too little data: {nb} baseline and {nc} canary {what}, below the minimum of {} per side; no test run (this sample could detect about {})",
+            cfg.min_requests,
+            fmt_value(e, unit)
+        ),
+        None => format!(
+            "too little data: {nb} baseline and {nc} canary {what}, below the minimum of {} per side; no test run",
+            cfg.min_requests.max(1)
+        ),
+    };
+    Some(Draft {
+        comparison: c,
+        pending: Pending::Decided,
+    })
+}
+
+fn draft_interval(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Draft {
+    if let Some(d) = too_little(g, m, mc, cfg) {
+        return d;
+    }
+    let conf = cfg.confidence();
+    let unit = unit_of(m);
+    let mut c = shell(g, m, mc, unit);
+    c.minimum_detectable_effect = mde(g, m, cfg);
+    match m {
+        MetricName::ErrorRate => {
+            let (nb, nc) = (g.baseline.count as f64, g.canary.count as f64);
+            let (pb, pc) = (weighted_rate(&g.baseline), weighted_rate(&g.canary));
+            let (kb, kc) = (pb * nb, pc * nc);
+            let diff = newcombe_difference(kb, nb, kc, nc, conf);
+            let e = Estimate {
+                estimate: 100.0 * diff.estimate,
+                low: 100.0 * diff.low,
+                high: 100.0 * diff.high,
+            };
+            let f = fisher_exact(
+                [
+                    [
+                        g.canary.errors,
+                        g.canary.count - g.canary.errors.min(g.canary.count),
+                    ],
+                    [
+                        g.baseline.errors,
+                        g.baseline.count - g.baseline.errors.min(g.baseline.count),
+                    ],
+                ],
+                Alternative::TwoSided,
+            );
+            set_estimate(&mut c, &e);
+            let region = pp_region(mc);
+            set_region(&mut c, &region);
+            c.p_value = Some(f.p_value);
+            c.test = Some("fisher_exact_two_sided".into());
+            let ratio = if mc.allowed_increase.is_some() || mc.allowed_decrease.is_some() {
+                let est = if kb > 0.0 && kc > 0.0 {
+                    rate_ratio(kb, nb, kc, nc, conf)
+                } else if kb == 0.0 && kc > 0.0 {
+                    Some(Estimate {
+                        estimate: f64::INFINITY,
+                        low: f64::INFINITY,
+                        high: f64::INFINITY,
+                    })
+                } else if kb > 0.0 && kc == 0.0 {
+                    Some(Estimate {
+                        estimate: 0.0,
+                        low: 0.0,
+                        high: f64::INFINITY,
+                    })
+                } else {
+                    None
+                };
+                c.effect_size = est.and_then(|e| finite(e.estimate));
+                Some(RatioLimit {
+                    estimate: est,
+                    region: ratio_region(mc),
+                    combine: mc.combine,
+                })
+            } else {
+                None
+            };
+            Draft {
+                comparison: c,
+                pending: Pending::Interval {
+                    estimate: e,
+                    region,
+                    ratio,
+                },
+            }
+        }
+        MetricName::LatencyShift => {
+            let mw = mann_whitney_u(
+                &g.baseline.durations_ms,
+                &g.canary.durations_ms,
+                Alternative::TwoSided,
+            );
+            c.p_value = Some(mw.p_value);
+            c.test = Some(
+                if mw.exact {
+                    "mann_whitney_u_exact"
+                } else {
+                    "mann_whitney_u_asymptotic"
+                }
+                .into(),
+            );
+            let region = ratio_region(mc);
+            set_region(&mut c, &region);
+            match hodges_lehmann(&log_durations(&g.baseline), &log_durations(&g.canary), conf) {
+                Some(hl) => {
+                    let e = Estimate {
+                        estimate: hl.estimate.exp(),
+                        low: hl.low.exp(),
+                        high: hl.high.exp(),
+                    };
+                    set_estimate(&mut c, &e);
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Interval {
+                            estimate: e,
+                            region,
+                            ratio: None,
+                        },
+                    }
+                }
+                None => {
+                    c.reason =
+                        "the Hodges–Lehmann interval is undefined for samples this small".into();
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Decided,
+                    }
+                }
+            }
+        }
+        _ => {
+            let q = quantile_level(m).expect("quantile metric");
+            let region = ratio_region(mc);
+            set_region(&mut c, &region);
+            let (x, y) = (&g.baseline.durations_ms, &g.canary.durations_ms);
+            match quantile_ratio(x, y, q, conf) {
+                Some(e) => {
+                    set_estimate(&mut c, &e);
+                    c.p_value = Some(ci_inversion_p(x, y, q, e.estimate));
+                    c.test = Some("quantile_ratio_ci_inversion".into());
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Interval {
+                            estimate: e,
+                            region,
+                            ratio: None,
+                        },
+                    }
+                }
+                None => {
+                    let qx = crate::stats::quantile::quantile_type7(x, q);
+                    let qy = crate::stats::quantile::quantile_type7(y, q);
+                    if qx > 0.0 {
+                        c.estimate = finite(qy / qx);
+                    }
+                    let need = tail_samples_needed(q, conf);
+                    c.reason = if qx <= 0.0 {
+                        format!(
+                            "the baseline {} is zero, so the ratio is undefined",
+                            quantile_label(m)
+                        )
+                    } else {
+                        format!(
+                            "{} needs about {need} durations per side for a {:.0}% order-statistic interval; have {} baseline and {} canary",
+                            quantile_label(m),
+                            conf * 100.0,
+                            x.len(),
+                            y.len()
+                        )
+                    };
+                    Draft {
+                        comparison: c,
+                        pending: Pending::Decided,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// p-value of "ratio = 1" by inverting the quantile-ratio interval: one minus the largest
+/// confidence at which the interval still excludes 1 (bisection; the interval widens with the
+/// confidence).
+fn ci_inversion_p(x: &[f64], y: &[f64], q: f64, estimate: f64) -> f64 {
+    if estimate == 1.0 || !estimate.is_finite() {
+        return 1.0;
+    }
+    let excludes = |c: f64| match quantile_ratio(x, y, q, c) {
+        Some(e) => e.low > 1.0 || e.high < 1.0,
+        None => false,
+    };
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    if !excludes(1e-6) {
+        return 1.0;
+    }
+    lo = lo.max(1e-6);
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if excludes(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (1.0 - lo).clamp(0.0, 1.0)
+}
+
+fn draft_threshold(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Draft {
+    if let Some(d) = too_little(g, m, mc, cfg) {
+        return d;
+    }
+    let unit = unit_of(m);
+    let mut c = shell(g, m, mc, unit);
+    let (estimate, region) = match m {
+        MetricName::ErrorRate => (
+            Some(100.0 * (weighted_rate(&g.canary) - weighted_rate(&g.baseline))),
+            pp_region(mc),
+        ),
+        MetricName::LatencyShift => (None, ratio_region(mc)),
+        _ => {
+            let q = quantile_level(m).expect("quantile metric");
+            let qx = crate::stats::quantile::quantile_type7(&g.baseline.durations_ms, q);
+            let qy = crate::stats::quantile::quantile_type7(&g.canary.durations_ms, q);
+            ((qx > 0.0).then(|| qy / qx), ratio_region(mc))
+        }
+    };
+    set_region(&mut c, &region);
+    c.test = Some("threshold_on_point_estimate".into());
+    c.estimate = estimate;
+    let label = quantile_label(m);
+    (c.classification, c.reason) = match estimate {
+        None if m == MetricName::LatencyShift => (
+            Classification::Inconclusive,
+            "latency shift needs a statistical method; the threshold method does not judge it"
+                .into(),
+        ),
+        None => (
+            Classification::Inconclusive,
+            format!("baseline {label} is zero, so the ratio is undefined"),
+        ),
+        Some(e) if e > region.high => (
+            Classification::FailHigh,
+            format!(
+                "{label} changed by {}, beyond the allowed {} (point estimate, no statistics)",
+                fmt_value(e, unit),
+                fmt_value(region.high, unit)
+            ),
+        ),
+        Some(e) if e < region.low => (
+            Classification::FailLow,
+            format!(
+                "{label} changed by {}, beyond the allowed {} (point estimate, no statistics)",
+                fmt_value(e, unit),
+                fmt_value(region.low, unit)
+            ),
+        ),
+        Some(e) => (
+            Classification::Pass,
+            format!(
+                "{label} changed by {}, within the allowed change (point estimate, no statistics)",
+                fmt_value(e, unit)
+            ),
+        ),
+    };
+    Draft {
+        comparison: c,
+        pending: Pending::Decided,
+    }
+}
+
+/// Adjusts every raw p-value with Benjamini–Hochberg and classifies pending comparisons:
+/// `fail_high`/`fail_low` when significant (interval excludes no change and adjusted p ≤ α) and
+/// the estimate is beyond the allowed effect; `pass` when the interval lies within the allowed
+/// effect; `inconclusive` otherwise.
+pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
+    let idx: Vec<usize> = drafts
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.comparison.p_value.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let raw: Vec<f64> = idx
+        .iter()
+        .map(|&i| drafts[i].comparison.p_value.unwrap_or(1.0))
+        .collect();
+    let adjusted = benjamini_hochberg(&raw);
+    let mut drafts = drafts;
+    for (k, &i) in idx.iter().enumerate() {
+        drafts[i].comparison.p_value_adjusted = Some(adjusted[k]);
+    }
+    drafts
+        .into_iter()
+        .map(|d| {
+            let mut c = d.comparison;
+            if let Pending::Interval {
+                estimate,
+                region,
+                ratio,
+            } = d.pending
+            {
+                classify(&mut c, &estimate, &region, ratio.as_ref(), cfg);
+            }
+            c
+        })
+        .collect()
+}
+
+fn classify(
+    c: &mut Comparison,
+    e: &Estimate,
+    region: &Region,
+    ratio: Option<&RatioLimit>,
+    cfg: &AnalysisConfig,
+) {
+    let unit = c.unit.clone();
+    let p_adj = c.p_value_adjusted.unwrap_or(1.0);
+    let excludes_null = e.low > region.null || e.high < region.null;
+    let significant = excludes_null && p_adj <= cfg.alpha;
+    let ratio_defined = ratio.filter(|r| r.estimate.is_some());
+    let combine = ratio_defined.map(|r| r.combine).unwrap_or(Combine::And);
+    let high_p = e.estimate > region.high;
+    let low_p = e.estimate < region.low;
+    let within_p = region.contains_interval(e);
+    let (high_r, low_r, within_r) = match ratio_defined {
+        Some(r) => {
+            let re = r.estimate.expect("filtered");
+            (
+                re.estimate > r.region.high,
+                re.estimate < r.region.low,
+                r.region.contains_interval(&re),
+            )
+        }
+        None => (true, true, true),
+    };
+    let (beyond_high, beyond_low, within) = match (ratio_defined.is_some(), combine) {
+        (false, _) => (high_p, low_p, within_p),
+        (true, Combine::And) => (high_p && high_r, low_p && low_r, within_p || within_r),
+        (true, Combine::Or) => (high_p || high_r, low_p || low_r, within_p && within_r),
+    };
+    let ci = format!(
+        "{:.0}% CI [{}, {}]",
+        cfg.confidence() * 100.0,
+        fmt_value(e.low, &unit),
+        fmt_value(e.high, &unit)
+    );
+    let label = quantile_label(c.metric);
+    let est = fmt_value(e.estimate, &unit);
+    let p_text = format!("adjusted p {}", fmt_p(p_adj));
+    if significant && beyond_high {
+        c.classification = Classification::FailHigh;
+        c.reason = format!(
+            "{label} rose by {est} ({ci}, {p_text}), beyond the allowed {}",
+            fmt_value(region.high, &unit)
+        );
+    } else if significant && beyond_low {
+        c.classification = Classification::FailLow;
+        c.reason = format!(
+            "{label} fell by {est} ({ci}, {p_text}), beyond the allowed {}",
+            fmt_value(region.low, &unit)
+        );
+    } else if within {
+        c.classification = Classification::Pass;
+        c.reason = format!("{label} changed by {est}; the {ci} lies within the allowed change");
+    } else {
+        c.classification = Classification::Inconclusive;
+        let why = if beyond_high || beyond_low {
+            format!("the estimate is beyond the allowed change but not significant ({p_text})")
+        } else {
+            "the interval reaches beyond the allowed change".to_string()
+        };
+        let mde = c
+            .minimum_detectable_effect
+            .map(|m| format!("; this sample could detect about {}", fmt_value(m, &unit)))
+            .unwrap_or_default();
+        c.reason = format!("{label} changed by {est} ({ci}): {why}{mde}");
+    }
+    if !matches!(c.classification, Classification::Inconclusive) {
+        // A decided metric needs no detectable-effect figure; keep it only where it explains.
+        c.minimum_detectable_effect = None;
+    }
+}
+
+/// A p-value as text with its relation: `p = 0.012`, `p = 3.4e-5`, `p < 1e-10`.
+pub fn fmt_p(p: f64) -> String {
+    if p < 1e-10 {
+        "< 1e-10".into()
+    } else if p < 0.001 {
+        format!("= {p:.1e}")
+    } else {
+        format!("= {p:.3}")
+    }
+}

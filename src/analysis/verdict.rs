@@ -1,0 +1,222 @@
+//! Score and verdict (design §5).
+//!
+//! - Group score (Kayenta's `WeightedSumScorer`): passes / (passes + failures) × 100 over the
+//!   group's comparisons. Inconclusive comparisons are excluded from the denominator — too
+//!   little data is neither a pass nor a failure — and count against the evidence rule instead.
+//! - Summary score: in `intervals` and `threshold` modes the weighted mean of the group scores
+//!   over groups that decided anything (weights renormalised, so a group with no decided
+//!   comparison neither helps nor hurts; if only zero-weight groups decided, their plain
+//!   mean); in `kayenta` mode Kayenta's Σ score·weight/100
+//!   without renormalisation.
+//! - Verdict: any failing critical comparison → `rollback`; nothing decided → `continue`;
+//!   score < marginal threshold → `rollback`; score ≥ pass threshold and enough evidence
+//!   (canary requests ≥ `min_total_requests` and decided share ≥ `min_decided_fraction`) →
+//!   `promote`; otherwise `continue`.
+
+use crate::analysis::config::{AnalysisConfig, Method};
+use crate::analysis::report::{Classification, Comparison, GroupScore, Verdict};
+
+/// Most drivers listed.
+pub const MAX_DRIVERS: usize = 10;
+
+/// Severity rank for sorting: critical failures, failures, inconclusive, passes.
+pub fn severity_rank(c: &Comparison) -> u8 {
+    match (c.classification, c.critical) {
+        (Classification::FailHigh | Classification::FailLow, true) => 0,
+        (Classification::FailHigh | Classification::FailLow, false) => 1,
+        (Classification::Inconclusive, _) => 2,
+        (Classification::Pass, _) => 3,
+    }
+}
+
+/// Sorts by severity, then id.
+pub fn sort_by_severity(cs: &mut [Comparison]) {
+    cs.sort_by(|a, b| {
+        severity_rank(a)
+            .cmp(&severity_rank(b))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+fn is_fail(c: &Comparison) -> bool {
+    matches!(
+        c.classification,
+        Classification::FailHigh | Classification::FailLow
+    )
+}
+
+/// The verdict with what drove it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Summary score 0–100 (0 when nothing was decided).
+    pub score: f64,
+    /// Per-group scores.
+    pub group_scores: Vec<GroupScore>,
+    /// Driving comparison ids, most severe first.
+    pub drivers: Vec<String>,
+    /// One paragraph naming the drivers.
+    pub summary: String,
+}
+
+/// Scores comparisons (sorted by [`sort_by_severity`]) and decides. `canary_requests` is the
+/// recorded canary request count used by the evidence rule.
+pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> Decision {
+    let weights = cfg.effective_weights();
+    let mut group_scores = Vec::new();
+    for (name, &weight) in &weights {
+        let mut g = GroupScore {
+            name: name.clone(),
+            weight,
+            score: None,
+            pass: 0,
+            fail: 0,
+            inconclusive: 0,
+        };
+        for c in cs.iter().filter(|c| &c.group == name) {
+            match c.classification {
+                Classification::Pass => g.pass += 1,
+                Classification::FailHigh | Classification::FailLow => g.fail += 1,
+                Classification::Inconclusive => g.inconclusive += 1,
+            }
+        }
+        if g.pass + g.fail > 0 {
+            g.score = Some(100.0 * g.pass as f64 / (g.pass + g.fail) as f64);
+        }
+        group_scores.push(g);
+    }
+    let scored: Vec<(f64, f64)> = group_scores
+        .iter()
+        .filter_map(|g| g.score.map(|s| (s, g.weight)))
+        .collect();
+    let score = match cfg.method {
+        Method::Kayenta => scored.iter().map(|(s, w)| s * w / 100.0).sum::<f64>(),
+        _ => {
+            let wsum: f64 = scored.iter().map(|(_, w)| w).sum();
+            if wsum > 0.0 {
+                scored.iter().map(|(s, w)| s * w).sum::<f64>() / wsum
+            } else if !scored.is_empty() {
+                // Only zero-weight groups decided anything: weigh them equally rather than
+                // turning "no weighted evidence" into a score of 0 and a rollback.
+                scored.iter().map(|(s, _)| s).sum::<f64>() / scored.len() as f64
+            } else {
+                0.0
+            }
+        }
+    };
+    let decided = cs
+        .iter()
+        .filter(|c| c.classification != Classification::Inconclusive)
+        .count();
+    let fails: Vec<&Comparison> = cs.iter().filter(|c| is_fail(c)).collect();
+    let critical_fails: Vec<&Comparison> = fails.iter().copied().filter(|c| c.critical).collect();
+    let inconclusive: Vec<&Comparison> = cs
+        .iter()
+        .filter(|c| c.classification == Classification::Inconclusive)
+        .collect();
+    let decided_fraction = if cs.is_empty() {
+        0.0
+    } else {
+        decided as f64 / cs.len() as f64
+    };
+    let enough_requests = canary_requests >= cfg.min_total_requests;
+    let enough_decided = decided_fraction >= cfg.min_decided_fraction;
+    let counts = format!(
+        "{} comparisons: {} pass, {} fail, {} inconclusive",
+        cs.len(),
+        cs.iter()
+            .filter(|c| c.classification == Classification::Pass)
+            .count(),
+        fails.len(),
+        inconclusive.len()
+    );
+    let thresholds = format!(
+        "score {score:.1} (promote at ≥ {}, roll back below {})",
+        cfg.pass_threshold, cfg.marginal_threshold
+    );
+    let (verdict, why, driver_list): (Verdict, String, Vec<&Comparison>) = if !critical_fails
+        .is_empty()
+    {
+        (
+            Verdict::Rollback,
+            format!(
+                "{} critical comparison{} failed",
+                critical_fails.len(),
+                if critical_fails.len() == 1 { "" } else { "s" }
+            ),
+            fails.clone(),
+        )
+    } else if decided == 0 {
+        (
+            Verdict::Continue,
+            "no comparison could be decided yet".into(),
+            inconclusive.clone(),
+        )
+    } else if score < cfg.marginal_threshold {
+        (
+            Verdict::Rollback,
+            "the score is below the marginal threshold".into(),
+            fails.clone(),
+        )
+    } else if score >= cfg.pass_threshold && enough_requests && enough_decided {
+        let mut d = fails.clone();
+        d.extend(
+            cs.iter()
+                .filter(|c| c.critical && c.classification == Classification::Pass),
+        );
+        (
+            Verdict::Promote,
+            "the score reaches the pass threshold with enough evidence".into(),
+            d,
+        )
+    } else {
+        let why = if score < cfg.pass_threshold {
+            "the score is between the marginal and pass thresholds".to_string()
+        } else if !enough_requests {
+            format!(
+                "the canary served {canary_requests} requests, fewer than the {} required to promote",
+                cfg.min_total_requests
+            )
+        } else {
+            format!(
+                "only {:.0}% of comparisons were decided, below the required {:.0}%",
+                decided_fraction * 100.0,
+                cfg.min_decided_fraction * 100.0
+            )
+        };
+        let mut d = fails.clone();
+        d.extend(inconclusive.iter().copied());
+        (Verdict::Continue, why, d)
+    };
+    let drivers: Vec<String> = driver_list
+        .iter()
+        .take(MAX_DRIVERS)
+        .map(|c| c.id.clone())
+        .collect();
+    let word = match verdict {
+        Verdict::Promote => "Promote",
+        Verdict::Rollback => "Roll back",
+        Verdict::Continue => "Continue",
+    };
+    let mut summary = format!("{word}: {why}; {thresholds}; {counts}.");
+    if !driver_list.is_empty() {
+        let named: Vec<String> = driver_list
+            .iter()
+            .take(5)
+            .map(|c| format!("{} ({})", c.id, c.reason))
+            .collect();
+        summary.push_str(&format!(" Driven by: {}", named.join("; ")));
+        if driver_list.len() > 5 {
+            summary.push_str(&format!("; and {} more", driver_list.len() - 5));
+        }
+        summary.push('.');
+    }
+    Decision {
+        verdict,
+        score,
+        group_scores,
+        drivers,
+        summary,
+    }
+}

@@ -1,0 +1,100 @@
+//! Exact sample quantiles.
+//!
+//! Definition: Hyndman & Fan (1996), "Sample Quantiles in Statistical Packages", *The American
+//! Statistician* 50(4), type 7 — linear interpolation between the closest ranks, the default of
+//! numpy (`method="linear"`), R and DataFusion's `percentile_cont`. For sorted values
+//! `x[0..n]` and `q ∈ [0, 1]`: `h = (n − 1)·q`, `j = ⌊h⌋`, `γ = h − j`, and
+//! `Q(q) = x[j] + γ·(x[j+1] − x[j])`. The interpolation is evaluated exactly as numpy's `_lerp`
+//! does (from the upper neighbour when `γ ≥ 0.5`) so results agree with numpy bit for bit.
+
+use super::summary::Quantiles;
+
+/// Type-7 quantile of `sorted` (ascending, no NaN). Returns NaN for an empty slice; `q` is
+/// clamped to `[0, 1]`.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let q = q.clamp(0.0, 1.0);
+    let h = (n - 1) as f64 * q;
+    let j = h.floor();
+    let gamma = h - j;
+    let j = j as usize;
+    let a = sorted[j];
+    let b = sorted[(j + 1).min(n - 1)];
+    lerp(a, b, gamma)
+}
+
+/// numpy's `_lerp`: `a + (b−a)·t`, or `b − (b−a)·(1−t)` when `t ≥ 0.5` (more accurate near `b`).
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let d = b - a;
+    if t >= 0.5 {
+        b - d * (1.0 - t)
+    } else {
+        a + d * t
+    }
+}
+
+/// The p50/p90/p99/p999 of `sorted` (ascending); all zero when empty, as [`Quantiles`] defines.
+pub fn standard_quantiles(sorted: &[f64]) -> Quantiles {
+    if sorted.is_empty() {
+        return Quantiles::default();
+    }
+    Quantiles {
+        p50: quantile_sorted(sorted, 0.5),
+        p90: quantile_sorted(sorted, 0.9),
+        p99: quantile_sorted(sorted, 0.99),
+        p999: quantile_sorted(sorted, 0.999),
+    }
+}
+
+/// Sorts ascending by IEEE total order (durations never contain NaN; total order keeps the sort
+/// deterministic if one ever does).
+pub fn sort_values(values: &mut [f64]) {
+    values.sort_unstable_by(f64::total_cmp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Case {
+        values: Vec<f64>,
+        q: Vec<f64>,
+        expected: Vec<f64>,
+    }
+
+    /// Reference values from numpy (`tests/fixtures/quantile_numpy.py` wrote the fixture).
+    #[test]
+    fn matches_numpy_linear() {
+        let cases: Vec<Case> =
+            serde_json::from_str(include_str!("../../tests/fixtures/quantile_numpy.json")).unwrap();
+        assert!(cases.len() >= 4);
+        for c in cases {
+            let mut v = c.values.clone();
+            sort_values(&mut v);
+            for (q, want) in c.q.iter().zip(&c.expected) {
+                let got = quantile_sorted(&v, *q);
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "q={q} values={:?}: got {got}, numpy {want}",
+                    c.values
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_cases() {
+        assert!(quantile_sorted(&[], 0.5).is_nan());
+        assert_eq!(quantile_sorted(&[3.0], 0.99), 3.0);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 1.0), 4.0);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.0), 1.0);
+        assert_eq!(standard_quantiles(&[]), Quantiles::default());
+    }
+}
