@@ -8,7 +8,7 @@
 
 use super::escape::{self, html as h};
 use super::figures::{Figure, FigureKind, Figures};
-use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS};
+use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE_CHARS};
 use crate::analysis::report::{AnalysisReport, Classification, Comparison, MetricName, Verdict};
 use crate::engine::summary::{ComparisonInput, Selector};
 use crate::model::quality::Severity;
@@ -75,6 +75,14 @@ fn t(s: &str) -> String {
     format!(
         "<bdi class=\"t\">{}</bdi>",
         h(&escape::clean(s, MAX_CELL_CHARS))
+    )
+}
+
+/// Analysis prose (which quotes telemetry): as [`t`] with a longer bound.
+fn prose(s: &str) -> String {
+    format!(
+        "<bdi class=\"t\">{}</bdi>",
+        h(&escape::clean(s, MAX_PROSE_CHARS))
     )
 }
 
@@ -285,7 +293,7 @@ pub fn render(
          <span class=\"score\">score {} / 100</span></div>\n<p>{}</p>\n",
         v.to_uppercase(),
         num(report.score, 1),
-        t(&report.summary)
+        prose(&report.summary)
     );
     if !report.drivers.is_empty() {
         o.push_str("<h3>Drivers</h3>\n<ol>\n");
@@ -301,7 +309,7 @@ pub fn render(
                         class_symbol(c.classification),
                         classification_name(c.classification),
                         h(&fmt_estimate(c)),
-                        t(&c.reason)
+                        prose(&c.reason)
                     );
                 }
                 None => {
@@ -419,7 +427,7 @@ pub fn render(
             css = class_css(c.classification),
             sym = class_symbol(c.classification),
             cls = classification_name(c.classification),
-            reason = t(&c.reason),
+            reason = prose(&c.reason),
             links = chart_links.join(" · "),
         );
     }
@@ -493,7 +501,7 @@ pub fn render(
     // Definitions.
     o.push_str("<h2 id=\"definitions\">Definitions</h2>\n<ul>\n");
     for d in &report.definitions {
-        let _ = writeln!(o, "<li>{}</li>", t(d));
+        let _ = writeln!(o, "<li>{}</li>", prose(d));
     }
     o.push_str("</ul>\n");
     let _ = writeln!(

@@ -8,7 +8,7 @@
 use super::escape;
 use super::figures::{Figure, FigureKind, Figures};
 use super::html::{fmt_estimate, fmt_p, fmt_side, num};
-use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS};
+use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE_CHARS};
 use crate::analysis::report::{AnalysisReport, Classification, Verdict};
 use crate::engine::summary::Selector;
 use std::fmt::Write;
@@ -18,6 +18,11 @@ pub const MAX_ISSUES_SHOWN: usize = 50;
 
 fn m(s: &str) -> String {
     escape::markdown(&escape::clean(s, MAX_CELL_CHARS))
+}
+
+/// Analysis prose (which quotes telemetry): as [`m`] with a longer bound.
+fn prose(s: &str) -> String {
+    escape::markdown(&escape::clean(s, MAX_PROSE_CHARS))
 }
 
 fn selector(s: &Selector) -> String {
@@ -66,7 +71,7 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
         o,
         "> **Verdict: {verdict}** · score {} / 100\n>\n> {}\n",
         num(report.score, 1),
-        m(&report.summary)
+        prose(&report.summary)
     );
     let dq = &report.data_quality;
     let _ = writeln!(
@@ -96,7 +101,7 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
                         symbol(c.classification),
                         classification_name(c.classification),
                         escape::markdown(&fmt_estimate(c)),
-                        m(&c.reason)
+                        prose(&c.reason)
                     );
                 }
                 None => {
@@ -163,7 +168,7 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
             escape::markdown(&fmt_p(c.p_value_adjusted)),
             symbol(c.classification),
             classification_name(c.classification),
-            m(&c.reason)
+            prose(&c.reason)
         );
     }
     o.push('\n');
@@ -210,7 +215,7 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
 
     o.push_str("## Definitions\n\n");
     for d in &report.definitions {
-        let _ = writeln!(o, "- {}", m(d));
+        let _ = writeln!(o, "- {}", prose(d));
     }
     let _ = writeln!(
         o,

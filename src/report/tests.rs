@@ -483,7 +483,7 @@ fn empty_input_still_renders() {
     assert!(html.contains("0 comparisons"));
 }
 
-/// Writes the fixture report to `$CANALYST_SAMPLE_REPORT_DIR` for looking at it and for
+/// Writes the analysed fixture to `$CANALYST_SAMPLE_REPORT_DIR` for looking at it and for
 /// `tests/browser/check_report.sh`:
 /// `CANALYST_SAMPLE_REPORT_DIR=/tmp/r cargo test --lib report::tests::sample_report -- --ignored`
 #[test]
@@ -491,13 +491,17 @@ fn empty_input_still_renders() {
 fn sample_report() {
     let dir =
         std::env::var_os("CANALYST_SAMPLE_REPORT_DIR").expect("set CANALYST_SAMPLE_REPORT_DIR");
-    let files = write_report(
-        Path::new(&dir),
-        &report(),
-        &input(),
-        "checkout canary (sample)",
-    )
-    .unwrap();
+    // The analysis on main judging the seeded samples (hostile route names included), with
+    // the hand-built hostile data-quality log.
+    let i = input();
+    let cfg = crate::analysis::config::AnalysisConfig::preset("default").unwrap();
+    let r = crate::analysis::analyze_at(
+        &i,
+        &cfg,
+        report().data_quality,
+        "2026-11-21T10:00:00Z".into(),
+    );
+    let files = write_report(Path::new(&dir), &r, &i, "checkout canary (sample)").unwrap();
     assert!(files.html.is_file());
 }
 
@@ -593,4 +597,44 @@ fn degenerate_samples_render() {
     assert!(files.html.is_file());
     let html = std::fs::read_to_string(&files.html).unwrap();
     assert!(html.contains("no positive durations to draw on a log axis"));
+}
+
+/// The analysis on main judging the seeded samples, rendered: every comparison it makes has a
+/// table row, and the regressed route leads the charts.
+#[test]
+fn renders_the_real_analysis() {
+    use crate::analysis::config::AnalysisConfig;
+    let i = input();
+    for preset in ["default", "kayenta"] {
+        let cfg = AnalysisConfig::preset(preset).unwrap();
+        let r = crate::analysis::analyze_at(
+            &i,
+            &cfg,
+            report().data_quality,
+            "2026-11-21T10:00:00Z".into(),
+        );
+        assert!(!r.comparisons.is_empty(), "{preset}");
+        let tmp = tempfile::tempdir().unwrap();
+        let files = write_report(tmp.path(), &r, &i, preset).unwrap();
+        let html = std::fs::read_to_string(&files.html).unwrap();
+        for c in &r.comparisons {
+            assert!(
+                html.contains(&format!("<tr id=\"{}\">", view::comparison_anchor(c))),
+                "{preset}: {}",
+                c.id
+            );
+        }
+        assert!(!html.contains(SCRIPT));
+        if r.comparisons[0].classification != crate::analysis::report::Classification::Pass {
+            let first = html.find("<figure id=\"latency-ecdf-").unwrap();
+            let c = &r.comparisons[0];
+            let name = c.route.as_deref().or(c.operation.as_deref()).unwrap();
+            assert!(
+                html[first..first + 400].contains(&escape::html(name)),
+                "{preset}: first panel is not {name}"
+            );
+        }
+        let md = std::fs::read_to_string(&files.markdown).unwrap();
+        assert!(md.contains("## Findings"));
+    }
 }

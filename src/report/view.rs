@@ -11,6 +11,9 @@ use crate::engine::summary::{ComparisonInput, GroupComparison, GroupKey, GroupLe
 pub const MAX_LABEL_CHARS: usize = 60;
 /// Longest telemetry string shown in a table cell (the JSON report has the full value).
 pub const MAX_CELL_CHARS: usize = 300;
+/// Longest analysis prose (verdict summary, reasons, definitions) shown; it quotes route names,
+/// so it is bounded too, but generously.
+pub const MAX_PROSE_CHARS: usize = 1500;
 
 /// Severity rank of a classification: fails first, then inconclusive, then passes.
 pub fn severity(c: Classification) -> u8 {
