@@ -11,4 +11,5 @@ pub mod engine;
 pub mod generate;
 pub mod ingest;
 pub mod model;
+pub mod report;
 pub mod stats;

@@ -1,0 +1,139 @@
+//! Safe file names and confined writes for report output.
+//!
+//! File names and HTML ids that are derived from telemetry strings (routes, services) go
+//! through [`slug`]: only `[A-Za-z0-9_-]`, bounded length, never `.` (so never `..`), plus a
+//! short stable hash of the original string so two routes that differ only in punctuation do
+//! not collide. [`write_inside`] refuses any relative path that is not a plain descent below
+//! the report directory.
+
+use super::ReportError;
+use std::path::{Component, Path, PathBuf};
+
+/// Longest readable part of a [`slug`] (the hash suffix comes on top).
+pub const MAX_SLUG_CHARS: usize = 40;
+
+/// 64-bit FNV-1a hash (Fowler–Noll–Vo, IETF draft-eastlake-fnv): stable across platforms,
+/// Rust versions and runs, unlike `std`'s `DefaultHasher`.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A file-name- and id-safe form of `s`: ASCII letters, digits, `_` and `-` kept, every other
+/// run of characters turned into one `-`, at most [`MAX_SLUG_CHARS`] of them, then `-` and the
+/// first 8 hex digits of [`fnv1a64`] of the whole original string. Never empty, never contains
+/// `.`, `/`, `\` or control characters.
+pub fn slug(s: &str) -> String {
+    let mut out = String::with_capacity(MAX_SLUG_CHARS + 9);
+    let mut dash = false;
+    for c in s.chars() {
+        if out.len() >= MAX_SLUG_CHARS {
+            break;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c.to_ascii_lowercase());
+            dash = false;
+        } else if !dash && !out.is_empty() {
+            out.push('-');
+            dash = true;
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push('x');
+    }
+    let h = fnv1a64(s.as_bytes());
+    out.push_str(&format!("-{:08x}", h >> 32));
+    out
+}
+
+/// Writes `bytes` to `dir/rel`, creating parent directories, after checking that `rel` is a
+/// relative path made only of normal components (no `..`, no root, no prefix) so the file
+/// stays inside `dir`. Returns the full path written.
+pub fn write_inside(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf, ReportError> {
+    let relp = Path::new(rel);
+    let plain = !rel.is_empty()
+        && relp.components().all(|c| matches!(c, Component::Normal(_)))
+        && !rel.chars().any(|c| c.is_control() || c == '\\');
+    if !plain {
+        return Err(ReportError::UnsafePath {
+            path: rel.to_string(),
+        });
+    }
+    let path = dir.join(relp);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ReportError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(&path, bytes).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        // Vectors from the FNV reference test suite.
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn slug_is_safe_bounded_and_distinct() {
+        for hostile in [
+            "../../etc/passwd",
+            "/abs/path",
+            "a\\b",
+            "..",
+            "",
+            "<script>alert(1)</script>",
+            "\u{202E}evil\u{0}",
+            "🚀🚀",
+        ] {
+            let s = slug(hostile);
+            assert!(!s.is_empty());
+            assert!(
+                s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{s}"
+            );
+            assert!(!s.contains(".."));
+        }
+        let long = "y".repeat(10_000);
+        assert!(slug(&long).len() <= MAX_SLUG_CHARS + 9);
+        assert_ne!(slug("GET /a/b"), slug("GET /a-b"));
+        assert_eq!(slug("GET /a/b"), slug("GET /a/b"));
+        assert!(slug("GET /cart/{id}").starts_with("get-cart-id-"));
+    }
+
+    #[test]
+    fn write_inside_refuses_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["../x", "/etc/x", "a/../../x", "", "a\\..\\x"] {
+            assert!(
+                matches!(
+                    write_inside(dir.path(), bad, b"x"),
+                    Err(ReportError::UnsafePath { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let p = write_inside(dir.path(), "charts/a.svg", b"<svg/>").unwrap();
+        assert!(p.starts_with(dir.path()));
+        assert_eq!(std::fs::read(p).unwrap(), b"<svg/>");
+    }
+}
