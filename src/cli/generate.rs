@@ -1,7 +1,7 @@
 //! `canalyst generate`: synthetic canary traffic (see `docs/generate.md`).
 
 use crate::generate::scenario::Scenario;
-use crate::generate::time::{parse_rfc3339, NS_PER_SEC};
+use crate::model::time::{parse_rfc3339, NS_PER_SEC};
 use crate::generate::{generate, Compression, GenerateOptions};
 use anyhow::{bail, Context};
 use std::path::PathBuf;

@@ -18,7 +18,6 @@ pub mod resource;
 pub mod scenario;
 pub mod simulate;
 pub mod table;
-pub mod time;
 pub mod topology;
 pub mod truth;
 

@@ -3,7 +3,7 @@
 //! simulated in parallel and still numbered and written in order.
 
 use super::scenario::{Effect, EffectTable, Scenario};
-use super::time::NS_PER_SEC;
+use crate::model::time::NS_PER_SEC;
 use super::topology::{expected_spans, rt, ROUTES};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -693,7 +693,7 @@ pub fn status_code(sp: &SimSpan) -> i32 {
 mod tests {
     use super::super::plan::PlanParams;
     use super::super::scenario::Scenario;
-    use super::super::time::NS_PER_SEC;
+    use crate::model::time::NS_PER_SEC;
     use super::*;
 
     pub(crate) fn plan(scenario: Scenario, spans: u64, canary_share: f64) -> TrafficPlan {

@@ -4,7 +4,7 @@
 
 use super::plan::TrafficPlan;
 use super::scenario::{clean_routes, Effect, EffectKind};
-use super::time::format_rfc3339;
+use crate::model::time::format_rfc3339;
 use super::topology::{RouteId, Step, Track, ROUTES, SERVICES};
 use serde::Serialize;
 

@@ -9,3 +9,4 @@ pub mod ids;
 pub mod quality;
 pub mod route;
 pub mod spans;
+pub mod time;

@@ -1,0 +1,45 @@
+//! `canalyst report`: the analysis rendered as HTML, Markdown, JSON and charts in a directory.
+
+use super::selection::AnalysisArgs;
+use crate::analysis::human_summary;
+use crate::report::write_report;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `canalyst report`.
+#[derive(Debug, Args)]
+#[command(
+    about = "Write a canary report (index.html, report.md, report.json, charts/) to a directory",
+    after_help = "Exit codes as for analyze: 0 promote, 1 rollback, 3 continue, 2 error.\n\
+Example: canalyst report sample-data/otlp -o reports/example"
+)]
+pub struct ReportArgs {
+    /// Inputs, sides, window and configuration.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Output directory (created if missing).
+    #[arg(short = 'o', long = "output", value_name = "DIR", required = true)]
+    pub output: PathBuf,
+    /// Report title (default names the two sides).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Runs `canalyst report`.
+pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
+    let (input, report) = args.analysis.run_analysis()?;
+    let title = args.title.clone().unwrap_or_else(|| {
+        let side = |s: &crate::engine::summary::Selector| {
+            [s.track.as_deref(), s.version.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        format!("Canary report: {} vs {}", side(&report.canary), side(&report.baseline))
+    });
+    let files = write_report(&args.output, &report, &input, &title)?;
+    eprintln!("canalyst: wrote {}", files.html.display());
+    print!("{}", human_summary(&report));
+    Ok(report.verdict.exit_code())
+}

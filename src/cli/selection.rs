@@ -1,0 +1,131 @@
+//! Flags shared by `analyze` and `report`: inputs, sides, window, configuration.
+
+use crate::analysis::config::AnalysisConfig;
+use crate::analysis::report::AnalysisReport;
+use crate::analysis::analyze;
+use crate::engine::inputs::open_inputs;
+use crate::engine::summary::{ComparisonInput, Selector};
+use crate::engine::{comparison_input, EngineConfig, EngineOptions};
+use crate::ingest::IngestOptions;
+use crate::model::time::parse_rfc3339;
+use anyhow::{bail, Context};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Inputs, the two sides, the window and the judgement configuration.
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// Telemetry files or directories (OTLP JSON/protobuf, Parquet) or DATASET directories.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Analysis configuration (TOML; `preset = ...` inside picks the base).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Preset when no --config is given: default, seed-simple, kayenta.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub preset: String,
+    /// Baseline side: `deployment.track` value (default `stable` unless versions are given).
+    #[arg(long, value_name = "TRACK")]
+    pub baseline_track: Option<String>,
+    /// Canary side: `deployment.track` value (default `canary` unless versions are given).
+    #[arg(long, value_name = "TRACK")]
+    pub canary_track: Option<String>,
+    /// Baseline side: `service.version` value.
+    #[arg(long, value_name = "VERSION")]
+    pub baseline_version: Option<String>,
+    /// Canary side: `service.version` value.
+    #[arg(long, value_name = "VERSION")]
+    pub canary_version: Option<String>,
+    /// Only this service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Window start (RFC 3339); default: when both sides served traffic.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Window end, exclusive (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Time-bucket width for series, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub bucket_seconds: u32,
+    /// Fail (exit 2) if any input record was rejected.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl AnalysisArgs {
+    /// Baseline and canary selectors from the flags: tracks, versions, or both.
+    pub fn selectors(&self) -> (Selector, Selector) {
+        let by_version = self.baseline_version.is_some() || self.canary_version.is_some();
+        let by_track = self.baseline_track.is_some() || self.canary_track.is_some() || !by_version;
+        let side = |track: &Option<String>, default: &str, version: &Option<String>| Selector {
+            track: by_track.then(|| track.clone().unwrap_or_else(|| default.to_string())),
+            version: version.clone(),
+        };
+        (
+            side(&self.baseline_track, "stable", &self.baseline_version),
+            side(&self.canary_track, "canary", &self.canary_version),
+        )
+    }
+
+    /// The configuration named by `--config` or `--preset`.
+    pub fn config(&self) -> anyhow::Result<AnalysisConfig> {
+        Ok(match &self.config {
+            Some(p) => AnalysisConfig::from_file(p)?,
+            None => AnalysisConfig::preset(&self.preset)?,
+        })
+    }
+
+    fn engine_options(&self) -> anyhow::Result<EngineOptions> {
+        let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+            v.as_deref()
+                .map(|s| {
+                    parse_rfc3339(s).with_context(|| format!("--{flag} {s:?} is not an RFC 3339 time"))
+                })
+                .transpose()
+        };
+        if self.bucket_seconds == 0 {
+            bail!("--bucket-seconds must be at least 1");
+        }
+        Ok(EngineOptions {
+            service: self.service.clone(),
+            since_unix_nano: time("since", &self.since)?,
+            until_unix_nano: time("until", &self.until)?,
+            bucket_ns: i64::from(self.bucket_seconds) * 1_000_000_000,
+            ..EngineOptions::default()
+        })
+    }
+
+    /// Opens the inputs, builds the comparison input and judges it.
+    pub fn run_analysis(&self) -> anyhow::Result<(ComparisonInput, AnalysisReport)> {
+        let cfg = self.config()?;
+        let opts = self.engine_options()?;
+        let (baseline, canary) = self.selectors();
+        let threads = rayon::current_num_threads().max(1);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let (input, quality) = rt.block_on(async {
+            let opened = open_inputs(
+                &self.inputs,
+                &IngestOptions::default(),
+                EngineConfig { target_partitions: threads },
+            )
+            .await?;
+            let input = comparison_input(&opened.engine, &baseline, &canary, &opts).await?;
+            anyhow::Ok((input, opened.quality))
+        })?;
+        super::ingest::print_quality(&quality);
+        if self.strict && quality.records_rejected > 0 {
+            bail!(
+                "--strict: {} input records were rejected ({})",
+                quality.records_rejected,
+                quality.summary()
+            );
+        }
+        let report = analyze(&input, &cfg, quality);
+        Ok((input, report))
+    }
+}

@@ -1,0 +1,57 @@
+//! Opening a command's inputs as an [`Engine`]: DATASET directories, canonical Parquet files
+//! and raw telemetry files alike.
+//!
+//! When every input is a DATASET the engine scans their `spans.parquet` files directly (memory
+//! bounded by DataFusion's batches, not the data); otherwise everything is ingested into memory
+//! first with the same readers as `canalyst ingest`. Either way the data-quality logs of all
+//! inputs are merged in input order.
+
+use super::{Engine, EngineConfig, EngineError};
+use crate::ingest::dataset::{is_dataset, load_spans, open_dataset};
+use crate::ingest::{IngestError, IngestOptions};
+use crate::model::quality::DataQuality;
+use std::path::PathBuf;
+
+/// Why inputs could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    /// Reading or ingesting an input failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// Registering the tables failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// No input was given.
+    #[error("no input given")]
+    Empty,
+}
+
+/// An engine over the inputs and the merged data-quality log.
+pub struct OpenedInputs {
+    /// Engine with `spans` and `requests` registered.
+    pub engine: Engine,
+    /// Data quality of every input, in input order.
+    pub quality: DataQuality,
+}
+
+/// Opens `inputs` (see the module docs for which path is taken).
+pub async fn open_inputs(
+    inputs: &[PathBuf],
+    ingest: &IngestOptions,
+    config: EngineConfig,
+) -> Result<OpenedInputs, InputsError> {
+    if inputs.is_empty() {
+        return Err(InputsError::Empty);
+    }
+    if inputs.iter().all(|p| is_dataset(p)) {
+        let mut quality = DataQuality::default();
+        for p in inputs {
+            quality.merge(open_dataset(p)?.quality);
+        }
+        let engine = Engine::from_parquet_with(inputs, config).await?;
+        return Ok(OpenedInputs { engine, quality });
+    }
+    let (batches, quality) = load_spans(inputs, ingest)?;
+    let engine = Engine::from_batches_with(batches, config).await?;
+    Ok(OpenedInputs { engine, quality })
+}
