@@ -40,3 +40,5 @@ pub struct SpanChunk {
     /// Issues and counts for the records this chunk covers.
     pub quality: DataQuality,
 }
+
+pub mod otlp_json;
