@@ -41,4 +41,11 @@ pub struct SpanChunk {
     pub quality: DataQuality,
 }
 
+pub mod dataset;
+pub mod driver;
+pub mod formats;
 pub mod otlp_json;
+pub mod sniff;
+
+pub use dataset::{is_dataset, open_dataset, Dataset, ParquetSink};
+pub use driver::{ingest_paths, list_inputs, BatchSink, IngestError, InputFile, MemorySink};

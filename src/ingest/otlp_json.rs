@@ -17,8 +17,8 @@
 //! - `end < start` rejects the span (`end_before_start`).
 
 use super::IngestOptions;
-use crate::model::ids::{decode_id, to_hex, IdEncoding, IdError};
 use crate::model::identity::{kind, status};
+use crate::model::ids::{decode_id, to_hex, IdEncoding, IdError};
 use crate::model::quality::{DataQuality, Issue, IssueKind, Severity, MAX_LISTED_PER_KIND};
 use crate::model::spans::{ResourceInfo, SpanFingerprint, SpanRecord, SpansBuilder};
 use arrow::record_batch::RecordBatch;
@@ -687,8 +687,13 @@ fn enum_value(
     named: &mut bool,
 ) -> Result<i32, SpanProblem> {
     match e {
-        JEnum::Num(n) => i32::try_from(*n)
-            .map_err(|_| prob(IssueKind::WrongType, field, format!("enum number {n} out of range"))),
+        JEnum::Num(n) => i32::try_from(*n).map_err(|_| {
+            prob(
+                IssueKind::WrongType,
+                field,
+                format!("enum number {n} out of range"),
+            )
+        }),
         JEnum::Name(s) => {
             let s = s.trim();
             if let Ok(n) = s.parse::<i32>() {
@@ -860,7 +865,7 @@ impl SpanDecoder {
                 let mut res_attrs = Vec::new();
                 fill_attributes(res_kvs, &mut res_attrs, |i, w| {
                     record_issue(quality, IssueKind::WrongType, Severity::Note, || {
- Issue::note(
+                        Issue::note(
                             IssueKind::WrongType,
                             at.file,
                             Some(at.line),
@@ -887,7 +892,7 @@ impl SpanDecoder {
                             }
                         }
                         Err(p) => record_issue(quality, p.kind, Severity::Rejected, || {
- Issue::rejected(
+                            Issue::rejected(
                                 p.kind,
                                 at.file,
                                 Some(at.line),
@@ -931,7 +936,9 @@ impl SpanDecoder {
         let (code, message) = match &span.status {
             Some(st) => {
                 let code = match &st.code {
-                    Some(c) => enum_value(c, "STATUS_CODE_", STATUS_NAMES, "status.code", &mut named)?,
+                    Some(c) => {
+                        enum_value(c, "STATUS_CODE_", STATUS_NAMES, "status.code", &mut named)?
+                    }
                     None => status::UNSET,
                 };
                 let msg = match &st.message {
@@ -983,9 +990,12 @@ impl SpanDecoder {
         });
         r.exception_type = None;
         r.exception_message = None;
-        if let Some(ev) = span.events.iter().flatten().find(
-            |e| matches!(&e.name, Some(JStr::S(n)) if n == "exception"),
-        ) {
+        if let Some(ev) = span
+            .events
+            .iter()
+            .flatten()
+            .find(|e| matches!(&e.name, Some(JStr::S(n)) if n == "exception"))
+        {
             let kvs = ev.attributes.as_deref().unwrap_or(&[]);
             r.exception_type = attr_string(kvs, "exception.type");
             r.exception_message = attr_string(kvs, "exception.message");
@@ -993,7 +1003,7 @@ impl SpanDecoder {
 
         for (i, w) in attr_problems {
             record_issue(quality, IssueKind::WrongType, Severity::Note, || {
- Issue::note(
+                Issue::note(
                     IssueKind::WrongType,
                     at.file,
                     Some(at.line),
@@ -1004,7 +1014,7 @@ impl SpanDecoder {
         }
         if base64 {
             record_issue(quality, IssueKind::NonHexId, Severity::Note, || {
- Issue::note(
+                Issue::note(
                     IssueKind::NonHexId,
                     at.file,
                     Some(at.line),
@@ -1015,7 +1025,7 @@ impl SpanDecoder {
         }
         if named {
             record_issue(quality, IssueKind::EnumAsName, Severity::Note, || {
- Issue::note(
+                Issue::note(
                     IssueKind::EnumAsName,
                     at.file,
                     Some(at.line),
@@ -1069,7 +1079,9 @@ fn line_error(
     q.records_read += 1;
     record_issue(q, kind, Severity::Rejected, || {
         let what = match kind {
-            IssueKind::TruncatedLine => "last line has no newline and does not parse (cut-off export?)",
+            IssueKind::TruncatedLine => {
+                "last line has no newline and does not parse (cut-off export?)"
+            }
             IssueKind::WrongType => "line does not have the OTLP/JSON shape",
             _ => "line is not valid JSON",
         };
@@ -1121,9 +1133,14 @@ pub fn decode_lines(
                 line: line_no,
             };
             let mut flush = |b: &mut SpansBuilder| finish_into(b, &mut batches);
-            if let Err(e) =
-                dec.decode_object(trimmed, at, opts, &mut builder, &mut out.quality, &mut flush)
-            {
+            if let Err(e) = dec.decode_object(
+                trimmed,
+                at,
+                opts,
+                &mut builder,
+                &mut out.quality,
+                &mut flush,
+            ) {
                 let last = !terminated && unterminated_last;
                 line_error(&mut out.quality, file, line_no, &e, last);
             }
@@ -1158,7 +1175,7 @@ pub fn decode_document(data: &[u8], first_line: u64, file: &str, opts: &IngestOp
         out.quality.records_read += 1;
         let line = first_line + e.line().saturating_sub(1) as u64;
         record_issue(&mut out.quality, kind, Severity::Rejected, || {
- Issue::rejected(
+            Issue::rejected(
                 kind,
                 file,
                 Some(line),
@@ -1213,11 +1230,20 @@ mod tests {
         assert_eq!(d.quality.records_read, 1);
         assert_eq!(d.quality.records_ingested, 1);
         let b = &d.batches[0].0;
-        let dur = b.column_by_name("duration_ns").unwrap().as_primitive::<Int64Type>();
+        let dur = b
+            .column_by_name("duration_ns")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(dur.value(0), 1500);
-        let line = b.column_by_name("source_line").unwrap().as_primitive::<Int64Type>();
+        let line = b
+            .column_by_name("source_line")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(line.value(0), 7);
-        let kind = b.column_by_name("span_kind").unwrap().as_primitive::<Int32Type>();
+        let kind = b
+            .column_by_name("span_kind")
+            .unwrap()
+            .as_primitive::<Int32Type>();
         assert_eq!(kind.value(0), 2);
         let tid = b.column_by_name("trace_id").unwrap().as_fixed_size_binary();
         assert_eq!(to_hex(tid.value(0)), "5b8efff798038103d269b633813fc60c");
@@ -1232,7 +1258,10 @@ mod tests {
         assert_eq!(d.quality.counts["enum_as_name"], 1);
         assert_eq!(d.quality.records_rejected, 0);
         let b = &d.batches[0].0;
-        let st = b.column_by_name("status_code").unwrap().as_primitive::<Int32Type>();
+        let st = b
+            .column_by_name("status_code")
+            .unwrap()
+            .as_primitive::<Int32Type>();
         assert_eq!(st.value(0), 2);
     }
 
@@ -1253,7 +1282,13 @@ mod tests {
         let kinds: Vec<&str> = d.quality.issues.iter().map(|i| i.kind.name()).collect();
         assert_eq!(
             kinds,
-            ["bad_id", "missing_field", "end_before_start", "wrong_type", "wrong_type"]
+            [
+                "bad_id",
+                "missing_field",
+                "end_before_start",
+                "wrong_type",
+                "wrong_type"
+            ]
         );
         let i = &d.quality.issues[0];
         assert_eq!(i.line, Some(3));
