@@ -6,6 +6,9 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod ingest;
+pub mod inspect;
+
 /// Exit code for success or a `promote` verdict.
 pub const EXIT_OK: i32 = 0;
 /// Exit code for a `rollback` verdict.
@@ -30,7 +33,12 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Read telemetry files (OTLP JSON/protobuf, Parquet; compressed or not) into a DATASET.
+    Ingest(ingest::IngestArgs),
+    /// Count what raw inputs or a DATASET contain (services, versions, tracks, routes, …).
+    Inspect(inspect::InspectArgs),
+}
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
 pub fn main() -> i32 {
@@ -41,7 +49,10 @@ pub fn main() -> i32 {
             .num_threads(n.max(1))
             .build_global();
     }
-    let result: anyhow::Result<i32> = match cli.command {};
+    let result: anyhow::Result<i32> = match cli.command {
+        Command::Ingest(a) => ingest::run(a),
+        Command::Inspect(a) => inspect::run(a),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

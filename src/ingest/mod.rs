@@ -44,6 +44,7 @@ pub struct SpanChunk {
 pub mod dataset;
 pub mod driver;
 pub mod formats;
+pub mod inventory;
 pub mod otlp_json;
 pub mod sniff;
 
