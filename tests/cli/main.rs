@@ -1,0 +1,3 @@
+//! Integration tests driving the real `canalyst` binary, one module per area.
+
+mod ingest;
