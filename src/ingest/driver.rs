@@ -969,7 +969,7 @@ mod tests {
             format!("{}\n{}\n{}\n{}\n", line(1), line(2), line(1), conflicting),
         )
         .unwrap();
-        let (q, batches) = run(&[p.clone()], 1000);
+        let (q, batches) = run(std::slice::from_ref(&p), 1000);
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 3);
         assert_eq!(q.duplicates_dropped, 1);

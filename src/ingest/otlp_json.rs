@@ -138,10 +138,13 @@ fn parse_int_str(s: &str) -> JInt {
     }
 }
 
+/// 2^63 exactly: `i64` holds every integral double in `[-2^63, 2^63)`.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
 fn int_from_f64(f: f64) -> JInt {
     if !f.is_finite() || f.fract() != 0.0 {
         JInt::Wrong("a non-integer number")
-    } else if f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+    } else if (-I64_BOUND..I64_BOUND).contains(&f) {
         JInt::V(f as i64)
     } else {
         JInt::OutOfRange
@@ -1371,7 +1374,7 @@ mod tests {
 
     #[test]
     fn batches_respect_batch_rows() {
-        let spans = vec![GOOD; 5].join(",");
+        let spans = [GOOD; 5].join(",");
         let o = IngestOptions {
             batch_rows: 2,
             ..IngestOptions::default()

@@ -164,7 +164,8 @@ fn metrics_and_logs_get_one_note_per_file() {
 #[test]
 fn bad_inputs_behave_as_documented() {
     // (fixture, spans ingested, rejected, [(issue kind, line)])
-    let cases: &[(&str, u64, u64, &[(&str, Option<u64>)])] = &[
+    type Case<'a> = (&'a str, u64, u64, &'a [(&'a str, Option<u64>)]);
+    let cases: &[Case] = &[
         (
             "truncated_last_line.jsonl",
             2,
@@ -283,7 +284,7 @@ fn unreadable_input_is_an_error_naming_the_path() {
 fn synthetic(lines: usize, per_line: usize) -> String {
     let mut s = String::new();
     for l in 0..lines {
-        let track = if l % 2 == 0 { "stable" } else { "canary" };
+        let track = if l.is_multiple_of(2) { "stable" } else { "canary" };
         let spans: Vec<String> = (0..per_line)
             .map(|k| {
                 let i = l * per_line + k;
@@ -294,9 +295,9 @@ fn synthetic(lines: usize, per_line: usize) -> String {
                     i % 7,
                     1_700_000_000_000_000_000u64 + i as u64 * 1_000_000,
                     1_700_000_000_000_000_000u64 + i as u64 * 1_000_000 + (i as u64 * 7919) % 900_000,
-                    if i % 50 == 0 { 2 } else { 0 },
+                    if i.is_multiple_of(50) { 2 } else { 0 },
                     i % 7,
-                    if i % 50 == 0 { 500 } else { 200 },
+                    if i.is_multiple_of(50) { 500 } else { 200 },
                 )
             })
             .collect();
