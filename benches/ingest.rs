@@ -17,7 +17,11 @@ fn synthetic(lines: usize) -> String {
     let mut s = String::new();
     let mut i: u64 = 0;
     for l in 0..lines {
-        let track = if l.is_multiple_of(10) { "canary" } else { "stable" };
+        let track = if l.is_multiple_of(10) {
+            "canary"
+        } else {
+            "stable"
+        };
         let _ = write!(
             s,
             r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"checkout"}}}},{{"key":"service.version","value":{{"stringValue":"2.4.{}"}}}},{{"key":"deployment.track","value":{{"stringValue":"{track}"}}}},{{"key":"deployment.environment.name","value":{{"stringValue":"prod"}}}},{{"key":"host.name","value":{{"stringValue":"node-{}"}}}},{{"key":"telemetry.sdk.language","value":{{"stringValue":"go"}}}}]}},"scopeSpans":[{{"scope":{{"name":"net/http","version":"0.49.0"}},"spans":["#,
@@ -75,8 +79,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("ingest_paths_parallel", |b| {
         b.iter(|| {
             let mut sink = MemorySink::default();
-            let q = ingest_paths_with_progress(std::slice::from_ref(&path), &opts, &mut sink, false)
-                .expect("ingest");
+            let q =
+                ingest_paths_with_progress(std::slice::from_ref(&path), &opts, &mut sink, false)
+                    .expect("ingest");
             assert_eq!(q.records_ingested, 40_000);
             sink
         })

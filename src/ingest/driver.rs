@@ -427,6 +427,9 @@ impl<'a> Producer<'a> {
     /// Reads the next piece of whole lines, or `None` at the end of the file.
     fn lines_unit(files: &[InputFile], st: &mut LinesState) -> Result<Option<Work>, IngestError> {
         let mut buf = std::mem::take(&mut st.carry);
+        // Only bytes not yet searched are scanned for the last newline, so a line longer than
+        // a piece costs linear, not quadratic, time.
+        let mut unsearched = 0;
         loop {
             if !st.eof {
                 match read_up_to(&mut st.reader, &mut buf, CHUNK_BYTES) {
@@ -439,15 +442,16 @@ impl<'a> Producer<'a> {
                     Err(e) => return Err(io_err(&files[st.file].path)(e)),
                 }
             }
-            match buf.iter().rposition(|&b| b == b'\n') {
-                Some(p) if !st.eof => {
-                    st.carry = buf[p + 1..].to_vec();
-                    buf.truncate(p + 1);
-                    break;
-                }
-                _ if st.eof => break,
-                _ => {}
+            if st.eof {
+                break;
             }
+            if let Some(p) = buf[unsearched..].iter().rposition(|&b| b == b'\n') {
+                let p = unsearched + p;
+                st.carry = buf[p + 1..].to_vec();
+                buf.truncate(p + 1);
+                break;
+            }
+            unsearched = buf.len();
         }
         if buf.is_empty() {
             return Ok(None);
@@ -586,8 +590,10 @@ impl<'a> Producer<'a> {
         let mut eof = false;
         let mut trailer = None;
         while !eof && head.len() < MAX_HEAD_BYTES && !sniff::enough_for_layout(&head) {
-            match read_up_to(&mut reader, &mut head, 64 << 10) {
-                Ok(n) if n < (64 << 10) => eof = true,
+            // Doubling steps keep the repeated layout check linear in the head size.
+            let step = head.len().max(64 << 10);
+            match read_up_to(&mut reader, &mut head, step) {
+                Ok(n) if n < step => eof = true,
                 Ok(_) => {}
                 Err(e) if compressed => {
                     eof = true;
@@ -1093,5 +1099,29 @@ mod tests {
             .unwrap();
         let lines = lines.as_primitive::<Int64Type>();
         assert_eq!(lines.value(lines.len() - 1), n as i64);
+    }
+
+    #[test]
+    fn a_line_longer_than_a_piece_stays_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.jsonl");
+        let span = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"SPAN","name":"n","startTimeUnixNano":"1","endTimeUnixNano":"2"}"#;
+        let n = CHUNK_BYTES / span.len() * 2;
+        let spans: Vec<String> = (1..=n)
+            .map(|i| span.replace("SPAN", &format!("{i:016x}")))
+            .collect();
+        let big = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        );
+        assert!(big.len() > 2 * CHUNK_BYTES);
+        std::fs::write(&p, format!("{big}\n{}\n", line(1))).unwrap();
+        let (q, batches) = run(std::slice::from_ref(&p), 1 << 20);
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, n + 1);
+        assert_eq!(q.records_rejected, 0);
+        let lines = batches[0].column_by_name("source_line").unwrap();
+        let lines = lines.as_primitive::<Int64Type>();
+        assert_eq!((lines.value(0), lines.value(lines.len() - 1)), (1, 2));
     }
 }

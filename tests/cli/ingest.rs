@@ -284,7 +284,11 @@ fn unreadable_input_is_an_error_naming_the_path() {
 fn synthetic(lines: usize, per_line: usize) -> String {
     let mut s = String::new();
     for l in 0..lines {
-        let track = if l.is_multiple_of(2) { "stable" } else { "canary" };
+        let track = if l.is_multiple_of(2) {
+            "stable"
+        } else {
+            "canary"
+        };
         let spans: Vec<String> = (0..per_line)
             .map(|k| {
                 let i = l * per_line + k;
