@@ -315,6 +315,38 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
     })
 }
 
+/// All spans of `inputs` in memory, for commands that accept a DATASET or raw files alike:
+/// DATASET directories are read from `spans.parquet` (their stored data-quality logs are
+/// merged in input order), everything else is ingested on the fly.
+pub fn load_spans(
+    inputs: &[PathBuf],
+    opts: &super::IngestOptions,
+) -> Result<(Vec<RecordBatch>, DataQuality), IngestError> {
+    let mut batches = Vec::new();
+    let mut quality = DataQuality::default();
+    let mut raw = Vec::new();
+    for p in inputs {
+        if is_dataset(p) {
+            let ds = open_dataset(p)?;
+            for b in ds.spans_reader(opts.batch_rows)? {
+                batches.push(b.map_err(|e| IngestError::Invalid {
+                    path: ds.spans.clone(),
+                    message: e.to_string(),
+                })?);
+            }
+            quality.merge(ds.quality);
+        } else {
+            raw.push(p.clone());
+        }
+    }
+    if !raw.is_empty() {
+        let mut sink = super::MemorySink::default();
+        quality.merge(super::ingest_paths(&raw, opts, &mut sink)?);
+        batches.extend(sink.batches);
+    }
+    Ok((batches, quality))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +407,8 @@ mod tests {
         std::fs::write(dir.path().join("other.txt"), "x").unwrap();
         assert!(ParquetSink::create(dir.path()).is_err());
         assert!(!is_dataset(dir.path()));
+        let (batches, q) = load_spans(&[out], &Default::default()).unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+        assert_eq!(q.records_read, 3);
     }
 }
