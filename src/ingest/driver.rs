@@ -445,7 +445,7 @@ impl<'a> Producer<'a> {
             if st.eof {
                 break;
             }
-            if let Some(p) = buf[unsearched..].iter().rposition(|&b| b == b'\n') {
+            if let Some(p) = memchr::memrchr(b'\n', &buf[unsearched..]) {
                 let p = unsearched + p;
                 st.carry = buf[p + 1..].to_vec();
                 buf.truncate(p + 1);
@@ -456,7 +456,7 @@ impl<'a> Producer<'a> {
         if buf.is_empty() {
             return Ok(None);
         }
-        let newlines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let newlines = memchr::memchr_iter(b'\n', &buf).count() as u64;
         let first_line = st.next_line;
         st.next_line += newlines;
         let unterminated_last = st.eof && st.carry.is_empty() && !buf.ends_with(b"\n");

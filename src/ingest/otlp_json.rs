@@ -395,22 +395,121 @@ struct KeyValue<'a> {
     value: Option<AnyValue<'a>>,
 }
 
-#[derive(Deserialize, Default)]
-struct AnyValue<'a> {
-    #[serde(borrow, default, rename = "stringValue", alias = "string_value")]
-    string_value: Option<JStr<'a>>,
-    #[serde(default, rename = "boolValue", alias = "bool_value")]
-    bool_value: Option<JBool>,
-    #[serde(default, rename = "intValue", alias = "int_value")]
-    int_value: Option<JInt>,
-    #[serde(default, rename = "doubleValue", alias = "double_value")]
-    double_value: Option<JF64>,
-    #[serde(borrow, default, rename = "bytesValue", alias = "bytes_value")]
-    bytes_value: Option<JStr<'a>>,
-    #[serde(borrow, default, rename = "arrayValue", alias = "array_value")]
-    array_value: Option<ArrayValue<'a>>,
-    #[serde(borrow, default, rename = "kvlistValue", alias = "kvlist_value")]
-    kvlist_value: Option<KvList<'a>>,
+/// An OTLP `AnyValue`: a compact enum (not a struct of seven options) because attribute
+/// values are the bulk of a span and serde moves them by value several times.
+#[derive(Default)]
+enum AnyValue<'a> {
+    #[default]
+    Empty,
+    Str(JStr<'a>),
+    Bool(JBool),
+    Int(JInt),
+    Double(JF64),
+    Bytes(JStr<'a>),
+    Array(Vec<AnyValue<'a>>),
+    Kv(Vec<KeyValue<'a>>),
+    Wrong(&'static str),
+}
+
+/// Keys of an `AnyValue` object (lowerCamelCase or snake_case).
+enum ValueKey {
+    Str,
+    Bool,
+    Int,
+    Double,
+    Bytes,
+    Array,
+    Kv,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ValueKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ValueKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an AnyValue key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ValueKey, E> {
+                Ok(match v {
+                    "stringValue" | "string_value" => ValueKey::Str,
+                    "boolValue" | "bool_value" => ValueKey::Bool,
+                    "intValue" | "int_value" => ValueKey::Int,
+                    "doubleValue" | "double_value" => ValueKey::Double,
+                    "bytesValue" | "bytes_value" => ValueKey::Bytes,
+                    "arrayValue" | "array_value" => ValueKey::Array,
+                    "kvlistValue" | "kvlist_value" => ValueKey::Kv,
+                    _ => ValueKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AnyValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = AnyValue<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an AnyValue object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue<'a>, A::Error> {
+                // A oneof: the first key that carries a value wins; unknown keys are skipped.
+                let mut out = AnyValue::Empty;
+                while let Some(k) = map.next_key::<ValueKey>()? {
+                    let v = match k {
+                        ValueKey::Str => map.next_value::<Option<JStr<'a>>>()?.map(AnyValue::Str),
+                        ValueKey::Bool => map.next_value::<Option<JBool>>()?.map(AnyValue::Bool),
+                        ValueKey::Int => map.next_value::<Option<JInt>>()?.map(AnyValue::Int),
+                        ValueKey::Double => map.next_value::<Option<JF64>>()?.map(AnyValue::Double),
+                        ValueKey::Bytes => {
+                            map.next_value::<Option<JStr<'a>>>()?.map(AnyValue::Bytes)
+                        }
+                        ValueKey::Array => map
+                            .next_value::<Option<ArrayValue<'a>>>()?
+                            .map(|a| AnyValue::Array(a.values.unwrap_or_default())),
+                        ValueKey::Kv => map
+                            .next_value::<Option<KvList<'a>>>()?
+                            .map(|a| AnyValue::Kv(a.values.unwrap_or_default())),
+                        ValueKey::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            None
+                        }
+                    };
+                    if let (AnyValue::Empty, Some(v)) = (&out, v) {
+                        out = v;
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Empty)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<AnyValue<'a>, A::Error> {
+                drain_seq(seq)?;
+                Ok(AnyValue::Wrong("an array"))
+            }
+            fn visit_bool<E: de::Error>(self, _v: bool) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a boolean"))
+            }
+            fn visit_i64<E: de::Error>(self, _v: i64) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a number"))
+            }
+            fn visit_u64<E: de::Error>(self, _v: u64) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a number"))
+            }
+            fn visit_f64<E: de::Error>(self, _v: f64) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a number"))
+            }
+            fn visit_str<E: de::Error>(self, _v: &str) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a string instead of an AnyValue object"))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -450,150 +549,107 @@ fn bytes_to_hex(s: &str) -> Option<String> {
 
 /// Renders `v` as a plain string (top-level attribute value). Returns the first problem found.
 fn render_value(v: &AnyValue, out: &mut String) -> Option<&'static str> {
-    if let Some(s) = &v.string_value {
-        return match s {
-            JStr::S(s) => {
-                out.push_str(s);
+    match v {
+        AnyValue::Empty => None,
+        AnyValue::Str(JStr::S(s)) => {
+            out.push_str(s);
+            None
+        }
+        AnyValue::Bool(JBool::V(b)) => {
+            out.push_str(if *b { "true" } else { "false" });
+            None
+        }
+        AnyValue::Int(JInt::V(i)) => {
+            let _ = write!(out, "{i}");
+            None
+        }
+        AnyValue::Double(JF64::V(d)) => {
+            push_f64(out, *d);
+            None
+        }
+        AnyValue::Bytes(JStr::S(s)) => match bytes_to_hex(s) {
+            Some(h) => {
+                out.push_str(&h);
                 None
             }
-            JStr::Wrong(w) => Some(w),
-        };
+            None => Some("bytes that are not base64"),
+        },
+        AnyValue::Array(_) | AnyValue::Kv(_) => render_json(v, out),
+        other => problem_of(other),
     }
-    if let Some(b) = v.bool_value {
-        return match b {
-            JBool::V(b) => {
-                out.push_str(if b { "true" } else { "false" });
-                None
-            }
-            JBool::Wrong(w) => Some(w),
-        };
+}
+
+/// The problem of a value that did not decode (`None` for good values).
+fn problem_of(v: &AnyValue) -> Option<&'static str> {
+    match v {
+        AnyValue::Str(JStr::Wrong(w)) | AnyValue::Bytes(JStr::Wrong(w)) => Some(w),
+        AnyValue::Bool(JBool::Wrong(w)) | AnyValue::Double(JF64::Wrong(w)) => Some(w),
+        AnyValue::Int(JInt::Wrong(w)) | AnyValue::Wrong(w) => Some(w),
+        AnyValue::Int(JInt::OutOfRange) => Some("an integer beyond 64 bits"),
+        _ => None,
     }
-    if let Some(i) = v.int_value {
-        return match i {
-            JInt::V(i) => {
-                let _ = write!(out, "{i}");
-                None
-            }
-            JInt::OutOfRange => Some("an integer beyond 64 bits"),
-            JInt::Wrong(w) => Some(w),
-        };
-    }
-    if let Some(d) = v.double_value {
-        return match d {
-            JF64::V(d) => {
-                push_f64(out, d);
-                None
-            }
-            JF64::Wrong(w) => Some(w),
-        };
-    }
-    if let Some(b) = &v.bytes_value {
-        return match b {
-            JStr::S(s) => match bytes_to_hex(s) {
-                Some(h) => {
-                    out.push_str(&h);
-                    None
-                }
-                None => Some("bytes that are not base64"),
-            },
-            JStr::Wrong(w) => Some(w),
-        };
-    }
-    if v.array_value.is_some() || v.kvlist_value.is_some() {
-        return render_json(v, out);
-    }
-    None
 }
 
 /// Renders `v` as compact JSON (inside arrays and kvlists, and for them at top level).
-/// Non-finite doubles become the proto3 JSON strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+/// Non-finite doubles become the proto3 JSON strings `"NaN"`, `"Infinity"`, `"-Infinity"`;
+/// values that did not decode become `null`.
 fn render_json(v: &AnyValue, out: &mut String) -> Option<&'static str> {
-    let mut problem = None;
-    if let Some(s) = &v.string_value {
-        match s {
-            JStr::S(s) => push_json_str(out, s),
-            JStr::Wrong(w) => {
-                out.push_str("null");
-                problem = Some(*w);
-            }
+    match v {
+        AnyValue::Str(JStr::S(s)) => push_json_str(out, s),
+        AnyValue::Bool(JBool::V(b)) => out.push_str(if *b { "true" } else { "false" }),
+        AnyValue::Int(JInt::V(i)) => {
+            let _ = write!(out, "{i}");
         }
-    } else if let Some(b) = v.bool_value {
-        match b {
-            JBool::V(b) => out.push_str(if b { "true" } else { "false" }),
-            JBool::Wrong(w) => {
-                out.push_str("null");
-                problem = Some(w);
+        AnyValue::Double(JF64::V(d)) if d.is_nan() => out.push_str("\"NaN\""),
+        AnyValue::Double(JF64::V(d)) if *d == f64::INFINITY => out.push_str("\"Infinity\""),
+        AnyValue::Double(JF64::V(d)) if *d == f64::NEG_INFINITY => out.push_str("\"-Infinity\""),
+        AnyValue::Double(JF64::V(d)) => push_f64(out, *d),
+        AnyValue::Bytes(JStr::S(s)) => match bytes_to_hex(s) {
+            Some(h) => push_json_str(out, &h),
+            None => {
+                push_json_str(out, s);
+                return Some("bytes that are not base64");
             }
-        }
-    } else if let Some(i) = v.int_value {
-        match i {
-            JInt::V(i) => {
-                let _ = write!(out, "{i}");
-            }
-            JInt::OutOfRange => {
-                out.push_str("null");
-                problem = Some("an integer beyond 64 bits");
-            }
-            JInt::Wrong(w) => {
-                out.push_str("null");
-                problem = Some(w);
-            }
-        }
-    } else if let Some(d) = v.double_value {
-        match d {
-            JF64::V(d) if d.is_nan() => out.push_str("\"NaN\""),
-            JF64::V(d) if d == f64::INFINITY => out.push_str("\"Infinity\""),
-            JF64::V(d) if d == f64::NEG_INFINITY => out.push_str("\"-Infinity\""),
-            JF64::V(d) => push_f64(out, d),
-            JF64::Wrong(w) => {
-                out.push_str("null");
-                problem = Some(w);
-            }
-        }
-    } else if let Some(b) = &v.bytes_value {
-        match b {
-            JStr::S(s) => match bytes_to_hex(s) {
-                Some(h) => push_json_str(out, &h),
-                None => {
-                    push_json_str(out, s);
-                    problem = Some("bytes that are not base64");
+        },
+        AnyValue::Array(a) => {
+            let mut problem = None;
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
-            },
-            JStr::Wrong(w) => {
-                out.push_str("null");
-                problem = Some(w);
+                problem = problem.or(render_json(e, out));
             }
+            out.push(']');
+            return problem;
         }
-    } else if let Some(a) = &v.array_value {
-        out.push('[');
-        for (i, e) in a.values.iter().flatten().enumerate() {
-            if i > 0 {
-                out.push(',');
+        AnyValue::Kv(kv) => {
+            let mut problem = None;
+            out.push('{');
+            for (i, e) in kv.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match &e.key {
+                    Some(JStr::S(k)) => push_json_str(out, k),
+                    _ => push_json_str(out, ""),
+                }
+                out.push(':');
+                match &e.value {
+                    Some(v) => problem = problem.or(render_json(v, out)),
+                    None => out.push_str("null"),
+                }
             }
-            problem = problem.or(render_json(e, out));
+            out.push('}');
+            return problem;
         }
-        out.push(']');
-    } else if let Some(kv) = &v.kvlist_value {
-        out.push('{');
-        for (i, e) in kv.values.iter().flatten().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            match &e.key {
-                Some(JStr::S(k)) => push_json_str(out, k),
-                _ => push_json_str(out, ""),
-            }
-            out.push(':');
-            match &e.value {
-                Some(v) => problem = problem.or(render_json(v, out)),
-                None => out.push_str("null"),
-            }
+        AnyValue::Empty => out.push_str("null"),
+        other => {
+            out.push_str("null");
+            return problem_of(other);
         }
-        out.push('}');
-    } else {
-        out.push_str("null");
     }
-    problem
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1124,7 +1180,7 @@ pub fn decode_lines(
     let mut line_no = first_line;
     let mut rest = bytes;
     while !rest.is_empty() {
-        let (line, next, terminated) = match rest.iter().position(|&b| b == b'\n') {
+        let (line, next, terminated) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], &rest[i + 1..], true),
             None => (rest, &rest[rest.len()..], false),
         };
