@@ -6,7 +6,12 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod analyze;
 pub mod generate;
+pub mod ingest;
+pub mod inspect;
+pub mod report;
+pub mod selection;
 pub mod sql;
 
 /// Exit code for success or a `promote` verdict.
@@ -39,6 +44,14 @@ pub enum Command {
     /// Write deterministic synthetic canary traffic with injected regressions (OTLP/JSON,
     /// Parquet and the truth of what was injected).
     Generate(generate::GenerateArgs),
+    /// Read telemetry files (OTLP JSON/protobuf, Parquet; compressed or not) into a DATASET.
+    Ingest(ingest::IngestArgs),
+    /// Count what raw inputs or a DATASET contain (services, versions, tracks, routes, …).
+    Inspect(inspect::InspectArgs),
+    /// Compare canary against baseline and decide: promote, rollback or continue.
+    Analyze(analyze::AnalyzeArgs),
+    /// Write the analysis as an HTML/Markdown/JSON report with charts.
+    Report(report::ReportArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -53,6 +66,10 @@ pub fn main() -> i32 {
     let result: anyhow::Result<i32> = match cli.command {
         Command::Sql(args) => sql::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Ingest(a) => ingest::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Analyze(a) => analyze::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => code,

@@ -43,3 +43,14 @@ pub struct SpanChunk {
 
 pub mod otlp_proto;
 pub mod parquet_spans;
+pub mod dataset;
+pub mod driver;
+pub mod formats;
+pub mod inventory;
+pub mod otlp_json;
+pub mod sniff;
+
+pub use dataset::{is_dataset, load_spans, open_dataset, Dataset, ParquetSink};
+pub use driver::{ingest_paths, list_inputs, BatchSink, IngestError, InputFile, MemorySink};
+#[cfg(test)]
+mod json_proto_equivalence;

@@ -1,10 +1,5 @@
 //! JSON ↔ protobuf reader equivalence over the real OTLP/JSON samples, and the Tempo blocks
-//! through the ingest driver. PENDING: it needs the OTLP/JSON reader and driver from the
-//! `ingest-json` branch, so it is not compiled here (cargo does not build `tests/pending/`).
-//! After merging both branches: copy to `src/ingest/json_proto_equivalence.rs`, add
-//! `#[cfg(test)] mod json_proto_equivalence;` to `src/ingest/mod.rs`, and wire
-//! `ingest::formats` to `otlp_proto::read_framed`, `otlp_proto::decode_traces_message` and
-//! `parquet_spans::read_parquet_file`. Verified on a scratch merge of both branches.
+//! through the ingest driver.
 //!
 //! Each JSON sample is converted to protobuf (ids hex → bytes, AnyValues typed), written in
 //! the file exporter's framing, and both files are ingested through `ingest_paths`; every

@@ -1,0 +1,414 @@
+//! The DATASET directory written by `canalyst ingest` and read by later commands.
+//!
+//! Layout: `spans.parquet` (canonical spans schema, zstd, dictionary encoding, row groups of
+//! [`ROW_GROUP_ROWS`] rows), `data_quality.json` (the [`DataQuality`] of the ingest) and
+//! `dataset.json` (the [`Manifest`]: schema version, canalyst version, row count, time range).
+//! Every file is written under a temporary name and renamed into place, so a DATASET is never
+//! seen half-written.
+
+use super::driver::{BatchSink, IngestError};
+use crate::model::quality::DataQuality;
+use crate::model::spans::{spans_schema, SPANS_SCHEMA_VERSION};
+use arrow::array::AsArray;
+use arrow::datatypes::{Int64Type, TimestampNanosecondType};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Canonical spans file in a DATASET.
+pub const SPANS_FILE: &str = "spans.parquet";
+/// Data-quality log in a DATASET.
+pub const QUALITY_FILE: &str = "data_quality.json";
+/// Manifest in a DATASET.
+pub const MANIFEST_FILE: &str = "dataset.json";
+/// Rows per Parquet row group: large enough for good compression and fast scans, small enough
+/// that readers can parallelise across row groups of a million-span file.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Value of [`Manifest::format`].
+pub const DATASET_FORMAT: &str = "canalyst-dataset";
+
+/// Time range of the spans in a DATASET.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeRange {
+    /// Earliest span start, nanoseconds since the Unix epoch.
+    pub start_unix_nano: i64,
+    /// Latest span end (start + duration), nanoseconds since the Unix epoch.
+    pub end_unix_nano: i64,
+    /// `start_unix_nano` as RFC 3339 UTC.
+    pub start: String,
+    /// `end_unix_nano` as RFC 3339 UTC.
+    pub end: String,
+}
+
+/// Formats nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
+pub fn rfc3339_nanos(ns: i64) -> String {
+    arrow::temporal_conversions::timestamp_ns_to_datetime(ns)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
+        .unwrap_or_else(|| ns.to_string())
+}
+
+impl TimeRange {
+    /// The range from start to end nanoseconds.
+    pub fn new(start_unix_nano: i64, end_unix_nano: i64) -> Self {
+        Self {
+            start_unix_nano,
+            end_unix_nano,
+            start: rfc3339_nanos(start_unix_nano),
+            end: rfc3339_nanos(end_unix_nano),
+        }
+    }
+}
+
+/// `dataset.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`DATASET_FORMAT`].
+    pub format: String,
+    /// [`SPANS_SCHEMA_VERSION`] of `spans.parquet`.
+    pub spans_schema_version: u32,
+    /// Version of canalyst that wrote the DATASET.
+    pub canalyst_version: String,
+    /// Rows in `spans.parquet`.
+    pub spans_rows: u64,
+    /// Records read, ingested and rejected, and duplicates dropped (as in the data-quality log).
+    pub records_read: u64,
+    /// Records ingested (after duplicate removal).
+    pub records_ingested: u64,
+    /// Records rejected.
+    pub records_rejected: u64,
+    /// Exact duplicates dropped.
+    pub duplicates_dropped: u64,
+    /// Span time range; absent when there are no spans.
+    pub time_range: Option<TimeRange>,
+}
+
+/// Writes canonical span batches to `DIR/spans.parquet` (via a temporary file) and, on
+/// [`ParquetSink::finish`], the data-quality log and manifest.
+pub struct ParquetSink {
+    dir: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+    rows: u64,
+    min_start: Option<i64>,
+    max_end: Option<i64>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writer properties of `spans.parquet`.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("zstd level 3 is valid"),
+        ))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
+fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), IngestError> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec_pretty(value).map_err(|e| IngestError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+impl ParquetSink {
+    /// Starts a DATASET in `dir` (created if missing). Refuses a directory that holds other
+    /// files than a previous DATASET's, so an ingest never clobbers unrelated data.
+    pub fn create(dir: &Path) -> Result<Self, IngestError> {
+        if dir.exists() {
+            let entries = std::fs::read_dir(dir).map_err(io(dir))?;
+            for e in entries {
+                let e = e.map_err(io(dir))?;
+                let name = e.file_name().to_string_lossy().to_string();
+                let ours = [SPANS_FILE, QUALITY_FILE, MANIFEST_FILE].contains(&name.as_str())
+                    || name.starts_with(".spans.parquet.");
+                if !ours {
+                    return Err(IngestError::Invalid {
+                        path: dir.to_path_buf(),
+                        message: format!(
+                            "output directory is not empty and not a DATASET (it holds {name:?})"
+                        ),
+                    });
+                }
+            }
+        } else {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let tmp = dir.join(format!(".spans.parquet.{}.tmp", std::process::id()));
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let writer = ArrowWriter::try_new(file, spans_schema(), Some(writer_properties()))
+            .map_err(|source| IngestError::Parquet {
+                path: tmp.clone(),
+                source,
+            })?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            tmp,
+            writer: Some(writer),
+            rows: 0,
+            min_start: None,
+            max_end: None,
+        })
+    }
+
+    /// Closes `spans.parquet` and writes `data_quality.json` and `dataset.json`.
+    pub fn finish(mut self, quality: &DataQuality) -> Result<Manifest, IngestError> {
+        if let Some(w) = self.writer.take() {
+            w.close().map_err(|source| IngestError::Parquet {
+                path: self.tmp.clone(),
+                source,
+            })?;
+        }
+        let spans = self.dir.join(SPANS_FILE);
+        std::fs::rename(&self.tmp, &spans).map_err(io(&spans))?;
+        write_json_atomically(&self.dir.join(QUALITY_FILE), quality)?;
+        let manifest = Manifest {
+            format: DATASET_FORMAT.to_string(),
+            spans_schema_version: SPANS_SCHEMA_VERSION,
+            canalyst_version: env!("CARGO_PKG_VERSION").to_string(),
+            spans_rows: self.rows,
+            records_read: quality.records_read,
+            records_ingested: quality.records_ingested,
+            records_rejected: quality.records_rejected,
+            duplicates_dropped: quality.duplicates_dropped,
+            time_range: self
+                .min_start
+                .zip(self.max_end)
+                .map(|(s, e)| TimeRange::new(s, e)),
+        };
+        write_json_atomically(&self.dir.join(MANIFEST_FILE), &manifest)?;
+        Ok(manifest)
+    }
+
+    /// Drops the temporary file (for `--strict` failures: nothing is written).
+    pub fn abandon(mut self) {
+        drop(self.writer.take());
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+impl BatchSink for ParquetSink {
+    fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        if let (Some(s), Some(d)) = (
+            batch.column_by_name("start_time"),
+            batch.column_by_name("duration_ns"),
+        ) {
+            let s = s.as_primitive::<TimestampNanosecondType>();
+            let d = d.as_primitive::<Int64Type>();
+            if let Some(min) = arrow::compute::min(s) {
+                self.min_start = Some(self.min_start.map_or(min, |m| m.min(min)));
+            }
+            let end = s
+                .values()
+                .iter()
+                .zip(d.values().iter())
+                .map(|(a, b)| a.saturating_add(*b))
+                .max();
+            if let Some(end) = end {
+                self.max_end = Some(self.max_end.map_or(end, |m| m.max(end)));
+            }
+        }
+        self.rows += batch.num_rows() as u64;
+        let w = self.writer.as_mut().ok_or_else(|| IngestError::Invalid {
+            path: self.tmp.clone(),
+            message: "write after finish".to_string(),
+        })?;
+        w.write(&batch).map_err(|source| IngestError::Parquet {
+            path: self.tmp.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for ParquetSink {
+    fn drop(&mut self) {
+        // An unfinished sink (error path) leaves no temporary file behind.
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Whether `path` is a DATASET directory (has `dataset.json` and `spans.parquet`).
+pub fn is_dataset(path: &Path) -> bool {
+    path.is_dir() && path.join(MANIFEST_FILE).is_file() && path.join(SPANS_FILE).is_file()
+}
+
+/// An opened DATASET.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Path of `spans.parquet`.
+    pub spans: PathBuf,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The data-quality log of the ingest that wrote it.
+    pub quality: DataQuality,
+}
+
+impl Dataset {
+    /// A reader of `spans.parquet` in the canonical schema, `batch_rows` rows per batch.
+    pub fn spans_reader(&self, batch_rows: usize) -> Result<ParquetRecordBatchReader, IngestError> {
+        let file = File::open(&self.spans).map_err(io(&self.spans))?;
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(batch_rows.max(1)).build())
+            .map_err(|source| IngestError::Parquet {
+                path: self.spans.clone(),
+                source,
+            })
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, IngestError> {
+    let text = std::fs::read(path).map_err(io(path))?;
+    serde_json::from_slice(&text).map_err(|e| IngestError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("not a valid DATASET file: {e}"),
+    })
+}
+
+/// Opens a DATASET: reads its manifest and data-quality log and checks the schema version.
+pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
+    if !is_dataset(path) {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("not a DATASET (needs {MANIFEST_FILE} and {SPANS_FILE})"),
+        });
+    }
+    let manifest: Manifest = read_json(&path.join(MANIFEST_FILE))?;
+    if manifest.spans_schema_version != SPANS_SCHEMA_VERSION {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "spans schema version {} but this canalyst reads version {SPANS_SCHEMA_VERSION}; re-run `canalyst ingest`",
+                manifest.spans_schema_version
+            ),
+        });
+    }
+    let quality_path = path.join(QUALITY_FILE);
+    let quality = if quality_path.is_file() {
+        read_json(&quality_path)?
+    } else {
+        DataQuality::default()
+    };
+    Ok(Dataset {
+        dir: path.to_path_buf(),
+        spans: path.join(SPANS_FILE),
+        manifest,
+        quality,
+    })
+}
+
+/// All spans of `inputs` in memory, for commands that accept a DATASET or raw files alike:
+/// DATASET directories are read from `spans.parquet` (their stored data-quality logs are
+/// merged in input order), everything else is ingested on the fly.
+pub fn load_spans(
+    inputs: &[PathBuf],
+    opts: &super::IngestOptions,
+) -> Result<(Vec<RecordBatch>, DataQuality), IngestError> {
+    let mut batches = Vec::new();
+    let mut quality = DataQuality::default();
+    let mut raw = Vec::new();
+    for p in inputs {
+        if is_dataset(p) {
+            let ds = open_dataset(p)?;
+            for b in ds.spans_reader(opts.batch_rows)? {
+                batches.push(b.map_err(|e| IngestError::Invalid {
+                    path: ds.spans.clone(),
+                    message: e.to_string(),
+                })?);
+            }
+            quality.merge(ds.quality);
+        } else {
+            raw.push(p.clone());
+        }
+    }
+    if !raw.is_empty() {
+        let mut sink = super::MemorySink::default();
+        quality.merge(super::ingest_paths(&raw, opts, &mut sink)?);
+        batches.extend(sink.batches);
+    }
+    Ok((batches, quality))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::identity::IdentityConfig;
+    use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder};
+    use std::sync::Arc;
+
+    fn batch(n: usize) -> RecordBatch {
+        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "f");
+        let res = ResourceInfo::from_attributes(
+            vec![("service.name".into(), "s".into())],
+            None,
+            &IdentityConfig::default(),
+        );
+        for i in 0..n {
+            b.append(
+                &res,
+                &SpanRecord {
+                    trace_id: [1; 16],
+                    span_id: [i as u8 + 1; 8],
+                    name: "x".into(),
+                    start_time_unix_nano: 1_000 + i as i64,
+                    end_time_unix_nano: 2_000 + i as i64,
+                    ..Default::default()
+                },
+            );
+        }
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn writes_and_reopens_a_dataset() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ds");
+        let mut sink = ParquetSink::create(&out).unwrap();
+        sink.write(batch(3)).unwrap();
+        let q = DataQuality {
+            records_read: 3,
+            records_ingested: 3,
+            ..Default::default()
+        };
+        let m = sink.finish(&q).unwrap();
+        assert_eq!(m.spans_rows, 3);
+        assert_eq!(m.time_range.as_ref().unwrap().end_unix_nano, 2_002);
+        assert!(is_dataset(&out));
+        let ds = open_dataset(&out).unwrap();
+        assert_eq!(ds.quality, q);
+        let rows: usize = ds
+            .spans_reader(2)
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 3);
+        let first = ds.spans_reader(10).unwrap().next().unwrap().unwrap();
+        assert_eq!(first.schema(), spans_schema());
+        // Overwriting a DATASET is allowed; writing into an unrelated directory is not.
+        ParquetSink::create(&out).unwrap().abandon();
+        std::fs::write(dir.path().join("other.txt"), "x").unwrap();
+        assert!(ParquetSink::create(dir.path()).is_err());
+        assert!(!is_dataset(dir.path()));
+        let (batches, q) = load_spans(&[out], &Default::default()).unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+        assert_eq!(q.records_read, 3);
+    }
+}

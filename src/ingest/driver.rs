@@ -1,0 +1,1127 @@
+//! The ingest driver: inputs → sniffed readers → parallel decoding → ordered, de-duplicated
+//! batches in a [`BatchSink`].
+//!
+//! Pipeline (one step per *window* of about [`WINDOW_BYTES`] of decompressed input):
+//! a reader thread fills the next window (files in order; JSON lines cut into pieces of about
+//! [`CHUNK_BYTES`] at newlines) while the pieces of the current window are decoded in parallel
+//! (rayon) and the previous window's results are de-duplicated and written, in input order.
+//! So memory is bounded by a few windows whatever the input size (a pretty-printed single JSON
+//! document and a framed protobuf file are the exceptions: each is decoded whole), and the
+//! output is the same for 1 thread or many, because the cut points depend only on the bytes.
+
+use super::formats;
+use super::otlp_json::{self, Decoded};
+use super::sniff::{self, Container, Content};
+use super::{IngestOptions, SpanChunk};
+use crate::model::quality::{DataQuality, FileSummary, Issue, IssueKind, Severity};
+use crate::model::spans::{spans_schema, SpanFingerprint, SpansBuilder};
+use arrow::array::{AsArray, BooleanArray};
+use arrow::datatypes::Int64Type;
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use rayon::prelude::*;
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Target size of one decoding piece of JSON lines (cut at the next newline).
+pub const CHUNK_BYTES: usize = 2 << 20;
+/// Target decompressed bytes read ahead per pipeline step.
+pub const WINDOW_BYTES: usize = 32 << 20;
+/// Most bytes read to decide between JSON lines and one document.
+const MAX_HEAD_BYTES: usize = 16 << 20;
+/// File names skipped when walking a directory: a DATASET's own metadata.
+const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json"];
+
+/// Why an ingest failed as a whole (bad *records* are data-quality issues, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// An input or output file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: io::Error,
+    },
+    /// Nothing to read.
+    #[error("no input files found in {0}")]
+    NoInputs(String),
+    /// Building or combining Arrow batches failed.
+    #[error("building record batches: {0}")]
+    Arrow(#[from] ArrowError),
+    /// Writing the Parquet output failed.
+    #[error("writing {}: {source}", path.display())]
+    Parquet {
+        /// The output file.
+        path: PathBuf,
+        /// The Parquet writer's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An input that is not usable as a whole (for example a DATASET with a broken manifest).
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The offending path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Receives the canonical span batches of an ingest, in input order.
+pub trait BatchSink: Send {
+    /// Takes one batch in the canonical spans schema.
+    fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError>;
+}
+
+/// A sink that keeps the batches in memory (tests, `inspect` on raw files).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    /// Batches received, in order.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl BatchSink for MemorySink {
+    fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        self.batches.push(batch);
+        Ok(())
+    }
+}
+
+/// One input file and the name it is reported under (the path as given or as found).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// Where to read it.
+    pub path: PathBuf,
+    /// Name in data-quality issues and the `source_file` column.
+    pub name: String,
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
+
+/// Expands the inputs: files as given, directories walked recursively in sorted order,
+/// skipping hidden entries and DATASET metadata files (`data_quality.json`, `dataset.json`).
+pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(io_err(input))?;
+        if !meta.is_dir() {
+            out.push(InputFile {
+                path: input.clone(),
+                name: input.display().to_string(),
+            });
+            continue;
+        }
+        let walker = walkdir::WalkDir::new(input)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        for entry in walker {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(input).to_path_buf();
+                IngestError::Io {
+                    path,
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| io::Error::other("directory loop")),
+                }
+            })?;
+            let name = entry.file_name().to_string_lossy();
+            if entry.file_type().is_dir() || SKIPPED_NAMES.contains(&name.as_ref()) {
+                continue;
+            }
+            out.push(InputFile {
+                path: entry.path().to_path_buf(),
+                name: entry.path().display().to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Work units
+// ---------------------------------------------------------------------------------------------
+
+/// One piece of decoding work, produced in input order.
+enum Work {
+    /// Whole JSON lines; the first is line `first_line` of the file.
+    Lines {
+        file: usize,
+        data: Vec<u8>,
+        first_line: u64,
+        unterminated_last: bool,
+    },
+    /// One whole JSON document starting at `first_line`.
+    Document {
+        file: usize,
+        data: Vec<u8>,
+        first_line: u64,
+    },
+    /// One message of a zstd-framed file (JSON or protobuf), frame numbers from 1.
+    Message {
+        file: usize,
+        data: Vec<u8>,
+        frame: u64,
+    },
+    /// A whole length-framed protobuf file.
+    Proto { file: usize, data: Vec<u8> },
+    /// A Parquet file, read by path.
+    Parquet { file: usize },
+    /// Findings about the file itself (unsupported, empty, corrupt compression).
+    Quality { quality: DataQuality },
+    /// End of a file: emit its summary.
+    EndFile { file: usize, format: String },
+}
+
+impl Work {
+    fn bytes(&self) -> usize {
+        match self {
+            Work::Lines { data, .. }
+            | Work::Document { data, .. }
+            | Work::Message { data, .. }
+            | Work::Proto { data, .. } => data.len(),
+            Work::Parquet { .. } => CHUNK_BYTES,
+            _ => 0,
+        }
+    }
+}
+
+/// What decoding one [`Work`] produced.
+enum Parsed {
+    Json {
+        decoded: Decoded,
+    },
+    Reader {
+        chunks: Vec<SpanChunk>,
+        quality: DataQuality,
+    },
+    Quality {
+        quality: DataQuality,
+    },
+    EndFile {
+        file: usize,
+        format: String,
+    },
+}
+
+fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
+    match work {
+        Work::Lines {
+            file,
+            data,
+            first_line,
+            unterminated_last,
+        } => Parsed::Json {
+            decoded: otlp_json::decode_lines(
+                &data,
+                first_line,
+                unterminated_last,
+                &files[file].name,
+                opts,
+            ),
+        },
+        Work::Document {
+            file,
+            data,
+            first_line,
+        } => Parsed::Json {
+            decoded: otlp_json::decode_document(&data, first_line, &files[file].name, opts),
+        },
+        Work::Message { file, data, frame } => {
+            let name = &files[file].name;
+            if otlp_json::trim_ascii(&data).first() == Some(&b'{') {
+                Parsed::Json {
+                    decoded: otlp_json::decode_document(&data, frame, name, opts),
+                }
+            } else {
+                let mut builder = SpansBuilder::new(opts.identity.clone(), name);
+                let mut quality = DataQuality::default();
+                formats::decode_proto_message(&data, name, frame, opts, &mut builder, &mut quality);
+                let mut batches = Vec::new();
+                if !builder.is_empty() {
+                    batches.push(
+                        builder
+                            .finish_with_fingerprints()
+                            .expect("spans builder produces a valid batch"),
+                    );
+                }
+                Parsed::Json {
+                    decoded: Decoded {
+                        batches,
+                        quality,
+                        saw_non_span_data: false,
+                    },
+                }
+            }
+        }
+        Work::Proto { file, data } => {
+            let mut chunks = Vec::new();
+            let quality =
+                formats::read_framed_proto(&data, &files[file].name, opts, &mut |c| chunks.push(c));
+            Parsed::Reader { chunks, quality }
+        }
+        Work::Parquet { file } => {
+            let mut chunks = Vec::new();
+            let f = &files[file];
+            let quality = formats::read_parquet(&f.path, &f.name, opts, &mut |c| chunks.push(c));
+            Parsed::Reader { chunks, quality }
+        }
+        Work::Quality { quality, .. } => Parsed::Quality { quality },
+        Work::EndFile { file, format } => Parsed::EndFile { file, format },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Producer: reads files in order into work units
+// ---------------------------------------------------------------------------------------------
+
+/// A reader that counts the raw bytes it delivers (for the progress bar).
+struct Counting<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// Reads until `buf` has grown by `want` bytes or the stream ends; returns bytes read.
+fn read_up_to(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+    let start = buf.len();
+    let target = start + want;
+    buf.reserve(want);
+    while buf.len() < target {
+        let n = Read::take(&mut *r, (target - buf.len()) as u64).read_to_end(buf)?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(buf.len() - start)
+}
+
+fn quality_issue(issue: Issue) -> DataQuality {
+    let mut q = DataQuality::default();
+    if issue.severity == Severity::Rejected {
+        q.records_read = 1;
+        q.records_rejected = 1;
+    }
+    q.push(issue);
+    q
+}
+
+struct LinesState {
+    file: usize,
+    reader: Box<dyn Read + Send>,
+    compressed: bool,
+    carry: Vec<u8>,
+    next_line: u64,
+    eof: bool,
+    format: String,
+    trailer: Option<DataQuality>,
+}
+
+struct FramesState {
+    file: usize,
+    reader: Box<dyn Read + Send>,
+    frame: u64,
+    format: String,
+}
+
+enum FileState {
+    Queue(VecDeque<Work>),
+    Lines(LinesState),
+    Frames(FramesState),
+}
+
+struct Producer<'a> {
+    files: &'a [InputFile],
+    next_file: usize,
+    cur: Option<FileState>,
+    counter: Arc<AtomicU64>,
+}
+
+impl<'a> Producer<'a> {
+    fn next_window(&mut self) -> Result<Vec<Work>, IngestError> {
+        let mut works = Vec::new();
+        let mut bytes = 0;
+        while bytes < WINDOW_BYTES {
+            match self.next_work()? {
+                Some(w) => {
+                    bytes += w.bytes();
+                    works.push(w);
+                }
+                None => break,
+            }
+        }
+        Ok(works)
+    }
+
+    fn next_work(&mut self) -> Result<Option<Work>, IngestError> {
+        loop {
+            let Some(state) = self.cur.as_mut() else {
+                if self.next_file == self.files.len() {
+                    return Ok(None);
+                }
+                let i = self.next_file;
+                self.next_file += 1;
+                self.cur = Some(self.open(i)?);
+                continue;
+            };
+            match state {
+                FileState::Queue(q) => match q.pop_front() {
+                    Some(w) => return Ok(Some(w)),
+                    None => self.cur = None,
+                },
+                FileState::Lines(st) => {
+                    if let Some(w) = Self::lines_unit(self.files, st)? {
+                        return Ok(Some(w));
+                    }
+                    let mut q = VecDeque::new();
+                    if let Some(t) = st.trailer.take() {
+                        q.push_back(Work::Quality { quality: t });
+                    }
+                    q.push_back(Work::EndFile {
+                        file: st.file,
+                        format: std::mem::take(&mut st.format),
+                    });
+                    self.cur = Some(FileState::Queue(q));
+                }
+                FileState::Frames(st) => {
+                    let (w, done) = Self::frame_unit(self.files, st)?;
+                    if done {
+                        let mut q = VecDeque::new();
+                        q.extend(w);
+                        q.push_back(Work::EndFile {
+                            file: st.file,
+                            format: std::mem::take(&mut st.format),
+                        });
+                        self.cur = Some(FileState::Queue(q));
+                    } else if let Some(w) = w {
+                        return Ok(Some(w));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the next piece of whole lines, or `None` at the end of the file.
+    fn lines_unit(files: &[InputFile], st: &mut LinesState) -> Result<Option<Work>, IngestError> {
+        let mut buf = std::mem::take(&mut st.carry);
+        // Only bytes not yet searched are scanned for the last newline, so a line longer than
+        // a piece costs linear, not quadratic, time.
+        let mut unsearched = 0;
+        loop {
+            if !st.eof {
+                match read_up_to(&mut st.reader, &mut buf, CHUNK_BYTES) {
+                    Ok(n) if n < CHUNK_BYTES => st.eof = true,
+                    Ok(_) => {}
+                    Err(e) if st.compressed => {
+                        st.eof = true;
+                        st.trailer = Some(Self::bad_compression(files, st.file, st.next_line, &e));
+                    }
+                    Err(e) => return Err(io_err(&files[st.file].path)(e)),
+                }
+            }
+            if st.eof {
+                break;
+            }
+            if let Some(p) = memchr::memrchr(b'\n', &buf[unsearched..]) {
+                let p = unsearched + p;
+                st.carry = buf[p + 1..].to_vec();
+                buf.truncate(p + 1);
+                break;
+            }
+            unsearched = buf.len();
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let newlines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+        let first_line = st.next_line;
+        st.next_line += newlines;
+        let unterminated_last = st.eof && st.carry.is_empty() && !buf.ends_with(b"\n");
+        Ok(Some(Work::Lines {
+            file: st.file,
+            data: buf,
+            first_line,
+            unterminated_last,
+        }))
+    }
+
+    /// Reads the next zstd frame; `(work, done)`.
+    fn frame_unit(
+        files: &[InputFile],
+        st: &mut FramesState,
+    ) -> Result<(Option<Work>, bool), IngestError> {
+        let path = &files[st.file].path;
+        let mut len = Vec::with_capacity(4);
+        let n = read_up_to(&mut st.reader, &mut len, 4).map_err(io_err(path))?;
+        if n == 0 {
+            return Ok((None, true));
+        }
+        st.frame += 1;
+        let frame = st.frame;
+        let bad = |msg: String| {
+            let issue = Issue::rejected(
+                IssueKind::BadCompression,
+                &files[st.file].name,
+                Some(frame),
+                None,
+                msg,
+            );
+            Some(Work::Quality {
+                quality: quality_issue(issue),
+            })
+        };
+        if n < 4 {
+            return Ok((bad(format!("frame {frame}: length prefix cut off")), true));
+        }
+        let want = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let mut data = Vec::new();
+        let got = read_up_to(&mut st.reader, &mut data, want).map_err(io_err(path))?;
+        if got < want {
+            return Ok((
+                bad(format!(
+                    "frame {frame}: {got} of {want} bytes present (file cut off)"
+                )),
+                true,
+            ));
+        }
+        match zstd::stream::decode_all(&data[..]) {
+            Ok(msg) => Ok((
+                Some(Work::Message {
+                    file: st.file,
+                    data: msg,
+                    frame,
+                }),
+                false,
+            )),
+            Err(e) => Ok((bad(format!("frame {frame}: zstd: {e}")), false)),
+        }
+    }
+
+    fn bad_compression(files: &[InputFile], file: usize, line: u64, e: &io::Error) -> DataQuality {
+        quality_issue(Issue::rejected(
+            IssueKind::BadCompression,
+            &files[file].name,
+            Some(line),
+            None,
+            format!(
+                "compressed stream is corrupt or cut off after line {}: {e}",
+                line - 1
+            ),
+        ))
+    }
+
+    /// Opens file `i`, sniffs it, and returns its state.
+    fn open(&self, i: usize) -> Result<FileState, IngestError> {
+        let f = &self.files[i];
+        let file = File::open(&f.path).map_err(io_err(&f.path))?;
+        let mut raw: Box<dyn Read + Send> = Box::new(io::BufReader::with_capacity(
+            256 << 10,
+            Counting {
+                inner: file,
+                n: self.counter.clone(),
+            },
+        ));
+        let mut head = Vec::with_capacity(8);
+        read_up_to(&mut raw, &mut head, 8).map_err(io_err(&f.path))?;
+        let container = sniff::detect_container(&head);
+        let chained: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(raw));
+        let end = |format: &str, mut works: Vec<Work>| {
+            works.push(Work::EndFile {
+                file: i,
+                format: format.to_string(),
+            });
+            FileState::Queue(works.into())
+        };
+        let mut reader: Box<dyn Read + Send> = match container {
+            Container::Parquet => {
+                return Ok(end("parquet", vec![Work::Parquet { file: i }]));
+            }
+            Container::FramedProto => {
+                let mut data = Vec::new();
+                let mut r = chained;
+                r.read_to_end(&mut data).map_err(io_err(&f.path))?;
+                return Ok(end(
+                    "otlp-proto-framed",
+                    vec![Work::Proto { file: i, data }],
+                ));
+            }
+            Container::ZstdFramed => {
+                return Ok(FileState::Frames(FramesState {
+                    file: i,
+                    reader: chained,
+                    frame: 0,
+                    format: "otlp-json+zstd-framed".to_string(),
+                }));
+            }
+            Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
+            Container::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(chained).map_err(io_err(&f.path))?)
+            }
+            Container::Plain => chained,
+        };
+        let compressed = container != Container::Plain;
+        let suffix = container.suffix();
+
+        // Enough of the decompressed start to tell lines from a document.
+        let mut head = Vec::new();
+        let mut eof = false;
+        let mut trailer = None;
+        while !eof && head.len() < MAX_HEAD_BYTES && !sniff::enough_for_layout(&head) {
+            // Doubling steps keep the repeated layout check linear in the head size.
+            let step = head.len().max(64 << 10);
+            match read_up_to(&mut reader, &mut head, step) {
+                Ok(n) if n < step => eof = true,
+                Ok(_) => {}
+                Err(e) if compressed => {
+                    eof = true;
+                    let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+                    trailer = Some(Self::bad_compression(self.files, i, lines + 1, &e));
+                }
+                Err(e) => return Err(io_err(&f.path)(e)),
+            }
+        }
+        let trailer_work = |t: Option<DataQuality>| t.map(|quality| Work::Quality { quality });
+        match sniff::detect_content(&head, eof) {
+            Content::Empty => {
+                let mut works: Vec<Work> = trailer_work(trailer).into_iter().collect();
+                works.push(Work::Quality {
+                    quality: quality_issue(Issue::note(
+                        IssueKind::EmptyFile,
+                        &f.name,
+                        None,
+                        None,
+                        "file has no content",
+                    )),
+                });
+                Ok(end(&format!("empty{suffix}"), works))
+            }
+            Content::Unsupported(what) => {
+                let mut works = vec![Work::Quality {
+                    quality: quality_issue(Issue::rejected(
+                        IssueKind::UnsupportedFormat,
+                        &f.name,
+                        None,
+                        None,
+                        format!("{what}; not read"),
+                    )),
+                }];
+                works.extend(trailer_work(trailer));
+                Ok(end(&format!("unsupported{suffix}"), works))
+            }
+            Content::FramedProto => {
+                let mut data = head;
+                if !eof {
+                    if let Err(e) = reader.read_to_end(&mut data) {
+                        trailer = Some(Self::bad_compression(self.files, i, 1, &e));
+                    }
+                }
+                let mut works = vec![Work::Proto { file: i, data }];
+                works.extend(trailer_work(trailer));
+                Ok(end(&format!("otlp-proto-framed{suffix}"), works))
+            }
+            Content::JsonDocument => {
+                let mut data = head;
+                if !eof {
+                    match reader.read_to_end(&mut data) {
+                        Ok(_) => {}
+                        Err(e) if compressed => {
+                            let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+                            trailer = Some(Self::bad_compression(self.files, i, lines + 1, &e));
+                        }
+                        Err(e) => return Err(io_err(&f.path)(e)),
+                    }
+                }
+                let lead = data.len() - data.trim_ascii_start().len();
+                let first_line = 1 + data[..lead].iter().filter(|&&b| b == b'\n').count() as u64;
+                let mut works = vec![Work::Document {
+                    file: i,
+                    data,
+                    first_line,
+                }];
+                works.extend(trailer_work(trailer));
+                Ok(end(&format!("otlp-json{suffix}"), works))
+            }
+            Content::JsonLines => Ok(FileState::Lines(LinesState {
+                file: i,
+                reader,
+                compressed,
+                carry: head,
+                next_line: 1,
+                eof,
+                format: format!("otlp-json-lines{suffix}"),
+                trailer,
+            })),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer: merges results in order, removes exact duplicates, writes batches
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct FileAcc {
+    read: u64,
+    ingested: u64,
+    rejected: u64,
+    issues: u64,
+    non_span: bool,
+    summary_given: bool,
+}
+
+impl FileAcc {
+    fn add(&mut self, q: &DataQuality) {
+        self.read += q.records_read;
+        self.ingested += q.records_ingested;
+        self.rejected += q.records_rejected;
+        self.issues += q.counts.values().sum::<u64>();
+        self.summary_given |= !q.files.is_empty();
+    }
+}
+
+struct Consumer<'a> {
+    sink: &'a mut dyn BatchSink,
+    files: &'a [InputFile],
+    quality: DataQuality,
+    acc: FileAcc,
+    seen: ahash::AHashMap<[u8; 24], u64>,
+    conflicts: HashSet<SpanFingerprint>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    batch_rows: usize,
+}
+
+impl<'a> Consumer<'a> {
+    fn consume(&mut self, parsed: Vec<Parsed>) -> Result<(), IngestError> {
+        for p in parsed {
+            match p {
+                Parsed::Json { decoded } => {
+                    self.acc.add(&decoded.quality);
+                    self.acc.non_span |= decoded.saw_non_span_data;
+                    self.quality.merge(decoded.quality);
+                    for (batch, fps) in decoded.batches {
+                        self.take(batch, &fps)?;
+                    }
+                }
+                Parsed::Reader { chunks, quality } => {
+                    for c in chunks {
+                        self.acc.add(&c.quality);
+                        self.quality.merge(c.quality);
+                        self.take(c.batch, &c.fingerprints)?;
+                    }
+                    self.acc.add(&quality);
+                    self.quality.merge(quality);
+                }
+                Parsed::Quality { quality } => {
+                    self.acc.add(&quality);
+                    self.quality.merge(quality);
+                }
+                Parsed::EndFile { file, format } => self.end_file(file, format),
+            }
+        }
+        Ok(())
+    }
+
+    fn end_file(&mut self, file: usize, format: String) {
+        let acc = std::mem::take(&mut self.acc);
+        let name = &self.files[file].name;
+        if acc.non_span {
+            self.quality.push(Issue::note(
+                IssueKind::UnsupportedFormat,
+                name,
+                None,
+                None,
+                "file holds OTLP metrics or logs (resourceMetrics/resourceLogs): they are not span data and are not ingested",
+            ));
+        } else if acc.read == 0 && acc.issues == 0 {
+            self.quality.push(Issue::note(
+                IssueKind::EmptyFile,
+                name,
+                None,
+                None,
+                "file holds no spans",
+            ));
+        }
+        if !acc.summary_given {
+            self.quality.files.push(FileSummary {
+                file: name.clone(),
+                format,
+                records_read: acc.read,
+                records_ingested: acc.ingested,
+                records_rejected: acc.rejected,
+            });
+        }
+    }
+
+    /// Drops exact duplicates of earlier spans and queues the rest for the sink.
+    fn take(&mut self, batch: RecordBatch, fps: &[SpanFingerprint]) -> Result<(), IngestError> {
+        let mut keep: Option<Vec<bool>> = None;
+        for (i, fp) in fps.iter().enumerate() {
+            let drop = match self.seen.entry(fp.key) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(fp.content);
+                    false
+                }
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if *e.get() == fp.content || !self.conflicts.insert(*fp) {
+                        true
+                    } else {
+                        self.conflict_note(&batch, i);
+                        false
+                    }
+                }
+            };
+            if drop {
+                keep.get_or_insert_with(|| vec![true; fps.len()])[i] = false;
+            }
+        }
+        let batch = match keep {
+            None => batch,
+            Some(k) => {
+                let dropped = k.iter().filter(|&&x| !x).count() as u64;
+                self.quality.duplicates_dropped += dropped;
+                arrow::compute::filter_record_batch(&batch, &BooleanArray::from(k))?
+            }
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.pending_rows >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn conflict_note(&mut self, batch: &RecordBatch, row: usize) {
+        let file = batch
+            .column_by_name("source_file")
+            .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok())
+            .map(|c| c.as_string::<i32>().value(row).to_string())
+            .unwrap_or_default();
+        let line = batch
+            .column_by_name("source_line")
+            .map(|c| c.as_primitive::<Int64Type>().value(row))
+            .filter(|&l| l >= 0)
+            .map(|l| l as u64);
+        self.quality.push(Issue::note(
+            IssueKind::ConflictingDuplicate,
+            &file,
+            line,
+            Some("spanId".to_string()),
+            "same trace id and span id as an earlier span but different content; both kept",
+        ));
+    }
+
+    fn flush(&mut self) -> Result<(), IngestError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = if self.pending.len() == 1 {
+            self.pending.pop().expect("one batch")
+        } else {
+            let b = arrow::compute::concat_batches(&spans_schema(), &self.pending)?;
+            self.pending.clear();
+            b
+        };
+        self.pending_rows = 0;
+        self.sink.write(batch)
+    }
+
+    fn finish(mut self) -> Result<DataQuality, IngestError> {
+        self.flush()?;
+        let mut q = self.quality;
+        q.records_ingested = q.records_ingested.saturating_sub(q.duplicates_dropped);
+        Ok(q)
+    }
+}
+
+/// Ingests `inputs` (files or directories) into `sink`, showing a progress bar on stderr when
+/// stderr is a terminal. Returns the data-quality log; fails only when an input cannot be
+/// listed, opened or read, or the sink fails.
+pub fn ingest_paths(
+    inputs: &[PathBuf],
+    opts: &IngestOptions,
+    sink: &mut dyn BatchSink,
+) -> Result<DataQuality, IngestError> {
+    use std::io::IsTerminal;
+    ingest_paths_with_progress(inputs, opts, sink, io::stderr().is_terminal())
+}
+
+/// [`ingest_paths`] with the progress bar switched explicitly.
+pub fn ingest_paths_with_progress(
+    inputs: &[PathBuf],
+    opts: &IngestOptions,
+    sink: &mut dyn BatchSink,
+    progress: bool,
+) -> Result<DataQuality, IngestError> {
+    let files = list_inputs(inputs)?;
+    if files.is_empty() {
+        let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        return Err(IngestError::NoInputs(names.join(", ")));
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let counter = Arc::new(AtomicU64::new(0));
+    let bar = progress.then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "ingest {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
+            b.set_style(style);
+        }
+        b
+    });
+    let mut producer = Producer {
+        files: &files,
+        next_file: 0,
+        cur: None,
+        counter: counter.clone(),
+    };
+    let mut consumer = Consumer {
+        sink,
+        files: &files,
+        quality: DataQuality::default(),
+        acc: FileAcc::default(),
+        seen: ahash::AHashMap::new(),
+        conflicts: HashSet::new(),
+        pending: Vec::new(),
+        pending_rows: 0,
+        batch_rows: opts.batch_rows.max(1),
+    };
+    let mut to_parse = producer.next_window()?;
+    let mut to_consume: Vec<Parsed> = Vec::new();
+    while !(to_parse.is_empty() && to_consume.is_empty()) {
+        let parse_in = std::mem::take(&mut to_parse);
+        let consume_in = std::mem::take(&mut to_consume);
+        let files = &files;
+        let (parsed, (next, consumed)) = rayon::join(
+            || {
+                parse_in
+                    .into_par_iter()
+                    .map(|w| parse(w, files, opts))
+                    .collect::<Vec<_>>()
+            },
+            || rayon::join(|| producer.next_window(), || consumer.consume(consume_in)),
+        );
+        consumed?;
+        to_parse = next?;
+        to_consume = parsed;
+        if let Some(b) = &bar {
+            b.set_position(counter.load(Ordering::Relaxed));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    consumer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const LINE: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b17X","name":"n","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+
+    fn line(i: usize) -> String {
+        LINE.replace("7X", &format!("{:02x}", i % 256))
+    }
+
+    fn run(paths: &[PathBuf], rows: usize) -> (DataQuality, Vec<RecordBatch>) {
+        let mut sink = MemorySink::default();
+        let opts = IngestOptions {
+            batch_rows: rows,
+            ..Default::default()
+        };
+        let q = ingest_paths_with_progress(paths, &opts, &mut sink, false).unwrap();
+        (q, sink.batches)
+    }
+
+    #[test]
+    fn duplicates_dropped_conflicts_kept_and_summaries_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let conflicting = line(1).replace("\"n\"", "\"other\"");
+        std::fs::write(
+            &p,
+            format!("{}\n{}\n{}\n{}\n", line(1), line(2), line(1), conflicting),
+        )
+        .unwrap();
+        let (q, batches) = run(std::slice::from_ref(&p), 1000);
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 3);
+        assert_eq!(q.duplicates_dropped, 1);
+        assert_eq!(q.records_read, 4);
+        assert_eq!(q.records_ingested, 3);
+        assert_eq!(q.counts["conflicting_duplicate"], 1);
+        assert_eq!(q.issues[0].line, Some(4));
+        assert_eq!(q.files.len(), 1);
+        assert_eq!(q.files[0].format, "otlp-json-lines");
+        assert_eq!(q.files[0].records_ingested, 4);
+    }
+
+    #[test]
+    fn compressed_and_plain_agree_and_directories_are_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..50).map(|i| line(i) + "\n").collect();
+        std::fs::write(dir.path().join("a.jsonl"), &text).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("b.bin"), gz.finish().unwrap()).unwrap();
+        std::fs::write(
+            dir.path().join("c"),
+            zstd::encode_all(text.as_bytes(), 1).unwrap(),
+        )
+        .unwrap();
+        let mut framed = Vec::new();
+        for l in text.lines() {
+            let z = zstd::encode_all(l.as_bytes(), 1).unwrap();
+            framed.extend((z.len() as u32).to_be_bytes());
+            framed.extend(z);
+        }
+        std::fs::write(dir.path().join("d"), framed).unwrap();
+        std::fs::write(dir.path().join(".hidden"), "junk").unwrap();
+        std::fs::write(dir.path().join("dataset.json"), "{}").unwrap();
+        let (q, _) = run(&[dir.path().to_path_buf()], 7);
+        let formats: Vec<&str> = q.files.iter().map(|f| f.format.as_str()).collect();
+        assert_eq!(
+            formats,
+            [
+                "otlp-json-lines",
+                "otlp-json-lines+gzip",
+                "otlp-json-lines+zstd",
+                "otlp-json+zstd-framed"
+            ]
+        );
+        for f in &q.files {
+            assert_eq!((f.records_read, f.records_ingested), (50, 50), "{f:?}");
+        }
+        // Same spans in all four files: only the first copy is kept.
+        assert_eq!(q.duplicates_dropped, 150);
+        assert_eq!(q.records_ingested, 50);
+    }
+
+    #[test]
+    fn cut_gzip_and_junk_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..200).map(|i| line(i) + "\n").collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        std::fs::write(dir.path().join("a.gz"), &gz[..gz.len() / 2]).unwrap();
+        std::fs::write(
+            dir.path().join("b.bin"),
+            [0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0],
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("c.json"), "").unwrap();
+        let (q, _) = run(&[dir.path().to_path_buf()], 1000);
+        assert_eq!(q.counts["bad_compression"], 1);
+        assert_eq!(q.counts["unsupported_format"], 1);
+        assert_eq!(q.counts["empty_file"], 1);
+        assert!(q.files[0].records_ingested > 0);
+        let junk = q
+            .issues
+            .iter()
+            .find(|i| i.kind == IssueKind::UnsupportedFormat)
+            .unwrap();
+        assert!(junk.file.ends_with("b.bin"));
+    }
+
+    #[test]
+    fn missing_input_is_an_error_with_the_path() {
+        let mut sink = MemorySink::default();
+        let e = ingest_paths_with_progress(
+            &[PathBuf::from("/nonexistent/x.jsonl")],
+            &IngestOptions::default(),
+            &mut sink,
+            false,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/x.jsonl"), "{e}");
+    }
+
+    #[test]
+    fn large_inputs_are_cut_into_chunks_with_correct_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.jsonl");
+        let n = CHUNK_BYTES / LINE.len() * 3;
+        let mut text = String::new();
+        for i in 0..n {
+            // A distinct trace id per line, so nothing is a duplicate.
+            text.push_str(&line(i).replace("5b8efff7", &format!("{i:08x}")));
+            text.push('\n');
+        }
+        text.push_str("{\"resourceSpans\": [");
+        std::fs::write(&p, &text).unwrap();
+        let (q, batches) = run(&[p], 4096);
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, n);
+        assert_eq!(q.duplicates_dropped, 0);
+        assert!(batches.len() > 1);
+        let last = q.issues.last().unwrap();
+        assert_eq!(
+            (last.kind, last.line),
+            (IssueKind::TruncatedLine, Some(n as u64 + 1))
+        );
+        let lines = batches
+            .last()
+            .unwrap()
+            .column_by_name("source_line")
+            .unwrap();
+        let lines = lines.as_primitive::<Int64Type>();
+        assert_eq!(lines.value(lines.len() - 1), n as i64);
+    }
+
+    #[test]
+    fn a_line_longer_than_a_piece_stays_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.jsonl");
+        let span = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"SPAN","name":"n","startTimeUnixNano":"1","endTimeUnixNano":"2"}"#;
+        let n = CHUNK_BYTES / span.len() * 2;
+        let spans: Vec<String> = (1..=n)
+            .map(|i| span.replace("SPAN", &format!("{i:016x}")))
+            .collect();
+        let big = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        );
+        assert!(big.len() > 2 * CHUNK_BYTES);
+        std::fs::write(&p, format!("{big}\n{}\n", line(1))).unwrap();
+        let (q, batches) = run(std::slice::from_ref(&p), 1 << 20);
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, n + 1);
+        assert_eq!(q.records_rejected, 0);
+        let lines = batches[0].column_by_name("source_line").unwrap();
+        let lines = lines.as_primitive::<Int64Type>();
+        assert_eq!((lines.value(0), lines.value(lines.len() - 1)), (1, 2));
+    }
+}

@@ -1,0 +1,42 @@
+//! Dispatch from the driver to the binary-format readers (OTLP protobuf and Parquet).
+//!
+//! Those readers live in their own modules ([`super::otlp_proto`], [`super::parquet_spans`]);
+//! this file is the one place the driver calls them.
+
+use super::{IngestOptions, SpanChunk};
+use crate::model::quality::DataQuality;
+use crate::model::spans::SpansBuilder;
+use std::path::Path;
+
+/// Reads a whole length-framed protobuf file (the Collector file exporter's `proto` format).
+pub fn read_framed_proto(
+    data: &[u8],
+    file: &str,
+    opts: &IngestOptions,
+    emit: &mut dyn FnMut(SpanChunk),
+) -> DataQuality {
+    super::otlp_proto::read_framed(data, file, opts, emit)
+}
+
+/// Decodes one protobuf `ExportTraceServiceRequest`, appending spans to `builder`; returns the
+/// spans read.
+pub fn decode_proto_message(
+    msg: &[u8],
+    file: &str,
+    frame: u64,
+    opts: &IngestOptions,
+    builder: &mut SpansBuilder,
+    quality: &mut DataQuality,
+) -> u64 {
+    super::otlp_proto::decode_traces_message(msg, file, frame, opts, builder, quality)
+}
+
+/// Reads a Parquet file of spans (canonical, ClickHouse exporter or Tempo schema).
+pub fn read_parquet(
+    path: &Path,
+    file: &str,
+    opts: &IngestOptions,
+    emit: &mut dyn FnMut(SpanChunk),
+) -> DataQuality {
+    super::parquet_spans::read_parquet_file(path, file, opts, emit)
+}

@@ -1,0 +1,1482 @@
+//! OTLP/JSON trace decoder: `TracesData` / `ExportTraceServiceRequest` objects
+//! (`resourceSpans → scopeSpans → spans`) into [`SpanRecord`]s appended to a [`SpansBuilder`].
+//!
+//! The decoder is a typed serde model borrowing strings from the input line, so the hot path
+//! does no `serde_json::Value` building and allocates only what the canonical row keeps.
+//! Leaf fields are *lenient* types that never fail the whole line on a wrong JSON type: they
+//! record what they saw, and the span (not the line) is rejected with the field's path.
+//!
+//! Tolerance (documented in `docs/ingest.md`):
+//! - ids: hex in any case; base64 (proto3 canonical JSON) accepted with a `non_hex_id` note;
+//!   empty, all-zero or undecodable ids reject the span (`bad_id`);
+//! - enums: numbers or names (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`, note `enum_as_name`);
+//! - 64-bit integers as JSON numbers or strings; values beyond `i64` are `wrong_type`;
+//! - lowerCamelCase or snake_case keys; unknown keys are ignored;
+//! - a missing `name` is the empty string (proto3 JSON omits default values, so an encoder
+//!   writes nothing for `""`); missing ids or times reject the span (`missing_field`);
+//! - `end < start` rejects the span (`end_before_start`).
+
+use super::IngestOptions;
+use crate::model::identity::{kind, status};
+use crate::model::ids::{decode_id, to_hex, IdEncoding, IdError};
+use crate::model::quality::{DataQuality, Issue, IssueKind, Severity, MAX_LISTED_PER_KIND};
+use crate::model::spans::{ResourceInfo, SpanFingerprint, SpanRecord, SpansBuilder};
+use arrow::record_batch::RecordBatch;
+use base64::Engine as _;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+use std::fmt::Write as _;
+
+// ---------------------------------------------------------------------------------------------
+// Lenient leaf types
+// ---------------------------------------------------------------------------------------------
+
+/// Drains a sequence or map so a visitor can answer "wrong type" without failing the parse.
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Implements the non-matching visitor methods as "wrong type: got X".
+macro_rules! wrong_type_visits {
+    ($wrong:expr, [$($skip:ident),*]) => {
+        wrong_type_visits!(@one $wrong, visit_bool, bool, "a boolean", [$($skip),*]);
+        wrong_type_visits!(@one $wrong, visit_i64, i64, "a number", [$($skip),*]);
+        wrong_type_visits!(@one $wrong, visit_u64, u64, "a number", [$($skip),*]);
+        wrong_type_visits!(@one $wrong, visit_f64, f64, "a number", [$($skip),*]);
+        wrong_type_visits!(@one $wrong, visit_str, &str, "a string", [$($skip),*]);
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrong("null"))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            drain_seq(seq)?;
+            Ok($wrong("an array"))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map)?;
+            Ok($wrong("an object"))
+        }
+    };
+    (@one $wrong:expr, $name:ident, $t:ty, $what:expr, [$($skip:ident),*]) => {
+        wrong_type_visits!(@check $name, [$($skip),*], {
+            fn $name<E: de::Error>(self, _v: $t) -> Result<Self::Value, E> {
+                Ok($wrong($what))
+            }
+        });
+    };
+    (@check $name:ident, [], { $($body:tt)* }) => { $($body)* };
+    (@check visit_bool, [visit_bool $(, $rest:ident)*], { $($body:tt)* }) => {};
+    (@check visit_i64, [visit_i64 $(, $rest:ident)*], { $($body:tt)* }) => {};
+    (@check visit_u64, [visit_u64 $(, $rest:ident)*], { $($body:tt)* }) => {};
+    (@check visit_f64, [visit_f64 $(, $rest:ident)*], { $($body:tt)* }) => {};
+    (@check visit_str, [visit_str $(, $rest:ident)*], { $($body:tt)* }) => {};
+    (@check $name:ident, [$first:ident $(, $rest:ident)*], { $($body:tt)* }) => {
+        wrong_type_visits!(@check $name, [$($rest),*], { $($body)* });
+    };
+}
+
+/// A JSON string, borrowed from the input when it has no escapes; or what was there instead.
+#[derive(Debug, Clone, PartialEq)]
+enum JStr<'a> {
+    S(Cow<'a, str>),
+    Wrong(&'static str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = JStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<JStr<'a>, E> {
+                Ok(JStr::S(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JStr<'a>, E> {
+                Ok(JStr::S(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<JStr<'a>, E> {
+                Ok(JStr::S(Cow::Owned(v)))
+            }
+            wrong_type_visits!(JStr::Wrong, [visit_str]);
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A 64-bit integer written as a JSON number or a decimal string (proto3 JSON allows both).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum JInt {
+    V(i64),
+    /// A valid integer that does not fit `i64` (nanosecond times past 2262, or > u64).
+    OutOfRange,
+    Wrong(&'static str),
+}
+
+/// Parses a decimal integer string as proto3 JSON writes 64-bit integers.
+fn parse_int_str(s: &str) -> JInt {
+    let t = s.trim();
+    if let Ok(v) = t.parse::<i64>() {
+        return JInt::V(v);
+    }
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return JInt::OutOfRange;
+    }
+    // Exponent forms ("1e3") are legal JSON numbers inside a string for proto3 parsers.
+    match t.parse::<f64>() {
+        Ok(f) => int_from_f64(f),
+        Err(_) => JInt::Wrong("a non-integer string"),
+    }
+}
+
+/// 2^63 exactly: `i64` holds every integral double in `[-2^63, 2^63)`.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
+fn int_from_f64(f: f64) -> JInt {
+    if !f.is_finite() || f.fract() != 0.0 {
+        JInt::Wrong("a non-integer number")
+    } else if (-I64_BOUND..I64_BOUND).contains(&f) {
+        JInt::V(f as i64)
+    } else {
+        JInt::OutOfRange
+    }
+}
+
+impl<'de> Deserialize<'de> for JInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JInt;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<JInt, E> {
+                Ok(JInt::V(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<JInt, E> {
+                Ok(i64::try_from(v).map_or(JInt::OutOfRange, JInt::V))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<JInt, E> {
+                Ok(int_from_f64(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JInt, E> {
+                Ok(parse_int_str(v))
+            }
+            wrong_type_visits!(JInt::Wrong, [visit_i64, visit_u64, visit_f64, visit_str]);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A double: a JSON number, or a string holding a number, `NaN`, `Infinity` or `-Infinity`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum JF64 {
+    V(f64),
+    Wrong(&'static str),
+}
+
+/// Parses a proto3 JSON double written as a string.
+fn parse_f64_str(s: &str) -> Option<f64> {
+    match s.trim() {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        t => t.parse::<f64>().ok().filter(|v| v.is_finite()),
+    }
+}
+
+impl<'de> Deserialize<'de> for JF64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JF64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a double")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<JF64, E> {
+                Ok(JF64::V(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<JF64, E> {
+                Ok(JF64::V(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<JF64, E> {
+                Ok(JF64::V(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JF64, E> {
+                Ok(parse_f64_str(v).map_or(JF64::Wrong("a non-numeric string"), JF64::V))
+            }
+            wrong_type_visits!(JF64::Wrong, [visit_i64, visit_u64, visit_f64, visit_str]);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A boolean (JSON `true`/`false`; the strings `"true"`/`"false"` are accepted too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum JBool {
+    V(bool),
+    Wrong(&'static str),
+}
+
+impl<'de> Deserialize<'de> for JBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<JBool, E> {
+                Ok(JBool::V(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JBool, E> {
+                Ok(match v {
+                    "true" => JBool::V(true),
+                    "false" => JBool::V(false),
+                    _ => JBool::Wrong("a string"),
+                })
+            }
+            wrong_type_visits!(JBool::Wrong, [visit_bool, visit_str]);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An enum field: its number, or its name (proto3 canonical JSON), or a wrong type.
+#[derive(Debug, Clone, PartialEq)]
+enum JEnum<'a> {
+    Num(i64),
+    Name(Cow<'a, str>),
+    Wrong(&'static str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for JEnum<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = JEnum<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an enum number or name")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<JEnum<'a>, E> {
+                Ok(JEnum::Num(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<JEnum<'a>, E> {
+                Ok(i64::try_from(v).map_or(JEnum::Wrong("an out-of-range number"), JEnum::Num))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<JEnum<'a>, E> {
+                Ok(match int_from_f64(v) {
+                    JInt::V(i) => JEnum::Num(i),
+                    _ => JEnum::Wrong("a non-integer number"),
+                })
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<JEnum<'a>, E> {
+                Ok(JEnum::Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JEnum<'a>, E> {
+                Ok(JEnum::Name(Cow::Owned(v.to_owned())))
+            }
+            wrong_type_visits!(JEnum::Wrong, [visit_i64, visit_u64, visit_f64, visit_str]);
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OTLP/JSON model (only the fields canalyst keeps; serde skips the rest without building them)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct Doc<'a> {
+    #[serde(borrow, default, rename = "resourceSpans", alias = "resource_spans")]
+    resource_spans: Option<Vec<ResourceSpans<'a>>>,
+    #[serde(default, rename = "resourceMetrics", alias = "resource_metrics")]
+    resource_metrics: Option<IgnoredAny>,
+    #[serde(default, rename = "resourceLogs", alias = "resource_logs")]
+    resource_logs: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct ResourceSpans<'a> {
+    #[serde(borrow, default)]
+    resource: Option<Resource<'a>>,
+    #[serde(
+        borrow,
+        default,
+        rename = "scopeSpans",
+        alias = "scope_spans",
+        alias = "instrumentationLibrarySpans",
+        alias = "instrumentation_library_spans"
+    )]
+    scope_spans: Option<Vec<ScopeSpans<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Resource<'a> {
+    #[serde(borrow, default)]
+    attributes: Option<Vec<KeyValue<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ScopeSpans<'a> {
+    #[serde(
+        borrow,
+        default,
+        alias = "instrumentationLibrary",
+        alias = "instrumentation_library"
+    )]
+    scope: Option<Scope<'a>>,
+    #[serde(borrow, default)]
+    spans: Option<Vec<Span<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Scope<'a> {
+    #[serde(borrow, default)]
+    name: Option<JStr<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Span<'a> {
+    #[serde(borrow, default, rename = "traceId", alias = "trace_id")]
+    trace_id: Option<JStr<'a>>,
+    #[serde(borrow, default, rename = "spanId", alias = "span_id")]
+    span_id: Option<JStr<'a>>,
+    #[serde(borrow, default, rename = "parentSpanId", alias = "parent_span_id")]
+    parent_span_id: Option<JStr<'a>>,
+    #[serde(borrow, default, rename = "traceState", alias = "trace_state")]
+    trace_state: Option<JStr<'a>>,
+    #[serde(borrow, default)]
+    name: Option<JStr<'a>>,
+    #[serde(borrow, default)]
+    kind: Option<JEnum<'a>>,
+    #[serde(default, rename = "startTimeUnixNano", alias = "start_time_unix_nano")]
+    start: Option<JInt>,
+    #[serde(default, rename = "endTimeUnixNano", alias = "end_time_unix_nano")]
+    end: Option<JInt>,
+    #[serde(borrow, default)]
+    attributes: Option<Vec<KeyValue<'a>>>,
+    #[serde(borrow, default)]
+    events: Option<Vec<Event<'a>>>,
+    #[serde(borrow, default)]
+    status: Option<Status<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Status<'a> {
+    #[serde(borrow, default)]
+    message: Option<JStr<'a>>,
+    #[serde(borrow, default)]
+    code: Option<JEnum<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(borrow, default)]
+    name: Option<JStr<'a>>,
+    #[serde(borrow, default)]
+    attributes: Option<Vec<KeyValue<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct KeyValue<'a> {
+    #[serde(borrow, default)]
+    key: Option<JStr<'a>>,
+    #[serde(borrow, default)]
+    value: Option<AnyValue<'a>>,
+}
+
+/// An OTLP `AnyValue`: a compact enum (not a struct of seven options) because attribute
+/// values are the bulk of a span and serde moves them by value several times.
+#[derive(Default)]
+enum AnyValue<'a> {
+    #[default]
+    Empty,
+    Str(JStr<'a>),
+    Bool(JBool),
+    Int(JInt),
+    Double(JF64),
+    Bytes(JStr<'a>),
+    Array(Vec<AnyValue<'a>>),
+    Kv(Vec<KeyValue<'a>>),
+    Wrong(&'static str),
+}
+
+/// Keys of an `AnyValue` object (lowerCamelCase or snake_case).
+enum ValueKey {
+    Str,
+    Bool,
+    Int,
+    Double,
+    Bytes,
+    Array,
+    Kv,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ValueKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ValueKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an AnyValue key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ValueKey, E> {
+                Ok(match v {
+                    "stringValue" | "string_value" => ValueKey::Str,
+                    "boolValue" | "bool_value" => ValueKey::Bool,
+                    "intValue" | "int_value" => ValueKey::Int,
+                    "doubleValue" | "double_value" => ValueKey::Double,
+                    "bytesValue" | "bytes_value" => ValueKey::Bytes,
+                    "arrayValue" | "array_value" => ValueKey::Array,
+                    "kvlistValue" | "kvlist_value" => ValueKey::Kv,
+                    _ => ValueKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AnyValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = AnyValue<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an AnyValue object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue<'a>, A::Error> {
+                // A oneof: the first key that carries a value wins; unknown keys are skipped.
+                let mut out = AnyValue::Empty;
+                while let Some(k) = map.next_key::<ValueKey>()? {
+                    let v = match k {
+                        ValueKey::Str => map.next_value::<Option<JStr<'a>>>()?.map(AnyValue::Str),
+                        ValueKey::Bool => map.next_value::<Option<JBool>>()?.map(AnyValue::Bool),
+                        ValueKey::Int => map.next_value::<Option<JInt>>()?.map(AnyValue::Int),
+                        ValueKey::Double => map.next_value::<Option<JF64>>()?.map(AnyValue::Double),
+                        ValueKey::Bytes => {
+                            map.next_value::<Option<JStr<'a>>>()?.map(AnyValue::Bytes)
+                        }
+                        ValueKey::Array => map
+                            .next_value::<Option<ArrayValue<'a>>>()?
+                            .map(|a| AnyValue::Array(a.values.unwrap_or_default())),
+                        ValueKey::Kv => map
+                            .next_value::<Option<KvList<'a>>>()?
+                            .map(|a| AnyValue::Kv(a.values.unwrap_or_default())),
+                        ValueKey::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            None
+                        }
+                    };
+                    if let (AnyValue::Empty, Some(v)) = (&out, v) {
+                        out = v;
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Empty)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<AnyValue<'a>, A::Error> {
+                drain_seq(seq)?;
+                Ok(AnyValue::Wrong("an array"))
+            }
+            fn visit_bool<E: de::Error>(self, _v: bool) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a boolean"))
+            }
+            fn visit_i64<E: de::Error>(self, _v: i64) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a number"))
+            }
+            fn visit_u64<E: de::Error>(self, _v: u64) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a number"))
+            }
+            fn visit_f64<E: de::Error>(self, _v: f64) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a number"))
+            }
+            fn visit_str<E: de::Error>(self, _v: &str) -> Result<AnyValue<'a>, E> {
+                Ok(AnyValue::Wrong("a string instead of an AnyValue object"))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct ArrayValue<'a> {
+    #[serde(borrow, default)]
+    values: Option<Vec<AnyValue<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct KvList<'a> {
+    #[serde(borrow, default)]
+    values: Option<Vec<KeyValue<'a>>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering attribute values to strings (the SpanRecord convention)
+// ---------------------------------------------------------------------------------------------
+
+/// Renders a double as the canonical string form: Rust's shortest round-trip `Display`
+/// (`NaN`, `inf`, `-inf` for the non-finite values).
+fn push_f64(out: &mut String, v: f64) {
+    let _ = write!(out, "{v}");
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    // serde_json's escaping of a &str cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// Decodes a base64 `bytesValue` to lower-case hex; `None` when it is not base64.
+fn bytes_to_hex(s: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+        .map(|b| to_hex(&b))
+}
+
+/// Renders `v` as a plain string (top-level attribute value). Returns the first problem found.
+fn render_value(v: &AnyValue, out: &mut String) -> Option<&'static str> {
+    match v {
+        AnyValue::Empty => None,
+        AnyValue::Str(JStr::S(s)) => {
+            out.push_str(s);
+            None
+        }
+        AnyValue::Bool(JBool::V(b)) => {
+            out.push_str(if *b { "true" } else { "false" });
+            None
+        }
+        AnyValue::Int(JInt::V(i)) => {
+            let _ = write!(out, "{i}");
+            None
+        }
+        AnyValue::Double(JF64::V(d)) => {
+            push_f64(out, *d);
+            None
+        }
+        AnyValue::Bytes(JStr::S(s)) => match bytes_to_hex(s) {
+            Some(h) => {
+                out.push_str(&h);
+                None
+            }
+            None => Some("bytes that are not base64"),
+        },
+        AnyValue::Array(_) | AnyValue::Kv(_) => render_json(v, out),
+        other => problem_of(other),
+    }
+}
+
+/// The problem of a value that did not decode (`None` for good values).
+fn problem_of(v: &AnyValue) -> Option<&'static str> {
+    match v {
+        AnyValue::Str(JStr::Wrong(w)) | AnyValue::Bytes(JStr::Wrong(w)) => Some(w),
+        AnyValue::Bool(JBool::Wrong(w)) | AnyValue::Double(JF64::Wrong(w)) => Some(w),
+        AnyValue::Int(JInt::Wrong(w)) | AnyValue::Wrong(w) => Some(w),
+        AnyValue::Int(JInt::OutOfRange) => Some("an integer beyond 64 bits"),
+        _ => None,
+    }
+}
+
+/// Renders `v` as compact JSON (inside arrays and kvlists, and for them at top level).
+/// Non-finite doubles become the proto3 JSON strings `"NaN"`, `"Infinity"`, `"-Infinity"`;
+/// values that did not decode become `null`.
+fn render_json(v: &AnyValue, out: &mut String) -> Option<&'static str> {
+    match v {
+        AnyValue::Str(JStr::S(s)) => push_json_str(out, s),
+        AnyValue::Bool(JBool::V(b)) => out.push_str(if *b { "true" } else { "false" }),
+        AnyValue::Int(JInt::V(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        AnyValue::Double(JF64::V(d)) if d.is_nan() => out.push_str("\"NaN\""),
+        AnyValue::Double(JF64::V(d)) if *d == f64::INFINITY => out.push_str("\"Infinity\""),
+        AnyValue::Double(JF64::V(d)) if *d == f64::NEG_INFINITY => out.push_str("\"-Infinity\""),
+        AnyValue::Double(JF64::V(d)) => push_f64(out, *d),
+        AnyValue::Bytes(JStr::S(s)) => match bytes_to_hex(s) {
+            Some(h) => push_json_str(out, &h),
+            None => {
+                push_json_str(out, s);
+                return Some("bytes that are not base64");
+            }
+        },
+        AnyValue::Array(a) => {
+            let mut problem = None;
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                problem = problem.or(render_json(e, out));
+            }
+            out.push(']');
+            return problem;
+        }
+        AnyValue::Kv(kv) => {
+            let mut problem = None;
+            out.push('{');
+            for (i, e) in kv.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match &e.key {
+                    Some(JStr::S(k)) => push_json_str(out, k),
+                    _ => push_json_str(out, ""),
+                }
+                out.push(':');
+                match &e.value {
+                    Some(v) => problem = problem.or(render_json(v, out)),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+            return problem;
+        }
+        AnyValue::Empty => out.push_str("null"),
+        other => {
+            out.push_str("null");
+            return problem_of(other);
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Span conversion
+// ---------------------------------------------------------------------------------------------
+
+/// Records an issue, formatting it only while the per-kind list is not full, and keeps
+/// `records_rejected` equal to the number of rejections.
+pub(crate) fn record_issue(
+    q: &mut DataQuality,
+    kind: IssueKind,
+    severity: Severity,
+    make: impl FnOnce() -> Issue,
+) {
+    let name = kind.name();
+    let n = match q.counts.get_mut(name) {
+        Some(n) => {
+            *n += 1;
+            *n
+        }
+        None => {
+            q.counts.insert(name.to_string(), 1);
+            1
+        }
+    };
+    if (n as usize) <= MAX_LISTED_PER_KIND {
+        let issue = make();
+        debug_assert_eq!(issue.severity, severity);
+        q.issues.push(issue);
+    } else {
+        q.issues_not_listed += 1;
+    }
+    if severity == Severity::Rejected {
+        q.records_rejected += 1;
+    }
+}
+
+/// Where the spans being decoded come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'f> {
+    /// Input file as shown to the user.
+    pub file: &'f str,
+    /// 1-based line (or frame number) recorded as `source_line` and in issues.
+    pub line: u64,
+}
+
+/// Reusable decoding state: the scratch record (its strings and attribute vector are reused
+/// from span to span) and counters.
+pub struct SpanDecoder {
+    rec: SpanRecord,
+    /// Whether any decoded object carried `resourceMetrics` or `resourceLogs`.
+    pub saw_non_span_data: bool,
+}
+
+impl Default for SpanDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn set_string(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}
+
+fn set_opt(dst: &mut Option<String>, src: Option<&str>) {
+    match (dst.as_mut(), src) {
+        (Some(d), Some(s)) => set_string(d, s),
+        (None, Some(s)) => *dst = Some(s.to_string()),
+        (_, None) => *dst = None,
+    }
+}
+
+/// What went wrong with one span; turned into an [`Issue`] with the span's path.
+struct SpanProblem {
+    kind: IssueKind,
+    field: &'static str,
+    reason: String,
+}
+
+fn prob(kind: IssueKind, field: &'static str, reason: impl Into<String>) -> SpanProblem {
+    SpanProblem {
+        kind,
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn enum_value(
+    e: &JEnum,
+    prefix: &str,
+    names: &[&str],
+    field: &'static str,
+    named: &mut bool,
+) -> Result<i32, SpanProblem> {
+    match e {
+        JEnum::Num(n) => i32::try_from(*n).map_err(|_| {
+            prob(
+                IssueKind::WrongType,
+                field,
+                format!("enum number {n} out of range"),
+            )
+        }),
+        JEnum::Name(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<i32>() {
+                return Ok(n);
+            }
+            let short = s.strip_prefix(prefix).unwrap_or(s);
+            match names.iter().position(|n| n.eq_ignore_ascii_case(short)) {
+                Some(i) => {
+                    *named = true;
+                    Ok(i as i32)
+                }
+                None => Err(prob(
+                    IssueKind::WrongType,
+                    field,
+                    format!("unknown enum name {:?}", truncate(s)),
+                )),
+            }
+        }
+        JEnum::Wrong(w) => Err(prob(
+            IssueKind::WrongType,
+            field,
+            format!("expected an enum number or name, got {w}"),
+        )),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+const KIND_NAMES: &[&str] = &[
+    "UNSPECIFIED",
+    "INTERNAL",
+    "SERVER",
+    "CLIENT",
+    "PRODUCER",
+    "CONSUMER",
+];
+const STATUS_NAMES: &[&str] = &["UNSET", "OK", "ERROR"];
+
+fn id<const N: usize>(
+    v: &Option<JStr>,
+    field: &'static str,
+    required: bool,
+    base64: &mut bool,
+) -> Result<Option<[u8; N]>, SpanProblem> {
+    match v {
+        None if required => Err(prob(IssueKind::MissingField, field, "absent")),
+        None => Ok(None),
+        Some(JStr::Wrong(w)) => Err(prob(
+            IssueKind::WrongType,
+            field,
+            format!("expected a hex string, got {w}"),
+        )),
+        // An empty parent id is how OTLP/JSON writes "no parent".
+        Some(JStr::S(s)) if !required && s.is_empty() => Ok(None),
+        Some(JStr::S(s)) => match decode_id::<N>(s) {
+            Ok((b, enc)) => {
+                *base64 |= enc == IdEncoding::Base64;
+                Ok(Some(b))
+            }
+            Err(IdError::AllZero) if !required => Ok(None),
+            Err(e) => Err(prob(IssueKind::BadId, field, e.to_string())),
+        },
+    }
+}
+
+fn time(v: &Option<JInt>, field: &'static str) -> Result<i64, SpanProblem> {
+    match v {
+        None => Err(prob(IssueKind::MissingField, field, "absent")),
+        Some(JInt::V(t)) if *t >= 0 => Ok(*t),
+        Some(JInt::V(t)) => Err(prob(
+            IssueKind::WrongType,
+            field,
+            format!("negative time {t}"),
+        )),
+        Some(JInt::OutOfRange) => Err(prob(
+            IssueKind::WrongType,
+            field,
+            "integer beyond the int64 nanosecond range (after year 2262)",
+        )),
+        Some(JInt::Wrong(w)) => Err(prob(
+            IssueKind::WrongType,
+            field,
+            format!("expected an integer, got {w}"),
+        )),
+    }
+}
+
+/// Renders a key–value list into `out`, reusing its strings; problems become notes.
+fn fill_attributes(
+    kvs: Option<&Vec<KeyValue>>,
+    out: &mut Vec<(String, String)>,
+    mut on_problem: impl FnMut(usize, &'static str),
+) {
+    let mut n = 0;
+    for (i, kv) in kvs.into_iter().flatten().enumerate() {
+        let key = match &kv.key {
+            Some(JStr::S(k)) => k.as_ref(),
+            None => "",
+            Some(JStr::Wrong(w)) => {
+                on_problem(i, w);
+                continue;
+            }
+        };
+        if n == out.len() {
+            out.push((String::new(), String::new()));
+        }
+        let slot = &mut out[n];
+        set_string(&mut slot.0, key);
+        slot.1.clear();
+        if let Some(v) = &kv.value {
+            if let Some(p) = render_value(v, &mut slot.1) {
+                on_problem(i, p);
+            }
+        }
+        n += 1;
+    }
+    out.truncate(n);
+}
+
+fn attr_value<'x>(kvs: &'x [KeyValue], key: &str) -> Option<&'x AnyValue<'x>> {
+    kvs.iter()
+        .find(|kv| matches!(&kv.key, Some(JStr::S(k)) if k == key))
+        .and_then(|kv| kv.value.as_ref())
+}
+
+fn attr_string(kvs: &[KeyValue], key: &str) -> Option<String> {
+    attr_value(kvs, key).map(|v| {
+        let mut s = String::new();
+        render_value(v, &mut s);
+        s
+    })
+}
+
+impl SpanDecoder {
+    /// A decoder with empty scratch state.
+    pub fn new() -> Self {
+        Self {
+            rec: SpanRecord::default(),
+            saw_non_span_data: false,
+        }
+    }
+
+    /// Decodes one JSON object (a line, a document, or a framed message) and appends its spans
+    /// to `builder`. Counts go to `quality`. Returns the number of spans seen (good or bad), or
+    /// the serde error when the object cannot be decoded at all.
+    pub fn decode_object(
+        &mut self,
+        json: &[u8],
+        at: Location,
+        opts: &IngestOptions,
+        builder: &mut SpansBuilder,
+        quality: &mut DataQuality,
+        flush: &mut dyn FnMut(&mut SpansBuilder),
+    ) -> Result<u64, serde_json::Error> {
+        let doc: Doc = serde_json::from_slice(json)?;
+        if doc.resource_metrics.is_some() || doc.resource_logs.is_some() {
+            self.saw_non_span_data = true;
+        }
+        let mut seen = 0u64;
+        for (ri, rs) in doc.resource_spans.iter().flatten().enumerate() {
+            let res_kvs = rs.resource.as_ref().and_then(|r| r.attributes.as_ref());
+            for (si, ss) in rs.scope_spans.iter().flatten().enumerate() {
+                let spans = match &ss.spans {
+                    Some(s) if !s.is_empty() => s,
+                    _ => continue,
+                };
+                let mut res_attrs = Vec::new();
+                fill_attributes(res_kvs, &mut res_attrs, |i, w| {
+                    record_issue(quality, IssueKind::WrongType, Severity::Note, || {
+                        Issue::note(
+                            IssueKind::WrongType,
+                            at.file,
+                            Some(at.line),
+                            Some(format!("resourceSpans[{ri}].resource.attributes[{i}]")),
+                            format!("attribute value is {w}; kept as an empty string"),
+                        )
+                    })
+                });
+                let scope_name = match ss.scope.as_ref().and_then(|s| s.name.as_ref()) {
+                    Some(JStr::S(n)) if !n.is_empty() => Some(n.to_string()),
+                    _ => None,
+                };
+                let res = ResourceInfo::from_attributes(res_attrs, scope_name, &opts.identity);
+                for (ki, span) in spans.iter().enumerate() {
+                    seen += 1;
+                    quality.records_read += 1;
+                    let path = || format!("resourceSpans[{ri}].scopeSpans[{si}].spans[{ki}]");
+                    match self.fill(span, at, quality, &path) {
+                        Ok(()) => {
+                            builder.append(&res, &self.rec);
+                            quality.records_ingested += 1;
+                            if builder.len() >= opts.batch_rows.max(1) {
+                                flush(builder);
+                            }
+                        }
+                        Err(p) => record_issue(quality, p.kind, Severity::Rejected, || {
+                            Issue::rejected(
+                                p.kind,
+                                at.file,
+                                Some(at.line),
+                                Some(format!("{}.{}", path(), p.field)),
+                                p.reason,
+                            )
+                        }),
+                    }
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Fills the scratch record from `span`; on success records the span's notes.
+    fn fill(
+        &mut self,
+        span: &Span,
+        at: Location,
+        quality: &mut DataQuality,
+        path: &dyn Fn() -> String,
+    ) -> Result<(), SpanProblem> {
+        let mut base64 = false;
+        let mut named = false;
+        let trace_id = id::<16>(&span.trace_id, "traceId", true, &mut base64)?.unwrap_or_default();
+        let span_id = id::<8>(&span.span_id, "spanId", true, &mut base64)?.unwrap_or_default();
+        let parent = id::<8>(&span.parent_span_id, "parentSpanId", false, &mut base64)?;
+        let start = time(&span.start, "startTimeUnixNano")?;
+        let end = time(&span.end, "endTimeUnixNano")?;
+        if end < start {
+            return Err(prob(
+                IssueKind::EndBeforeStart,
+                "endTimeUnixNano",
+                format!("end {end} is before start {start}"),
+            ));
+        }
+        let kind_v = match &span.kind {
+            Some(k) => enum_value(k, "SPAN_KIND_", KIND_NAMES, "kind", &mut named)?,
+            None => kind::UNSPECIFIED,
+        };
+        let (code, message) = match &span.status {
+            Some(st) => {
+                let code = match &st.code {
+                    Some(c) => {
+                        enum_value(c, "STATUS_CODE_", STATUS_NAMES, "status.code", &mut named)?
+                    }
+                    None => status::UNSET,
+                };
+                let msg = match &st.message {
+                    Some(JStr::S(m)) => Some(m.as_ref()),
+                    Some(JStr::Wrong(w)) => {
+                        return Err(prob(
+                            IssueKind::WrongType,
+                            "status.message",
+                            format!("expected a string, got {w}"),
+                        ))
+                    }
+                    None => None,
+                };
+                (code, msg)
+            }
+            None => (status::UNSET, None),
+        };
+        let name = match &span.name {
+            Some(JStr::S(n)) => n.as_ref(),
+            Some(JStr::Wrong(w)) => {
+                return Err(prob(
+                    IssueKind::WrongType,
+                    "name",
+                    format!("expected a string, got {w}"),
+                ))
+            }
+            None => "",
+        };
+        let trace_state = match &span.trace_state {
+            Some(JStr::S(s)) if !s.is_empty() => Some(s.as_ref()),
+            _ => None,
+        };
+
+        let r = &mut self.rec;
+        r.trace_id = trace_id;
+        r.span_id = span_id;
+        r.parent_span_id = parent;
+        set_string(&mut r.name, name);
+        r.kind = kind_v;
+        r.start_time_unix_nano = start;
+        r.end_time_unix_nano = end;
+        r.status_code = code;
+        set_opt(&mut r.status_message, message);
+        set_opt(&mut r.trace_state, trace_state);
+        r.source_line = at.line as i64;
+        let mut attr_problems: Vec<(usize, &'static str)> = Vec::new();
+        fill_attributes(span.attributes.as_ref(), &mut r.attributes, |i, w| {
+            attr_problems.push((i, w))
+        });
+        r.exception_type = None;
+        r.exception_message = None;
+        if let Some(ev) = span
+            .events
+            .iter()
+            .flatten()
+            .find(|e| matches!(&e.name, Some(JStr::S(n)) if n == "exception"))
+        {
+            let kvs = ev.attributes.as_deref().unwrap_or(&[]);
+            r.exception_type = attr_string(kvs, "exception.type");
+            r.exception_message = attr_string(kvs, "exception.message");
+        }
+
+        for (i, w) in attr_problems {
+            record_issue(quality, IssueKind::WrongType, Severity::Note, || {
+                Issue::note(
+                    IssueKind::WrongType,
+                    at.file,
+                    Some(at.line),
+                    Some(format!("{}.attributes[{i}]", path())),
+                    format!("attribute value is {w}; kept as an empty string"),
+                )
+            });
+        }
+        if base64 {
+            record_issue(quality, IssueKind::NonHexId, Severity::Note, || {
+                Issue::note(
+                    IssueKind::NonHexId,
+                    at.file,
+                    Some(at.line),
+                    Some(format!("{}.traceId", path())),
+                    "ids written as base64 (proto3 canonical JSON), not hex as OTLP/JSON requires",
+                )
+            });
+        }
+        if named {
+            record_issue(quality, IssueKind::EnumAsName, Severity::Note, || {
+                Issue::note(
+                    IssueKind::EnumAsName,
+                    at.file,
+                    Some(at.line),
+                    Some(format!("{}.kind", path())),
+                    "enum written as its name, not its number as OTLP/JSON requires",
+                )
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Batches decoded from one piece of input, in input order.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// Finished batches with their row fingerprints.
+    pub batches: Vec<(RecordBatch, Vec<SpanFingerprint>)>,
+    /// Counts and issues (no [`crate::model::quality::FileSummary`]; the driver adds it).
+    pub quality: DataQuality,
+    /// Whether any object carried metrics or logs instead of spans.
+    pub saw_non_span_data: bool,
+}
+
+fn finish_into(builder: &mut SpansBuilder, out: &mut Vec<(RecordBatch, Vec<SpanFingerprint>)>) {
+    if builder.is_empty() {
+        return;
+    }
+    // The builder's columns always match its own schema; failure here is a programming error.
+    let b = builder
+        .finish_with_fingerprints()
+        .expect("spans builder produces a valid batch");
+    out.push(b);
+}
+
+/// Records a line that could not be decoded: `truncated_line` when it is the unterminated last
+/// line of the file, `wrong_type` for a structural type error, else `malformed_json`.
+fn line_error(
+    q: &mut DataQuality,
+    file: &str,
+    line: u64,
+    e: &serde_json::Error,
+    unterminated_last: bool,
+) {
+    let kind = if unterminated_last {
+        IssueKind::TruncatedLine
+    } else if e.classify() == serde_json::error::Category::Data {
+        IssueKind::WrongType
+    } else {
+        IssueKind::MalformedJson
+    };
+    q.records_read += 1;
+    record_issue(q, kind, Severity::Rejected, || {
+        let what = match kind {
+            IssueKind::TruncatedLine => {
+                "last line has no newline and does not parse (cut-off export?)"
+            }
+            IssueKind::WrongType => "line does not have the OTLP/JSON shape",
+            _ => "line is not valid JSON",
+        };
+        Issue::rejected(
+            kind,
+            file,
+            Some(line),
+            None,
+            format!("{what}: {} (column {})", strip_location(e), e.column()),
+        )
+    });
+}
+
+/// serde_json's message without its trailing "at line L column C" (we report our own line).
+fn strip_location(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Decodes JSON lines: `bytes` holds whole lines, the first being line `first_line` of `file`.
+/// `unterminated_last` says the chunk ends the file without a final newline. Blank lines are
+/// skipped. Each line that fails to decode counts as one rejected record.
+pub fn decode_lines(
+    bytes: &[u8],
+    first_line: u64,
+    unterminated_last: bool,
+    file: &str,
+    opts: &IngestOptions,
+) -> Decoded {
+    let mut out = Decoded::default();
+    let mut builder = SpansBuilder::new(opts.identity.clone(), file);
+    let mut dec = SpanDecoder::new();
+    let mut batches = Vec::new();
+    let mut line_no = first_line;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (line, next, terminated) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..], true),
+            None => (rest, &rest[rest.len()..], false),
+        };
+        rest = next;
+        let trimmed = trim_ascii(line);
+        if !trimmed.is_empty() {
+            let at = Location {
+                file,
+                line: line_no,
+            };
+            let mut flush = |b: &mut SpansBuilder| finish_into(b, &mut batches);
+            if let Err(e) = dec.decode_object(
+                trimmed,
+                at,
+                opts,
+                &mut builder,
+                &mut out.quality,
+                &mut flush,
+            ) {
+                let last = !terminated && unterminated_last;
+                line_error(&mut out.quality, file, line_no, &e, last);
+            }
+        }
+        line_no += 1;
+    }
+    finish_into(&mut builder, &mut batches);
+    out.batches = batches;
+    out.saw_non_span_data = dec.saw_non_span_data;
+    out
+}
+
+/// Decodes one JSON document (pretty-printed or a framed message) that starts at line
+/// `first_line`. Every span's `source_line` is `first_line` (the issue `field` path locates the
+/// span inside the document); a parse error is reported at the document line serde reports.
+pub fn decode_document(data: &[u8], first_line: u64, file: &str, opts: &IngestOptions) -> Decoded {
+    let mut out = Decoded::default();
+    let mut builder = SpansBuilder::new(opts.identity.clone(), file);
+    let mut dec = SpanDecoder::new();
+    let mut batches = Vec::new();
+    let at = Location {
+        file,
+        line: first_line,
+    };
+    let mut flush = |b: &mut SpansBuilder| finish_into(b, &mut batches);
+    if let Err(e) = dec.decode_object(data, at, opts, &mut builder, &mut out.quality, &mut flush) {
+        let kind = match e.classify() {
+            serde_json::error::Category::Eof => IssueKind::TruncatedLine,
+            serde_json::error::Category::Data => IssueKind::WrongType,
+            _ => IssueKind::MalformedJson,
+        };
+        out.quality.records_read += 1;
+        let line = first_line + e.line().saturating_sub(1) as u64;
+        record_issue(&mut out.quality, kind, Severity::Rejected, || {
+            Issue::rejected(
+                kind,
+                file,
+                Some(line),
+                None,
+                format!(
+                    "JSON document does not decode: {} (column {})",
+                    strip_location(&e),
+                    e.column()
+                ),
+            )
+        });
+    }
+    finish_into(&mut builder, &mut batches);
+    out.batches = batches;
+    out.saw_non_span_data = dec.saw_non_span_data;
+    out
+}
+
+/// `line` without leading/trailing ASCII whitespace (and a UTF-8 byte-order mark).
+pub(crate) fn trim_ascii(line: &[u8]) -> &[u8] {
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    line.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int32Type, Int64Type};
+    use proptest::prelude::*;
+
+    fn opts() -> IngestOptions {
+        IngestOptions::default()
+    }
+
+    fn one(span: &str) -> String {
+        format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc"}}}}]}},"scopeSpans":[{{"scope":{{"name":"sc"}},"spans":[{span}]}}]}}]}}"#
+        )
+    }
+
+    const GOOD: &str = r#"{"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174","name":"GET /x","kind":2,"startTimeUnixNano":"1000","endTimeUnixNano":2500}"#;
+
+    fn rows(d: &Decoded) -> usize {
+        d.batches.iter().map(|b| b.0.num_rows()).sum()
+    }
+
+    #[test]
+    fn decodes_a_span_with_string_and_number_times() {
+        let d = decode_lines(one(GOOD).as_bytes(), 7, false, "f", &opts());
+        assert_eq!(rows(&d), 1);
+        assert_eq!(d.quality.records_read, 1);
+        assert_eq!(d.quality.records_ingested, 1);
+        let b = &d.batches[0].0;
+        let dur = b
+            .column_by_name("duration_ns")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(dur.value(0), 1500);
+        let line = b
+            .column_by_name("source_line")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(line.value(0), 7);
+        let kind = b
+            .column_by_name("span_kind")
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        assert_eq!(kind.value(0), 2);
+        let tid = b.column_by_name("trace_id").unwrap().as_fixed_size_binary();
+        assert_eq!(to_hex(tid.value(0)), "5b8efff798038103d269b633813fc60c");
+    }
+
+    #[test]
+    fn snake_case_enum_names_and_base64_ids() {
+        let span = r#"{"trace_id":"6Lbf+fjUSyjxsivDvS9naA==","span_id":"AAAAAAAAAAE=","kind":"SPAN_KIND_CLIENT","start_time_unix_nano":1,"end_time_unix_nano":2,"status":{"code":"STATUS_CODE_ERROR","message":"boom"},"unknownField":{"a":[1,2]}}"#;
+        let d = decode_lines(one(span).as_bytes(), 1, false, "f", &opts());
+        assert_eq!(rows(&d), 1, "{:?}", d.quality.issues);
+        assert_eq!(d.quality.counts["non_hex_id"], 1);
+        assert_eq!(d.quality.counts["enum_as_name"], 1);
+        assert_eq!(d.quality.records_rejected, 0);
+        let b = &d.batches[0].0;
+        let st = b
+            .column_by_name("status_code")
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        assert_eq!(st.value(0), 2);
+    }
+
+    #[test]
+    fn empty_missing_and_reversed_are_rejected_with_location() {
+        let spans = [
+            r#"{"traceId":"","spanId":"","startTimeUnixNano":"1","endTimeUnixNano":"2"}"#,
+            r#"{"spanId":"eee19b7ec3c1b174","traceId":"5b8efff798038103d269b633813fc60c","endTimeUnixNano":"2"}"#,
+            r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"5","endTimeUnixNano":"2"}"#,
+            r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"99999999999999999999","endTimeUnixNano":"2"}"#,
+            r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","kind":{}}"#,
+        ];
+        let text = one(&spans.join(","));
+        let d = decode_lines(text.as_bytes(), 3, false, "x.jsonl", &opts());
+        assert_eq!(rows(&d), 0);
+        assert_eq!(d.quality.records_read, 5);
+        assert_eq!(d.quality.records_rejected, 5);
+        let kinds: Vec<&str> = d.quality.issues.iter().map(|i| i.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "bad_id",
+                "missing_field",
+                "end_before_start",
+                "wrong_type",
+                "wrong_type"
+            ]
+        );
+        let i = &d.quality.issues[0];
+        assert_eq!(i.line, Some(3));
+        assert_eq!(
+            i.field.as_deref(),
+            Some("resourceSpans[0].scopeSpans[0].spans[0].traceId")
+        );
+    }
+
+    #[test]
+    fn any_values_render_as_documented() {
+        let span = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[
+            {"key":"s","value":{"stringValue":"a\"b"}},
+            {"key":"b","value":{"boolValue":true}},
+            {"key":"i","value":{"intValue":"-42"}},
+            {"key":"i2","value":{"intValue":7}},
+            {"key":"d","value":{"doubleValue":1.5}},
+            {"key":"nan","value":{"doubleValue":"NaN"}},
+            {"key":"inf","value":{"doubleValue":"-Infinity"}},
+            {"key":"y","value":{"bytesValue":"AAAwOQ=="}},
+            {"key":"a","value":{"arrayValue":{"values":[{"stringValue":"x"},{"intValue":"1"},{"doubleValue":"Infinity"}]}}},
+            {"key":"k","value":{"kvlistValue":{"values":[{"key":"n","value":{"boolValue":false}}]}}},
+            {"key":"e","value":{}}
+        ],"events":[{"name":"other"},{"name":"exception","attributes":[{"key":"exception.type","value":{"stringValue":"E"}},{"key":"exception.message","value":{"stringValue":"m"}}]}]}"#;
+        let d = decode_document(one(span).as_bytes(), 1, "f", &opts());
+        assert_eq!(rows(&d), 1, "{:?}", d.quality.issues);
+        let b = &d.batches[0].0;
+        let m = b.column_by_name("span_attributes").unwrap().as_map();
+        let vals = m.values().as_string::<i32>();
+        let got: Vec<&str> = (0..vals.len()).map(|i| vals.value(i)).collect();
+        assert_eq!(
+            got,
+            [
+                "a\"b",
+                "true",
+                "-42",
+                "7",
+                "1.5",
+                "NaN",
+                "-inf",
+                "00003039",
+                r#"["x",1,"Infinity"]"#,
+                r#"{"n":false}"#,
+                ""
+            ]
+        );
+        let et = b.column_by_name("exception_type").unwrap();
+        let et = arrow::compute::cast(et, &arrow::datatypes::DataType::Utf8).unwrap();
+        assert_eq!(et.as_string::<i32>().value(0), "E");
+    }
+
+    #[test]
+    fn truncated_malformed_and_metrics_lines() {
+        let text = format!(
+            "{}\n\nnot json\n{{\"resourceMetrics\":[]}}\n{}",
+            one(GOOD),
+            &one(GOOD)[..40]
+        );
+        let d = decode_lines(text.as_bytes(), 1, true, "f", &opts());
+        assert_eq!(rows(&d), 1);
+        assert!(d.saw_non_span_data);
+        let got: Vec<(u64, &str)> = d
+            .quality
+            .issues
+            .iter()
+            .map(|i| (i.line.unwrap(), i.kind.name()))
+            .collect();
+        assert_eq!(got, [(3, "malformed_json"), (5, "truncated_line")]);
+        assert!(d.quality.issues[0].reason.contains("column"));
+        assert_eq!(d.quality.records_rejected, 2);
+    }
+
+    #[test]
+    fn document_errors_are_located_by_line() {
+        let doc = "{\n  \"resourceSpans\": [\n    {,}\n  ]\n}\n";
+        let d = decode_document(doc.as_bytes(), 10, "f", &opts());
+        assert_eq!(d.quality.issues[0].line, Some(12));
+        assert_eq!(d.quality.issues[0].kind, IssueKind::MalformedJson);
+    }
+
+    #[test]
+    fn batches_respect_batch_rows() {
+        let spans = [GOOD; 5].join(",");
+        let o = IngestOptions {
+            batch_rows: 2,
+            ..IngestOptions::default()
+        };
+        let d = decode_lines(one(&spans).as_bytes(), 1, false, "f", &o);
+        let sizes: Vec<usize> = d.batches.iter().map(|b| b.0.num_rows()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+    }
+
+    proptest! {
+        #[test]
+        fn integer_strings_parse_exactly(v in any::<i64>()) {
+            prop_assert_eq!(parse_int_str(&v.to_string()), JInt::V(v));
+            let n: JInt = serde_json::from_str(&v.to_string()).unwrap();
+            prop_assert_eq!(n, JInt::V(v));
+        }
+
+        #[test]
+        fn integers_beyond_i64_are_out_of_range(v in (i64::MAX as u64 + 1)..=u64::MAX) {
+            prop_assert_eq!(parse_int_str(&v.to_string()), JInt::OutOfRange);
+            let n: JInt = serde_json::from_str(&v.to_string()).unwrap();
+            prop_assert_eq!(n, JInt::OutOfRange);
+        }
+
+        #[test]
+        fn doubles_round_trip_through_strings(v in any::<f64>()) {
+            let s = if v.is_nan() { "NaN".to_string() } else if v.is_infinite() {
+                if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+            } else { format!("{v:e}") };
+            let got = parse_f64_str(&s).unwrap();
+            prop_assert!(got == v || (got.is_nan() && v.is_nan()));
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let d = decode_lines(&bytes, 1, true, "f", &opts());
+            prop_assert_eq!(d.quality.records_read, d.quality.records_ingested + d.quality.records_rejected);
+        }
+
+        #[test]
+        fn mutated_valid_lines_never_panic(cut in 0usize..300, b in any::<u8>()) {
+            let mut line = one(GOOD).into_bytes();
+            let i = cut % line.len();
+            line[i] = b;
+            let _ = decode_lines(&line, 1, false, "f", &opts());
+            let _ = decode_document(&line, 1, "f", &opts());
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! `canalyst ingest` / `canalyst inspect` on real sample files, bad inputs, compression and
+//! thread-count equivalence, and interoperability of the DATASET with DuckDB and polars.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_canalyst");
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples");
+const BAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bad");
+
+fn canalyst(args: &[&str], cwd: Option<&Path>) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    c.output().expect("run canalyst")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Ingests `input` into a fresh DATASET; returns (exit code, data_quality.json, stderr, dir).
+fn ingest(input: &Path, extra: &[&str]) -> (i32, Option<Value>, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    let mut args = vec![
+        "ingest",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = canalyst(&args, None);
+    let q = std::fs::read(out.join("data_quality.json"))
+        .ok()
+        .map(|b| serde_json::from_slice(&b).unwrap());
+    (o.status.code().unwrap_or(-1), q, stderr(&o), dir)
+}
+
+fn n(q: &Value, key: &str) -> u64 {
+    q[key].as_u64().unwrap_or_else(|| panic!("{key} in {q}"))
+}
+
+fn count(q: &Value, kind: &str) -> u64 {
+    q["counts"][kind].as_u64().unwrap_or(0)
+}
+
+fn sample(rel: &str) -> PathBuf {
+    Path::new(SAMPLES).join(rel)
+}
+
+#[test]
+fn every_trace_sample_ingests_with_exact_counts() {
+    // (file, spans read, ingested, rejected, non_hex_id notes, enum_as_name notes)
+    // otlp2jaeger-in.json holds the same span twice (telemetrygen output): one is dropped.
+    let cases: &[(&str, u64, u64, u64, u64, u64)] = &[
+        ("opentelemetry-proto/trace.json", 1, 1, 0, 0, 0),
+        ("otel-spec-file-exporter/traces.jsonl", 8, 0, 8, 0, 0),
+        (
+            "collector-contrib/countconnector_traces_input.json",
+            3,
+            0,
+            3,
+            0,
+            0,
+        ),
+        ("jaeger/memory_otel_traces_01.json", 4, 4, 0, 0, 0),
+        ("jaeger/cassandra_otel_traces_01.json", 1, 1, 0, 0, 0),
+        ("jaeger/link_attributes_trace.json", 1, 1, 0, 0, 0),
+        ("jaeger/scope_attributes_trace.json", 1, 1, 0, 0, 0),
+        ("jaeger/example_trace.json", 5, 5, 0, 0, 0),
+        ("jaeger/otlp2jaeger-in.json", 2, 1, 0, 0, 0),
+        (
+            "tempo-canonical-protojson/trace-with-virtual-nodes.json",
+            3,
+            3,
+            0,
+            3,
+            3,
+        ),
+        (
+            "tempo-canonical-protojson/trace-with-failed-requests.json",
+            15,
+            15,
+            0,
+            15,
+            15,
+        ),
+        (
+            "tempo-canonical-protojson/tempo-vulture-trace.json",
+            6,
+            6,
+            0,
+            6,
+            0,
+        ),
+    ];
+    for &(file, read, ingested, rejected, b64, named) in cases {
+        let (code, q, err, _d) = ingest(&sample(file), &["--quiet"]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let q = q.unwrap();
+        assert_eq!(
+            (
+                n(&q, "records_read"),
+                n(&q, "records_ingested"),
+                n(&q, "records_rejected")
+            ),
+            (read, ingested, rejected),
+            "{file}: {q}"
+        );
+        assert_eq!(count(&q, "non_hex_id"), b64, "{file}");
+        assert_eq!(count(&q, "enum_as_name"), named, "{file}");
+        assert_eq!(q["files"][0]["records_read"], read, "{file}");
+        let dups = n(&q, "duplicates_dropped");
+        assert_eq!(
+            dups,
+            u64::from(file.ends_with("otlp2jaeger-in.json")),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn spec_file_exporter_empty_ids_are_located_rejections() {
+    let (code, q, err, _d) = ingest(&sample("otel-spec-file-exporter/traces.jsonl"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let q = q.unwrap();
+    assert_eq!(count(&q, "bad_id"), 8);
+    let issues = q["issues"].as_array().unwrap();
+    let located: Vec<(u64, &str)> = issues
+        .iter()
+        .map(|i| (i["line"].as_u64().unwrap(), i["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(located.len(), 8);
+    assert_eq!(
+        located[0],
+        (1, "resourceSpans[0].scopeSpans[0].spans[0].traceId")
+    );
+    assert!(located.iter().all(|(l, _)| (1..=4).contains(l)));
+    assert!(issues
+        .iter()
+        .all(|i| i["file"].as_str().unwrap().ends_with("traces.jsonl")));
+    // The summary on stderr shows a located issue.
+    assert!(
+        err.contains("traces.jsonl:1: bad_id at resourceSpans[0]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn metrics_and_logs_get_one_note_per_file() {
+    let (code, q, _e, _d) = ingest(&sample("otel-spec-file-exporter/metrics.jsonl"), &[]);
+    assert_eq!(code, 0);
+    let q = q.unwrap();
+    assert_eq!(count(&q, "unsupported_format"), 1);
+    assert_eq!(n(&q, "records_rejected"), 0);
+    assert_eq!(q["issues"][0]["severity"], "note");
+}
+
+#[test]
+fn bad_inputs_behave_as_documented() {
+    // (fixture, spans ingested, rejected, [(issue kind, line)])
+    type Case<'a> = (&'a str, u64, u64, &'a [(&'a str, Option<u64>)]);
+    let cases: &[Case] = &[
+        (
+            "truncated_last_line.jsonl",
+            2,
+            1,
+            &[("truncated_line", Some(3))],
+        ),
+        ("garbage_line.jsonl", 2, 1, &[("malformed_json", Some(2))]),
+        (
+            "wrong_types.jsonl",
+            1,
+            3,
+            &[
+                ("wrong_type", Some(1)),
+                ("wrong_type", Some(2)),
+                ("wrong_type", Some(3)),
+                ("wrong_type", Some(4)),
+            ],
+        ),
+        (
+            "huge_numbers.jsonl",
+            1,
+            2,
+            &[
+                ("wrong_type", Some(1)),
+                ("wrong_type", Some(2)),
+                ("wrong_type", Some(3)),
+            ],
+        ),
+        ("empty.jsonl", 0, 0, &[("empty_file", None)]),
+        ("binary_junk.bin", 0, 1, &[("unsupported_format", None)]),
+    ];
+    for &(file, ingested, rejected, issues) in cases {
+        let path = Path::new(BAD).join(file);
+        let (code, q, err, _d) = ingest(&path, &[]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let q = q.unwrap();
+        assert_eq!(n(&q, "records_ingested"), ingested, "{file}: {q}");
+        assert_eq!(n(&q, "records_rejected"), rejected, "{file}: {q}");
+        let got: Vec<(String, Option<u64>)> = q["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["kind"].as_str().unwrap().to_string(), i["line"].as_u64()))
+            .collect();
+        let want: Vec<(String, Option<u64>)> =
+            issues.iter().map(|(k, l)| (k.to_string(), *l)).collect();
+        assert_eq!(got, want, "{file}");
+        // Every message names the file (and the line, where there is one).
+        let first = &q["issues"][0];
+        let loc = match first["line"].as_u64() {
+            Some(l) => format!("{file}:{l}: {}", first["kind"].as_str().unwrap()),
+            None => format!("{file}: {}", first["kind"].as_str().unwrap()),
+        };
+        assert!(err.contains(&loc), "{file}: {loc:?} not in {err}");
+    }
+}
+
+#[test]
+fn malformed_json_reports_serde_column() {
+    let (_, q, _, _d) = ingest(&Path::new(BAD).join("garbage_line.jsonl"), &[]);
+    let reason = q.unwrap()["issues"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // serde reads `this` as the start of `true` and fails at the second character.
+    assert!(reason.contains("(column 2)"), "{reason}");
+}
+
+#[test]
+fn strict_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    let bad = Path::new(BAD).join("garbage_line.jsonl");
+    let o = canalyst(
+        &[
+            "ingest",
+            bad.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--strict",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!out.exists(), "strict failure must not leave a DATASET");
+    assert!(stderr(&o).contains("garbage_line.jsonl:2: malformed_json"));
+    // Clean input passes --strict.
+    let good = sample("opentelemetry-proto/trace.json");
+    let o = canalyst(
+        &[
+            "ingest",
+            good.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--strict",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.join("spans.parquet").is_file());
+}
+
+#[test]
+fn unreadable_input_is_an_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    let o = canalyst(
+        &["ingest", "/no/such/file.jsonl", "-o", out.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/no/such/file.jsonl"), "{}", stderr(&o));
+}
+
+/// Deterministic synthetic OTLP/JSON lines: `lines` lines of `per_line` spans each.
+fn synthetic(lines: usize, per_line: usize) -> String {
+    let mut s = String::new();
+    for l in 0..lines {
+        let track = if l.is_multiple_of(2) {
+            "stable"
+        } else {
+            "canary"
+        };
+        let spans: Vec<String> = (0..per_line)
+            .map(|k| {
+                let i = l * per_line + k;
+                format!(
+                    r#"{{"traceId":"{:032x}","spanId":"{:016x}","name":"GET /r{}","kind":2,"startTimeUnixNano":"{}","endTimeUnixNano":"{}","status":{{"code":{}}},"attributes":[{{"key":"http.route","value":{{"stringValue":"/r{}"}}}},{{"key":"http.response.status_code","value":{{"intValue":"{}"}}}}]}}"#,
+                    i / 4 + 1,
+                    i + 1,
+                    i % 7,
+                    1_700_000_000_000_000_000u64 + i as u64 * 1_000_000,
+                    1_700_000_000_000_000_000u64 + i as u64 * 1_000_000 + (i as u64 * 7919) % 900_000,
+                    if i.is_multiple_of(50) { 2 } else { 0 },
+                    i % 7,
+                    if i.is_multiple_of(50) { 500 } else { 200 },
+                )
+            })
+            .collect();
+        s.push_str(&format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"checkout"}}}},{{"key":"deployment.track","value":{{"stringValue":"{track}"}}}}]}},"scopeSpans":[{{"scope":{{"name":"s"}},"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        ));
+        s.push('\n');
+    }
+    s
+}
+
+fn spans_bytes(dir: &Path, input: &str, threads: &str) -> Vec<u8> {
+    let o = canalyst(
+        &["--threads", threads, "ingest", input, "-o", "ds", "--quiet"],
+        Some(dir),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::read(dir.join("ds/spans.parquet")).unwrap()
+}
+
+#[test]
+fn compression_and_framing_give_identical_tables() {
+    let text = synthetic(300, 10);
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let zst = zstd::encode_all(text.as_bytes(), 3).unwrap();
+    let framed = {
+        let mut v = Vec::new();
+        for line in text.lines() {
+            let z = zstd::encode_all(line.as_bytes(), 3).unwrap();
+            v.extend((z.len() as u32).to_be_bytes());
+            v.extend(z);
+        }
+        v
+    };
+    // Same file name in separate directories, so `source_file` is the same in every table;
+    // the format is sniffed from content, not the name.
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        ("plain", text.clone().into_bytes()),
+        ("gzip", gz),
+        ("zstd", zst),
+        ("framed", framed),
+    ];
+    let mut tables = Vec::new();
+    for (name, bytes) in &variants {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("traces.jsonl"), bytes).unwrap();
+        tables.push((name, spans_bytes(d.path(), "traces.jsonl", "2")));
+    }
+    let plain = &tables[0].1;
+    // Framed messages are numbered by frame, lines by line: both start at 1 and count the same.
+    for (name, t) in &tables[1..] {
+        assert!(t == plain, "{name} differs from plain");
+    }
+}
+
+#[test]
+fn one_thread_and_many_write_byte_identical_datasets() {
+    // Larger than one decoding piece (2 MiB), so the parallel path really splits the file.
+    let text = synthetic(1200, 10);
+    assert!(text.len() > 4 << 20, "{}", text.len());
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.jsonl"), &text).unwrap();
+    let one = spans_bytes(d.path(), "t.jsonl", "1");
+    let many = spans_bytes(d.path(), "t.jsonl", "3");
+    assert!(one == many, "thread count changed spans.parquet");
+    let (_, q, _, _dd) = ingest(&d.path().join("t.jsonl"), &["--quiet"]);
+    assert_eq!(n(&q.unwrap(), "records_ingested"), 12_000);
+}
+
+#[test]
+fn inspect_reads_raw_files_and_datasets_alike() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.jsonl"), synthetic(20, 5)).unwrap();
+    let raw = canalyst(&["inspect", "t.jsonl", "--json"], Some(d.path()));
+    assert_eq!(raw.status.code(), Some(0), "{}", stderr(&raw));
+    let raw: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let o = canalyst(
+        &["ingest", "t.jsonl", "-o", "ds", "--quiet"],
+        Some(d.path()),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let ds = canalyst(&["inspect", "ds", "--json"], Some(d.path()));
+    let ds: Value = serde_json::from_slice(&ds.stdout).unwrap();
+    assert_eq!(raw["inventory"], ds["inventory"]);
+    let inv = &ds["inventory"];
+    assert_eq!(inv["spans"], 100);
+    assert_eq!(inv["by_track"]["stable"], 50);
+    assert_eq!(inv["by_service"]["checkout"], 100);
+    assert_eq!(inv["by_status"]["error"], 2);
+    assert_eq!(inv["by_kind"]["server"], 100);
+    assert_eq!(inv["by_route"]["/r0"], 15);
+    assert_eq!(ds["data_quality"]["records_ingested"], 100);
+    let text = canalyst(&["inspect", "ds"], Some(d.path()));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("spans: 100"), "{text}");
+    assert!(text.contains("time range: 2023-11-14T22:13:20"), "{text}");
+}
+
+/// Runs a python snippet; `None` (with a message) when python3 or the module is missing.
+fn python(module: &str, code: &str) -> Option<String> {
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!("SKIPPED: python3 module {module} is not installed (CI installs it)");
+            return None;
+        }
+    }
+    let o = Command::new("python3").args(["-c", code]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    Some(String::from_utf8(o.stdout).unwrap().trim().to_string())
+}
+
+#[test]
+fn duckdb_and_polars_open_the_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.jsonl"), synthetic(40, 5)).unwrap();
+    let o = canalyst(
+        &["ingest", "t.jsonl", "-o", "ds", "--quiet"],
+        Some(d.path()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = d.path().join("ds/spans.parquet");
+    let file = file.to_str().unwrap();
+    // The path goes in as a Python string literal (repr), never spliced into SQL text.
+    if let Some(out) = python(
+        "duckdb",
+        &format!(
+            "import duckdb; p={file:?}; print(duckdb.execute('SELECT count(*), count(DISTINCT service_name), sum(CASE WHEN is_error THEN 1 ELSE 0 END) FROM read_parquet(?)', [p]).fetchone())"
+        ),
+    ) {
+        assert_eq!(out, "(200, 1, 4)");
+    }
+    if let Some(out) = python(
+        "polars",
+        &format!(
+            "import polars as pl; df = pl.scan_parquet({file:?}).collect(); print(df.height, df['deployment_track'].n_unique(), df['span_attributes'].dtype.__class__.__name__)"
+        ),
+    ) {
+        assert_eq!(out, "200 2 Map");
+    }
+}
