@@ -24,6 +24,8 @@ pub mod quantile_difference;
 #[cfg(test)]
 mod coverage_tests;
 #[cfg(test)]
+mod histogram_reference_tests;
+#[cfg(test)]
 mod reference_tests;
 
 use serde::{Deserialize, Serialize};
