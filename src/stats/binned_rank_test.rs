@@ -230,8 +230,12 @@ fn side(h: &ExplicitHistogram, q: f64, confidence: f64) -> Option<BinnedQuantile
     let n = total.round();
     let confidence_bounds = if n >= 1.0 {
         quantile_ci_ranks(n as usize, q, confidence).map(|(l, u)| {
-            let lo = h.bucket_at_rank(l as f64).map_or(f64::NEG_INFINITY, |b| h.bucket_range(b).0);
-            let hi = h.bucket_at_rank(u as f64).map_or(f64::INFINITY, |b| h.bucket_range(b).1);
+            let lo = h
+                .bucket_at_rank(l as f64)
+                .map_or(f64::NEG_INFINITY, |b| h.bucket_range(b).0);
+            let hi = h
+                .bucket_at_rank(u as f64)
+                .map_or(f64::INFINITY, |b| h.bucket_range(b).1);
             Interval { low: lo, high: hi }
         })
     } else {
@@ -337,8 +341,20 @@ mod tests {
         let y = ExplicitHistogram::new(b.clone(), vec![0.0, 0.0, 1000.0, 0.0, 0.0]).unwrap();
         let r = binned_quantile_ratio(&x, &y, 0.5, 0.95).unwrap();
         assert_eq!(r.estimate, 3.0 / 1.5);
-        assert_eq!(r.resolution, Interval { low: 1.0, high: 4.0 });
-        assert_eq!(r.confidence_interval, Some(Interval { low: 1.0, high: 4.0 }));
+        assert_eq!(
+            r.resolution,
+            Interval {
+                low: 1.0,
+                high: 4.0
+            }
+        );
+        assert_eq!(
+            r.confidence_interval,
+            Some(Interval {
+                low: 1.0,
+                high: 4.0
+            })
+        );
         // The lowest bucket starts at 0: the upper ratio bound is unbounded.
         let z = ExplicitHistogram::new(b.clone(), vec![1000.0, 0.0, 0.0, 0.0, 0.0]).unwrap();
         let r = binned_quantile_ratio(&z, &y, 0.5, 0.95).unwrap();
@@ -348,7 +364,13 @@ mod tests {
         let small = ExplicitHistogram::new(b.clone(), vec![0.0, 10.0, 0.0, 0.0, 0.0]).unwrap();
         let r = binned_quantile_ratio(&small, &small, 0.99, 0.95).unwrap();
         assert_eq!(r.confidence_interval, None);
-        assert_eq!(r.resolution, Interval { low: 0.5, high: 2.0 });
+        assert_eq!(
+            r.resolution,
+            Interval {
+                low: 0.5,
+                high: 2.0
+            }
+        );
         let other = ExplicitHistogram::new(vec![1.0], vec![1.0, 1.0]).unwrap();
         assert_eq!(binned_quantile_ratio(&x, &other, 0.5, 0.95), None);
     }

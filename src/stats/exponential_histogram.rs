@@ -252,8 +252,7 @@ impl ExponentialHistogram {
             }
         }
         if bucket.lower < 0.0 && bucket.upper > 0.0 {
-            if self.negative.bucket_counts.is_empty() && !self.positive.bucket_counts.is_empty()
-            {
+            if self.negative.bucket_counts.is_empty() && !self.positive.bucket_counts.is_empty() {
                 bucket.lower = 0.0;
             } else if self.positive.bucket_counts.is_empty()
                 && !self.negative.bucket_counts.is_empty()
@@ -539,7 +538,7 @@ mod tests {
         assert_eq!(map_to_index(2f64.powi(-1023), 0), Some(-1024));
         let i = map_to_index(f64::MIN_POSITIVE, -4).unwrap();
         assert_eq!(lower_boundary(i as i64, -4), f64::from_bits(1 << 50)); // 2^-1024
-        // Smallest subnormal 2^-1074 is a power of two: bucket −1075.
+                                                                           // Smallest subnormal 2^-1074 is a power of two: bucket −1075.
         assert_eq!(map_to_index(f64::from_bits(1), 0), Some(-1075));
         assert_eq!(map_to_index(f64::MAX, 0), Some(1023));
         assert_eq!(map_to_index(0.0, 0), None);
@@ -548,6 +547,8 @@ mod tests {
     }
 
     #[test]
+    // The spec's table is written to 5 decimals, 1.41421 among them.
+    #[allow(clippy::approx_constant)]
     fn spec_examples_positive_scale() {
         // Scale 1: index 1 covers (√2, 2].
         let sqrt2 = std::f64::consts::SQRT_2;
@@ -613,7 +614,15 @@ mod tests {
         let s2 = lower_boundary(-1, 1);
         assert_eq!(
             e.bounds(),
-            &[-lower_boundary(1, 1), -1.0, 0.0, s2, 1.0, lower_boundary(1, 1), 2.0]
+            &[
+                -lower_boundary(1, 1),
+                -1.0,
+                0.0,
+                s2,
+                1.0,
+                lower_boundary(1, 1),
+                2.0
+            ]
         );
         // Zeros (threshold 0) are in (−1, 0]; (0, 1/√2] is a gap.
         assert_eq!(e.bucket_counts(), &[0.0, 2.0, 4.0, 0.0, 1.0, 0.0, 3.0, 0.0]);

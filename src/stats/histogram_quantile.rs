@@ -31,7 +31,9 @@ pub enum HistogramError {
         counts: usize,
     },
     /// Bounds must be finite and strictly increasing.
-    #[error("histogram bound {index} ({value}) is not finite or not greater than the previous bound")]
+    #[error(
+        "histogram bound {index} ({value}) is not finite or not greater than the previous bound"
+    )]
     InvalidBound {
         /// Position of the offending bound.
         index: usize,
@@ -96,6 +98,21 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
         return diff < epsilon * MIN_NORMAL;
     }
     diff / abs_sum.min(f64::MAX) < epsilon
+}
+
+/// Go's `sort.Search(n, f)`: the smallest `i` in `0..n` with `f(i)` true (`n` if none), probing
+/// in Go's order so that even a non-monotone predicate (NaN counts) gives Go's answer.
+fn go_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
+    let (mut i, mut j) = (0, n);
+    while i < j {
+        let h = (i + j) / 2;
+        if !f(h) {
+            i = h + 1;
+        } else {
+            j = h;
+        }
+    }
+    i
 }
 
 /// Quantile `q` of a classic (cumulative) histogram, exactly as Prometheus'
@@ -194,7 +211,7 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<CumulativeBucket>) -> BucketQua
     let mut rank = q * observations;
     // sort.Search over all but the +Inf bucket: first index with count >= rank, else len−1.
     let searched = buckets.len() - 1;
-    let b = buckets[..searched].partition_point(|x| !(x.count >= rank));
+    let b = go_search(searched, |i| buckets[i].count >= rank);
     if b == searched {
         return flagged(buckets[buckets.len() - 2].upper_bound);
     }
@@ -313,7 +330,7 @@ impl ExplicitHistogram {
         }
         let cumulative = self.cumulative_buckets();
         let n = cumulative.len();
-        Some(cumulative[..n - 1].partition_point(|x| !(x.count >= rank)))
+        Some(go_search(n - 1, |i| cumulative[i].count >= rank))
     }
 
     /// Value range `[lower, upper]` of bucket `b`: `(bounds[b−1], bounds[b]]`, with the lowest
