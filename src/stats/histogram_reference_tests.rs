@@ -30,9 +30,10 @@ const BOUNDARY_RTOL_PER_LN: f64 = 4.0 * f64::EPSILON;
 /// term as `Σ(t³ − t)` with cancellation, we as a sum of non-negative terms). Largest seen:
 /// 5.6e-15.
 const ASYMPTOTIC_P_RTOL: f64 = 1e-12;
-/// U statistic against scipy (scipy sums midranks of up to 1e5 values).
+/// U statistic against scipy (scipy sums midranks of up to 1e5 values). Largest seen: 0.
 const U_RTOL: f64 = 1e-12;
-/// Newcombe interval limits: our bisection vs `scipy.optimize.brentq` (xtol 1e-15).
+/// Newcombe interval limits: our bisection vs `scipy.optimize.brentq` (xtol 1e-15). Largest seen:
+/// 1.4e-16.
 const ROOT_ATOL: f64 = 1e-12;
 
 fn reference() -> Value {
