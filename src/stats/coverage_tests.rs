@@ -143,3 +143,105 @@ fn wilson_and_newcombe_cover_near_nominal() {
         "newcombe {newcombe}/{REPS}"
     );
 }
+
+/// Latency-like bucket bounds (seconds) shared by the binned checks.
+const BINNED_BOUNDS: [f64; 10] = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0];
+
+/// Counts of `n` lognormal(`mu`, `sigma`) draws in the buckets of [`BINNED_BOUNDS`] (upper
+/// inclusive, plus the `+∞` bucket).
+fn binned_lognormals(rng: &mut StdRng, n: usize, mu: f64, sigma: f64) -> Vec<f64> {
+    let mut counts = vec![0.0; BINNED_BOUNDS.len() + 1];
+    for _ in 0..n {
+        let z: f64 = StandardNormal.sample(rng);
+        let v = (mu + sigma * z).exp();
+        counts[BINNED_BOUNDS.partition_point(|&b| b < v)] += 1.0;
+    }
+    counts
+}
+
+/// Bucket probabilities of lognormal(`mu`, `sigma`) over [`BINNED_BOUNDS`].
+fn lognormal_bucket_probabilities(mu: f64, sigma: f64) -> Vec<f64> {
+    let cdf = |b: f64| crate::stats::distributions::normal_cdf((b.ln() - mu) / sigma);
+    let mut p = Vec::new();
+    let mut prev = 0.0;
+    for &b in &BINNED_BOUNDS {
+        p.push(cdf(b) - prev);
+        prev = cdf(b);
+    }
+    p.push(1.0 - prev);
+    p
+}
+
+#[test]
+fn binned_mann_whitney_holds_its_level() {
+    use super::binned_rank_test::binned_mann_whitney;
+    const SIZE_REPS: usize = 4000;
+    let mut rng = StdRng::seed_from_u64(6);
+    let rejected = (0..SIZE_REPS)
+        .filter(|_| {
+            let x = binned_lognormals(&mut rng, 200, -1.5, 1.0);
+            let y = binned_lognormals(&mut rng, 300, -1.5, 1.0);
+            binned_mann_whitney(&x, &y, Alternative::TwoSided).p_value <= 0.05
+        })
+        .count();
+    eprintln!("binned MW size {rejected}/{SIZE_REPS}");
+    assert!(
+        rejected as f64 / SIZE_REPS as f64 <= 0.05 + 0.012,
+        "size {rejected}/{SIZE_REPS}"
+    );
+}
+
+#[test]
+fn probability_of_superiority_interval_covers() {
+    use super::binned_rank_test::probability_of_superiority;
+    let mut rng = StdRng::seed_from_u64(7);
+    let (px, py) = (
+        lognormal_bucket_probabilities(-1.5, 1.0),
+        lognormal_bucket_probabilities(-1.2, 1.0),
+    );
+    // True θ over the bins: Σ_k py_k·(Px(<k) + ½·px_k).
+    let mut below = 0.0;
+    let mut theta = 0.0;
+    for (a, b) in px.iter().zip(&py) {
+        theta += b * (below + 0.5 * a);
+        below += a;
+    }
+    let covered = (0..REPS)
+        .filter(|_| {
+            let x = binned_lognormals(&mut rng, 150, -1.5, 1.0);
+            let y = binned_lognormals(&mut rng, 100, -1.2, 1.0);
+            probability_of_superiority(&x, &y, 0.95)
+                .unwrap()
+                .interval()
+                .contains(theta)
+        })
+        .count();
+    eprintln!("θ = {theta:.4}, coverage {covered}/{REPS}");
+    assert!(
+        covered as f64 / REPS as f64 >= 0.95 - SLACK,
+        "coverage {covered}/{REPS}"
+    );
+}
+
+#[test]
+fn binned_quantile_ratio_interval_covers_the_true_ratio() {
+    use super::binned_rank_test::binned_quantile_ratio;
+    use super::histogram_quantile::ExplicitHistogram;
+    let mut rng = StdRng::seed_from_u64(8);
+    // p90 of lognormal(μ, 1) is exp(μ + 1.2816); the true ratio is exp(0.3).
+    let truth = 0.3f64.exp();
+    let covered = (0..REPS)
+        .filter(|_| {
+            let h = |c| ExplicitHistogram::new(BINNED_BOUNDS.to_vec(), c).unwrap();
+            let x = h(binned_lognormals(&mut rng, 400, -1.5, 1.0));
+            let y = h(binned_lognormals(&mut rng, 300, -1.2, 1.0));
+            let r = binned_quantile_ratio(&x, &y, 0.9, 0.95).unwrap();
+            r.confidence_interval.unwrap().contains(truth)
+        })
+        .count();
+    eprintln!("binned p90 ratio coverage {covered}/{REPS}");
+    assert!(
+        covered as f64 / REPS as f64 >= 0.95 - SLACK,
+        "coverage {covered}/{REPS}"
+    );
+}

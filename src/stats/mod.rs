@@ -8,8 +8,11 @@
 //! the second sample `y` is the canary, and effects are reported as "canary minus baseline" (or
 //! "canary over baseline" for ratios).
 
+pub mod binned_rank_test;
 pub mod distributions;
+pub mod exponential_histogram;
 pub mod fisher;
+pub mod histogram_quantile;
 pub mod hodges_lehmann;
 pub mod mann_whitney;
 pub mod multiple_testing;
@@ -20,6 +23,8 @@ pub mod quantile_difference;
 
 #[cfg(test)]
 mod coverage_tests;
+#[cfg(test)]
+mod histogram_reference_tests;
 #[cfg(test)]
 mod reference_tests;
 
