@@ -1,7 +1,7 @@
 //! `canalyst generate`: synthetic canary traffic (see `docs/generate.md`).
 
-use crate::generate::scenario::Scenario;
 use crate::generate::metrics::{MetricOptions, Temporality};
+use crate::generate::scenario::Scenario;
 use crate::generate::{generate, Compression, GenerateOptions};
 use crate::model::time::{parse_rfc3339, NS_PER_SEC};
 use anyhow::{bail, Context};
@@ -98,7 +98,12 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
     for e in &s.truth.effects {
         eprintln!("  effect: {}", e.description);
     }
-    for p in [&s.json_path, &s.metrics_path, &s.parquet_path, &s.truth_path] {
+    for p in [
+        &s.json_path,
+        &s.metrics_path,
+        &s.parquet_path,
+        &s.truth_path,
+    ] {
         eprintln!("  wrote {}", p.display());
     }
     Ok(crate::cli::EXIT_OK)

@@ -389,7 +389,9 @@ impl Recorder {
 
     /// Interval of a measurement taken at `t_ns`.
     fn interval(&self, t_ns: i64) -> u64 {
-        (t_ns - self.start_ns).div_euclid(self.opts.interval_ns).max(0) as u64
+        (t_ns - self.start_ns)
+            .div_euclid(self.opts.interval_ns)
+            .max(0) as u64
     }
 
     /// Records the requests of trace `trace_index` into `p`.
@@ -435,8 +437,13 @@ pub struct RouteTotals {
     pub service: &'static str,
     /// Track.
     pub track: &'static str,
-    /// `http.route`.
+    /// `http.request.method`.
+    pub method: &'static str,
+    /// `http.route` (with the method, it names the route: cartservice serves `GET /cart` and
+    /// `DELETE /cart`).
     pub route: &'static str,
+    /// SERVER span name (`{method} {route}`), as `operation` in effects.
+    pub operation: &'static str,
     /// Requests (histogram counts).
     pub requests: u64,
     /// Of those with status ≥ 500 (the span error rule).
@@ -800,7 +807,9 @@ impl MetricAggregator {
                 routes.push(RouteTotals {
                     service: SERVICES[r.service].name,
                     track: track.name(),
+                    method: r.method,
                     route: r.route,
+                    operation: r.span_name,
                     requests,
                     errors,
                 });
@@ -845,5 +854,267 @@ impl MetricAggregator {
             time_unix_nano: r.at_ns,
             previous_start_unix_nano: self.canary_start_ns,
         }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::PlanParams;
+    use super::super::scenario::Scenario;
+    use super::*;
+
+    #[test]
+    fn explicit_buckets_are_upper_inclusive() {
+        let b = &DEFAULT_BOUNDS;
+        assert_eq!(explicit_bucket(b, 0.0), 0);
+        assert_eq!(explicit_bucket(b, 0.005), 0);
+        assert_eq!(explicit_bucket(b, 0.005_000_001), 1);
+        assert_eq!(explicit_bucket(b, 0.01), 1);
+        assert_eq!(explicit_bucket(b, 1.0), 9);
+        assert_eq!(explicit_bucket(b, 10.0), 13);
+        assert_eq!(explicit_bucket(b, 10.000_001), 14);
+        // Durations in ns divided by 1e9 land on the boundary exactly.
+        let mut a = Agg::new(false);
+        for ns in [
+            5_000_000,
+            5_000_001,
+            250_000_000,
+            250_000_001,
+            11_000_000_000,
+        ] {
+            a.record(ns);
+        }
+        let mut want = [0u64; BUCKETS];
+        want[0] = 1;
+        want[1] = 1;
+        want[6] = 1;
+        want[7] = 1;
+        want[14] = 1;
+        assert_eq!(a.buckets, want);
+        assert_eq!(a.count, 5);
+        assert_eq!(a.sum_ns, 11_510_000_002);
+        assert_eq!((a.min_ns, a.max_ns), (5_000_000, 11_000_000_000));
+    }
+
+    #[test]
+    fn exponential_index_matches_hand_computed_values() {
+        // Powers of two sit at the upper end of their bucket: 2^k is in (base^(i), base^(i+1)]
+        // with i = k·2^scale − 1.
+        assert_eq!(exp_index(1.0, 3), -1);
+        assert_eq!(exp_index(0.25, 20), -2_097_153);
+        assert_eq!(exp_index(2.0, 0), 0);
+        assert_eq!(exp_index(3.0, 0), 1);
+        assert_eq!(exp_index(4.0, 0), 1);
+        assert_eq!(exp_index(4.0, -1), 0);
+        assert_eq!(exp_index(5.0, -1), 1);
+        // (√2, 2] is bucket 1 at scale 1.
+        assert_eq!(exp_index(1.5, 1), 1);
+        // ceil(log2(v)·2^20) − 1, computed with 50-digit arithmetic (mpmath).
+        assert_eq!(exp_index(0.005, 20), -8_015_165);
+        assert_eq!(exp_index(0.1, 20), -3_483_295);
+        assert_eq!(exp_index(10.0, 20), 3_483_294);
+        assert_eq!(exp_index(0.3, 3), -14);
+        // Halving the scale halves the index (floor), which makes downscaling exact.
+        for v in [0.0011, 0.0042, 0.0173, 0.3, 1.7, 9.9] {
+            for s in -3..=20 {
+                assert_eq!(exp_index(v, s - 1), exp_index(v, s) >> 1, "{v} at {s}");
+            }
+        }
+    }
+
+    fn durations(n: usize) -> Vec<f64> {
+        // 1 ms to 10 s, log-spaced.
+        (0..n)
+            .map(|i| 1e-3 * 10f64.powf(4.0 * i as f64 / (n - 1) as f64))
+            .collect()
+    }
+
+    #[test]
+    fn exponential_histogram_downscales_to_fit_and_merges_exactly() {
+        let values = durations(1000);
+        let mut all = ExpHist::default();
+        for v in &values {
+            all.record(*v);
+        }
+        // log2(10 s / 1 ms) ≈ 13.3 octaves: 2^3 buckets per octave fit in 160, 2^4 do not.
+        assert_eq!(all.scale, 3);
+        assert!(all.counts.len() as i64 <= EXP_MAX_SIZE);
+        assert_eq!(all.counts.iter().sum::<u64>(), 1000);
+        for v in &values {
+            let k = exp_index(*v, all.scale) - all.offset;
+            assert!(k >= 0 && (k as usize) < all.counts.len(), "{v}");
+        }
+        let mut direct = vec![0u64; all.counts.len()];
+        for v in &values {
+            direct[(exp_index(*v, all.scale) - all.offset) as usize] += 1;
+        }
+        assert_eq!(direct, all.counts);
+        // Any split merged gives the same histogram.
+        let (mut a, mut b) = (ExpHist::default(), ExpHist::default());
+        for (i, v) in values.iter().enumerate() {
+            if i % 3 == 0 { &mut a } else { &mut b }.record(*v);
+        }
+        b.merge(&a);
+        assert_eq!(b, all);
+        // A narrow range keeps the maximum scale.
+        let mut narrow = ExpHist::default();
+        narrow.record(0.0100);
+        narrow.record(0.0100001);
+        assert_eq!(narrow.scale, EXP_MAX_SCALE);
+    }
+
+    const S: i64 = 1_767_225_600 * NS_PER_SEC;
+
+    fn plan() -> TrafficPlan {
+        TrafficPlan::new(PlanParams {
+            scenario: Scenario::Aa,
+            seed: 1,
+            spans: 2000,
+            canary_share: 0.1,
+            start_ns: S,
+            duration_ns: 3600 * NS_PER_SEC,
+            canary_delay_ns: 300 * NS_PER_SEC,
+        })
+    }
+
+    fn req(track: Track, route: RouteId, at_s: i64) -> Request {
+        Request {
+            service: svc::FRONTEND,
+            track,
+            route,
+            start_ns: S + at_s * NS_PER_SEC,
+            duration_ns: 10_000_000,
+            status: 200,
+            error: false,
+        }
+    }
+
+    /// (service/track/route, start s, time s, count) of every duration point, in file order.
+    fn run(temporality: Temporality) -> (Vec<(String, i64, i64, u64)>, MetricAggregator) {
+        let p = plan();
+        let opts = MetricOptions {
+            temporality,
+            ..MetricOptions::default()
+        };
+        let mut agg = MetricAggregator::new(&p, opts);
+        assert_eq!(restart_of(&p).at_ns, S + 1950 * NS_PER_SEC);
+        let reqs = [
+            req(Track::Stable, rt::F_HOME, 10),
+            req(Track::Stable, rt::F_HOME, 70),
+            req(Track::Stable, rt::F_HOME, 130),
+            req(Track::Canary, rt::F_CHECKOUT, 400),
+            req(Track::Canary, rt::F_CHECKOUT, 1900),
+            req(Track::Canary, rt::F_CHECKOUT, 2000),
+            req(Track::Canary, rt::F_CHECKOUT, 2100),
+        ];
+        let mut out = Vec::new();
+        // Two chunks: the first ends before the trace at 1900 s starts.
+        for (chunk, horizon) in [(&reqs[..4], S + 1900 * NS_PER_SEC), (&reqs[4..], i64::MAX)] {
+            let mut part = MetricPartial::default();
+            for (i, r) in chunk.iter().enumerate() {
+                agg.recorder()
+                    .record_trace(&mut part, i, std::iter::once(*r));
+            }
+            agg.merge(part);
+            agg.advance(horizon, &mut out);
+        }
+        let mut points = Vec::new();
+        for line in String::from_utf8(out).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            for rm in v["resourceMetrics"].as_array().unwrap() {
+                let attrs = rm["resource"]["attributes"].as_array().unwrap();
+                let track = attrs
+                    .iter()
+                    .find(|a| a["key"] == "deployment.track")
+                    .unwrap()["value"]["stringValue"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let m = &rm["scopeMetrics"][0]["metrics"][0];
+                assert_eq!(m["name"], "http.server.request.duration");
+                let h = &m["histogram"];
+                assert_eq!(h["aggregationTemporality"], temporality.otlp());
+                for dp in h["dataPoints"].as_array().unwrap() {
+                    let ns = |k: &str| dp[k].as_str().unwrap().parse::<i64>().unwrap();
+                    points.push((
+                        track.clone(),
+                        (ns("startTimeUnixNano") - S) / NS_PER_SEC,
+                        (ns("timeUnixNano") - S) / NS_PER_SEC,
+                        dp["count"].as_str().unwrap().parse().unwrap(),
+                    ));
+                }
+            }
+        }
+        (points, agg)
+    }
+
+    #[test]
+    fn cumulative_points_are_running_totals_and_the_restart_resets_them() {
+        let (points, agg) = run(Temporality::Cumulative);
+        let stable: Vec<_> = points.iter().filter(|p| p.0 == "stable").collect();
+        // Every interval up to the last one with data (ends at 2160 s) exports the totals.
+        assert_eq!(stable.len(), 36);
+        assert_eq!(stable[0], &("stable".into(), 0, 60, 1));
+        assert_eq!(stable[1].3, 2);
+        assert_eq!(stable[2].3, 3);
+        assert!(stable.iter().all(|p| p.1 == 0));
+        assert_eq!(stable.last().unwrap(), &&("stable".to_string(), 0, 2160, 3));
+        let canary: Vec<_> = points
+            .iter()
+            .filter(|p| p.0 == "canary")
+            .map(|p| (p.1, p.2, p.3))
+            .collect();
+        // Old process: from the canary start (300 s), first data in the interval ending at
+        // 420 s, a final export at the restart (1950 s).
+        assert_eq!(canary[0], (300, 420, 1));
+        let old: Vec<_> = canary.iter().filter(|p| p.0 == 300).collect();
+        assert_eq!(old.last().unwrap(), &&(300, 1950, 2));
+        assert_eq!(old.len(), (1920 - 420) / 60 + 2);
+        // New process: starts at the restart, counts again from zero.
+        let new: Vec<_> = canary.iter().filter(|p| p.0 == 1950).collect();
+        assert_eq!(
+            new.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>(),
+            vec![(2040, 1), (2100, 1), (2160, 2)]
+        );
+        let resets = agg.resets();
+        assert_eq!(resets.len(), 1);
+        assert_eq!(resets[0].time_unix_nano, S + 1950 * NS_PER_SEC);
+        assert_eq!(resets[0].previous_start_unix_nano, S + 300 * NS_PER_SEC);
+        let t = agg.truth();
+        let home = t
+            .routes
+            .iter()
+            .find(|r| r.route == "/" && r.track == "stable")
+            .unwrap();
+        assert_eq!((home.requests, home.errors), (3, 0));
+        assert_eq!(t.orders[1].checkout_attempts, 4);
+    }
+
+    #[test]
+    fn delta_points_cover_one_interval_each() {
+        let (points, agg) = run(Temporality::Delta);
+        let stable: Vec<_> = points
+            .iter()
+            .filter(|p| p.0 == "stable")
+            .map(|p| (p.1, p.2, p.3))
+            .collect();
+        assert_eq!(stable, vec![(0, 60, 1), (60, 120, 1), (120, 180, 1)]);
+        let canary: Vec<_> = points
+            .iter()
+            .filter(|p| p.0 == "canary")
+            .map(|p| (p.1, p.2, p.3))
+            .collect();
+        // A point starts at the previous collection (or the process start): intervals without
+        // measurements export nothing.
+        assert_eq!(
+            canary,
+            vec![
+                (360, 420, 1),
+                (1860, 1920, 1),
+                (1980, 2040, 1),
+                (2100, 2160, 1)
+            ]
+        );
+        assert_eq!(agg.truth().orders[1].checkout_attempts, 4);
     }
 }
