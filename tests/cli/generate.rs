@@ -598,12 +598,12 @@ struct DurationPoint {
     sum: f64,
 }
 
+/// A business counter point: (track, start, time, metric name, value).
+type OrderPoint = (String, u64, u64, String, u64);
+
 /// Parses and checks a metrics file; returns the duration points (in file order) and the
 /// business counter points `(track, start, time, name, value)`.
-fn read_metrics(
-    path: &Path,
-    exponential: bool,
-) -> (Vec<DurationPoint>, Vec<(String, u64, u64, String, u64)>) {
+fn read_metrics(path: &Path, exponential: bool) -> (Vec<DurationPoint>, Vec<OrderPoint>) {
     let text = String::from_utf8(read(path)).unwrap();
     let mut points = Vec::new();
     let mut orders = Vec::new();
