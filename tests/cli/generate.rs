@@ -469,6 +469,8 @@ fn options_are_validated() {
         &["--spans", "0"],
         &["--start", "yesterday"],
         &["--canary-delay-minutes", "90"],
+        &["--metric-interval-seconds", "0"],
+        &["--metric-temporality", "sometimes"],
     ] {
         let out = bin()
             .arg("generate")
