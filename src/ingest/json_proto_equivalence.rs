@@ -139,11 +139,11 @@ fn convert(doc: &Value) -> TracesData {
                                                 start_time_unix_nano: num(&sp["startTimeUnixNano"]),
                                                 end_time_unix_nano: num(&sp["endTimeUnixNano"]),
                                                 attributes: kvs(sp.get("attributes")),
-                                                events:
-                                                    sp.get("events")
-                                                        .and_then(|e| e.as_array())
-                                                        .map(|a| {
-                                                            a.iter()
+                                                events: sp
+                                                    .get("events")
+                                                    .and_then(|e| e.as_array())
+                                                    .map(|a| {
+                                                        a.iter()
                                                                 .map(|e| span::Event {
                                                                     time_unix_nano: e
                                                                         .get("timeUnixNano")
@@ -160,8 +160,8 @@ fn convert(doc: &Value) -> TracesData {
                                                                     dropped_attributes_count: 0,
                                                                 })
                                                                 .collect()
-                                                        })
-                                                        .unwrap_or_default(),
+                                                    })
+                                                    .unwrap_or_default(),
                                                 status: sp.get("status").map(|s| Status {
                                                     message: s
                                                         .get("message")

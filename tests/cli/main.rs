@@ -1,5 +1,5 @@
 //! Integration tests driving the real `canalyst` binary, one module per area.
 
 mod generate;
-mod sql;
 mod ingest;
+mod sql;
