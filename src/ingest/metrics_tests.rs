@@ -1,0 +1,290 @@
+//! Metric ingest over the real sample files (exact point counts per table and located
+//! data-quality entries), mixed span + metric inputs, JSON decoding robustness.
+
+use super::driver::ingest_paths_with_progress;
+use super::otlp_json::{decode_document, decode_lines};
+use super::{IngestOptions, MemorySink};
+use crate::model::metrics::MetricTables;
+use crate::model::quality::DataQuality;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, UInt64Type};
+use proptest::prelude::*;
+use std::path::PathBuf;
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples");
+
+fn ingest(paths: &[PathBuf]) -> (MetricTables, DataQuality, usize) {
+    let mut sink = MemorySink::default();
+    let q = ingest_paths_with_progress(paths, &IngestOptions::default(), &mut sink, false)
+        .expect("ingest");
+    let spans = sink.batches.iter().map(|b| b.num_rows()).sum();
+    (sink.metrics.expect("metric tables written"), q, spans)
+}
+
+fn sample(rel: &str) -> PathBuf {
+    PathBuf::from(SAMPLES).join(rel)
+}
+
+fn rows(t: &MetricTables) -> [usize; 3] {
+    [
+        t.metric_points.num_rows(),
+        t.histogram_points.num_rows(),
+        t.exp_histogram_points.num_rows(),
+    ]
+}
+
+/// `(kind, field)` of every listed issue.
+fn issues(q: &DataQuality) -> Vec<(String, String)> {
+    q.issues
+        .iter()
+        .map(|i| {
+            (
+                i.kind.name().to_string(),
+                i.field.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_metric_sample_yields_exact_point_counts() {
+    // (file, [metric_points, histogram_points, exp_histogram_points], rejected), counted by
+    // reading the files (see docs/metrics.md "What each sample file yields").
+    let cases: &[(&str, [usize; 3], u64)] = &[
+        ("opentelemetry-proto/metrics.json", [2, 1, 1], 0),
+        ("otel-spec-file-exporter/metrics.jsonl", [16, 0, 0], 0),
+        (
+            "collector-contrib/countconnector_metrics_input.json",
+            [16, 2, 0],
+            0,
+        ),
+        (
+            "datadog-mapping-go/histogram_empty-cumulative-exponential.json",
+            [0, 0, 1],
+            0,
+        ),
+        (
+            "datadog-mapping-go/histogram_empty-delta-no-min-max.json",
+            [0, 1, 0],
+            0,
+        ),
+        (
+            "datadog-mapping-go/histogram_simple-cumulative.json",
+            [0, 2, 0],
+            0,
+        ),
+        (
+            "datadog-mapping-go/histogram_simple-delta-non-monotonic-bound.json",
+            [0, 0, 0],
+            1,
+        ),
+        (
+            "datadog-mapping-go/histogram_simple-exponential.json",
+            [0, 0, 2],
+            0,
+        ),
+        (
+            "datadog-mapping-go/histogram_single-point-exponential-no-min-max.json",
+            [0, 0, 1],
+            0,
+        ),
+        ("datadog-mapping-go/histogram_zero-delta.json", [0, 1, 0], 0),
+        ("datadog-mapping-go/mixed_interval.json", [3, 1, 0], 0),
+        ("datadog-mapping-go/mixed_simple.json", [14, 1, 0], 0),
+        ("datadog-mapping-go/source_simple.json", [7, 0, 0], 0),
+        ("datadog-mapping-go/summary_simple.json", [2, 0, 0], 0),
+        (
+            "datadog-mapping-go/summary_with-attributes.json",
+            [2, 0, 0],
+            0,
+        ),
+    ];
+    for (file, want, rejected) in cases {
+        let (t, q, spans) = ingest(&[sample(file)]);
+        assert_eq!(rows(&t), *want, "{file}");
+        assert_eq!(q.records_rejected, *rejected, "{file}");
+        assert_eq!(spans, 0, "{file}");
+        let total: usize = want.iter().sum();
+        assert_eq!(q.records_ingested, total as u64, "{file}");
+        assert!(
+            !q.counts.contains_key("unsupported_format"),
+            "{file}: {:?}",
+            q.counts
+        );
+    }
+}
+
+#[test]
+fn invalid_and_odd_points_have_located_issues() {
+    let (_, q, _) = ingest(&[sample(
+        "datadog-mapping-go/histogram_simple-delta-non-monotonic-bound.json",
+    )]);
+    assert_eq!(
+        issues(&q),
+        [(
+            "bad_metric_point".to_string(),
+            "resourceMetrics[0].scopeMetrics[0].metrics[0].histogram.dataPoints[0].explicitBounds"
+                .to_string()
+        )]
+    );
+    assert!(q.issues[0].reason.contains("not strictly increasing"));
+    assert_eq!(q.issues[0].line, Some(1));
+
+    let (_, q, _) = ingest(&[sample("datadog-mapping-go/mixed_simple.json")]);
+    let got = issues(&q);
+    assert!(got.contains(&(
+        "bad_metric_point".into(),
+        "resourceMetrics[0].scopeMetrics[0].metrics[0]".into()
+    )));
+    assert!(got.contains(&(
+        "bad_metric_point".into(),
+        "resourceMetrics[0].scopeMetrics[0].metrics[3].sum.aggregationTemporality".into()
+    )));
+
+    let (t, q, _) = ingest(&[sample(
+        "datadog-mapping-go/histogram_empty-delta-no-min-max.json",
+    )]);
+    assert!(q.issues[0].reason.contains("count 20 but no buckets"));
+    let h = &t.histogram_points;
+    assert_eq!(
+        h.column_by_name("count")
+            .unwrap()
+            .as_primitive::<UInt64Type>()
+            .value(0),
+        20
+    );
+    assert_eq!(
+        h.column_by_name("bucket_counts")
+            .unwrap()
+            .as_list::<i32>()
+            .value(0)
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn cumulative_histogram_sample_becomes_a_delta_after_a_baseline() {
+    // Two cumulative points without a start time: 20 [2, 18] then 50 [13, 37].
+    let (t, q, _) = ingest(&[sample(
+        "datadog-mapping-go/histogram_simple-cumulative.json",
+    )]);
+    let h = &t.histogram_points;
+    let count = h
+        .column_by_name("count")
+        .unwrap()
+        .as_primitive::<UInt64Type>();
+    assert!(count.is_null(0), "baseline point has no delta");
+    assert_eq!(count.value(1), 30);
+    let b = h.column_by_name("bucket_counts").unwrap().as_list::<i32>();
+    let b1 = b.value(1);
+    assert_eq!(
+        b1.as_primitive::<UInt64Type>().values().to_vec(),
+        vec![11, 19]
+    );
+    let sum = h
+        .column_by_name("sum")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    assert!((sum.value(1) - 20.0).abs() < 1e-9);
+    assert_eq!(q.counts.get("counter_reset"), None);
+}
+
+#[test]
+fn delta_sums_keep_reported_values_and_totals() {
+    let (t, _, _) = ingest(&[sample("datadog-mapping-go/mixed_interval.json")]);
+    let m = &t.metric_points;
+    let v = m
+        .column_by_name("value")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let raw = m
+        .column_by_name("raw_value")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let total: f64 = v.iter().flatten().sum();
+    let raw_total: f64 = raw.iter().flatten().sum();
+    assert_eq!(total, raw_total);
+    assert_eq!(total, 8617.0 + 9227.0 + 9125.0);
+}
+
+#[test]
+fn file_exporter_resets_are_noted_per_line() {
+    let (t, q, _) = ingest(&[sample("otel-spec-file-exporter/metrics.jsonl")]);
+    let resets = t
+        .metric_points
+        .column_by_name("reset")
+        .unwrap()
+        .as_boolean();
+    let n_resets = resets.iter().filter(|r| *r == Some(true)).count() as u64;
+    assert_eq!(q.counts.get("counter_reset"), Some(&n_resets));
+    assert!(n_resets > 0);
+    assert!(q
+        .issues
+        .iter()
+        .filter(|i| i.kind.name() == "counter_reset")
+        .all(|i| i.line.is_some_and(|l| (1..=4).contains(&l))));
+}
+
+#[test]
+fn one_file_may_hold_spans_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mixed.jsonl");
+    let span = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b173","name":"n","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+    let metric = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}},{"key":"deployment.track","value":{"stringValue":"canary"}}]},"scopeMetrics":[{"metrics":[{"name":"req","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA","isMonotonic":true,"dataPoints":[{"startTimeUnixNano":"1","timeUnixNano":"2","asInt":"7","exemplars":[{"timeUnixNano":"2","asDouble":1.5,"traceId":"5b8efff798038103d269b633813fc60c","spanId":""}]}]}}]}]}]}"#;
+    std::fs::write(&p, format!("{span}\n{metric}\n")).unwrap();
+    let (t, q, spans) = ingest(&[p]);
+    assert_eq!(spans, 1);
+    assert_eq!(rows(&t), [1, 0, 0]);
+    assert_eq!(q.records_ingested, 2);
+    assert_eq!(q.counts.get("enum_as_name"), Some(&1));
+    let m = &t.metric_points;
+    let track = arrow::compute::cast(
+        m.column_by_name("deployment_track").unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    assert_eq!(track.as_string::<i32>().value(0), "canary");
+    let src = m.column_by_name("source_line").unwrap();
+    assert_eq!(
+        src.as_primitive::<arrow::datatypes::Int64Type>().value(0),
+        2
+    );
+    let ex = m
+        .column_by_name("exemplars")
+        .unwrap()
+        .as_list::<i32>()
+        .value(0);
+    let ex = ex.as_struct();
+    assert_eq!(ex.len(), 1);
+    assert!(ex.column_by_name("span_id").unwrap().is_null(0));
+    assert!(!ex.column_by_name("trace_id").unwrap().is_null(0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let opts = IngestOptions::default();
+        let _ = decode_lines(&bytes, 1, true, "f", &opts);
+        let _ = decode_document(&bytes, 1, "f", &opts);
+    }
+
+    #[test]
+    fn mangled_metric_lines_never_panic(cut in 0usize..2000, junk in "[-0-9a-zA-Z\"{}\\[\\],:. ]{0,12}") {
+        let text = std::fs::read_to_string(sample("opentelemetry-proto/metrics.json")).unwrap();
+        let compact: String = text.split_whitespace().collect();
+        let at = cut.min(compact.len());
+        let at = (0..=at).rev().find(|&i| compact.is_char_boundary(i)).unwrap_or(0);
+        let line = format!("{}{}{}", &compact[..at], junk, &compact[at..]);
+        let opts = IngestOptions::default();
+        let d = decode_lines(line.as_bytes(), 1, false, "f", &opts);
+        let q = &d.quality;
+        prop_assert_eq!(q.records_read, q.records_ingested + q.records_rejected);
+        let mut pts = d.metrics;
+        let mut q2 = DataQuality::default();
+        crate::model::metric_delta::convert(&mut pts, &mut q2);
+        prop_assert!(MetricTables::build(&pts).is_ok());
+    }
+}
