@@ -549,7 +549,10 @@ fn histogram_point<'p, 'a>(
             JF64::Wrong(w) => return Err(wrong("explicitBounds", w)),
         }
     }
-    if let Some(w) = bounds.windows(2).position(|w| !(w[0] < w[1])) {
+    if let Some(w) = bounds
+        .windows(2)
+        .position(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+    {
         return Err(bad(
             "explicitBounds",
             format!(
