@@ -227,6 +227,7 @@ enum Parsed {
     Reader {
         chunks: Vec<SpanChunk>,
         quality: DataQuality,
+        metrics: Vec<MetricPoint>,
     },
     Quality {
         quality: DataQuality,
@@ -269,7 +270,16 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
             } else {
                 let mut builder = SpansBuilder::new(opts.identity.clone(), name);
                 let mut quality = DataQuality::default();
-                formats::decode_proto_message(&data, name, frame, opts, &mut builder, &mut quality);
+                let mut metrics = Vec::new();
+                formats::decode_proto_message(
+                    &data,
+                    name,
+                    frame,
+                    opts,
+                    &mut builder,
+                    &mut quality,
+                    &mut metrics,
+                );
                 let mut batches = Vec::new();
                 if !builder.is_empty() {
                     batches.push(
@@ -283,22 +293,36 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
                         batches,
                         quality,
                         saw_non_span_data: false,
-                        metrics: Vec::new(),
+                        metrics,
                     },
                 }
             }
         }
         Work::Proto { file, data } => {
             let mut chunks = Vec::new();
-            let quality =
-                formats::read_framed_proto(&data, &files[file].name, opts, &mut |c| chunks.push(c));
-            Parsed::Reader { chunks, quality }
+            let mut metrics = Vec::new();
+            let quality = formats::read_framed_proto(
+                &data,
+                &files[file].name,
+                opts,
+                &mut |c| chunks.push(c),
+                &mut metrics,
+            );
+            Parsed::Reader {
+                chunks,
+                quality,
+                metrics,
+            }
         }
         Work::Parquet { file } => {
             let mut chunks = Vec::new();
             let f = &files[file];
             let quality = formats::read_parquet(&f.path, &f.name, opts, &mut |c| chunks.push(c));
-            Parsed::Reader { chunks, quality }
+            Parsed::Reader {
+                chunks,
+                quality,
+                metrics: Vec::new(),
+            }
         }
         Work::Quality { quality, .. } => Parsed::Quality { quality },
         Work::EndFile { file, format } => Parsed::EndFile { file, format },
@@ -746,7 +770,12 @@ impl<'a> Consumer<'a> {
                         self.take(batch, &fps)?;
                     }
                 }
-                Parsed::Reader { chunks, quality } => {
+                Parsed::Reader {
+                    chunks,
+                    quality,
+                    mut metrics,
+                } => {
+                    self.metrics.append(&mut metrics);
                     for c in chunks {
                         self.acc.add(&c.quality);
                         self.quality.merge(c.quality);

@@ -245,6 +245,62 @@ impl MetricPoint {
     }
 }
 
+/// Checks the structural rules every reader applies to a decoded point (OTLP metrics data
+/// model): explicit bounds strictly increasing (no NaN); bucket counts `bounds + 1` long when
+/// either is present; exponential scale within [-10, 20]. Returns `(field, reason)` of the
+/// first violation; readers reject the point as `bad_metric_point`.
+pub fn validate_point(data: &PointData) -> Result<(), (&'static str, String)> {
+    match data {
+        PointData::Histogram {
+            bounds, buckets, ..
+        } => {
+            if let Some(w) = bounds
+                .windows(2)
+                .position(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+            {
+                return Err((
+                    "explicitBounds",
+                    format!(
+                        "bounds are not strictly increasing ({} then {} at index {})",
+                        bounds[w],
+                        bounds[w + 1],
+                        w + 1
+                    ),
+                ));
+            }
+            if bounds.iter().any(|b| b.is_nan()) {
+                return Err(("explicitBounds", "a bound is NaN".to_string()));
+            }
+            if !(buckets.is_empty() && bounds.is_empty()) && buckets.len() != bounds.len() + 1 {
+                return Err((
+                    "bucketCounts",
+                    format!(
+                        "{} bucket counts for {} bounds (expected {})",
+                        buckets.len(),
+                        bounds.len(),
+                        bounds.len() + 1
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        PointData::ExpHistogram { scale, .. } if !(-10..=20).contains(scale) => {
+            Err(("scale", format!("scale {scale} outside [-10, 20]")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a histogram point reports observations but no buckets (kept, with a note).
+pub fn count_without_buckets(data: &PointData) -> Option<u64> {
+    match data {
+        PointData::Histogram { count, buckets, .. } if *count > 0 && buckets.is_empty() => {
+            Some(*count)
+        }
+        _ => None,
+    }
+}
+
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
