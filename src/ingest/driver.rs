@@ -317,11 +317,18 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
         Work::Parquet { file } => {
             let mut chunks = Vec::new();
             let f = &files[file];
-            let quality = formats::read_parquet(&f.path, &f.name, opts, &mut |c| chunks.push(c));
+            let mut metrics = Vec::new();
+            let quality = formats::read_parquet(
+                &f.path,
+                &f.name,
+                opts,
+                &mut |c| chunks.push(c),
+                &mut metrics,
+            );
             Parsed::Reader {
                 chunks,
                 quality,
-                metrics: Vec::new(),
+                metrics,
             }
         }
         Work::Quality { quality, .. } => Parsed::Quality { quality },

@@ -35,12 +35,18 @@ pub fn decode_proto_message(
     super::otlp_proto::decode_traces_message(msg, file, frame, opts, builder, quality, metrics)
 }
 
-/// Reads a Parquet file of spans (canonical, ClickHouse exporter or Tempo schema).
+/// Reads a Parquet file: a ClickHouse exporter metric table (points go to `metrics`), or spans
+/// (canonical, ClickHouse exporter or Tempo schema).
 pub fn read_parquet(
     path: &Path,
     file: &str,
     opts: &IngestOptions,
     emit: &mut dyn FnMut(SpanChunk),
+    metrics: &mut Vec<MetricPoint>,
 ) -> DataQuality {
+    if let Some(q) = super::parquet_spans::clickhouse_metrics::read_file(path, file, opts, metrics)
+    {
+        return q;
+    }
     super::parquet_spans::read_parquet_file(path, file, opts, emit)
 }
