@@ -633,7 +633,7 @@ fn row_strings(b: &arrow::record_batch::RecordBatch, skip: &[&str]) -> Vec<Strin
 fn clickhouse_metric_parquet_matches_the_json_it_was_exported_from() {
     // tests/fixtures/clickhouse_metrics/*.parquet were written by tests/fixtures/make_clickhouse_metrics.py from this sample.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clickhouse_metrics");
-    let (tp, qp, spans) = ingest(&[dir.clone()]);
+    let (tp, qp, spans) = ingest(std::slice::from_ref(&dir));
     assert_eq!(spans, 0);
     assert_eq!(rows(&tp), [16, 2, 0]);
     assert_eq!(qp.records_rejected, 0);

@@ -58,6 +58,9 @@ fn buckets(b: &Option<Buckets>) -> ExpBuckets {
         .unwrap_or_default()
 }
 
+/// A converted point, or the `(field, reason)` of its rejection.
+type PointResult = Result<PointData, (&'static str, String)>;
+
 /// The fields every point type shares, borrowed from the message.
 struct Head<'m> {
     attributes: &'m [super::messages::KeyValue],
@@ -151,7 +154,7 @@ pub fn decode_metrics_data(
                     }
                     None => Temporality::Unspecified,
                 };
-                let mut points: Vec<(Head, Result<PointData, (&'static str, String)>)> = Vec::new();
+                let mut points: Vec<(Head, PointResult)> = Vec::new();
                 match data {
                     metric::Data::Gauge(g) => {
                         for p in &g.data_points {
@@ -330,7 +333,7 @@ pub fn decode_metrics_data(
     }
 }
 
-fn number(v: Option<number_data_point::Value>) -> Result<PointData, (&'static str, String)> {
+fn number(v: Option<number_data_point::Value>) -> PointResult {
     match v {
         Some(number_data_point::Value::AsDouble(d)) => Ok(PointData::Number(d)),
         Some(number_data_point::Value::AsInt(i)) => Ok(PointData::Number(i as f64)),

@@ -112,6 +112,9 @@ pub fn read_file(
     Some(q)
 }
 
+/// Resource attributes and scope name: the inputs of one shared [`ResourceInfo`].
+type ResourceKey = (Vec<(String, String)>, Option<String>);
+
 fn col(batch: &RecordBatch, name: &str) -> Option<ArrayRef> {
     find_col(&batch.schema(), name).map(|(i, _)| batch.column(i).clone())
 }
@@ -248,8 +251,7 @@ fn read_batch(
         None => None,
     };
     let file_arc: Arc<str> = Arc::from(file);
-    let mut resources: HashMap<(Vec<(String, String)>, Option<String>), Arc<ResourceInfo>> =
-        HashMap::new();
+    let mut resources: HashMap<ResourceKey, Arc<ResourceInfo>> = HashMap::new();
     for i in 0..n {
         let row = first_row + i as u64;
         q.records_read += 1;
