@@ -660,3 +660,21 @@ fn clickhouse_metric_parquet_matches_the_json_it_was_exported_from() {
         row_strings(&tp.histogram_points, &["sum", "min", "max"])
     );
 }
+
+#[test]
+fn corrupt_clickhouse_metric_parquet_is_a_located_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/clickhouse_metrics/otel_metrics_sum.parquet");
+    let bytes = std::fs::read(src).unwrap();
+    // Damage the data pages but keep the footer, so the schema is still detected.
+    let mut bad = bytes.clone();
+    for b in bad.iter_mut().skip(8).take(bytes.len() / 3) {
+        *b ^= 0x5a;
+    }
+    let p = dir.path().join("bad.parquet");
+    std::fs::write(&p, bad).unwrap();
+    let (t, q, _) = ingest(&[p]);
+    assert_eq!(q.counts.get("bad_parquet"), Some(&1), "{:?}", q.issues);
+    assert!(t.metric_points.num_rows() < 10);
+}

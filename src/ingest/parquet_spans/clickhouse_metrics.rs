@@ -76,18 +76,22 @@ pub fn read_file(
     let kind = detect(builder.schema())?;
     let mut q = DataQuality::default();
     let mut row = 0u64;
-    let result = builder
-        .with_batch_size(8192)
-        .build()
-        .map_err(|e| e.to_string())
-        .and_then(|reader| {
-            for batch in reader {
-                let batch = batch.map_err(|e| e.to_string())?;
-                read_batch(&batch, kind, row, file, opts, &mut q, out)?;
-                row += batch.num_rows() as u64;
-            }
-            Ok(())
-        });
+    // The parquet crate can panic on corrupt pages; that must become a located rejection.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        builder
+            .with_batch_size(8192)
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|reader| {
+                for batch in reader {
+                    let batch = batch.map_err(|e| e.to_string())?;
+                    read_batch(&batch, kind, row, file, opts, &mut q, out)?;
+                    row += batch.num_rows() as u64;
+                }
+                Ok(())
+            })
+    }))
+    .unwrap_or_else(|_| Err("Parquet decoder failed on corrupt data".to_string()));
     if let Err(e) = result {
         q.push(
             Issue::rejected(
