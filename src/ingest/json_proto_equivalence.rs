@@ -245,8 +245,8 @@ fn json_and_proto_readers_agree_on_samples() {
         let doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         let out = dir.path().join(f.replace('/', "_") + ".pb");
         std::fs::write(&out, encode_framed(&[convert(&doc)])).unwrap();
-        let (a, qa) = ingest(&[p.clone()]);
-        let (b, qb) = ingest(&[out.clone()]);
+        let (a, qa) = ingest(std::slice::from_ref(&p));
+        let (b, qb) = ingest(std::slice::from_ref(&out));
         assert_eq!(qa.counts, qb.counts, "{f}");
         assert_eq!(qb.files[0].format, "otlp-proto-framed");
         let (sa, sb) = (strip(&a), strip(&b));

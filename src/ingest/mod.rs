@@ -54,3 +54,5 @@ pub use dataset::{is_dataset, load_spans, open_dataset, Dataset, ParquetSink};
 pub use driver::{ingest_paths, list_inputs, BatchSink, IngestError, InputFile, MemorySink};
 #[cfg(test)]
 mod json_proto_equivalence;
+#[cfg(test)]
+mod metrics_tests;

@@ -2,4 +2,5 @@
 
 mod generate;
 mod ingest;
+mod metrics;
 mod sql;
