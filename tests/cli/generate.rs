@@ -901,3 +901,92 @@ fn delta_exponential_metrics_are_deterministic_and_agree_with_the_spans() {
     }
     check_against_spans(&totals, &spans);
 }
+
+/// Runs `canalyst sql --format json QUERY DATASET` and parses the rows.
+fn sql_rows(query: &str, dataset: &Path) -> Vec<Value> {
+    let out = bin()
+        .args(["sql", "--format", "json", query])
+        .arg(dataset)
+        .output()
+        .expect("run canalyst sql");
+    assert!(
+        out.status.success(),
+        "sql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("sql JSON")
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// End to end: the generated metrics, ingested (cumulative points become deltas, the restart is
+/// detected as a reset), give exactly the SERVER span counts per stream and the truth's order
+/// totals.
+#[test]
+fn generated_metrics_ingest_to_the_span_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, ds) = (tmp.path().join("gen"), tmp.path().join("ds"));
+    generate(
+        &[],
+        &[
+            "--spans",
+            "20000",
+            "--canary-share",
+            "0.3",
+            "--compress",
+            "gzip",
+        ],
+        &out,
+    );
+    let ingest = bin()
+        .arg("ingest")
+        .arg(out.join("otlp"))
+        .arg("-o")
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let rows = sql_rows(
+        "with m as (select service_name s, deployment_track t, \
+           attributes['http.request.method'] me, attributes['http.route'] r, \
+           attributes['http.response.status_code'] c, sum(\"count\") n \
+           from histogram_points where metric_name = 'http.server.request.duration' \
+           group by 1, 2, 3, 4, 5), \
+         sp as (select service_name s, deployment_track t, http_method me, http_route r, \
+           cast(http_status_code as varchar) c, count(*) n \
+           from spans where span_kind = 2 group by 1, 2, 3, 4, 5) \
+         select count(*) as streams, sum(case when m.n = sp.n then 0 else 1 end) as mismatches \
+         from m full outer join sp on m.s = sp.s and m.t = sp.t and m.me = sp.me \
+           and m.r = sp.r and m.c = sp.c",
+        &ds,
+    );
+    assert!(rows[0]["streams"].as_u64().unwrap() > 40, "{rows:?}");
+    assert_eq!(rows[0]["mismatches"].as_u64(), Some(0), "{rows:?}");
+    let resets = sql_rows(
+        "select count(*) as n from histogram_points where reset and service_name = 'frontend' \
+         and deployment_track = 'canary'",
+        &ds,
+    );
+    assert!(
+        resets[0]["n"].as_u64().unwrap() >= 1,
+        "restart not seen as a reset"
+    );
+    let t = truth(&out);
+    for o in t["metrics"]["orders"].as_array().unwrap() {
+        let q = format!(
+            "select metric_name as name, sum(value) as v from metric_points \
+             where deployment_track = '{}' and metric_name like 'orders.%' group by 1 order by 1",
+            o["track"].as_str().unwrap()
+        );
+        let r = sql_rows(&q, &ds);
+        assert_eq!(r[0]["name"], "orders.checkout_attempts");
+        assert_eq!(r[0]["v"].as_f64(), o["checkout_attempts"].as_f64(), "{o}");
+        assert_eq!(r[1]["v"].as_f64(), o["orders_placed"].as_f64(), "{o}");
+    }
+}
