@@ -1,5 +1,6 @@
 //! `canalyst generate`: synthetic canary traffic (see `docs/generate.md`).
 
+use crate::generate::metrics::{MetricOptions, Temporality};
 use crate::generate::scenario::Scenario;
 use crate::generate::{generate, Compression, GenerateOptions};
 use crate::model::time::{parse_rfc3339, NS_PER_SEC};
@@ -25,7 +26,7 @@ pub struct GenerateArgs {
     /// Share of each service's traffic served by its canary once it is up.
     #[arg(long, default_value_t = 0.10, value_name = "F")]
     pub canary_share: f64,
-    /// Compression of the OTLP/JSON file.
+    /// Compression of the OTLP/JSON files (traces and metrics).
     #[arg(long, value_enum, default_value = "none")]
     pub compress: Compression,
     /// Start of the run (RFC 3339).
@@ -37,6 +38,16 @@ pub struct GenerateArgs {
     /// Minutes after the start at which canary instances begin serving.
     #[arg(long, default_value_t = 5.0, value_name = "MIN")]
     pub canary_delay_minutes: f64,
+    /// Metric export interval of every simulated SDK, in seconds.
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub metric_interval_seconds: f64,
+    /// Aggregation temporality of the metrics.
+    #[arg(long, value_enum, default_value = "cumulative")]
+    pub metric_temporality: Temporality,
+    /// Write `http.server.request.duration` as a base-2 exponential histogram (SDK default
+    /// limits: scale 20, 160 buckets) instead of explicit buckets.
+    #[arg(long)]
+    pub exponential_histograms: bool,
 }
 
 fn minutes_ns(m: f64, flag: &str) -> anyhow::Result<i64> {
@@ -44,6 +55,13 @@ fn minutes_ns(m: f64, flag: &str) -> anyhow::Result<i64> {
         bail!("{flag} {m} is out of range");
     }
     Ok((m * 60.0 * NS_PER_SEC as f64).round() as i64)
+}
+
+fn seconds_ns(s: f64) -> anyhow::Result<i64> {
+    if !(0.001..=1e7).contains(&s) {
+        bail!("--metric-interval-seconds {s} is out of range (0.001 to 1e7)");
+    }
+    Ok((s * NS_PER_SEC as f64).round() as i64)
 }
 
 /// Runs the command; progress and the summary go to stderr.
@@ -60,6 +78,11 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         canary_delay_ns: minutes_ns(args.canary_delay_minutes, "--canary-delay-minutes")?,
         compress: args.compress,
         out_dir: args.out,
+        metrics: MetricOptions {
+            interval_ns: seconds_ns(args.metric_interval_seconds)?,
+            temporality: args.metric_temporality,
+            exponential: args.exponential_histograms,
+        },
     };
     let t0 = Instant::now();
     let s = generate(&opts)?;
@@ -75,7 +98,12 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
     for e in &s.truth.effects {
         eprintln!("  effect: {}", e.description);
     }
-    for p in [&s.json_path, &s.parquet_path, &s.truth_path] {
+    for p in [
+        &s.json_path,
+        &s.metrics_path,
+        &s.parquet_path,
+        &s.truth_path,
+    ] {
         eprintln!("  wrote {}", p.display());
     }
     Ok(crate::cli::EXIT_OK)

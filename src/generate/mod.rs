@@ -7,11 +7,12 @@
 //! `truth.json` ([`truth`]) records what was injected.
 //!
 //! Lines are simulated in parallel in fixed chunks and written in order, so the output is
-//! byte-identical for any thread count; memory is bounded by the chunks in flight. A further
-//! writer (OTLP metrics of the same requests) plugs into the private `render_chunk`, which
-//! sees every [`simulate::SimLine`] in order; it can aggregate
-//! [`simulate::SimTrace::requests`].
+//! byte-identical for any thread count; memory is bounded by the chunks in flight. The OTLP
+//! metrics of the same requests ([`metrics`]) are aggregated per chunk from
+//! [`simulate::SimTrace::requests`] in the workers and merged in chunk order by the writer,
+//! which writes each export interval once no later trace can end in it.
 
+pub mod metrics;
 pub mod otlp_json;
 pub mod plan;
 pub mod resource;
@@ -25,6 +26,7 @@ use crate::model::identity::IdentityConfig;
 use crate::model::spans::spans_schema;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use metrics::{MetricAggregator, MetricOptions, MetricPartial, Recorder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::errors::ParquetError;
@@ -47,7 +49,7 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Compression of the OTLP/JSON output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Compression {
-    /// Plain `traces.jsonl`.
+    /// Plain `traces.jsonl` (and `metrics.jsonl`).
     #[default]
     None,
     /// `traces.jsonl.gz` (gzip, level 6, no file name or time in the header).
@@ -87,6 +89,8 @@ pub struct GenerateOptions {
     pub compress: Compression,
     /// Output directory (created if missing).
     pub out_dir: PathBuf,
+    /// How metrics are exported.
+    pub metrics: MetricOptions,
 }
 
 /// Failures of a generate run.
@@ -123,6 +127,8 @@ pub struct GenerateSummary {
     pub truth: Truth,
     /// OTLP/JSON traces file.
     pub json_path: PathBuf,
+    /// OTLP/JSON metrics file.
+    pub metrics_path: PathBuf,
     /// Parquet spans file.
     pub parquet_path: PathBuf,
     /// `truth.json`.
@@ -189,12 +195,17 @@ struct ChunkOut {
     json: Vec<u8>,
     batch: RecordBatch,
     stats: Stats,
+    metrics: MetricPartial,
+    /// Start of the next chunk's first trace (`i64::MAX` after the last chunk): no later
+    /// request ends before it.
+    horizon: i64,
 }
 
 /// Writers shared by all chunks.
 struct Renderers {
     json: otlp_json::OtlpJsonWriter,
     table: table::TableContext,
+    metrics: Recorder,
 }
 
 /// Simulates and renders lines `lines` of `plan`.
@@ -206,17 +217,29 @@ fn render_chunk(
     let mut json = Vec::with_capacity(lines.len() * 4096);
     let mut builder = r.table.builder();
     let mut stats = Stats::new();
+    let mut metrics = MetricPartial::default();
+    let horizon = plan
+        .lines
+        .get(lines.end)
+        .map_or(i64::MAX, |l| plan.trace_start[l.start]);
     for li in lines {
         let line = SimLine::simulate(plan, li);
         let groups = line.by_resource();
         r.json.write_line(&line, &groups, &mut json);
         r.table.append_line(&mut builder, &line, &groups);
         stats.add_line(&line, plan.canary_start_ns());
+        let first = plan.lines[li].start;
+        for (t, trace) in line.traces.iter().enumerate() {
+            r.metrics
+                .record_trace(&mut metrics, first + t, trace.requests());
+        }
     }
     Ok(ChunkOut {
         json,
         batch: builder.finish()?,
         stats,
+        metrics,
+        horizon,
     })
 }
 
@@ -275,11 +298,14 @@ fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
     if o.canary_delay_ns < 0 || o.canary_delay_ns >= o.duration_ns {
         return bad("the canary delay must be within the run".into());
     }
+    if o.metrics.interval_ns < 1_000_000 {
+        return bad("--metric-interval-seconds must be at least 0.001".into());
+    }
     Ok(())
 }
 
 /// Generates the scenario into `opts.out_dir`: `otlp/traces.jsonl[.gz|.zst]`,
-/// `parquet/spans.parquet` and `truth.json`.
+/// `otlp/metrics.jsonl[.gz|.zst]`, `parquet/spans.parquet` and `truth.json`.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError> {
     validate(opts)?;
     let plan = TrafficPlan::new(PlanParams {
@@ -296,8 +322,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         move |source| GenerateError::Io { path, source }
     };
     let json_rel = format!("otlp/traces.jsonl{}", opts.compress.suffix());
+    let metrics_rel = format!("otlp/metrics.jsonl{}", opts.compress.suffix());
     let parquet_rel = "parquet/spans.parquet".to_string();
     let json_path = opts.out_dir.join(&json_rel);
+    let metrics_path = opts.out_dir.join(&metrics_rel);
     let parquet_path = opts.out_dir.join(&parquet_rel);
     let truth_path = opts.out_dir.join("truth.json");
     for dir in ["otlp", "parquet"] {
@@ -308,8 +336,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let renderers = Renderers {
         json: otlp_json::OtlpJsonWriter::new(),
         table: table::TableContext::new(Arc::new(IdentityConfig::default()), &json_rel),
+        metrics: Recorder::new(&plan, opts.metrics),
     };
     let mut json = JsonSink::create(&json_path, opts.compress).map_err(io(&json_path))?;
+    let mut metric_sink =
+        JsonSink::create(&metrics_path, opts.compress).map_err(io(&metrics_path))?;
+    let mut aggregator = MetricAggregator::new(&plan, opts.metrics);
+    let mut metric_buf = Vec::new();
     // Row groups of 128 Ki rows bound the writer's buffer (it holds one encoded row group)
     // and give readers units to parallelise over.
     let props = WriterProperties::builder()
@@ -332,6 +365,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
             json.write_all(&o.json).map_err(io(&json_path))?;
             parquet.write(&o.batch).map_err(parquet_err)?;
             stats.merge(&o.stats);
+            aggregator.merge(o.metrics);
+            aggregator.advance(o.horizon, &mut metric_buf);
+            metric_sink
+                .write_all(&metric_buf)
+                .map_err(io(&metrics_path))?;
+            metric_buf.clear();
         }
         Ok(())
     };
@@ -357,6 +396,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         write(p)?;
     }
     json.finish().map_err(io(&json_path))?;
+    // The last chunk's horizon is `i64::MAX`, so every interval is written by now.
+    aggregator.finish(&mut metric_buf);
+    metric_sink
+        .write_all(&metric_buf)
+        .map_err(io(&metrics_path))?;
+    metric_sink.finish().map_err(io(&metrics_path))?;
     parquet.close().map_err(parquet_err)?;
 
     let truth = truth::build(
@@ -365,9 +410,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         stats.spans,
         stats.lines,
         stats.end_ns,
+        (aggregator.truth(), aggregator.resets()),
         truth::Files {
             otlp_traces: json_rel,
             parquet_spans: parquet_rel,
+            otlp_metrics: metrics_rel,
         },
     );
     let mut text = serde_json::to_string_pretty(&truth).expect("truth serialises");
@@ -376,6 +423,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     Ok(GenerateSummary {
         truth,
         json_path,
+        metrics_path,
         parquet_path,
         truth_path,
     })

@@ -4,6 +4,7 @@
 //! Effects act only on SERVER spans served by the canary instance of the affected service;
 //! callers see them through their CLIENT spans (the callee's time is inside the call).
 
+use super::metrics::STABLE_CONVERSION;
 use super::topology::{rt, RouteId, ServiceId, ROUTES};
 use serde::Serialize;
 
@@ -25,6 +26,10 @@ pub enum Scenario {
     Downstream,
     /// A large effect on a route with fewer than 50 canary requests (must be inconclusive).
     LowTraffic,
+    /// Canary frontend `POST /checkout` places 20% fewer orders per successful checkout:
+    /// visible only in the business counters (`orders.placed` / `orders.checkout_attempts`),
+    /// not in spans.
+    Conversion,
 }
 
 impl Scenario {
@@ -38,6 +43,7 @@ impl Scenario {
             Scenario::Mixed => "mixed",
             Scenario::Downstream => "downstream",
             Scenario::LowTraffic => "low-traffic",
+            Scenario::Conversion => "conversion",
         }
     }
 
@@ -61,6 +67,13 @@ impl Scenario {
                 .map(|r| latency(r, 2.0))
                 .collect(),
             Scenario::LowTraffic => vec![latency(rt::PAY_GIFT, 1.6)],
+            Scenario::Conversion => vec![Effect::new(
+                rt::F_CHECKOUT,
+                EffectKind::ConversionScale {
+                    factor: 0.8,
+                    stable_rate: STABLE_CONVERSION,
+                },
+            )],
         }
     }
 
@@ -97,6 +110,14 @@ pub enum EffectKind {
         p99_ratio: f64,
         /// Resulting median ratio (canary / stable).
         p50_ratio: f64,
+    },
+    /// Share of successful requests that place an order (the `orders.placed` business counter)
+    /// multiplied by `factor`; spans are unchanged.
+    ConversionScale {
+        /// Multiplier of the conversion rate.
+        factor: f64,
+        /// Stable conversion rate (orders placed per successful checkout).
+        stable_rate: f64,
     },
 }
 
@@ -145,6 +166,7 @@ pub struct EffectTable {
     latency: Vec<f64>,
     error: Vec<f64>,
     tail: Vec<Option<(f64, f64)>>,
+    conversion: Vec<f64>,
 }
 
 impl EffectTable {
@@ -155,6 +177,7 @@ impl EffectTable {
             latency: vec![1.0; n],
             error: vec![1.0; n],
             tail: vec![None; n],
+            conversion: vec![1.0; n],
         };
         for e in effects {
             match e.kind {
@@ -165,6 +188,7 @@ impl EffectTable {
                     factor,
                     ..
                 } => t.tail[e.route] = Some((probability, factor)),
+                EffectKind::ConversionScale { factor, .. } => t.conversion[e.route] *= factor,
             }
         }
         t
@@ -185,9 +209,18 @@ impl EffectTable {
         self.error[route]
     }
 
+    /// Multiplier of the canary's conversion rate (orders placed per successful request) on
+    /// `route`.
+    pub fn conversion_factor(&self, route: RouteId) -> f64 {
+        self.conversion[route]
+    }
+
     /// Whether the route has any effect.
     pub fn affects(&self, route: RouteId) -> bool {
-        self.latency[route] != 1.0 || self.error[route] != 1.0 || self.tail[route].is_some()
+        self.latency[route] != 1.0
+            || self.error[route] != 1.0
+            || self.tail[route].is_some()
+            || self.conversion[route] != 1.0
     }
 }
 

@@ -2,6 +2,7 @@
 //! examples can check the analysis against the answer. Format documented in
 //! `docs/generate.md`.
 
+use super::metrics::{MetricReset, MetricsTruth};
 use super::plan::TrafficPlan;
 use super::scenario::{clean_routes, Effect, EffectKind};
 use super::topology::{RouteId, Step, Track, ROUTES, SERVICES};
@@ -80,7 +81,8 @@ pub struct TruthEffect {
     pub route: &'static str,
     /// SERVER span name of the route.
     pub operation: &'static str,
-    /// The metric that changes: `latency_shift`, `latency_p99` or `error_rate`.
+    /// The metric that changes: `latency_shift`, `latency_p99`, `error_rate` or
+    /// `business_ratio` (orders placed per checkout attempt, in the metrics only).
     pub metric: &'static str,
     /// Only this track is affected (always `canary`).
     pub track: &'static str,
@@ -125,6 +127,8 @@ pub struct Files {
     pub otlp_traces: String,
     /// Canonical spans table.
     pub parquet_spans: String,
+    /// OTLP/JSON lines metrics.
+    pub otlp_metrics: String,
 }
 
 /// Contents of `truth.json`.
@@ -156,6 +160,11 @@ pub struct Truth {
     pub effects: Vec<TruthEffect>,
     /// Routes without any effect.
     pub clean: Vec<CleanRoute>,
+    /// What the metrics file holds, with totals computed from the metric side.
+    pub metrics: MetricsTruth,
+    /// Process restarts that reset cumulative metrics (the new process's points start again
+    /// from zero with a later `startTimeUnixNano`).
+    pub metric_resets: Vec<MetricReset>,
     /// Output files.
     pub files: Files,
 }
@@ -223,6 +232,22 @@ fn truth_effect(e: &Effect, counts: Counts) -> TruthEffect {
                 100.0 * probability
             ),
         ),
+        EffectKind::ConversionScale {
+            factor,
+            stable_rate,
+        } => (
+            "business_ratio",
+            factor,
+            1.0,
+            1.0,
+            1.0,
+            format!(
+                "canary {service} {}: orders placed per checkout attempt x{factor} ({:.1}% -> {:.1}% of successful checkouts); spans unchanged, visible only in orders.placed / orders.checkout_attempts",
+                r.span_name,
+                100.0 * stable_rate,
+                100.0 * stable_rate * factor
+            ),
+        ),
     };
     TruthEffect {
         service,
@@ -249,6 +274,7 @@ pub fn build(
     spans: u64,
     lines: u64,
     end_ns: i64,
+    metrics: (MetricsTruth, Vec<MetricReset>),
     files: Files,
 ) -> Truth {
     let p = &plan.params;
@@ -285,6 +311,8 @@ pub fn build(
                 observed: counts[r],
             })
             .collect(),
+        metrics: metrics.0,
+        metric_resets: metrics.1,
         files,
     }
 }
