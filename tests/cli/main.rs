@@ -1,5 +1,8 @@
 //! Integration tests driving the real `canalyst` binary, one module per area.
 
+mod analyze;
+mod fixtures;
 mod generate;
-mod sql;
 mod ingest;
+mod report;
+mod sql;
