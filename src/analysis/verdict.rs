@@ -218,7 +218,12 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
         // Comparisons leaning to failure are the reason: list them right after failures.
         let mut d = fails.clone();
         d.extend(leaning.iter().copied());
-        d.extend(inconclusive.iter().copied().filter(|c| !leans_to_failure(c)));
+        d.extend(
+            inconclusive
+                .iter()
+                .copied()
+                .filter(|c| !leans_to_failure(c)),
+        );
         (Verdict::Continue, why, d)
     };
     let drivers: Vec<String> = driver_list
@@ -303,20 +308,32 @@ mod tests {
         let cfg = AnalysisConfig::default_preset();
         // Interval wholly above +0.5 pp but not significant after adjustment: continue,
         // driven by that comparison.
-        let cs = with(error_rate("/charge", Classification::Inconclusive, (1.4, 5.9)));
+        let cs = with(error_rate(
+            "/charge",
+            Classification::Inconclusive,
+            (1.4, 5.9),
+        ));
         let d = decide(&cs, &cfg, 10_000);
         assert_eq!(d.verdict, Verdict::Continue, "{}", d.summary);
         assert_eq!(d.drivers[0], "/charge");
         assert!(d.summary.contains("interval lies beyond"), "{}", d.summary);
         // Also below the allowed decrease.
-        let cs = with(error_rate("/charge", Classification::Inconclusive, (-3.0, -0.8)));
+        let cs = with(error_rate(
+            "/charge",
+            Classification::Inconclusive,
+            (-3.0, -0.8),
+        ));
         assert_eq!(decide(&cs, &cfg, 10_000).verdict, Verdict::Continue);
     }
 
     #[test]
     fn inconclusive_interval_reaching_into_the_allowed_region_still_promotes() {
         let cfg = AnalysisConfig::default_preset();
-        let cs = with(error_rate("/charge", Classification::Inconclusive, (0.3, 5.9)));
+        let cs = with(error_rate(
+            "/charge",
+            Classification::Inconclusive,
+            (0.3, 5.9),
+        ));
         let d = decide(&cs, &cfg, 10_000);
         assert_eq!(d.verdict, Verdict::Promote, "{}", d.summary);
         // Not critical: the rule does not apply.

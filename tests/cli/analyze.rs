@@ -4,7 +4,8 @@
 
 use crate::fixtures::{
     assert_same_comparisons, code, generated, parquet_of, read_json, root, run, run_env,
-    sample_analysis, sample_parquet_report, sample_report, stderr, stdout_json, truth_violations, EPOCH,
+    sample_analysis, sample_dataset, sample_dataset_report, sample_report, stderr, stdout_json,
+    truth_violations, EPOCH,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -39,11 +40,11 @@ fn sample_data_rolls_back_with_exit_1() {
 
 #[test]
 fn large_aa_run_promotes_with_exit_0() {
-    // 200 000 spans at a 20% canary share (the size of sample-data): enough that most
-    // comparisons are decided, so a canary identical to stable must be promoted. At 100 000
-    // spans only about a third are decided and the evidence rule (≥ 50% decided) says
-    // `continue`, which is the calibrated answer for that size.
-    let dir = generated("aa", 200_000, 0.2);
+    // 100 000 spans at a 50% canary share: about 60% of the comparisons are decided, so a
+    // canary identical to stable must be promoted. (At a 20% share the same size decides only
+    // about a third and the evidence rule, ≥ 50% decided, says `continue`: the calibrated
+    // answer for that little canary traffic; 200 000 spans at 20% promote.)
+    let dir = generated("aa", 100_000, 0.5);
     let (c, r) = analyze_json(&[&parquet_of(&dir)]);
     assert_eq!(verdict(&r), "promote", "summary: {}", r["summary"]);
     assert_eq!(c, 0);
@@ -54,7 +55,10 @@ fn large_aa_run_promotes_with_exit_0() {
         .filter(|c| c["classification"].as_str().unwrap().starts_with("fail"))
         .map(|c| &c["id"])
         .collect();
-    assert!(fails.is_empty(), "A/A run has failing comparisons: {fails:?}");
+    assert!(
+        fails.is_empty(),
+        "A/A run has failing comparisons: {fails:?}"
+    );
 }
 
 #[test]
@@ -67,7 +71,9 @@ fn small_run_continues_with_exit_3() {
     let truth = read_json(&dir.join("truth.json"));
     for e in truth["effects"].as_array().unwrap() {
         for c in r["comparisons"].as_array().unwrap() {
-            if c["service"] == e["service"] && c["route"] == e["route"] && c["metric"] == e["metric"]
+            if c["service"] == e["service"]
+                && c["route"] == e["route"]
+                && c["metric"] == e["metric"]
             {
                 assert_ne!(c["classification"], "pass", "{c}");
             }
@@ -151,7 +157,10 @@ fn strict_fails_on_a_rejected_record() {
     let e = stderr(&o);
     assert_eq!(code(&o), 2, "{e}");
     assert!(e.contains("--strict") && e.contains("rejected"), "{e}");
-    assert!(e.contains("with-bad-line.jsonl:2"), "rejected line not located: {e}");
+    assert!(
+        e.contains("with-bad-line.jsonl:2"),
+        "rejected line not located: {e}"
+    );
     // Without --strict the same input is analysed (too little data: continue).
     let o = run(&["analyze", f]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
@@ -279,7 +288,11 @@ fn json_report_matches_the_schema() {
 
     let mut errs = Vec::new();
     check_schema(&schema, &r, &schema, "$", &mut errs);
-    assert!(errs.is_empty(), "report violates the schema:\n{}", errs.join("\n"));
+    assert!(
+        errs.is_empty(),
+        "report violates the schema:\n{}",
+        errs.join("\n")
+    );
     // Comparisons of every classification the sample has were checked.
     let classes: std::collections::BTreeSet<&str> = r["comparisons"]
         .as_array()
@@ -292,40 +305,38 @@ fn json_report_matches_the_schema() {
 }
 
 #[test]
-fn json_file_equals_stdout_and_threads_do_not_change_it() {
+fn json_file_equals_stdout() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("report.json");
-    // `--threads 1` and `-o FILE` against the shared run (all cores, `-o -`).
     let o = run_env(
-        &[
-            "--threads",
-            "1",
-            "analyze",
-            "sample-data/otlp",
-            "-o",
-            file.to_str().unwrap(),
-        ],
+        &["analyze", sample_dataset(), "-o", file.to_str().unwrap()],
         &[("SOURCE_DATE_EPOCH", EPOCH)],
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     // With -o FILE the human summary goes to stdout.
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(summary.contains("verdict: ROLLBACK"), "{summary}");
-    let one = std::fs::read_to_string(&file).unwrap();
-    let (_, default) = sample_analysis();
-    if one != *default {
-        let line = one
-            .lines()
-            .zip(default.lines())
-            .position(|(a, b)| a != b)
-            .map_or(one.lines().count().min(default.lines().count()), |i| i);
-        panic!(
-            "report with --threads 1 (-o FILE) differs from the default run (-o -) at line {}:\n{:?}\nvs\n{:?}",
-            line + 1,
-            one.lines().nth(line),
-            default.lines().nth(line)
-        );
+    let written = std::fs::read_to_string(&file).unwrap();
+    let (_, printed, _) = sample_dataset_report();
+    assert_same_text("-o FILE vs -o -", &written, printed);
+}
+
+/// Asserts two texts are equal, naming the first differing line.
+pub fn assert_same_text(what: &str, a: &str, b: &str) {
+    if a == b {
+        return;
     }
+    let i = a
+        .lines()
+        .zip(b.lines())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.lines().count().min(b.lines().count()));
+    panic!(
+        "{what}: texts differ first at line {}:\n- {:?}\n+ {:?}",
+        i + 1,
+        a.lines().nth(i),
+        b.lines().nth(i)
+    );
 }
 
 /// `data_quality` without file names and formats (which name the input form).
@@ -341,28 +352,43 @@ fn quality_counts(r: &Value) -> Value {
 
 #[test]
 fn dataset_parquet_and_raw_otlp_inputs_agree() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ds = tmp.path().join("ds");
-    let o = run(&["ingest", "sample-data/otlp", "-o", ds.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Raw OTLP/JSON (gzip), the generator's canonical Parquet file (ingested in memory), and
+    // a DATASET written by `canalyst ingest` from that Parquet (scanned directly).
     let raw = sample_report();
-    let (c, from_ds) = analyze_json(&[ds.to_str().unwrap()]);
-    assert_eq!(c, 1);
-    assert_same_comparisons(&raw, &from_ds, "raw OTLP vs DATASET");
-    let (c, from_parquet) = sample_parquet_report().clone();
+    let (c, _, from_ds) = sample_dataset_report();
+    assert_eq!(*c, 1);
+    assert_same_comparisons(&raw, from_ds, "raw OTLP vs DATASET");
+    let (c, from_parquet) = analyze_json(&[SAMPLE_PARQUET]);
     assert_eq!(c, 1);
     assert_same_comparisons(&raw, &from_parquet, "raw OTLP vs canonical Parquet");
-    for (name, r) in [("DATASET", &from_ds), ("Parquet", &from_parquet)] {
-        for k in ["verdict", "score", "drivers", "summary", "window", "group_scores"] {
+    for (name, r) in [("DATASET", from_ds), ("Parquet", &from_parquet)] {
+        for k in [
+            "verdict",
+            "score",
+            "drivers",
+            "summary",
+            "window",
+            "group_scores",
+        ] {
             assert_eq!(raw[k], r[k], "{name}: {k}");
         }
-        assert_eq!(quality_counts(&raw), quality_counts(r), "{name}: data_quality");
+        assert_eq!(
+            quality_counts(&raw),
+            quality_counts(r),
+            "{name}: data_quality"
+        );
     }
-    // The DATASET remembers the raw file it was ingested from.
+    // File names are as given on the command line (relative here), never made absolute.
     assert_eq!(
-        from_ds["data_quality"]["files"][0]["file"],
-        raw["data_quality"]["files"][0]["file"]
+        raw["data_quality"]["files"][0]["file"],
+        "sample-data/otlp/traces.jsonl.gz"
     );
+    assert_eq!(
+        from_parquet["data_quality"]["files"][0]["file"],
+        SAMPLE_PARQUET
+    );
+    // The DATASET remembers the file it was ingested from.
+    assert_eq!(from_ds["data_quality"]["files"][0]["file"], SAMPLE_PARQUET);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,21 +469,29 @@ fn presets_seed_simple_and_kayenta_give_a_verdict() {
     };
     // seed-simple: point estimates, error rate +10 pp allowed, p99 +20% critical. The p99
     // regression on productcatalog /search forces rollback; the +4 pp error rate is allowed.
-    let (c, r) = analyze_json(&[SAMPLE_PARQUET, "--preset", "seed-simple"]);
+    let (c, r) = analyze_json(&[sample_dataset(), "--preset", "seed-simple"]);
     assert_eq!(r["config_name"], "seed-simple");
     assert_eq!(verdict(&r), "rollback", "{}", r["summary"]);
     assert_eq!(c, 1);
-    assert!(failing(&r, "productcatalog", "/search", "latency_p99"), "{}", r["summary"]);
+    assert!(
+        failing(&r, "productcatalog", "/search", "latency_p99"),
+        "{}",
+        r["summary"]
+    );
     assert!(!failing(&r, "payment", "/charge", "error_rate"));
 
     // kayenta: NetflixACAJudge semantics (Mann–Whitney on per-request durations and on
     // per-bucket error rates, 98% confidence, tolerance 0.25). It finds the +30% latency shift
     // on checkout; like Kayenta, it cannot see a rare-error increase through per-minute error
     // rates that are mostly zero, so its verdict may differ from the default preset's.
-    let (c, r) = analyze_json(&[SAMPLE_PARQUET, "--preset", "kayenta"]);
+    let (c, r) = analyze_json(&[sample_dataset(), "--preset", "kayenta"]);
     assert_eq!(r["config_name"], "kayenta");
     assert_eq!(c, exit(verdict(&r)), "{}", r["summary"]);
-    assert!(failing(&r, "checkout", "/checkout", "latency_shift"), "{}", r["summary"]);
+    assert!(
+        failing(&r, "checkout", "/checkout", "latency_shift"),
+        "{}",
+        r["summary"]
+    );
     for cmp in r["comparisons"].as_array().unwrap() {
         // Kayenta judges against its own tolerance, not an allowed region.
         assert!(cmp["allowed_increase"].is_null(), "{cmp}");
@@ -469,23 +503,29 @@ fn presets_seed_simple_and_kayenta_give_a_verdict() {
 
 #[test]
 fn versions_select_the_same_sides_as_tracks() {
-    let (_, by_track) = sample_parquet_report();
+    let (_, _, by_track) = sample_dataset_report();
     let (c, by_version) = analyze_json(&[
-        SAMPLE_PARQUET,
+        sample_dataset(),
         "--baseline-version",
         "2.3.0",
         "--canary-version",
         "2.4.0",
     ]);
     assert_eq!(c, 1);
-    assert_eq!(by_version["baseline"], serde_json::json!({"version": "2.3.0"}));
-    assert_eq!(by_version["canary"], serde_json::json!({"version": "2.4.0"}));
+    assert_eq!(
+        by_version["baseline"],
+        serde_json::json!({"version": "2.3.0"})
+    );
+    assert_eq!(
+        by_version["canary"],
+        serde_json::json!({"version": "2.4.0"})
+    );
     assert_same_comparisons(by_track, &by_version, "tracks vs versions");
 }
 
 #[test]
 fn service_flag_restricts_to_that_service() {
-    let (c, r) = analyze_json(&[SAMPLE_PARQUET, "--service", "payment"]);
+    let (c, r) = analyze_json(&[sample_dataset(), "--service", "payment"]);
     let cs = r["comparisons"].as_array().unwrap();
     assert!(!cs.is_empty());
     for x in cs {
@@ -496,7 +536,7 @@ fn service_flag_restricts_to_that_service() {
         .any(|x| x["route"] == "/charge" && x["classification"] == "fail_high"));
     assert_eq!(c, 1, "{}", r["summary"]);
     // An unknown service has nothing to compare: an error, not a verdict.
-    let o = run(&["analyze", SAMPLE_PARQUET, "--service", "no-such-service"]);
+    let o = run(&["analyze", sample_dataset(), "--service", "no-such-service"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
 
@@ -506,7 +546,7 @@ fn since_and_until_narrow_the_window() {
     let since = 1_767_226_800_000_000_000i64;
     let until = 1_767_228_000_000_000_000i64;
     let (_, r) = analyze_json(&[
-        SAMPLE_PARQUET,
+        sample_dataset(),
         "--since",
         "2026-01-01T00:20:00Z",
         "--until",
@@ -538,7 +578,7 @@ fn since_and_until_narrow_the_window() {
     // A window that ends before it starts is an error.
     let o = run(&[
         "analyze",
-        SAMPLE_PARQUET,
+        sample_dataset(),
         "--since",
         "2026-01-01T00:40:00Z",
         "--until",

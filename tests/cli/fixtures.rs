@@ -126,11 +126,7 @@ pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
             .arg(&dir)
             .output()
             .expect("run canalyst generate");
-        assert!(
-            o.status.success(),
-            "generate {key} failed: {}",
-            stderr(&o)
-        );
+        assert!(o.status.success(), "generate {key} failed: {}", stderr(&o));
         dir
     })
     .clone()
@@ -138,16 +134,19 @@ pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
 
 /// The canonical Parquet file of a generated run.
 pub fn parquet_of(dir: &Path) -> String {
-    dir.join("parquet/spans.parquet").to_string_lossy().into_owned()
+    dir.join("parquet/spans.parquet")
+        .to_string_lossy()
+        .into_owned()
 }
 
-/// `SOURCE_DATE_EPOCH=EPOCH canalyst analyze sample-data/otlp -o -` (run once): exit code and
-/// the raw JSON text.
+/// `SOURCE_DATE_EPOCH=EPOCH canalyst --threads 1 analyze sample-data/otlp -o -` (run once):
+/// exit code and the raw JSON text. (The report tests render the same input with
+/// `--threads 2` and expect this JSON byte for byte.)
 pub fn sample_analysis() -> &'static (i32, String) {
     static CELL: OnceLock<(i32, String)> = OnceLock::new();
     CELL.get_or_init(|| {
         let o = run_env(
-            &["analyze", "sample-data/otlp", "-o", "-"],
+            &["--threads", "1", "analyze", "sample-data/otlp", "-o", "-"],
             &[("SOURCE_DATE_EPOCH", EPOCH)],
         );
         let text = String::from_utf8(o.stdout.clone()).expect("UTF-8 report");
@@ -161,13 +160,35 @@ pub fn sample_analysis() -> &'static (i32, String) {
     })
 }
 
-/// `canalyst analyze sample-data/parquet/spans.parquet -o -` (run once), parsed: exit code and
-/// report.
-pub fn sample_parquet_report() -> &'static (i32, Value) {
-    static CELL: OnceLock<(i32, Value)> = OnceLock::new();
+/// A DATASET of the sample data: `canalyst ingest sample-data/parquet/spans.parquet -o DS`,
+/// run once. Analyses of a DATASET scan its Parquet directly, several times faster than
+/// ingesting a raw input again, so the tests of flags use it.
+pub fn sample_dataset() -> &'static str {
+    static CELL: OnceLock<String> = OnceLock::new();
     CELL.get_or_init(|| {
-        let o = run(&["analyze", "sample-data/parquet/spans.parquet", "-o", "-"]);
-        (code(&o), stdout_json(&o, "analyze sample-data/parquet/spans.parquet"))
+        let ds = scratch().join("sample-ds");
+        let o = run(&[
+            "ingest",
+            "sample-data/parquet/spans.parquet",
+            "-o",
+            ds.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "ingest of the sample Parquet: {}", stderr(&o));
+        ds.to_string_lossy().into_owned()
+    })
+}
+
+/// `SOURCE_DATE_EPOCH=EPOCH canalyst analyze DS -o -` of [`sample_dataset`] (run once): exit
+/// code, raw JSON text and the parsed report.
+pub fn sample_dataset_report() -> &'static (i32, String, Value) {
+    static CELL: OnceLock<(i32, String, Value)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let o = run_env(
+            &["analyze", sample_dataset(), "-o", "-"],
+            &[("SOURCE_DATE_EPOCH", EPOCH)],
+        );
+        let v = stdout_json(&o, "analyze of the sample DATASET");
+        (code(&o), String::from_utf8(o.stdout).unwrap(), v)
     })
 }
 

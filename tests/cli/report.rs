@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 /// Title of the golden example (`reports/README.md`).
 const TITLE: &str = "canalyst example report";
 
-/// `SOURCE_DATE_EPOCH=EPOCH canalyst report sample-data/otlp -o DIR --title TITLE`, run once:
-/// the command of `reports/README.md` into a temporary directory (kept for the whole process).
-/// Returns (exit code, DIR).
+/// `SOURCE_DATE_EPOCH=EPOCH canalyst --threads 2 report sample-data/otlp -o DIR --title TITLE`,
+/// run once: the command of `reports/README.md` (whose output must not depend on the thread
+/// count) into a temporary directory kept for the whole process. Returns (exit code, DIR).
 fn sample_report_dir() -> (i32, &'static Path) {
     static CELL: OnceLock<(i32, PathBuf, tempfile::TempDir)> = OnceLock::new();
     let (c, dir, _) = CELL.get_or_init(|| {
@@ -20,6 +20,8 @@ fn sample_report_dir() -> (i32, &'static Path) {
         let dir = tmp.path().join("example");
         let o = run_env(
             &[
+                "--threads",
+                "2",
                 "report",
                 "sample-data/otlp",
                 "-o",
@@ -52,7 +54,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         for e in std::fs::read_dir(&d).unwrap() {
             let e = e.unwrap();
             let ft = e.file_type().unwrap();
-            assert!(!ft.is_symlink(), "symlink in report: {}", e.path().display());
+            assert!(
+                !ft.is_symlink(),
+                "symlink in report: {}",
+                e.path().display()
+            );
             if ft.is_dir() {
                 stack.push(e.path());
             } else {
@@ -91,8 +97,14 @@ fn assert_self_contained(html: &str) {
         html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"),
         "no restrictive CSP meta tag"
     );
-    assert!(!html.to_ascii_lowercase().contains("<script"), "script element");
-    assert!(!html.contains("http://") && !html.contains("https://"), "URL in page");
+    assert!(
+        !html.to_ascii_lowercase().contains("<script"),
+        "script element"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "URL in page"
+    );
     let m = markup_only(html);
     for (i, _) in m.match_indices('<') {
         let next = m[i + 1..].chars().next().unwrap_or(' ');
@@ -105,7 +117,7 @@ fn assert_self_contained(html: &str) {
 }
 
 #[test]
-fn sample_report_writes_every_file_and_exits_like_analyze() {
+fn sample_report_writes_every_file_and_equals_analyze_at_any_thread_count() {
     let (c, dir) = sample_report_dir();
     let (analyze_code, analyze_json) = sample_analysis();
     assert_eq!(c, *analyze_code, "report and analyze exit codes differ");
@@ -122,18 +134,23 @@ fn sample_report_writes_every_file_and_exits_like_analyze() {
         assert!(pngs.contains(&png), "{} has no PNG", s.display());
         assert!(read_text(s).starts_with("<svg"), "{}", s.display());
     }
-    // report.json is the analysis, byte for byte (same SOURCE_DATE_EPOCH).
+    // report.json is the analysis, byte for byte: same SOURCE_DATE_EPOCH, and 2 threads here
+    // against 1 for `analyze` (results must not depend on the thread count).
     let json = read_text(&dir.join("report.json"));
-    assert!(
-        json == *analyze_json,
-        "report.json differs from `analyze -o -` output"
+    crate::analyze::assert_same_text(
+        "report.json (--threads 2) vs analyze -o - (--threads 1)",
+        &json,
+        analyze_json,
     );
     // Markdown links only to files that exist.
     let md = read_text(&dir.join("report.md"));
     for part in md.split("](").skip(1) {
         let target = &part[..part.find(')').unwrap()];
         if !target.starts_with('#') {
-            assert!(dir.join(target).is_file(), "report.md links to missing {target}");
+            assert!(
+                dir.join(target).is_file(),
+                "report.md links to missing {target}"
+            );
         }
     }
 }
@@ -153,8 +170,11 @@ fn sample_html_is_self_contained_and_leads_with_the_regressions() {
         .collect();
     assert!(drivers.len() >= 3, "{}", report["summary"]);
     // The verdict banner names each driver's service and route.
-    let banner_start = html.find("<section id=\"verdict\"").expect("verdict banner");
-    let banner = &html[banner_start..banner_start + html[banner_start..].find("</section>").unwrap()];
+    let banner_start = html
+        .find("<section id=\"verdict\"")
+        .expect("verdict banner");
+    let banner =
+        &html[banner_start..banner_start + html[banner_start..].find("</section>").unwrap()];
     assert!(banner.contains("ROLLBACK"), "{banner}");
     for d in &drivers {
         let (svc, route) = (d["service"].as_str().unwrap(), d["route"].as_str().unwrap());
@@ -230,7 +250,11 @@ fn png_charts_decode_and_are_not_blank() {
         let (w, h, var, ink) = png_stats(p);
         assert!(w >= 400 && h >= 250, "{}: {w}x{h}", p.display());
         assert!(w <= 4000 && h <= 4000, "{}: {w}x{h}", p.display());
-        assert!(var > 100.0, "{}: looks blank (variance {var:.1})", p.display());
+        assert!(
+            var > 100.0,
+            "{}: looks blank (variance {var:.1})",
+            p.display()
+        );
         assert!(
             ink > 0.005 && ink < 0.9,
             "{}: ink share {ink:.3}",
@@ -247,9 +271,8 @@ fn png_charts_decode_and_are_not_blank() {
 }
 
 fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|d| d.join(name).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
 }
 
 #[test]
@@ -394,7 +417,10 @@ fn hostile_telemetry_is_escaped_and_stays_inside_the_report_directory() {
     );
 
     // Nothing was written beside the report directory, nothing escapes it.
-    let beside: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let beside: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(beside, vec![std::ffi::OsString::from("report")]);
     let mut top: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -425,7 +451,10 @@ fn hostile_telemetry_is_escaped_and_stays_inside_the_report_directory() {
     // The raw script never reaches a rendered format.
     let html = read_text(&dir.join("index.html"));
     assert_self_contained(&html);
-    assert!(html.contains("&lt;script&gt;alert(1)"), "hostile route not shown escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)"),
+        "hostile route not shown escaped"
+    );
     let mut rendered = vec![dir.join("index.html"), dir.join("report.md")];
     rendered.extend(charts_with_ext(&dir, "svg"));
     for p in &rendered {
@@ -438,10 +467,17 @@ fn hostile_telemetry_is_escaped_and_stays_inside_the_report_directory() {
             );
         }
         // Bidi overrides are shown as visible escapes, not applied.
-        assert!(!text.contains('\u{202E}'), "{} contains a raw RLO", p.display());
+        assert!(
+            !text.contains('\u{202E}'),
+            "{} contains a raw RLO",
+            p.display()
+        );
     }
     // The 5 kB name is bounded in the page.
-    assert!(!html.contains(&"x".repeat(1000)), "5 kB route not truncated");
+    assert!(
+        !html.contains(&"x".repeat(1000)),
+        "5 kB route not truncated"
+    );
     for p in charts_with_ext(&dir, "png") {
         let (w, h, var, _) = png_stats(&p);
         assert!(w >= 400 && h >= 250 && var > 100.0, "{}", p.display());
@@ -471,7 +507,11 @@ fn assert_same_lines(name: &str, golden: &str, fresh: &str) {
     if g == f {
         return;
     }
-    let i = g.iter().zip(&f).position(|(a, b)| a != b).unwrap_or(g.len().min(f.len()));
+    let i = g
+        .iter()
+        .zip(&f)
+        .position(|(a, b)| a != b)
+        .unwrap_or(g.len().min(f.len()));
     panic!(
         "reports/example/{name} is out of date: first difference at line {}:\n\
          - {}\n+ {}\n({} vs {} lines). Regenerate it with the command in reports/README.md \
@@ -507,7 +547,11 @@ fn golden_example_report_is_up_to_date() {
     }
     // The filter is not so lax that it hides a change.
     assert!(std::panic::catch_unwind(|| {
-        assert_same_lines("x", "a\n\"tool_version\": \"1\"\nb\n", "a\n\"tool_version\": \"2\"\nc\n")
+        assert_same_lines(
+            "x",
+            "a\n\"tool_version\": \"1\"\nb\n",
+            "a\n\"tool_version\": \"2\"\nc\n",
+        )
     })
     .is_err());
     assert_same_lines(
