@@ -63,21 +63,27 @@ fn large_aa_run_promotes_with_exit_0() {
 
 #[test]
 fn small_run_continues_with_exit_3() {
-    let dir = generated("mixed", 5_000, 0.1);
+    // A tenth of sample-data (sample-data/README.md promises this check): a few dozen canary
+    // requests per injected route.
+    let dir = generated("mixed", 20_000, 0.2);
     let (c, r) = analyze_json(&[&parquet_of(&dir)]);
     assert_eq!(verdict(&r), "continue", "summary: {}", r["summary"]);
     assert_eq!(c, 3);
     // Too little data is not a pass: the injected effects are inconclusive, not passing.
     let truth = read_json(&dir.join("truth.json"));
     for e in truth["effects"].as_array().unwrap() {
-        for c in r["comparisons"].as_array().unwrap() {
-            if c["service"] == e["service"]
-                && c["route"] == e["route"]
-                && c["metric"] == e["metric"]
-            {
-                assert_ne!(c["classification"], "pass", "{c}");
-            }
-        }
+        let judged: Vec<&Value> = r["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["service"] == e["service"]
+                    && c["route"] == e["route"]
+                    && c["metric"] == e["metric"]
+            })
+            .collect();
+        assert_eq!(judged.len(), 1, "effect {}", e["description"]);
+        assert_eq!(judged[0]["classification"], "inconclusive", "{}", judged[0]);
     }
 }
 
