@@ -72,7 +72,7 @@ pub fn read_json(p: &Path) -> Value {
 }
 
 /// Directory for this process's generated inputs, inside the target directory's scratch
-/// space. Directories of earlier runs older than a day are removed on first use so they do
+/// space. Directories of earlier runs older than six hours are removed on first use so they do
 /// not pile up.
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -86,7 +86,7 @@ fn scratch() -> &'static Path {
                     .and_then(|m| m.modified())
                     .ok()
                     .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > Duration::from_secs(24 * 3600));
+                    .is_some_and(|age| age > Duration::from_secs(6 * 3600));
                 if old && e.file_name().to_string_lossy().starts_with(prefix) {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
@@ -100,8 +100,8 @@ fn scratch() -> &'static Path {
 }
 
 /// A generated run: `canalyst generate --scenario NAME --spans N --canary-share F` with the
-/// default seed, created once per process. Returns its directory (`otlp/`, `parquet/`,
-/// `truth.json`).
+/// default seed, created once per process. Returns its directory (`parquet/`, `truth.json`;
+/// the OTLP/JSON file is deleted once generated).
 pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
     static RUNS: OnceLock<Mutex<HashMap<String, std::sync::Arc<OnceLock<PathBuf>>>>> =
         OnceLock::new();
@@ -127,6 +127,9 @@ pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
             .output()
             .expect("run canalyst generate");
         assert!(o.status.success(), "generate {key} failed: {}", stderr(&o));
+        // The tests read the canonical Parquet; the uncompressed OTLP/JSON would be most of
+        // the disk space left behind.
+        let _ = std::fs::remove_dir_all(dir.join("otlp"));
         dir
     })
     .clone()
