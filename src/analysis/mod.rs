@@ -119,25 +119,9 @@ pub fn generation_time_from(source_date_epoch: Option<String>) -> String {
     rfc3339_seconds(secs)
 }
 
-/// RFC 3339 UTC timestamp (`2026-11-21T09:30:00Z`) of Unix seconds (Hinnant's civil-from-days).
+/// RFC 3339 UTC timestamp (`2026-11-21T09:30:00Z`) of Unix seconds.
 pub fn rfc3339_seconds(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::model::time::format_rfc3339(secs.saturating_mul(crate::model::time::NS_PER_SEC))
 }
 
 /// Concise text for stdout: verdict, score, window, drivers with their numbers, data quality.

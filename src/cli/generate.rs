@@ -1,8 +1,8 @@
 //! `canalyst generate`: synthetic canary traffic (see `docs/generate.md`).
 
 use crate::generate::scenario::Scenario;
-use crate::model::time::{parse_rfc3339, NS_PER_SEC};
 use crate::generate::{generate, Compression, GenerateOptions};
+use crate::model::time::{parse_rfc3339, NS_PER_SEC};
 use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::time::Instant;

@@ -36,7 +36,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        format!("Canary report: {} vs {}", side(&report.canary), side(&report.baseline))
+        format!(
+            "Canary report: {} vs {}",
+            side(&report.canary),
+            side(&report.baseline)
+        )
     });
     let files = write_report(&args.output, &report, &input, &title)?;
     eprintln!("canalyst: wrote {}", files.html.display());

@@ -2,6 +2,7 @@
 
 use super::udaf;
 use super::EngineError;
+use crate::model::metrics::metric_schemas;
 use crate::model::spans::spans_schema;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -121,6 +122,7 @@ impl Engine {
         let ctx = Self::session(config);
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
+        register_metric_tables(&ctx, &[])?;
         Self::finish(ctx, config).await
     }
 
@@ -164,6 +166,7 @@ impl Engine {
         let ctx = Self::session(config);
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
+        register_metric_tables(&ctx, paths)?;
         Self::finish(ctx, config).await
     }
 
@@ -237,6 +240,50 @@ fn check_schema(want: &SchemaRef, got: &SchemaRef) -> Result<(), String> {
                 w.name(),
                 w.data_type()
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Registers `metric_points`, `histogram_points` and `exp_histogram_points`: over the
+/// `<table>.parquet` files of the dataset directories in `paths` that have one, else as an
+/// empty table with the canonical schema (so queries work on span-only datasets).
+fn register_metric_tables(ctx: &SessionContext, paths: &[PathBuf]) -> Result<(), EngineError> {
+    for (name, schema) in metric_schemas() {
+        let mut urls = Vec::new();
+        for p in paths.iter().filter(|p| p.is_dir()) {
+            let file = p.join(format!("{name}.parquet"));
+            if !file.is_file() {
+                continue;
+            }
+            let file = std::path::absolute(&file).map_err(|e| EngineError::Input {
+                path: file.clone(),
+                reason: e.to_string(),
+            })?;
+            let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
+                path: file.clone(),
+                reason: "cannot be expressed as a file URL".into(),
+            })?;
+            urls.push(
+                ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
+                    path: file.clone(),
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        if urls.is_empty() {
+            let table = MemTable::try_new(schema, vec![vec![]]).map_err(register_err(name))?;
+            ctx.register_table(name, Arc::new(table))
+                .map_err(register_err(name))?;
+        } else {
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let cfg = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(schema);
+            let table = ListingTable::try_new(cfg).map_err(register_err(name))?;
+            ctx.register_table(name, Arc::new(table))
+                .map_err(register_err(name))?;
         }
     }
     Ok(())

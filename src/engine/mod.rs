@@ -6,8 +6,8 @@
 //! per-group samples of [`summary`] in parallel with rayon. `docs/engine.md` is the user guide.
 
 pub mod context;
-pub mod inputs;
 pub mod ddsketch;
+pub mod inputs;
 pub mod output;
 pub mod quantile;
 pub mod queries;

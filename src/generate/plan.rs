@@ -3,8 +3,8 @@
 //! simulated in parallel and still numbered and written in order.
 
 use super::scenario::{Effect, EffectTable, Scenario};
-use crate::model::time::NS_PER_SEC;
 use super::topology::{expected_spans, rt, ROUTES};
+use crate::model::time::NS_PER_SEC;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

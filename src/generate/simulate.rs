@@ -693,8 +693,8 @@ pub fn status_code(sp: &SimSpan) -> i32 {
 mod tests {
     use super::super::plan::PlanParams;
     use super::super::scenario::Scenario;
-    use crate::model::time::NS_PER_SEC;
     use super::*;
+    use crate::model::time::NS_PER_SEC;
 
     pub(crate) fn plan(scenario: Scenario, spans: u64, canary_share: f64) -> TrafficPlan {
         TrafficPlan::new(PlanParams {

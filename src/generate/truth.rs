@@ -4,8 +4,8 @@
 
 use super::plan::TrafficPlan;
 use super::scenario::{clean_routes, Effect, EffectKind};
-use crate::model::time::format_rfc3339;
 use super::topology::{RouteId, Step, Track, ROUTES, SERVICES};
+use crate::model::time::format_rfc3339;
 use serde::Serialize;
 
 /// Version of the `truth.json` layout.

@@ -2,11 +2,15 @@
 //!
 //! Layout: `spans.parquet` (canonical spans schema, zstd, dictionary encoding, row groups of
 //! [`ROW_GROUP_ROWS`] rows), `data_quality.json` (the [`DataQuality`] of the ingest) and
-//! `dataset.json` (the [`Manifest`]: schema version, canalyst version, row count, time range).
+//! `dataset.json` (the [`Manifest`]: schema version, canalyst version, row counts, time range),
+//! and, only when the ingest produced metric points of that kind, `metric_points.parquet`,
+//! `histogram_points.parquet` and `exp_histogram_points.parquet` (see `docs/metrics.md`; an
+//! absent metric file means an empty table, and a re-ingest removes stale ones).
 //! Every file is written under a temporary name and renamed into place, so a DATASET is never
 //! seen half-written.
 
 use super::driver::{BatchSink, IngestError};
+use crate::model::metrics::{MetricTables, METRICS_SCHEMA_VERSION};
 use crate::model::quality::DataQuality;
 use crate::model::spans::{spans_schema, SPANS_SCHEMA_VERSION};
 use arrow::array::AsArray;
@@ -85,7 +89,30 @@ pub struct Manifest {
     pub duplicates_dropped: u64,
     /// Span time range; absent when there are no spans.
     pub time_range: Option<TimeRange>,
+    /// [`METRICS_SCHEMA_VERSION`] of the metric tables (0 in DATASETs written before metrics).
+    #[serde(default)]
+    pub metrics_schema_version: u32,
+    /// Rows in `metric_points.parquet` (0 when the file is absent).
+    #[serde(default)]
+    pub metric_points_rows: u64,
+    /// Rows in `histogram_points.parquet`.
+    #[serde(default)]
+    pub histogram_points_rows: u64,
+    /// Rows in `exp_histogram_points.parquet`.
+    #[serde(default)]
+    pub exp_histogram_points_rows: u64,
 }
+
+/// File name of a metric table in a DATASET.
+pub fn metric_file(table: &str) -> String {
+    format!("{table}.parquet")
+}
+
+const METRIC_FILES: [&str; 3] = [
+    "metric_points.parquet",
+    "histogram_points.parquet",
+    "exp_histogram_points.parquet",
+];
 
 /// Writes canonical span batches to `DIR/spans.parquet` (via a temporary file) and, on
 /// [`ParquetSink::finish`], the data-quality log and manifest.
@@ -96,6 +123,7 @@ pub struct ParquetSink {
     rows: u64,
     min_start: Option<i64>,
     max_end: Option<i64>,
+    metrics: Option<MetricTables>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
@@ -136,7 +164,9 @@ impl ParquetSink {
                 let e = e.map_err(io(dir))?;
                 let name = e.file_name().to_string_lossy().to_string();
                 let ours = [SPANS_FILE, QUALITY_FILE, MANIFEST_FILE].contains(&name.as_str())
-                    || name.starts_with(".spans.parquet.");
+                    || METRIC_FILES.contains(&name.as_str())
+                    || name.starts_with(".spans.parquet.")
+                    || name.starts_with(".metric");
                 if !ours {
                     return Err(IngestError::Invalid {
                         path: dir.to_path_buf(),
@@ -163,6 +193,7 @@ impl ParquetSink {
             rows: 0,
             min_start: None,
             max_end: None,
+            metrics: None,
         })
     }
 
@@ -176,6 +207,39 @@ impl ParquetSink {
         }
         let spans = self.dir.join(SPANS_FILE);
         std::fs::rename(&self.tmp, &spans).map_err(io(&spans))?;
+        let mut metric_rows = [0u64; 3];
+        if let Some(tables) = self.metrics.take() {
+            for (i, (name, batch)) in tables.tables().into_iter().enumerate() {
+                metric_rows[i] = batch.num_rows() as u64;
+                let path = self.dir.join(metric_file(name));
+                if batch.num_rows() == 0 {
+                    if path.exists() {
+                        std::fs::remove_file(&path).map_err(io(&path))?;
+                    }
+                    continue;
+                }
+                let tmp = self
+                    .dir
+                    .join(format!(".{name}.parquet.{}.tmp", std::process::id()));
+                let file = File::create(&tmp).map_err(io(&tmp))?;
+                let pq = |source| IngestError::Parquet {
+                    path: tmp.clone(),
+                    source,
+                };
+                let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
+                    .map_err(pq)?;
+                w.write(batch).map_err(pq)?;
+                w.close().map_err(pq)?;
+                std::fs::rename(&tmp, &path).map_err(io(&path))?;
+            }
+        } else {
+            for f in METRIC_FILES {
+                let path = self.dir.join(f);
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(io(&path))?;
+                }
+            }
+        }
         write_json_atomically(&self.dir.join(QUALITY_FILE), quality)?;
         let manifest = Manifest {
             format: DATASET_FORMAT.to_string(),
@@ -190,6 +254,10 @@ impl ParquetSink {
                 .min_start
                 .zip(self.max_end)
                 .map(|(s, e)| TimeRange::new(s, e)),
+            metrics_schema_version: METRICS_SCHEMA_VERSION,
+            metric_points_rows: metric_rows[0],
+            histogram_points_rows: metric_rows[1],
+            exp_histogram_points_rows: metric_rows[2],
         };
         write_json_atomically(&self.dir.join(MANIFEST_FILE), &manifest)?;
         Ok(manifest)
@@ -232,6 +300,18 @@ impl BatchSink for ParquetSink {
             path: self.tmp.clone(),
             source,
         })
+    }
+
+    /// Kept until [`ParquetSink::finish`], so an abandoned ingest writes no metric files.
+    fn write_metrics(&mut self, tables: MetricTables) -> Result<(), IngestError> {
+        self.keep_metrics(tables);
+        Ok(())
+    }
+}
+
+impl ParquetSink {
+    fn keep_metrics(&mut self, tables: MetricTables) {
+        self.metrics = Some(tables);
     }
 }
 

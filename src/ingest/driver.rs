@@ -13,6 +13,8 @@ use super::formats;
 use super::otlp_json::{self, Decoded};
 use super::sniff::{self, Container, Content};
 use super::{IngestOptions, SpanChunk};
+use crate::model::metric_delta;
+use crate::model::metrics::{MetricPoint, MetricTables};
 use crate::model::quality::{DataQuality, FileSummary, Issue, IssueKind, Severity};
 use crate::model::spans::{spans_schema, SpanFingerprint, SpansBuilder};
 use arrow::array::{AsArray, BooleanArray};
@@ -84,6 +86,14 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> IngestError + '_ {
 pub trait BatchSink: Send {
     /// Takes one batch in the canonical spans schema.
     fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError>;
+
+    /// Takes the metric tables, once, after the last span batch (metric points are held until
+    /// the end of the ingest for the cumulative → delta conversion). Span-only sinks keep this
+    /// default, which drops them.
+    fn write_metrics(&mut self, tables: MetricTables) -> Result<(), IngestError> {
+        let _ = tables;
+        Ok(())
+    }
 }
 
 /// A sink that keeps the batches in memory (tests, `inspect` on raw files).
@@ -91,11 +101,18 @@ pub trait BatchSink: Send {
 pub struct MemorySink {
     /// Batches received, in order.
     pub batches: Vec<RecordBatch>,
+    /// Metric tables, when the ingest has finished.
+    pub metrics: Option<MetricTables>,
 }
 
 impl BatchSink for MemorySink {
     fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
         self.batches.push(batch);
+        Ok(())
+    }
+
+    fn write_metrics(&mut self, tables: MetricTables) -> Result<(), IngestError> {
+        self.metrics = Some(tables);
         Ok(())
     }
 }
@@ -210,6 +227,7 @@ enum Parsed {
     Reader {
         chunks: Vec<SpanChunk>,
         quality: DataQuality,
+        metrics: Vec<MetricPoint>,
     },
     Quality {
         quality: DataQuality,
@@ -252,7 +270,16 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
             } else {
                 let mut builder = SpansBuilder::new(opts.identity.clone(), name);
                 let mut quality = DataQuality::default();
-                formats::decode_proto_message(&data, name, frame, opts, &mut builder, &mut quality);
+                let mut metrics = Vec::new();
+                formats::decode_proto_message(
+                    &data,
+                    name,
+                    frame,
+                    opts,
+                    &mut builder,
+                    &mut quality,
+                    &mut metrics,
+                );
                 let mut batches = Vec::new();
                 if !builder.is_empty() {
                     batches.push(
@@ -266,21 +293,43 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
                         batches,
                         quality,
                         saw_non_span_data: false,
+                        metrics,
                     },
                 }
             }
         }
         Work::Proto { file, data } => {
             let mut chunks = Vec::new();
-            let quality =
-                formats::read_framed_proto(&data, &files[file].name, opts, &mut |c| chunks.push(c));
-            Parsed::Reader { chunks, quality }
+            let mut metrics = Vec::new();
+            let quality = formats::read_framed_proto(
+                &data,
+                &files[file].name,
+                opts,
+                &mut |c| chunks.push(c),
+                &mut metrics,
+            );
+            Parsed::Reader {
+                chunks,
+                quality,
+                metrics,
+            }
         }
         Work::Parquet { file } => {
             let mut chunks = Vec::new();
             let f = &files[file];
-            let quality = formats::read_parquet(&f.path, &f.name, opts, &mut |c| chunks.push(c));
-            Parsed::Reader { chunks, quality }
+            let mut metrics = Vec::new();
+            let quality = formats::read_parquet(
+                &f.path,
+                &f.name,
+                opts,
+                &mut |c| chunks.push(c),
+                &mut metrics,
+            );
+            Parsed::Reader {
+                chunks,
+                quality,
+                metrics,
+            }
         }
         Work::Quality { quality, .. } => Parsed::Quality { quality },
         Work::EndFile { file, format } => Parsed::EndFile { file, format },
@@ -712,13 +761,15 @@ struct Consumer<'a> {
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     batch_rows: usize,
+    metrics: Vec<MetricPoint>,
 }
 
 impl<'a> Consumer<'a> {
     fn consume(&mut self, parsed: Vec<Parsed>) -> Result<(), IngestError> {
         for p in parsed {
             match p {
-                Parsed::Json { decoded } => {
+                Parsed::Json { mut decoded } => {
+                    self.metrics.append(&mut decoded.metrics);
                     self.acc.add(&decoded.quality);
                     self.acc.non_span |= decoded.saw_non_span_data;
                     self.quality.merge(decoded.quality);
@@ -726,7 +777,12 @@ impl<'a> Consumer<'a> {
                         self.take(batch, &fps)?;
                     }
                 }
-                Parsed::Reader { chunks, quality } => {
+                Parsed::Reader {
+                    chunks,
+                    quality,
+                    mut metrics,
+                } => {
+                    self.metrics.append(&mut metrics);
                     for c in chunks {
                         self.acc.add(&c.quality);
                         self.quality.merge(c.quality);
@@ -754,7 +810,7 @@ impl<'a> Consumer<'a> {
                 name,
                 None,
                 None,
-                "file holds OTLP metrics or logs (resourceMetrics/resourceLogs): they are not span data and are not ingested",
+                "file holds OTLP logs (resourceLogs): canalyst does not ingest logs",
             ));
         } else if acc.read == 0 && acc.issues == 0 {
             self.quality.push(Issue::note(
@@ -762,7 +818,7 @@ impl<'a> Consumer<'a> {
                 name,
                 None,
                 None,
-                "file holds no spans",
+                "file holds no spans or metric points",
             ));
         }
         if !acc.summary_given {
@@ -854,6 +910,11 @@ impl<'a> Consumer<'a> {
 
     fn finish(mut self) -> Result<DataQuality, IngestError> {
         self.flush()?;
+        let mut points = std::mem::take(&mut self.metrics);
+        metric_delta::convert(&mut points, &mut self.quality);
+        let tables = MetricTables::build(&points)?;
+        drop(points);
+        self.sink.write_metrics(tables)?;
         let mut q = self.quality;
         q.records_ingested = q.records_ingested.saturating_sub(q.duplicates_dropped);
         Ok(q)
@@ -915,6 +976,7 @@ pub fn ingest_paths_with_progress(
         pending: Vec::new(),
         pending_rows: 0,
         batch_rows: opts.batch_rows.max(1),
+        metrics: Vec::new(),
     };
     let mut to_parse = producer.next_window()?;
     let mut to_consume: Vec<Parsed> = Vec::new();

@@ -2,13 +2,15 @@
 //! kind and status, and the time range), computed with Arrow kernels and hash maps while the
 //! batches stream by, so raw inputs of any size are inspected in bounded memory.
 
-use super::dataset::{is_dataset, open_dataset, TimeRange};
+use super::dataset::{is_dataset, metric_file, open_dataset, TimeRange};
 use super::driver::{ingest_paths, BatchSink, IngestError};
 use super::IngestOptions;
+use crate::model::metrics::{metric_schemas, MetricTables};
 use crate::model::quality::DataQuality;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, TimestampNanosecondType};
 use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct Inventory {
     pub by_status: BTreeMap<String, u64>,
     /// Earliest start and latest end.
     pub time_range: Option<TimeRange>,
+    /// Metric points over the three metric tables.
+    pub metric_points: u64,
+    /// Metric points per `metric name [kind] track=…` (track `(none)` when absent).
+    pub by_metric: BTreeMap<String, u64>,
 }
 
 fn kind_name(k: i32) -> String {
@@ -129,6 +135,34 @@ impl Inventory {
         }
     }
 
+    /// Adds one metric table batch (any of the three metric schemas).
+    pub fn add_metrics(&mut self, batch: &RecordBatch) {
+        let text = |n: &str| {
+            let c = batch.column_by_name(n).expect("canonical metric column");
+            arrow::compute::cast(c, &DataType::Utf8).expect("string column casts to Utf8")
+        };
+        let (name, kind, track) = (text("metric_name"), text("kind"), text("deployment_track"));
+        let (name, kind, track) = (
+            name.as_string::<i32>(),
+            kind.as_string::<i32>(),
+            track.as_string::<i32>(),
+        );
+        for i in 0..batch.num_rows() {
+            let key = format!(
+                "{} [{}] track={}",
+                name.value(i),
+                kind.value(i),
+                if track.is_null(i) {
+                    NONE_LABEL
+                } else {
+                    track.value(i)
+                }
+            );
+            *self.by_metric.entry(key).or_insert(0) += 1;
+        }
+        self.metric_points += batch.num_rows() as u64;
+    }
+
     /// Human-readable report; each count table shows its `top` largest entries.
     pub fn render_text(&self, quality: &DataQuality, top: usize) -> String {
         let mut s = format!("spans: {}\n", self.spans);
@@ -136,15 +170,19 @@ impl Inventory {
             Some(t) => s.push_str(&format!("time range: {} .. {}\n", t.start, t.end)),
             None => s.push_str("time range: (no spans)\n"),
         }
-        let tables: [(&str, &BTreeMap<String, u64>); 6] = [
+        let tables: [(&str, &BTreeMap<String, u64>); 7] = [
             ("service", &self.by_service),
             ("version", &self.by_version),
             ("track", &self.by_track),
             ("route", &self.by_route),
             ("kind", &self.by_kind),
             ("status", &self.by_status),
+            ("metric (name [kind] track)", &self.by_metric),
         ];
         for (title, map) in tables {
+            if map.is_empty() && title.starts_with("metric") {
+                continue;
+            }
             s.push_str(&format!("\nby {title} ({} distinct):\n", map.len()));
             let mut rows: Vec<(&String, &u64)> = map.iter().collect();
             rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -154,6 +192,9 @@ impl Inventory {
             if rows.len() > top {
                 s.push_str(&format!("  ... {} more\n", rows.len() - top));
             }
+        }
+        if self.metric_points > 0 {
+            s.push_str(&format!("\nmetric points: {}\n", self.metric_points));
         }
         s.push_str(&format!("\ndata quality: {}\n", quality.summary()));
         s
@@ -170,6 +211,13 @@ pub fn sanitize(s: &str) -> String {
 impl BatchSink for Inventory {
     fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
         self.add(&batch);
+        Ok(())
+    }
+
+    fn write_metrics(&mut self, tables: MetricTables) -> Result<(), IngestError> {
+        for (_, b) in tables.tables() {
+            self.add_metrics(b);
+        }
         Ok(())
     }
 }
@@ -192,6 +240,31 @@ pub fn inspect_paths(
                 message: e.to_string(),
             })?;
             inv.add(&batch);
+        }
+        for (name, _) in metric_schemas() {
+            let path = ds.dir.join(metric_file(name));
+            if !path.is_file() {
+                continue;
+            }
+            let pq = |source| IngestError::Parquet {
+                path: path.clone(),
+                source,
+            };
+            let file = std::fs::File::open(&path).map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(pq)?
+                .build()
+                .map_err(pq)?;
+            for b in reader {
+                let b = b.map_err(|e| IngestError::Invalid {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                inv.add_metrics(&b);
+            }
         }
         quality.merge(ds.quality);
     }

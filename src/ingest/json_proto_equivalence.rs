@@ -139,11 +139,11 @@ fn convert(doc: &Value) -> TracesData {
                                                 start_time_unix_nano: num(&sp["startTimeUnixNano"]),
                                                 end_time_unix_nano: num(&sp["endTimeUnixNano"]),
                                                 attributes: kvs(sp.get("attributes")),
-                                                events:
-                                                    sp.get("events")
-                                                        .and_then(|e| e.as_array())
-                                                        .map(|a| {
-                                                            a.iter()
+                                                events: sp
+                                                    .get("events")
+                                                    .and_then(|e| e.as_array())
+                                                    .map(|a| {
+                                                        a.iter()
                                                                 .map(|e| span::Event {
                                                                     time_unix_nano: e
                                                                         .get("timeUnixNano")
@@ -160,8 +160,8 @@ fn convert(doc: &Value) -> TracesData {
                                                                     dropped_attributes_count: 0,
                                                                 })
                                                                 .collect()
-                                                        })
-                                                        .unwrap_or_default(),
+                                                    })
+                                                    .unwrap_or_default(),
                                                 status: sp.get("status").map(|s| Status {
                                                     message: s
                                                         .get("message")
@@ -245,8 +245,8 @@ fn json_and_proto_readers_agree_on_samples() {
         let doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         let out = dir.path().join(f.replace('/', "_") + ".pb");
         std::fs::write(&out, encode_framed(&[convert(&doc)])).unwrap();
-        let (a, qa) = ingest(&[p.clone()]);
-        let (b, qb) = ingest(&[out.clone()]);
+        let (a, qa) = ingest(std::slice::from_ref(&p));
+        let (b, qb) = ingest(std::slice::from_ref(&out));
         assert_eq!(qa.counts, qb.counts, "{f}");
         assert_eq!(qb.files[0].format, "otlp-proto-framed");
         let (sa, sb) = (strip(&a), strip(&b));

@@ -41,16 +41,18 @@ pub struct SpanChunk {
     pub quality: DataQuality,
 }
 
-pub mod otlp_proto;
-pub mod parquet_spans;
 pub mod dataset;
 pub mod driver;
 pub mod formats;
 pub mod inventory;
 pub mod otlp_json;
+pub mod otlp_proto;
+pub mod parquet_spans;
 pub mod sniff;
 
 pub use dataset::{is_dataset, load_spans, open_dataset, Dataset, ParquetSink};
 pub use driver::{ingest_paths, list_inputs, BatchSink, IngestError, InputFile, MemorySink};
 #[cfg(test)]
 mod json_proto_equivalence;
+#[cfg(test)]
+mod metrics_tests;

@@ -19,6 +19,7 @@
 use super::IngestOptions;
 use crate::model::identity::{kind, status};
 use crate::model::ids::{decode_id, to_hex, IdEncoding, IdError};
+use crate::model::metrics::MetricPoint;
 use crate::model::quality::{DataQuality, Issue, IssueKind, Severity, MAX_LISTED_PER_KIND};
 use crate::model::spans::{ResourceInfo, SpanFingerprint, SpanRecord, SpansBuilder};
 use arrow::record_batch::RecordBatch;
@@ -28,6 +29,8 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
 use std::fmt::Write as _;
+
+mod metrics;
 
 // ---------------------------------------------------------------------------------------------
 // Lenient leaf types
@@ -299,8 +302,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for JEnum<'a> {
 struct Doc<'a> {
     #[serde(borrow, default, rename = "resourceSpans", alias = "resource_spans")]
     resource_spans: Option<Vec<ResourceSpans<'a>>>,
-    #[serde(default, rename = "resourceMetrics", alias = "resource_metrics")]
-    resource_metrics: Option<IgnoredAny>,
+    #[serde(
+        borrow,
+        default,
+        rename = "resourceMetrics",
+        alias = "resource_metrics"
+    )]
+    resource_metrics: Option<Vec<metrics::ResourceMetrics<'a>>>,
     #[serde(default, rename = "resourceLogs", alias = "resource_logs")]
     resource_logs: Option<IgnoredAny>,
 }
@@ -700,8 +708,10 @@ pub struct Location<'f> {
 /// from span to span) and counters.
 pub struct SpanDecoder {
     rec: SpanRecord,
-    /// Whether any decoded object carried `resourceMetrics` or `resourceLogs`.
+    /// Whether any decoded object carried `resourceLogs` (not ingested).
     pub saw_non_span_data: bool,
+    /// Metric points decoded so far (objects with `resourceMetrics`), in input order.
+    pub metrics: Vec<MetricPoint>,
 }
 
 impl Default for SpanDecoder {
@@ -894,6 +904,7 @@ impl SpanDecoder {
         Self {
             rec: SpanRecord::default(),
             saw_non_span_data: false,
+            metrics: Vec::new(),
         }
     }
 
@@ -910,10 +921,15 @@ impl SpanDecoder {
         flush: &mut dyn FnMut(&mut SpansBuilder),
     ) -> Result<u64, serde_json::Error> {
         let doc: Doc = serde_json::from_slice(json)?;
-        if doc.resource_metrics.is_some() || doc.resource_logs.is_some() {
+        if doc.resource_logs.is_some() {
             self.saw_non_span_data = true;
         }
         let mut seen = 0u64;
+        if let Some(rms) = &doc.resource_metrics {
+            let before = self.metrics.len();
+            metrics::decode_resource_metrics(rms, at, opts, quality, &mut self.metrics);
+            seen += (self.metrics.len() - before) as u64;
+        }
         for (ri, rs) in doc.resource_spans.iter().flatten().enumerate() {
             let res_kvs = rs.resource.as_ref().and_then(|r| r.attributes.as_ref());
             for (si, ss) in rs.scope_spans.iter().flatten().enumerate() {
@@ -1104,8 +1120,10 @@ pub struct Decoded {
     pub batches: Vec<(RecordBatch, Vec<SpanFingerprint>)>,
     /// Counts and issues (no [`crate::model::quality::FileSummary`]; the driver adds it).
     pub quality: DataQuality,
-    /// Whether any object carried metrics or logs instead of spans.
+    /// Whether any object carried logs (not ingested).
     pub saw_non_span_data: bool,
+    /// Metric points (not yet delta-converted), in input order.
+    pub metrics: Vec<MetricPoint>,
 }
 
 fn finish_into(builder: &mut SpansBuilder, out: &mut Vec<(RecordBatch, Vec<SpanFingerprint>)>) {
@@ -1209,6 +1227,7 @@ pub fn decode_lines(
     finish_into(&mut builder, &mut batches);
     out.batches = batches;
     out.saw_non_span_data = dec.saw_non_span_data;
+    out.metrics = dec.metrics;
     out
 }
 
@@ -1250,6 +1269,7 @@ pub fn decode_document(data: &[u8], first_line: u64, file: &str, opts: &IngestOp
     finish_into(&mut builder, &mut batches);
     out.batches = batches;
     out.saw_non_span_data = dec.saw_non_span_data;
+    out.metrics = dec.metrics;
     out
 }
 
@@ -1400,9 +1420,9 @@ mod tests {
     }
 
     #[test]
-    fn truncated_malformed_and_metrics_lines() {
+    fn truncated_malformed_and_logs_lines() {
         let text = format!(
-            "{}\n\nnot json\n{{\"resourceMetrics\":[]}}\n{}",
+            "{}\n\nnot json\n{{\"resourceLogs\":[]}}\n{}",
             one(GOOD),
             &one(GOOD)[..40]
         );

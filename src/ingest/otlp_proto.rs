@@ -11,10 +11,12 @@
 //! single place that rule is implemented for protobuf input.
 
 pub mod messages;
+pub mod metrics;
 
 use self::messages::{any_value, AnyValue, KeyValue, TracesData};
 use super::{IngestOptions, SpanChunk};
 use crate::model::ids::to_hex;
+use crate::model::metrics::MetricPoint;
 use crate::model::quality::{DataQuality, FileSummary, Issue, IssueKind};
 use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder};
 use prost::Message as _;
@@ -151,6 +153,9 @@ fn id_problem(bytes: &[u8], expected: usize) -> Option<String> {
 /// all-zero ids are invalid). A message that does not decode is one `bad_protobuf` rejection (counted as one
 /// record read and rejected, since its span count is unknown).
 ///
+/// A message that is a `MetricsData` instead (see [`decode_frame`]) has its points appended to
+/// `metrics`.
+///
 /// `quality` gets the issues and the `records_read`/`records_ingested`/`records_rejected`
 /// counts; the caller owns the [`FileSummary`].
 pub fn decode_traces_message(
@@ -160,8 +165,25 @@ pub fn decode_traces_message(
     opts: &IngestOptions,
     builder: &mut SpansBuilder,
     quality: &mut DataQuality,
+    metrics: &mut Vec<MetricPoint>,
 ) -> u64 {
-    decode_frame(msg, file, frame, None, opts, builder, quality, &mut false).unwrap_or(0)
+    let mut noted = false;
+    let mut sinks = FrameSinks {
+        builder,
+        quality,
+        metrics,
+        noted: &mut noted,
+    };
+    decode_frame(msg, file, frame, None, opts, &mut sinks).unwrap_or(0)
+}
+
+/// Where a decoded frame's records and findings go.
+struct FrameSinks<'a> {
+    builder: &'a mut SpansBuilder,
+    quality: &'a mut DataQuality,
+    metrics: &'a mut Vec<MetricPoint>,
+    /// Whether the file already got its "logs are not ingested" note.
+    noted: &'a mut bool,
 }
 
 /// Which non-trace OTLP signal a message holds, if it decodes as one with content. Metric and
@@ -169,17 +191,6 @@ pub fn decode_traces_message(
 /// so a message whose "spans" all have unusable ids is checked against these before its
 /// spans are rejected.
 fn non_span_signal(msg: &[u8]) -> Option<&'static str> {
-    if let Ok(m) = messages::MetricsData::decode(msg) {
-        let has_metric = m
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .flat_map(|s| &s.metrics)
-            .any(|m| m.data.is_some());
-        if has_metric {
-            return Some("metrics (ExportMetricsServiceRequest)");
-        }
-    }
     if let Ok(l) = messages::LogsData::decode(msg) {
         let has_record = l
             .resource_logs
@@ -201,33 +212,49 @@ fn no_usable_span(d: &TracesData) -> bool {
         .flat_map(|r| &r.scope_spans)
         .flat_map(|s| &s.spans)
         .peekable();
-    spans.peek().is_some() && spans.all(|s| s.trace_id.len() != 16 || s.span_id.len() != 8)
+    spans.peek().is_some()
+        && spans.all(|s| {
+            s.trace_id.len() != 16
+                || s.span_id.len() != 8
+                || (s.start_time_unix_nano == 0 && s.end_time_unix_nano == 0)
+        })
 }
 
 /// As [`decode_traces_message`]; `offset` (byte offset of the frame) is added to the reason of
-/// a decode failure. Returns `None` when the message does not decode. A metrics or logs
-/// message is not span data: the first one gets an `unsupported_format` note (`noted` keeps
-/// it to one per file) and it counts no records.
-#[allow(clippy::too_many_arguments)]
+/// a decode failure. Returns `None` when the message does not decode. A message that does not
+/// hold usable spans but decodes as `MetricsData` with metric data is read as metrics (the
+/// points go to `sinks.metrics`). A logs message is not read: the first one gets an
+/// `unsupported_format` note (`noted` keeps it to one per file) and it counts no records.
 fn decode_frame(
     msg: &[u8],
     file: &str,
     frame: u64,
     offset: Option<usize>,
     opts: &IngestOptions,
-    builder: &mut SpansBuilder,
-    quality: &mut DataQuality,
-    noted: &mut bool,
+    sinks: &mut FrameSinks,
 ) -> Option<u64> {
+    let FrameSinks {
+        builder,
+        quality,
+        metrics,
+        noted,
+    } = sinks;
     let decoded = TracesData::decode(msg);
     let suspicious = match &decoded {
         Ok(d) => no_usable_span(d),
         Err(_) => true,
     };
     if suspicious {
+        if let Ok(m) = messages::MetricsData::decode(msg) {
+            if metrics::has_metric_data(&m) {
+                let read_before = quality.records_read;
+                metrics::decode_metrics_data(&m, file, frame, opts, quality, metrics);
+                return Some(quality.records_read - read_before);
+            }
+        }
         if let Some(signal) = non_span_signal(msg) {
-            if !*noted {
-                *noted = true;
+            if !**noted {
+                **noted = true;
                 quality.push(Issue::note(
                     IssueKind::UnsupportedFormat,
                     file,
@@ -442,6 +469,7 @@ pub fn read_framed(
     file: &str,
     opts: &IngestOptions,
     emit: &mut dyn FnMut(SpanChunk),
+    metrics: &mut Vec<MetricPoint>,
 ) -> DataQuality {
     let mut q = DataQuality::default();
     let mut b = SpansBuilder::new(opts.identity.clone(), file);
@@ -491,16 +519,13 @@ pub fn read_framed(
                 format!("zero-length frame at byte offset {off} (an empty request, no spans)"),
             ));
         }
-        let decoded = decode_frame(
-            msg,
-            file,
-            frame,
-            Some(off),
-            opts,
-            &mut b,
-            &mut q,
-            &mut non_span_noted,
-        );
+        let mut sinks = FrameSinks {
+            builder: &mut b,
+            quality: &mut q,
+            metrics,
+            noted: &mut non_span_noted,
+        };
+        let decoded = decode_frame(msg, file, frame, Some(off), opts, &mut sinks);
         let next = off + 4 + len;
         if decoded.is_none() && !plausible_frame_at(data, next) {
             q.push(Issue::rejected(
@@ -548,9 +573,13 @@ pub fn looks_like_framed_proto(data: &[u8]) -> bool {
         return false;
     }
     if data.len() >= 4 + len {
-        return TracesData::decode(&data[4..4 + len])
+        let msg = &data[4..4 + len];
+        return TracesData::decode(msg)
             .map(|t| !t.resource_spans.is_empty())
-            .unwrap_or(false);
+            .unwrap_or(false)
+            || messages::MetricsData::decode(msg)
+                .map(|m| !m.resource_metrics.is_empty())
+                .unwrap_or(false);
     }
     let mut rest = &data[5..];
     match prost::encoding::decode_varint(&mut rest) {

@@ -9,6 +9,7 @@
 //! `docs/ingest-binary.md` lists the columns read and what each flavour loses.
 
 mod clickhouse;
+pub mod clickhouse_metrics;
 mod tempo;
 
 use super::otlp_proto::flush;

@@ -6,6 +6,8 @@
 
 pub mod identity;
 pub mod ids;
+pub mod metric_delta;
+pub mod metrics;
 pub mod quality;
 pub mod route;
 pub mod spans;

@@ -106,6 +106,12 @@ pub fn format_rfc3339(ns: i64) -> String {
     }
 }
 
+/// Formats Unix nanoseconds as `YYYY-MM-DDTHH:MM:SSZ`, truncated to the second (floor, so
+/// instants before the epoch round down like the calendar does).
+pub fn format_rfc3339_seconds(ns: i64) -> String {
+    format_rfc3339(ns.div_euclid(NS_PER_SEC) * NS_PER_SEC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,27 +160,9 @@ pub fn escape_free_comparison_label(c: &Comparison) -> String {
     )
 }
 
-/// RFC 3339 UTC time of `ns` nanoseconds since the Unix epoch, to the second
-/// (days-to-civil conversion of H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+/// RFC 3339 UTC time of `ns` nanoseconds since the Unix epoch, to the second.
 pub fn fmt_time(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    crate::model::time::format_rfc3339_seconds(ns)
 }
 
 #[cfg(test)]

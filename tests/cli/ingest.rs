@@ -152,13 +152,19 @@ fn spec_file_exporter_empty_ids_are_located_rejections() {
 }
 
 #[test]
-fn metrics_and_logs_get_one_note_per_file() {
-    let (code, q, _e, _d) = ingest(&sample("otel-spec-file-exporter/metrics.jsonl"), &[]);
+fn logs_get_one_note_per_file_and_metrics_are_ingested() {
+    let (code, q, _e, _d) = ingest(&sample("otel-spec-file-exporter/logs.jsonl"), &[]);
     assert_eq!(code, 0);
     let q = q.unwrap();
     assert_eq!(count(&q, "unsupported_format"), 1);
     assert_eq!(n(&q, "records_rejected"), 0);
     assert_eq!(q["issues"][0]["severity"], "note");
+    // Metrics are read since the metrics ingest (tests/cli/metrics.rs covers the tables).
+    let (code, q, _e, _d) = ingest(&sample("otel-spec-file-exporter/metrics.jsonl"), &[]);
+    assert_eq!(code, 0);
+    let q = q.unwrap();
+    assert_eq!(count(&q, "unsupported_format"), 0);
+    assert_eq!(n(&q, "records_ingested"), 16);
 }
 
 #[test]

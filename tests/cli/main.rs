@@ -4,5 +4,6 @@ mod analyze;
 mod fixtures;
 mod generate;
 mod ingest;
+mod metrics;
 mod report;
 mod sql;

@@ -45,9 +45,23 @@ fn resource() -> Vec<(String, String)> {
 }
 
 fn collect(data: &[u8], o: &IngestOptions) -> (Vec<SpanChunk>, DataQuality) {
-    let mut chunks = Vec::new();
-    let q = read_framed(data, "in.pb", o, &mut |c| chunks.push(c));
+    let (chunks, q, metrics) = collect_all(data, o);
+    assert!(metrics.is_empty());
     (chunks, q)
+}
+
+fn collect_all(
+    data: &[u8],
+    o: &IngestOptions,
+) -> (
+    Vec<SpanChunk>,
+    DataQuality,
+    Vec<crate::model::metrics::MetricPoint>,
+) {
+    let mut chunks = Vec::new();
+    let mut metrics = Vec::new();
+    let q = read_framed(data, "in.pb", o, &mut |c| chunks.push(c), &mut metrics);
+    (chunks, q, metrics)
 }
 
 fn concat(chunks: &[SpanChunk]) -> RecordBatch {
@@ -176,7 +190,7 @@ fn hand_encoded_wire_bytes_decode_to_expected_fields() {
     let mut b = SpansBuilder::new(o.identity.clone(), "x.pb");
     let mut q = DataQuality::default();
     assert_eq!(
-        decode_traces_message(&msg, "x.pb", 1, &o, &mut b, &mut q),
+        decode_traces_message(&msg, "x.pb", 1, &o, &mut b, &mut q, &mut Vec::new()),
         1
     );
     assert!(q.issues.is_empty(), "{:?}", q.issues);
@@ -514,7 +528,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
     #[test]
     fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let q = read_framed(&data, "r.pb", &opts(4), &mut |_| {});
+        let q = read_framed(&data, "r.pb", &opts(4), &mut |_| {}, &mut Vec::new());
         prop_assert_eq!(q.files.len(), 1);
         let _ = looks_like_framed_proto(&data);
     }
@@ -527,13 +541,13 @@ proptest! {
         data[p] = byte;
         data.truncate(cut.min(data.len()));
         let mut rows = 0;
-        let q = read_framed(&data, "m.pb", &opts(1), &mut |c| rows += c.batch.num_rows());
+        let q = read_framed(&data, "m.pb", &opts(1), &mut |c| rows += c.batch.num_rows(), &mut Vec::new());
         prop_assert_eq!(q.records_ingested as usize, rows);
     }
 }
 
 #[test]
-fn metrics_and_logs_frames_are_noted_not_rejected() {
+fn metrics_frames_are_read_and_logs_frames_noted() {
     // A gauge-only metrics message decodes as TracesData without error (field numbers overlap),
     // so recognising it matters: its "spans" would otherwise all be bad_id rejections.
     let metrics = MetricsData {
@@ -549,6 +563,7 @@ fn metrics_and_logs_frames_are_noted_not_rejected() {
                     data: Some(metric::Data::Gauge(Gauge {
                         data_points: vec![NumberDataPoint {
                             value: Some(number_data_point::Value::AsInt(4)),
+                            time_unix_nano: 5,
                             ..Default::default()
                         }],
                     })),
@@ -589,13 +604,20 @@ fn metrics_and_logs_frames_are_noted_not_rejected() {
         None,
         &[record(0)],
     )]));
-    let (chunks, q) = collect(&data, &opts(10));
+    let (chunks, q, points) = collect_all(&data, &opts(10));
     assert_eq!(concat(&chunks).num_rows(), 1);
-    assert_eq!((q.records_read, q.records_rejected), (1, 0));
+    assert_eq!(points.len(), 2);
+    assert_eq!(
+        points.iter().map(|p| p.source_line).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert_eq!(&*points[0].name, "queue.depth");
+    assert_eq!(points[0].resource.service_name, "m");
+    assert_eq!((q.records_read, q.records_rejected), (3, 0));
     assert_eq!(q.issues.len(), 1, "{:?}", q.issues);
     assert_eq!(q.issues[0].kind, IssueKind::UnsupportedFormat);
     assert_eq!(q.issues[0].severity, Severity::Note);
-    assert!(q.issues[0].reason.contains("metrics"));
+    assert!(q.issues[0].reason.contains("logs"));
 }
 
 #[test]
