@@ -95,7 +95,7 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
         ),
     }
     d.push(format!(
-        "Score: passes / decided comparisons per group, weighted over groups; inconclusive excluded. Rollback on any critical failure or score < {}; promote at score ≥ {} with ≥ {} canary requests and ≥ {:.0}% of comparisons decided; else continue.",
+        "Score: passes / decided comparisons per group, weighted over groups; inconclusive excluded. Rollback on any critical failure or score < {}; promote at score ≥ {} with ≥ {} canary requests, ≥ {:.0}% of comparisons decided and no inconclusive critical comparison whose interval lies wholly beyond the allowed change; else continue.",
         cfg.marginal_threshold, cfg.pass_threshold, cfg.min_total_requests, cfg.min_decided_fraction * 100.0
     ));
     d

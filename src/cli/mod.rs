@@ -74,8 +74,47 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("canalyst: error: {e:#}");
+            eprintln!("canalyst: error: {}", error_chain(&e));
             EXIT_ERROR
         }
+    }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause whose text the previous
+/// message already ends with: library errors such as `IngestError::Io` put their source into
+/// their own message *and* expose it as `source()`, which `{:#}` would print twice
+/// ("x: No such file or directory (os error 2): No such file or directory (os error 2)").
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut prev = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !prev.is_empty() && prev.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        prev = text;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[test]
+    fn error_chain_drops_causes_repeated_in_the_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(crate::ingest::IngestError::Io {
+            path: "x.json".into(),
+            source: io,
+        })
+        .context("reading inputs");
+        assert_eq!(error_chain(&e), "reading inputs: x.json: gone");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&plain), "outer: inner");
     }
 }

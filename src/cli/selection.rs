@@ -117,17 +117,19 @@ impl AnalysisArgs {
                 },
             )
             .await?;
+            super::ingest::print_quality(&opened.quality);
+            // Before selecting sides: a rejected record must fail a --strict run even when
+            // what is left cannot be compared (the rejection is the cause, not the symptom).
+            if self.strict && opened.quality.records_rejected > 0 {
+                bail!(
+                    "--strict: {} input records were rejected ({})",
+                    opened.quality.records_rejected,
+                    opened.quality.summary()
+                );
+            }
             let input = comparison_input(&opened.engine, &baseline, &canary, &opts).await?;
             anyhow::Ok((input, opened.quality))
         })?;
-        super::ingest::print_quality(&quality);
-        if self.strict && quality.records_rejected > 0 {
-            bail!(
-                "--strict: {} input records were rejected ({})",
-                quality.records_rejected,
-                quality.summary()
-            );
-        }
         let report = analyze(&input, &cfg, quality);
         Ok((input, report))
     }

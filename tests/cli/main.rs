@@ -1,6 +1,9 @@
 //! Integration tests driving the real `canalyst` binary, one module per area.
 
+mod analyze;
+mod fixtures;
 mod generate;
 mod ingest;
 mod metrics;
+mod report;
 mod sql;
