@@ -231,6 +231,11 @@ pub struct AnalysisConfig {
     pub metrics: MetricsConfig,
 }
 
+fn critical(mut m: MetricConfig) -> MetricConfig {
+    m.critical = true;
+    m
+}
+
 impl AnalysisConfig {
     /// Confidence level of intervals, 1 − α.
     pub fn confidence(&self) -> f64 {
@@ -238,7 +243,11 @@ impl AnalysisConfig {
     }
 
     /// The `default` preset: 95% intervals, BH at α = 0.05, +0.5 pp errors (critical),
-    /// +10% p50, +20% p99, +10% shift, at least 100 requests per side.
+    /// +10% p50, +20% p99 (critical), +10% shift (critical), at least 100 requests per side.
+    ///
+    /// Shift and p99 are critical because a regression on one route among many must not be
+    /// averaged away by the score: with dozens of comparisons, one significant +30% latency
+    /// failure would otherwise leave the score above the pass threshold.
     pub fn default_preset() -> Self {
         let mut error_rate = MetricConfig::latency(true, 0.0);
         error_rate.group = "errors".into();
@@ -264,9 +273,9 @@ impl AnalysisConfig {
                 error_rate,
                 latency_p50: MetricConfig::latency(true, 0.10),
                 latency_p90: MetricConfig::latency(false, 0.15),
-                latency_p99: MetricConfig::latency(true, 0.20),
+                latency_p99: critical(MetricConfig::latency(true, 0.20)),
                 latency_p999: MetricConfig::latency(false, 0.30),
-                latency_shift: MetricConfig::latency(true, 0.10),
+                latency_shift: critical(MetricConfig::latency(true, 0.10)),
             },
         }
     }
@@ -302,6 +311,9 @@ impl AnalysisConfig {
             mc.allowed_decrease = Some(0.0);
         }
         c.metrics.latency_p50.enabled = false;
+        // Kayenta marks metrics critical only when a config says so; keep error rate only.
+        c.metrics.latency_p99.critical = false;
+        c.metrics.latency_shift.critical = false;
         c
     }
 
