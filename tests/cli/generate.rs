@@ -6,16 +6,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// The binary under test; `CANALYST_BIN` overrides it (useful when several worktrees share
-/// one target directory and may overwrite each other's build).
-fn bin() -> Command {
-    match std::env::var_os("CANALYST_BIN") {
-        Some(p) => Command::new(p),
-        None => Command::new(env!("CARGO_BIN_EXE_canalyst")),
-    }
-}
+use crate::fixtures::bin;
 
 /// Runs `canalyst [global] generate [args] -o dir` and asserts success.
 fn generate(global: &[&str], args: &[&str], dir: &Path) {

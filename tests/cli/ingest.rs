@@ -6,12 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_canalyst");
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples");
 const BAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bad");
 
 fn canalyst(args: &[&str], cwd: Option<&Path>) -> Output {
-    let mut c = Command::new(BIN);
+    let mut c = crate::fixtures::bin();
     c.args(args);
     if let Some(d) = cwd {
         c.current_dir(d);

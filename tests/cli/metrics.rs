@@ -3,13 +3,15 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_canalyst");
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples");
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run canalyst")
+    crate::fixtures::bin()
+        .args(args)
+        .output()
+        .expect("run canalyst")
 }
 
 fn s(p: &Path) -> &str {

@@ -3,7 +3,7 @@
 use canalyst::model::identity::{kind, status, IdentityConfig};
 use canalyst::model::spans::{spans_schema, ResourceInfo, SpanRecord, SpansBuilder};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
@@ -89,7 +89,7 @@ fn dataset(dir: &Path) -> PathBuf {
 }
 
 fn canalyst(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_canalyst"))
+    crate::fixtures::bin()
         .args(args)
         .output()
         .expect("run canalyst")
