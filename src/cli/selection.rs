@@ -108,12 +108,15 @@ impl AnalysisArgs {
             .build()
             .context("starting the async runtime")?;
         let (input, quality) = rt.block_on(async {
+            let timing = crate::timings::phase("open inputs");
             let opened = open_inputs(
                 &self.inputs,
                 &IngestOptions::default(),
                 EngineConfig { target_partitions: threads },
             )
             .await?;
+            drop(timing);
+            let _timing = crate::timings::phase("comparison input");
             let input = comparison_input(&opened.engine, &baseline, &canary, &opts).await?;
             anyhow::Ok((input, opened.quality))
         })?;
@@ -125,7 +128,9 @@ impl AnalysisArgs {
                 quality.summary()
             );
         }
+        let timing = crate::timings::phase("statistics and verdict");
         let report = analyze(&input, &cfg, quality);
+        drop(timing);
         Ok((input, report))
     }
 }
