@@ -14,8 +14,11 @@ KEEP="${KEEP:-1}"
 mkdir -p "$WORK"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/canalyst-target}"
 
-cargo build --release --quiet --bin canalyst
-BIN="$CARGO_TARGET_DIR/release/canalyst"
+# CANALYST_BIN=path skips the build and times that binary instead.
+if [ -z "${CANALYST_BIN:-}" ]; then
+  cargo build --release --quiet --bin canalyst
+fi
+BIN="${CANALYST_BIN:-$CARGO_TARGET_DIR/release/canalyst}"
 
 JSONL="$WORK/otlp/traces.jsonl"
 if [ ! -s "$JSONL" ]; then
