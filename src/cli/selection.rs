@@ -1,8 +1,8 @@
 //! Flags shared by `analyze` and `report`: inputs, sides, window, configuration.
 
+use crate::analysis::analyze;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::report::AnalysisReport;
-use crate::analysis::analyze;
 use crate::engine::inputs::open_inputs;
 use crate::engine::summary::{ComparisonInput, Selector};
 use crate::engine::{comparison_input, EngineConfig, EngineOptions};
@@ -80,7 +80,8 @@ impl AnalysisArgs {
         let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
                 .map(|s| {
-                    parse_rfc3339(s).with_context(|| format!("--{flag} {s:?} is not an RFC 3339 time"))
+                    parse_rfc3339(s)
+                        .with_context(|| format!("--{flag} {s:?} is not an RFC 3339 time"))
                 })
                 .transpose()
         };
@@ -112,7 +113,9 @@ impl AnalysisArgs {
             let opened = open_inputs(
                 &self.inputs,
                 &IngestOptions::default(),
-                EngineConfig { target_partitions: threads },
+                EngineConfig {
+                    target_partitions: threads,
+                },
             )
             .await?;
             drop(timing);

@@ -265,9 +265,9 @@ pub fn projection(columns: &[&str]) -> Result<Vec<usize>, EngineError> {
     let schema = spans_schema();
     let mut out = Vec::with_capacity(columns.len());
     for c in columns {
-        let i = schema.index_of(c).map_err(|_| {
-            EngineError::Options(format!("{c} is not a canonical spans column"))
-        })?;
+        let i = schema
+            .index_of(c)
+            .map_err(|_| EngineError::Options(format!("{c} is not a canonical spans column")))?;
         if out.last().is_some_and(|&last| last >= i) {
             return Err(EngineError::Options(format!(
                 "column {c} is out of canonical order"
@@ -391,7 +391,10 @@ mod tests {
         assert_eq!(p, [0, 8, 17]);
         assert!(projection(&["route", "trace_id"]).is_err());
         assert!(projection(&["trace_id", "nope"]).is_err());
-        assert_eq!(projection(ANALYSIS_COLUMNS).unwrap().len(), ANALYSIS_COLUMNS.len());
+        assert_eq!(
+            projection(ANALYSIS_COLUMNS).unwrap().len(),
+            ANALYSIS_COLUMNS.len()
+        );
     }
 
     #[tokio::test]
@@ -418,11 +421,13 @@ mod tests {
             .await
             .is_err());
         // Full canonical batches do not fit a projected table.
-        assert!(
-            Engine::from_projected_batches_with(batches, ANALYSIS_COLUMNS, EngineConfig::default())
-                .await
-                .is_err()
-        );
+        assert!(Engine::from_projected_batches_with(
+            batches,
+            ANALYSIS_COLUMNS,
+            EngineConfig::default()
+        )
+        .await
+        .is_err());
     }
 
     #[tokio::test]

@@ -41,13 +41,13 @@ pub struct SpanChunk {
     pub quality: DataQuality,
 }
 
-pub mod otlp_proto;
-pub mod parquet_spans;
 pub mod dataset;
 pub mod driver;
 pub mod formats;
 pub mod inventory;
 pub mod otlp_json;
+pub mod otlp_proto;
+pub mod parquet_spans;
 pub mod sniff;
 
 pub use dataset::{is_dataset, load_spans, load_spans_into, open_dataset, Dataset, ParquetSink};
