@@ -16,7 +16,6 @@ use crate::analysis::config::{AnalysisConfig, Method};
 use crate::analysis::report::{AnalysisReport, Classification, Verdict, REPORT_SCHEMA_VERSION};
 use crate::engine::summary::{ComparisonInput, GroupLevel};
 use crate::model::quality::DataQuality;
-use rayon::prelude::*;
 
 /// Analyses `input` with `cfg`; `generated_at` comes from `SOURCE_DATE_EPOCH` when set.
 pub fn analyze(
@@ -39,15 +38,9 @@ pub fn analyze_at(
         .iter()
         .filter(|g| cfg.levels.contains(&g.key.level))
         .collect();
-    // Groups are judged independently and each test reads every duration of its group, so in
-    // parallel; `collect` keeps the group order, so the multiple-testing step in `finish` sees
-    // the same sequence as a sequential run and the report does not depend on the threads.
     let drafts: Vec<_> = groups
-        .par_iter()
-        .map(|g| judge::draft_group(g, cfg))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
+        .iter()
+        .flat_map(|g| judge::draft_group(g, cfg))
         .collect();
     let mut comparisons = judge::finish(drafts, cfg);
     verdict::sort_by_severity(&mut comparisons);
