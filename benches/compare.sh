@@ -2,9 +2,15 @@
 # canalyst ingest vs DuckDB on the same OTLP/JSON lines: wall time, throughput, peak RSS.
 #
 # Usage: benches/compare.sh [SPANS] [WORKDIR]   (default 1000000 spans, a temporary dir)
+#        benches/compare.sh --analyze [SPANS] [WORKDIR]   canalyst analyze vs DuckDB instead
+#        (benches/compare_analyze.sh; see docs/benchmarks.md)
 # Both sides read the same file and write the spans as zstd Parquet; both use all cores.
 # Peak memory is /usr/bin/time -v's "Maximum resident set size".
 set -euo pipefail
+if [ "${1:-}" = "--analyze" ]; then
+  shift
+  exec "$(dirname "$0")/compare_analyze.sh" "$@"
+fi
 cd "$(dirname "$0")/.."
 SPANS="${1:-1000000}"
 WORK="${2:-$(mktemp -d)}"

@@ -13,3 +13,4 @@ pub mod ingest;
 pub mod model;
 pub mod report;
 pub mod stats;
+pub mod timings;

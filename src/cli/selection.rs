@@ -109,6 +109,7 @@ impl AnalysisArgs {
             .build()
             .context("starting the async runtime")?;
         let (input, quality) = rt.block_on(async {
+            let timing = crate::timings::phase("open inputs");
             let opened = open_inputs(
                 &self.inputs,
                 &IngestOptions::default(),
@@ -117,6 +118,7 @@ impl AnalysisArgs {
                 },
             )
             .await?;
+            drop(timing);
             super::ingest::print_quality(&opened.quality);
             // Before selecting sides: a rejected record must fail a --strict run even when
             // what is left cannot be compared (the rejection is the cause, not the symptom).
@@ -127,10 +129,13 @@ impl AnalysisArgs {
                     opened.quality.summary()
                 );
             }
+            let _timing = crate::timings::phase("comparison input");
             let input = comparison_input(&opened.engine, &baseline, &canary, &opts).await?;
             anyhow::Ok((input, opened.quality))
         })?;
+        let timing = crate::timings::phase("statistics and verdict");
         let report = analyze(&input, &cfg, quality);
+        drop(timing);
         Ok((input, report))
     }
 }

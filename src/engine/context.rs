@@ -39,6 +39,26 @@ WHERE s.span_kind <> 2
         AND p.span_id = s.parent_span_id
         AND p.service_name <> s.service_name)";
 
+/// The columns of `spans` that analysis reads: `window.sql`, the `requests` view,
+/// `route_samples.sql` and `operation_samples.sql`. An engine built for analysis from raw
+/// files keeps only these (see [`Engine::from_projected_batches_with`]); the attribute maps
+/// alone are most of an in-memory span table.
+pub const ANALYSIS_COLUMNS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "service_name",
+    "service_version",
+    "deployment_track",
+    "span_name",
+    "span_kind",
+    "start_time",
+    "duration_ns",
+    "route",
+    "is_error",
+    "sample_weight",
+];
+
 /// Session settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -108,7 +128,27 @@ impl Engine {
         batches: Vec<RecordBatch>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let schema = spans_schema();
+        Self::from_schema_batches(spans_schema(), batches, config).await
+    }
+
+    /// An engine over in-memory batches holding only `columns` of the canonical schema, in
+    /// canonical order (see [`projection`]): queries that read other columns fail to plan.
+    pub async fn from_projected_batches_with(
+        batches: Vec<RecordBatch>,
+        columns: &[&str],
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let schema = spans_schema()
+            .project(&projection(columns)?)
+            .map_err(|e| register_err("spans")(e.into()))?;
+        Self::from_schema_batches(Arc::new(schema), batches, config).await
+    }
+
+    async fn from_schema_batches(
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
         for (index, b) in batches.iter().enumerate() {
             check_schema(&schema, &b.schema())
                 .map_err(|reason| EngineError::Schema { index, reason })?;
@@ -220,6 +260,25 @@ impl Engine {
         })?;
         Ok((schema, batches))
     }
+}
+
+/// Indices in the canonical schema of `columns`, which must be canonical column names in
+/// canonical order (so a projected batch has the same layout whoever projected it).
+pub fn projection(columns: &[&str]) -> Result<Vec<usize>, EngineError> {
+    let schema = spans_schema();
+    let mut out = Vec::with_capacity(columns.len());
+    for c in columns {
+        let i = schema
+            .index_of(c)
+            .map_err(|_| EngineError::Options(format!("{c} is not a canonical spans column")))?;
+        if out.last().is_some_and(|&last| last >= i) {
+            return Err(EngineError::Options(format!(
+                "column {c} is out of canonical order"
+            )));
+        }
+        out.push(i);
+    }
+    Ok(out)
 }
 
 /// Column names and types must match the canonical schema (nullability may be stricter).
@@ -371,6 +430,51 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["GET /x", "cron", "handle", "root"]);
+    }
+
+    #[test]
+    fn projection_needs_canonical_names_in_order() {
+        let p = projection(&["trace_id", "span_name", "route"]).unwrap();
+        assert_eq!(p, [0, 8, 17]);
+        assert!(projection(&["route", "trace_id"]).is_err());
+        assert!(projection(&["trace_id", "nope"]).is_err());
+        assert_eq!(
+            projection(ANALYSIS_COLUMNS).unwrap().len(),
+            ANALYSIS_COLUMNS.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn projected_engine_has_only_its_columns() {
+        let batches = crate::engine::testdata::deployment();
+        let full = Engine::from_batches(batches.clone()).await.unwrap();
+        let idx = projection(ANALYSIS_COLUMNS).unwrap();
+        let projected: Vec<RecordBatch> =
+            batches.iter().map(|b| b.project(&idx).unwrap()).collect();
+        let slim = Engine::from_projected_batches_with(
+            projected.clone(),
+            ANALYSIS_COLUMNS,
+            EngineConfig::default(),
+        )
+        .await
+        .unwrap();
+        let sql = "SELECT count(*) AS n, sum(duration_ns) AS d FROM requests";
+        let (_, a) = full.query("t", sql, vec![]).await.unwrap();
+        let (_, b) = slim.query("t", sql, vec![]).await.unwrap();
+        assert_eq!(a, b);
+        // A column left out is not silently null: the query fails to plan.
+        assert!(slim
+            .query("t", "SELECT span_attributes FROM spans", vec![])
+            .await
+            .is_err());
+        // Full canonical batches do not fit a projected table.
+        assert!(Engine::from_projected_batches_with(
+            batches,
+            ANALYSIS_COLUMNS,
+            EngineConfig::default()
+        )
+        .await
+        .is_err());
     }
 
     #[tokio::test]

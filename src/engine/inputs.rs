@@ -3,13 +3,17 @@
 //!
 //! When every input is a DATASET the engine scans their `spans.parquet` files directly (memory
 //! bounded by DataFusion's batches, not the data); otherwise everything is ingested into memory
-//! first with the same readers as `canalyst ingest`. Either way the data-quality logs of all
-//! inputs are merged in input order.
+//! first with the same readers as `canalyst ingest`, keeping only the
+//! [`ANALYSIS_COLUMNS`](super::context::ANALYSIS_COLUMNS) of each batch as it arrives (the
+//! attribute maps and messages would be most of the memory). Either way the data-quality logs
+//! of all inputs are merged in input order.
 
+use super::context::{projection, ANALYSIS_COLUMNS};
 use super::{Engine, EngineConfig, EngineError};
-use crate::ingest::dataset::{is_dataset, load_spans, open_dataset};
-use crate::ingest::{IngestError, IngestOptions};
+use crate::ingest::dataset::{is_dataset, load_spans_into, open_dataset};
+use crate::ingest::{BatchSink, IngestError, IngestOptions};
 use crate::model::quality::DataQuality;
+use arrow::record_batch::RecordBatch;
 use std::path::PathBuf;
 
 /// Why inputs could not be opened.
@@ -51,7 +55,25 @@ pub async fn open_inputs(
         let engine = Engine::from_parquet_with(inputs, config).await?;
         return Ok(OpenedInputs { engine, quality });
     }
-    let (batches, quality) = load_spans(inputs, ingest)?;
-    let engine = Engine::from_batches_with(batches, config).await?;
+    let mut sink = ProjectingSink {
+        indices: projection(ANALYSIS_COLUMNS)?,
+        batches: Vec::new(),
+    };
+    let quality = load_spans_into(inputs, ingest, &mut sink)?;
+    let engine =
+        Engine::from_projected_batches_with(sink.batches, ANALYSIS_COLUMNS, config).await?;
     Ok(OpenedInputs { engine, quality })
+}
+
+/// Keeps the given columns of every canonical batch; the others are freed at once.
+struct ProjectingSink {
+    indices: Vec<usize>,
+    batches: Vec<RecordBatch>,
+}
+
+impl BatchSink for ProjectingSink {
+    fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        self.batches.push(batch.project(&self.indices)?);
+        Ok(())
+    }
 }

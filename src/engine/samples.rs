@@ -170,7 +170,9 @@ pub async fn comparison_input(
         },
         bucket_ns: opts.bucket_ns,
     };
+    let timing = crate::timings::phase("window query");
     let r = ranges(engine, &params).await?;
+    drop(timing);
     let filter = match &opts.service {
         Some(s) => format!(" for service {s:?}"),
         None => String::new(),
@@ -208,11 +210,24 @@ pub async fn comparison_input(
         end_unix_nano: end,
     };
     let mut groups = Vec::new();
-    for (level, q) in [
-        (GroupLevel::Route, queries::ROUTE_SAMPLES),
-        (GroupLevel::Operation, queries::OPERATION_SAMPLES),
+    for (level, q, query_phase, group_phase) in [
+        (
+            GroupLevel::Route,
+            queries::ROUTE_SAMPLES,
+            "route samples query",
+            "route groups",
+        ),
+        (
+            GroupLevel::Operation,
+            queries::OPERATION_SAMPLES,
+            "operation samples query",
+            "operation groups",
+        ),
     ] {
+        let timing = crate::timings::phase(query_phase);
         let (_, batches) = engine.query(q.name, q.sql, params.values()).await?;
+        drop(timing);
+        let _timing = crate::timings::phase(group_phase);
         groups.extend(build_groups(level, &q, &batches, opts)?);
     }
     groups.sort_by(|a, b| a.key.cmp(&b.key));

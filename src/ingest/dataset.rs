@@ -402,17 +402,28 @@ pub fn load_spans(
     inputs: &[PathBuf],
     opts: &super::IngestOptions,
 ) -> Result<(Vec<RecordBatch>, DataQuality), IngestError> {
-    let mut batches = Vec::new();
+    let mut sink = super::MemorySink::default();
+    let quality = load_spans_into(inputs, opts, &mut sink)?;
+    Ok((sink.batches, quality))
+}
+
+/// [`load_spans`] into any sink, so a caller can shrink each batch as it arrives (memory then
+/// stays bounded by what the sink keeps, not by the canonical table).
+pub fn load_spans_into(
+    inputs: &[PathBuf],
+    opts: &super::IngestOptions,
+    sink: &mut dyn BatchSink,
+) -> Result<DataQuality, IngestError> {
     let mut quality = DataQuality::default();
     let mut raw = Vec::new();
     for p in inputs {
         if is_dataset(p) {
             let ds = open_dataset(p)?;
             for b in ds.spans_reader(opts.batch_rows)? {
-                batches.push(b.map_err(|e| IngestError::Invalid {
+                sink.write(b.map_err(|e| IngestError::Invalid {
                     path: ds.spans.clone(),
                     message: e.to_string(),
-                })?);
+                })?)?;
             }
             quality.merge(ds.quality);
         } else {
@@ -420,11 +431,9 @@ pub fn load_spans(
         }
     }
     if !raw.is_empty() {
-        let mut sink = super::MemorySink::default();
-        quality.merge(super::ingest_paths(&raw, opts, &mut sink)?);
-        batches.extend(sink.batches);
+        quality.merge(super::ingest_paths(&raw, opts, sink)?);
     }
-    Ok((batches, quality))
+    Ok(quality)
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub mod otlp_proto;
 pub mod parquet_spans;
 pub mod sniff;
 
-pub use dataset::{is_dataset, load_spans, open_dataset, Dataset, ParquetSink};
+pub use dataset::{is_dataset, load_spans, load_spans_into, open_dataset, Dataset, ParquetSink};
 pub use driver::{ingest_paths, list_inputs, BatchSink, IngestError, InputFile, MemorySink};
 #[cfg(test)]
 mod json_proto_equivalence;
