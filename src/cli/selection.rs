@@ -76,7 +76,7 @@ impl AnalysisArgs {
         })
     }
 
-    fn engine_options(&self) -> anyhow::Result<EngineOptions> {
+    fn engine_options(&self, cfg: &AnalysisConfig) -> anyhow::Result<EngineOptions> {
         let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
                 .map(|s| {
@@ -93,6 +93,7 @@ impl AnalysisArgs {
             since_unix_nano: time("since", &self.since)?,
             until_unix_nano: time("until", &self.until)?,
             bucket_ns: i64::from(self.bucket_seconds) * 1_000_000_000,
+            levels: cfg.levels.clone(),
             ..EngineOptions::default()
         })
     }
@@ -100,7 +101,7 @@ impl AnalysisArgs {
     /// Opens the inputs, builds the comparison input and judges it.
     pub fn run_analysis(&self) -> anyhow::Result<(ComparisonInput, AnalysisReport)> {
         let cfg = self.config()?;
-        let opts = self.engine_options()?;
+        let opts = self.engine_options(&cfg)?;
         let (baseline, canary) = self.selectors();
         let threads = rayon::current_num_threads().max(1);
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -36,6 +36,9 @@ pub struct EngineOptions {
     pub bucket_ns: i64,
     /// Groups whose baseline plus canary count is below this are left out.
     pub min_group_count: u64,
+    /// Levels to build. Operation-level groups cover every span, so building them when no
+    /// one judges them is most of the work (and memory) on large inputs.
+    pub levels: Vec<GroupLevel>,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +49,7 @@ impl Default for EngineOptions {
             until_unix_nano: None,
             bucket_ns: DEFAULT_BUCKET_NS,
             min_group_count: 1,
+            levels: vec![GroupLevel::Route, GroupLevel::Operation],
         }
     }
 }
@@ -224,6 +228,9 @@ pub async fn comparison_input(
             "operation groups",
         ),
     ] {
+        if !opts.levels.contains(&level) {
+            continue;
+        }
         let timing = crate::timings::phase(query_phase);
         let (_, batches) = engine.query(q.name, q.sql, params.values()).await?;
         drop(timing);
