@@ -27,9 +27,11 @@ pub fn wilson_interval(k: f64, n: f64, confidence: f64) -> Interval {
     let denom = 1.0 + z2 / n;
     let center = (p + z2 / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    // At k = 0 (k = n) the lower (upper) bound is exactly 0 (1); computed as center ∓ half it
+    // can land an ulp inside, excluding the estimate itself.
     Interval {
-        low: (center - half).max(0.0),
-        high: (center + half).min(1.0),
+        low: if k == 0.0 { 0.0 } else { (center - half).max(0.0) },
+        high: if k == n { 1.0 } else { (center + half).min(1.0) },
     }
 }
 
