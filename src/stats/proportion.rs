@@ -30,8 +30,16 @@ pub fn wilson_interval(k: f64, n: f64, confidence: f64) -> Interval {
     // At k = 0 (k = n) the lower (upper) bound is exactly 0 (1); computed as center ∓ half it
     // can land an ulp inside, excluding the estimate itself.
     Interval {
-        low: if k == 0.0 { 0.0 } else { (center - half).max(0.0) },
-        high: if k == n { 1.0 } else { (center + half).min(1.0) },
+        low: if k == 0.0 {
+            0.0
+        } else {
+            (center - half).max(0.0)
+        },
+        high: if k == n {
+            1.0
+        } else {
+            (center + half).min(1.0)
+        },
     }
 }
 
