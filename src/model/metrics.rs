@@ -598,7 +598,7 @@ impl MetricPointsBuilder {
         cols.extend(self.common.tail_columns()?);
         self.len = 0;
         let schema = Arc::new(arrow::datatypes::Schema::new(cols_fields(
-            METRIC_POINTS_COLUMNS,
+            METRIC_POINTS_TAIL,
             &cols,
             &[],
         )));
@@ -696,7 +696,7 @@ impl HistogramPointsBuilder {
         cols.extend(self.common.tail_columns()?);
         self.len = 0;
         let schema = Arc::new(arrow::datatypes::Schema::new(cols_fields(
-            HISTOGRAM_POINTS_COLUMNS,
+            HISTOGRAM_POINTS_TAIL,
             &cols,
             &["bounds"],
         )));
@@ -823,7 +823,7 @@ impl ExpHistogramPointsBuilder {
         cols.extend(self.common.tail_columns()?);
         self.len = 0;
         let schema = Arc::new(arrow::datatypes::Schema::new(cols_fields(
-            EXP_HISTOGRAM_POINTS_COLUMNS,
+            EXP_HISTOGRAM_POINTS_TAIL,
             &cols,
             &[],
         )));
@@ -851,24 +851,8 @@ const HEAD: [&str; 16] = [
     "reset",
 ];
 
-/// Columns of `metric_points`, in order.
-pub const METRIC_POINTS_COLUMNS: &[&str] = &[
-    HEAD[0],
-    HEAD[1],
-    HEAD[2],
-    HEAD[3],
-    HEAD[4],
-    HEAD[5],
-    HEAD[6],
-    HEAD[7],
-    HEAD[8],
-    HEAD[9],
-    HEAD[10],
-    HEAD[11],
-    HEAD[12],
-    HEAD[13],
-    HEAD[14],
-    HEAD[15],
+/// Columns of `metric_points` after the shared [`HEAD`] columns, in order.
+const METRIC_POINTS_TAIL: &[&str] = &[
     "value",
     "raw_value",
     "summary_count",
@@ -879,24 +863,8 @@ pub const METRIC_POINTS_COLUMNS: &[&str] = &[
     "source_line",
 ];
 
-/// Columns of `histogram_points`, in order.
-pub const HISTOGRAM_POINTS_COLUMNS: &[&str] = &[
-    HEAD[0],
-    HEAD[1],
-    HEAD[2],
-    HEAD[3],
-    HEAD[4],
-    HEAD[5],
-    HEAD[6],
-    HEAD[7],
-    HEAD[8],
-    HEAD[9],
-    HEAD[10],
-    HEAD[11],
-    HEAD[12],
-    HEAD[13],
-    HEAD[14],
-    HEAD[15],
+/// Columns of `histogram_points` after the shared [`HEAD`] columns, in order.
+const HISTOGRAM_POINTS_TAIL: &[&str] = &[
     "count",
     "sum",
     "min",
@@ -908,24 +876,8 @@ pub const HISTOGRAM_POINTS_COLUMNS: &[&str] = &[
     "source_line",
 ];
 
-/// Columns of `exp_histogram_points`, in order.
-pub const EXP_HISTOGRAM_POINTS_COLUMNS: &[&str] = &[
-    HEAD[0],
-    HEAD[1],
-    HEAD[2],
-    HEAD[3],
-    HEAD[4],
-    HEAD[5],
-    HEAD[6],
-    HEAD[7],
-    HEAD[8],
-    HEAD[9],
-    HEAD[10],
-    HEAD[11],
-    HEAD[12],
-    HEAD[13],
-    HEAD[14],
-    HEAD[15],
+/// Columns of `exp_histogram_points` after the shared [`HEAD`] columns, in order.
+const EXP_HISTOGRAM_POINTS_TAIL: &[&str] = &[
     "count",
     "sum",
     "min",
@@ -942,9 +894,11 @@ pub const EXP_HISTOGRAM_POINTS_COLUMNS: &[&str] = &[
     "source_line",
 ];
 
-/// Fields named per `names`, typed from the arrays. Nullability is a fixed property of the
-/// column, not of the batch: everything is nullable except the listed always-present columns.
-fn cols_fields(names: &[&str], cols: &[ArrayRef], not_null_extra: &[&str]) -> Vec<Field> {
+/// Fields named [`HEAD`] then `tail`, typed from the arrays. Nullability is a fixed property
+/// of the column, not of the batch: everything is nullable except the listed always-present
+/// columns.
+fn cols_fields(tail: &[&str], cols: &[ArrayRef], not_null_extra: &[&str]) -> Vec<Field> {
+    let names: Vec<&str> = HEAD.iter().chain(tail).copied().collect();
     const NOT_NULL: &[&str] = &[
         "metric_name",
         "unit",

@@ -154,46 +154,34 @@ pub fn decode_metrics_data(
                     }
                     None => Temporality::Unspecified,
                 };
+                // The point types differ per data kind but share these fields.
+                macro_rules! head {
+                    ($p:expr) => {
+                        Head {
+                            attributes: &$p.attributes,
+                            start: $p.start_time_unix_nano,
+                            time: $p.time_unix_nano,
+                            flags: $p.flags,
+                            exemplars: &$p.exemplars,
+                        }
+                    };
+                }
                 let mut points: Vec<(Head, PointResult)> = Vec::new();
                 match data {
                     metric::Data::Gauge(g) => {
                         for p in &g.data_points {
-                            points.push((
-                                Head {
-                                    attributes: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    exemplars: &p.exemplars,
-                                },
-                                number(p.value),
-                            ));
+                            points.push((head!(p), number(p.value)));
                         }
                     }
                     metric::Data::Sum(s) => {
                         for p in &s.data_points {
-                            points.push((
-                                Head {
-                                    attributes: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    exemplars: &p.exemplars,
-                                },
-                                number(p.value),
-                            ));
+                            points.push((head!(p), number(p.value)));
                         }
                     }
                     metric::Data::Histogram(h) => {
                         for p in &h.data_points {
                             points.push((
-                                Head {
-                                    attributes: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    exemplars: &p.exemplars,
-                                },
+                                head!(p),
                                 Ok(PointData::Histogram {
                                     count: p.count,
                                     sum: p.sum,
@@ -208,13 +196,7 @@ pub fn decode_metrics_data(
                     metric::Data::ExponentialHistogram(h) => {
                         for p in &h.data_points {
                             points.push((
-                                Head {
-                                    attributes: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    exemplars: &p.exemplars,
-                                },
+                                head!(p),
                                 Ok(PointData::ExpHistogram {
                                     count: p.count,
                                     sum: p.sum,
