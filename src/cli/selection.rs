@@ -114,6 +114,7 @@ impl AnalysisArgs {
             let opened = open_inputs(
                 &self.inputs,
                 &IngestOptions::default(),
+                crate::engine::context::ANALYSIS_COLUMNS,
                 EngineConfig {
                     target_partitions: threads,
                 },

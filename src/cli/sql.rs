@@ -1,8 +1,11 @@
 //! `canalyst sql`: run SQL over the canonical tables (`spans`, `requests`).
 
+use crate::engine::inputs::open_inputs;
 use crate::engine::output::{write_result, ResultFormat};
 use crate::engine::queries::parse_param;
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::EngineConfig;
+use crate::ingest::IngestOptions;
+use crate::model::spans::SPAN_COLUMNS;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -23,8 +26,9 @@ pub enum Format {
 /// Arguments of `canalyst sql`.
 #[derive(Debug, Args)]
 #[command(
-    about = "Run SQL over canonical span tables (spans, requests)",
-    after_help = "Tables: spans (one row per span), requests (entry spans). Functions: \
+    about = "Run SQL over the canonical tables (spans, requests, metric tables)",
+    after_help = "Tables: spans (one row per span), requests (entry spans), metric_points, \
+histogram_points, exp_histogram_points. Functions: \
 quantile_exact(value, q), ddsketch_quantile(value, q [, alpha]) and DataFusion's built-ins.\n\
 Example: canalyst sql \"SELECT service_name, count(*) FROM requests GROUP BY 1\" out/dataset\n\
 Shipped queries: canalyst sql -f queries/route_summary.sql out/dataset --param str:stable \
@@ -35,7 +39,8 @@ pub struct SqlArgs {
     /// The SQL text (leave out with -f).
     #[arg(value_name = "QUERY")]
     pub query: Option<String>,
-    /// Inputs: dataset directories (holding spans.parquet) or canonical .parquet files.
+    /// Inputs: DATASET directories (scanned in place), or any file `ingest` reads (OTLP
+    /// JSON/protobuf, canonical/ClickHouse/Tempo Parquet), ingested into memory first.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Read the SQL from this file instead of QUERY.
@@ -75,7 +80,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
         (None, None) => bail!("give a QUERY or -f FILE"),
     };
     if inputs.is_empty() {
-        bail!("give at least one INPUT (a dataset directory or a canonical .parquet file)");
+        bail!("give at least one INPUT (a DATASET directory or a telemetry file)");
     }
     if format == Format::Parquet && output.is_none() {
         bail!("--format parquet needs -o FILE");
@@ -91,14 +96,17 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
         .build()
         .context("starting the async runtime")?;
     let (schema, batches) = rt.block_on(async {
-        let engine = Engine::from_parquet_with(
+        let opened = open_inputs(
             &inputs,
+            &IngestOptions::default(),
+            SPAN_COLUMNS,
             EngineConfig {
                 target_partitions: threads,
             },
         )
         .await?;
-        engine.query("user SQL", &sql, params).await
+        super::ingest::print_quality(&opened.quality);
+        anyhow::Ok(opened.engine.query("user SQL", &sql, params).await?)
     })?;
     let format = match format {
         Format::Table => ResultFormat::Table,

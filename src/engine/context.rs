@@ -2,7 +2,7 @@
 
 use super::udaf;
 use super::EngineError;
-use crate::model::metrics::metric_schemas;
+use crate::model::metrics::{metric_schemas, MetricTables};
 use crate::model::spans::spans_schema;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -214,6 +214,26 @@ impl Engine {
     /// `ddsketch_quantile`).
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Replaces `metric_points`, `histogram_points` and `exp_histogram_points` with in-memory
+    /// tables holding the rows of every entry of `tables`, in order.
+    pub fn set_metric_tables(&self, tables: &[MetricTables]) -> Result<(), EngineError> {
+        for (i, (name, schema)) in metric_schemas().into_iter().enumerate() {
+            let batches: Vec<RecordBatch> = tables
+                .iter()
+                .map(|t| t.tables()[i].1.clone())
+                .filter(|b| b.num_rows() > 0)
+                .collect();
+            let table = MemTable::try_new(schema, vec![batches]).map_err(register_err(name))?;
+            self.ctx
+                .deregister_table(name)
+                .map_err(register_err(name))?;
+            self.ctx
+                .register_table(name, Arc::new(table))
+                .map_err(register_err(name))?;
+        }
+        Ok(())
     }
 
     /// The settings this engine was built with.

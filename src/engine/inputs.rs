@@ -5,13 +5,16 @@
 //! bounded by DataFusion's batches, not the data); otherwise everything is ingested into memory
 //! first with the same readers as `canalyst ingest`, keeping only the
 //! [`ANALYSIS_COLUMNS`](super::context::ANALYSIS_COLUMNS) of each batch as it arrives (the
-//! attribute maps and messages would be most of the memory). Either way the data-quality logs
-//! of all inputs are merged in input order.
+//! attribute maps and messages would be most of the memory). The metric tables come along on
+//! both paths: from the DATASETs' metric Parquet files, or from the ingest of the raw files
+//! (plus the metric files of any DATASET given next to them). Either way the data-quality
+//! logs of all inputs are merged in input order.
 
-use super::context::{projection, ANALYSIS_COLUMNS};
+use super::context::projection;
 use super::{Engine, EngineConfig, EngineError};
 use crate::ingest::dataset::{is_dataset, load_spans_into, open_dataset};
 use crate::ingest::{BatchSink, IngestError, IngestOptions};
+use crate::model::metrics::MetricTables;
 use crate::model::quality::DataQuality;
 use arrow::record_batch::RecordBatch;
 use std::path::PathBuf;
@@ -32,16 +35,22 @@ pub enum InputsError {
 
 /// An engine over the inputs and the merged data-quality log.
 pub struct OpenedInputs {
-    /// Engine with `spans` and `requests` registered.
+    /// Engine with `spans`, `requests` and the metric tables registered.
     pub engine: Engine,
     /// Data quality of every input, in input order.
     pub quality: DataQuality,
 }
 
-/// Opens `inputs` (see the module docs for which path is taken).
+/// Opens `inputs` (see the module docs for which path is taken). `columns` are the canonical
+/// span columns kept when the inputs have to be ingested (canonical order; [`SPAN_COLUMNS`]
+/// for all, [`ANALYSIS_COLUMNS`] for what `analyze` reads); DATASETs are scanned with every
+/// column.
+///
+/// [`SPAN_COLUMNS`]: crate::model::spans::SPAN_COLUMNS
 pub async fn open_inputs(
     inputs: &[PathBuf],
     ingest: &IngestOptions,
+    columns: &[&str],
     config: EngineConfig,
 ) -> Result<OpenedInputs, InputsError> {
     if inputs.is_empty() {
@@ -56,24 +65,35 @@ pub async fn open_inputs(
         return Ok(OpenedInputs { engine, quality });
     }
     let mut sink = ProjectingSink {
-        indices: projection(ANALYSIS_COLUMNS)?,
+        indices: projection(columns)?,
         batches: Vec::new(),
+        metrics: Vec::new(),
     };
     let quality = load_spans_into(inputs, ingest, &mut sink)?;
-    let engine =
-        Engine::from_projected_batches_with(sink.batches, ANALYSIS_COLUMNS, config).await?;
+    for p in inputs.iter().filter(|p| is_dataset(p)) {
+        sink.metrics.push(open_dataset(p)?.read_metric_tables()?);
+    }
+    let engine = Engine::from_projected_batches_with(sink.batches, columns, config).await?;
+    engine.set_metric_tables(&sink.metrics)?;
     Ok(OpenedInputs { engine, quality })
 }
 
-/// Keeps the given columns of every canonical batch; the others are freed at once.
+/// Keeps the given columns of every canonical batch (the others are freed at once) and the
+/// metric tables.
 struct ProjectingSink {
     indices: Vec<usize>,
     batches: Vec<RecordBatch>,
+    metrics: Vec<MetricTables>,
 }
 
 impl BatchSink for ProjectingSink {
     fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
         self.batches.push(batch.project(&self.indices)?);
+        Ok(())
+    }
+
+    fn write_metrics(&mut self, tables: MetricTables) -> Result<(), IngestError> {
+        self.metrics.push(tables);
         Ok(())
     }
 }

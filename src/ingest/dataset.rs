@@ -343,6 +343,43 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Reads the three metric tables into memory (an absent file is an empty table).
+    pub fn read_metric_tables(&self) -> Result<MetricTables, IngestError> {
+        let mut tables = Vec::with_capacity(3);
+        for (name, schema) in crate::model::metrics::metric_schemas() {
+            let path = self.dir.join(metric_file(name));
+            if !path.is_file() {
+                tables.push(RecordBatch::new_empty(schema));
+                continue;
+            }
+            let parquet = |source| IngestError::Parquet {
+                path: path.clone(),
+                source,
+            };
+            let file = File::open(&path).map_err(io(&path))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| b.build())
+                .map_err(parquet)?;
+            let batches = reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| parquet(e.into()))?;
+            let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| {
+                IngestError::Invalid {
+                    path: path.clone(),
+                    message: format!("metric table does not have the canonical schema: {e}"),
+                }
+            })?;
+            tables.push(batch);
+        }
+        let [metric_points, histogram_points, exp_histogram_points]: [RecordBatch; 3] =
+            tables.try_into().expect("three metric schemas");
+        Ok(MetricTables {
+            metric_points,
+            histogram_points,
+            exp_histogram_points,
+        })
+    }
+
     /// A reader of `spans.parquet` in the canonical schema, `batch_rows` rows per batch.
     pub fn spans_reader(&self, batch_rows: usize) -> Result<ParquetRecordBatchReader, IngestError> {
         let file = File::open(&self.spans).map_err(io(&self.spans))?;
