@@ -311,20 +311,23 @@ fn fmt_value(v: f64, unit: &str) -> String {
 
 /// Drafts every enabled metric of one group.
 pub fn draft_group(g: &GroupComparison, cfg: &AnalysisConfig) -> Vec<Draft> {
-    let mut out = Vec::new();
-    for m in crate::analysis::config::ALL_METRICS {
-        let mc = cfg.metrics.get(m);
-        if !mc.enabled {
-            continue;
-        }
-        let d = match cfg.method {
-            Method::Intervals => draft_interval(g, m, mc, cfg),
-            Method::Threshold => draft_threshold(g, m, mc, cfg),
-            Method::Kayenta => crate::analysis::kayenta::draft(g, m, mc, cfg),
-        };
-        out.push(d);
+    crate::analysis::config::ALL_METRICS
+        .into_iter()
+        .filter_map(|m| draft_metric(g, m, cfg))
+        .collect()
+}
+
+/// Drafts metric `m` of one group, or `None` when the configuration disables it.
+pub fn draft_metric(g: &GroupComparison, m: MetricName, cfg: &AnalysisConfig) -> Option<Draft> {
+    let mc = cfg.metrics.get(m);
+    if !mc.enabled {
+        return None;
     }
-    out
+    Some(match cfg.method {
+        Method::Intervals => draft_interval(g, m, mc, cfg),
+        Method::Threshold => draft_threshold(g, m, mc, cfg),
+        Method::Kayenta => crate::analysis::kayenta::draft(g, m, mc, cfg),
+    })
 }
 
 fn unit_of(m: MetricName) -> &'static str {

@@ -16,6 +16,7 @@ use crate::analysis::config::{AnalysisConfig, Method};
 use crate::analysis::report::{AnalysisReport, Classification, Verdict, REPORT_SCHEMA_VERSION};
 use crate::engine::summary::{ComparisonInput, GroupLevel};
 use crate::model::quality::DataQuality;
+use rayon::prelude::*;
 
 /// Analyses `input` with `cfg`; `generated_at` comes from `SOURCE_DATE_EPOCH` when set.
 pub fn analyze(
@@ -38,9 +39,16 @@ pub fn analyze_at(
         .iter()
         .filter(|g| cfg.levels.contains(&g.key.level))
         .collect();
-    let drafts: Vec<_> = groups
+    // Comparisons are independent until multiple-testing control, and one large group's
+    // latency tests can outweigh all the others: one task per (group, metric). The indexed
+    // parallel collect keeps input order, so the report does not depend on the thread count.
+    let tasks: Vec<_> = groups
         .iter()
-        .flat_map(|g| judge::draft_group(g, cfg))
+        .flat_map(|g| crate::analysis::config::ALL_METRICS.map(|m| (*g, m)))
+        .collect();
+    let drafts: Vec<_> = tasks
+        .into_par_iter()
+        .filter_map(|(g, m)| judge::draft_metric(g, m, cfg))
         .collect();
     let mut comparisons = judge::finish(drafts, cfg);
     verdict::sort_by_severity(&mut comparisons);
