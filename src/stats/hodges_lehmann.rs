@@ -3,24 +3,6 @@
 use super::mann_whitney::{u_null_pmf, EXACT_TABLE_LIMIT};
 use super::{two_sided_z, Estimate};
 
-/// Orders `f64` values (no NaN) as unsigned integers, so bisection can run over the bit patterns.
-fn key(v: f64) -> u64 {
-    let b = v.to_bits();
-    if b >> 63 == 1 {
-        !b
-    } else {
-        b | (1 << 63)
-    }
-}
-
-fn from_key(k: u64) -> f64 {
-    if k >> 63 == 1 {
-        f64::from_bits(k & !(1 << 63))
-    } else {
-        f64::from_bits(!k)
-    }
-}
-
 /// `#{(i, j): fl(y_j − x_i) ≤ t}` for ascending `x`, `y` in `O(n + m)`.
 ///
 /// Rounded subtraction is monotone, so for fixed `j` the differences decrease in `i`, and the
@@ -37,33 +19,76 @@ fn count_at_most(x: &[f64], y: &[f64], t: f64) -> u64 {
     count
 }
 
+/// The differences `fl(y_j − x_i)` with `lo < d ≤ hi`, in no particular order, by the same
+/// two-pointer walk as [`count_at_most`] (so their number is `count(hi) − count(lo)`).
+fn differences_between(x: &[f64], y: &[f64], lo: f64, hi: f64, expected: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(expected);
+    let (mut p_hi, mut p_lo) = (0usize, 0usize);
+    for &yj in y {
+        while p_hi < x.len() && yj - x[p_hi] > hi {
+            p_hi += 1;
+        }
+        while p_lo < x.len() && yj - x[p_lo] > lo {
+            p_lo += 1;
+        }
+        out.extend(x[p_hi..p_lo].iter().map(|&xi| yj - xi));
+    }
+    out
+}
+
 /// The `k`-th smallest (1-based) of the `n·m` pairwise differences `y_j − x_i` of two ascending,
 /// finite slices, without materialising them.
 ///
-/// Bisection on the value (over the ordered bit patterns of `f64`, at most 64 steps) with the
-/// `O(n+m)` two-pointer count of the differences `≤ t`: total `O((n+m)·64)`. The result is exactly one of the
-/// computed differences. (A value-bisection alternative to the selection algorithms of
-/// Johnson & Mizoguchi 1978 and Monahan 1984.)
+/// Bisection on the value with the `O(n+m)` two-pointer count of the differences `≤ t`, keeping
+/// a bracket `(lo, hi]` with `count(lo) < k ≤ count(hi)`. Once the bracket holds at most a few
+/// times `n + m` differences they are listed and the answer is selected among them
+/// (`select_nth_unstable`), as in the selection algorithms of Johnson & Mizoguchi (1978) and
+/// Monahan (1984, *ACM TOMS* 10(3)); a bracket with no float strictly inside holds only ties
+/// equal to `hi`. Typically 10–20 counts: `O((n+m)·log(n·m/(n+m)))`. The result is exactly one
+/// of the computed differences.
 ///
 /// # Panics
 /// If `k` is not in `1..=n·m` (in particular for an empty slice). Values must be finite and
 /// sorted ascending (not checked); [`hodges_lehmann`] guarantees both.
 pub fn kth_pairwise_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
+    kth_with_list_limit(x, y, k, 4 * (x.len() + y.len()) as u64 + 1024)
+}
+
+/// [`kth_pairwise_difference`] listing the bracket once it holds at most `limit` differences
+/// (tests set it low to exercise the bisection on small samples).
+fn kth_with_list_limit(x: &[f64], y: &[f64], k: u64, limit: u64) -> f64 {
     let total = (x.len() as u64) * (y.len() as u64);
     assert!(k >= 1 && k <= total, "k out of range");
-    let mut lo = key(y[0] - x[x.len() - 1]);
-    let mut hi = key(y[y.len() - 1] - x[0]);
-    // Invariant: count(from_key(hi)) ≥ k; answer in [lo, hi].
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if count_at_most(x, y, from_key(mid)) >= k {
+    let min = y[0] - x[x.len() - 1];
+    let mut lo = min;
+    let mut count_lo = count_at_most(x, y, lo);
+    if count_lo >= k {
+        // Normalise −0.0 to 0.0.
+        return min + 0.0;
+    }
+    let mut hi = y[y.len() - 1] - x[0];
+    let mut count_hi = total;
+    // Invariant: count_lo < k ≤ count_hi, so the answer lies in (lo, hi].
+    while count_hi - count_lo > limit {
+        // Halves of each bound: no overflow for finite extremes.
+        let mid = lo * 0.5 + hi * 0.5;
+        if mid <= lo || mid >= hi {
+            // No float strictly inside: every difference in (lo, hi] equals hi.
+            return hi + 0.0;
+        }
+        let c = count_at_most(x, y, mid);
+        if c >= k {
             hi = mid;
+            count_hi = c;
         } else {
-            lo = mid + 1;
+            lo = mid;
+            count_lo = c;
         }
     }
-    // Normalise −0.0 to 0.0.
-    from_key(hi) + 0.0
+    let mut between = differences_between(x, y, lo, hi, (count_hi - count_lo) as usize);
+    let rank = (k - count_lo - 1) as usize;
+    let (_, kth, _) = between.select_nth_unstable_by(rank, f64::total_cmp);
+    *kth + 0.0
 }
 
 /// Exact Moses rank from the null distribution of U, building the table only as far as the
@@ -221,6 +246,26 @@ mod tests {
             let d = brute_sorted(&x, &y);
             let k = ((frac * d.len() as f64) as usize).min(d.len() - 1);
             prop_assert_eq!(kth_pairwise_difference(&x, &y, k as u64 + 1), d[k]);
+        }
+
+        #[test]
+        fn bisection_matches_brute_force_with_ties_and_any_list_limit(
+            x in prop::collection::vec(-6i32..6, 1..40),
+            y in prop::collection::vec(-6i32..6, 1..40),
+            scale in prop::sample::select(vec![0.37, 1.0, 1e-300, 1e300]),
+            frac in 0.0f64..1.0,
+            limit in 0u64..12,
+        ) {
+            // Few distinct values: many ties, brackets that close on a run of equal
+            // differences; extreme scales reach subnormal and near-overflow differences.
+            let mut x: Vec<f64> = x.into_iter().map(|v| f64::from(v) * scale).collect();
+            let mut y: Vec<f64> = y.into_iter().map(|v| f64::from(v) * scale).collect();
+            x.sort_by(f64::total_cmp);
+            y.sort_by(f64::total_cmp);
+            let d = brute_sorted(&x, &y);
+            let k = ((frac * d.len() as f64) as usize).min(d.len() - 1);
+            let got = kth_with_list_limit(&x, &y, k as u64 + 1, limit);
+            prop_assert_eq!(got.to_bits(), (d[k] + 0.0).to_bits());
         }
 
         #[test]

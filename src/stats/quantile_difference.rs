@@ -16,7 +16,11 @@ struct Parts {
 }
 
 fn parts(x_sorted: &[f64], y_sorted: &[f64], q: f64, confidence: f64) -> Option<Parts> {
-    if x_sorted.iter().chain(y_sorted).any(|v| !v.is_finite()) {
+    // Sorted: any infinity sits at an end (and NaN too, under `f64::total_cmp`).
+    let ends_finite = |s: &[f64]| {
+        s.first().is_none_or(|v| v.is_finite()) && s.last().is_none_or(|v| v.is_finite())
+    };
+    if !(ends_finite(x_sorted) && ends_finite(y_sorted)) {
         return None;
     }
     let cx = quantile_ci(x_sorted, q, confidence)?;
@@ -49,7 +53,7 @@ fn parts(x_sorted: &[f64], y_sorted: &[f64], q: f64, confidence: f64) -> Option<
 /// slightly conservative. There is no scipy function for it; the reference script applies the
 /// same formula to numpy quantiles and scipy binomial intervals.
 ///
-/// `x_sorted`, `y_sorted` must be ascending. `None` when either quantile interval is
+/// `x_sorted`, `y_sorted` must be ascending (by `f64::total_cmp` if they may hold NaN). `None` when either quantile interval is
 /// unavailable (sample too small for `q`), a value is non-finite, or any of the quantiles or
 /// interval bounds is `≤ 0` (the log is undefined).
 pub fn quantile_ratio(
