@@ -105,7 +105,13 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
             },
         )
         .await?;
-        super::ingest::print_quality(&opened.quality);
+        // The query result is the output; data quality is worth a word only when the inputs
+        // were ingested just now and something was wrong with them.
+        let q = &opened.quality;
+        let ingested = !inputs.iter().all(|p| crate::ingest::is_dataset(p));
+        if ingested && (!q.issues.is_empty() || q.issues_not_listed > 0) {
+            super::ingest::print_quality(q);
+        }
         anyhow::Ok(opened.engine.query("user SQL", &sql, params).await?)
     })?;
     let format = match format {
