@@ -33,11 +33,13 @@ pub fn all() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::from(QuantileExact::new()),
         AggregateUDF::from(DDSketchQuantile::new()),
+        AggregateUDF::from(super::histogram_udaf::HistogramQuantile::new()),
+        AggregateUDF::from(super::histogram_udaf::ExpHistogramQuantile::new()),
     ]
 }
 
 /// Value of a constant argument (a literal), as DataFusion's own percentile functions read it.
-fn constant_f64(expr: &Arc<dyn PhysicalExpr>, fname: &str, what: &str) -> Result<f64> {
+pub(super) fn constant_f64(expr: &Arc<dyn PhysicalExpr>, fname: &str, what: &str) -> Result<f64> {
     let batch = RecordBatch::new_empty(Arc::new(Schema::empty()));
     let v = match expr.evaluate(&batch) {
         Ok(ColumnarValue::Scalar(s)) => s,
