@@ -144,6 +144,23 @@ fn side(q: &Query, s: &str) -> Result<Side, EngineError> {
 
 type Key = (String, Side, String);
 
+/// Most points per series the report aims for (see [`report_bucket_ns`]).
+pub const REPORT_POINTS: i64 = 12;
+
+/// Bucket width for the report's metric charts: the smallest whole multiple of `bucket_ns`
+/// that splits `window` into at most [`REPORT_POINTS`] buckets. Metric points come once per
+/// export interval (typically 60 s), so a per-minute histogram quantile rests on one export of
+/// a few canary requests; merging several intervals per point shows the trend instead of the
+/// bucket resolution of single exports.
+pub fn report_bucket_ns(window: &super::summary::Window, bucket_ns: i64) -> i64 {
+    let bucket_ns = bucket_ns.max(1);
+    let len = (window.end_unix_nano - window.start_unix_nano).max(1);
+    let k = (len as f64 / (REPORT_POINTS as f64 * bucket_ns as f64))
+        .ceil()
+        .max(1.0);
+    bucket_ns.saturating_mul(k as i64)
+}
+
 /// Runs the two dashboard queries with `params` and joins them per (side, service, track,
 /// bucket). Requests and errors come from `metrics_error_rate_by_track.sql`; p50/p99 from
 /// `metrics_p99_by_track.sql` — when a bucket has both explicit and exponential histograms,

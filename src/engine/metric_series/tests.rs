@@ -180,3 +180,16 @@ async fn no_metrics_means_an_empty_series() {
         .unwrap();
     assert!(s.is_empty() && s.series.is_empty());
 }
+
+#[test]
+fn report_buckets_are_whole_multiples() {
+    let minute = 60_000_000_000;
+    let w = |m: i64| Window {
+        start_unix_nano: 0,
+        end_unix_nano: m * minute,
+    };
+    assert_eq!(report_bucket_ns(&w(55), minute), 5 * minute);
+    assert_eq!(report_bucket_ns(&w(12), minute), minute);
+    assert_eq!(report_bucket_ns(&w(6), minute), minute);
+    assert_eq!(report_bucket_ns(&w(120), 30_000_000_000), 10 * minute);
+}
