@@ -144,6 +144,9 @@ fn side(q: &Query, s: &str) -> Result<Side, EngineError> {
 
 type Key = (String, Side, String);
 
+/// Requests of the histogram kind used, p50 and p99 of one bucket.
+type Quantiles = (i64, Option<f64>, Option<f64>);
+
 /// Most points per series the report aims for (see [`report_bucket_ns`]).
 pub const REPORT_POINTS: i64 = 12;
 
@@ -197,8 +200,7 @@ pub async fn metric_series(engine: &Engine, params: &Params) -> Result<MetricSer
     }
     let q = queries::METRICS_P99_BY_TRACK;
     let (_, batches) = engine.query(q.name, q.sql, params.values()).await?;
-    // (key, bucket) → (requests of the kind used, p50, p99)
-    let mut best: BTreeMap<(Key, i64), (i64, Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut best: BTreeMap<(Key, i64), Quantiles> = BTreeMap::new();
     for b in &batches {
         let (sides, services, tracks) = (
             strings(&q, b, "side")?,

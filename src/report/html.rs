@@ -301,12 +301,12 @@ pub fn render(
     } else {
         ""
     };
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<nav><a href=\"#verdict\">Verdict</a><a href=\"#forest\">Effects</a>\
          <a href=\"#distributions\">Latency distributions</a><a href=\"#over-time\">Over time</a>\
          {metrics_nav}<a href=\"#findings\">Findings</a><a href=\"#data-quality\">Data quality</a>\
-         <a href=\"#definitions\">Definitions</a></nav>\n"
+         <a href=\"#definitions\">Definitions</a></nav>"
     );
 
     // Verdict banner.

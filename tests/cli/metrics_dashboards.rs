@@ -174,15 +174,17 @@ fn attr(attrs: &Value, k: &str) -> Option<String> {
     })
 }
 
+/// Latest point of a (resource, point attributes, start time) generation: time, value,
+/// service, track, whether the status code is a server error.
+type LastPoint = (u64, u64, String, String, bool);
+
 /// Totals of the cumulative `http.server.requests` counters read from the raw OTLP/JSON lines:
 /// per stream (resource attributes + point attributes) and process generation (start time),
 /// the last reported value is the generation's total, since every generation starts counting
 /// at its `startTimeUnixNano` (a restart begins a new generation with a new start time).
 fn raw_counter_totals(dir: &Path) -> Totals {
     let file = std::fs::File::open(dir.join("otlp/metrics.jsonl")).unwrap();
-    // (resource, point attrs, start) → (time, value, service, track, is_error)
-    let mut last: BTreeMap<(String, String, String), (u64, u64, String, String, bool)> =
-        BTreeMap::new();
+    let mut last: BTreeMap<(String, String, String), LastPoint> = BTreeMap::new();
     for line in std::io::BufReader::new(file).lines() {
         let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
         for rm in line["resourceMetrics"].as_array().unwrap() {
