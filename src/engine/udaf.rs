@@ -11,6 +11,9 @@
 //!   the first bin), `bins` `List<UInt64>` (counts of consecutive keys). Merging adds bins, so
 //!   the state is bounded by the bucket limit whatever the group size.
 //!
+//! - `histogram_quantile` and `exp_histogram_quantile`: quantiles of merged histograms, see
+//!   [`super::histogram_udaf`].
+//!
 //! `q` (and `alpha`) must be constant literals in `[0, 1]` (`(0, 1)` for `alpha`). Both
 //! functions ignore NULL and NaN values and return NULL for an empty group.
 
