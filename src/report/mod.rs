@@ -131,4 +131,6 @@ pub fn write_report_with_metrics(
 }
 
 #[cfg(test)]
+mod metrics_tests;
+#[cfg(test)]
 mod tests;
