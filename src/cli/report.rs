@@ -2,7 +2,7 @@
 
 use super::selection::AnalysisArgs;
 use crate::analysis::human_summary;
-use crate::report::write_report;
+use crate::report::write_report_with_metrics;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -27,7 +27,7 @@ pub struct ReportArgs {
 
 /// Runs `canalyst report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    let (input, report) = args.analysis.run_analysis()?;
+    let (input, report, metrics) = args.analysis.run_analysis_and_metrics(true)?;
     let title = args.title.clone().unwrap_or_else(|| {
         let side = |s: &crate::engine::summary::Selector| {
             [s.track.as_deref(), s.version.as_deref()]
@@ -42,7 +42,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             side(&report.baseline)
         )
     });
-    let files = write_report(&args.output, &report, &input, &title)?;
+    let files = write_report_with_metrics(&args.output, &report, &input, metrics.as_ref(), &title)?;
     eprintln!("canalyst: wrote {}", files.html.display());
     print!("{}", human_summary(&report));
     Ok(report.verdict.exit_code())

@@ -4,6 +4,8 @@ use crate::analysis::analyze;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::report::AnalysisReport;
 use crate::engine::inputs::open_inputs;
+use crate::engine::metric_series::{metric_series, report_bucket_ns, MetricSeries};
+use crate::engine::queries::Params;
 use crate::engine::summary::{ComparisonInput, Selector};
 use crate::engine::{comparison_input, EngineConfig, EngineOptions};
 use crate::ingest::IngestOptions;
@@ -100,6 +102,16 @@ impl AnalysisArgs {
 
     /// Opens the inputs, builds the comparison input and judges it.
     pub fn run_analysis(&self) -> anyhow::Result<(ComparisonInput, AnalysisReport)> {
+        let (input, report, _) = self.run_analysis_and_metrics(false)?;
+        Ok((input, report))
+    }
+
+    /// [`Self::run_analysis`], plus (when `metrics`) the per-track metric series of the same
+    /// sides, service and window from the metric tables (empty without metric data).
+    pub fn run_analysis_and_metrics(
+        &self,
+        metrics: bool,
+    ) -> anyhow::Result<(ComparisonInput, AnalysisReport, Option<MetricSeries>)> {
         let cfg = self.config()?;
         let opts = self.engine_options(&cfg)?;
         let (baseline, canary) = self.selectors();
@@ -109,7 +121,7 @@ impl AnalysisArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let (input, quality) = rt.block_on(async {
+        let (input, quality, series) = rt.block_on(async {
             let timing = crate::timings::phase("open inputs");
             let opened = open_inputs(
                 &self.inputs,
@@ -133,11 +145,24 @@ impl AnalysisArgs {
             }
             let _timing = crate::timings::phase("comparison input");
             let input = comparison_input(&opened.engine, &baseline, &canary, &opts).await?;
-            anyhow::Ok((input, opened.quality))
+            let series = if metrics {
+                let _timing = crate::timings::phase("metric series");
+                let params = Params {
+                    baseline: input.baseline.clone(),
+                    canary: input.canary.clone(),
+                    service: self.service.clone(),
+                    window: input.window,
+                    bucket_ns: report_bucket_ns(&input.window, input.bucket_ns),
+                };
+                Some(metric_series(&opened.engine, &params).await?)
+            } else {
+                None
+            };
+            anyhow::Ok((input, opened.quality, series))
         })?;
         let timing = crate::timings::phase("statistics and verdict");
         let report = analyze(&input, &cfg, quality);
         drop(timing);
-        Ok((input, report))
+        Ok((input, report, series))
     }
 }

@@ -7,7 +7,9 @@
 
 pub mod context;
 pub mod ddsketch;
+pub mod histogram_udaf;
 pub mod inputs;
+pub mod metric_series;
 pub mod output;
 pub mod quantile;
 pub mod queries;

@@ -70,6 +70,24 @@ query!(
     "Canary share of requests per time bucket."
 );
 
+query!(
+    METRICS_ERROR_RATE_BY_TRACK,
+    "metrics_error_rate_by_track.sql",
+    "Requests and server errors per side, service, track and bucket, from request-duration \
+     histogram counts."
+);
+query!(
+    METRICS_P99_BY_TRACK,
+    "metrics_p99_by_track.sql",
+    "p50/p99 latency per side, service, track and bucket, from merged request-duration \
+     histograms."
+);
+query!(
+    METRICS_TRAFFIC_SPLIT,
+    "metrics_traffic_split.sql",
+    "Canary share of requests per bucket, from request-duration histogram counts."
+);
+
 /// Every shipped query.
 pub const ALL: &[Query] = &[
     WINDOW,
@@ -80,6 +98,9 @@ pub const ALL: &[Query] = &[
     ROUTE_TIMESERIES,
     OPERATION_TIMESERIES,
     TRAFFIC_SPLIT,
+    METRICS_ERROR_RATE_BY_TRACK,
+    METRICS_P99_BY_TRACK,
+    METRICS_TRAFFIC_SPLIT,
 ];
 
 /// Values for the shared parameters `$1..$8`.

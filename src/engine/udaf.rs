@@ -11,6 +11,9 @@
 //!   the first bin), `bins` `List<UInt64>` (counts of consecutive keys). Merging adds bins, so
 //!   the state is bounded by the bucket limit whatever the group size.
 //!
+//! - `histogram_quantile` and `exp_histogram_quantile`: quantiles of merged histograms, see
+//!   [`super::histogram_udaf`].
+//!
 //! `q` (and `alpha`) must be constant literals in `[0, 1]` (`(0, 1)` for `alpha`). Both
 //! functions ignore NULL and NaN values and return NULL for an empty group.
 
@@ -33,11 +36,13 @@ pub fn all() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::from(QuantileExact::new()),
         AggregateUDF::from(DDSketchQuantile::new()),
+        AggregateUDF::from(super::histogram_udaf::HistogramQuantile::new()),
+        AggregateUDF::from(super::histogram_udaf::ExpHistogramQuantile::new()),
     ]
 }
 
 /// Value of a constant argument (a literal), as DataFusion's own percentile functions read it.
-fn constant_f64(expr: &Arc<dyn PhysicalExpr>, fname: &str, what: &str) -> Result<f64> {
+pub(super) fn constant_f64(expr: &Arc<dyn PhysicalExpr>, fname: &str, what: &str) -> Result<f64> {
     let batch = RecordBatch::new_empty(Arc::new(Schema::empty()));
     let v = match expr.evaluate(&batch) {
         Ok(ColumnarValue::Scalar(s)) => s,

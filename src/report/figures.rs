@@ -30,6 +30,8 @@ pub enum FigureKind {
     ErrorRateOverTime,
     /// Canary share of traffic over time.
     TrafficSplit,
+    /// A per-track series from the metric tables (request rate, error rate, p99).
+    MetricsOverTime,
 }
 
 /// A link from a figure to a findings-table row.
@@ -312,4 +314,93 @@ pub fn fmt_bucket(ns: i64) -> String {
     } else {
         format!("{} s", charts::fmt_tick(s))
     }
+}
+
+/// Most service panels of each metrics-over-time chart (services in name order); the caption
+/// counts the rest.
+pub const MAX_METRIC_PANELS: usize = 8;
+
+/// The "Metrics over time" figures: request rate, error rate and p99 latency per track, one
+/// panel per service, from the engine's metric series. None when the series has no bucket
+/// (the inputs had no request-duration metrics). `frame` is the span charts' time axis,
+/// widened to cover every metric bucket.
+pub fn metric_figures(
+    series: &crate::engine::metric_series::MetricSeries,
+    frame: TimeFrame,
+) -> Result<Vec<Figure>, ReportError> {
+    use charts::metric_series::{Measure, MetricSeriesChart, Panel};
+    if series.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bucket_ns = series.bucket_ns.max(1);
+    let mut frame = TimeFrame { bucket_ns, ..frame };
+    for b in series.series.iter().flat_map(|s| &s.buckets) {
+        frame.origin_ns = frame.origin_ns.min(b.start_unix_nano);
+        frame.end_ns = frame
+            .end_ns
+            .max(b.start_unix_nano.saturating_add(bucket_ns));
+    }
+    let services = series.services();
+    let shown = &services[..services.len().min(MAX_METRIC_PANELS)];
+    let not_shown = services.len() - shown.len();
+    let panels = || -> Vec<Panel> {
+        shown
+            .iter()
+            .map(|svc| Panel {
+                title: super::escape::clean(svc, 60),
+                series: series.series.iter().filter(|s| s.service == *svc).collect(),
+            })
+            .collect()
+    };
+    let width = fmt_bucket(bucket_ns);
+    let rest = if not_shown > 0 {
+        format!(" {not_shown} further services are not drawn (panel limit {MAX_METRIC_PANELS}).")
+    } else {
+        String::new()
+    };
+    let specs = [
+        (
+            Measure::RequestRate,
+            "Metrics: request rate",
+            format!(
+                "Requests per second per {width} bucket and track: the counts of the \
+                 http.server.request.duration histograms (queries/metrics_error_rate_by_track.sql) \
+                 divided by the bucket width. Stable solid, canary with dots."
+            ),
+        ),
+        (
+            Measure::ErrorRate,
+            "Metrics: error rate",
+            format!(
+                "Share of requests with http.response.status_code ≥ 500 per {width} bucket and \
+                 track, from the same histogram counts (queries/metrics_error_rate_by_track.sql)."
+            ),
+        ),
+        (
+            Measure::P99,
+            "Metrics: p99 latency",
+            format!(
+                "p99 of the merged http.server.request.duration histograms per {width} bucket \
+                 and track (histogram_quantile, Prometheus interpolation inside a bucket; \
+                 queries/metrics_p99_by_track.sql); log scale. Resolution is the histogram's \
+                 bucket layout."
+            ),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (measure, title, caption) in specs {
+        let chart = MetricSeriesChart {
+            measure,
+            panels: panels(),
+            frame,
+        };
+        out.push(Figure {
+            kind: FigureKind::MetricsOverTime,
+            rendered: charts::render(&chart)?,
+            title: title.into(),
+            caption: format!("{caption}{rest}"),
+            links: Vec::new(),
+        });
+    }
+    Ok(out)
 }

@@ -259,6 +259,24 @@ fn figure(out: &mut String, f: &Figure) {
     );
 }
 
+/// The "Metrics over time" section: the [`FigureKind::MetricsOverTime`] figures, nothing when
+/// there are none (inputs without request-duration metrics).
+fn metrics_section(o: &mut String, figs: &Figures) {
+    let mut figures = figs.of_kind(FigureKind::MetricsOverTime).peekable();
+    if figures.peek().is_none() {
+        return;
+    }
+    o.push_str(
+        "<h2 id=\"metrics-over-time\">Metrics over time</h2>\n<p class=\"note\">From the \
+         services' own OpenTelemetry metrics (<code>http.server.request.duration</code> \
+         histograms), not from spans: per service, stable against canary. Not judged; a \
+         regression seen in both spans and metrics is more credible.</p>\n",
+    );
+    for f in figures {
+        figure(o, f);
+    }
+}
+
 /// Renders the page.
 pub fn render(
     report: &AnalysisReport,
@@ -278,11 +296,17 @@ pub fn render(
         h(&title_c)
     );
     let _ = writeln!(o, "<h1>{}</h1>", t(title));
-    o.push_str(
+    let metrics_nav = if figs.of_kind(FigureKind::MetricsOverTime).next().is_some() {
+        "<a href=\"#metrics-over-time\">Metrics over time</a>"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        o,
         "<nav><a href=\"#verdict\">Verdict</a><a href=\"#forest\">Effects</a>\
          <a href=\"#distributions\">Latency distributions</a><a href=\"#over-time\">Over time</a>\
-         <a href=\"#findings\">Findings</a><a href=\"#data-quality\">Data quality</a>\
-         <a href=\"#definitions\">Definitions</a></nav>\n",
+         {metrics_nav}<a href=\"#findings\">Findings</a><a href=\"#data-quality\">Data quality</a>\
+         <a href=\"#definitions\">Definitions</a></nav>"
     );
 
     // Verdict banner.
@@ -370,6 +394,7 @@ pub fn render(
             figure(&mut o, f);
         }
     }
+    metrics_section(&mut o, figs);
 
     // Findings table.
     let _ = writeln!(

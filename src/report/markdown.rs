@@ -137,6 +137,17 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
             image(&mut o, f);
         }
     }
+    let mut metric_figs = figs.of_kind(FigureKind::MetricsOverTime).peekable();
+    if metric_figs.peek().is_some() {
+        o.push_str(
+            "### Metrics over time\n\nFrom the services' own OpenTelemetry metrics \
+             \\(http.server.request.duration histograms\\), not from spans: per service, \
+             stable against canary. Not judged.\n\n",
+        );
+        for f in metric_figs {
+            image(&mut o, f);
+        }
+    }
 
     let _ = writeln!(
         o,

@@ -26,6 +26,7 @@ pub mod markdown;
 pub mod view;
 
 use crate::analysis::report::AnalysisReport;
+use crate::engine::metric_series::MetricSeries;
 use crate::engine::summary::ComparisonInput;
 use std::path::{Path, PathBuf};
 
@@ -82,11 +83,29 @@ pub fn write_report(
     input: &ComparisonInput,
     title: &str,
 ) -> Result<ReportFiles, ReportError> {
+    write_report_with_metrics(dir, report, input, None, title)
+}
+
+/// [`write_report`] with a "Metrics over time" section drawn from `metrics` (request rate,
+/// error rate and p99 latency per track from the metric tables; see
+/// [`crate::engine::metric_series`]). No section when `metrics` is `None` or empty, and the
+/// output is then identical to [`write_report`]'s.
+pub fn write_report_with_metrics(
+    dir: &Path,
+    report: &AnalysisReport,
+    input: &ComparisonInput,
+    metrics: Option<&MetricSeries>,
+    title: &str,
+) -> Result<ReportFiles, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let figs = figures::build(report, input)?;
+    let mut figs = figures::build(report, input)?;
+    if let Some(m) = metrics {
+        let frame = charts::TimeFrame::of(input);
+        figs.figures.extend(figures::metric_figures(m, frame)?);
+    }
     let mut charts = Vec::with_capacity(figs.figures.len() * 2);
     for f in &figs.figures {
         charts.push(files::write_inside(
@@ -111,5 +130,7 @@ pub fn write_report(
     })
 }
 
+#[cfg(test)]
+mod metrics_tests;
 #[cfg(test)]
 mod tests;

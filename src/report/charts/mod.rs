@@ -10,6 +10,7 @@
 pub mod error_rate_timeseries;
 pub mod forest;
 pub mod latency_ecdf;
+pub mod metric_series;
 pub mod quantile_timeseries;
 pub mod traffic_split;
 
