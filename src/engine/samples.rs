@@ -7,7 +7,7 @@
 //! number of rayon threads.
 
 use super::context::Engine;
-use super::quantile::{quantile_sorted, sort_values, standard_quantiles};
+use super::quantile::{quantile_sorted, standard_quantiles};
 use super::queries::{self, Params, Query};
 use super::summary::{
     ComparisonInput, GroupComparison, GroupKey, GroupLevel, Selector, TimeBucket, TrackSample,
@@ -423,6 +423,14 @@ fn ms(duration_ns: i64) -> f64 {
     duration_ns as f64 / 1e6
 }
 
+/// Durations of `rows` in milliseconds, ascending. Sorted as integers (faster than floats)
+/// before converting: [`ms`] is monotone, so the result equals sorting the converted values.
+fn sorted_ms(rows: &[Row]) -> Vec<f64> {
+    let mut ns: Vec<i64> = rows.iter().map(|r| r.duration_ns).collect();
+    ns.sort_unstable();
+    ns.into_iter().map(ms).collect()
+}
+
 /// Sample and time series of one side of one group; sorts `rows` canonically.
 fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>) {
     rows.sort_unstable_by(Row::canonical_cmp);
@@ -437,8 +445,7 @@ fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>)
             sample.weighted_errors += r.weight;
         }
     }
-    let mut durations: Vec<f64> = rows.iter().map(|r| ms(r.duration_ns)).collect();
-    sort_values(&mut durations);
+    let durations = sorted_ms(rows);
     sample.quantiles = standard_quantiles(&durations);
     sample.durations_ms = durations;
 
@@ -463,8 +470,7 @@ fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>)
                 b.weighted_errors += r.weight;
             }
         }
-        let mut d: Vec<f64> = chunk.iter().map(|r| ms(r.duration_ns)).collect();
-        sort_values(&mut d);
+        let d = sorted_ms(chunk);
         b.p50_ms = quantile_sorted(&d, 0.5);
         b.p99_ms = quantile_sorted(&d, 0.99);
         series.push(b);
