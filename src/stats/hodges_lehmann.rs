@@ -39,12 +39,14 @@ fn differences_between(x: &[f64], y: &[f64], lo: f64, hi: f64, expected: usize) 
 /// The `k`-th smallest (1-based) of the `n·m` pairwise differences `y_j − x_i` of two ascending,
 /// finite slices, without materialising them.
 ///
-/// Bisection on the value with the `O(n+m)` two-pointer count of the differences `≤ t`, keeping
-/// a bracket `(lo, hi]` with `count(lo) < k ≤ count(hi)`. Once the bracket holds at most a few
+/// Safeguarded interpolation search on the value (regula falsi on the count, bisection when a
+/// step does not halve the bracket) with the `O(n+m)` two-pointer count of the differences
+/// `≤ t`, keeping a bracket `(lo, hi]` with `count(lo) < k ≤ count(hi)`. Once the bracket holds at most a few
 /// times `n + m` differences they are listed and the answer is selected among them
 /// (`select_nth_unstable`), as in the selection algorithms of Johnson & Mizoguchi (1978) and
 /// Monahan (1984, *ACM TOMS* 10(3)); a bracket with no float strictly inside holds only ties
-/// equal to `hi`. Typically 10–20 counts: `O((n+m)·log(n·m/(n+m)))`. The result is exactly one
+/// equal to `hi`. Every two steps at least halve the bracket's width or its count; on duration
+/// data a handful of counts suffice. The result is exactly one
 /// of the computed differences.
 ///
 /// # Panics
@@ -69,13 +71,29 @@ fn kth_with_list_limit(x: &[f64], y: &[f64], k: u64, limit: u64) -> f64 {
     let mut hi = y[y.len() - 1] - x[0];
     let mut count_hi = total;
     // Invariant: count_lo < k ≤ count_hi, so the answer lies in (lo, hi].
+    let mut interpolate = true;
     while count_hi - count_lo > limit {
+        let before = count_hi - count_lo;
         // Halves of each bound: no overflow for finite extremes.
-        let mid = lo * 0.5 + hi * 0.5;
-        if mid <= lo || mid >= hi {
+        let half = lo * 0.5 + hi * 0.5;
+        if half <= lo || half >= hi {
             // No float strictly inside: every difference in (lo, hi] equals hi.
             return hi + 0.0;
         }
+        // Regula falsi on the count (nearly linear once the bracket is inside the bulk of
+        // the differences), safeguarded by a bisection step whenever a step failed to halve
+        // the bracket's count.
+        let mid = if interpolate {
+            let f = (k - count_lo) as f64 / before as f64;
+            let t = lo + (hi - lo) * f;
+            if t > lo && t < hi && t.is_finite() {
+                t
+            } else {
+                half
+            }
+        } else {
+            half
+        };
         let c = count_at_most(x, y, mid);
         if c >= k {
             hi = mid;
@@ -84,6 +102,7 @@ fn kth_with_list_limit(x: &[f64], y: &[f64], k: u64, limit: u64) -> f64 {
             lo = mid;
             count_lo = c;
         }
+        interpolate = 2 * (count_hi - count_lo) <= before;
     }
     let mut between = differences_between(x, y, lo, hi, (count_hi - count_lo) as usize);
     let rank = (k - count_lo - 1) as usize;
