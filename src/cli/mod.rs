@@ -39,7 +39,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run SQL over canonical span tables (spans, requests).
+    /// Run SQL over the canonical tables (spans, requests, metric tables).
     Sql(sql::SqlArgs),
     /// Write deterministic synthetic canary traffic with injected regressions (OTLP/JSON,
     /// Parquet and the truth of what was injected).

@@ -26,10 +26,11 @@ pub enum Format {
 /// Arguments of `canalyst sql`.
 #[derive(Debug, Args)]
 #[command(
-    about = "Run SQL over the canonical tables (spans, requests, metric tables)",
     after_help = "Tables: spans (one row per span), requests (entry spans), metric_points, \
 histogram_points, exp_histogram_points. Functions: \
-quantile_exact(value, q), ddsketch_quantile(value, q [, alpha]) and DataFusion's built-ins.\n\
+quantile_exact(value, q), ddsketch_quantile(value, q [, alpha]), histogram_quantile(q, bounds, \
+bucket_counts), exp_histogram_quantile(q, scale, zero_count, positive_offset, \
+positive_bucket_counts, negative_offset, negative_bucket_counts) and DataFusion's built-ins.\n\
 Example: canalyst sql \"SELECT service_name, count(*) FROM requests GROUP BY 1\" out/dataset\n\
 Shipped queries: canalyst sql -f queries/route_summary.sql out/dataset --param str:stable \
 --param null --param str:canary --param null --param null \
