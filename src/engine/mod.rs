@@ -8,6 +8,7 @@
 pub mod context;
 pub mod ddsketch;
 pub mod inputs;
+pub mod metric_input;
 pub mod output;
 pub mod quantile;
 pub mod queries;

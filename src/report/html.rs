@@ -199,7 +199,7 @@ pub fn fmt_p(p: Option<f64>) -> String {
 /// The side summary a comparison's metric is about.
 pub fn fmt_side(c: &Comparison, s: &crate::analysis::report::SideSummary) -> String {
     match c.metric {
-        MetricName::ErrorRate => {
+        MetricName::ErrorRate | MetricName::BusinessRatio => {
             let rate = if s.weighted_count > 0.0 {
                 format!(
                     " ({}%)",
@@ -214,6 +214,7 @@ pub fn fmt_side(c: &Comparison, s: &crate::analysis::report::SideSummary) -> Str
         MetricName::LatencyP90 => format!("p90 {} ms", num(s.p90, 2)),
         MetricName::LatencyP99 => format!("p99 {} ms", num(s.p99, 2)),
         MetricName::LatencyP999 => format!("p99.9 {} ms", num(s.p999, 2)),
+        MetricName::IntervalSeries => format!("{} intervals", s.count),
     }
 }
 
