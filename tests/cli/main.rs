@@ -5,5 +5,6 @@ mod fixtures;
 mod generate;
 mod ingest;
 mod metrics;
+mod metrics_analysis;
 mod report;
 mod sql;
