@@ -113,6 +113,10 @@ pub struct SeriesConfig {
 pub struct MetricAnalysisConfig {
     /// Compare metrics at all (when the inputs have metric points).
     pub enabled: bool,
+    /// Also judge the per-route request metrics (error rate, latency) when the inputs have
+    /// spans. Off by default: the spans already judge the same requests, exactly, and every
+    /// extra p-value widens the Benjamini–Hochberg adjustment. Ratios and series always run.
+    pub with_spans: bool,
     /// Duration histograms tried in order; the first with points is used.
     pub latency_histograms: Vec<String>,
     /// Point attribute holding the route.
@@ -136,6 +140,7 @@ impl Default for MetricAnalysisConfig {
     fn default() -> Self {
         MetricAnalysisConfig {
             enabled: true,
+            with_spans: false,
             latency_histograms: vec!["http.server.request.duration".into()],
             route_attribute: "http.route".into(),
             status_attribute: "http.response.status_code".into(),
@@ -271,6 +276,9 @@ impl MetricAnalysisConfig {
         if let Some(v) = raw.enabled {
             self.enabled = v;
         }
+        if let Some(v) = raw.with_spans {
+            self.with_spans = v;
+        }
         if let Some(v) = raw.latency_histograms {
             self.latency_histograms = v;
         }
@@ -336,6 +344,7 @@ impl MetricAnalysisConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMetricAnalysis {
     enabled: Option<bool>,
+    with_spans: Option<bool>,
     latency_histograms: Option<Vec<String>>,
     route_attribute: Option<String>,
     status_attribute: Option<String>,

@@ -180,14 +180,25 @@ fn decided(c: Comparison) -> Draft {
     }
 }
 
-/// Drafts every metric comparison the configuration asks for and the data allow.
-pub fn draft_metrics(data: &MetricData, cfg: &AnalysisConfig) -> MetricDrafts {
+/// Drafts every metric comparison the configuration asks for and the data allow. With
+/// `have_spans` the per-route request metrics are drafted only when
+/// `metric_analysis.with_spans` is set (ratios and series always are).
+pub fn draft_metrics(data: &MetricData, cfg: &AnalysisConfig, have_spans: bool) -> MetricDrafts {
     let ma = &cfg.metric_analysis;
     let mut out = MetricDrafts {
         drafts: Vec::new(),
         canary_requests: 0,
     };
     if !ma.enabled {
+        return out;
+    }
+    if have_spans && !ma.with_spans {
+        for r in &ma.ratios {
+            out.drafts.extend(draft_ratio(data, r, cfg));
+        }
+        for s in &ma.series {
+            out.drafts.extend(draft_series(data, s, cfg));
+        }
         return out;
     }
     let hist_name = ma
@@ -862,4 +873,255 @@ fn draft_series(data: &MetricData, s: &SeriesConfig, cfg: &AnalysisConfig) -> Ve
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::config::AnalysisConfig;
+    use crate::engine::metric_input::{PointValue, Side, SidedPoint};
+    use crate::engine::summary::Window;
+
+    const MIN: i64 = 60_000_000_000;
+
+    fn hist(side: Side, status: &str, t: i64, bounds: &[f64], counts: &[f64]) -> SidedPoint {
+        SidedPoint {
+            side,
+            service: "svc".into(),
+            metric: "http.server.request.duration".into(),
+            unit: "s".into(),
+            attributes: [
+                ("http.route".to_string(), "/a".to_string()),
+                ("http.response.status_code".to_string(), status.to_string()),
+            ]
+            .into(),
+            time_ns: t,
+            value: PointValue::Explicit {
+                count: counts.iter().sum(),
+                bounds: bounds.to_vec(),
+                counts: counts.to_vec(),
+            },
+        }
+    }
+
+    fn counter(side: Side, name: &str, t: i64, v: f64) -> SidedPoint {
+        SidedPoint {
+            side,
+            service: "shop".into(),
+            metric: name.into(),
+            unit: "{order}".into(),
+            attributes: Default::default(),
+            time_ns: t,
+            value: PointValue::Number(v),
+        }
+    }
+
+    fn data(points: Vec<SidedPoint>) -> MetricData {
+        MetricData {
+            window: Window {
+                start_unix_nano: 0,
+                end_unix_nano: 10 * MIN,
+            },
+            bucket_ns: MIN,
+            points,
+        }
+    }
+
+    fn judged(d: &MetricData, cfg: &AnalysisConfig) -> Vec<Comparison> {
+        judge::finish(draft_metrics(d, cfg, false).drafts, cfg)
+    }
+
+    fn get<'a>(cs: &'a [Comparison], id: &str) -> &'a Comparison {
+        cs.iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    }
+
+    const B: [f64; 4] = [0.1, 0.2, 0.4, 0.8];
+
+    #[test]
+    fn a_shift_inside_one_bucket_never_fails_but_across_buckets_does() {
+        let cfg = AnalysisConfig::default_preset();
+        // The same counts on both sides: the interpolated p50 cannot move, and
+        // whatever happened inside the bucket is invisible.
+        let same = data(
+            (1..=5)
+                .flat_map(|m| {
+                    [
+                        hist(
+                            Side::Baseline,
+                            "200",
+                            m * MIN,
+                            &B,
+                            &[0.0, 300.0, 100.0, 0.0, 0.0],
+                        ),
+                        hist(
+                            Side::Canary,
+                            "200",
+                            m * MIN,
+                            &B,
+                            &[0.0, 300.0, 100.0, 0.0, 0.0],
+                        ),
+                    ]
+                })
+                .collect(),
+        );
+        let cs = judged(&same, &cfg);
+        for c in &cs {
+            assert!(
+                !matches!(
+                    c.classification,
+                    Classification::FailHigh | Classification::FailLow
+                ),
+                "{}: {}",
+                c.id,
+                c.reason
+            );
+            assert_eq!(c.source, Source::Metrics);
+        }
+        let p50 = get(&cs, "svc/route//a/latency_p50@metrics");
+        assert!(p50.ci_low.unwrap() <= 1.0 && p50.ci_high.unwrap() >= 1.0);
+        // The canary moved two buckets up, to (0.4, 0.8] s: the quantile interval
+        // [400/200, 800/100] excludes 1, so p50 and the shift fail. (One bucket up, the
+        // interval [200/200, 400/100] still touches 1: the data allow a change of ~0.)
+        let moved = data(
+            (1..=5)
+                .flat_map(|m| {
+                    [
+                        hist(
+                            Side::Baseline,
+                            "200",
+                            m * MIN,
+                            &B,
+                            &[0.0, 300.0, 100.0, 0.0, 0.0],
+                        ),
+                        hist(
+                            Side::Canary,
+                            "200",
+                            m * MIN,
+                            &B,
+                            &[0.0, 0.0, 0.0, 300.0, 100.0],
+                        ),
+                    ]
+                })
+                .collect(),
+        );
+        let cs = judged(&moved, &cfg);
+        let p50 = get(&cs, "svc/route//a/latency_p50@metrics");
+        assert_eq!(
+            p50.classification,
+            Classification::FailHigh,
+            "{}",
+            p50.reason
+        );
+        assert!(
+            (p50.ci_low.unwrap() - 2.0).abs() < 1e-9 && (p50.ci_high.unwrap() - 8.0).abs() < 1e-9
+        );
+        let shift = get(&cs, "svc/route//a/latency_shift@metrics");
+        assert_eq!(
+            shift.classification,
+            Classification::FailHigh,
+            "{}",
+            shift.reason
+        );
+        assert_eq!(shift.unit, "probability");
+        assert!((shift.estimate.unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn error_rate_comes_from_the_status_attribute() {
+        let cfg = AnalysisConfig::default_preset();
+        let d = data(vec![
+            hist(Side::Baseline, "200", MIN, &B, &[0.0, 990.0, 0.0, 0.0, 0.0]),
+            hist(Side::Baseline, "503", MIN, &B, &[0.0, 10.0, 0.0, 0.0, 0.0]),
+            hist(Side::Canary, "200", MIN, &B, &[0.0, 900.0, 0.0, 0.0, 0.0]),
+            hist(Side::Canary, "500", MIN, &B, &[0.0, 100.0, 0.0, 0.0, 0.0]),
+            hist(Side::Canary, "404", MIN, &B, &[0.0, 5.0, 0.0, 0.0, 0.0]),
+        ]);
+        let m = draft_metrics(&d, &cfg, false);
+        assert_eq!(m.canary_requests, 1005);
+        let cs = judge::finish(m.drafts, &cfg);
+        let e = get(&cs, "svc/route//a/error_rate@metrics");
+        assert_eq!((e.baseline.errors, e.baseline.count), (10, 1000));
+        assert_eq!((e.canary.errors, e.canary.count), (100, 1005));
+        assert_eq!(e.classification, Classification::FailHigh, "{}", e.reason);
+        assert_eq!(
+            e.metric_names,
+            vec!["http.server.request.duration".to_string()]
+        );
+    }
+
+    fn ratio_cfg() -> AnalysisConfig {
+        AnalysisConfig::from_toml_str(
+            "[[metric_analysis.ratios]]\nname = \"conversion\"\nnumerator = \"placed\"\ndenominator = \"attempts\"\ndirection = \"decrease\"\nallowed_decrease = 0.05\n",
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_conversion_drop_fails_low_and_an_equal_ratio_passes() {
+        let cfg = ratio_cfg();
+        let run = |canary_placed: f64| {
+            let d = data(vec![
+                counter(Side::Baseline, "attempts", MIN, 2000.0),
+                counter(Side::Baseline, "placed", MIN, 1880.0),
+                counter(Side::Canary, "attempts", MIN, 2000.0),
+                counter(Side::Canary, "placed", MIN, canary_placed),
+            ]);
+            judged(&d, &cfg)
+        };
+        let cs = run(1504.0);
+        let r = get(&cs, "shop/ratio/conversion@metrics");
+        assert_eq!(r.classification, Classification::FailLow, "{}", r.reason);
+        assert!((r.estimate.unwrap() - 0.8).abs() < 1e-12);
+        assert_eq!(r.allowed_decrease, Some(0.95));
+        let cs = run(1880.0);
+        let r = get(&cs, "shop/ratio/conversion@metrics");
+        assert_eq!(r.classification, Classification::Pass, "{}", r.reason);
+        // A numerator larger than the denominator is not a proportion.
+        let cs = run(2500.0);
+        let r = get(&cs, "shop/ratio/conversion@metrics");
+        assert_eq!(r.classification, Classification::Inconclusive);
+        assert!(
+            r.reason.contains("not a part of the denominator"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn interval_series_uses_kayenta_and_detects_a_rate_jump() {
+        let cfg = AnalysisConfig::from_toml_str(
+            "[[metric_analysis.series]]\nname = \"rate\"\nmetric = \"placed\"\naggregation = \"rate\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let pts = (1..=10)
+            .flat_map(|m| {
+                [
+                    counter(Side::Baseline, "placed", m * MIN, 60.0 + (m % 3) as f64),
+                    counter(Side::Canary, "placed", m * MIN, 120.0 + (m % 3) as f64),
+                ]
+            })
+            .collect();
+        let cs = judged(&data(pts), &cfg);
+        let s = get(&cs, "shop/series/rate@metrics");
+        assert_eq!(s.classification, Classification::FailHigh, "{}", s.reason);
+        assert_eq!(s.test.as_deref(), Some("kayenta_mann_whitney"));
+        assert_eq!((s.baseline.count, s.canary.count), (10, 10));
+        assert!((s.effect_size.unwrap() - 2.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../examples/metrics-canary.toml");
+        let c = AnalysisConfig::from_toml_str(text, "examples/metrics-canary.toml").unwrap();
+        assert_eq!(c.metric_analysis.ratios.len(), 1);
+        assert_eq!(c.metric_analysis.series.len(), 2);
+        assert!(c.metric_analysis.error_rate.is_some());
+        let w = c.effective_weights();
+        assert_eq!(w["business"], 20.0);
+        assert!(w.contains_key("traffic"));
+    }
 }

@@ -78,7 +78,7 @@ pub fn analyze_with_metrics_at(
         .map(|g| g.canary.count)
         .sum();
     if let Some(data) = metrics {
-        let m = metric_judge::draft_metrics(data, cfg);
+        let m = metric_judge::draft_metrics(data, cfg, !input.groups.is_empty());
         if groups.is_empty() {
             canary_requests = m.canary_requests;
         }

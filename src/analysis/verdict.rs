@@ -292,8 +292,6 @@ mod tests {
             effect_size: None,
             source: Default::default(),
             metric_names: Vec::new(),
-            source: Default::default(),
-            metric_names: Vec::new(),
         }
     }
 

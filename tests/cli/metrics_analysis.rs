@@ -140,7 +140,10 @@ fn verdict(r: &Value) -> &str {
 /// combined) reports.
 fn agreement(scenario: &str, spans: u64, share: f64) -> (Value, Value, Value) {
     let dir = generated_otlp(scenario, spans, share);
-    let (_, both) = analyze(&[&spans_of(&dir), &metrics_of(&dir)]);
+    let cfg = dir.join("with-spans.toml");
+    std::fs::write(&cfg, "[metric_analysis]\nwith_spans = true\n").unwrap();
+    let cfg = cfg.display().to_string();
+    let (_, both) = analyze(&[&spans_of(&dir), &metrics_of(&dir), "--config", &cfg]);
     let checked = assert_agreement(&both, scenario);
     assert!(
         checked >= 5,
