@@ -427,6 +427,18 @@ fn log_sd(h: &ExplicitHistogram) -> f64 {
     (pts.iter().map(|p| p.1 * (p.0 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
+/// θ = P(r·Y > X) for independent log-normal X, Y with log-scale spread σ:
+/// Φ(ln r / (σ√2)), since ln(rY) − ln X ~ N(ln r, 2σ²). Maps an allowed duration ratio onto the
+/// probability-of-superiority scale (checked against numerical integration with scipy in
+/// `tests/reference/metric_judge_reference.json`).
+pub fn shift_theta(ratio: f64, sigma: f64) -> f64 {
+    if ratio <= 0.0 {
+        0.0
+    } else {
+        normal_cdf(ratio.ln() / (sigma * std::f64::consts::SQRT_2))
+    }
+}
+
 fn draft_latency(
     g: &GroupComparison,
     hg: &HistogramGroup,
@@ -571,13 +583,7 @@ fn draft_latency(
         );
         return decided(c);
     }
-    let to_theta = |ratio: f64| {
-        if ratio <= 0.0 {
-            0.0
-        } else {
-            normal_cdf(ratio.ln() / (sigma * std::f64::consts::SQRT_2))
-        }
-    };
+    let to_theta = |ratio: f64| shift_theta(ratio, sigma);
     let pregion = Region {
         low: if region.low.is_finite() {
             to_theta(region.low)
@@ -1111,6 +1117,42 @@ mod tests {
         assert_eq!(s.test.as_deref(), Some("kayenta_mann_whitney"));
         assert_eq!((s.baseline.count, s.canary.count), (10, 10));
         assert!((s.effect_size.unwrap() - 2.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn shift_theta_and_log_sd_match_scipy() {
+        let r: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/reference/metric_judge_reference.json"
+        ))
+        .unwrap();
+        for c in r["theta"].as_array().unwrap() {
+            let (s, ratio, want) = (
+                c["sigma"].as_f64().unwrap(),
+                c["ratio"].as_f64().unwrap(),
+                c["theta"].as_f64().unwrap(),
+            );
+            let got = shift_theta(ratio, s);
+            assert!(
+                (got - want).abs() < 1e-8,
+                "σ {s} r {ratio}: {got} vs {want}"
+            );
+        }
+        for c in r["log_sd"].as_array().unwrap() {
+            let f = |k: &str| -> Vec<f64> {
+                c[k].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            };
+            let h = ExplicitHistogram::new(f("bounds"), f("counts")).unwrap();
+            let want = c["log_sd"].as_f64().unwrap();
+            let got = log_sd(&h);
+            assert!(
+                (got - want).abs() < 1e-10 * want.max(1.0),
+                "{got} vs {want}"
+            );
+        }
     }
 
     #[test]

@@ -10,8 +10,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// `canalyst generate` output with the OTLP files kept (gzip), created once per process.
 fn generated_otlp(scenario: &str, spans: u64, share: f64) -> PathBuf {
+    generated_with(scenario, spans, share, &[])
+}
+
+fn generated_with(scenario: &str, spans: u64, share: f64, extra: &[&str]) -> PathBuf {
     static RUNS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<PathBuf>>>>> = OnceLock::new();
-    let key = format!("{scenario}-{spans}-{share}");
+    let key = format!("{scenario}-{spans}-{share}{}", extra.join(""));
     let cell = RUNS
         .get_or_init(Default::default)
         .lock()
@@ -27,7 +31,9 @@ fn generated_otlp(scenario: &str, spans: u64, share: f64) -> PathBuf {
         let o = bin()
             .args(["generate", "--scenario", scenario, "--compress", "gzip"])
             .args(["--spans", &spans.to_string()])
-            .args(["--canary-share", &share.to_string(), "-o"])
+            .args(["--canary-share", &share.to_string()])
+            .args(extra)
+            .arg("-o")
             .arg(&dir)
             .output()
             .expect("run canalyst generate");
@@ -235,6 +241,27 @@ fn metrics_file_alone_works_without_config_and_flags_the_route() {
     assert_eq!(c["metric_names"][0], "http.server.request.duration");
     assert_eq!(c["unit"], "probability");
     assert!(c["ci_low"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn exponential_histograms_are_merged_and_judged() {
+    let dir = generated_with("latency", 50_000, 0.5, &["--exponential-histograms"]);
+    let (c, r) = analyze(&[&metrics_of(&dir)]);
+    assert_eq!(c, 1, "{}", r["summary"]);
+    let shift = find(&r, "checkout/route//checkout/latency_shift@metrics").unwrap();
+    assert_eq!(shift["classification"], "fail_high", "{}", shift["reason"]);
+    // Exponential buckets are fine enough to bound the injected median ×1.3.
+    let p50 = find(&r, "checkout/route//checkout/latency_p50@metrics").unwrap();
+    let (lo, hi) = (
+        p50["ci_low"].as_f64().unwrap(),
+        p50["ci_high"].as_f64().unwrap(),
+    );
+    assert!(lo > 1.0 && lo < 1.3 && 1.3 < hi && hi < 1.6, "[{lo}, {hi}]");
+    for c in comparisons(&r) {
+        if c["classification"] == "fail_high" || c["classification"] == "fail_low" {
+            assert_eq!(c["route"], "/checkout", "{}", c["id"]);
+        }
+    }
 }
 
 fn example_config() -> String {
