@@ -222,43 +222,42 @@ pub fn draft_metrics(data: &MetricData, cfg: &AnalysisConfig, have_spans: bool) 
 
     // Error counts per (service, route): explicit counters, else the histogram, else the
     // default request counter.
-    let mut counts: BTreeMap<(String, String), (Counts, Counts, Vec<String>)> = BTreeMap::new();
-    let from_counters =
-        |num: &str,
-         num_f: &[AttrFilter],
-         den: &str,
-         den_f: &[AttrFilter],
-         counts: &mut BTreeMap<(String, String), (Counts, Counts, Vec<String>)>| {
-            let group_by = [ma.route_attribute.clone()];
-            let n = number_groups(data, num, num_f, &group_by);
-            let d = number_groups(data, den, den_f, &group_by);
-            let mut names = vec![num.to_string()];
-            if den != num {
-                names.push(den.to_string());
-            }
-            for ((service, key), (db, dc)) in d {
-                let (nb, nc) = n
-                    .get(&(service.clone(), key.clone()))
-                    .cloned()
-                    .unwrap_or_default();
-                let mk = |den: &NumberSide, num: &NumberSide| Counts {
-                    requests: den.sum,
-                    errors: num.sum,
-                    series: den
-                        .series
-                        .iter()
-                        .map(|(&k, &(v, _, _))| {
-                            (k, (v, num.series.get(&k).map(|x| x.0).unwrap_or(0.0)))
-                        })
-                        .collect(),
-                };
-                let route = key.into_iter().next().unwrap_or_default();
-                counts.insert(
-                    (service, route),
-                    (mk(&db, &nb), mk(&dc, &nc), names.clone()),
-                );
-            }
-        };
+    let mut counts: RouteCounts = BTreeMap::new();
+    let from_counters = |num: &str,
+                         num_f: &[AttrFilter],
+                         den: &str,
+                         den_f: &[AttrFilter],
+                         counts: &mut RouteCounts| {
+        let group_by = [ma.route_attribute.clone()];
+        let n = number_groups(data, num, num_f, &group_by);
+        let d = number_groups(data, den, den_f, &group_by);
+        let mut names = vec![num.to_string()];
+        if den != num {
+            names.push(den.to_string());
+        }
+        for ((service, key), (db, dc)) in d {
+            let (nb, nc) = n
+                .get(&(service.clone(), key.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let mk = |den: &NumberSide, num: &NumberSide| Counts {
+                requests: den.sum,
+                errors: num.sum,
+                series: den
+                    .series
+                    .iter()
+                    .map(|(&k, &(v, _, _))| {
+                        (k, (v, num.series.get(&k).map(|x| x.0).unwrap_or(0.0)))
+                    })
+                    .collect(),
+            };
+            let route = key.into_iter().next().unwrap_or_default();
+            counts.insert(
+                (service, route),
+                (mk(&db, &nb), mk(&dc, &nc), names.clone()),
+            );
+        }
+    };
     if let Some(e) = &ma.error_rate {
         from_counters(
             &e.numerator,
@@ -759,12 +758,18 @@ fn draft_ratio(data: &MetricData, r: &RatioConfig, cfg: &AnalysisConfig) -> Vec<
     out
 }
 
+/// Baseline values, canary values and unit of one interval series.
+type SeriesValues = (Vec<f64>, Vec<f64>, String);
+
+/// Per (service, route): baseline and canary counts and the metric names they came from.
+type RouteCounts = BTreeMap<(String, String), (Counts, Counts, Vec<String>)>;
+
 fn draft_series(data: &MetricData, s: &SeriesConfig, cfg: &AnalysisConfig) -> Vec<Draft> {
     let filters = parse_filters(&s.filter);
     let names = vec![s.metric.clone()];
     let bucket_s = data.bucket_ns as f64 / 1e9;
     // (service, group values) → (baseline values, canary values, unit)
-    let mut groups: BTreeMap<(String, Vec<String>), (Vec<f64>, Vec<f64>, String)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, Vec<String>), SeriesValues> = BTreeMap::new();
     if s.aggregation.is_histogram() {
         // Histograms split by at most the first group_by attribute (the route, typically).
         let key = s.group_by.first().map(String::as_str).unwrap_or("\u{0}");
