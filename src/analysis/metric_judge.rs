@@ -1062,6 +1062,45 @@ mod tests {
         );
     }
 
+    fn requests(side: Side, status: &str, v: f64) -> SidedPoint {
+        let mut p = counter(side, "http.server.requests", MIN, v);
+        p.attributes = [
+            ("http.route".to_string(), "/pay".to_string()),
+            ("http.response.status_code".to_string(), status.to_string()),
+        ]
+        .into();
+        p
+    }
+
+    #[test]
+    fn request_counter_gives_the_error_rate_without_a_histogram() {
+        let pts = vec![
+            requests(Side::Baseline, "200", 995.0),
+            requests(Side::Baseline, "500", 5.0),
+            requests(Side::Canary, "200", 940.0),
+            requests(Side::Canary, "502", 60.0),
+        ];
+        let cfg = AnalysisConfig::default_preset();
+        let cs = judged(&data(pts.clone()), &cfg);
+        // Only the error rate: a counter has no durations.
+        assert_eq!(cs.len(), 1, "{cs:?}");
+        let e = get(&cs, "shop/route//pay/error_rate@metrics");
+        assert_eq!((e.baseline.errors, e.baseline.count), (5, 1000));
+        assert_eq!((e.canary.errors, e.canary.count), (60, 1000));
+        assert_eq!(e.classification, Classification::FailHigh, "{}", e.reason);
+        assert_eq!(e.metric_names, vec!["http.server.requests".to_string()]);
+        // The same from an explicit counter configuration with a stricter filter: only 502s.
+        let cfg = AnalysisConfig::from_toml_str(
+            "[metric_analysis.error_rate]\nnumerator = \"http.server.requests\"\nnumerator_filter = [\"http.response.status_code = 500\"]\ndenominator = \"http.server.requests\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let cs = judged(&data(pts), &cfg);
+        let e = get(&cs, "shop/route//pay/error_rate@metrics");
+        assert_eq!((e.baseline.errors, e.canary.errors), (5, 0));
+        assert_ne!(e.classification, Classification::FailHigh);
+    }
+
     fn ratio_cfg() -> AnalysisConfig {
         AnalysisConfig::from_toml_str(
             "[[metric_analysis.ratios]]\nname = \"conversion\"\nnumerator = \"placed\"\ndenominator = \"attempts\"\ndirection = \"decrease\"\nallowed_decrease = 0.05\n",
