@@ -101,7 +101,8 @@ pub struct MetricData {
     pub window: Window,
     /// Time-bucket width in nanoseconds (the spans' width).
     pub bucket_ns: i64,
-    /// Points sorted by (metric, service, side, time) for deterministic aggregation.
+    /// Points sorted by (metric, service, side, time, attributes) for deterministic
+    /// aggregation.
     pub points: Vec<SidedPoint>,
 }
 
@@ -439,8 +440,16 @@ pub async fn load_metric_data(
             points.push(point(h, PointValue::Exponential(e)));
         }
     }
+    // A total order up to identical points, so sums and merges do not depend on DataFusion's
+    // partitioning.
     points.sort_by(|a, b| {
-        (&a.metric, &a.service, a.side, a.time_ns).cmp(&(&b.metric, &b.service, b.side, b.time_ns))
+        (&a.metric, &a.service, a.side, a.time_ns, &a.attributes).cmp(&(
+            &b.metric,
+            &b.service,
+            b.side,
+            b.time_ns,
+            &b.attributes,
+        ))
     });
     Ok(MetricData {
         window,

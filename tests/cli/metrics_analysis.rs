@@ -288,6 +288,22 @@ fn conversion_drop_is_flagged_by_the_configured_ratio() {
     );
     assert!(lo < 0.8 && 0.8 < hi && hi < 1.0, "[{lo}, {hi}]");
     assert_eq!(r["drivers"][0], "frontend/ratio/conversion@metrics");
+    // Same comparisons with one thread.
+    let o = bin()
+        .args([
+            "--threads",
+            "1",
+            "analyze",
+            &metrics_of(&dir),
+            "--config",
+            &cfg,
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    let one = stdout_json(&o, "analyze --threads 1");
+    assert_eq!(one["comparisons"], r["comparisons"]);
     // Without the ratio configured, conversion is invisible (spans and HTTP metrics are clean).
     let (_, plain) = analyze(&[&metrics_of(&dir)]);
     assert!(find(&plain, "frontend/ratio/conversion@metrics").is_none());
