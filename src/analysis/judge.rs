@@ -746,24 +746,29 @@ fn classify(
         fmt_value(e.low, &unit),
         fmt_value(e.high, &unit)
     );
-    let label = quantile_label(c.metric);
+    // A probability-of-superiority estimate is a level (0.5 = no change), not a change.
+    let (label, rose, fell, changed) = if unit == "probability" {
+        ("P(canary slower)", "rose to", "fell to", "is")
+    } else {
+        (quantile_label(c.metric), "rose by", "fell by", "changed by")
+    };
     let est = fmt_value(e.estimate, &unit);
     let p_text = format!("adjusted p {}", fmt_p(p_adj));
     if significant && beyond_high {
         c.classification = Classification::FailHigh;
         c.reason = format!(
-            "{label} rose by {est} ({ci}, {p_text}), beyond the allowed {}",
+            "{label} {rose} {est} ({ci}, {p_text}), beyond the allowed {}",
             fmt_value(region.high, &unit)
         );
     } else if significant && beyond_low {
         c.classification = Classification::FailLow;
         c.reason = format!(
-            "{label} fell by {est} ({ci}, {p_text}), beyond the allowed {}",
+            "{label} {fell} {est} ({ci}, {p_text}), beyond the allowed {}",
             fmt_value(region.low, &unit)
         );
     } else if within {
         c.classification = Classification::Pass;
-        c.reason = format!("{label} changed by {est}; the {ci} lies within the allowed change");
+        c.reason = format!("{label} {changed} {est}; the {ci} lies within the allowed change");
     } else {
         c.classification = Classification::Inconclusive;
         let why = if beyond_high || beyond_low {
@@ -775,7 +780,7 @@ fn classify(
             .minimum_detectable_effect
             .map(|m| format!("; this sample could detect about {}", fmt_value(m, &unit)))
             .unwrap_or_default();
-        c.reason = format!("{label} changed by {est} ({ci}): {why}{mde}");
+        c.reason = format!("{label} {changed} {est} ({ci}): {why}{mde}");
     }
     if !matches!(c.classification, Classification::Inconclusive) {
         // A decided metric needs no detectable-effect figure; keep it only where it explains.
