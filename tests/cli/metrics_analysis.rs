@@ -2,7 +2,7 @@
 //! traffic (error rates, p99 within the histogram's resolution, verdicts), metrics-only input,
 //! business ratios and Kayenta-style interval series (`examples/metrics-canary.toml`).
 
-use super::fixtures::{bin, code, root, stderr, stdout_json};
+use super::fixtures::{bin, code, generated, root, stderr, stdout_json};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,8 +47,14 @@ fn spans_of(dir: &std::path::Path) -> String {
     dir.join("parquet/spans.parquet").display().to_string()
 }
 
+/// The metrics file of a run: gzip here, plain from [`generated`] (shared with other tests).
 fn metrics_of(dir: &std::path::Path) -> String {
-    dir.join("otlp/metrics.jsonl.gz").display().to_string()
+    let gz = dir.join("otlp/metrics.jsonl.gz");
+    if gz.is_file() {
+        gz.display().to_string()
+    } else {
+        dir.join("otlp/metrics.jsonl").display().to_string()
+    }
 }
 
 fn analyze(args: &[&str]) -> (i32, Value) {
@@ -145,7 +151,10 @@ fn verdict(r: &Value) -> &str {
 /// Runs the agreement checks on one generated run and returns (spans-only, metrics-only,
 /// combined) reports.
 fn agreement(scenario: &str, spans: u64, share: f64) -> (Value, Value, Value) {
-    let dir = generated_otlp(scenario, spans, share);
+    agreement_in(generated_otlp(scenario, spans, share), scenario)
+}
+
+fn agreement_in(dir: PathBuf, scenario: &str) -> (Value, Value, Value) {
     let cfg = dir.join("with-spans.toml");
     std::fs::write(&cfg, "[metric_analysis]\nwith_spans = true\n").unwrap();
     let cfg = cfg.display().to_string();
@@ -175,7 +184,10 @@ fn fails(r: &Value, id: &str) -> bool {
 
 #[test]
 fn errors_scenario_metrics_agree_with_spans() {
-    let (s, m, _) = agreement("errors", 200_000, 0.5);
+    // The same run as `analyze::errors_scenario_rolls_back_and_matches_the_truth` (generated
+    // once per test process): 200 000 spans are needed for the error rate ×5 on payment
+    // `/charge` (about 0.5% of spans) to be significant.
+    let (s, m, _) = agreement_in(generated("errors", 200_000, 0.5), "errors");
     assert_eq!(verdict(&m), "rollback");
     assert!(
         fails(&s, "payment/route//charge/error_rate"),
