@@ -147,7 +147,13 @@ impl AnalysisArgs {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let metrics = if cfg.metric_analysis.enabled {
+            let ma = &cfg.metric_analysis;
+            // With spans, metrics are only read when something will judge them.
+            let wanted = input.groups.is_empty()
+                || ma.with_spans
+                || !ma.ratios.is_empty()
+                || !ma.series.is_empty();
+            let metrics = if ma.enabled && wanted {
                 let _timing = crate::timings::phase("metric input");
                 Some(
                     load_metric_data(

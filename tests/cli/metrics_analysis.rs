@@ -316,6 +316,17 @@ fn conversion_drop_is_flagged_by_the_configured_ratio() {
         .unwrap();
     let one = stdout_json(&o, "analyze --threads 1");
     assert_eq!(one["comparisons"], r["comparisons"]);
+    // With spans as well: the routes are judged on spans, the ratio and series on metrics.
+    let (c, both) = analyze(&[&spans_of(&dir), &metrics_of(&dir), "--config", &cfg]);
+    assert_eq!(c, 1, "{}", both["summary"]);
+    assert_eq!(
+        find(&both, "frontend/ratio/conversion@metrics").unwrap()["classification"],
+        "fail_low"
+    );
+    for c in comparisons(&both) {
+        let by_metrics = c["metric"] == "business_ratio" || c["metric"] == "interval_series";
+        assert_eq!(c["source"] == "metrics", by_metrics, "{}", c["id"]);
+    }
     // Without the ratio configured, conversion is invisible (spans and HTTP metrics are clean).
     let (_, plain) = analyze(&[&metrics_of(&dir)]);
     assert!(find(&plain, "frontend/ratio/conversion@metrics").is_none());
