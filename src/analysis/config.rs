@@ -5,6 +5,7 @@
 //! `seed-simple` (the seed's naive threshold rule, no statistics) and `kayenta` (the
 //! NetflixACAJudge classification rule). Unknown keys are errors that name the line and the key.
 
+use crate::analysis::metric_config::{MetricAnalysisConfig, RawMetricAnalysis};
 use crate::analysis::report::MetricName;
 use crate::engine::summary::GroupLevel;
 use serde::{Deserialize, Serialize};
@@ -163,22 +164,40 @@ impl MetricsConfig {
             MetricName::LatencyP99 => &self.latency_p99,
             MetricName::LatencyP999 => &self.latency_p999,
             MetricName::LatencyShift => &self.latency_shift,
+            MetricName::BusinessRatio | MetricName::IntervalSeries => &NOT_PER_GROUP,
         }
     }
 
-    fn get_mut(&mut self, m: MetricName) -> &mut MetricConfig {
-        match m {
+    fn get_mut(&mut self, m: MetricName) -> Option<&mut MetricConfig> {
+        Some(match m {
             MetricName::ErrorRate => &mut self.error_rate,
             MetricName::LatencyP50 => &mut self.latency_p50,
             MetricName::LatencyP90 => &mut self.latency_p90,
             MetricName::LatencyP99 => &mut self.latency_p99,
             MetricName::LatencyP999 => &mut self.latency_p999,
             MetricName::LatencyShift => &mut self.latency_shift,
-        }
+            MetricName::BusinessRatio | MetricName::IntervalSeries => return None,
+        })
     }
 }
 
-/// Every metric, in report order.
+/// What [`MetricsConfig::get`] returns for business ratios and interval series: they are
+/// configured one by one under `[metric_analysis]`, not per group, so they are never enabled
+/// here.
+static NOT_PER_GROUP: MetricConfig = MetricConfig {
+    enabled: false,
+    group: String::new(),
+    critical: false,
+    direction: Direction::Increase,
+    allowed_increase: None,
+    allowed_decrease: None,
+    allowed_increase_pp: None,
+    allowed_decrease_pp: None,
+    combine: Combine::And,
+};
+
+/// Every per-group metric, in report order (business ratios and interval series are
+/// configured under `[metric_analysis]`).
 pub const ALL_METRICS: [MetricName; 6] = [
     MetricName::ErrorRate,
     MetricName::LatencyP50,
@@ -197,6 +216,8 @@ pub fn metric_key(m: MetricName) -> &'static str {
         MetricName::LatencyP99 => "latency_p99",
         MetricName::LatencyP999 => "latency_p999",
         MetricName::LatencyShift => "latency_shift",
+        MetricName::BusinessRatio => "business_ratio",
+        MetricName::IntervalSeries => "interval_series",
     }
 }
 
@@ -229,6 +250,9 @@ pub struct AnalysisConfig {
     pub kayenta_tolerance: f64,
     /// Per-metric settings.
     pub metrics: MetricsConfig,
+    /// Metric-based comparisons (`[metric_analysis]`, docs/metrics-analysis.md).
+    #[serde(default)]
+    pub metric_analysis: MetricAnalysisConfig,
 }
 
 fn critical(mut m: MetricConfig) -> MetricConfig {
@@ -277,6 +301,7 @@ impl AnalysisConfig {
                 latency_p999: MetricConfig::latency(false, 0.30),
                 latency_shift: critical(MetricConfig::latency(true, 0.10)),
             },
+            metric_analysis: MetricAnalysisConfig::default(),
         }
     }
 
@@ -306,7 +331,9 @@ impl AnalysisConfig {
         c.min_total_requests = 0;
         c.min_decided_fraction = 0.0;
         for m in ALL_METRICS {
-            let mc = c.metrics.get_mut(m);
+            let Some(mc) = c.metrics.get_mut(m) else {
+                continue;
+            };
             mc.allowed_increase = Some(0.0);
             mc.allowed_decrease = Some(0.0);
         }
@@ -403,7 +430,9 @@ impl AnalysisConfig {
             ];
             for (name, r) in pairs {
                 let Some(r) = r else { continue };
-                let mc = c.metrics.get_mut(name);
+                let Some(mc) = c.metrics.get_mut(name) else {
+                    continue;
+                };
                 if let Some(v) = r.enabled {
                     mc.enabled = v;
                 }
@@ -432,6 +461,9 @@ impl AnalysisConfig {
                     mc.combine = v;
                 }
             }
+        }
+        if let Some(m) = raw.metric_analysis {
+            c.metric_analysis.apply(m);
         }
         c.validate(path)?;
         Ok(c)
@@ -476,6 +508,7 @@ impl AnalysisConfig {
         if !(self.kayenta_tolerance.is_finite() && self.kayenta_tolerance >= 0.0) {
             return Err(bad("kayenta.tolerance", "must be ≥ 0"));
         }
+        self.metric_analysis.validate(path)?;
         for m in ALL_METRICS {
             let mc = self.metrics.get(m);
             let key = metric_key(m);
@@ -555,6 +588,12 @@ impl AnalysisConfig {
             .map(|&m| self.metrics.get(m))
             .filter(|m| m.enabled)
             .map(|m| m.group.clone())
+            .chain(
+                self.metric_analysis
+                    .groups()
+                    .filter(|_| self.metric_analysis.enabled)
+                    .cloned(),
+            )
             .collect();
         let configured: f64 = self.group_weights.values().sum();
         let unweighted = used
@@ -588,6 +627,7 @@ struct RawConfig {
     groups: Option<BTreeMap<String, f64>>,
     kayenta: Option<RawKayenta>,
     metrics: Option<RawMetrics>,
+    metric_analysis: Option<RawMetricAnalysis>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -130,7 +130,7 @@ fn weighted_rate(t: &TrackSample) -> f64 {
     }
 }
 
-fn quantile_level(m: MetricName) -> Option<f64> {
+pub(crate) fn quantile_level(m: MetricName) -> Option<f64> {
     match m {
         MetricName::LatencyP50 => Some(0.5),
         MetricName::LatencyP90 => Some(0.9),
@@ -140,7 +140,7 @@ fn quantile_level(m: MetricName) -> Option<f64> {
     }
 }
 
-fn quantile_label(m: MetricName) -> &'static str {
+pub(crate) fn quantile_label(m: MetricName) -> &'static str {
     match m {
         MetricName::LatencyP50 => "p50",
         MetricName::LatencyP90 => "p90",
@@ -148,6 +148,8 @@ fn quantile_label(m: MetricName) -> &'static str {
         MetricName::LatencyP999 => "p99.9",
         MetricName::LatencyShift => "latency shift",
         MetricName::ErrorRate => "error rate",
+        MetricName::BusinessRatio => "ratio",
+        MetricName::IntervalSeries => "series",
     }
 }
 
@@ -167,7 +169,7 @@ fn sd(v: &[f64]) -> f64 {
 }
 
 /// Ratio region from relative limits.
-fn ratio_region(mc: &MetricConfig) -> Region {
+pub(crate) fn ratio_region(mc: &MetricConfig) -> Region {
     Region {
         low: if mc.direction.checks_decrease() {
             1.0 - mc.allowed_decrease.unwrap_or(0.0)
@@ -199,12 +201,17 @@ fn pp_region(mc: &MetricConfig) -> Region {
     }
 }
 
-fn finite(v: f64) -> Option<f64> {
+pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
 /// A comparison shell with the sides filled in and everything else empty.
-fn shell(g: &GroupComparison, m: MetricName, mc: &MetricConfig, unit: &str) -> Comparison {
+pub(crate) fn shell(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    unit: &str,
+) -> Comparison {
     let (route, operation) = match g.key.level {
         GroupLevel::Route => (Some(g.key.name.clone()), None),
         GroupLevel::Operation => (None, Some(g.key.name.clone())),
@@ -233,16 +240,18 @@ fn shell(g: &GroupComparison, m: MetricName, mc: &MetricConfig, unit: &str) -> C
         reason: String::new(),
         minimum_detectable_effect: None,
         effect_size: None,
+        source: Default::default(),
+        metric_names: Vec::new(),
     }
 }
 
-fn set_estimate(c: &mut Comparison, e: &Estimate) {
+pub(crate) fn set_estimate(c: &mut Comparison, e: &Estimate) {
     c.estimate = finite(e.estimate);
     c.ci_low = finite(e.low);
     c.ci_high = finite(e.high);
 }
 
-fn set_region(c: &mut Comparison, r: &Region) {
+pub(crate) fn set_region(c: &mut Comparison, r: &Region) {
     c.allowed_increase = finite(r.high);
     c.allowed_decrease = finite(r.low);
 }
@@ -290,12 +299,12 @@ fn mde(g: &GroupComparison, m: MetricName, cfg: &AnalysisConfig) -> Option<f64> 
 
 /// Samples per side needed for a two-sided order-statistic interval of the q-quantile at this
 /// confidence (normal approximation to the binomial ranks): n(1−q) ≥ z²·q roughly.
-fn tail_samples_needed(q: f64, confidence: f64) -> u64 {
+pub(crate) fn tail_samples_needed(q: f64, confidence: f64) -> u64 {
     let z = normal_ppf(0.5 + confidence / 2.0);
     ((z * z * q / (1.0 - q)).ceil() + 1.0) as u64
 }
 
-fn fmt_value(v: f64, unit: &str) -> String {
+pub(crate) fn fmt_value(v: f64, unit: &str) -> String {
     match unit {
         "ratio" => {
             if v.is_infinite() {
@@ -305,7 +314,23 @@ fn fmt_value(v: f64, unit: &str) -> String {
             }
         }
         "percentage_points" => format!("{v:+.2} pp"),
+        "probability" => format!("{v:.3}"),
+        "value" => format!("{v:.4}"),
         _ => format!("{v:.3} ms"),
+    }
+}
+
+/// Drafts one metric of one group with the configured method.
+pub(crate) fn draft_one(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+) -> Draft {
+    match cfg.method {
+        Method::Intervals => draft_interval(g, m, mc, cfg),
+        Method::Threshold => draft_threshold(g, m, mc, cfg),
+        Method::Kayenta => crate::analysis::kayenta::draft(g, m, mc, cfg),
     }
 }
 
@@ -330,7 +355,7 @@ pub fn draft_metric(g: &GroupComparison, m: MetricName, cfg: &AnalysisConfig) ->
     })
 }
 
-fn unit_of(m: MetricName) -> &'static str {
+pub(crate) fn unit_of(m: MetricName) -> &'static str {
     if m == MetricName::ErrorRate {
         "percentage_points"
     } else {
@@ -724,24 +749,29 @@ fn classify(
         fmt_value(e.low, &unit),
         fmt_value(e.high, &unit)
     );
-    let label = quantile_label(c.metric);
+    // A probability-of-superiority estimate is a level (0.5 = no change), not a change.
+    let (label, rose, fell, changed) = if unit == "probability" {
+        ("P(canary slower)", "rose to", "fell to", "is")
+    } else {
+        (quantile_label(c.metric), "rose by", "fell by", "changed by")
+    };
     let est = fmt_value(e.estimate, &unit);
     let p_text = format!("adjusted p {}", fmt_p(p_adj));
     if significant && beyond_high {
         c.classification = Classification::FailHigh;
         c.reason = format!(
-            "{label} rose by {est} ({ci}, {p_text}), beyond the allowed {}",
+            "{label} {rose} {est} ({ci}, {p_text}), beyond the allowed {}",
             fmt_value(region.high, &unit)
         );
     } else if significant && beyond_low {
         c.classification = Classification::FailLow;
         c.reason = format!(
-            "{label} fell by {est} ({ci}, {p_text}), beyond the allowed {}",
+            "{label} {fell} {est} ({ci}, {p_text}), beyond the allowed {}",
             fmt_value(region.low, &unit)
         );
     } else if within {
         c.classification = Classification::Pass;
-        c.reason = format!("{label} changed by {est}; the {ci} lies within the allowed change");
+        c.reason = format!("{label} {changed} {est}; the {ci} lies within the allowed change");
     } else {
         c.classification = Classification::Inconclusive;
         let why = if beyond_high || beyond_low {
@@ -753,7 +783,7 @@ fn classify(
             .minimum_detectable_effect
             .map(|m| format!("; this sample could detect about {}", fmt_value(m, &unit)))
             .unwrap_or_default();
-        c.reason = format!("{label} changed by {est} ({ci}): {why}{mde}");
+        c.reason = format!("{label} {changed} {est} ({ci}): {why}{mde}");
     }
     if !matches!(c.classification, Classification::Inconclusive) {
         // A decided metric needs no detectable-effect figure; keep it only where it explains.

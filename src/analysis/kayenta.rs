@@ -87,7 +87,10 @@ fn values(
             let (b, c) = series(&|t| t.p99_ms);
             Some((b, c, "ms", "per-bucket p99"))
         }
-        MetricName::LatencyP90 | MetricName::LatencyP999 => None,
+        MetricName::LatencyP90
+        | MetricName::LatencyP999
+        | MetricName::BusinessRatio
+        | MetricName::IntervalSeries => None,
     }
 }
 
@@ -126,6 +129,8 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
         reason: String::new(),
         minimum_detectable_effect: None,
         effect_size: None,
+        source: Default::default(),
+        metric_names: Vec::new(),
     };
     let allowed_increase = 1.0 + mc.allowed_increase.unwrap_or(0.0);
     let allowed_decrease = 1.0 - mc.allowed_decrease.unwrap_or(0.0);
@@ -158,8 +163,35 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
             pending: Pending::Decided,
         };
     }
-    let mut sc = control.clone();
-    let mut se = experiment.clone();
+    judge_values(
+        c,
+        control,
+        experiment,
+        what,
+        mc.direction,
+        allowed_increase,
+        allowed_decrease,
+        cfg,
+    )
+}
+
+/// Kayenta's rule (steps 2–6 of the module docs) on two value lists, filling `c` (whose unit
+/// is already set): used for span series and for metric interval series. `allowed_increase`
+/// and `allowed_decrease` are Kayenta's `allowedIncrease` / `allowedDecrease` (ratios).
+#[allow(clippy::too_many_arguments)]
+pub fn judge_values(
+    mut c: Comparison,
+    control: Vec<f64>,
+    experiment: Vec<f64>,
+    what: &str,
+    direction: crate::analysis::config::Direction,
+    allowed_increase: f64,
+    allowed_decrease: f64,
+    cfg: &AnalysisConfig,
+) -> Draft {
+    let unit = c.unit.clone();
+    let mut sc = control;
+    let mut se = experiment;
     sc.sort_by(f64::total_cmp);
     se.sort_by(f64::total_cmp);
     if sc == se {
@@ -205,8 +237,8 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
         mean(&se) / mc_mean
     };
     c.effect_size = Some(deviation);
-    let is_high = mc.direction.checks_increase() && hl.low > band && deviation >= allowed_increase;
-    let is_low = mc.direction.checks_decrease() && hl.high < -band && deviation <= allowed_decrease;
+    let is_high = direction.checks_increase() && hl.low > band && deviation >= allowed_increase;
+    let is_low = direction.checks_decrease() && hl.high < -band && deviation <= allowed_decrease;
     let detail = format!(
         "shift {:.4} {unit}, {:.0}% CI [{:.4}, {:.4}], tolerance ±{:.4}; mean ratio {:.3} (allowedIncrease {:.2}, allowedDecrease {:.2}); p {} ({what})",
         hl.estimate,

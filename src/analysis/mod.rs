@@ -9,11 +9,16 @@
 pub mod config;
 pub mod judge;
 pub mod kayenta;
+pub mod metric_config;
+pub mod metric_judge;
 pub mod report;
 pub mod verdict;
 
 use crate::analysis::config::{AnalysisConfig, Method};
-use crate::analysis::report::{AnalysisReport, Classification, Verdict, REPORT_SCHEMA_VERSION};
+use crate::analysis::report::{
+    AnalysisReport, Classification, Source, Verdict, REPORT_SCHEMA_VERSION,
+};
+use crate::engine::metric_input::MetricData;
 use crate::engine::summary::{ComparisonInput, GroupLevel};
 use crate::model::quality::DataQuality;
 use rayon::prelude::*;
@@ -34,6 +39,30 @@ pub fn analyze_at(
     quality: DataQuality,
     generated_at: String,
 ) -> AnalysisReport {
+    analyze_with_metrics_at(input, None, cfg, quality, generated_at)
+}
+
+/// Analyses spans (`input`) and, when given, metrics: every comparison of both sources goes
+/// into one list, so Benjamini–Hochberg, the score and the verdict cover them together
+/// ([`metric_judge`]). The evidence rule counts canary requests from spans, or from the
+/// request metric when there are no spans.
+pub fn analyze_with_metrics(
+    input: &ComparisonInput,
+    metrics: Option<&MetricData>,
+    cfg: &AnalysisConfig,
+    quality: DataQuality,
+) -> AnalysisReport {
+    analyze_with_metrics_at(input, metrics, cfg, quality, generation_time())
+}
+
+/// [`analyze_with_metrics`] with an explicit RFC 3339 generation time.
+pub fn analyze_with_metrics_at(
+    input: &ComparisonInput,
+    metrics: Option<&MetricData>,
+    cfg: &AnalysisConfig,
+    quality: DataQuality,
+    generated_at: String,
+) -> AnalysisReport {
     let groups: Vec<_> = input
         .groups
         .iter()
@@ -46,19 +75,30 @@ pub fn analyze_at(
         .iter()
         .flat_map(|g| crate::analysis::config::ALL_METRICS.map(|m| (*g, m)))
         .collect();
-    let drafts: Vec<_> = tasks
+    let mut drafts: Vec<_> = tasks
         .into_par_iter()
         .filter_map(|(g, m)| judge::draft_metric(g, m, cfg))
         .collect();
-    let mut comparisons = judge::finish(drafts, cfg);
-    verdict::sort_by_severity(&mut comparisons);
     let first_level = cfg.levels.first().copied().unwrap_or(GroupLevel::Route);
-    let canary_requests: u64 = groups
+    let mut canary_requests: u64 = groups
         .iter()
         .filter(|g| g.key.level == first_level)
         .map(|g| g.canary.count)
         .sum();
+    if let Some(data) = metrics {
+        let m = metric_judge::draft_metrics(data, cfg, !input.groups.is_empty());
+        if groups.is_empty() {
+            canary_requests = m.canary_requests;
+        }
+        drafts.extend(m.drafts);
+    }
+    let mut comparisons = judge::finish(drafts, cfg);
+    verdict::sort_by_severity(&mut comparisons);
     let d = verdict::decide(&comparisons, cfg, canary_requests);
+    let mut definitions = definitions(cfg);
+    if comparisons.iter().any(|c| c.source == Source::Metrics) {
+        definitions.extend(metric_definitions(cfg));
+    }
     AnalysisReport {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -72,7 +112,7 @@ pub fn analyze_at(
         baseline: input.baseline.clone(),
         canary: input.canary.clone(),
         config_name: cfg.name.clone(),
-        definitions: definitions(cfg),
+        definitions,
         comparisons,
         data_quality: quality,
     }
@@ -107,6 +147,18 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
         cfg.marginal_threshold, cfg.pass_threshold, cfg.min_total_requests, cfg.min_decided_fraction * 100.0
     ));
     d
+}
+
+/// Definitions of the metric-based comparisons (added when the report has any).
+pub fn metric_definitions(cfg: &AnalysisConfig) -> Vec<String> {
+    let ma = &cfg.metric_analysis;
+    vec![
+        format!("Metric comparisons (source = metrics, ids end with {}): points count when their time (the end of their delta interval) is in the window; groups are (service, {}) from the duration histogram ({}) or the request counter ({}); errors are counts with {} ≥ {}.", metric_judge::ID_SUFFIX, ma.route_attribute, ma.latency_histograms.join(", "), ma.request_counter, ma.status_attribute, ma.error_status_min),
+        "Metric error_rate: as for spans (Newcombe interval, Fisher's exact test) on histogram or counter counts.".to_string(),
+        "Metric latency_pNN: ratio of Prometheus-interpolated histogram quantiles; interval from order-statistic ranks at 1 − α/2 per side widened to the edges of the buckets holding them (a change inside one bucket cannot fail); p-value by inverting that interval.".to_string(),
+        "Metric latency_shift: binned Mann–Whitney test (values in a bucket tied); estimate θ = P(canary > baseline) + ½P(tie) with Newcombe's interval; the allowed ratio r maps to Φ(ln r / (σ√2)), σ the baseline's log-duration spread from bucket midpoints.".to_string(),
+        "business_ratio: canary/baseline ratio of numerator/denominator counter proportions, Katz log interval, Fisher's exact test; interval_series: Kayenta's rule on per-time-bucket values.".to_string(),
+    ]
 }
 
 /// Generation time: `SOURCE_DATE_EPOCH` (seconds) when set and valid, else now; RFC 3339 UTC.

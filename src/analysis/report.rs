@@ -62,6 +62,34 @@ pub enum MetricName {
     LatencyP999,
     /// Location shift of the whole latency distribution (Mann–Whitney / Hodges–Lehmann).
     LatencyShift,
+    /// Ratio of two counters (e.g. orders placed / checkout attempts), metrics only.
+    BusinessRatio,
+    /// Kayenta-style comparison of a metric's per-time-bucket values, metrics only.
+    IntervalSeries,
+}
+
+/// Where a comparison's data came from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Spans (per-request durations and errors). Reports written before metric comparisons
+    /// existed have only these, hence the default.
+    #[default]
+    Spans,
+    /// OTLP metrics (histograms, counters, gauges).
+    Metrics,
+}
+
+impl Source {
+    /// `spans` or `metrics`, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Spans => "spans",
+            Source::Metrics => "metrics",
+        }
+    }
 }
 
 /// Summary of one side of one comparison (latencies in milliseconds).
@@ -140,6 +168,12 @@ pub struct Comparison {
     /// configured; in Kayenta mode Kayenta's mean ratio compared with `allowedIncrease`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect_size: Option<f64>,
+    /// Data the comparison was computed from.
+    #[serde(default)]
+    pub source: Source,
+    /// OTLP metric names used (metric comparisons only; empty for spans).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_names: Vec<String>,
 }
 
 /// Score of one metric group (Kayenta style: passes / decided comparisons × 100).

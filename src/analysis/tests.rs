@@ -927,3 +927,87 @@ fn faster_canary_fails_low_only_when_decreases_are_judged() {
     assert!((c.allowed_decrease.unwrap() - 0.9).abs() < 1e-12);
     assert!(c.ci_high.unwrap() < 0.9);
 }
+
+/// A report with metric comparisons of every kind (histogram error rate and latency, business
+/// ratio, interval series) validates against the schema; JSON without `source` reads as spans.
+#[test]
+fn metric_report_validates_against_the_schema_and_old_json_reads() {
+    use crate::analysis::report::{Comparison, Source};
+    use crate::engine::metric_input::{MetricData, PointValue, Side as MSide, SidedPoint};
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
+    let min = 60_000_000_000i64;
+    let mut points = Vec::new();
+    for m in 1..=6 {
+        for (side, counts) in [
+            (MSide::Baseline, [0.0, 300.0, 100.0, 0.0, 0.0]),
+            (MSide::Canary, [0.0, 0.0, 0.0, 300.0, 100.0]),
+        ] {
+            points.push(SidedPoint {
+                side,
+                service: "svc".into(),
+                metric: "http.server.request.duration".into(),
+                unit: "s".into(),
+                attributes: [("http.route".to_string(), "/a".to_string())].into(),
+                time_ns: m * min,
+                value: PointValue::Explicit {
+                    count: 400.0,
+                    bounds: vec![0.1, 0.2, 0.4, 0.8],
+                    counts: counts.to_vec(),
+                },
+            });
+            for (name, v) in [("attempts", 100.0), ("placed", 90.0)] {
+                points.push(SidedPoint {
+                    side,
+                    service: "svc".into(),
+                    metric: name.into(),
+                    unit: "{order}".into(),
+                    attributes: Default::default(),
+                    time_ns: m * min,
+                    value: PointValue::Number(v + m as f64),
+                });
+            }
+        }
+    }
+    let data = MetricData {
+        window: crate::engine::summary::Window {
+            start_unix_nano: 0,
+            end_unix_nano: 7 * min,
+        },
+        bucket_ns: min,
+        points,
+    };
+    let cfg = AnalysisConfig::from_toml_str(
+        "[[metric_analysis.ratios]]\nname = \"conversion\"\nnumerator = \"placed\"\ndenominator = \"attempts\"\nallowed_decrease = 0.05\n[[metric_analysis.series]]\nname = \"p99\"\nmetric = \"http.server.request.duration\"\naggregation = \"p99\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    let r = crate::analysis::analyze_with_metrics_at(
+        &input(vec![]),
+        Some(&data),
+        &cfg,
+        DataQuality::default(),
+        "2026-01-01T00:00:00Z".into(),
+    );
+    let kinds: std::collections::BTreeSet<_> = r.comparisons.iter().map(|c| c.metric).collect();
+    assert!(kinds.len() >= 6, "{kinds:?}");
+    assert!(r.comparisons.iter().all(|c| c.source == Source::Metrics));
+    assert_eq!(
+        r.verdict,
+        crate::analysis::report::Verdict::Rollback,
+        "{}",
+        r.summary
+    );
+    assert!(r.definitions.iter().any(|d| d.contains("@metrics")));
+    let v = serde_json::to_value(&r).unwrap();
+    let mut errs = Vec::new();
+    schema_errors(&schema, &schema, &v, "$", &mut errs);
+    assert!(errs.is_empty(), "{errs:#?}");
+    // A comparison written before `source` existed.
+    let mut old = v["comparisons"][0].clone();
+    old.as_object_mut().unwrap().remove("source");
+    old.as_object_mut().unwrap().remove("metric_names");
+    let back: Comparison = serde_json::from_value(old).unwrap();
+    assert_eq!(back.source, Source::Spans);
+    assert!(back.metric_names.is_empty());
+}

@@ -290,6 +290,8 @@ mod tests {
             reason: "r".into(),
             minimum_detectable_effect: None,
             effect_size: None,
+            source: Default::default(),
+            metric_names: Vec::new(),
         }
     }
 

@@ -1,13 +1,15 @@
 //! Flags shared by `analyze` and `report`: inputs, sides, window, configuration.
 
-use crate::analysis::analyze;
+use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::report::AnalysisReport;
 use crate::engine::inputs::open_inputs;
+use crate::engine::metric_input::{load_metric_data, metric_window};
 use crate::engine::metric_series::{metric_series, report_bucket_ns, MetricSeries};
 use crate::engine::queries::Params;
 use crate::engine::summary::{ComparisonInput, Selector};
 use crate::engine::{comparison_input, EngineConfig, EngineOptions};
+use crate::engine::{Engine, EngineError};
 use crate::ingest::IngestOptions;
 use crate::model::time::parse_rfc3339;
 use anyhow::{bail, Context};
@@ -106,11 +108,11 @@ impl AnalysisArgs {
         Ok((input, report))
     }
 
-    /// [`Self::run_analysis`], plus (when `metrics`) the per-track metric series of the same
+    /// [`Self::run_analysis`], plus (when `with_series`) the per-track metric series of the same
     /// sides, service and window from the metric tables (empty without metric data).
     pub fn run_analysis_and_metrics(
         &self,
-        metrics: bool,
+        with_series: bool,
     ) -> anyhow::Result<(ComparisonInput, AnalysisReport, Option<MetricSeries>)> {
         let cfg = self.config()?;
         let opts = self.engine_options(&cfg)?;
@@ -121,7 +123,7 @@ impl AnalysisArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let (input, quality, series) = rt.block_on(async {
+        let (input, metrics, quality, series) = rt.block_on(async {
             let timing = crate::timings::phase("open inputs");
             let opened = open_inputs(
                 &self.inputs,
@@ -144,8 +146,42 @@ impl AnalysisArgs {
                 );
             }
             let _timing = crate::timings::phase("comparison input");
-            let input = comparison_input(&opened.engine, &baseline, &canary, &opts).await?;
-            let series = if metrics {
+            let input = match comparison_input(&opened.engine, &baseline, &canary, &opts).await {
+                Ok(input) => input,
+                // No spans at all: a metrics-only input, whose window comes from the metrics.
+                Err(e @ EngineError::EmptySide { .. }) => {
+                    if span_count(&opened.engine).await? > 0 {
+                        return Err(e.into());
+                    }
+                    metrics_only_input(&opened.engine, &baseline, &canary, &opts)
+                        .await
+                        .map_err(|m| anyhow::anyhow!("{e}; {m}"))?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let ma = &cfg.metric_analysis;
+            // With spans, metrics are only read when something will judge them.
+            let wanted = input.groups.is_empty()
+                || ma.with_spans
+                || !ma.ratios.is_empty()
+                || !ma.series.is_empty();
+            let metrics = if ma.enabled && wanted {
+                let _timing = crate::timings::phase("metric input");
+                Some(
+                    load_metric_data(
+                        &opened.engine,
+                        &baseline,
+                        &canary,
+                        &opts.service,
+                        input.window,
+                        opts.bucket_ns,
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
+            let series = if with_series {
                 let _timing = crate::timings::phase("metric series");
                 let params = Params {
                     baseline: input.baseline.clone(),
@@ -158,11 +194,64 @@ impl AnalysisArgs {
             } else {
                 None
             };
-            anyhow::Ok((input, opened.quality, series))
+            anyhow::Ok((input, metrics, opened.quality, series))
         })?;
         let timing = crate::timings::phase("statistics and verdict");
-        let report = analyze(&input, &cfg, quality);
+        let report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
         drop(timing);
         Ok((input, report, series))
     }
+}
+
+/// Number of spans in the engine.
+async fn span_count(engine: &Engine) -> anyhow::Result<i64> {
+    use arrow::array::AsArray;
+    let (_, batches) = engine
+        .query(
+            "span count",
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM spans",
+            vec![],
+        )
+        .await?;
+    Ok(batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| {
+            b.column(0)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .value(0)
+        })
+        .unwrap_or(0))
+}
+
+/// The comparison input of a metrics-only run: no span groups, the window from
+/// `--since`/`--until` or else from the metrics ([`metric_window`]).
+async fn metrics_only_input(
+    engine: &Engine,
+    baseline: &Selector,
+    canary: &Selector,
+    opts: &EngineOptions,
+) -> anyhow::Result<ComparisonInput> {
+    let auto = metric_window(engine, baseline, canary, &opts.service, opts.bucket_ns).await?;
+    let start = opts.since_unix_nano.or(auto.map(|w| w.start_unix_nano));
+    let end = opts.until_unix_nano.or(auto.map(|w| w.end_unix_nano));
+    let (Some(start), Some(end)) = (start, end) else {
+        bail!(
+            "no metric points either where both sides reported at the same time; give --since/--until to compare anyway"
+        );
+    };
+    if start >= end {
+        bail!("empty window: start {start} ns is not before end {end} ns");
+    }
+    Ok(ComparisonInput {
+        baseline: baseline.clone(),
+        canary: canary.clone(),
+        window: crate::engine::summary::Window {
+            start_unix_nano: start,
+            end_unix_nano: end,
+        },
+        bucket_ns: opts.bucket_ns,
+        canary_first_seen_unix_nano: None,
+        groups: Vec::new(),
+    })
 }

@@ -9,6 +9,7 @@ pub mod context;
 pub mod ddsketch;
 pub mod histogram_udaf;
 pub mod inputs;
+pub mod metric_input;
 pub mod metric_series;
 pub mod output;
 pub mod quantile;

@@ -9,7 +9,9 @@
 use super::escape::{self, html as h};
 use super::figures::{Figure, FigureKind, Figures};
 use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE_CHARS};
-use crate::analysis::report::{AnalysisReport, Classification, Comparison, MetricName, Verdict};
+use crate::analysis::report::{
+    AnalysisReport, Classification, Comparison, MetricName, Source, Verdict,
+};
 use crate::engine::summary::{ComparisonInput, Selector};
 use crate::model::quality::Severity;
 use std::fmt::Write;
@@ -196,10 +198,20 @@ pub fn fmt_p(p: Option<f64>) -> String {
     }
 }
 
+/// The source column of the findings tables: `spans`, or `metrics` with the OTLP metric
+/// names used (not escaped).
+pub fn source_text(c: &Comparison) -> String {
+    if c.metric_names.is_empty() {
+        c.source.as_str().to_string()
+    } else {
+        format!("{} ({})", c.source.as_str(), c.metric_names.join(", "))
+    }
+}
+
 /// The side summary a comparison's metric is about.
 pub fn fmt_side(c: &Comparison, s: &crate::analysis::report::SideSummary) -> String {
     match c.metric {
-        MetricName::ErrorRate => {
+        MetricName::ErrorRate | MetricName::BusinessRatio => {
             let rate = if s.weighted_count > 0.0 {
                 format!(
                     " ({}%)",
@@ -214,6 +226,7 @@ pub fn fmt_side(c: &Comparison, s: &crate::analysis::report::SideSummary) -> Str
         MetricName::LatencyP90 => format!("p90 {} ms", num(s.p90, 2)),
         MetricName::LatencyP99 => format!("p99 {} ms", num(s.p99, 2)),
         MetricName::LatencyP999 => format!("p99.9 {} ms", num(s.p999, 2)),
+        MetricName::IntervalSeries => format!("{} intervals", s.count),
     }
 }
 
@@ -406,7 +419,7 @@ pub fn render(
     );
     o.push_str(
         "<table>\n<thead><tr><th>Service</th><th>Route / operation</th><th>Metric</th>\
-         <th>Stable</th><th>Canary</th><th>Estimate [CI]</th><th>p / adj. p</th>\
+         <th>Source</th><th>Stable</th><th>Canary</th><th>Estimate [CI]</th><th>p / adj. p</th>\
          <th>Result</th><th>Reason</th><th>Charts</th></tr></thead>\n<tbody>\n",
     );
     for c in view::ordered_comparisons(report) {
@@ -416,7 +429,7 @@ pub fn render(
             (None, None) => "—".into(),
         };
         let mut chart_links = vec!["<a href=\"#forest\">effects</a>".to_string()];
-        if let Some(p) = figs.panel_for(c) {
+        if let Some(p) = figs.panel_for(c).filter(|_| c.source == Source::Spans) {
             chart_links.push(format!("<a href=\"#{}\">distribution</a>", h(p)));
         }
         let anchor = view::comparison_anchor(c);
@@ -425,7 +438,9 @@ pub fn render(
                 .any(|f| f.links.iter().any(|l| l.anchor == anchor))
         };
         // The error-rate chart's first panel is all requests, so it shows every error rate.
-        if c.metric == MetricName::ErrorRate {
+        if c.source != Source::Spans {
+            // The distribution and over-time charts show spans.
+        } else if c.metric == MetricName::ErrorRate {
             chart_links.push("<a href=\"#error-rate-over-time\">over time</a>".into());
         } else if shown_over_time(FigureKind::LatencyOverTime) {
             chart_links.push("<a href=\"#latency-over-time\">over time</a>".into());
@@ -433,12 +448,13 @@ pub fn render(
         let _ = writeln!(
             o,
             "<tr id=\"{anchor}\"><td>{svc}</td><td>{name}</td><td>{metric}{crit}</td>\
-             <td class=\"num\">{b}</td><td class=\"num\">{cn}</td><td class=\"num\">{est}</td>\
+             <td>{source}</td><td class=\"num\">{b}</td><td class=\"num\">{cn}</td><td class=\"num\">{est}</td>\
              <td class=\"num\">{p} / {pa}</td><td class=\"{css}\">{sym} {cls}</td><td>{reason}</td>\
              <td>{links}</td></tr>",
             anchor = h(&anchor),
             svc = t(&c.service),
             metric = super::charts::forest::metric_label(c.metric),
+            source = t(&source_text(c)),
             crit = if c.critical {
                 " <small>(critical)</small>"
             } else {

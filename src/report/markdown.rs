@@ -156,8 +156,8 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
         report.comparisons.len()
     );
     o.push_str(
-        "| Service | Route / operation | Metric | Stable | Canary | Estimate \\[CI\\] | p / adj. p | Result | Reason |\n\
-         |---|---|---|--:|--:|--:|--:|---|---|\n",
+        "| Service | Route / operation | Metric | Source | Stable | Canary | Estimate \\[CI\\] | p / adj. p | Result | Reason |\n\
+         |---|---|---|---|--:|--:|--:|--:|---|---|\n",
     );
     for c in view::ordered_comparisons(report) {
         let name = match (&c.route, &c.operation) {
@@ -167,11 +167,12 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
         };
         let _ = writeln!(
             o,
-            "| {} | {} | {}{} | {} | {} | {} | {} / {} | {} {} | {} |",
+            "| {} | {} | {}{} | {} | {} | {} | {} | {} / {} | {} {} | {} |",
             m(&c.service),
             name,
             super::charts::forest::metric_label(c.metric),
             if c.critical { " \\(critical\\)" } else { "" },
+            m(&super::html::source_text(c)),
             escape::markdown(&fmt_side(c, &c.baseline)),
             escape::markdown(&fmt_side(c, &c.canary)),
             escape::markdown(&fmt_estimate(c)),

@@ -412,10 +412,10 @@ fn writes_a_complete_safe_report() {
         .filter(|l| l.starts_with("| checkout") || l.starts_with("| web"))
         .enumerate()
     {
-        // Ten cells: unescaped `|` only as separators.
+        // Eleven cells (with the source column): unescaped `|` only as separators.
         let seps = line.len() - line.replace(" | ", "").len();
         assert!(
-            line.matches('|').count() - line.matches("\\|").count() == 10,
+            line.matches('|').count() - line.matches("\\|").count() == 11,
             "row {name}: {line} {seps}"
         );
     }
@@ -637,4 +637,34 @@ fn renders_the_real_analysis() {
         let md = std::fs::read_to_string(&files.markdown).unwrap();
         assert!(md.contains("## Findings"));
     }
+}
+
+#[test]
+fn findings_tables_show_the_source_of_each_comparison() {
+    use crate::analysis::report::Source;
+    let mut r = report();
+    assert!(r.comparisons.iter().all(|c| c.source == Source::Spans));
+    let mut m = r.comparisons[0].clone();
+    m.id.push_str("@metrics");
+    m.source = Source::Metrics;
+    m.metric_names = vec!["http.server.request.duration".into()];
+    r.comparisons.insert(1, m);
+    let tmp = tempfile::tempdir().unwrap();
+    let files = write_report(&tmp.path().join("out"), &r, &input(), "t").unwrap();
+    let md = std::fs::read_to_string(&files.markdown).unwrap();
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(md.contains("| Source |"), "markdown header");
+    assert!(
+        md.contains("| metrics \\(http.server.request.duration\\) |")
+            || md.contains("| metrics (http.server.request.duration) |"),
+        "{md}"
+    );
+    assert!(md.contains("| spans |"));
+    assert!(html.contains("<th>Source</th>"));
+    assert!(html.contains("metrics (http.server.request.duration)"));
+    // The JSON round-trips with the source and the metric names.
+    let json = std::fs::read_to_string(&files.json).unwrap();
+    let back: AnalysisReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.comparisons[1].source, Source::Metrics);
+    assert_eq!(back.comparisons[1].metric_names.len(), 1);
 }

@@ -100,8 +100,8 @@ fn scratch() -> &'static Path {
 }
 
 /// A generated run: `canalyst generate --scenario NAME --spans N --canary-share F` with the
-/// default seed, created once per process. Returns its directory (`parquet/`, `truth.json`;
-/// the OTLP/JSON file is deleted once generated).
+/// default seed, created once per process. Returns its directory (`parquet/`, `truth.json`,
+/// `otlp/metrics.jsonl`; the OTLP/JSON traces are deleted once generated).
 pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
     static RUNS: OnceLock<Mutex<HashMap<String, std::sync::Arc<OnceLock<PathBuf>>>>> =
         OnceLock::new();
@@ -127,9 +127,9 @@ pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
             .output()
             .expect("run canalyst generate");
         assert!(o.status.success(), "generate {key} failed: {}", stderr(&o));
-        // The tests read the canonical Parquet; the uncompressed OTLP/JSON would be most of
-        // the disk space left behind.
-        let _ = std::fs::remove_dir_all(dir.join("otlp"));
+        // The tests read the canonical Parquet (and the small metrics file); the uncompressed
+        // OTLP/JSON traces would be most of the disk space left behind.
+        let _ = std::fs::remove_file(dir.join("otlp/traces.jsonl"));
         dir
     })
     .clone()

@@ -5,6 +5,7 @@ mod fixtures;
 mod generate;
 mod ingest;
 mod metrics;
+mod metrics_analysis;
 mod metrics_dashboards;
 mod report;
 mod sql;

@@ -202,10 +202,11 @@ fn sample_html_is_self_contained_and_leads_with_the_regressions() {
         let row = &rows[i];
         assert_eq!(row[0], d["service"].as_str().unwrap(), "row {i}: {row:?}");
         assert_eq!(row[1], d["route"].as_str().unwrap(), "row {i}: {row:?}");
-        assert!(row[7].contains("fail"), "row {i} is not a failure: {row:?}");
+        assert!(row[8].contains("fail"), "row {i} is not a failure: {row:?}");
+        assert_eq!(row[3], "spans", "row {i}: {row:?}");
     }
     // After them no failure follows (this sample's drivers are all its failures).
-    assert!(rows[drivers.len()..].iter().all(|r| !r[7].contains("fail")));
+    assert!(rows[drivers.len()..].iter().all(|r| !r[8].contains("fail")));
 }
 
 fn strip_tags(s: &str) -> String {

@@ -100,6 +100,8 @@ pub fn metric_label(m: crate::analysis::report::MetricName) -> &'static str {
         LatencyP99 => "p99",
         LatencyP999 => "p99.9",
         LatencyShift => "latency shift",
+        BusinessRatio => "ratio",
+        IntervalSeries => "series",
     }
 }
 
