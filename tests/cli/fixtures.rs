@@ -74,7 +74,7 @@ pub fn read_json(p: &Path) -> Value {
 /// Directory for this process's generated inputs, inside the target directory's scratch
 /// space. Directories of earlier runs older than six hours are removed on first use so they do
 /// not pile up.
-fn scratch() -> &'static Path {
+pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let base = Path::new(env!("CARGO_TARGET_TMPDIR"));

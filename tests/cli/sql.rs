@@ -226,14 +226,51 @@ fn errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     let d = ds.to_str().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
     for args in [
         vec!["sql", "SELECT nope FROM spans", d],
-        vec!["sql", "SELECT 1", tmp.path().to_str().unwrap()], // no spans.parquet
-        vec!["sql", "CREATE TABLE t AS SELECT 1", d],          // read-only
+        vec!["sql", "SELECT 1", empty.to_str().unwrap()], // no input files
+        vec!["sql", "CREATE TABLE t AS SELECT 1", d],     // read-only
         vec!["sql", "SELECT $1", d, "-p", "bogus"],
     ] {
         let o = canalyst(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&o.stderr).starts_with("canalyst: error:"));
     }
+}
+
+/// Raw OTLP files are ingested for the query, metric tables included, and give the same
+/// answers as the DATASET `canalyst ingest` writes from them (the two paths of opening inputs).
+#[test]
+fn raw_otlp_inputs_and_their_dataset_agree() {
+    use crate::fixtures::{code, run, scratch, stderr};
+    let q = "SELECT (SELECT count(*) FROM spans) AS spans, \
+             (SELECT count(*) FROM requests) AS requests, \
+             (SELECT sum(count) FROM histogram_points) AS observations, \
+             (SELECT count(*) FROM metric_points) AS points";
+    let raw_inputs = [
+        "sample-data/otlp/traces.jsonl.gz",
+        "sample-data/otlp/metrics.jsonl.gz",
+    ];
+    let mut raw_args = vec!["sql", q, "--format", "json"];
+    raw_args.extend(raw_inputs);
+    let raw = run(&raw_args);
+    assert_eq!(code(&raw), 0, "{}", stderr(&raw));
+    let ds = scratch().join("sql-raw-vs-dataset");
+    let mut ingest_args = vec!["ingest"];
+    ingest_args.extend(raw_inputs);
+    ingest_args.extend(["-o", ds.to_str().unwrap(), "--quiet"]);
+    let o = run(&ingest_args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let from_ds = run(&["sql", q, "--format", "json", ds.to_str().unwrap()]);
+    assert_eq!(code(&from_ds), 0, "{}", stderr(&from_ds));
+    let parse = |o: &Output| -> serde_json::Value { serde_json::from_slice(&o.stdout).unwrap() };
+    let (a, b) = (parse(&raw), parse(&from_ds));
+    assert_eq!(a, b);
+    let row = &a[0];
+    assert!(row["spans"].as_i64().unwrap() > 100_000, "{row}");
+    assert!(row["requests"].as_i64().unwrap() > 10_000, "{row}");
+    assert!(row["observations"].as_i64().unwrap() > 10_000, "{row}");
+    assert!(row["points"].as_i64().unwrap() > 0, "{row}");
 }
