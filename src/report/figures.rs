@@ -177,6 +177,37 @@ pub fn build<'a>(
         });
     }
 
+    // A metrics-only input has no span groups: its charts are the metric series (drawn by
+    // the metrics section), not empty span panels.
+    if !input.groups.is_empty() {
+        span_time_figures(&mut figures, input, &groups, &with_latency, frame)?;
+    }
+
+    let mut panel_of = std::collections::HashMap::new();
+    for f in figures
+        .iter()
+        .filter(|f| f.kind == FigureKind::LatencyPanel)
+    {
+        for l in &f.links {
+            panel_of.insert(l.anchor.clone(), f.id().to_string());
+        }
+    }
+    Ok(Figures {
+        figures,
+        groups,
+        ecdf_not_shown,
+        panel_of,
+    })
+}
+
+/// Latency over time, error rate over time and traffic split, from the span groups.
+fn span_time_figures(
+    figures: &mut Vec<Figure>,
+    input: &ComparisonInput,
+    groups: &[GroupView],
+    with_latency: &[&GroupView],
+    frame: TimeFrame,
+) -> Result<(), ReportError> {
     let ts_groups: Vec<&GroupView> = with_latency
         .iter()
         .copied()
@@ -289,21 +320,7 @@ pub fn build<'a>(
         links: Vec::new(),
     });
 
-    let mut panel_of = std::collections::HashMap::new();
-    for f in figures
-        .iter()
-        .filter(|f| f.kind == FigureKind::LatencyPanel)
-    {
-        for l in &f.links {
-            panel_of.insert(l.anchor.clone(), f.id().to_string());
-        }
-    }
-    Ok(Figures {
-        figures,
-        groups,
-        ecdf_not_shown,
-        panel_of,
-    })
+    Ok(())
 }
 
 /// A bucket width in words (`1 min`, `30 s`).

@@ -282,7 +282,8 @@ fn metrics_section(o: &mut String, figs: &Figures) {
     o.push_str(
         "<h2 id=\"metrics-over-time\">Metrics over time</h2>\n<p class=\"note\">From the \
          services' own OpenTelemetry metrics (<code>http.server.request.duration</code> \
-         histograms), not from spans: per service, stable against canary. Not judged; a \
+         histograms), not from spans: per service, stable against canary. The charts are \
+         context; judged metric comparisons are the findings whose source is metrics. A \
          regression seen in both spans and metrics is more credible.</p>\n",
     );
     for f in figures {
@@ -314,10 +315,20 @@ pub fn render(
     } else {
         ""
     };
+    let distributions_nav = if figs.of_kind(FigureKind::LatencyPanel).next().is_some() {
+        "<a href=\"#distributions\">Latency distributions</a>"
+    } else {
+        ""
+    };
+    let over_time_nav = if figs.of_kind(FigureKind::LatencyOverTime).next().is_some() {
+        "<a href=\"#over-time\">Over time</a>"
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
         "<nav><a href=\"#verdict\">Verdict</a><a href=\"#forest\">Effects</a>\
-         <a href=\"#distributions\">Latency distributions</a><a href=\"#over-time\">Over time</a>\
+         {distributions_nav}{over_time_nav}\
          {metrics_nav}<a href=\"#findings\">Findings</a><a href=\"#data-quality\">Data quality</a>\
          <a href=\"#definitions\">Definitions</a></nav>"
     );
@@ -384,11 +395,13 @@ pub fn render(
     for f in figs.of_kind(FigureKind::Forest) {
         figure(&mut o, f);
     }
-    o.push_str("<h2 id=\"distributions\">Latency distributions</h2>\n<p class=\"note\">Share of requests at or below each duration (ECDF, log duration axis), most regressed groups first. A canary curve to the right of the stable one is slower.</p>\n<div class=\"grid\">\n");
-    for f in figs.of_kind(FigureKind::LatencyPanel) {
-        figure(&mut o, f);
+    if figs.of_kind(FigureKind::LatencyPanel).next().is_some() {
+        o.push_str("<h2 id=\"distributions\">Latency distributions</h2>\n<p class=\"note\">Share of requests at or below each duration (ECDF, log duration axis), most regressed groups first. A canary curve to the right of the stable one is slower.</p>\n<div class=\"grid\">\n");
+        for f in figs.of_kind(FigureKind::LatencyPanel) {
+            figure(&mut o, f);
+        }
+        o.push_str("</div>\n");
     }
-    o.push_str("</div>\n");
     if figs.ecdf_not_shown > 0 {
         let _ = writeln!(
             o,
@@ -397,7 +410,9 @@ pub fn render(
             super::figures::MAX_ECDF_PANELS
         );
     }
-    o.push_str("<h2 id=\"over-time\">Over time</h2>\n");
+    if figs.of_kind(FigureKind::LatencyOverTime).next().is_some() {
+        o.push_str("<h2 id=\"over-time\">Over time</h2>\n");
+    }
     for kind in [
         FigureKind::LatencyOverTime,
         FigureKind::ErrorRateOverTime,

@@ -116,7 +116,9 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
     for f in figs.of_kind(FigureKind::Forest) {
         image(&mut o, f);
     }
-    o.push_str("### Latency distributions\n\n");
+    if figs.of_kind(FigureKind::LatencyPanel).next().is_some() {
+        o.push_str("### Latency distributions\n\n");
+    }
     for f in figs.of_kind(FigureKind::LatencyPanel) {
         image(&mut o, f);
     }
@@ -127,7 +129,9 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
             figs.ecdf_not_shown
         );
     }
-    o.push_str("### Over time\n\n");
+    if figs.of_kind(FigureKind::LatencyOverTime).next().is_some() {
+        o.push_str("### Over time\n\n");
+    }
     for kind in [
         FigureKind::LatencyOverTime,
         FigureKind::ErrorRateOverTime,
@@ -142,7 +146,8 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
         o.push_str(
             "### Metrics over time\n\nFrom the services' own OpenTelemetry metrics \
              \\(http.server.request.duration histograms\\), not from spans: per service, \
-             stable against canary. Not judged.\n\n",
+             stable against canary. The charts are context; judged metric comparisons are the \
+             findings whose source is metrics.\n\n",
         );
         for f in metric_figs {
             image(&mut o, f);

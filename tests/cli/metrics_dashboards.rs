@@ -428,3 +428,38 @@ fn report_has_a_metrics_section_exactly_when_the_inputs_have_metrics() {
         }
     }
 }
+
+/// A report of a metrics file alone judges the metrics and draws only metric charts: no empty
+/// span sections (latency distributions, span time series) and no links to them.
+#[test]
+fn metrics_only_report_has_metric_findings_and_no_span_sections() {
+    let dir = explicit_run();
+    let metrics = dir.join("otlp/metrics.jsonl");
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&["report", s(&metrics), "-o", s(out.path())]);
+    assert!([0, 1, 3].contains(&code(&o)), "{}", stderr(&o));
+    let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    let comparisons = report["comparisons"].as_array().unwrap();
+    assert!(!comparisons.is_empty());
+    assert!(comparisons.iter().all(|c| c["source"] == "metrics"));
+    assert!(md.contains("### Metrics over time"));
+    for absent in [
+        "### Latency distributions",
+        "### Over time",
+        "latency-over-time.png",
+    ] {
+        assert!(!md.contains(absent), "{absent}");
+    }
+    for absent in [
+        "id=\"distributions\"",
+        "id=\"over-time\"",
+        "href=\"#over-time\"",
+    ] {
+        assert!(!html.contains(absent), "{absent}");
+    }
+    assert!(!out.path().join("charts/traffic-split.svg").exists());
+}
