@@ -477,10 +477,12 @@ fn empty_input_still_renders() {
     i.groups.clear();
     let tmp = tempfile::tempdir().unwrap();
     let files = write_report(tmp.path(), &r, &i, "empty").unwrap();
-    // Forest and the three time charts, no panels.
-    assert_eq!(files.charts.len(), 8);
+    // The forest only (SVG + PNG): without span groups there are no panels and no span time
+    // charts, and no headings or links for them.
+    assert_eq!(files.charts.len(), 2);
     let html = std::fs::read_to_string(&files.html).unwrap();
     assert!(html.contains("0 comparisons"));
+    assert!(!html.contains("id=\"over-time\"") && !html.contains("href=\"#distributions\""));
 }
 
 /// Writes the analysed fixture to `$CANALYST_SAMPLE_REPORT_DIR` for looking at it and for
