@@ -217,31 +217,14 @@ pub(crate) fn shell(
         GroupLevel::Operation => (None, Some(g.key.name.clone())),
     };
     Comparison {
-        id: comparison_id(g, m),
-        service: g.key.service.clone(),
         route,
         operation,
         level: g.key.level,
-        metric: m,
         group: mc.group.clone(),
         critical: mc.critical,
         baseline: side(&g.baseline),
         canary: side(&g.canary),
-        estimate: None,
-        ci_low: None,
-        ci_high: None,
-        unit: unit.to_string(),
-        allowed_increase: None,
-        allowed_decrease: None,
-        p_value: None,
-        p_value_adjusted: None,
-        test: None,
-        classification: Classification::Inconclusive,
-        reason: String::new(),
-        minimum_detectable_effect: None,
-        effect_size: None,
-        source: Default::default(),
-        metric_names: Vec::new(),
+        ..Comparison::undecided(comparison_id(g, m), g.key.service.clone(), m, unit)
     }
 }
 

@@ -145,31 +145,14 @@ fn blank(
     names: &[String],
 ) -> Comparison {
     Comparison {
-        id,
-        service: service.to_string(),
         route,
-        operation: None,
-        level: GroupLevel::Route,
-        metric,
         group: group.to_string(),
         critical,
         baseline,
         canary,
-        estimate: None,
-        ci_low: None,
-        ci_high: None,
-        unit: unit.to_string(),
-        allowed_increase: None,
-        allowed_decrease: None,
-        p_value: None,
-        p_value_adjusted: None,
-        test: None,
-        classification: Classification::Inconclusive,
-        reason: String::new(),
-        minimum_detectable_effect: None,
-        effect_size: None,
         source: Source::Metrics,
         metric_names: names.to_vec(),
+        ..Comparison::undecided(id, service.to_string(), metric, unit)
     }
 }
 

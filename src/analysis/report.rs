@@ -176,6 +176,41 @@ pub struct Comparison {
     pub metric_names: Vec<String>,
 }
 
+impl Comparison {
+    /// A route-level comparison of `metric` with nothing decided yet: no sides, estimate,
+    /// interval, test or p-value, classified inconclusive, source spans. Callers fill in the
+    /// identity and the sides with struct update syntax.
+    pub fn undecided(id: String, service: String, metric: MetricName, unit: &str) -> Self {
+        Comparison {
+            id,
+            service,
+            route: None,
+            operation: None,
+            level: GroupLevel::Route,
+            metric,
+            group: String::new(),
+            critical: false,
+            baseline: SideSummary::default(),
+            canary: SideSummary::default(),
+            estimate: None,
+            ci_low: None,
+            ci_high: None,
+            unit: unit.to_string(),
+            allowed_increase: None,
+            allowed_decrease: None,
+            p_value: None,
+            p_value_adjusted: None,
+            test: None,
+            classification: Classification::Inconclusive,
+            reason: String::new(),
+            minimum_detectable_effect: None,
+            effect_size: None,
+            source: Source::Spans,
+            metric_names: Vec::new(),
+        }
+    }
+}
+
 /// Score of one metric group (Kayenta style: passes / decided comparisons × 100).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupScore {
