@@ -210,7 +210,7 @@ fn otlp_line(track: &str, seed: u64) -> String {
 /// Checks `v` against a JSON-schema node: `$ref`, `type`, `enum`, `const`, `required`,
 /// `properties`, `additionalProperties: false` and `items` (the keywords
 /// docs/report.schema.json uses), recursively. Pushes one message per violation.
-fn check_schema(node: &Value, v: &Value, root: &Value, path: &str, errs: &mut Vec<String>) {
+pub fn check_schema(node: &Value, v: &Value, root: &Value, path: &str, errs: &mut Vec<String>) {
     if let Some(r) = node["$ref"].as_str() {
         let name = r.strip_prefix("#/$defs/").expect("local $ref");
         return check_schema(&root["$defs"][name], v, root, path, errs);

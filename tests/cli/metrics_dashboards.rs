@@ -446,6 +446,15 @@ fn metrics_only_report_has_metric_findings_and_no_span_sections() {
     let comparisons = report["comparisons"].as_array().unwrap();
     assert!(!comparisons.is_empty());
     assert!(comparisons.iter().all(|c| c["source"] == "metrics"));
+    let schema =
+        crate::fixtures::read_json(&crate::fixtures::root().join("docs/report.schema.json"));
+    let mut errs = Vec::new();
+    crate::analyze::check_schema(&schema, &report, &schema, "$", &mut errs);
+    assert!(
+        errs.is_empty(),
+        "metric report violates the schema:\n{}",
+        errs.join("\n")
+    );
     assert!(md.contains("### Metrics over time"));
     for absent in [
         "### Latency distributions",
