@@ -22,7 +22,9 @@
 //!   durations, scaled for a quantile q by √(q(1−q))/φ(Φ⁻¹(q)) (asymptotic variance of a sample
 //!   quantile, exact for log-normal durations).
 
-use crate::analysis::config::{metric_key, AnalysisConfig, Combine, Method, MetricConfig};
+use crate::analysis::config::{
+    metric_key, AnalysisConfig, Combine, Direction, Method, MetricConfig,
+};
 use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary};
 use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
 use crate::stats::distributions::normal_ppf;
@@ -170,18 +172,30 @@ fn sd(v: &[f64]) -> f64 {
 
 /// Ratio region from relative limits.
 pub(crate) fn ratio_region(mc: &MetricConfig) -> Region {
-    Region {
-        low: if mc.direction.checks_decrease() {
-            1.0 - mc.allowed_decrease.unwrap_or(0.0)
-        } else {
-            f64::NEG_INFINITY
-        },
-        high: if mc.direction.checks_increase() {
-            1.0 + mc.allowed_increase.unwrap_or(0.0)
-        } else {
-            f64::INFINITY
-        },
-        null: 1.0,
+    Region::relative(mc.direction, mc.allowed_increase, mc.allowed_decrease)
+}
+
+impl Region {
+    /// The acceptable ratios `[1 − allowed_decrease, 1 + allowed_increase]` around no change
+    /// (1), unbounded on a side the direction does not check; a missing limit is 0.
+    pub fn relative(
+        direction: Direction,
+        allowed_increase: Option<f64>,
+        allowed_decrease: Option<f64>,
+    ) -> Self {
+        Region {
+            low: if direction.checks_decrease() {
+                1.0 - allowed_decrease.unwrap_or(0.0)
+            } else {
+                f64::NEG_INFINITY
+            },
+            high: if direction.checks_increase() {
+                1.0 + allowed_increase.unwrap_or(0.0)
+            } else {
+                f64::INFINITY
+            },
+            null: 1.0,
+        }
     }
 }
 

@@ -20,25 +20,12 @@
 //! inconclusive and counts against the evidence rule instead.
 
 use crate::analysis::config::{AnalysisConfig, MetricConfig};
-use crate::analysis::judge::{comparison_id, fmt_p, Draft, Pending};
-use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary};
-use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
+use crate::analysis::judge::{fmt_p, shell, Draft, Pending};
+use crate::analysis::report::{Classification, Comparison, MetricName};
+use crate::engine::summary::GroupComparison;
 use crate::stats::hodges_lehmann::hodges_lehmann;
 use crate::stats::mann_whitney::mann_whitney_u;
 use crate::stats::Alternative;
-
-fn side(t: &TrackSample) -> SideSummary {
-    SideSummary {
-        count: t.count,
-        errors: t.errors,
-        weighted_count: t.weighted_count,
-        weighted_errors: t.weighted_errors,
-        p50: t.quantiles.p50,
-        p90: t.quantiles.p90,
-        p99: t.quantiles.p99,
-        p999: t.quantiles.p999,
-    }
-}
 
 /// The values Kayenta compares for a metric: (control, experiment, unit, description).
 fn values(
@@ -101,37 +88,7 @@ fn mean(v: &[f64]) -> f64 {
 /// Drafts one metric of one group with Kayenta's rule (already final: Kayenta does not adjust
 /// for multiple testing; the raw p-value is still reported and enters the report's BH set).
 pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &AnalysisConfig) -> Draft {
-    let (route, operation) = match g.key.level {
-        GroupLevel::Route => (Some(g.key.name.clone()), None),
-        GroupLevel::Operation => (None, Some(g.key.name.clone())),
-    };
-    let mut c = Comparison {
-        id: comparison_id(g, m),
-        service: g.key.service.clone(),
-        route,
-        operation,
-        level: g.key.level,
-        metric: m,
-        group: mc.group.clone(),
-        critical: mc.critical,
-        baseline: side(&g.baseline),
-        canary: side(&g.canary),
-        estimate: None,
-        ci_low: None,
-        ci_high: None,
-        unit: "ms".into(),
-        allowed_increase: None,
-        allowed_decrease: None,
-        p_value: None,
-        p_value_adjusted: None,
-        test: None,
-        classification: Classification::Inconclusive,
-        reason: String::new(),
-        minimum_detectable_effect: None,
-        effect_size: None,
-        source: Default::default(),
-        metric_names: Vec::new(),
-    };
+    let mut c = shell(g, m, mc, "ms");
     let allowed_increase = 1.0 + mc.allowed_increase.unwrap_or(0.0);
     let allowed_decrease = 1.0 - mc.allowed_decrease.unwrap_or(0.0);
     let Some((control, experiment, unit, what)) = values(g, m) else {

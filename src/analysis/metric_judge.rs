@@ -592,19 +592,7 @@ fn draft_latency(
 }
 
 fn ratio_region(r: &RatioConfig) -> Region {
-    Region {
-        low: if r.direction.checks_decrease() {
-            1.0 - r.allowed_decrease.unwrap_or(0.0)
-        } else {
-            f64::NEG_INFINITY
-        },
-        high: if r.direction.checks_increase() {
-            1.0 + r.allowed_increase.unwrap_or(0.0)
-        } else {
-            f64::INFINITY
-        },
-        null: 1.0,
-    }
+    Region::relative(r.direction, r.allowed_increase, r.allowed_decrease)
 }
 
 fn draft_ratio(data: &MetricData, r: &RatioConfig, cfg: &AnalysisConfig) -> Vec<Draft> {
