@@ -10,3 +10,4 @@ mod metrics_dashboards;
 mod repo_paths;
 mod report;
 mod sql;
+mod tools;
