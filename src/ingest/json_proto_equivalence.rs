@@ -227,7 +227,7 @@ fn strip(b: &RecordBatch) -> RecordBatch {
 
 #[test]
 fn json_and_proto_readers_agree_on_samples() {
-    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples/");
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/otlp-samples/");
     let dir = tempfile::tempdir().unwrap();
     let samples = [
         "jaeger/memory_otel_traces_01.json",
@@ -267,7 +267,7 @@ fn json_and_proto_readers_agree_on_samples() {
 fn tempo_blocks_through_the_driver() {
     let base = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/otlp-samples/parquet/"
+        "/tests/fixtures/otlp-samples/parquet/"
     );
     for (dir, spans) in [("tempo-vparquet4", 570), ("tempo-vparquet5", 566)] {
         let (b, q) = ingest(&[PathBuf::from(format!("{base}{dir}"))]);

@@ -11,7 +11,7 @@ use arrow::datatypes::{Float64Type, UInt64Type};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples");
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/otlp-samples");
 
 fn ingest(paths: &[PathBuf]) -> (MetricTables, DataQuality, usize) {
     let mut sink = MemorySink::default();

@@ -1,12 +1,13 @@
 //! `canalyst ingest` / `canalyst inspect` on real sample files, bad inputs, compression and
 //! thread-count equivalence, and interoperability of the DATASET with DuckDB and polars.
 
+use crate::tools::python;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/otlp-samples");
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/otlp-samples");
 const BAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bad");
 
 fn canalyst(args: &[&str], cwd: Option<&Path>) -> Output {
@@ -410,23 +411,6 @@ fn inspect_reads_raw_files_and_datasets_alike() {
     assert!(text.contains("time range: 2023-11-14T22:13:20"), "{text}");
 }
 
-/// Runs a python snippet; `None` (with a message) when python3 or the module is missing.
-fn python(module: &str, code: &str) -> Option<String> {
-    let probe = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        _ => {
-            eprintln!("SKIPPED: python3 module {module} is not installed (CI installs it)");
-            return None;
-        }
-    }
-    let o = Command::new("python3").args(["-c", code]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    Some(String::from_utf8(o.stdout).unwrap().trim().to_string())
-}
-
 #[test]
 fn duckdb_and_polars_open_the_dataset() {
     let d = tempfile::tempdir().unwrap();
@@ -439,7 +423,9 @@ fn duckdb_and_polars_open_the_dataset() {
     let file = d.path().join("ds/spans.parquet");
     let file = file.to_str().unwrap();
     // The path goes in as a Python string literal (repr), never spliced into SQL text.
+    let test = "duckdb_and_polars_open_the_dataset";
     if let Some(out) = python(
+        test,
         "duckdb",
         &format!(
             "import duckdb; p={file:?}; print(duckdb.execute('SELECT count(*), count(DISTINCT service_name), sum(CASE WHEN is_error THEN 1 ELSE 0 END) FROM read_parquet(?)', [p]).fetchone())"
@@ -448,6 +434,7 @@ fn duckdb_and_polars_open_the_dataset() {
         assert_eq!(out, "(200, 1, 4)");
     }
     if let Some(out) = python(
+        test,
         "polars",
         &format!(
             "import polars as pl; df = pl.scan_parquet({file:?}).collect(); print(df.height, df['deployment_track'].n_unique(), df['span_attributes'].dtype.__class__.__name__)"

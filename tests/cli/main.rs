@@ -7,5 +7,7 @@ mod ingest;
 mod metrics;
 mod metrics_analysis;
 mod metrics_dashboards;
+mod repo_paths;
 mod report;
 mod sql;
+mod tools;

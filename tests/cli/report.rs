@@ -271,17 +271,13 @@ fn png_charts_decode_and_are_not_blank() {
     assert!(var < 1.0 && ink == 0.0);
 }
 
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-}
-
 #[test]
 fn headless_browser_renders_the_sample_report() {
-    if !on_path("chromium") && std::env::var_os("CHROMIUM").is_none() {
-        eprintln!(
-            "SKIPPED headless_browser_renders_the_sample_report: chromium is not on PATH \
-             (CI installs it; apt-get install -y chromium, or set CHROMIUM)"
+    if crate::tools::chromium().is_none() {
+        crate::tools::skip(
+            "headless_browser_renders_the_sample_report",
+            "no chromium, chromium-browser or google-chrome on PATH and CHROMIUM is not set",
+            crate::tools::tools_required(),
         );
         return;
     }

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 const V4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/otlp-samples/parquet/tempo-vparquet4/data.parquet"
+    "/tests/fixtures/otlp-samples/parquet/tempo-vparquet4/data.parquet"
 );
 const V5: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/otlp-samples/parquet/tempo-vparquet5/data.parquet"
+    "/tests/fixtures/otlp-samples/parquet/tempo-vparquet5/data.parquet"
 );
 
 fn read(path: &Path, label: &str, batch_rows: usize) -> (Vec<SpanChunk>, DataQuality) {
