@@ -29,7 +29,9 @@ use crate::analysis::config::{AnalysisConfig, Direction, Method, MetricConfig, A
 use crate::analysis::judge::{self, Draft, Pending, Region};
 use crate::analysis::kayenta;
 use crate::analysis::metric_config::{parse_filters, RatioConfig, SeriesAggregation, SeriesConfig};
-use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary, Source};
+use crate::analysis::report::{
+    Classification, Comparison, MetricName, SampleSizes, SideSummary, Source,
+};
 use crate::engine::metric_input::{
     has_histogram, has_number, histogram_groups, latency_pair, number_groups, side_quantile_ms,
     to_ms_factor, AttrFilter, HistAcc, HistogramGroup, MetricData, NumberSide,
@@ -43,6 +45,7 @@ use crate::stats::binned_rank_test::{
 use crate::stats::distributions::normal_cdf;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::histogram_quantile::ExplicitHistogram;
+use crate::stats::interval_inversion::p_value_by_inversion;
 use crate::stats::proportion::rate_ratio;
 use crate::stats::{Alternative, Estimate};
 use std::collections::BTreeMap;
@@ -344,41 +347,48 @@ pub fn draft_metrics(data: &MetricData, cfg: &AnalysisConfig, have_spans: bool) 
     out
 }
 
+/// Marks `c` [`Comparison::below_minimum`] when a side has fewer than `[evidence] min_requests`
+/// (the comparison is still tested and may fail, never pass: `judge::finish`), and says whether
+/// no test can run at all: a side is empty, or the threshold method is below the minimum (a
+/// point estimate of a small sample decides nothing). Then `c.reason` says so.
 fn too_few(c: &mut Comparison, nb: f64, nc: f64, what: &str, cfg: &AnalysisConfig) -> bool {
-    let min = cfg.min_requests.max(1) as f64;
-    if nb >= min && nc >= min {
+    let min = cfg.min_requests as f64;
+    let below = nb < min || nc < min;
+    if below {
+        c.below_minimum = Some(SampleSizes {
+            baseline: round(nb),
+            canary: round(nc),
+            minimum: cfg.min_requests,
+        });
+    }
+    if nb > 0.0 && nc > 0.0 && !(below && cfg.method == Method::Threshold) {
         return false;
     }
-    c.reason = format!(
-        "too little data: {} baseline and {} canary {what}, below the minimum of {} per side; no test run",
-        round(nb),
-        round(nc),
-        cfg.min_requests.max(1)
-    );
+    c.reason = if below && cfg.method == Method::Threshold {
+        format!(
+            "too little data: {} baseline and {} canary {what}, below the minimum of {} per side; the threshold method runs no test",
+            round(nb),
+            round(nc),
+            cfg.min_requests
+        )
+    } else {
+        format!(
+            "too little data: {} baseline and {} canary {what}; no test run",
+            round(nb),
+            round(nc)
+        )
+    };
     true
 }
 
-/// p-value of "ratio = 1" by inverting the binned quantile-ratio interval (bisection on the
-/// confidence; the interval widens with it).
+/// p-value of "ratio = 1" by inverting the binned quantile-ratio interval
+/// ([`p_value_by_inversion`]; the interval widens with the confidence).
 fn binned_ci_inversion_p(x: &ExplicitHistogram, y: &ExplicitHistogram, q: f64) -> f64 {
-    let excludes = |conf: f64| {
+    p_value_by_inversion(|conf| {
         binned_quantile_ratio(x, y, q, conf)
             .and_then(|r| r.confidence_interval)
             .is_some_and(|i| i.low > 1.0 || i.high < 1.0)
-    };
-    if !excludes(1e-6) {
-        return 1.0;
-    }
-    let (mut lo, mut hi) = (1e-6f64, 1.0f64);
-    for _ in 0..40 {
-        let mid = 0.5 * (lo + hi);
-        if excludes(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    (1.0 - lo).clamp(0.0, 1.0)
+    })
 }
 
 /// Standard deviation of log values of a histogram, each bucket at its geometric midpoint (the

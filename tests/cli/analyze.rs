@@ -88,23 +88,55 @@ fn small_run_continues_with_exit_3() {
 }
 
 #[test]
-fn low_traffic_effect_is_inconclusive_and_continues() {
+fn low_traffic_regression_rolls_back_below_the_minimum_sample() {
+    // +50% at about 40 canary requests: below the per-side minimum of 100, the exact test still
+    // runs and the regression fails; nothing else fails and nothing below the minimum passes.
     let dir = generated("low-traffic", 100_000, 0.1);
     let (c, r) = analyze_json(&[&parquet_of(&dir)]);
-    assert_eq!(verdict(&r), "continue", "summary: {}", r["summary"]);
-    assert_eq!(c, 3);
+    assert_eq!(verdict(&r), "rollback", "summary: {}", r["summary"]);
+    assert_eq!(c, 1);
     let truth = read_json(&dir.join("truth.json"));
     let e = &truth["effects"][0];
-    let on_route: Vec<&Value> = r["comparisons"]
-        .as_array()
-        .unwrap()
+    let canary = e["observed"]["canary_requests"].as_u64().unwrap();
+    assert!((30..=60).contains(&canary), "canary requests {canary}");
+    assert_eq!(e["multiplier"], 1.5);
+    let cs = r["comparisons"].as_array().unwrap();
+    let shift = cs
         .iter()
-        .filter(|c| c["service"] == e["service"] && c["route"] == e["route"])
-        .collect();
-    assert!(!on_route.is_empty(), "no comparison on {}", e["route"]);
-    for c in on_route {
-        assert_eq!(c["classification"], "inconclusive", "{c}");
+        .find(|c| {
+            c["service"] == e["service"] && c["route"] == e["route"] && c["metric"] == e["metric"]
+        })
+        .expect("the affected route's latency shift is compared");
+    assert_eq!(shift["classification"], "fail_high", "{shift}");
+    assert_eq!(shift["below_minimum"]["minimum"], 100, "{shift}");
+    assert!(shift["below_minimum"]["canary"].as_u64().unwrap() < 100);
+    assert!(shift["ci_low"].as_f64().unwrap() > shift["allowed_increase"].as_f64().unwrap());
+    for c in cs {
+        let fails = c["classification"].as_str().unwrap().starts_with("fail");
+        if fails {
+            assert_eq!(c["route"], e["route"], "only the affected route fails: {c}");
+        }
+        if !c["below_minimum"].is_null() {
+            assert_ne!(
+                c["classification"], "pass",
+                "below the minimum nothing passes: {c}"
+            );
+        }
     }
+    // The headline says how much of the score rests on decided comparisons.
+    let d = &r["decided"];
+    let n = cs.len() as u64;
+    assert_eq!(d["comparisons"].as_u64().unwrap(), n);
+    let undecided = cs
+        .iter()
+        .filter(|c| c["classification"] == "inconclusive")
+        .count() as u64;
+    assert_eq!(d["inconclusive"].as_u64().unwrap(), undecided);
+    assert_eq!(d["decided"].as_u64().unwrap(), n - undecided);
+    let text = run(&["analyze", &parquet_of(&dir)]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    let headline = format!("from {} of {n} comparisons decided", n - undecided);
+    assert!(stdout.contains(&headline), "{stdout}");
 }
 
 #[test]
