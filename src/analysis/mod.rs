@@ -260,4 +260,6 @@ pub fn human_summary(report: &AnalysisReport) -> String {
 }
 
 #[cfg(test)]
+mod calibration_tests;
+#[cfg(test)]
 mod tests;

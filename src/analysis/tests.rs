@@ -16,7 +16,7 @@ const BUCKETS: usize = 10;
 
 /// One side: `n` log-normal durations (median `median_ms`, log-sd `sigma`) scaled by `scale`,
 /// errors with probability `p_err`, split in arrival order into [`BUCKETS`] time buckets.
-fn track(
+pub(super) fn track(
     seed: u64,
     n: usize,
     median_ms: f64,
@@ -69,13 +69,13 @@ fn track(
 
 /// Parameters of one side.
 #[derive(Clone, Copy)]
-struct Side {
-    n: usize,
-    scale: f64,
-    p_err: f64,
+pub(super) struct Side {
+    pub(super) n: usize,
+    pub(super) scale: f64,
+    pub(super) p_err: f64,
 }
 
-fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupComparison {
+pub(super) fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupComparison {
     let (baseline, baseline_series) = track(seed * 2 + 1, b.n, 50.0, sigma, b.scale, b.p_err);
     let (canary, canary_series) = track(seed * 2 + 2, c.n, 50.0, sigma, c.scale, c.p_err);
     GroupComparison {
@@ -91,7 +91,7 @@ fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupCompariso
     }
 }
 
-fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
+pub(super) fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
     ComparisonInput {
         baseline: Selector {
             track: Some("stable".into()),
@@ -111,7 +111,7 @@ fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
     }
 }
 
-fn run(inp: &ComparisonInput, cfg: &AnalysisConfig) -> AnalysisReport {
+pub(super) fn run(inp: &ComparisonInput, cfg: &AnalysisConfig) -> AnalysisReport {
     analyze_at(
         inp,
         cfg,
@@ -127,7 +127,7 @@ fn find<'a>(r: &'a AnalysisReport, id_suffix: &str) -> &'a super::report::Compar
         .unwrap_or_else(|| panic!("no comparison {id_suffix}"))
 }
 
-fn side(n: usize, scale: f64, p_err: f64) -> Side {
+pub(super) fn side(n: usize, scale: f64, p_err: f64) -> Side {
     Side { n, scale, p_err }
 }
 
