@@ -1020,6 +1020,50 @@ mod tests {
         assert!((shift.estimate.unwrap() - 1.0).abs() < 1e-12);
     }
 
+    /// 170 baseline vs 38 canary requests in one interval: below the minimum of 100 the
+    /// binned tests still run; a move two buckets up fails, the same histogram does not pass.
+    #[test]
+    fn below_the_minimum_histograms_fail_a_large_shift_and_never_pass() {
+        let cfg = AnalysisConfig::default_preset();
+        let one = |canary: [f64; 5]| {
+            data(vec![
+                hist(
+                    Side::Baseline,
+                    "200",
+                    MIN,
+                    &B,
+                    &[10.0, 120.0, 40.0, 0.0, 0.0],
+                ),
+                hist(Side::Canary, "200", MIN, &B, &canary),
+            ])
+        };
+        let cs = judged(&one([0.0, 0.0, 4.0, 30.0, 4.0]), &cfg);
+        for c in &cs {
+            let s = c.below_minimum.expect("below the minimum");
+            assert_eq!(
+                (s.baseline, s.canary, s.minimum),
+                (170, 38, 100),
+                "{}",
+                c.id
+            );
+            assert_ne!(c.classification, Classification::Pass, "{}", c.id);
+        }
+        for id in ["latency_p50", "latency_shift"] {
+            let c = get(&cs, &format!("svc/route//a/{id}@metrics"));
+            assert_eq!(c.classification, Classification::FailHigh, "{}", c.reason);
+        }
+        let cs = judged(&one([2.0, 27.0, 9.0, 0.0, 0.0]), &cfg);
+        for c in &cs {
+            assert_eq!(c.classification, Classification::Inconclusive, "{}", c.id);
+            assert!(
+                c.reason.contains("too little data"),
+                "{}: {}",
+                c.id,
+                c.reason
+            );
+        }
+    }
+
     #[test]
     fn error_rate_comes_from_the_status_attribute() {
         let cfg = AnalysisConfig::default_preset();
