@@ -32,7 +32,7 @@ pub use crate::analysis::format::{fmt_p, fmt_value};
 use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
 use crate::engine::summary::{GroupComparison, TrackSample};
 use crate::stats::distributions::normal_ppf;
-use crate::stats::fisher::fisher_exact;
+use crate::stats::fisher::{fisher_exact, fisher_min_attainable_p};
 use crate::stats::hodges_lehmann::hodges_lehmann;
 use crate::stats::interval_inversion::p_value_by_inversion;
 use crate::stats::mann_whitney::{mann_whitney_u, mann_whitney_u_exact_when_possible};
@@ -552,7 +552,7 @@ pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
     let idx: Vec<usize> = drafts
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.comparison.p_value.is_some())
+        .filter(|(_, d)| d.comparison.p_value.is_some() && can_reach(&d.comparison, cfg.alpha))
         .map(|(i, _)| i)
         .collect();
     let raw: Vec<f64> = idx
@@ -581,6 +581,20 @@ pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
             c
         })
         .collect()
+}
+
+/// Whether a comparison's test can reach significance at `alpha` at all. Fisher's exact test
+/// on a 2×2 table cannot when its smallest attainable p-value given the margins exceeds α
+/// (e.g. no errors on either side): such a comparison stays out of the Benjamini–Hochberg
+/// family (Tarone 1990; Gilbert 2005; see [`fisher_min_attainable_p`]) and gets no adjusted
+/// p-value, so tests of small samples that cannot fail do not dilute those that can.
+fn can_reach(c: &Comparison, alpha: f64) -> bool {
+    if c.test.as_deref() != Some("fisher_exact_two_sided") {
+        return true;
+    }
+    let row =
+        |s: &crate::analysis::report::SideSummary| [s.errors, s.count - s.errors.min(s.count)];
+    fisher_min_attainable_p([row(&c.canary), row(&c.baseline)]) <= alpha
 }
 
 /// `too little data to pass: 38 canary and 173 baseline …, below the minimum of 100 per side`.
