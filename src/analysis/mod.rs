@@ -135,7 +135,7 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
             "error_rate: difference of (weighted) rates in percentage points with the Newcombe hybrid score interval; Fisher's exact test (two-sided) on recorded counts; optional rate ratio with the Katz log interval.".to_string(),
             "latency_pNN: ratio of canary/baseline quantiles with an order-statistic interval; p-value by inverting that interval.".to_string(),
             "latency_shift: Mann–Whitney U (two-sided) and the Hodges–Lehmann shift of log durations, reported as the ratio exp(shift).".to_string(),
-            "Multiple testing: Benjamini–Hochberg over every p-value of the report (p_value_adjusted).".to_string(),
+            "Multiple testing: Benjamini–Hochberg over every p-value of the report (p_value_adjusted), except Fisher tests whose smallest attainable p-value exceeds α (Tarone 1990), e.g. no errors on either side: they cannot fail and get no adjusted p-value.".to_string(),
             "Classification: fail when the interval excludes no change, adjusted p ≤ α and the estimate is beyond the allowed effect; pass when the interval lies within the allowed effect; inconclusive otherwise (with the minimum detectable effect at the configured power).".to_string(),
             format!("Small samples: with fewer than {} recorded requests (or durations) on a side the test still runs (Mann–Whitney exact when there are no ties, Fisher's exact test, order-statistic intervals where they exist); the comparison fails when significant and its whole interval is beyond the allowed effect, and is otherwise inconclusive (below_minimum): the minimum guards a pass, never a fail.", cfg.min_requests),
         ]),
