@@ -61,6 +61,27 @@ fn large_aa_run_promotes_with_exit_0() {
     );
 }
 
+/// Every failing comparison is on a route truth.json names, and no comparison below the
+/// per-side minimum passes.
+fn assert_fails_only_on_effects_and_no_small_pass(cs: &[Value], effects: &[Value]) {
+    for c in cs {
+        if c["classification"].as_str().unwrap().starts_with("fail") {
+            assert!(
+                effects
+                    .iter()
+                    .any(|e| e["service"] == c["service"] && e["route"] == c["route"]),
+                "a clean route fails: {c}"
+            );
+        }
+        if !c["below_minimum"].is_null() {
+            assert_ne!(
+                c["classification"], "pass",
+                "below the minimum nothing passes: {c}"
+            );
+        }
+    }
+}
+
 #[test]
 fn small_run_fails_what_it_can_decide_and_passes_nothing_below_the_minimum() {
     // A tenth of sample-data (sample-data/README.md promises this check): a few dozen canary
@@ -73,19 +94,7 @@ fn small_run_fails_what_it_can_decide_and_passes_nothing_below_the_minimum() {
     let truth = read_json(&dir.join("truth.json"));
     let effects = truth["effects"].as_array().unwrap();
     let cs = r["comparisons"].as_array().unwrap();
-    for c in cs {
-        if c["classification"].as_str().unwrap().starts_with("fail") {
-            assert!(
-                effects
-                    .iter()
-                    .any(|e| e["service"] == c["service"] && e["route"] == c["route"]),
-                "a clean route fails: {c}"
-            );
-        }
-        if !c["below_minimum"].is_null() {
-            assert_ne!(c["classification"], "pass", "{c}");
-        }
-    }
+    assert_fails_only_on_effects_and_no_small_pass(cs, effects);
     let shift = effects
         .iter()
         .find(|e| e["metric"] == "latency_shift")
@@ -145,18 +154,7 @@ fn low_traffic_regression_rolls_back_below_the_minimum_sample() {
     assert_eq!(shift["below_minimum"]["minimum"], 100, "{shift}");
     assert!(shift["below_minimum"]["canary"].as_u64().unwrap() < 100);
     assert!(shift["ci_low"].as_f64().unwrap() > shift["allowed_increase"].as_f64().unwrap());
-    for c in cs {
-        let fails = c["classification"].as_str().unwrap().starts_with("fail");
-        if fails {
-            assert_eq!(c["route"], e["route"], "only the affected route fails: {c}");
-        }
-        if !c["below_minimum"].is_null() {
-            assert_ne!(
-                c["classification"], "pass",
-                "below the minimum nothing passes: {c}"
-            );
-        }
-    }
+    assert_fails_only_on_effects_and_no_small_pass(cs, truth["effects"].as_array().unwrap());
     // The headline says how much of the score rests on decided comparisons.
     let d = &r["decided"];
     let n = cs.len() as u64;
