@@ -516,6 +516,42 @@ fn kayenta_mode_follows_the_netflix_rule() {
 }
 
 #[test]
+fn kayenta_below_a_configured_minimum_fails_but_does_not_pass() {
+    let mut cfg = AnalysisConfig::kayenta_preset();
+    cfg.min_requests = 100;
+    let tiny = |seed, scale| {
+        input(vec![group(
+            "GET /k",
+            seed,
+            0.5,
+            side(80, 1.0, 0.0),
+            side(30, scale, 0.0),
+        )])
+    };
+    let r = run(&tiny(16, 2.0), &cfg);
+    let s = find(&r, "latency_shift");
+    assert_eq!(s.classification, Classification::FailHigh, "{}", s.reason);
+    assert!(s.below_minimum.is_some());
+    let r = run(&tiny(17, 1.0), &cfg);
+    let s = find(&r, "latency_shift");
+    assert_eq!(
+        s.classification,
+        Classification::Inconclusive,
+        "{}",
+        s.reason
+    );
+    assert!(
+        s.reason.starts_with("too little data to pass") && s.reason.contains("Kayenta Pass"),
+        "{}",
+        s.reason
+    );
+    assert!(r
+        .comparisons
+        .iter()
+        .all(|c| c.classification != Classification::Pass));
+}
+
+#[test]
 fn kayenta_effect_size_threshold_suppresses_small_effects() {
     let mut cfg = AnalysisConfig::kayenta_preset();
     cfg.metrics.latency_shift.allowed_increase = Some(0.5); // allowedIncrease = 1.5
