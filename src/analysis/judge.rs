@@ -21,6 +21,11 @@
 //!   approximation; latency on the log scale with σ the baseline's standard deviation of log
 //!   durations, scaled for a quantile q by √(q(1−q))/φ(Φ⁻¹(q)) (asymptotic variance of a sample
 //!   quantile, exact for log-normal durations).
+//! - Below `[evidence] min_requests` on a side the same tests run (Mann–Whitney exact when there
+//!   are no ties) and the comparison is marked [`Comparison::below_minimum`]: it may fail — BH
+//!   significant and the whole interval beyond the allowed effect — but never pass ([`finish`]).
+//!   The minimum guards a pass and the promote verdict, not a fail (issue 11; calibrated on A/A
+//!   splits in `calibration_tests.rs`).
 
 use crate::analysis::config::{AnalysisConfig, Combine, Method, MetricConfig};
 // Re-exported so callers can keep naming them through the judge; they live in their own

@@ -24,6 +24,9 @@
 //! - `interval_series`: Kayenta's rule ([`kayenta::judge_values`]) on per-time-bucket values.
 //! - Kayenta mode judges `error_rate`, `latency_p50` and `latency_p99` on per-bucket values
 //!   (as for spans) and business ratios on per-bucket ratios.
+//! - Below `[evidence] min_requests` (bucketed durations, or denominator events, per side) the
+//!   binned rank test, the bucket-edge quantile interval and Fisher's test still run and the
+//!   comparison is marked `below_minimum`: it may fail, never pass (`judge::finish`).
 
 use crate::analysis::config::{AnalysisConfig, Direction, Method, MetricConfig, ALL_METRICS};
 use crate::analysis::judge::{self, Draft, Pending, Region};
