@@ -1,6 +1,6 @@
 //! The error of loading or validating an analysis configuration (`canary.toml` and its
-//! `[metric_analysis]` tables), shared by [`crate::analysis::config`] and
-//! [`crate::analysis::metric_config`].
+//! `[metric_analysis]` tables), shared by `config.rs` and
+//! `metric_config.rs`.
 
 /// Errors loading or validating a configuration.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! Which change of a metric is bad: the direction a limit checks, shared by the span metrics
-//! ([`crate::analysis::config`]) and the metric-based ratios and series
-//! ([`crate::analysis::metric_config`]).
+//! (`config.rs`) and the metric-based ratios and series
+//! (`metric_config.rs`).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! A comparison being judged: the [`Draft`] that [`crate::analysis::judge`] (and the Kayenta
+//! A comparison being judged: the [`Draft`] that the judge (`judge.rs`) (and the Kayenta
 //! and metric judges) fill in before the Benjamini–Hochberg adjustment, with what remains to
 //! decide ([`Pending`]) and the acceptable [`Region`] of its effect.
 
