@@ -5,6 +5,10 @@
 //! `seed-simple` (the seed's naive threshold rule, no statistics) and `kayenta` (the
 //! NetflixACAJudge classification rule). Unknown keys are errors that name the line and the key.
 
+// Re-exported so `config::ConfigError` / `config::Direction` keep naming them; they live in
+// their own modules because metric_config needs them too (no import cycle).
+pub use crate::analysis::config_error::ConfigError;
+pub use crate::analysis::direction::Direction;
 use crate::analysis::metric_config::{MetricAnalysisConfig, RawMetricAnalysis};
 use crate::analysis::report::MetricName;
 use crate::engine::summary::GroupLevel;
@@ -14,42 +18,6 @@ use std::path::Path;
 
 /// Names of the built-in presets.
 pub const PRESETS: &[&str] = &["default", "seed-simple", "kayenta"];
-
-/// Errors loading or validating a configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        /// File path.
-        path: String,
-        /// Underlying error.
-        source: std::io::Error,
-    },
-    /// TOML syntax error, wrong type, or unknown key (the message names the key).
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        /// File path (or `<string>`).
-        path: String,
-        /// 1-based line of the offending key or value (0 when unknown).
-        line: usize,
-        /// toml's message, e.g. ``unknown field `alhpa`, expected one of ...``.
-        message: String,
-    },
-    /// A value out of range or inconsistent with another.
-    #[error("{path}: {key}: {message}")]
-    Invalid {
-        /// File path (or preset name).
-        path: String,
-        /// Dotted key, e.g. `metrics.latency_p99.allowed_increase`.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// `preset = "..."` names no built-in preset.
-    #[error("unknown preset `{0}` (known: default, seed-simple, kayenta)")]
-    UnknownPreset(String),
-}
 
 /// How each metric is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,29 +30,6 @@ pub enum Method {
     Kayenta,
     /// Point estimate vs threshold, no statistics (the seed's rule).
     Threshold,
-}
-
-/// Which change of a metric is bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Only an increase can fail (latency, errors).
-    Increase,
-    /// Only a decrease can fail.
-    Decrease,
-    /// Both directions can fail.
-    Either,
-}
-
-impl Direction {
-    /// Whether an increase can fail.
-    pub fn checks_increase(self) -> bool {
-        matches!(self, Direction::Increase | Direction::Either)
-    }
-    /// Whether a decrease can fail.
-    pub fn checks_decrease(self) -> bool {
-        matches!(self, Direction::Decrease | Direction::Either)
-    }
 }
 
 /// How the error-rate percentage-point and ratio limits combine.

@@ -21,16 +21,26 @@
 //!   approximation; latency on the log scale with σ the baseline's standard deviation of log
 //!   durations, scaled for a quantile q by √(q(1−q))/φ(Φ⁻¹(q)) (asymptotic variance of a sample
 //!   quantile, exact for log-normal durations).
+//! - Below `[evidence] min_requests` on a side the same tests run (Mann–Whitney exact when there
+//!   are no ties) and the comparison is marked [`Comparison::below_minimum`]: it may fail — BH
+//!   significant and the whole interval beyond the allowed effect — but never pass ([`finish`]).
+//!   The minimum guards a pass and the promote verdict, not a fail (issue 11; calibrated on A/A
+//!   splits in `calibration_tests.rs`).
 
-use crate::analysis::config::{
-    metric_key, AnalysisConfig, Combine, Direction, Method, MetricConfig,
+use crate::analysis::config::{AnalysisConfig, Combine, Method, MetricConfig};
+// Re-exported so callers can keep naming them through the judge; they live in their own
+// modules because the Kayenta judge needs them too and must not import this one.
+pub use crate::analysis::draft::{
+    comparison_id, finite, set_estimate, set_region, shell, Draft, Pending, RatioLimit, Region,
 };
-use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary};
-use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
+pub use crate::analysis::format::{fmt_p, fmt_value};
+use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
+use crate::engine::summary::{GroupComparison, TrackSample};
 use crate::stats::distributions::normal_ppf;
-use crate::stats::fisher::fisher_exact;
+use crate::stats::fisher::{fisher_exact, fisher_min_attainable_p};
 use crate::stats::hodges_lehmann::hodges_lehmann;
-use crate::stats::mann_whitney::mann_whitney_u;
+use crate::stats::interval_inversion::p_value_by_inversion;
+use crate::stats::mann_whitney::{mann_whitney_u, mann_whitney_u_exact_when_possible};
 use crate::stats::multiple_testing::benjamini_hochberg;
 use crate::stats::power::{mde_log_shift, mde_rate_difference};
 use crate::stats::proportion::{newcombe_difference, rate_ratio};
@@ -39,87 +49,6 @@ use crate::stats::{Alternative, Estimate};
 
 /// Smallest duration used on the log scale (1 ns, in ms), so zero durations have a logarithm.
 const MIN_LOG_DURATION_MS: f64 = 1e-6;
-
-/// The acceptable region of an effect, in the unit of the estimate; infinite = unbounded.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Region {
-    /// Lowest acceptable value.
-    pub low: f64,
-    /// Highest acceptable value.
-    pub high: f64,
-    /// The value meaning "no change" (1 for ratios, 0 for differences).
-    pub null: f64,
-}
-
-impl Region {
-    fn contains_interval(&self, e: &Estimate) -> bool {
-        e.low >= self.low && e.high <= self.high
-    }
-}
-
-/// Secondary limit of the error rate: the rate ratio.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RatioLimit {
-    /// The ratio estimate; `None` when undefined (both rates zero).
-    pub estimate: Option<Estimate>,
-    /// Acceptable ratio region.
-    pub region: Region,
-    /// How it combines with the primary limit.
-    pub combine: Combine,
-}
-
-/// What remains to decide after all p-values are known.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Pending {
-    /// Already classified (too little data, Kayenta or threshold mode).
-    Decided,
-    /// Classify the interval in the comparison against `region` once p is adjusted.
-    Interval {
-        /// Primary estimate with its interval.
-        estimate: Estimate,
-        /// Acceptable region of the primary estimate.
-        region: Region,
-        /// Optional error-rate ratio limit.
-        ratio: Option<RatioLimit>,
-    },
-}
-
-/// A comparison whose classification may still depend on the adjusted p-value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Draft {
-    /// The comparison (classification provisional unless `pending` is `Decided`).
-    pub comparison: Comparison,
-    /// What remains to decide.
-    pub pending: Pending,
-}
-
-/// Stable comparison id: `service/level/name/metric`.
-pub fn comparison_id(g: &GroupComparison, m: MetricName) -> String {
-    let level = match g.key.level {
-        GroupLevel::Route => "route",
-        GroupLevel::Operation => "operation",
-    };
-    format!(
-        "{}/{}/{}/{}",
-        g.key.service,
-        level,
-        g.key.name,
-        metric_key(m)
-    )
-}
-
-fn side(t: &TrackSample) -> SideSummary {
-    SideSummary {
-        count: t.count,
-        errors: t.errors,
-        weighted_count: t.weighted_count,
-        weighted_errors: t.weighted_errors,
-        p50: t.quantiles.p50,
-        p90: t.quantiles.p90,
-        p99: t.quantiles.p99,
-        p999: t.quantiles.p999,
-    }
-}
 
 /// Weighted error rate, falling back to the recorded rate when weights are absent.
 fn weighted_rate(t: &TrackSample) -> f64 {
@@ -175,30 +104,6 @@ pub(crate) fn ratio_region(mc: &MetricConfig) -> Region {
     Region::relative(mc.direction, mc.allowed_increase, mc.allowed_decrease)
 }
 
-impl Region {
-    /// The acceptable ratios `[1 − allowed_decrease, 1 + allowed_increase]` around no change
-    /// (1), unbounded on a side the direction does not check; a missing limit is 0.
-    pub fn relative(
-        direction: Direction,
-        allowed_increase: Option<f64>,
-        allowed_decrease: Option<f64>,
-    ) -> Self {
-        Region {
-            low: if direction.checks_decrease() {
-                1.0 - allowed_decrease.unwrap_or(0.0)
-            } else {
-                f64::NEG_INFINITY
-            },
-            high: if direction.checks_increase() {
-                1.0 + allowed_increase.unwrap_or(0.0)
-            } else {
-                f64::INFINITY
-            },
-            null: 1.0,
-        }
-    }
-}
-
 fn pp_region(mc: &MetricConfig) -> Region {
     Region {
         low: if mc.direction.checks_decrease() {
@@ -213,44 +118,6 @@ fn pp_region(mc: &MetricConfig) -> Region {
         },
         null: 0.0,
     }
-}
-
-pub(crate) fn finite(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
-}
-
-/// A comparison shell with the sides filled in and everything else empty.
-pub(crate) fn shell(
-    g: &GroupComparison,
-    m: MetricName,
-    mc: &MetricConfig,
-    unit: &str,
-) -> Comparison {
-    let (route, operation) = match g.key.level {
-        GroupLevel::Route => (Some(g.key.name.clone()), None),
-        GroupLevel::Operation => (None, Some(g.key.name.clone())),
-    };
-    Comparison {
-        route,
-        operation,
-        level: g.key.level,
-        group: mc.group.clone(),
-        critical: mc.critical,
-        baseline: side(&g.baseline),
-        canary: side(&g.canary),
-        ..Comparison::undecided(comparison_id(g, m), g.key.service.clone(), m, unit)
-    }
-}
-
-pub(crate) fn set_estimate(c: &mut Comparison, e: &Estimate) {
-    c.estimate = finite(e.estimate);
-    c.ci_low = finite(e.low);
-    c.ci_high = finite(e.high);
-}
-
-pub(crate) fn set_region(c: &mut Comparison, r: &Region) {
-    c.allowed_increase = finite(r.high);
-    c.allowed_decrease = finite(r.low);
 }
 
 /// Counts each side contributes for a metric (requests for errors, durations for latency).
@@ -301,22 +168,6 @@ pub(crate) fn tail_samples_needed(q: f64, confidence: f64) -> u64 {
     ((z * z * q / (1.0 - q)).ceil() + 1.0) as u64
 }
 
-pub(crate) fn fmt_value(v: f64, unit: &str) -> String {
-    match unit {
-        "ratio" => {
-            if v.is_infinite() {
-                "unbounded".into()
-            } else {
-                format!("{:+.1}%", (v - 1.0) * 100.0)
-            }
-        }
-        "percentage_points" => format!("{v:+.2} pp"),
-        "probability" => format!("{v:.3}"),
-        "value" => format!("{v:.4}"),
-        _ => format!("{v:.3} ms"),
-    }
-}
-
 /// Drafts one metric of one group with the configured method.
 pub(crate) fn draft_one(
     g: &GroupComparison,
@@ -360,7 +211,19 @@ pub(crate) fn unit_of(m: MetricName) -> &'static str {
     }
 }
 
-/// Inconclusive for too little data: no test, with the effect this sample could detect.
+/// The sample sizes of metric `m` when a side has fewer than `[evidence] min_requests`.
+fn below_minimum(g: &GroupComparison, m: MetricName, cfg: &AnalysisConfig) -> Option<SampleSizes> {
+    let (nb, nc) = sample_sizes(g, m);
+    (nb < cfg.min_requests || nc < cfg.min_requests).then_some(SampleSizes {
+        baseline: nb,
+        canary: nc,
+        minimum: cfg.min_requests,
+    })
+}
+
+/// Inconclusive without a test, with the effect this sample could detect: when a side is empty,
+/// or below the per-side minimum under the threshold method (a point estimate at a small sample
+/// decides nothing; the statistical methods still test there, see [`finish`]).
 fn too_little(
     g: &GroupComparison,
     m: MetricName,
@@ -368,7 +231,9 @@ fn too_little(
     cfg: &AnalysisConfig,
 ) -> Option<Draft> {
     let (nb, nc) = sample_sizes(g, m);
-    if nb >= cfg.min_requests && nc >= cfg.min_requests && nb > 0 && nc > 0 {
+    let below = below_minimum(g, m, cfg);
+    let empty = nb == 0 || nc == 0;
+    if !empty && (below.is_none() || cfg.method != Method::Threshold) {
         return None;
     }
     let unit = unit_of(m);
@@ -382,21 +247,26 @@ fn too_little(
         set_region(&mut c, &region);
     }
     c.minimum_detectable_effect = mde(g, m, cfg);
+    c.below_minimum = below;
     let what = if m == MetricName::ErrorRate {
         "requests"
     } else {
         "durations"
     };
+    let why = if empty {
+        format!("too little data: {nb} baseline and {nc} canary {what}; no test run")
+    } else {
+        format!(
+            "too little data: {nb} baseline and {nc} canary {what}, below the minimum of {} per side; the threshold method runs no test",
+            cfg.min_requests
+        )
+    };
     c.reason = match c.minimum_detectable_effect {
         Some(e) => format!(
-            "too little data: {nb} baseline and {nc} canary {what}, below the minimum of {} per side; no test run (this sample could detect about {})",
-            cfg.min_requests,
+            "{why} (this sample could detect about {})",
             fmt_value(e, unit)
         ),
-        None => format!(
-            "too little data: {nb} baseline and {nc} canary {what}, below the minimum of {} per side; no test run",
-            cfg.min_requests.max(1)
-        ),
+        None => why,
     };
     Some(Draft {
         comparison: c,
@@ -404,6 +274,9 @@ fn too_little(
     })
 }
 
+/// Drafts with a test and an interval; below the per-side minimum the comparison is marked
+/// [`Comparison::below_minimum`] (it may then fail, never pass: [`finish`]) and the rank test
+/// is exact whenever the samples have no ties.
 fn draft_interval(
     g: &GroupComparison,
     m: MetricName,
@@ -413,6 +286,19 @@ fn draft_interval(
     if let Some(d) = too_little(g, m, mc, cfg) {
         return d;
     }
+    let below = below_minimum(g, m, cfg);
+    let mut d = draft_tested(g, m, mc, cfg, below.is_some());
+    d.comparison.below_minimum = below;
+    d
+}
+
+fn draft_tested(
+    g: &GroupComparison,
+    m: MetricName,
+    mc: &MetricConfig,
+    cfg: &AnalysisConfig,
+    small: bool,
+) -> Draft {
     let conf = cfg.confidence();
     let unit = unit_of(m);
     let mut c = shell(g, m, mc, unit);
@@ -483,11 +369,12 @@ fn draft_interval(
             }
         }
         MetricName::LatencyShift => {
-            let mw = mann_whitney_u(
-                &g.baseline.durations_ms,
-                &g.canary.durations_ms,
-                Alternative::TwoSided,
-            );
+            let (x, y) = (&g.baseline.durations_ms, &g.canary.durations_ms);
+            let mw = if small {
+                mann_whitney_u_exact_when_possible(x, y, Alternative::TwoSided)
+            } else {
+                mann_whitney_u(x, y, Alternative::TwoSided)
+            };
             c.p_value = Some(mw.p_value);
             c.test = Some(
                 if mw.exact {
@@ -576,31 +463,16 @@ fn draft_interval(
     }
 }
 
-/// p-value of "ratio = 1" by inverting the quantile-ratio interval: one minus the largest
-/// confidence at which the interval still excludes 1 (bisection; the interval widens with the
-/// confidence).
+/// p-value of "ratio = 1" by inverting the quantile-ratio interval
+/// ([`p_value_by_inversion`]; the interval widens with the confidence).
 fn ci_inversion_p(x: &[f64], y: &[f64], q: f64, estimate: f64) -> f64 {
     if estimate == 1.0 || !estimate.is_finite() {
         return 1.0;
     }
-    let excludes = |c: f64| match quantile_ratio(x, y, q, c) {
+    p_value_by_inversion(|c| match quantile_ratio(x, y, q, c) {
         Some(e) => e.low > 1.0 || e.high < 1.0,
         None => false,
-    };
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    if !excludes(1e-6) {
-        return 1.0;
-    }
-    lo = lo.max(1e-6);
-    for _ in 0..40 {
-        let mid = 0.5 * (lo + hi);
-        if excludes(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    (1.0 - lo).clamp(0.0, 1.0)
+    })
 }
 
 fn draft_threshold(
@@ -675,11 +547,17 @@ fn draft_threshold(
 /// `fail_high`/`fail_low` when significant (interval excludes no change and adjusted p ≤ α) and
 /// the estimate is beyond the allowed effect; `pass` when the interval lies within the allowed
 /// effect; `inconclusive` otherwise.
+///
+/// Below the per-side minimum ([`Comparison::below_minimum`]) the minimum guards a pass, never
+/// a fail: a comparison fails only when significant and its whole interval lies beyond the
+/// allowed effect, and what would pass (here or in a judge that decided already, such as
+/// Kayenta's) is `inconclusive` with the reason and, where known, the effect the sample could
+/// detect.
 pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
     let idx: Vec<usize> = drafts
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.comparison.p_value.is_some())
+        .filter(|(_, d)| d.comparison.p_value.is_some() && can_reach(&d.comparison, cfg.alpha))
         .map(|(i, _)| i)
         .collect();
     let raw: Vec<f64> = idx
@@ -702,10 +580,53 @@ pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
             } = d.pending
             {
                 classify(&mut c, &estimate, &region, ratio.as_ref(), cfg);
+            } else if c.below_minimum.is_some() {
+                guard_decided(&mut c);
             }
             c
         })
         .collect()
+}
+
+/// Whether a comparison's test can reach significance at `alpha` at all. Fisher's exact test
+/// on a 2×2 table cannot when its smallest attainable p-value given the margins exceeds α
+/// (e.g. no errors on either side): such a comparison stays out of the Benjamini–Hochberg
+/// family (Tarone 1990; Gilbert 2005; see [`fisher_min_attainable_p`]) and gets no adjusted
+/// p-value, so tests of small samples that cannot fail do not dilute those that can.
+fn can_reach(c: &Comparison, alpha: f64) -> bool {
+    if c.test.as_deref() != Some("fisher_exact_two_sided") {
+        return true;
+    }
+    let row =
+        |s: &crate::analysis::report::SideSummary| [s.errors, s.count - s.errors.min(s.count)];
+    fisher_min_attainable_p([row(&c.canary), row(&c.baseline)]) <= alpha
+}
+
+/// `too little data to pass: 38 canary and 173 baseline …, below the minimum of 100 per side`.
+fn below_minimum_text(s: &SampleSizes) -> String {
+    format!(
+        "too little data to pass: {} baseline and {} canary, below the minimum of {} per side",
+        s.baseline, s.canary, s.minimum
+    )
+}
+
+/// The pass guard for a comparison drafted as already decided (Kayenta, undefined intervals):
+/// a pass below the minimum becomes inconclusive; inconclusive reasons say why.
+fn guard_decided(c: &mut Comparison) {
+    let Some(s) = c.below_minimum else { return };
+    if c.reason.starts_with("too little data") {
+        return;
+    }
+    match c.classification {
+        Classification::FailHigh | Classification::FailLow => {}
+        Classification::Pass => {
+            c.classification = Classification::Inconclusive;
+            c.reason = format!("{}; it would pass: {}", below_minimum_text(&s), c.reason);
+        }
+        Classification::Inconclusive => {
+            c.reason = format!("{}; {}", below_minimum_text(&s), c.reason);
+        }
+    }
 }
 
 fn classify(
@@ -721,17 +642,20 @@ fn classify(
     let significant = excludes_null && p_adj <= cfg.alpha;
     let ratio_defined = ratio.filter(|r| r.estimate.is_some());
     let combine = ratio_defined.map(|r| r.combine).unwrap_or(Combine::And);
-    let high_p = e.estimate > region.high;
-    let low_p = e.estimate < region.low;
+    // Below the minimum the point estimate of a small sample is not enough to fail on: the
+    // whole interval must lie beyond the allowed effect.
+    let small = c.below_minimum;
+    let beyond = |e: &Estimate, r: &Region| match small {
+        Some(_) => (e.low > r.high, e.high < r.low),
+        None => (e.estimate > r.high, e.estimate < r.low),
+    };
+    let (high_p, low_p) = beyond(e, region);
     let within_p = region.contains_interval(e);
     let (high_r, low_r, within_r) = match ratio_defined {
         Some(r) => {
             let re = r.estimate.expect("filtered");
-            (
-                re.estimate > r.region.high,
-                re.estimate < r.region.low,
-                r.region.contains_interval(&re),
-            )
+            let (h, l) = beyond(&re, &r.region);
+            (h, l, r.region.contains_interval(&re))
         }
         None => (true, true, true),
     };
@@ -754,17 +678,35 @@ fn classify(
     };
     let est = fmt_value(e.estimate, &unit);
     let p_text = format!("adjusted p {}", fmt_p(p_adj));
+    let small_note = small
+        .map(|s| {
+            format!(
+                "; {} baseline and {} canary, below the minimum of {} per side, but the whole interval is beyond the allowed change",
+                s.baseline, s.canary, s.minimum
+            )
+        })
+        .unwrap_or_default();
     if significant && beyond_high {
         c.classification = Classification::FailHigh;
         c.reason = format!(
-            "{label} {rose} {est} ({ci}, {p_text}), beyond the allowed {}",
+            "{label} {rose} {est} ({ci}, {p_text}), beyond the allowed {}{small_note}",
             fmt_value(region.high, &unit)
         );
     } else if significant && beyond_low {
         c.classification = Classification::FailLow;
         c.reason = format!(
-            "{label} {fell} {est} ({ci}, {p_text}), beyond the allowed {}",
+            "{label} {fell} {est} ({ci}, {p_text}), beyond the allowed {}{small_note}",
             fmt_value(region.low, &unit)
+        );
+    } else if let (Some(s), true) = (small, within) {
+        c.classification = Classification::Inconclusive;
+        let mde = c
+            .minimum_detectable_effect
+            .map(|m| format!("; this sample could detect about {}", fmt_value(m, &unit)))
+            .unwrap_or_default();
+        c.reason = format!(
+            "{}; {label} {changed} {est} and the {ci} lies within the allowed change, which a sample this small does not establish{mde}",
+            below_minimum_text(&s)
         );
     } else if within {
         c.classification = Classification::Pass;
@@ -773,6 +715,8 @@ fn classify(
         c.classification = Classification::Inconclusive;
         let why = if beyond_high || beyond_low {
             format!("the estimate is beyond the allowed change but not significant ({p_text})")
+        } else if small.is_some() && (e.estimate > region.high || e.estimate < region.low) {
+            format!("the estimate is beyond the allowed change but the interval is not wholly beyond it ({p_text})")
         } else {
             "the interval reaches beyond the allowed change".to_string()
         };
@@ -780,21 +724,13 @@ fn classify(
             .minimum_detectable_effect
             .map(|m| format!("; this sample could detect about {}", fmt_value(m, &unit)))
             .unwrap_or_default();
-        c.reason = format!("{label} {changed} {est} ({ci}): {why}{mde}");
+        let prefix = small
+            .map(|s| format!("{}; ", below_minimum_text(&s)))
+            .unwrap_or_default();
+        c.reason = format!("{prefix}{label} {changed} {est} ({ci}): {why}{mde}");
     }
     if !matches!(c.classification, Classification::Inconclusive) {
         // A decided metric needs no detectable-effect figure; keep it only where it explains.
         c.minimum_detectable_effect = None;
-    }
-}
-
-/// A p-value as text with its relation: `p = 0.012`, `p = 3.4e-5`, `p < 1e-10`.
-pub fn fmt_p(p: f64) -> String {
-    if p < 1e-10 {
-        "< 1e-10".into()
-    } else if p < 0.001 {
-        format!("= {p:.1e}")
-    } else {
-        format!("= {p:.3}")
     }
 }

@@ -20,8 +20,9 @@
 //! inconclusive and counts against the evidence rule instead.
 
 use crate::analysis::config::{AnalysisConfig, MetricConfig};
-use crate::analysis::judge::{fmt_p, shell, Draft, Pending};
-use crate::analysis::report::{Classification, Comparison, MetricName};
+use crate::analysis::draft::{shell, Draft, Pending};
+use crate::analysis::format::fmt_p;
+use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
 use crate::engine::summary::GroupComparison;
 use crate::stats::hodges_lehmann::hodges_lehmann;
 use crate::stats::mann_whitney::mann_whitney_u;
@@ -110,15 +111,14 @@ pub fn draft(g: &GroupComparison, m: MetricName, mc: &MetricConfig, cfg: &Analys
             pending: Pending::Decided,
         };
     }
+    // Below the per-side minimum Kayenta's rule still runs: a High/Low stands, a Pass becomes
+    // inconclusive (`judge::finish`).
     if g.baseline.count < cfg.min_requests || g.canary.count < cfg.min_requests {
-        c.reason = format!(
-            "too little data: {} baseline and {} canary requests, below the minimum of {} per side; not judged",
-            g.baseline.count, g.canary.count, cfg.min_requests
-        );
-        return Draft {
-            comparison: c,
-            pending: Pending::Decided,
-        };
+        c.below_minimum = Some(SampleSizes {
+            baseline: g.baseline.count,
+            canary: g.canary.count,
+            minimum: cfg.min_requests,
+        });
     }
     judge_values(
         c,

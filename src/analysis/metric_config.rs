@@ -6,7 +6,8 @@
 //! `http.response.status_code ≥ 500`, and, when no such histogram exists, an
 //! `http.server.requests`-style counter with the same status attribute for the error rate.
 
-use crate::analysis::config::{ConfigError, Direction};
+use crate::analysis::config_error::ConfigError;
+use crate::analysis::direction::Direction;
 use crate::engine::metric_input::AttrFilter;
 use serde::{Deserialize, Serialize};
 

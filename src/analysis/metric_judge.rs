@@ -24,12 +24,17 @@
 //! - `interval_series`: Kayenta's rule ([`kayenta::judge_values`]) on per-time-bucket values.
 //! - Kayenta mode judges `error_rate`, `latency_p50` and `latency_p99` on per-bucket values
 //!   (as for spans) and business ratios on per-bucket ratios.
+//! - Below `[evidence] min_requests` (bucketed durations, or denominator events, per side) the
+//!   binned rank test, the bucket-edge quantile interval and Fisher's test still run and the
+//!   comparison is marked `below_minimum`: it may fail, never pass (`judge::finish`).
 
 use crate::analysis::config::{AnalysisConfig, Direction, Method, MetricConfig, ALL_METRICS};
 use crate::analysis::judge::{self, Draft, Pending, Region};
 use crate::analysis::kayenta;
 use crate::analysis::metric_config::{parse_filters, RatioConfig, SeriesAggregation, SeriesConfig};
-use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary, Source};
+use crate::analysis::report::{
+    Classification, Comparison, MetricName, SampleSizes, SideSummary, Source,
+};
 use crate::engine::metric_input::{
     has_histogram, has_number, histogram_groups, latency_pair, number_groups, side_quantile_ms,
     to_ms_factor, AttrFilter, HistAcc, HistogramGroup, MetricData, NumberSide,
@@ -43,6 +48,7 @@ use crate::stats::binned_rank_test::{
 use crate::stats::distributions::normal_cdf;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::histogram_quantile::ExplicitHistogram;
+use crate::stats::interval_inversion::p_value_by_inversion;
 use crate::stats::proportion::rate_ratio;
 use crate::stats::{Alternative, Estimate};
 use std::collections::BTreeMap;
@@ -344,41 +350,48 @@ pub fn draft_metrics(data: &MetricData, cfg: &AnalysisConfig, have_spans: bool) 
     out
 }
 
+/// Marks `c` [`Comparison::below_minimum`] when a side has fewer than `[evidence] min_requests`
+/// (the comparison is still tested and may fail, never pass: `judge::finish`), and says whether
+/// no test can run at all: a side is empty, or the threshold method is below the minimum (a
+/// point estimate of a small sample decides nothing). Then `c.reason` says so.
 fn too_few(c: &mut Comparison, nb: f64, nc: f64, what: &str, cfg: &AnalysisConfig) -> bool {
-    let min = cfg.min_requests.max(1) as f64;
-    if nb >= min && nc >= min {
+    let min = cfg.min_requests as f64;
+    let below = nb < min || nc < min;
+    if below {
+        c.below_minimum = Some(SampleSizes {
+            baseline: round(nb),
+            canary: round(nc),
+            minimum: cfg.min_requests,
+        });
+    }
+    if nb > 0.0 && nc > 0.0 && !(below && cfg.method == Method::Threshold) {
         return false;
     }
-    c.reason = format!(
-        "too little data: {} baseline and {} canary {what}, below the minimum of {} per side; no test run",
-        round(nb),
-        round(nc),
-        cfg.min_requests.max(1)
-    );
+    c.reason = if below && cfg.method == Method::Threshold {
+        format!(
+            "too little data: {} baseline and {} canary {what}, below the minimum of {} per side; the threshold method runs no test",
+            round(nb),
+            round(nc),
+            cfg.min_requests
+        )
+    } else {
+        format!(
+            "too little data: {} baseline and {} canary {what}; no test run",
+            round(nb),
+            round(nc)
+        )
+    };
     true
 }
 
-/// p-value of "ratio = 1" by inverting the binned quantile-ratio interval (bisection on the
-/// confidence; the interval widens with it).
+/// p-value of "ratio = 1" by inverting the binned quantile-ratio interval
+/// ([`p_value_by_inversion`]; the interval widens with the confidence).
 fn binned_ci_inversion_p(x: &ExplicitHistogram, y: &ExplicitHistogram, q: f64) -> f64 {
-    let excludes = |conf: f64| {
+    p_value_by_inversion(|conf| {
         binned_quantile_ratio(x, y, q, conf)
             .and_then(|r| r.confidence_interval)
             .is_some_and(|i| i.low > 1.0 || i.high < 1.0)
-    };
-    if !excludes(1e-6) {
-        return 1.0;
-    }
-    let (mut lo, mut hi) = (1e-6f64, 1.0f64);
-    for _ in 0..40 {
-        let mid = 0.5 * (lo + hi);
-        if excludes(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    (1.0 - lo).clamp(0.0, 1.0)
+    })
 }
 
 /// Standard deviation of log values of a histogram, each bucket at its geometric midpoint (the
@@ -1008,6 +1021,50 @@ mod tests {
         );
         assert_eq!(shift.unit, "probability");
         assert!((shift.estimate.unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    /// 170 baseline vs 38 canary requests in one interval: below the minimum of 100 the
+    /// binned tests still run; a move two buckets up fails, the same histogram does not pass.
+    #[test]
+    fn below_the_minimum_histograms_fail_a_large_shift_and_never_pass() {
+        let cfg = AnalysisConfig::default_preset();
+        let one = |canary: [f64; 5]| {
+            data(vec![
+                hist(
+                    Side::Baseline,
+                    "200",
+                    MIN,
+                    &B,
+                    &[10.0, 120.0, 40.0, 0.0, 0.0],
+                ),
+                hist(Side::Canary, "200", MIN, &B, &canary),
+            ])
+        };
+        let cs = judged(&one([0.0, 0.0, 4.0, 30.0, 4.0]), &cfg);
+        for c in &cs {
+            let s = c.below_minimum.expect("below the minimum");
+            assert_eq!(
+                (s.baseline, s.canary, s.minimum),
+                (170, 38, 100),
+                "{}",
+                c.id
+            );
+            assert_ne!(c.classification, Classification::Pass, "{}", c.id);
+        }
+        for id in ["latency_p50", "latency_shift"] {
+            let c = get(&cs, &format!("svc/route//a/{id}@metrics"));
+            assert_eq!(c.classification, Classification::FailHigh, "{}", c.reason);
+        }
+        let cs = judged(&one([2.0, 27.0, 9.0, 0.0, 0.0]), &cfg);
+        for c in &cs {
+            assert_eq!(c.classification, Classification::Inconclusive, "{}", c.id);
+            assert!(
+                c.reason.contains("too little data"),
+                "{}: {}",
+                c.id,
+                c.reason
+            );
+        }
     }
 
     #[test]

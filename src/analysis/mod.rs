@@ -7,6 +7,10 @@
 //! `SOURCE_DATE_EPOCH` for the report time.
 
 pub mod config;
+pub mod config_error;
+pub mod direction;
+pub mod draft;
+pub mod format;
 pub mod judge;
 pub mod kayenta;
 pub mod metric_config;
@@ -16,7 +20,7 @@ pub mod verdict;
 
 use crate::analysis::config::{AnalysisConfig, Method};
 use crate::analysis::report::{
-    AnalysisReport, Classification, Source, Verdict, REPORT_SCHEMA_VERSION,
+    AnalysisReport, Classification, DecidedShare, Source, Verdict, REPORT_SCHEMA_VERSION,
 };
 use crate::engine::metric_input::MetricData;
 use crate::engine::summary::{ComparisonInput, GroupLevel};
@@ -105,6 +109,7 @@ pub fn analyze_with_metrics_at(
         generated_at,
         verdict: d.verdict,
         score: d.score,
+        decided: DecidedShare::of(&comparisons),
         group_scores: d.group_scores,
         drivers: d.drivers,
         summary: d.summary,
@@ -130,9 +135,9 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
             "error_rate: difference of (weighted) rates in percentage points with the Newcombe hybrid score interval; Fisher's exact test (two-sided) on recorded counts; optional rate ratio with the Katz log interval.".to_string(),
             "latency_pNN: ratio of canary/baseline quantiles with an order-statistic interval; p-value by inverting that interval.".to_string(),
             "latency_shift: Mann–Whitney U (two-sided) and the Hodges–Lehmann shift of log durations, reported as the ratio exp(shift).".to_string(),
-            "Multiple testing: Benjamini–Hochberg over every p-value of the report (p_value_adjusted).".to_string(),
+            "Multiple testing: Benjamini–Hochberg over every p-value of the report (p_value_adjusted), except Fisher tests whose smallest attainable p-value exceeds α (Tarone 1990), e.g. no errors on either side: they cannot fail and get no adjusted p-value.".to_string(),
             "Classification: fail when the interval excludes no change, adjusted p ≤ α and the estimate is beyond the allowed effect; pass when the interval lies within the allowed effect; inconclusive otherwise (with the minimum detectable effect at the configured power).".to_string(),
-            format!("Too little data: fewer than {} recorded requests (or durations) per side → inconclusive, no test.", cfg.min_requests),
+            format!("Small samples: with fewer than {} recorded requests (or durations) on a side the test still runs (Mann–Whitney exact when there are no ties, Fisher's exact test, order-statistic intervals where they exist); the comparison fails when significant and its whole interval is beyond the allowed effect, and is otherwise inconclusive (below_minimum): the minimum guards a pass, never a fail.", cfg.min_requests),
         ]),
         Method::Kayenta => d.extend([
             format!("Kayenta NetflixACAJudge rule: Mann–Whitney/Hodges–Lehmann interval of canary − baseline at {conf:.0}%; High when its lower bound exceeds {} × |estimate| and mean ratio ≥ allowedIncrease; Low symmetrically; else Pass.", cfg.kayenta_tolerance),
@@ -213,8 +218,10 @@ pub fn human_summary(report: &AnalysisReport) -> String {
         }
     };
     let mut out = format!(
-        "verdict: {verdict}  score {:.1}/100  (config {})\n",
-        report.score, report.config_name
+        "verdict: {verdict}  score {:.1}/100 {}  (config {})\n",
+        report.score,
+        report.decided.describe(),
+        report.config_name
     );
     out.push_str(&format!(
         "window: {} .. {}  baseline {}  canary {}\n",
@@ -252,5 +259,7 @@ pub fn human_summary(report: &AnalysisReport) -> String {
     out
 }
 
+#[cfg(test)]
+mod calibration_tests;
 #[cfg(test)]
 mod tests;

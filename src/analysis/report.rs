@@ -174,6 +174,88 @@ pub struct Comparison {
     /// OTLP metric names used (metric comparisons only; empty for spans).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metric_names: Vec<String>,
+    /// Present when a side has fewer than `[evidence] min_requests`: the test still ran and the
+    /// comparison may fail (significant and its interval wholly beyond the allowed change), but
+    /// it may not pass; see docs/analysis.md, "What a small sample can decide".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_minimum: Option<SampleSizes>,
+}
+
+/// Sample sizes of a comparison below the per-side minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleSizes {
+    /// Baseline requests (or durations, or denominator events) compared.
+    pub baseline: u64,
+    /// Canary requests (or durations, or denominator events) compared.
+    pub canary: u64,
+    /// The configured minimum per side (`[evidence] min_requests`).
+    pub minimum: u64,
+}
+
+/// How much of the score rests on decided comparisons: the headline's "score S from D of N
+/// comparisons decided".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecidedShare {
+    /// All comparisons of the report.
+    pub comparisons: u64,
+    /// Comparisons classified pass, fail_high or fail_low: the ones the score is computed from.
+    pub decided: u64,
+    /// `decided / comparisons` (0 when there are none).
+    pub share: f64,
+    /// Inconclusive comparisons.
+    pub inconclusive: u64,
+    /// Inconclusive comparisons with a side below the per-side minimum (too little data).
+    pub inconclusive_below_minimum: u64,
+}
+
+impl DecidedShare {
+    /// Counts the classifications of `cs`.
+    pub fn of(cs: &[Comparison]) -> Self {
+        let n = cs.len() as u64;
+        let inconclusive = cs
+            .iter()
+            .filter(|c| c.classification == Classification::Inconclusive)
+            .count() as u64;
+        let inconclusive_below_minimum = cs
+            .iter()
+            .filter(|c| {
+                c.classification == Classification::Inconclusive && c.below_minimum.is_some()
+            })
+            .count() as u64;
+        let decided = n - inconclusive;
+        DecidedShare {
+            comparisons: n,
+            decided,
+            share: if n == 0 {
+                0.0
+            } else {
+                decided as f64 / n as f64
+            },
+            inconclusive,
+            inconclusive_below_minimum,
+        }
+    }
+
+    /// The headline's evidence clause: `from 1 of 20 comparisons decided; 19 inconclusive
+    /// (12 with too little data)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "from {} of {} comparison{} decided",
+            self.decided,
+            self.comparisons,
+            if self.comparisons == 1 { "" } else { "s" }
+        );
+        if self.inconclusive > 0 {
+            s.push_str(&format!("; {} inconclusive", self.inconclusive));
+            if self.inconclusive_below_minimum > 0 {
+                s.push_str(&format!(
+                    " ({} with too little data)",
+                    self.inconclusive_below_minimum
+                ));
+            }
+        }
+        s
+    }
 }
 
 impl Comparison {
@@ -207,6 +289,7 @@ impl Comparison {
             effect_size: None,
             source: Source::Spans,
             metric_names: Vec::new(),
+            below_minimum: None,
         }
     }
 }
@@ -241,6 +324,9 @@ pub struct AnalysisReport {
     pub verdict: Verdict,
     /// Weighted share of passing metrics, 0–100 (Kayenta style).
     pub score: f64,
+    /// How many comparisons the score rests on (the rest are inconclusive).
+    #[serde(default)]
+    pub decided: DecidedShare,
     /// Per-group scores behind `score`.
     #[serde(default)]
     pub group_scores: Vec<GroupScore>,

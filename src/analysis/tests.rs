@@ -16,7 +16,7 @@ const BUCKETS: usize = 10;
 
 /// One side: `n` log-normal durations (median `median_ms`, log-sd `sigma`) scaled by `scale`,
 /// errors with probability `p_err`, split in arrival order into [`BUCKETS`] time buckets.
-fn track(
+pub(super) fn track(
     seed: u64,
     n: usize,
     median_ms: f64,
@@ -69,13 +69,13 @@ fn track(
 
 /// Parameters of one side.
 #[derive(Clone, Copy)]
-struct Side {
-    n: usize,
-    scale: f64,
-    p_err: f64,
+pub(super) struct Side {
+    pub(super) n: usize,
+    pub(super) scale: f64,
+    pub(super) p_err: f64,
 }
 
-fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupComparison {
+pub(super) fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupComparison {
     let (baseline, baseline_series) = track(seed * 2 + 1, b.n, 50.0, sigma, b.scale, b.p_err);
     let (canary, canary_series) = track(seed * 2 + 2, c.n, 50.0, sigma, c.scale, c.p_err);
     GroupComparison {
@@ -91,7 +91,7 @@ fn group(route: &str, seed: u64, sigma: f64, b: Side, c: Side) -> GroupCompariso
     }
 }
 
-fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
+pub(super) fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
     ComparisonInput {
         baseline: Selector {
             track: Some("stable".into()),
@@ -111,7 +111,7 @@ fn input(groups: Vec<GroupComparison>) -> ComparisonInput {
     }
 }
 
-fn run(inp: &ComparisonInput, cfg: &AnalysisConfig) -> AnalysisReport {
+pub(super) fn run(inp: &ComparisonInput, cfg: &AnalysisConfig) -> AnalysisReport {
     analyze_at(
         inp,
         cfg,
@@ -127,7 +127,7 @@ fn find<'a>(r: &'a AnalysisReport, id_suffix: &str) -> &'a super::report::Compar
         .unwrap_or_else(|| panic!("no comparison {id_suffix}"))
 }
 
-fn side(n: usize, scale: f64, p_err: f64) -> Side {
+pub(super) fn side(n: usize, scale: f64, p_err: f64) -> Side {
     Side { n, scale, p_err }
 }
 
@@ -198,25 +198,54 @@ fn identical_distributions_pass_and_promote_at_high_n() {
 }
 
 #[test]
-fn tiny_samples_are_inconclusive_with_mde_and_continue() {
+fn a_large_regression_in_a_tiny_sample_fails_and_rolls_back() {
+    // 30 baseline vs 25 canary requests, canary 3× slower: below the minimum of 100 per side the
+    // tests still run, and an interval wholly beyond the allowed change fails.
     let inp = input(vec![group(
         "GET /rare",
         3,
         0.5,
         side(30, 1.0, 0.01),
-        side(25, 3.0, 0.2),
+        side(25, 3.0, 0.01),
+    )]);
+    let r = run(&inp, &AnalysisConfig::default_preset());
+    for c in &r.comparisons {
+        let s = c
+            .below_minimum
+            .expect("every comparison is below the minimum");
+        assert_eq!((s.baseline, s.canary, s.minimum), (30, 25, 100), "{}", c.id);
+        assert_ne!(c.classification, Classification::Pass, "{}", c.id);
+    }
+    let shift = find(&r, "latency_shift");
+    assert_eq!(
+        shift.classification,
+        Classification::FailHigh,
+        "{}",
+        shift.reason
+    );
+    assert_eq!(shift.test.as_deref(), Some("mann_whitney_u_exact"));
+    assert!(shift.ci_low.unwrap() > shift.allowed_increase.unwrap());
+    assert_eq!(r.verdict, Verdict::Rollback, "{}", r.summary);
+}
+
+#[test]
+fn a_tiny_sample_without_a_change_is_inconclusive_with_mde_and_continues() {
+    let inp = input(vec![group(
+        "GET /rare",
+        3,
+        0.5,
+        side(30, 1.0, 0.01),
+        side(25, 1.0, 0.01),
     )]);
     let r = run(&inp, &AnalysisConfig::default_preset());
     for c in &r.comparisons {
         assert_eq!(c.classification, Classification::Inconclusive, "{}", c.id);
-        assert!(
-            c.p_value.is_none() && c.test.is_none(),
-            "no test below the minimum"
-        );
-        let mde = c.minimum_detectable_effect.expect("MDE reported");
-        assert!(mde > 0.0);
+        assert!(c.below_minimum.is_some(), "{}", c.id);
         assert!(c.reason.contains("too little data"), "{}", c.reason);
     }
+    // The tests ran; the comparisons that have an interval say what the sample could detect.
+    let shift = find(&r, "latency_shift");
+    assert!(shift.p_value.is_some() && shift.minimum_detectable_effect.unwrap() > 1.2);
     let err = find(&r, "error_rate");
     assert!(
         err.minimum_detectable_effect.unwrap() > 1.0,
@@ -224,6 +253,47 @@ fn tiny_samples_are_inconclusive_with_mde_and_continue() {
     );
     assert_eq!(r.verdict, Verdict::Continue);
     assert_eq!(r.score, 0.0);
+    assert_eq!(
+        (r.decided.decided, r.decided.comparisons),
+        (0, r.comparisons.len() as u64)
+    );
+    assert_eq!(
+        r.decided.inconclusive_below_minimum,
+        r.comparisons.len() as u64
+    );
+}
+
+#[test]
+fn within_the_allowed_change_below_the_minimum_is_not_a_pass() {
+    // 90 vs 90 with a tight spread: above the minimum this interval would pass.
+    let inp = input(vec![group(
+        "GET /tight",
+        11,
+        0.05,
+        side(90, 1.0, 0.0),
+        side(90, 1.0, 0.0),
+    )]);
+    let mut cfg = AnalysisConfig::default_preset();
+    let r = run(&inp, &cfg);
+    let shift = find(&r, "latency_shift");
+    assert_eq!(
+        shift.classification,
+        Classification::Inconclusive,
+        "{}",
+        shift.reason
+    );
+    assert!(
+        shift.reason.contains("within the allowed change"),
+        "{}",
+        shift.reason
+    );
+    cfg.min_requests = 90;
+    let r = run(&inp, &cfg);
+    assert_eq!(
+        find(&r, "latency_shift").classification,
+        Classification::Pass
+    );
+    assert!(find(&r, "latency_shift").below_minimum.is_none());
 }
 
 #[test]
@@ -443,6 +513,42 @@ fn kayenta_mode_follows_the_netflix_rule() {
     );
     assert_eq!(r.verdict, Verdict::Promote);
     assert_eq!(r.score, 100.0);
+}
+
+#[test]
+fn kayenta_below_a_configured_minimum_fails_but_does_not_pass() {
+    let mut cfg = AnalysisConfig::kayenta_preset();
+    cfg.min_requests = 100;
+    let tiny = |seed, scale| {
+        input(vec![group(
+            "GET /k",
+            seed,
+            0.5,
+            side(80, 1.0, 0.0),
+            side(30, scale, 0.0),
+        )])
+    };
+    let r = run(&tiny(16, 2.0), &cfg);
+    let s = find(&r, "latency_shift");
+    assert_eq!(s.classification, Classification::FailHigh, "{}", s.reason);
+    assert!(s.below_minimum.is_some());
+    let r = run(&tiny(17, 1.0), &cfg);
+    let s = find(&r, "latency_shift");
+    assert_eq!(
+        s.classification,
+        Classification::Inconclusive,
+        "{}",
+        s.reason
+    );
+    assert!(
+        s.reason.starts_with("too little data to pass") && s.reason.contains("Kayenta Pass"),
+        "{}",
+        s.reason
+    );
+    assert!(r
+        .comparisons
+        .iter()
+        .all(|c| c.classification != Classification::Pass));
 }
 
 #[test]

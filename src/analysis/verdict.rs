@@ -292,6 +292,7 @@ mod tests {
             effect_size: None,
             source: Default::default(),
             metric_names: Vec::new(),
+            below_minimum: None,
         }
     }
 

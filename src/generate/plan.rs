@@ -284,7 +284,7 @@ mod tests {
             let total: f64 = p.entry_weights.iter().sum();
             let share = p.entry_weights[rt::F_GIFT] / total;
             let canary = p.traces() as f64 * share * 0.1 * (1.0 - cumulative_load(300.0 / 3600.0));
-            assert!((canary - 25.0).abs() < 1.0, "{spans}: {canary}");
+            assert!((canary - 40.0).abs() < 1.0, "{spans}: {canary}");
         }
     }
 }

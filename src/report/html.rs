@@ -38,6 +38,7 @@ h3 { font-size: 1.05rem; margin: 0.4em 0; }
 .banner.continue { border-color: var(--warn); background: #fdf6e6; }
 .verdict { font-size: 1.8rem; font-weight: 700; letter-spacing: 0.02em; }
 .score { font-size: 1.2rem; margin-left: 0.8em; }
+.decided { margin-left: 0.6em; color: #555; }
 .meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0 0; }
 .meta dt { color: var(--muted); }
 .meta dd { margin: 0; }
@@ -338,9 +339,10 @@ pub fn render(
     let _ = write!(
         o,
         "<section id=\"verdict\" class=\"banner {v}\">\n<div><span class=\"verdict\">{}</span>\
-         <span class=\"score\">score {} / 100</span></div>\n<p>{}</p>\n",
+         <span class=\"score\">score {} / 100</span> <span class=\"decided\">{}</span></div>\n<p>{}</p>\n",
         v.to_uppercase(),
         num(report.score, 1),
+        t(&report.decided.describe()),
         prose(&report.summary)
     );
     if !report.drivers.is_empty() {

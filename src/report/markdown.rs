@@ -69,8 +69,9 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
     };
     let _ = writeln!(
         o,
-        "> **Verdict: {verdict}** · score {} / 100\n>\n> {}\n",
+        "> **Verdict: {verdict}** · score {} / 100 {}\n>\n> {}\n",
         num(report.score, 1),
+        m(&report.decided.describe()),
         prose(&report.summary)
     );
     let dq = &report.data_quality;

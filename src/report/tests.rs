@@ -638,6 +638,21 @@ fn renders_the_real_analysis() {
         }
         let md = std::fs::read_to_string(&files.markdown).unwrap();
         assert!(md.contains("## Findings"));
+        // Both headlines say how much of the score rests on decided comparisons.
+        let d = &r.decided;
+        assert_eq!(d.comparisons, r.comparisons.len() as u64);
+        let decided = format!(
+            "from {} of {} comparisons decided",
+            d.decided, d.comparisons
+        );
+        let banner = &html[html.find("<section id=\"verdict\"").unwrap()..];
+        assert!(
+            banner[..600].contains(&decided),
+            "{preset}: {}",
+            &banner[..600]
+        );
+        let headline = md.lines().find(|l| l.starts_with("> **Verdict")).unwrap();
+        assert!(headline.contains(&decided), "{preset}: {headline}");
     }
 }
 

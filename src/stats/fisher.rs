@@ -223,10 +223,53 @@ pub fn fisher_exact_counts(
     fisher_exact([[n1 - k1, k1], [n2 - k2, k2]], alternative)
 }
 
+/// The smallest two-sided p-value [`fisher_exact`] can attain on any table with the margins
+/// of `table` (Tarone's minimum achievable significance level). Conditional on the margins the
+/// hypergeometric mass is unimodal, so the least likely table — the one with the smallest
+/// two-sided p — is one of the two ends of the support; both are evaluated. A hypothesis whose
+/// minimum exceeds α can never be rejected, so it can leave a multiple-testing family without
+/// changing the error rate (R. E. Tarone, *A modified Bonferroni method for discrete data*,
+/// Biometrics 46(2), 1990, 515–522; for the false discovery rate P. B. Gilbert, *A modified
+/// false discovery rate multiple-comparisons procedure for discrete data*, JRSS C 54(1), 2005,
+/// 143–158). With no events (a zero column) the only table has p = 1.
+pub fn fisher_min_attainable_p(table: [[u64; 2]; 2]) -> f64 {
+    let [[a, b], [c, d]] = table;
+    let (r0, r1, c0) = (a + b, c + d, a + c);
+    let lo = c0.saturating_sub(r1);
+    let hi = r0.min(c0);
+    let at = |x: u64| {
+        fisher_exact(
+            [[x, r0 - x], [c0 - x, r1 - (c0 - x)]],
+            Alternative::TwoSided,
+        )
+        .p_value
+    };
+    at(lo).min(at(hi))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// One event among n₀ + n₁: the two tables have probabilities n₀/N and n₁/N, so the
+    /// smallest two-sided p is min(n₀, n₁)/N when n₀ ≠ n₁ (1 when they are equal: both tables
+    /// are as likely); no events leave a single table with p = 1.
+    #[test]
+    fn minimum_attainable_p_has_the_closed_form() {
+        for (n0, n1) in [(19u64, 57u64), (1, 1), (40, 160), (500, 20), (30, 30)] {
+            let got = fisher_min_attainable_p([[1, n0 - 1], [0, n1]]);
+            let want = if n0 == n1 {
+                1.0
+            } else {
+                n0.min(n1) as f64 / (n0 + n1) as f64
+            };
+            assert!((got - want).abs() < 1e-12, "{n0}/{n1}: {got} vs {want}");
+        }
+        assert_eq!(fisher_min_attainable_p([[0, 19], [0, 57]]), 1.0);
+        // Many events: the extreme table is very unlikely.
+        assert!(fisher_min_attainable_p([[3, 30], [5, 170]]) < 1e-6);
+    }
 
     #[test]
     fn degenerate_tables() {

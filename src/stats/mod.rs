@@ -14,6 +14,7 @@ pub mod exponential_histogram;
 pub mod fisher;
 pub mod histogram_quantile;
 pub mod hodges_lehmann;
+pub mod interval_inversion;
 pub mod mann_whitney;
 pub mod multiple_testing;
 pub mod power;

@@ -8,7 +8,7 @@
 use super::distributions::*;
 use super::fisher::fisher_exact;
 use super::hodges_lehmann::{hodges_lehmann, moses_rank};
-use super::mann_whitney::mann_whitney_u;
+use super::mann_whitney::{mann_whitney_u, mann_whitney_u_exact_when_possible};
 use super::multiple_testing::benjamini_hochberg;
 use super::power::{mde_log_shift, mde_rate_difference};
 use super::proportion::{newcombe_difference, rate_ratio, wilson_interval};
@@ -208,6 +208,34 @@ fn mann_whitney_matches_scipy() {
             assert_close(got.p_value, num(&e["p"]), rtol, &format!("{name} {alt} p"));
             let expect_exact = name.starts_with("exact");
             assert_eq!(got.exact, expect_exact, "{name}: method choice");
+        }
+    }
+}
+
+/// The small-sample test (exact whenever there are no ties) against scipy's `method="exact"`
+/// at 20/80 … 99/150, and its tie fallback against `method="asymptotic"`
+/// (`tests/reference/generate_small_sample_reference.py`).
+#[test]
+fn small_sample_mann_whitney_matches_scipy_exact() {
+    let r: Value = serde_json::from_str(include_str!(
+        "../../tests/reference/small_sample_reference.json"
+    ))
+    .expect("reference JSON parses");
+    for c in r["mann_whitney"].as_array().unwrap() {
+        let (x, y) = (nums(&c["x"]), nums(&c["y"]));
+        let name = c["name"].as_str().unwrap();
+        let exact = c["method"] == "exact";
+        for alt in ["two-sided", "greater", "less"] {
+            let got = mann_whitney_u_exact_when_possible(&x, &y, alternative(alt));
+            let e = &c[alt];
+            assert_eq!(got.exact, exact, "{name}: method choice");
+            assert_close(got.u, num(&e["u"]), 1e-15, &format!("{name} {alt} U"));
+            let rtol = if exact {
+                EXACT_P_RTOL
+            } else {
+                ASYMPTOTIC_P_RTOL
+            };
+            assert_close(got.p_value, num(&e["p"]), rtol, &format!("{name} {alt} p"));
         }
     }
 }

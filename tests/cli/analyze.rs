@@ -61,50 +61,114 @@ fn large_aa_run_promotes_with_exit_0() {
     );
 }
 
-#[test]
-fn small_run_continues_with_exit_3() {
-    // A tenth of sample-data (sample-data/README.md promises this check): a few dozen canary
-    // requests per injected route.
-    let dir = generated("mixed", 20_000, 0.2);
-    let (c, r) = analyze_json(&[&parquet_of(&dir)]);
-    assert_eq!(verdict(&r), "continue", "summary: {}", r["summary"]);
-    assert_eq!(c, 3);
-    // Too little data is not a pass: the injected effects are inconclusive, not passing.
-    let truth = read_json(&dir.join("truth.json"));
-    for e in truth["effects"].as_array().unwrap() {
-        let judged: Vec<&Value> = r["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| {
-                c["service"] == e["service"]
-                    && c["route"] == e["route"]
-                    && c["metric"] == e["metric"]
-            })
-            .collect();
-        assert_eq!(judged.len(), 1, "effect {}", e["description"]);
-        assert_eq!(judged[0]["classification"], "inconclusive", "{}", judged[0]);
+/// Every failing comparison is on a route truth.json names, and no comparison below the
+/// per-side minimum passes.
+fn assert_fails_only_on_effects_and_no_small_pass(cs: &[Value], effects: &[Value]) {
+    for c in cs {
+        if c["classification"].as_str().unwrap().starts_with("fail") {
+            assert!(
+                effects
+                    .iter()
+                    .any(|e| e["service"] == c["service"] && e["route"] == c["route"]),
+                "a clean route fails: {c}"
+            );
+        }
+        if !c["below_minimum"].is_null() {
+            assert_ne!(
+                c["classification"], "pass",
+                "below the minimum nothing passes: {c}"
+            );
+        }
     }
 }
 
 #[test]
-fn low_traffic_effect_is_inconclusive_and_continues() {
-    let dir = generated("low-traffic", 100_000, 0.1);
+fn small_run_fails_what_it_can_decide_and_passes_nothing_below_the_minimum() {
+    // A tenth of sample-data (sample-data/README.md promises this check): a few dozen canary
+    // requests per injected route. The +30% latency shift is large enough to fail at ~20
+    // canary requests; the tail and error effects are not; nothing below the minimum passes.
+    let dir = generated("mixed", 20_000, 0.2);
+    let (c, r) = analyze_json(&[&parquet_of(&dir)]);
+    assert_eq!(verdict(&r), "rollback", "summary: {}", r["summary"]);
+    assert_eq!(c, 1);
+    let truth = read_json(&dir.join("truth.json"));
+    let effects = truth["effects"].as_array().unwrap();
+    let cs = r["comparisons"].as_array().unwrap();
+    assert_fails_only_on_effects_and_no_small_pass(cs, effects);
+    let shift = effects
+        .iter()
+        .find(|e| e["metric"] == "latency_shift")
+        .unwrap();
+    let judged = cs
+        .iter()
+        .find(|c| {
+            c["service"] == shift["service"]
+                && c["route"] == shift["route"]
+                && c["metric"] == "latency_shift"
+        })
+        .unwrap();
+    assert_eq!(judged["classification"], "fail_high", "{judged}");
+    assert!(!judged["below_minimum"].is_null(), "{judged}");
+}
+
+#[test]
+fn small_aa_run_continues_with_exit_3() {
+    // The same size without effects: nothing fails and, with most comparisons below the
+    // minimum, too little is decided to promote.
+    let dir = generated("aa", 20_000, 0.2);
     let (c, r) = analyze_json(&[&parquet_of(&dir)]);
     assert_eq!(verdict(&r), "continue", "summary: {}", r["summary"]);
     assert_eq!(c, 3);
+    let d = &r["decided"];
+    assert!(d["share"].as_f64().unwrap() < 0.5, "{d}");
+    assert!(d["inconclusive_below_minimum"].as_u64().unwrap() > 0, "{d}");
+    for c in r["comparisons"].as_array().unwrap() {
+        assert!(
+            !c["classification"].as_str().unwrap().starts_with("fail"),
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn low_traffic_regression_rolls_back_below_the_minimum_sample() {
+    // +50% at about 40 canary requests: below the per-side minimum of 100, the exact test still
+    // runs and the regression fails; nothing else fails and nothing below the minimum passes.
+    let dir = generated("low-traffic", 100_000, 0.1);
+    let (c, r) = analyze_json(&[&parquet_of(&dir)]);
+    assert_eq!(verdict(&r), "rollback", "summary: {}", r["summary"]);
+    assert_eq!(c, 1);
     let truth = read_json(&dir.join("truth.json"));
     let e = &truth["effects"][0];
-    let on_route: Vec<&Value> = r["comparisons"]
-        .as_array()
-        .unwrap()
+    let canary = e["observed"]["canary_requests"].as_u64().unwrap();
+    assert!((30..=60).contains(&canary), "canary requests {canary}");
+    assert_eq!(e["multiplier"], 1.5);
+    let cs = r["comparisons"].as_array().unwrap();
+    let shift = cs
         .iter()
-        .filter(|c| c["service"] == e["service"] && c["route"] == e["route"])
-        .collect();
-    assert!(!on_route.is_empty(), "no comparison on {}", e["route"]);
-    for c in on_route {
-        assert_eq!(c["classification"], "inconclusive", "{c}");
-    }
+        .find(|c| {
+            c["service"] == e["service"] && c["route"] == e["route"] && c["metric"] == e["metric"]
+        })
+        .expect("the affected route's latency shift is compared");
+    assert_eq!(shift["classification"], "fail_high", "{shift}");
+    assert_eq!(shift["below_minimum"]["minimum"], 100, "{shift}");
+    assert!(shift["below_minimum"]["canary"].as_u64().unwrap() < 100);
+    assert!(shift["ci_low"].as_f64().unwrap() > shift["allowed_increase"].as_f64().unwrap());
+    assert_fails_only_on_effects_and_no_small_pass(cs, truth["effects"].as_array().unwrap());
+    // The headline says how much of the score rests on decided comparisons.
+    let d = &r["decided"];
+    let n = cs.len() as u64;
+    assert_eq!(d["comparisons"].as_u64().unwrap(), n);
+    let undecided = cs
+        .iter()
+        .filter(|c| c["classification"] == "inconclusive")
+        .count() as u64;
+    assert_eq!(d["inconclusive"].as_u64().unwrap(), undecided);
+    assert_eq!(d["decided"].as_u64().unwrap(), n - undecided);
+    let text = run(&["analyze", &parquet_of(&dir)]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    let headline = format!("from {} of {n} comparisons decided", n - undecided);
+    assert!(stdout.contains(&headline), "{stdout}");
 }
 
 #[test]
