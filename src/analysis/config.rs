@@ -7,7 +7,7 @@
 
 use crate::analysis::metric_config::{MetricAnalysisConfig, RawMetricAnalysis};
 use crate::analysis::report::MetricName;
-use crate::engine::summary::GroupLevel;
+use crate::model::comparison::GroupLevel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -26,7 +26,7 @@ use crate::analysis::config::{
     metric_key, AnalysisConfig, Combine, Direction, Method, MetricConfig,
 };
 use crate::analysis::report::{Classification, Comparison, MetricName, SideSummary};
-use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
+use crate::model::comparison::{GroupComparison, GroupLevel, TrackSample};
 use crate::stats::distributions::normal_ppf;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::hodges_lehmann::hodges_lehmann;

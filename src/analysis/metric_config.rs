@@ -7,7 +7,7 @@
 //! `http.server.requests`-style counter with the same status attribute for the error rate.
 
 use crate::analysis::config::{ConfigError, Direction};
-use crate::engine::metric_input::AttrFilter;
+use crate::model::metric_data::AttrFilter;
 use serde::{Deserialize, Serialize};
 
 /// How the values of one time bucket become one value of an interval series.

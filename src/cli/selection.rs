@@ -5,12 +5,13 @@ use crate::analysis::config::AnalysisConfig;
 use crate::analysis::report::AnalysisReport;
 use crate::engine::inputs::open_inputs;
 use crate::engine::metric_input::{load_metric_data, metric_window};
-use crate::engine::metric_series::{metric_series, report_bucket_ns, MetricSeries};
+use crate::engine::metric_series::{metric_series, report_bucket_ns};
 use crate::engine::queries::Params;
-use crate::engine::summary::{ComparisonInput, Selector};
 use crate::engine::{comparison_input, EngineConfig, EngineOptions};
 use crate::engine::{Engine, EngineError};
 use crate::ingest::IngestOptions;
+use crate::model::comparison::{ComparisonInput, Selector};
+use crate::model::metric_series::MetricSeries;
 use crate::model::time::parse_rfc3339;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -246,7 +247,7 @@ async fn metrics_only_input(
     Ok(ComparisonInput {
         baseline: baseline.clone(),
         canary: canary.clone(),
-        window: crate::engine::summary::Window {
+        window: crate::model::comparison::Window {
             start_unix_nano: start,
             end_unix_nano: end,
         },
