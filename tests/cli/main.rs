@@ -1,6 +1,7 @@
 //! Integration tests driving the real `canalyst` binary, one module per area.
 
 mod analyze;
+mod architecture;
 mod fixtures;
 mod generate;
 mod ingest;
