@@ -2,6 +2,7 @@
 
 mod analyze;
 mod architecture;
+mod bad_inputs;
 mod fixtures;
 mod generate;
 mod ingest;
