@@ -352,7 +352,7 @@ impl Dataset {
                 tables.push(RecordBatch::new_empty(schema));
                 continue;
             }
-            let parquet = |source| IngestError::Parquet {
+            let parquet = |source| IngestError::ParquetRead {
                 path: path.clone(),
                 source,
             };
@@ -385,7 +385,7 @@ impl Dataset {
         let file = File::open(&self.spans).map_err(io(&self.spans))?;
         ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.with_batch_size(batch_rows.max(1)).build())
-            .map_err(|source| IngestError::Parquet {
+            .map_err(|source| IngestError::ParquetRead {
                 path: self.spans.clone(),
                 source,
             })
@@ -464,11 +464,12 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
 /// copied into a DATASET is refused when it is opened, not deep inside a query.
 pub fn check_schema(path: &Path, expected: &arrow::datatypes::Schema) -> Result<(), IngestError> {
     let file = File::open(path).map_err(io(path))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| IngestError::Parquet {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+        IngestError::ParquetRead {
             path: path.to_path_buf(),
             source,
-        })?;
+        }
+    })?;
     let found = builder.schema();
     let invalid = |message: String| IngestError::Invalid {
         path: path.to_path_buf(),

@@ -188,3 +188,21 @@ fn no_bad_input_panics_any_command() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_parquet_read_error_says_reading() {
+    let ds = dataset_copy("truncated-spans");
+    let spans = std::fs::read(ds.join("spans.parquet")).unwrap();
+    std::fs::write(ds.join("spans.parquet"), &spans[..spans.len() / 2]).unwrap();
+    for args in [
+        vec!["inspect", path_str(&ds)],
+        vec!["analyze", path_str(&ds)],
+        vec!["sql", "SELECT 1", path_str(&ds)],
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{err}");
+        let expected = format!("error: reading {}", path_str(&ds.join("spans.parquet")));
+        assert!(err.contains(&expected), "{}: {err}", args[0]);
+    }
+}
