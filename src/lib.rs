@@ -11,6 +11,7 @@ pub mod engine;
 pub mod generate;
 pub mod ingest;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod stats;
 pub mod timings;

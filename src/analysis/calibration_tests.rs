@@ -12,8 +12,9 @@
 use super::config::AnalysisConfig;
 use super::report::{AnalysisReport, Verdict};
 use super::tests::{group, input, run, side};
-use crate::engine::metric_input::{MetricData, PointValue, Side, SidedPoint};
-use crate::engine::summary::{TrackSample, Window};
+use crate::model::comparison::Side;
+use crate::model::metric_data::{MetricData, PointValue, SidedPoint};
+use crate::model::comparison::{TrackSample, Window};
 use crate::model::quality::DataQuality;
 use crate::stats::proportion::wilson_interval;
 
@@ -75,7 +76,7 @@ fn histograms(side: Side, t: &TrackSample, errors: usize) -> Vec<SidedPoint> {
 
 /// The same split analysed from metrics only.
 fn run_metrics(
-    g: &crate::engine::summary::GroupComparison,
+    g: &crate::model::comparison::GroupComparison,
     cfg: &AnalysisConfig,
 ) -> AnalysisReport {
     let mut points = histograms(Side::Baseline, &g.baseline, g.baseline.errors as usize);

@@ -11,7 +11,7 @@ pub use crate::analysis::config_error::ConfigError;
 pub use crate::analysis::direction::Direction;
 use crate::analysis::metric_config::{MetricAnalysisConfig, RawMetricAnalysis};
 use crate::analysis::report::MetricName;
-use crate::engine::summary::GroupLevel;
+use crate::model::comparison::GroupLevel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,7 +5,7 @@
 use crate::analysis::config::{metric_key, Combine, MetricConfig};
 use crate::analysis::direction::Direction;
 use crate::analysis::report::{Comparison, MetricName, SideSummary};
-use crate::engine::summary::{GroupComparison, GroupLevel, TrackSample};
+use crate::model::comparison::{GroupComparison, GroupLevel, TrackSample};
 use crate::stats::Estimate;
 
 /// The acceptable region of an effect, in the unit of the estimate; infinite = unbounded.

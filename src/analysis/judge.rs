@@ -35,7 +35,7 @@ pub use crate::analysis::draft::{
 };
 pub use crate::analysis::format::{fmt_p, fmt_value};
 use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
-use crate::engine::summary::{GroupComparison, TrackSample};
+use crate::model::comparison::{GroupComparison, TrackSample};
 use crate::stats::distributions::normal_ppf;
 use crate::stats::fisher::{fisher_exact, fisher_min_attainable_p};
 use crate::stats::hodges_lehmann::hodges_lehmann;

@@ -23,7 +23,7 @@ use crate::analysis::config::{AnalysisConfig, MetricConfig};
 use crate::analysis::draft::{shell, Draft, Pending};
 use crate::analysis::format::fmt_p;
 use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
-use crate::engine::summary::GroupComparison;
+use crate::model::comparison::GroupComparison;
 use crate::stats::hodges_lehmann::hodges_lehmann;
 use crate::stats::mann_whitney::mann_whitney_u;
 use crate::stats::Alternative;
@@ -33,7 +33,7 @@ fn values(
     g: &GroupComparison,
     m: MetricName,
 ) -> Option<(Vec<f64>, Vec<f64>, &'static str, &'static str)> {
-    let series = |f: &dyn Fn(&crate::engine::summary::TimeBucket) -> f64| {
+    let series = |f: &dyn Fn(&crate::model::comparison::TimeBucket) -> f64| {
         let b: Vec<f64> = g
             .baseline_series
             .iter()

@@ -8,7 +8,7 @@
 
 use crate::analysis::config_error::ConfigError;
 use crate::analysis::direction::Direction;
-use crate::engine::metric_input::AttrFilter;
+use crate::model::metric_data::AttrFilter;
 use serde::{Deserialize, Serialize};
 
 /// How the values of one time bucket become one value of an interval series.

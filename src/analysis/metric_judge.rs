@@ -35,12 +35,12 @@ use crate::analysis::metric_config::{parse_filters, RatioConfig, SeriesAggregati
 use crate::analysis::report::{
     Classification, Comparison, MetricName, SampleSizes, SideSummary, Source,
 };
-use crate::engine::metric_input::{
+use crate::model::comparison::{
+    GroupComparison, GroupKey, GroupLevel, Quantiles, TimeBucket, TrackSample,
+};
+use crate::model::metric_data::{
     has_histogram, has_number, histogram_groups, latency_pair, number_groups, side_quantile_ms,
     to_ms_factor, AttrFilter, HistAcc, HistogramGroup, MetricData, NumberSide,
-};
-use crate::engine::summary::{
-    GroupComparison, GroupKey, GroupLevel, Quantiles, TimeBucket, TrackSample,
 };
 use crate::stats::binned_rank_test::{
     binned_mann_whitney, binned_quantile_ratio, probability_of_superiority,
@@ -269,7 +269,7 @@ pub fn draft_metrics(data: &MetricData, cfg: &AnalysisConfig, have_spans: bool) 
     } else if has_number(data, &ma.request_counter) {
         let status = AttrFilter {
             key: ma.status_attribute.clone(),
-            op: crate::engine::metric_input::CmpOp::Ge,
+            op: crate::model::metric_data::CmpOp::Ge,
             value: ma.error_status_min.to_string(),
         };
         let rc = ma.request_counter.clone();
@@ -874,8 +874,9 @@ fn draft_series(data: &MetricData, s: &SeriesConfig, cfg: &AnalysisConfig) -> Ve
 mod tests {
     use super::*;
     use crate::analysis::config::AnalysisConfig;
-    use crate::engine::metric_input::{PointValue, Side, SidedPoint};
-    use crate::engine::summary::Window;
+    use crate::model::comparison::Side;
+    use crate::model::comparison::Window;
+    use crate::model::metric_data::{PointValue, SidedPoint};
 
     const MIN: i64 = 60_000_000_000;
 

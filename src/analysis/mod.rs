@@ -22,8 +22,8 @@ use crate::analysis::config::{AnalysisConfig, Method};
 use crate::analysis::report::{
     AnalysisReport, Classification, DecidedShare, Source, Verdict, REPORT_SCHEMA_VERSION,
 };
-use crate::engine::metric_input::MetricData;
-use crate::engine::summary::{ComparisonInput, GroupLevel};
+use crate::model::comparison::{ComparisonInput, GroupLevel};
+use crate::model::metric_data::MetricData;
 use crate::model::quality::DataQuality;
 use rayon::prelude::*;
 
@@ -203,7 +203,7 @@ pub fn human_summary(report: &AnalysisReport) -> String {
             .filter(|c| k(c.classification))
             .count()
     };
-    let sel = |s: &crate::engine::summary::Selector| {
+    let sel = |s: &crate::model::comparison::Selector| {
         let mut parts = Vec::new();
         if let Some(t) = &s.track {
             parts.push(format!("track={t}"));

@@ -1,7 +1,7 @@
 //! The analysis result: the JSON report (schema in `docs/report.schema.json`) and the input of
 //! every human-readable report. Reports render this; they never recompute statistics.
 
-use crate::engine::summary::{GroupLevel, Selector, Window};
+use crate::model::comparison::{GroupLevel, Selector, Window};
 use crate::model::quality::DataQuality;
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,7 @@
 use super::config::{AnalysisConfig, Direction, Method};
 use super::report::{AnalysisReport, Classification, MetricName, Verdict};
 use super::*;
-use crate::engine::summary::{
+use crate::model::comparison::{
     ComparisonInput, GroupComparison, GroupKey, GroupLevel, Quantiles, Selector, TimeBucket,
     TrackSample, Window,
 };
@@ -1039,7 +1039,8 @@ fn faster_canary_fails_low_only_when_decreases_are_judged() {
 #[test]
 fn metric_report_validates_against_the_schema_and_old_json_reads() {
     use crate::analysis::report::{Comparison, Source};
-    use crate::engine::metric_input::{MetricData, PointValue, Side as MSide, SidedPoint};
+    use crate::model::comparison::Side as MSide;
+    use crate::model::metric_data::{MetricData, PointValue, SidedPoint};
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
     let min = 60_000_000_000i64;
@@ -1076,7 +1077,7 @@ fn metric_report_validates_against_the_schema_and_old_json_reads() {
         }
     }
     let data = MetricData {
-        window: crate::engine::summary::Window {
+        window: crate::model::comparison::Window {
             start_unix_nano: 0,
             end_unix_nano: 7 * min,
         },

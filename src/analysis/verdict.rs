@@ -262,7 +262,7 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
 mod tests {
     use super::*;
     use crate::analysis::report::{MetricName, SideSummary};
-    use crate::engine::summary::GroupLevel;
+    use crate::model::comparison::GroupLevel;
 
     /// An error-rate comparison (critical, allowed +0.5 pp) with the given interval.
     fn error_rate(id: &str, class: Classification, ci: (f64, f64)) -> Comparison {

@@ -1,6 +1,5 @@
 //! `canalyst inspect INPUT... [--json]`: what the inputs contain.
 
-use crate::ingest::inventory::inspect_paths;
 use crate::ingest::IngestOptions;
 use clap::Args;
 use std::path::PathBuf;
@@ -21,7 +20,7 @@ pub struct InspectArgs {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
-    let (inv, quality) = inspect_paths(&args.inputs, &IngestOptions::default())?;
+    let (inv, quality) = crate::pipeline::inspect(&args.inputs, &IngestOptions::default())?;
     if args.json {
         let doc = serde_json::json!({ "inventory": inv, "data_quality": quality });
         println!("{}", serde_json::to_string_pretty(&doc)?);

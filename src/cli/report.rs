@@ -29,7 +29,7 @@ pub struct ReportArgs {
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     let (input, report, metrics) = args.analysis.run_analysis_and_metrics(true)?;
     let title = args.title.clone().unwrap_or_else(|| {
-        let side = |s: &crate::engine::summary::Selector| {
+        let side = |s: &crate::model::comparison::Selector| {
             [s.track.as_deref(), s.version.as_deref()]
                 .into_iter()
                 .flatten()

@@ -3,15 +3,11 @@
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::report::AnalysisReport;
-use crate::engine::inputs::open_inputs;
-use crate::engine::metric_input::{load_metric_data, metric_window};
-use crate::engine::metric_series::{metric_series, report_bucket_ns, MetricSeries};
-use crate::engine::queries::Params;
-use crate::engine::summary::{ComparisonInput, Selector};
-use crate::engine::{comparison_input, EngineConfig, EngineOptions};
-use crate::engine::{Engine, EngineError};
 use crate::ingest::IngestOptions;
+use crate::model::comparison::{ComparisonInput, Selector};
+use crate::model::metric_series::MetricSeries;
 use crate::model::time::parse_rfc3339;
+use crate::pipeline::{Columns, Selection, Sources};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::path::PathBuf;
@@ -80,7 +76,8 @@ impl AnalysisArgs {
         })
     }
 
-    fn engine_options(&self, cfg: &AnalysisConfig) -> anyhow::Result<EngineOptions> {
+    /// The [`Selection`] the flags ask for.
+    fn selection(&self, cfg: &AnalysisConfig) -> anyhow::Result<Selection> {
         let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
                 .map(|s| {
@@ -92,13 +89,15 @@ impl AnalysisArgs {
         if self.bucket_seconds == 0 {
             bail!("--bucket-seconds must be at least 1");
         }
-        Ok(EngineOptions {
+        let (baseline, canary) = self.selectors();
+        Ok(Selection {
+            baseline,
+            canary,
             service: self.service.clone(),
             since_unix_nano: time("since", &self.since)?,
             until_unix_nano: time("until", &self.until)?,
             bucket_ns: i64::from(self.bucket_seconds) * 1_000_000_000,
             levels: cfg.levels.clone(),
-            ..EngineOptions::default()
         })
     }
 
@@ -115,143 +114,34 @@ impl AnalysisArgs {
         with_series: bool,
     ) -> anyhow::Result<(ComparisonInput, AnalysisReport, Option<MetricSeries>)> {
         let cfg = self.config()?;
-        let opts = self.engine_options(&cfg)?;
-        let (baseline, canary) = self.selectors();
-        let threads = rayon::current_num_threads().max(1);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?;
-        let (input, metrics, quality, series) = rt.block_on(async {
-            let timing = crate::timings::phase("open inputs");
-            let opened = open_inputs(
-                &self.inputs,
-                &IngestOptions::default(),
-                crate::engine::context::ANALYSIS_COLUMNS,
-                EngineConfig {
-                    target_partitions: threads,
-                },
-            )
-            .await?;
-            drop(timing);
-            super::ingest::print_quality(&opened.quality);
-            // Before selecting sides: a rejected record must fail a --strict run even when
-            // what is left cannot be compared (the rejection is the cause, not the symptom).
-            if self.strict && opened.quality.records_rejected > 0 {
-                bail!(
-                    "--strict: {} input records were rejected ({})",
-                    opened.quality.records_rejected,
-                    opened.quality.summary()
-                );
-            }
-            let _timing = crate::timings::phase("comparison input");
-            let input = match comparison_input(&opened.engine, &baseline, &canary, &opts).await {
-                Ok(input) => input,
-                // No spans at all: a metrics-only input, whose window comes from the metrics.
-                Err(e @ EngineError::EmptySide { .. }) => {
-                    if span_count(&opened.engine).await? > 0 {
-                        return Err(e.into());
-                    }
-                    metrics_only_input(&opened.engine, &baseline, &canary, &opts)
-                        .await
-                        .map_err(|m| anyhow::anyhow!("{e}; {m}"))?
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let ma = &cfg.metric_analysis;
-            // With spans, metrics are only read when something will judge them.
-            let wanted = input.groups.is_empty()
-                || ma.with_spans
-                || !ma.ratios.is_empty()
-                || !ma.series.is_empty();
-            let metrics = if ma.enabled && wanted {
-                let _timing = crate::timings::phase("metric input");
-                Some(
-                    load_metric_data(
-                        &opened.engine,
-                        &baseline,
-                        &canary,
-                        &opts.service,
-                        input.window,
-                        opts.bucket_ns,
-                    )
-                    .await?,
-                )
-            } else {
-                None
-            };
-            let series = if with_series {
-                let _timing = crate::timings::phase("metric series");
-                let params = Params {
-                    baseline: input.baseline.clone(),
-                    canary: input.canary.clone(),
-                    service: self.service.clone(),
-                    window: input.window,
-                    bucket_ns: report_bucket_ns(&input.window, input.bucket_ns),
-                };
-                Some(metric_series(&opened.engine, &params).await?)
-            } else {
-                None
-            };
-            anyhow::Ok((input, metrics, opened.quality, series))
-        })?;
+        let selection = self.selection(&cfg)?;
+        let sources = Sources::open(&self.inputs, &IngestOptions::default(), Columns::Analysis)?;
+        super::ingest::print_quality(sources.quality());
+        // Before selecting sides: a rejected record must fail a --strict run even when
+        // what is left cannot be compared (the rejection is the cause, not the symptom).
+        let rejected = sources.quality().records_rejected;
+        if self.strict && rejected > 0 {
+            bail!(
+                "--strict: {rejected} input records were rejected ({})",
+                sources.quality().summary()
+            );
+        }
+        let run = sources.prepare(selection)?;
+        let input = run.comparison_input();
+        let ma = &cfg.metric_analysis;
+        // With spans, metrics are only read when something will judge them.
+        let wanted = input.groups.is_empty()
+            || ma.with_spans
+            || !ma.ratios.is_empty()
+            || !ma.series.is_empty();
+        let metrics = (ma.enabled && wanted)
+            .then(|| run.metric_data())
+            .transpose()?;
+        let series = with_series.then(|| run.series()).transpose()?;
+        let (input, quality) = run.into_parts();
         let timing = crate::timings::phase("statistics and verdict");
         let report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
         drop(timing);
         Ok((input, report, series))
     }
-}
-
-/// Number of spans in the engine.
-async fn span_count(engine: &Engine) -> anyhow::Result<i64> {
-    use arrow::array::AsArray;
-    let (_, batches) = engine
-        .query(
-            "span count",
-            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM spans",
-            vec![],
-        )
-        .await?;
-    Ok(batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .map(|b| {
-            b.column(0)
-                .as_primitive::<arrow::datatypes::Int64Type>()
-                .value(0)
-        })
-        .unwrap_or(0))
-}
-
-/// The comparison input of a metrics-only run: no span groups, the window from
-/// `--since`/`--until` or else from the metrics ([`metric_window`]).
-async fn metrics_only_input(
-    engine: &Engine,
-    baseline: &Selector,
-    canary: &Selector,
-    opts: &EngineOptions,
-) -> anyhow::Result<ComparisonInput> {
-    let auto = metric_window(engine, baseline, canary, &opts.service, opts.bucket_ns).await?;
-    let start = opts.since_unix_nano.or(auto.map(|w| w.start_unix_nano));
-    let end = opts.until_unix_nano.or(auto.map(|w| w.end_unix_nano));
-    let (Some(start), Some(end)) = (start, end) else {
-        bail!(
-            "no metric points either where both sides reported at the same time; give --since/--until to compare anyway"
-        );
-    };
-    if start >= end {
-        bail!("empty window: start {start} ns is not before end {end} ns");
-    }
-    Ok(ComparisonInput {
-        baseline: baseline.clone(),
-        canary: canary.clone(),
-        window: crate::engine::summary::Window {
-            start_unix_nano: start,
-            end_unix_nano: end,
-        },
-        bucket_ns: opts.bucket_ns,
-        canary_first_seen_unix_nano: None,
-        groups: Vec::new(),
-    })
 }

@@ -1,11 +1,7 @@
 //! `canalyst sql`: run SQL over the canonical tables (`spans`, `requests`).
 
-use crate::engine::inputs::open_inputs;
-use crate::engine::output::{write_result, ResultFormat};
-use crate::engine::queries::parse_param;
-use crate::engine::EngineConfig;
 use crate::ingest::IngestOptions;
-use crate::model::spans::SPAN_COLUMNS;
+use crate::pipeline::{Columns, ResultFormat, Sources, SqlQuery};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -86,35 +82,15 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
     if format == Format::Parquet && output.is_none() {
         bail!("--format parquet needs -o FILE");
     }
-    let params = params
-        .iter()
-        .map(|p| parse_param(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let threads = rayon::current_num_threads().max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let (schema, batches) = rt.block_on(async {
-        let opened = open_inputs(
-            &inputs,
-            &IngestOptions::default(),
-            SPAN_COLUMNS,
-            EngineConfig {
-                target_partitions: threads,
-            },
-        )
-        .await?;
-        // The query result is the output; data quality is worth a word only when the inputs
-        // were ingested just now and something was wrong with them.
-        let q = &opened.quality;
-        let ingested = !inputs.iter().all(|p| crate::ingest::is_dataset(p));
-        if ingested && (!q.issues.is_empty() || q.issues_not_listed > 0) {
-            super::ingest::print_quality(q);
-        }
-        anyhow::Ok(opened.engine.query("user SQL", &sql, params).await?)
-    })?;
+    let query = SqlQuery::new(sql, &params)?;
+    let sources = Sources::open(&inputs, &IngestOptions::default(), Columns::All)?;
+    // The query result is the output; data quality is worth a word only when the inputs
+    // were ingested just now and something was wrong with them.
+    let q = sources.quality();
+    if !sources.all_datasets() && (!q.issues.is_empty() || q.issues_not_listed > 0) {
+        super::ingest::print_quality(q);
+    }
+    let result = sources.query(&query)?;
     let format = match format {
         Format::Table => ResultFormat::Table,
         Format::Csv => ResultFormat::Csv,
@@ -125,17 +101,13 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
         Some(path) => {
             let f = std::fs::File::create(path)
                 .with_context(|| format!("creating {}", path.display()))?;
-            write_result(format, &schema, &batches, std::io::BufWriter::new(f))
+            result
+                .write(format, std::io::BufWriter::new(f))
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        None => write_result(
-            format,
-            &schema,
-            &batches,
-            std::io::BufWriter::new(std::io::stdout()),
-        )?,
+        None => result.write(format, std::io::BufWriter::new(std::io::stdout()))?,
     }
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let rows = result.rows();
     eprintln!("canalyst sql: {rows} row(s)");
     Ok(super::EXIT_OK)
 }

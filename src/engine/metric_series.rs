@@ -2,73 +2,16 @@
 //! server errors and p50/p99 latency per side, service, track and time bucket, as the shipped
 //! dashboard queries [`queries::METRICS_ERROR_RATE_BY_TRACK`] and
 //! [`queries::METRICS_P99_BY_TRACK`] compute them. The report's "Metrics over time" section
-//! draws these; `docs/metrics-dashboards.md` has the definitions.
+//! draws these; `docs/metrics-dashboards.md` has the definitions. The result types are in
+//! [`crate::model::metric_series`].
 
 use super::queries::{self, Params, Query};
 use super::{Engine, EngineError};
+use crate::model::comparison::Side;
+use crate::model::metric_series::{MetricBucket, MetricSeries, TrackSeries};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use std::collections::BTreeMap;
-
-/// Which side of the comparison a series belongs to (the selectors of [`Params`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Side {
-    /// Matches the baseline selector (`$1`, `$2`).
-    Baseline,
-    /// Matches the canary selector (`$3`, `$4`) and not the baseline one.
-    Canary,
-}
-
-/// One time bucket of one track's metric series.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricBucket {
-    /// Bucket start, ns since the epoch (aligned to the epoch; points placed at `time − 1 ns`).
-    pub start_unix_nano: i64,
-    /// Requests: sum of the `http.server.request.duration` histogram counts.
-    pub requests: u64,
-    /// Of those with `http.response.status_code` ≥ 500.
-    pub errors: u64,
-    /// p50 latency of the merged histograms, ms (`None` without a histogram quantile).
-    pub p50_ms: Option<f64>,
-    /// p99 latency of the merged histograms, ms.
-    pub p99_ms: Option<f64>,
-}
-
-/// The series of one (side, service, track).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrackSeries {
-    /// Side.
-    pub side: Side,
-    /// `service_name`.
-    pub service: String,
-    /// `deployment_track`.
-    pub track: String,
-    /// Non-empty buckets in time order.
-    pub buckets: Vec<MetricBucket>,
-}
-
-/// Every track's series; empty `series` means the inputs had no request-duration metrics.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricSeries {
-    /// Bucket width, ns.
-    pub bucket_ns: i64,
-    /// Sorted by service, side (baseline first), track.
-    pub series: Vec<TrackSeries>,
-}
-
-impl MetricSeries {
-    /// True when no bucket has a request.
-    pub fn is_empty(&self) -> bool {
-        self.series.iter().all(|s| s.buckets.is_empty())
-    }
-
-    /// Services in order.
-    pub fn services(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.series.iter().map(|s| s.service.as_str()).collect();
-        v.dedup();
-        v
-    }
-}
 
 fn shape(q: &Query, column: &str, reason: String) -> EngineError {
     EngineError::ResultShape {
@@ -155,7 +98,7 @@ pub const REPORT_POINTS: i64 = 12;
 /// export interval (typically 60 s), so a per-minute histogram quantile rests on one export of
 /// a few canary requests; merging several intervals per point shows the trend instead of the
 /// bucket resolution of single exports.
-pub fn report_bucket_ns(window: &super::summary::Window, bucket_ns: i64) -> i64 {
+pub fn report_bucket_ns(window: &crate::model::comparison::Window, bucket_ns: i64) -> i64 {
     let bucket_ns = bucket_ns.max(1);
     let len = (window.end_unix_nano - window.start_unix_nano).max(1);
     let k = (len as f64 / (REPORT_POINTS as f64 * bucket_ns as f64))

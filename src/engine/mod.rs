@@ -3,7 +3,7 @@
 //! [`Engine`] holds a DataFusion session with the canonical `spans` table, the `requests` view
 //! and canalyst's aggregate functions ([`udaf`]); [`queries`] are the shipped SQL files;
 //! [`samples::comparison_input`] selects the window and both sides with SQL and builds the
-//! per-group samples of [`summary`] in parallel with rayon. `docs/engine.md` is the user guide.
+//! per-group samples of [`crate::model::comparison`] in parallel with rayon. `docs/engine.md` is the user guide.
 
 pub mod context;
 pub mod ddsketch;
@@ -15,7 +15,6 @@ pub mod output;
 pub mod quantile;
 pub mod queries;
 pub mod samples;
-pub mod summary;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod udaf;

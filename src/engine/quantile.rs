@@ -7,7 +7,7 @@
 //! `Q(q) = x[j] + γ·(x[j+1] − x[j])`. The interpolation is evaluated exactly as numpy's `_lerp`
 //! does (from the upper neighbour when `γ ≥ 0.5`) so results agree with numpy bit for bit.
 
-use super::summary::Quantiles;
+use crate::model::comparison::Quantiles;
 
 /// Type-7 quantile of `sorted` (ascending, no NaN). Returns NaN for an empty slice; `q` is
 /// clamped to `[0, 1]`.

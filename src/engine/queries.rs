@@ -6,7 +6,7 @@
 //! window start and `$7` window end (timestamp ns UTC, half-open), `$8` bucket width
 //! (interval). A query uses a prefix or subset of them; each file's header says which.
 
-use super::summary::{Selector, Window};
+use crate::model::comparison::{Selector, Window};
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::common::ScalarValue;
 

@@ -9,11 +9,11 @@
 use super::context::Engine;
 use super::quantile::{quantile_sorted, standard_quantiles};
 use super::queries::{self, Params, Query};
-use super::summary::{
-    ComparisonInput, GroupComparison, GroupKey, GroupLevel, Selector, TimeBucket, TrackSample,
-    Window,
-};
 use super::EngineError;
+use crate::model::comparison::{
+    bucket_start, ComparisonInput, GroupComparison, GroupKey, GroupLevel, Selector, TimeBucket,
+    TrackSample, Window,
+};
 use ahash::AHashMap;
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch};
 use arrow::compute::cast;
@@ -477,12 +477,6 @@ fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>)
         i = j;
     }
     (sample, series)
-}
-
-/// Start of the bucket holding `t`, buckets aligned to the Unix epoch (as SQL `date_bin` with
-/// origin 1970-01-01 computes it).
-pub fn bucket_start(t: i64, bucket_ns: i64) -> i64 {
-    t.div_euclid(bucket_ns) * bucket_ns
 }
 
 #[cfg(test)]

@@ -352,7 +352,7 @@ impl Dataset {
                 tables.push(RecordBatch::new_empty(schema));
                 continue;
             }
-            let parquet = |source| IngestError::Parquet {
+            let parquet = |source| IngestError::ParquetRead {
                 path: path.clone(),
                 source,
             };
@@ -385,7 +385,7 @@ impl Dataset {
         let file = File::open(&self.spans).map_err(io(&self.spans))?;
         ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.with_batch_size(batch_rows.max(1)).build())
-            .map_err(|source| IngestError::Parquet {
+            .map_err(|source| IngestError::ParquetRead {
                 path: self.spans.clone(),
                 source,
             })
@@ -418,6 +418,32 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
             ),
         });
     }
+    if manifest.format != DATASET_FORMAT {
+        return Err(IngestError::Invalid {
+            path: path.join(MANIFEST_FILE),
+            message: format!(
+                "format {:?} but a DATASET has format {DATASET_FORMAT:?}",
+                manifest.format
+            ),
+        });
+    }
+    check_schema(&path.join(SPANS_FILE), &spans_schema())?;
+    for (name, schema) in crate::model::metrics::metric_schemas() {
+        let file = path.join(metric_file(name));
+        if !file.is_file() {
+            continue;
+        }
+        if manifest.metrics_schema_version != METRICS_SCHEMA_VERSION {
+            return Err(IngestError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "metrics schema version {} but this canalyst reads version {METRICS_SCHEMA_VERSION}; re-run `canalyst ingest`",
+                    manifest.metrics_schema_version
+                ),
+            });
+        }
+        check_schema(&file, &schema)?;
+    }
     let quality_path = path.join(QUALITY_FILE);
     let quality = if quality_path.is_file() {
         read_json(&quality_path)?
@@ -430,6 +456,65 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
         manifest,
         quality,
     })
+}
+
+/// Checks that the Parquet file at `path` has the canonical `expected` schema: the same
+/// columns in the same order with the same types and nullability. Only the footer is read.
+/// The error names the file and the first column that differs, so a foreign Parquet file
+/// copied into a DATASET is refused when it is opened, not deep inside a query.
+pub fn check_schema(path: &Path, expected: &arrow::datatypes::Schema) -> Result<(), IngestError> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+        IngestError::ParquetRead {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    let found = builder.schema();
+    let invalid = |message: String| IngestError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("not the canonical schema: {message}"),
+    };
+    let nullable = |n: bool| if n { "nullable" } else { "non-nullable" };
+    for (i, want) in expected.fields().iter().enumerate() {
+        let Some(got) = found.fields().get(i) else {
+            return Err(invalid(format!(
+                "column {} {:?} is missing ({} columns, expected {})",
+                i + 1,
+                want.name(),
+                found.fields().len(),
+                expected.fields().len()
+            )));
+        };
+        if got.name() != want.name() {
+            return Err(invalid(format!(
+                "column {} is {:?}, expected {:?}",
+                i + 1,
+                got.name(),
+                want.name()
+            )));
+        }
+        if got.data_type() != want.data_type() || got.is_nullable() != want.is_nullable() {
+            return Err(invalid(format!(
+                "column {:?} is {} {}, expected {} {}",
+                want.name(),
+                nullable(got.is_nullable()),
+                got.data_type(),
+                nullable(want.is_nullable()),
+                want.data_type()
+            )));
+        }
+    }
+    if let Some(extra) = found.fields().get(expected.fields().len()) {
+        return Err(invalid(format!(
+            "unexpected column {} {:?} ({} columns, expected {})",
+            expected.fields().len() + 1,
+            extra.name(),
+            found.fields().len(),
+            expected.fields().len()
+        )));
+    }
+    Ok(())
 }
 
 /// All spans of `inputs` in memory, for commands that accept a DATASET or raw files alike:

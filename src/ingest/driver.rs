@@ -56,6 +56,15 @@ pub enum IngestError {
     /// Building or combining Arrow batches failed.
     #[error("building record batches: {0}")]
     Arrow(#[from] ArrowError),
+    /// Reading a Parquet input (a DATASET table) failed.
+    #[error("reading {}: {source}", path.display())]
+    ParquetRead {
+        /// The input file.
+        path: PathBuf,
+        /// The Parquet reader's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
     /// Writing the Parquet output failed.
     #[error("writing {}: {source}", path.display())]
     Parquet {

@@ -246,7 +246,7 @@ pub fn inspect_paths(
             if !path.is_file() {
                 continue;
             }
-            let pq = |source| IngestError::Parquet {
+            let pq = |source| IngestError::ParquetRead {
                 path: path.clone(),
                 source,
             };

@@ -4,9 +4,12 @@
 //! (one per span, resource fields shared through [`spans::ResourceInfo`]) and append them to a
 //! [`spans::SpansBuilder`], which owns the column layout.
 
+pub mod comparison;
 pub mod identity;
 pub mod ids;
+pub mod metric_data;
 pub mod metric_delta;
+pub mod metric_series;
 pub mod metrics;
 pub mod quality;
 pub mod route;

@@ -8,7 +8,7 @@ use super::charts::{
 use super::view::{self, GroupView};
 use super::ReportError;
 use crate::analysis::report::{AnalysisReport, Comparison, MetricName};
-use crate::engine::summary::{ComparisonInput, GroupLevel};
+use crate::model::comparison::{ComparisonInput, GroupLevel};
 
 /// Most latency-distribution panels (small multiples); the rest are named in a note.
 pub const MAX_ECDF_PANELS: usize = 12;
@@ -342,7 +342,7 @@ pub const MAX_METRIC_PANELS: usize = 8;
 /// (the inputs had no request-duration metrics). `frame` is the span charts' time axis,
 /// widened to cover every metric bucket.
 pub fn metric_figures(
-    series: &crate::engine::metric_series::MetricSeries,
+    series: &crate::model::metric_series::MetricSeries,
     frame: TimeFrame,
 ) -> Result<Vec<Figure>, ReportError> {
     use charts::metric_series::{Measure, MetricSeriesChart, Panel};

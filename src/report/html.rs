@@ -12,7 +12,7 @@ use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE
 use crate::analysis::report::{
     AnalysisReport, Classification, Comparison, MetricName, Source, Verdict,
 };
-use crate::engine::summary::{ComparisonInput, Selector};
+use crate::model::comparison::{ComparisonInput, Selector};
 use crate::model::quality::Severity;
 use std::fmt::Write;
 

@@ -10,7 +10,7 @@ use super::figures::{Figure, FigureKind, Figures};
 use super::html::{fmt_estimate, fmt_p, fmt_side, num};
 use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE_CHARS};
 use crate::analysis::report::{AnalysisReport, Classification, Verdict};
-use crate::engine::summary::Selector;
+use crate::model::comparison::Selector;
 use std::fmt::Write;
 
 /// Most data-quality issues listed (the JSON report has every listed issue).

@@ -3,7 +3,8 @@
 
 use super::tests::{input, report};
 use super::*;
-use crate::engine::metric_series::{MetricBucket, MetricSeries, Side, TrackSeries};
+use crate::model::comparison::Side;
+use crate::model::metric_series::{MetricBucket, MetricSeries, TrackSeries};
 
 fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();

@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! # fn demo(report: &canalyst::analysis::report::AnalysisReport,
-//! #         input: &canalyst::engine::summary::ComparisonInput) -> Result<(), canalyst::report::ReportError> {
+//! #         input: &canalyst::model::comparison::ComparisonInput) -> Result<(), canalyst::report::ReportError> {
 //! let files = canalyst::report::write_report(
 //!     std::path::Path::new("canary-report"), report, input, "checkout 2.4.0 canary")?;
 //! println!("open {}", files.html.display());
@@ -26,8 +26,8 @@ pub mod markdown;
 pub mod view;
 
 use crate::analysis::report::AnalysisReport;
-use crate::engine::metric_series::MetricSeries;
-use crate::engine::summary::ComparisonInput;
+use crate::model::comparison::ComparisonInput;
+use crate::model::metric_series::MetricSeries;
 use std::path::{Path, PathBuf};
 
 /// Why a report could not be written.

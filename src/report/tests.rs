@@ -2,7 +2,7 @@
 //! including hostile telemetry strings.
 
 use super::*;
-use crate::engine::summary::{
+use crate::model::comparison::{
     GroupComparison, GroupKey, GroupLevel, Quantiles, Selector, TimeBucket, TrackSample, Window,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};

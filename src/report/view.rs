@@ -5,7 +5,7 @@
 use super::escape;
 use super::files::slug;
 use crate::analysis::report::{AnalysisReport, Classification, Comparison};
-use crate::engine::summary::{ComparisonInput, GroupComparison, GroupKey, GroupLevel};
+use crate::model::comparison::{ComparisonInput, GroupComparison, GroupKey, GroupLevel};
 
 /// Longest telemetry string shown in a chart label.
 pub const MAX_LABEL_CHARS: usize = 60;

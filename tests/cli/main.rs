@@ -1,6 +1,8 @@
 //! Integration tests driving the real `canalyst` binary, one module per area.
 
 mod analyze;
+mod architecture;
+mod bad_inputs;
 mod fixtures;
 mod generate;
 mod ingest;

@@ -6,9 +6,9 @@
 use super::*;
 use crate::engine::context::ANALYSIS_COLUMNS;
 use crate::engine::inputs::open_inputs;
-use crate::engine::summary::{Selector, Window};
 use crate::engine::EngineConfig;
 use crate::ingest::IngestOptions;
+use crate::model::comparison::{Selector, Window};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

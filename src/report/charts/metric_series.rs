@@ -10,7 +10,8 @@
 
 use super::quantile_timeseries::{columns, height_for, LEGEND_HEIGHT, WIDTH};
 use super::*;
-use crate::engine::metric_series::{MetricBucket, Side, TrackSeries};
+use crate::model::comparison::Side;
+use crate::model::metric_series::{MetricBucket, TrackSeries};
 
 /// What a chart shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

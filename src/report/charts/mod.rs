@@ -330,7 +330,7 @@ pub struct TimeFrame {
 
 impl TimeFrame {
     /// The frame covering the window and every bucket of `input`.
-    pub fn of(input: &crate::engine::summary::ComparisonInput) -> Self {
+    pub fn of(input: &crate::model::comparison::ComparisonInput) -> Self {
         let bucket_ns = input.bucket_ns.max(1);
         let mut origin = input.window.start_unix_nano;
         let mut end = input.window.end_unix_nano;
@@ -452,7 +452,7 @@ pub struct Counts {
 /// Counts per bucket start of `series`, summed over all given series, in time order. Sums of
 /// counts are plain additions of the engine's counts, not a re-estimate.
 pub fn sum_buckets<'a>(
-    series: impl IntoIterator<Item = &'a [crate::engine::summary::TimeBucket]>,
+    series: impl IntoIterator<Item = &'a [crate::model::comparison::TimeBucket]>,
 ) -> Vec<Counts> {
     let mut m: std::collections::BTreeMap<i64, Counts> = std::collections::BTreeMap::new();
     for s in series {

@@ -1,12 +1,12 @@
 //! Median (p50) and 99th-percentile (p99) latency per time bucket, stable against canary, one
 //! panel per group (the most regressed groups). The per-bucket quantiles are the engine's exact
-//! values ([`crate::engine::summary::TimeBucket`]); this chart only draws them.
+//! values ([`crate::model::comparison::TimeBucket`]); this chart only draws them.
 //!
 //! Read it for timing: a canary p99 that rises only after some minutes (a leak, a cache
 //! filling) or only at a load peak looks different here from a constant regression.
 
 use super::*;
-use crate::engine::summary::TimeBucket;
+use crate::model::comparison::TimeBucket;
 
 /// One panel: a group's label and its two series.
 pub struct Panel<'a> {

@@ -1,8 +1,9 @@
-//! What the engine hands to analysis and reports: per-group samples of baseline and canary
-//! over the comparison window.
+//! The span-based comparison input as plain data: the two sides, the window and per-group
+//! samples of baseline and canary over it.
 //!
-//! This is the contract between [`crate::engine`] (which computes it with DataFusion and rayon)
-//! and [`crate::analysis`] / reports (which judge and render it). Durations are milliseconds.
+//! This is the contract between `engine` (which computes it with DataFusion and rayon) and
+//! `analysis` / `report` (which judge and render it without importing the engine).
+//! Durations are milliseconds.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,16 @@ pub struct Selector {
     pub version: Option<String>,
 }
 
+/// Which side of the comparison something belongs to: the baseline [`Selector`] wins when a
+/// record matches both (`queries/window.sql`, the metric queries' `side` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    /// Matches the baseline selector.
+    Baseline,
+    /// Matches the canary selector (and not the baseline's).
+    Canary,
+}
+
 /// Comparison window, nanoseconds since the Unix epoch, half-open `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
@@ -45,6 +56,12 @@ pub struct Window {
     pub start_unix_nano: i64,
     /// Exclusive end.
     pub end_unix_nano: i64,
+}
+
+/// Start of the bucket holding `t`, buckets aligned to the Unix epoch (as SQL `date_bin` with
+/// origin 1970-01-01 computes it).
+pub fn bucket_start(t: i64, bucket_ns: i64) -> i64 {
+    t.div_euclid(bucket_ns) * bucket_ns
 }
 
 /// Exact quantiles of a sample (Hyndman–Fan type 7, numpy's default `linear` method).
