@@ -29,6 +29,8 @@ mod histogram_reference_tests;
 #[cfg(test)]
 mod reference_tests;
 #[cfg(test)]
+mod sequential_aa_tests;
+#[cfg(test)]
 mod sequential_tests;
 
 use serde::{Deserialize, Serialize};
