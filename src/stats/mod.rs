@@ -21,6 +21,7 @@ pub mod power;
 pub mod proportion;
 pub mod quantile;
 pub mod quantile_difference;
+pub mod sequential;
 
 #[cfg(test)]
 mod coverage_tests;
@@ -28,6 +29,10 @@ mod coverage_tests;
 mod histogram_reference_tests;
 #[cfg(test)]
 mod reference_tests;
+#[cfg(test)]
+mod sequential_aa_tests;
+#[cfg(test)]
+mod sequential_tests;
 
 use serde::{Deserialize, Serialize};
 
