@@ -19,6 +19,7 @@ pub mod summary;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod udaf;
+pub mod udaf_args;
 
 pub use context::{Engine, EngineConfig};
 pub use samples::{comparison_input, EngineOptions};

@@ -3,6 +3,7 @@
 mod analyze;
 mod fixtures;
 mod generate;
+mod import_graph;
 mod ingest;
 mod metrics;
 mod metrics_analysis;
