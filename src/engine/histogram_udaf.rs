@@ -41,7 +41,7 @@
 //! count list whose length is not `bounds + 1`, a scale outside −10..=20) fail the query with
 //! the offending values.
 
-use super::udaf::constant_f64;
+use super::udaf_args::constant_f64;
 use crate::stats::exponential_histogram::{self, ExponentialBuckets, ExponentialHistogram};
 use crate::stats::histogram_quantile::ExplicitHistogram;
 use arrow::array::{Array, ArrayRef, AsArray, ListArray};

@@ -18,6 +18,7 @@ pub mod samples;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod udaf;
+pub mod udaf_args;
 
 pub use context::{Engine, EngineConfig};
 pub use samples::{comparison_input, EngineOptions};

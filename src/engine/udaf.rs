@@ -19,16 +19,15 @@
 
 use super::ddsketch::{DDSketch, DDSketchState, DEFAULT_MAX_BUCKETS, DEFAULT_RELATIVE_ACCURACY};
 use super::quantile::{quantile_sorted, sort_values};
-use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch};
-use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int32Type, Schema, UInt64Type};
+use super::udaf_args::constant_f64;
+use arrow::array::{Array, ArrayRef, AsArray, ListArray};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int32Type, UInt64Type};
 use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Signature, TypeSignature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, TypeSignature, Volatility,
 };
-use datafusion::physical_expr::PhysicalExpr;
 use std::sync::Arc;
 
 /// Every aggregate function canalyst registers.
@@ -39,19 +38,6 @@ pub fn all() -> Vec<AggregateUDF> {
         AggregateUDF::from(super::histogram_udaf::HistogramQuantile::new()),
         AggregateUDF::from(super::histogram_udaf::ExpHistogramQuantile::new()),
     ]
-}
-
-/// Value of a constant argument (a literal), as DataFusion's own percentile functions read it.
-pub(super) fn constant_f64(expr: &Arc<dyn PhysicalExpr>, fname: &str, what: &str) -> Result<f64> {
-    let batch = RecordBatch::new_empty(Arc::new(Schema::empty()));
-    let v = match expr.evaluate(&batch) {
-        Ok(ColumnarValue::Scalar(s)) => s,
-        _ => return plan_err!("{fname}: {what} must be a constant"),
-    };
-    match v.cast_to(&DataType::Float64)? {
-        ScalarValue::Float64(Some(x)) => Ok(x),
-        _ => plan_err!("{fname}: {what} must be a non-null number"),
-    }
 }
 
 fn quantile_arg(args: &AccumulatorArgs, fname: &str) -> Result<f64> {

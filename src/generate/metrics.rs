@@ -24,6 +24,7 @@
 
 use super::plan::{rng_for, TrafficPlan};
 use super::resource::{resource_attributes, scope, split, SCHEMA_URL};
+use super::scenario::STABLE_CONVERSION;
 use super::simulate::{resource_id, AttrValue, Request, ResourceId, RESOURCES};
 use super::topology::{rt, svc, RouteId, Track, ROUTES, SERVICES};
 use crate::model::time::{format_rfc3339, NS_PER_SEC};
@@ -49,10 +50,6 @@ pub const EXP_MAX_SIZE: i64 = 160;
 
 /// Default export interval (the SDK's periodic reader default), seconds.
 pub const DEFAULT_INTERVAL_SECONDS: f64 = 60.0;
-
-/// Share of successful frontend checkouts that place an order on stable (the rest are, for
-/// instance, declined cards: a business outcome, not an HTTP error).
-pub const STABLE_CONVERSION: f64 = 0.94;
 
 /// Random stream purpose of the order-placed draws (see [`super::plan::rng_for`]); distinct
 /// from the plan's purposes so the spans do not change.

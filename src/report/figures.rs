@@ -105,7 +105,7 @@ fn links_of(comparisons: &[&Comparison]) -> Vec<Link> {
         .map(|c| Link {
             label: format!(
                 "{}: {}",
-                charts::forest::metric_label(c.metric),
+                super::view::metric_label(c.metric),
                 view::classification_name(c.classification)
             ),
             anchor: view::comparison_anchor(c),
@@ -232,7 +232,7 @@ fn span_time_figures(
         caption: format!(
             "Exact p50 (dashed) and p99 (solid) per {} bucket for the {} most regressed groups; \
              log scale.",
-            fmt_bucket(input.bucket_ns),
+            charts::fmt_bucket(input.bucket_ns),
             ts_groups.len()
         ),
         links: ts_groups
@@ -292,7 +292,7 @@ fn span_time_figures(
              band per bucket (a plotting aid: how far a bucket's rate can move by chance at its \
              count). Adjacent {} buckets are merged until the canary has enough requests per \
              point; each panel title gives the width. First panel: all {what}.",
-            fmt_bucket(input.bucket_ns)
+            charts::fmt_bucket(input.bucket_ns)
         ),
         links: error_groups
             .iter()
@@ -315,22 +315,12 @@ fn span_time_figures(
         title: "Traffic split".into(),
         caption: format!(
             "Canary share of weighted {what} per {} bucket (sample weights applied).",
-            fmt_bucket(input.bucket_ns)
+            charts::fmt_bucket(input.bucket_ns)
         ),
         links: Vec::new(),
     });
 
     Ok(())
-}
-
-/// A bucket width in words (`1 min`, `30 s`).
-pub fn fmt_bucket(ns: i64) -> String {
-    let s = ns as f64 / 1e9;
-    if s >= 60.0 && (s / 60.0).fract() == 0.0 {
-        format!("{} min", s / 60.0)
-    } else {
-        format!("{} s", charts::fmt_tick(s))
-    }
 }
 
 /// Most service panels of each metrics-over-time chart (services in name order); the caption
@@ -369,7 +359,7 @@ pub fn metric_figures(
             })
             .collect()
     };
-    let width = fmt_bucket(bucket_ns);
+    let width = charts::fmt_bucket(bucket_ns);
     let rest = if not_shown > 0 {
         format!(" {not_shown} further services are not drawn (panel limit {MAX_METRIC_PANELS}).")
     } else {

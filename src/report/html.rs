@@ -470,7 +470,7 @@ pub fn render(
              <td>{links}</td></tr>",
             anchor = h(&anchor),
             svc = t(&c.service),
-            metric = super::charts::forest::metric_label(c.metric),
+            metric = super::view::metric_label(c.metric),
             source = t(&source_text(c)),
             crit = if c.critical {
                 " <small>(critical)</small>"

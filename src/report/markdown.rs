@@ -176,7 +176,7 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
             "| {} | {} | {}{} | {} | {} | {} | {} | {} / {} | {} {} | {} |",
             m(&c.service),
             name,
-            super::charts::forest::metric_label(c.metric),
+            super::view::metric_label(c.metric),
             if c.critical { " \\(critical\\)" } else { "" },
             m(&super::html::source_text(c)),
             escape::markdown(&fmt_side(c, &c.baseline)),

@@ -139,6 +139,21 @@ pub fn ordered_groups<'a>(
     out
 }
 
+/// Metric name as shown in labels.
+pub fn metric_label(m: crate::analysis::report::MetricName) -> &'static str {
+    use crate::analysis::report::MetricName::*;
+    match m {
+        ErrorRate => "error rate",
+        LatencyP50 => "p50",
+        LatencyP90 => "p90",
+        LatencyP99 => "p99",
+        LatencyP999 => "p99.9",
+        LatencyShift => "latency shift",
+        BusinessRatio => "ratio",
+        IntervalSeries => "series",
+    }
+}
+
 /// Comparisons of the report, most severe first (stable: report order within a severity).
 pub fn ordered_comparisons(report: &AnalysisReport) -> Vec<&Comparison> {
     let mut v: Vec<&Comparison> = report.comparisons.iter().collect();
@@ -150,12 +165,7 @@ pub fn ordered_comparisons(report: &AnalysisReport) -> Vec<&Comparison> {
 pub fn escape_free_comparison_label(c: &Comparison) -> String {
     let name = c.route.as_deref().or(c.operation.as_deref()).unwrap_or("");
     escape::clean(
-        &format!(
-            "{} · {} · {}",
-            crate::report::charts::forest::metric_label(c.metric),
-            c.service,
-            name
-        ),
+        &format!("{} · {} · {}", metric_label(c.metric), c.service, name),
         MAX_LABEL_CHARS,
     )
 }

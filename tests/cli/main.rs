@@ -5,6 +5,7 @@ mod architecture;
 mod bad_inputs;
 mod fixtures;
 mod generate;
+mod import_graph;
 mod ingest;
 mod metrics;
 mod metrics_analysis;

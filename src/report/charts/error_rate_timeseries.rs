@@ -155,11 +155,7 @@ impl Chart for ErrorRateTimeseries {
             let width = self.frame.bucket_ns.saturating_mul(k);
             let area = titled(
                 &area,
-                &format!(
-                    "{} ({} buckets)",
-                    p.title,
-                    crate::report::figures::fmt_bucket(width)
-                ),
+                &format!("{} ({} buckets)", p.title, fmt_bucket(width)),
             )?;
             let b = rate_points(&self.frame, &rebin(&self.frame, &p.baseline, k), width);
             let c = rate_points(&self.frame, &rebin(&self.frame, &p.canary, k), width);

@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::analysis::report::{AnalysisReport, Classification};
-use crate::report::view::{ordered_comparisons, MAX_LABEL_CHARS};
+use crate::report::view::{metric_label, ordered_comparisons, MAX_LABEL_CHARS};
 
 /// Most rows drawn; the rest are in the findings table.
 pub const MAX_ROWS: usize = 40;
@@ -88,21 +88,6 @@ fn unit_order(unit: &str) -> (u8, String) {
 
 fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
-}
-
-/// Metric name as shown in labels.
-pub fn metric_label(m: crate::analysis::report::MetricName) -> &'static str {
-    use crate::analysis::report::MetricName::*;
-    match m {
-        ErrorRate => "error rate",
-        LatencyP50 => "p50",
-        LatencyP90 => "p90",
-        LatencyP99 => "p99",
-        LatencyP999 => "p99.9",
-        LatencyShift => "latency shift",
-        BusinessRatio => "ratio",
-        IntervalSeries => "series",
-    }
 }
 
 impl Forest {

@@ -157,6 +157,16 @@ pub fn fmt_tick(v: f64) -> String {
     }
 }
 
+/// A bucket width in words (`1 min`, `30 s`).
+pub fn fmt_bucket(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s >= 60.0 && (s / 60.0).fract() == 0.0 {
+        format!("{} min", s / 60.0)
+    } else {
+        format!("{} s", fmt_tick(s))
+    }
+}
+
 /// Minutes from `origin_ns` to `ns` (the time axis of the time-series charts).
 pub fn minutes(ns: i64, origin_ns: i64) -> f64 {
     (ns as f64 - origin_ns as f64) / 60e9
