@@ -13,8 +13,8 @@ use super::config::AnalysisConfig;
 use super::report::{AnalysisReport, Verdict};
 use super::tests::{group, input, run, side};
 use crate::model::comparison::Side;
-use crate::model::metric_data::{MetricData, PointValue, SidedPoint};
 use crate::model::comparison::{TrackSample, Window};
+use crate::model::metric_data::{MetricData, PointValue, SidedPoint};
 use crate::model::quality::DataQuality;
 use crate::stats::proportion::wilson_interval;
 
