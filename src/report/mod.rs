@@ -88,7 +88,7 @@ pub fn write_report(
 
 /// [`write_report`] with a "Metrics over time" section drawn from `metrics` (request rate,
 /// error rate and p99 latency per track from the metric tables; see
-/// [`crate::engine::metric_series`]). No section when `metrics` is `None` or empty, and the
+/// [`crate::model::metric_series`]). No section when `metrics` is `None` or empty, and the
 /// output is then identical to [`write_report`]'s.
 pub fn write_report_with_metrics(
     dir: &Path,

@@ -13,15 +13,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Circles that are known and fixed on another branch; the lead removes an entry after
-/// merging that branch. Each entry is the sorted list of files of one component.
-const ALLOWED: &[&[&str]] = &[
-    // Fixed on branch `small` (ConfigError/Direction move below both files).
-    &["analysis/config.rs", "analysis/metric_config.rs"],
-    // Fixed on branch `small` (the shared draft types move below judge and kayenta).
-    &["analysis/judge.rs", "analysis/kayenta.rs"],
-];
-
 #[test]
 fn source_files_form_no_import_cycle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -30,7 +21,6 @@ fn source_files_form_no_import_cycle() {
     let cycles: Vec<Vec<String>> = strongly_connected(&graph)
         .into_iter()
         .filter(|c| c.len() > 1)
-        .filter(|c| !ALLOWED.iter().any(|a| a.iter().eq(c.iter())))
         .collect();
     let described: Vec<String> = cycles.iter().map(|c| describe_cycle(c, &graph)).collect();
     assert!(

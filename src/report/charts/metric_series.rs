@@ -1,6 +1,6 @@
 //! Metrics over time: one measure (request rate, error rate or p99 latency) per time bucket
 //! from the services' own OpenTelemetry metrics, stable against canary, one panel per service.
-//! The values come from the engine's metric series ([`crate::engine::metric_series`], the
+//! The values come from the engine's metric series ([`crate::model::metric_series`], the
 //! dashboard queries in `queries/metrics_*.sql`); this chart only draws them. The only
 //! derived numbers are plot coordinates: requests per second (requests / bucket width) and
 //! errors / requests as a percentage.
