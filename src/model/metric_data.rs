@@ -636,16 +636,7 @@ mod tests {
     }
 
     fn exp(scale: i32, offset: i32, counts: &[f64]) -> ExponentialHistogram {
-        ExponentialHistogram {
-            scale,
-            zero_threshold: 0.0,
-            zero_count: 0.0,
-            positive: ExponentialBuckets {
-                offset,
-                bucket_counts: counts.to_vec(),
-            },
-            negative: ExponentialBuckets::default(),
-        }
+        ExponentialHistogram::positive_only(scale, offset, counts)
     }
 
     #[test]

@@ -151,6 +151,22 @@ struct Bucket {
 }
 
 impl ExponentialHistogram {
+    /// A histogram with only positive buckets (no zero bucket, no negative buckets): the
+    /// shape most test cases need.
+    #[cfg(test)]
+    pub(crate) fn positive_only(scale: i32, offset: i32, counts: &[f64]) -> Self {
+        Self {
+            scale,
+            zero_threshold: 0.0,
+            zero_count: 0.0,
+            positive: ExponentialBuckets {
+                offset,
+                bucket_counts: counts.to_vec(),
+            },
+            negative: ExponentialBuckets::default(),
+        }
+    }
+
     /// Total count: `zero_count + Σ positive + Σ negative`, summed in that order.
     pub fn count(&self) -> f64 {
         self.zero_count + self.positive.total() + self.negative.total()
@@ -507,16 +523,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn hist(scale: i32, offset: i32, counts: &[f64]) -> ExponentialHistogram {
-        ExponentialHistogram {
-            scale,
-            zero_threshold: 0.0,
-            zero_count: 0.0,
-            positive: ExponentialBuckets {
-                offset,
-                bucket_counts: counts.to_vec(),
-            },
-            negative: ExponentialBuckets::default(),
-        }
+        ExponentialHistogram::positive_only(scale, offset, counts)
     }
 
     #[test]
