@@ -10,7 +10,7 @@
 //! `cargo test --lib analysis::calibration_tests -- --nocapture`.
 
 use super::config::AnalysisConfig;
-use super::report::{AnalysisReport, Verdict};
+use super::findings::{AnalysisReport, Verdict};
 use super::tests::{group, input, run, side};
 use crate::model::comparison::Side;
 use crate::model::comparison::{TrackSample, Window};

@@ -9,8 +9,8 @@
 // their own modules because metric_config needs them too (no import cycle).
 pub use crate::analysis::config_error::ConfigError;
 pub use crate::analysis::direction::Direction;
+use crate::analysis::findings::MetricName;
 use crate::analysis::metric_config::{MetricAnalysisConfig, RawMetricAnalysis};
-use crate::analysis::report::MetricName;
 use crate::model::comparison::GroupLevel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

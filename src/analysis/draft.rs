@@ -4,7 +4,7 @@
 
 use crate::analysis::config::{metric_key, Combine, MetricConfig};
 use crate::analysis::direction::Direction;
-use crate::analysis::report::{Comparison, MetricName, SideSummary};
+use crate::analysis::findings::{Comparison, MetricName, SideSummary};
 use crate::model::comparison::{GroupComparison, GroupLevel, TrackSample};
 use crate::stats::Estimate;
 

@@ -33,8 +33,8 @@ use crate::analysis::config::{AnalysisConfig, Combine, Method, MetricConfig};
 pub use crate::analysis::draft::{
     comparison_id, finite, set_estimate, set_region, shell, Draft, Pending, RatioLimit, Region,
 };
+use crate::analysis::findings::{Classification, Comparison, MetricName, SampleSizes};
 pub use crate::analysis::format::{fmt_p, fmt_value};
-use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
 use crate::model::comparison::{GroupComparison, TrackSample};
 use crate::stats::distributions::normal_ppf;
 use crate::stats::fisher::{fisher_exact, fisher_min_attainable_p};
@@ -598,7 +598,7 @@ fn can_reach(c: &Comparison, alpha: f64) -> bool {
         return true;
     }
     let row =
-        |s: &crate::analysis::report::SideSummary| [s.errors, s.count - s.errors.min(s.count)];
+        |s: &crate::analysis::findings::SideSummary| [s.errors, s.count - s.errors.min(s.count)];
     fisher_min_attainable_p([row(&c.canary), row(&c.baseline)]) <= alpha
 }
 

@@ -21,8 +21,8 @@
 
 use crate::analysis::config::{AnalysisConfig, MetricConfig};
 use crate::analysis::draft::{shell, Draft, Pending};
+use crate::analysis::findings::{Classification, Comparison, MetricName, SampleSizes};
 use crate::analysis::format::fmt_p;
-use crate::analysis::report::{Classification, Comparison, MetricName, SampleSizes};
 use crate::model::comparison::GroupComparison;
 use crate::stats::hodges_lehmann::hodges_lehmann;
 use crate::stats::mann_whitney::mann_whitney_u;

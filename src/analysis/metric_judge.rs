@@ -29,12 +29,12 @@
 //!   comparison is marked `below_minimum`: it may fail, never pass (`judge::finish`).
 
 use crate::analysis::config::{AnalysisConfig, Direction, Method, MetricConfig, ALL_METRICS};
+use crate::analysis::findings::{
+    Classification, Comparison, MetricName, SampleSizes, SideSummary, Source,
+};
 use crate::analysis::judge::{self, Draft, Pending, Region};
 use crate::analysis::kayenta;
 use crate::analysis::metric_config::{parse_filters, RatioConfig, SeriesAggregation, SeriesConfig};
-use crate::analysis::report::{
-    Classification, Comparison, MetricName, SampleSizes, SideSummary, Source,
-};
 use crate::model::comparison::{
     GroupComparison, GroupKey, GroupLevel, Quantiles, TimeBucket, TrackSample,
 };

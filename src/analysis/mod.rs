@@ -10,16 +10,16 @@ pub mod config;
 pub mod config_error;
 pub mod direction;
 pub mod draft;
+pub mod findings;
 pub mod format;
 pub mod judge;
 pub mod kayenta;
 pub mod metric_config;
 pub mod metric_judge;
-pub mod report;
 pub mod verdict;
 
 use crate::analysis::config::{AnalysisConfig, Method};
-use crate::analysis::report::{
+use crate::analysis::findings::{
     AnalysisReport, Classification, DecidedShare, Source, Verdict, REPORT_SCHEMA_VERSION,
 };
 use crate::model::comparison::{ComparisonInput, GroupLevel};

@@ -1,7 +1,7 @@
 //! Tests of analysis on hand-built inputs (seeded log-normal durations, Bernoulli errors).
 
 use super::config::{AnalysisConfig, Direction, Method};
-use super::report::{AnalysisReport, Classification, MetricName, Verdict};
+use super::findings::{AnalysisReport, Classification, MetricName, Verdict};
 use super::*;
 use crate::model::comparison::{
     ComparisonInput, GroupComparison, GroupKey, GroupLevel, Quantiles, Selector, TimeBucket,
@@ -120,7 +120,7 @@ pub(super) fn run(inp: &ComparisonInput, cfg: &AnalysisConfig) -> AnalysisReport
     )
 }
 
-fn find<'a>(r: &'a AnalysisReport, id_suffix: &str) -> &'a super::report::Comparison {
+fn find<'a>(r: &'a AnalysisReport, id_suffix: &str) -> &'a super::findings::Comparison {
     r.comparisons
         .iter()
         .find(|c| c.id.ends_with(id_suffix))
@@ -1038,7 +1038,7 @@ fn faster_canary_fails_low_only_when_decreases_are_judged() {
 /// ratio, interval series) validates against the schema; JSON without `source` reads as spans.
 #[test]
 fn metric_report_validates_against_the_schema_and_old_json_reads() {
-    use crate::analysis::report::{Comparison, Source};
+    use crate::analysis::findings::{Comparison, Source};
     use crate::model::comparison::Side as MSide;
     use crate::model::metric_data::{MetricData, PointValue, SidedPoint};
     let schema: serde_json::Value =
@@ -1101,7 +1101,7 @@ fn metric_report_validates_against_the_schema_and_old_json_reads() {
     assert!(r.comparisons.iter().all(|c| c.source == Source::Metrics));
     assert_eq!(
         r.verdict,
-        crate::analysis::report::Verdict::Rollback,
+        crate::analysis::findings::Verdict::Rollback,
         "{}",
         r.summary
     );

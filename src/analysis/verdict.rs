@@ -22,7 +22,7 @@
 //!   [+1.4, +5.9] pp against an allowed +0.5 pp) was promoted.
 
 use crate::analysis::config::{AnalysisConfig, Method};
-use crate::analysis::report::{Classification, Comparison, GroupScore, Verdict};
+use crate::analysis::findings::{Classification, Comparison, GroupScore, Verdict};
 
 /// Most drivers listed.
 pub const MAX_DRIVERS: usize = 10;
@@ -261,7 +261,7 @@ pub fn decide(cs: &[Comparison], cfg: &AnalysisConfig, canary_requests: u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::report::{MetricName, SideSummary};
+    use crate::analysis::findings::{MetricName, SideSummary};
     use crate::model::comparison::GroupLevel;
 
     /// An error-rate comparison (critical, allowed +0.5 pp) with the given interval.

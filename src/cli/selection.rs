@@ -2,7 +2,7 @@
 
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::AnalysisConfig;
-use crate::analysis::report::AnalysisReport;
+use crate::analysis::findings::AnalysisReport;
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{ComparisonInput, Selector};
 use crate::model::metric_series::MetricSeries;

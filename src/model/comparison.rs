@@ -39,6 +39,19 @@ pub struct Selector {
     pub version: Option<String>,
 }
 
+impl Selector {
+    /// A short name of the side for chart legends: the track's value, the version's value,
+    /// both (`canary 1.5.0`), or `all`. Telemetry strings: clean and escape on output.
+    pub fn label(&self) -> String {
+        match (&self.track, &self.version) {
+            (Some(t), Some(v)) => format!("{t} {v}"),
+            (Some(t), None) => t.clone(),
+            (None, Some(v)) => v.clone(),
+            (None, None) => "all".into(),
+        }
+    }
+}
+
 /// Which side of the comparison something belongs to: the baseline [`Selector`] wins when a
 /// record matches both (`queries/window.sql`, the metric queries' `side` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,11 +3,12 @@
 
 use super::charts::{
     self, error_rate_timeseries::ErrorRateTimeseries, forest::Forest, latency_ecdf::LatencyEcdf,
-    quantile_timeseries::QuantileTimeseries, traffic_split::TrafficSplit, Rendered, TimeFrame,
+    quantile_timeseries::QuantileTimeseries, traffic_split::TrafficSplit, Rendered, SideLabels,
+    TimeFrame,
 };
 use super::view::{self, GroupView};
 use super::ReportError;
-use crate::analysis::report::{AnalysisReport, Comparison, MetricName};
+use crate::analysis::findings::{AnalysisReport, Comparison, MetricName};
 use crate::model::comparison::{ComparisonInput, GroupLevel};
 
 /// Most latency-distribution panels (small multiples); the rest are named in a note.
@@ -120,6 +121,7 @@ pub fn build<'a>(
 ) -> Result<Figures<'a>, ReportError> {
     let groups = view::ordered_groups(report, input);
     let frame = TimeFrame::of(input);
+    let labels = SideLabels::of(&report.baseline, &report.canary);
     let mut figures = Vec::new();
 
     let forest = Forest::from_report(report);
@@ -163,15 +165,18 @@ pub fn build<'a>(
             title: g.label.clone(),
             baseline: &g.group.baseline.durations_ms,
             canary: &g.group.canary.durations_ms,
+            labels: labels.clone(),
         };
         figures.push(Figure {
             kind: FigureKind::LatencyPanel,
             rendered: charts::render(&chart)?,
             title: g.label.clone(),
             caption: format!(
-                "{} stable and {} canary durations.",
+                "{} {} and {} {} durations.",
                 g.group.baseline.durations_ms.len(),
-                g.group.canary.durations_ms.len()
+                labels.baseline,
+                g.group.canary.durations_ms.len(),
+                labels.canary
             ),
             links: links_of(&g.comparisons),
         });
@@ -180,7 +185,7 @@ pub fn build<'a>(
     // A metrics-only input has no span groups: its charts are the metric series (drawn by
     // the metrics section), not empty span panels.
     if !input.groups.is_empty() {
-        span_time_figures(&mut figures, input, &groups, &with_latency, frame)?;
+        span_time_figures(&mut figures, input, &groups, &with_latency, frame, &labels)?;
     }
 
     let mut panel_of = std::collections::HashMap::new();
@@ -207,6 +212,7 @@ fn span_time_figures(
     groups: &[GroupView],
     with_latency: &[&GroupView],
     frame: TimeFrame,
+    labels: &SideLabels,
 ) -> Result<(), ReportError> {
     let ts_groups: Vec<&GroupView> = with_latency
         .iter()
@@ -224,6 +230,7 @@ fn span_time_figures(
             })
             .collect(),
         frame,
+        labels: labels.clone(),
     };
     figures.push(Figure {
         kind: FigureKind::LatencyOverTime,
@@ -282,7 +289,11 @@ fn span_time_figures(
             canary: charts::sum_buckets([g.group.canary_series.as_slice()]),
         });
     }
-    let er = ErrorRateTimeseries { panels, frame };
+    let er = ErrorRateTimeseries {
+        panels,
+        frame,
+        labels: labels.clone(),
+    };
     figures.push(Figure {
         kind: FigureKind::ErrorRateOverTime,
         rendered: charts::render(&er)?,
@@ -334,6 +345,7 @@ pub const MAX_METRIC_PANELS: usize = 8;
 pub fn metric_figures(
     series: &crate::model::metric_series::MetricSeries,
     frame: TimeFrame,
+    labels: &SideLabels,
 ) -> Result<Vec<Figure>, ReportError> {
     use charts::metric_series::{Measure, MetricSeriesChart, Panel};
     if series.is_empty() {
@@ -400,6 +412,7 @@ pub fn metric_figures(
             measure,
             panels: panels(),
             frame,
+            labels: labels.clone(),
         };
         out.push(Figure {
             kind: FigureKind::MetricsOverTime,

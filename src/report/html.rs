@@ -9,7 +9,7 @@
 use super::escape::{self, html as h};
 use super::figures::{Figure, FigureKind, Figures};
 use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE_CHARS};
-use crate::analysis::report::{
+use crate::analysis::findings::{
     AnalysisReport, Classification, Comparison, MetricName, Source, Verdict,
 };
 use crate::model::comparison::{ComparisonInput, Selector};
@@ -210,7 +210,7 @@ pub fn source_text(c: &Comparison) -> String {
 }
 
 /// The side summary a comparison's metric is about.
-pub fn fmt_side(c: &Comparison, s: &crate::analysis::report::SideSummary) -> String {
+pub fn fmt_side(c: &Comparison, s: &crate::analysis::findings::SideSummary) -> String {
     match c.metric {
         MetricName::ErrorRate | MetricName::BusinessRatio => {
             let rate = if s.weighted_count > 0.0 {

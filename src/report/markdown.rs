@@ -9,7 +9,7 @@ use super::escape;
 use super::figures::{Figure, FigureKind, Figures};
 use super::html::{fmt_estimate, fmt_p, fmt_side, num};
 use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE_CHARS};
-use crate::analysis::report::{AnalysisReport, Classification, Verdict};
+use crate::analysis::findings::{AnalysisReport, Classification, Verdict};
 use crate::model::comparison::Selector;
 use std::fmt::Write;
 

@@ -9,7 +9,7 @@
 //! no external style sheet, font or image) and says so in a Content-Security-Policy.
 //!
 //! ```no_run
-//! # fn demo(report: &canalyst::analysis::report::AnalysisReport,
+//! # fn demo(report: &canalyst::analysis::findings::AnalysisReport,
 //! #         input: &canalyst::model::comparison::ComparisonInput) -> Result<(), canalyst::report::ReportError> {
 //! let files = canalyst::report::write_report(
 //!     std::path::Path::new("canary-report"), report, input, "checkout 2.4.0 canary")?;
@@ -25,7 +25,7 @@ pub mod html;
 pub mod markdown;
 pub mod view;
 
-use crate::analysis::report::AnalysisReport;
+use crate::analysis::findings::AnalysisReport;
 use crate::model::comparison::ComparisonInput;
 use crate::model::metric_series::MetricSeries;
 use std::path::{Path, PathBuf};
@@ -104,7 +104,9 @@ pub fn write_report_with_metrics(
     let mut figs = figures::build(report, input)?;
     if let Some(m) = metrics {
         let frame = charts::TimeFrame::of(input);
-        figs.figures.extend(figures::metric_figures(m, frame)?);
+        let labels = charts::SideLabels::of(&report.baseline, &report.canary);
+        figs.figures
+            .extend(figures::metric_figures(m, frame, &labels)?);
     }
     let mut charts = Vec::with_capacity(figs.figures.len() * 2);
     for f in &figs.figures {

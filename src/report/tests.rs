@@ -627,7 +627,7 @@ fn renders_the_real_analysis() {
             );
         }
         assert!(!html.contains(SCRIPT));
-        if r.comparisons[0].classification != crate::analysis::report::Classification::Pass {
+        if r.comparisons[0].classification != crate::analysis::findings::Classification::Pass {
             let first = html.find("<figure id=\"latency-ecdf-").unwrap();
             let c = &r.comparisons[0];
             let name = c.route.as_deref().or(c.operation.as_deref()).unwrap();
@@ -658,7 +658,7 @@ fn renders_the_real_analysis() {
 
 #[test]
 fn findings_tables_show_the_source_of_each_comparison() {
-    use crate::analysis::report::Source;
+    use crate::analysis::findings::Source;
     let mut r = report();
     assert!(r.comparisons.iter().all(|c| c.source == Source::Spans));
     let mut m = r.comparisons[0].clone();
@@ -684,4 +684,49 @@ fn findings_tables_show_the_source_of_each_comparison() {
     let back: AnalysisReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back.comparisons[1].source, Source::Metrics);
     assert_eq!(back.comparisons[1].metric_names.len(), 1);
+}
+
+#[test]
+fn charts_name_the_sides_as_selected() {
+    // Sides selected by version: every chart legend and the latency captions name the
+    // versions, and no chart calls them "stable"/"canary" (role words in axis titles and the
+    // "canary start" marker stay).
+    let version = |v: &str| Selector {
+        track: None,
+        version: Some(v.into()),
+    };
+    let mut r = report();
+    r.baseline = version("1.4.2");
+    r.canary = version("1.5.0-<rc1>");
+    let mut i = input();
+    i.baseline = r.baseline.clone();
+    i.canary = r.canary.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(dir.path(), &r, &i, "t").unwrap();
+    let svg = |stem: &str| {
+        std::fs::read_to_string(dir.path().join("charts").join(format!("{stem}.svg"))).unwrap()
+    };
+    let over_time = svg("latency-over-time");
+    for label in [
+        "1.4.2 p99",
+        "1.4.2 p50",
+        "1.5.0-&lt;rc1&gt; p99",
+        "1.5.0-&lt;rc1&gt; p50",
+    ] {
+        assert!(over_time.contains(label), "latency-over-time lacks {label}");
+    }
+    assert!(!over_time.contains("stable p99") && !over_time.contains("canary p99"));
+    let errors = svg("error-rate-over-time");
+    assert!(errors.contains("1.4.2 95% band") && errors.contains("1.5.0-&lt;rc1&gt; 95% band"));
+    assert!(!errors.contains(">stable<") && !errors.contains("stable 95% band"));
+    let ecdf = files
+        .charts
+        .iter()
+        .find(|p| p.to_string_lossy().contains("latency-ecdf-") && p.extension().unwrap() == "svg")
+        .expect("a latency panel");
+    let ecdf = std::fs::read_to_string(ecdf).unwrap();
+    assert!(ecdf.contains("1.4.2 (n=") && ecdf.contains("1.5.0-&lt;rc1&gt; (n="));
+    assert!(!ecdf.contains("stable (n=") && !ecdf.contains("<rc1>"));
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(html.contains(" 1.4.2 and ") && html.contains(" 1.5.0-&lt;rc1&gt; durations."));
 }

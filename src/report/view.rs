@@ -4,7 +4,7 @@
 
 use super::escape;
 use super::files::slug;
-use crate::analysis::report::{AnalysisReport, Classification, Comparison};
+use crate::analysis::findings::{AnalysisReport, Classification, Comparison};
 use crate::model::comparison::{ComparisonInput, GroupComparison, GroupKey, GroupLevel};
 
 /// Longest telemetry string shown in a chart label.
@@ -140,8 +140,8 @@ pub fn ordered_groups<'a>(
 }
 
 /// Metric name as shown in labels.
-pub fn metric_label(m: crate::analysis::report::MetricName) -> &'static str {
-    use crate::analysis::report::MetricName::*;
+pub fn metric_label(m: crate::analysis::findings::MetricName) -> &'static str {
+    use crate::analysis::findings::MetricName::*;
     match m {
         ErrorRate => "error rate",
         LatencyP50 => "p50",

@@ -532,8 +532,16 @@ fn golden_example_report_is_up_to_date() {
             &read_text(&fresh.join(name)),
         );
     }
-    // Same chart files (no stale or missing chart in the committed example).
+    // Same chart files (no stale or missing chart in the committed example), byte for byte:
+    // the charts use a bundled font and no clock, so a changed byte is a changed drawing.
     assert_eq!(walk(&golden), walk(fresh), "reports/example file list");
+    for chart in walk(&golden).iter().filter(|p| p.starts_with("charts")) {
+        assert!(
+            std::fs::read(golden.join(chart)).unwrap() == std::fs::read(fresh.join(chart)).unwrap(),
+            "reports/example/{} differs from a fresh report (regenerate on purpose: reports/README.md)",
+            chart.display()
+        );
+    }
     // No absolute or temporary path leaks into the report.
     for name in ["report.json", "report.md", "index.html"] {
         let text = read_text(&fresh.join(name));

@@ -12,6 +12,7 @@
 //! bucket with few requests is not. The judged comparison is in the findings table.
 
 use super::*;
+use crate::model::comparison::Side;
 
 /// One panel.
 pub struct Panel {
@@ -29,6 +30,8 @@ pub struct ErrorRateTimeseries {
     pub panels: Vec<Panel>,
     /// Time axis.
     pub frame: TimeFrame,
+    /// Names of the two sides.
+    pub labels: SideLabels,
 }
 
 /// Canary requests wanted per plotted point.
@@ -66,14 +69,7 @@ pub fn rebin(frame: &TimeFrame, counts: &[Counts], k: i64) -> Vec<Counts> {
     for c in counts {
         let idx = (c.start_ns - frame.origin_ns).div_euclid(width);
         let start = frame.origin_ns + idx * width;
-        let e = m.entry(start).or_insert(Counts {
-            start_ns: start,
-            ..Counts::default()
-        });
-        e.count += c.count;
-        e.errors += c.errors;
-        e.weighted_count += c.weighted_count;
-        e.weighted_errors += c.weighted_errors;
+        m.entry(start).or_insert(Counts::at(start)).add(c);
     }
     m.into_values().collect()
 }
@@ -116,33 +112,14 @@ impl Chart for ErrorRateTimeseries {
         DB::ErrorType: 'static,
     {
         let (legend, body) = root.split_vertically(super::quantile_timeseries::LEGEND_HEIGHT);
+        let l = &self.labels;
         draw_legend(
             &legend,
             &[
-                LegendItem {
-                    label: "stable".into(),
-                    color: STABLE,
-                    dashed: false,
-                    marker: Marker::None,
-                },
-                LegendItem {
-                    label: "stable 95% band".into(),
-                    color: STABLE,
-                    dashed: false,
-                    marker: Marker::Band,
-                },
-                LegendItem {
-                    label: "canary".into(),
-                    color: CANARY,
-                    dashed: true,
-                    marker: Marker::Dot,
-                },
-                LegendItem {
-                    label: "canary 95% band".into(),
-                    color: CANARY,
-                    dashed: false,
-                    marker: Marker::Band,
-                },
+                l.legend(Side::Baseline, "", false, false),
+                l.legend(Side::Baseline, " 95% band", false, true),
+                l.legend(Side::Canary, "", true, false),
+                l.legend(Side::Canary, " 95% band", false, true),
             ],
         )?;
         if self.panels.is_empty() {
@@ -169,28 +146,18 @@ impl Chart for ErrorRateTimeseries {
             let stable_band = b.iter().map(|p| p.3).fold(0.0f64, f64::max);
             let yhi = (rates * 1.5).max(stable_band * 1.1).clamp(0.5, 100.0);
             let (x0, x1) = self.frame.x_range();
-            let mut chart = ChartBuilder::on(&area)
-                .margin_left(8)
-                .margin_right(24)
-                .margin_bottom(6)
-                .x_label_area_size(46)
-                .y_label_area_size(64)
-                .build_cartesian_2d(x0..x1, 0.0..yhi)?;
-            chart
-                .configure_mesh()
-                .x_desc(self.frame.x_desc())
-                .y_desc("error rate (%)")
-                .axis_desc_style(text(LABEL_SIZE))
-                .label_style(text(TICK_SIZE))
-                .x_labels(8)
-                .y_labels(6)
-                .x_label_formatter(&|v| fmt_tick(*v))
-                .y_label_formatter(&|v| fmt_tick(*v))
-                .light_line_style(LIGHT_GRID)
-                .bold_line_style(GRID)
-                .draw()?;
+            let mut chart = plot(&area, TIME_LAYOUT, x0..x1, 0.0..yhi)?;
+            draw_axes(
+                &mut chart,
+                &Axes {
+                    x_desc: self.frame.x_desc(),
+                    y_desc: "error rate (%)".into(),
+                    x_labels: Some(8),
+                    y_labels: Some(6),
+                },
+            )?;
             // Bands first, then lines, so no band hides a line.
-            for (pts, color) in [(&b, STABLE), (&c, CANARY)] {
+            for (pts, side) in [(&b, Side::Baseline), (&c, Side::Canary)] {
                 if pts.is_empty() {
                     continue;
                 }
@@ -199,18 +166,16 @@ impl Chart for ErrorRateTimeseries {
                 poly.extend(pts.iter().rev().map(|p| (p.0, p.2.min(yhi))));
                 chart.draw_series(std::iter::once(Polygon::new(
                     poly,
-                    color.mix(0.18).filled(),
+                    side_color(side).mix(0.18).filled(),
                 )))?;
             }
-            for (pts, color, dashed) in [(&b, STABLE, false), (&c, CANARY, true)] {
+            let styles = [
+                (&b, LineStyle::side(Side::Baseline)),
+                (&c, LineStyle::side(Side::Canary).dashed(8, 5, 3)),
+            ];
+            for (pts, style) in styles {
                 let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1.min(yhi))).collect();
-                let style = color.stroke_width(3);
-                if dashed {
-                    chart.draw_series(DashedLineSeries::new(line.clone(), 8, 5, style))?;
-                    chart.draw_series(line.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
-                } else {
-                    chart.draw_series(LineSeries::new(line, style))?;
-                }
+                draw_line(&mut chart, &line, style)?;
             }
             draw_canary_start(&mut chart, &self.frame, (0.0, yhi))?;
         }

@@ -10,7 +10,7 @@
 //! the report's comparisons.
 
 use super::*;
-use crate::analysis::report::{AnalysisReport, Classification};
+use crate::analysis::findings::{AnalysisReport, Classification};
 use crate::report::view::{metric_label, ordered_comparisons, MAX_LABEL_CHARS};
 
 /// Most rows drawn; the rest are in the findings table.

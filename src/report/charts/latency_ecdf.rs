@@ -7,6 +7,7 @@
 //! reference lines at 0.5 and 0.99 read off medians and 99th percentiles.
 
 use super::*;
+use crate::model::comparison::Side;
 
 /// Most points drawn per curve; larger samples are drawn at evenly spaced ranks.
 pub const MAX_POINTS: usize = 250;
@@ -21,6 +22,8 @@ pub struct LatencyEcdf<'a> {
     pub baseline: &'a [f64],
     /// Canary durations, ms, sorted ascending.
     pub canary: &'a [f64],
+    /// Names of the two sides.
+    pub labels: SideLabels,
 }
 
 /// Points of the ECDF step function of sorted `xs` (values below `floor` drawn at `floor`, so
@@ -90,28 +93,24 @@ impl Chart for LatencyEcdf<'_> {
         } else {
             (floor / 2.0, floor * 2.0)
         };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(8)
-            .margin_right(20)
-            .margin_bottom(6)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(
-                (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)),
-                0.0f64..1.0f64,
-            )?;
-        chart
-            .configure_mesh()
-            .x_desc("duration (ms, log scale)")
-            .y_desc("share of requests ≤ duration")
-            .axis_desc_style(text(LABEL_SIZE))
-            .label_style(text(TICK_SIZE))
-            .y_labels(6)
-            .x_label_formatter(&|v| fmt_tick(*v))
-            .y_label_formatter(&|v| fmt_tick(*v))
-            .light_line_style(LIGHT_GRID)
-            .bold_line_style(GRID)
-            .draw()?;
+        let mut chart = plot(
+            &body,
+            PlotLayout {
+                margin_right: 20,
+                x_label_area: 48,
+            },
+            (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)),
+            0.0f64..1.0f64,
+        )?;
+        draw_axes(
+            &mut chart,
+            &Axes {
+                x_desc: "duration (ms, log scale)".into(),
+                y_desc: "share of requests ≤ duration".into(),
+                x_labels: None,
+                y_labels: Some(6),
+            },
+        )?;
         for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
             chart.draw_series(DashedLineSeries::new(
                 vec![(lo, q), (hi, q)],
@@ -126,10 +125,11 @@ impl Chart for LatencyEcdf<'_> {
             )))?;
         }
         let series = [
-            (self.baseline, STABLE, "stable", false),
-            (self.canary, CANARY, "canary", true),
+            (self.baseline, Side::Baseline, false),
+            (self.canary, Side::Canary, true),
         ];
-        for (xs, color, label, dashed) in series {
+        for (xs, side, dashed) in series {
+            let (color, label) = (side_color(side), self.labels.name(side));
             let pts = ecdf_points(xs, floor);
             if pts.is_empty() {
                 continue;

@@ -70,6 +70,8 @@ pub struct MetricSeriesChart<'a> {
     pub panels: Vec<Panel<'a>>,
     /// Time axis.
     pub frame: TimeFrame,
+    /// Names of the two sides.
+    pub labels: SideLabels,
 }
 
 impl MetricSeriesChart<'_> {
@@ -82,13 +84,6 @@ impl MetricSeriesChart<'_> {
                     .map(|v| (self.frame.bucket_x(b.start_unix_nano), v))
             })
             .collect()
-    }
-}
-
-fn color(side: Side) -> RGBColor {
-    match side {
-        Side::Baseline => STABLE,
-        Side::Canary => CANARY,
     }
 }
 
@@ -109,18 +104,8 @@ impl Chart for MetricSeriesChart<'_> {
         draw_legend(
             &legend,
             &[
-                LegendItem {
-                    label: "stable".into(),
-                    color: STABLE,
-                    dashed: false,
-                    marker: Marker::None,
-                },
-                LegendItem {
-                    label: "canary".into(),
-                    color: CANARY,
-                    dashed: false,
-                    marker: Marker::Dot,
-                },
+                self.labels.legend(Side::Baseline, "", false, false),
+                self.labels.legend(Side::Canary, "", false, false),
             ],
         )?;
         if self.panels.is_empty() {
@@ -139,65 +124,31 @@ impl Chart for MetricSeriesChart<'_> {
                 continue;
             }
             let (x0, x1) = self.frame.x_range();
-            let mut builder = ChartBuilder::on(&area);
-            builder
-                .margin_left(8)
-                .margin_right(24)
-                .margin_bottom(6)
-                .x_label_area_size(46)
-                .y_label_area_size(64);
+            let axes = Axes {
+                x_desc: self.frame.x_desc(),
+                y_desc: self.measure.y_desc().into(),
+                x_labels: Some(8),
+                y_labels: (self.measure != Measure::P99).then_some(6),
+            };
             if self.measure == Measure::P99 {
                 let (ylo, yhi) = if ymax > ymin * 1.01 {
                     (ymin / 1.3, ymax * 1.3)
                 } else {
                     (ymin / 2.0, ymin * 2.0)
                 };
-                let mut chart = builder.build_cartesian_2d(
-                    x0..x1,
-                    (ylo..yhi).log_scale().with_key_points(log_ticks(ylo, yhi)),
-                )?;
-                chart
-                    .configure_mesh()
-                    .x_desc(self.frame.x_desc())
-                    .y_desc(self.measure.y_desc())
-                    .axis_desc_style(text(LABEL_SIZE))
-                    .label_style(text(TICK_SIZE))
-                    .x_labels(8)
-                    .x_label_formatter(&|v| fmt_tick(*v))
-                    .y_label_formatter(&|v| fmt_tick(*v))
-                    .light_line_style(LIGHT_GRID)
-                    .bold_line_style(GRID)
-                    .draw()?;
+                let y = (ylo..yhi).log_scale().with_key_points(log_ticks(ylo, yhi));
+                let mut chart = plot(&area, TIME_LAYOUT, x0..x1, y)?;
+                draw_axes(&mut chart, &axes)?;
                 for (pts, side) in &lines {
-                    let c = color(*side);
-                    chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))?;
-                    if *side == Side::Canary {
-                        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
-                    }
+                    draw_line(&mut chart, pts, LineStyle::side(*side))?;
                 }
                 draw_canary_start(&mut chart, &self.frame, (ylo, yhi))?;
             } else {
                 let yhi = if ymax > 0.0 { ymax * 1.15 } else { 1.0 };
-                let mut chart = builder.build_cartesian_2d(x0..x1, 0.0..yhi)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(self.frame.x_desc())
-                    .y_desc(self.measure.y_desc())
-                    .axis_desc_style(text(LABEL_SIZE))
-                    .label_style(text(TICK_SIZE))
-                    .x_labels(8)
-                    .y_labels(6)
-                    .x_label_formatter(&|v| fmt_tick(*v))
-                    .y_label_formatter(&|v| fmt_tick(*v))
-                    .light_line_style(LIGHT_GRID)
-                    .bold_line_style(GRID)
-                    .draw()?;
+                let mut chart = plot(&area, TIME_LAYOUT, x0..x1, 0.0..yhi)?;
+                draw_axes(&mut chart, &axes)?;
                 for (pts, side) in &lines {
-                    let c = color(*side);
-                    chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))?;
-                    if *side == Side::Canary {
-                        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
-                    }
+                    draw_line(&mut chart, pts, LineStyle::side(*side))?;
                 }
                 draw_canary_start(&mut chart, &self.frame, (0.0, yhi))?;
             }
@@ -261,6 +212,7 @@ mod tests {
                     series: vec![&a, &b],
                 }],
                 frame,
+                labels: SideLabels::default(),
             };
             let r1 = render(&chart).unwrap();
             let r2 = render(&chart).unwrap();

@@ -11,10 +11,15 @@ pub mod error_rate_timeseries;
 pub mod forest;
 pub mod latency_ecdf;
 pub mod metric_series;
+pub mod plot;
 pub mod quantile_timeseries;
 pub mod traffic_split;
 
 use super::ReportError;
+pub use plot::{
+    draw_axes, draw_line, plot, side_color, side_marker, Axes, LineStyle, PlotLayout, SideLabels,
+    TIME_LAYOUT,
+};
 pub use plotters::coord::Shift;
 use plotters::prelude::*;
 pub use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -459,6 +464,24 @@ pub struct Counts {
     pub weighted_errors: f64,
 }
 
+impl Counts {
+    /// Zero counts of the bucket starting at `start_ns`.
+    pub fn at(start_ns: i64) -> Self {
+        Counts {
+            start_ns,
+            ..Counts::default()
+        }
+    }
+
+    /// Adds `other`'s counts to these (the bucket start stays).
+    pub fn add(&mut self, other: &Counts) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.weighted_count += other.weighted_count;
+        self.weighted_errors += other.weighted_errors;
+    }
+}
+
 /// Counts per bucket start of `series`, summed over all given series, in time order. Sums of
 /// counts are plain additions of the engine's counts, not a re-estimate.
 pub fn sum_buckets<'a>(
@@ -467,14 +490,15 @@ pub fn sum_buckets<'a>(
     let mut m: std::collections::BTreeMap<i64, Counts> = std::collections::BTreeMap::new();
     for s in series {
         for b in s {
-            let e = m.entry(b.start_unix_nano).or_insert(Counts {
-                start_ns: b.start_unix_nano,
-                ..Counts::default()
-            });
-            e.count += b.count;
-            e.errors += b.errors;
-            e.weighted_count += b.weighted_count;
-            e.weighted_errors += b.weighted_errors;
+            m.entry(b.start_unix_nano)
+                .or_insert(Counts::at(b.start_unix_nano))
+                .add(&Counts {
+                    start_ns: b.start_unix_nano,
+                    count: b.count,
+                    errors: b.errors,
+                    weighted_count: b.weighted_count,
+                    weighted_errors: b.weighted_errors,
+                });
         }
     }
     m.into_values().collect()

@@ -6,7 +6,7 @@
 //! filling) or only at a load peak looks different here from a constant regression.
 
 use super::*;
-use crate::model::comparison::TimeBucket;
+use crate::model::comparison::{Side, TimeBucket};
 
 /// One panel: a group's label and its two series.
 pub struct Panel<'a> {
@@ -24,6 +24,8 @@ pub struct QuantileTimeseries<'a> {
     pub panels: Vec<Panel<'a>>,
     /// Time axis.
     pub frame: TimeFrame,
+    /// Names of the two sides.
+    pub labels: SideLabels,
 }
 
 /// Width of the time-series charts.
@@ -74,33 +76,14 @@ impl Chart for QuantileTimeseries<'_> {
         DB::ErrorType: 'static,
     {
         let (legend, body) = root.split_vertically(LEGEND_HEIGHT);
+        let l = &self.labels;
         draw_legend(
             &legend,
             &[
-                LegendItem {
-                    label: "stable p99".into(),
-                    color: STABLE,
-                    dashed: false,
-                    marker: Marker::None,
-                },
-                LegendItem {
-                    label: "stable p50".into(),
-                    color: STABLE,
-                    dashed: true,
-                    marker: Marker::None,
-                },
-                LegendItem {
-                    label: "canary p99".into(),
-                    color: CANARY,
-                    dashed: false,
-                    marker: Marker::Dot,
-                },
-                LegendItem {
-                    label: "canary p50".into(),
-                    color: CANARY,
-                    dashed: true,
-                    marker: Marker::Dot,
-                },
+                l.legend(Side::Baseline, " p99", false, false),
+                l.legend(Side::Baseline, " p50", true, false),
+                l.legend(Side::Canary, " p99", false, false),
+                l.legend(Side::Canary, " p50", true, false),
             ],
         )?;
         if self.panels.is_empty() {
@@ -109,32 +92,24 @@ impl Chart for QuantileTimeseries<'_> {
         let areas = panels(&body, self.panels.len(), columns(self.panels.len()));
         for (p, area) in self.panels.iter().zip(areas) {
             let area = titled(&area, &p.title)?;
-            let lines = [
-                (
-                    finite_points(&self.frame, p.baseline, |b| b.p99_ms),
-                    STABLE,
-                    false,
-                    false,
-                ),
-                (
-                    finite_points(&self.frame, p.baseline, |b| b.p50_ms),
-                    STABLE,
-                    true,
-                    false,
-                ),
-                (
-                    finite_points(&self.frame, p.canary, |b| b.p99_ms),
-                    CANARY,
-                    false,
-                    true,
-                ),
-                (
-                    finite_points(&self.frame, p.canary, |b| b.p50_ms),
-                    CANARY,
-                    true,
-                    true,
-                ),
-            ];
+            // p99 solid, p50 dashed and thinner; canary lines dotted.
+            let lines = [Side::Baseline, Side::Canary].into_iter().flat_map(|side| {
+                let buckets = match side {
+                    Side::Baseline => p.baseline,
+                    Side::Canary => p.canary,
+                };
+                [
+                    (
+                        finite_points(&self.frame, buckets, |b| b.p99_ms),
+                        LineStyle::side(side),
+                    ),
+                    (
+                        finite_points(&self.frame, buckets, |b| b.p50_ms),
+                        LineStyle::side(side).dashed(8, 5, 2),
+                    ),
+                ]
+            });
+            let lines: Vec<_> = lines.collect();
             let ys = lines.iter().flat_map(|l| l.0.iter().map(|p| p.1));
             let ymin = ys.clone().fold(f64::INFINITY, f64::min);
             let ymax = ys.fold(0.0, f64::max);
@@ -148,38 +123,23 @@ impl Chart for QuantileTimeseries<'_> {
                 (ymin / 2.0, ymin * 2.0)
             };
             let (x0, x1) = self.frame.x_range();
-            let mut chart = ChartBuilder::on(&area)
-                .margin_left(8)
-                .margin_right(24)
-                .margin_bottom(6)
-                .x_label_area_size(46)
-                .y_label_area_size(64)
-                .build_cartesian_2d(
-                    x0..x1,
-                    (ylo..yhi).log_scale().with_key_points(log_ticks(ylo, yhi)),
-                )?;
-            chart
-                .configure_mesh()
-                .x_desc(self.frame.x_desc())
-                .y_desc("latency (ms, log scale)")
-                .axis_desc_style(text(LABEL_SIZE))
-                .label_style(text(TICK_SIZE))
-                .x_labels(8)
-                .x_label_formatter(&|v| fmt_tick(*v))
-                .y_label_formatter(&|v| fmt_tick(*v))
-                .light_line_style(LIGHT_GRID)
-                .bold_line_style(GRID)
-                .draw()?;
-            for (pts, color, dashed, dots) in lines {
-                let style = color.stroke_width(if dashed { 2 } else { 3 });
-                if dashed {
-                    chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))?;
-                } else {
-                    chart.draw_series(LineSeries::new(pts.clone(), style))?;
-                }
-                if dots {
-                    chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
-                }
+            let mut chart = plot(
+                &area,
+                TIME_LAYOUT,
+                x0..x1,
+                (ylo..yhi).log_scale().with_key_points(log_ticks(ylo, yhi)),
+            )?;
+            draw_axes(
+                &mut chart,
+                &Axes {
+                    x_desc: self.frame.x_desc(),
+                    y_desc: "latency (ms, log scale)".into(),
+                    x_labels: Some(8),
+                    y_labels: None,
+                },
+            )?;
+            for (pts, style) in &lines {
+                draw_line(&mut chart, pts, *style)?;
             }
             draw_canary_start(&mut chart, &self.frame, (ylo, yhi))?;
         }

@@ -58,26 +58,16 @@ impl Chart for TrafficSplit {
             (top * 1.25).max(5.0)
         };
         let (x0, x1) = self.frame.x_range();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(8)
-            .margin_right(24)
-            .margin_bottom(6)
-            .x_label_area_size(46)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, 0.0..yhi)?;
-        chart
-            .configure_mesh()
-            .x_desc(self.frame.x_desc())
-            .y_desc(format!("canary share of {} (%)", self.what))
-            .axis_desc_style(text(LABEL_SIZE))
-            .label_style(text(TICK_SIZE))
-            .x_labels(10)
-            .y_labels(6)
-            .x_label_formatter(&|v| fmt_tick(*v))
-            .y_label_formatter(&|v| fmt_tick(*v))
-            .light_line_style(LIGHT_GRID)
-            .bold_line_style(GRID)
-            .draw()?;
+        let mut chart = plot(&area, TIME_LAYOUT, x0..x1, 0.0..yhi)?;
+        draw_axes(
+            &mut chart,
+            &Axes {
+                x_desc: self.frame.x_desc(),
+                y_desc: format!("canary share of {} (%)", self.what),
+                x_labels: Some(10),
+                y_labels: Some(6),
+            },
+        )?;
         chart.draw_series(
             AreaSeries::new(pts.clone(), 0.0, CANARY.mix(0.2).filled())
                 .border_style(CANARY.stroke_width(3)),

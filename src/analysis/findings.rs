@@ -1,5 +1,7 @@
-//! The analysis result: the JSON report (schema in `docs/report.schema.json`) and the input of
-//! every human-readable report. Reports render this; they never recompute statistics.
+//! Findings: the analysis result — every comparison with its decision, the verdict and the
+//! data quality — serialised as the JSON report (schema in `docs/report.schema.json`) and
+//! rendered by [`crate::report`] into the human-readable reports, which never recompute
+//! statistics. Named apart from `report` (the renderer) so the two are not confused.
 
 use crate::model::comparison::{GroupLevel, Selector, Window};
 use crate::model::quality::DataQuality;
