@@ -565,3 +565,33 @@ fn golden_example_report_is_up_to_date() {
         "canalyst 9.9.9 · report schema 1 · generated X\n",
     );
 }
+
+#[test]
+fn charts_name_version_sides_by_their_versions() {
+    // The sample's stable track runs 2.3.0 and its canary 2.4.0: selected by version, the
+    // chart legends say so, not "stable"/"canary".
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("by-version");
+    let o = run_env(
+        &[
+            "report",
+            "sample-data/otlp",
+            "--baseline-version",
+            "2.3.0",
+            "--canary-version",
+            "2.4.0",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[("SOURCE_DATE_EPOCH", EPOCH)],
+    );
+    assert_eq!(code(&o), 1, "rollback expected; stderr:\n{}", stderr(&o));
+    let svg = |stem: &str| std::fs::read_to_string(dir.join("charts").join(format!("{stem}.svg")));
+    let over_time = svg("latency-over-time").unwrap();
+    assert!(over_time.contains("2.3.0 p99") && over_time.contains("2.4.0 p50"));
+    assert!(!over_time.contains("stable p99") && !over_time.contains("canary p50"));
+    let errors = svg("error-rate-over-time").unwrap();
+    assert!(errors.contains("2.4.0 95% band") && !errors.contains("canary 95% band"));
+    let metrics = svg("metrics-request-rate").unwrap();
+    assert!(metrics.contains("\n2.3.0\n") && !metrics.contains("\nstable\n"));
+}
