@@ -670,3 +670,183 @@ fn side_value(
         _ => quantile_ms,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(count: u64, errors: u64, weight: f64) -> Counts {
+        Counts {
+            count,
+            errors,
+            weighted_count: count as f64 * weight,
+            weighted_errors: errors as f64 * weight,
+        }
+    }
+
+    fn spec(metric: QueryMetric, compare: Option<Compare>) -> QuerySpec {
+        QuerySpec {
+            metric,
+            population: Population::Requests,
+            side: SideSpec {
+                track: Some("canary".into()),
+                ..SideSpec::default()
+            },
+            compare: compare.map(|c| {
+                (
+                    c,
+                    SideSpec {
+                        track: Some("stable".into()),
+                        ..SideSpec::default()
+                    },
+                )
+            }),
+            service: None,
+            route: None,
+            operation: None,
+            window_ns: 300 * NS_PER_SEC,
+            at_unix_nano: None,
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    fn row(side: &str, c: Counts, q: Option<f64>) -> (String, Counts, Option<f64>) {
+        (side.to_string(), c, q)
+    }
+
+    /// Runs `sides_of` and `evaluate` over SQL-shaped rows.
+    fn answer(
+        spec: &QuerySpec,
+        rows: &[(String, Counts, Option<f64>)],
+    ) -> (Result<f64, NoData>, Vec<SideAnswer>) {
+        let (mut sides, total) = sides_of(spec, rows);
+        let v = evaluate(spec, &mut sides, &total, spec.window_ns as f64 / 1e9);
+        (v, sides)
+    }
+
+    #[test]
+    fn windows_parse_with_units_and_reject_the_rest() {
+        assert_eq!(parse_window("5m").unwrap(), 300 * NS_PER_SEC);
+        assert_eq!(parse_window("90s").unwrap(), 90 * NS_PER_SEC);
+        assert_eq!(parse_window("250ms").unwrap(), 250_000_000);
+        assert_eq!(parse_window("2h").unwrap(), 7200 * NS_PER_SEC);
+        assert_eq!(parse_window("1d").unwrap(), 86_400 * NS_PER_SEC);
+        for bad in [
+            "5",
+            "m",
+            "0m",
+            "-5m",
+            "5 minutes",
+            "1.5m",
+            "5x",
+            "",
+            "999999999999d",
+        ] {
+            let e = parse_window(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn metric_names_round_trip_and_unknown_names_list_the_known_ones() {
+        for name in QueryMetric::NAMES {
+            assert_eq!(QueryMetric::parse(name).unwrap().name(), name);
+        }
+        let e = QueryMetric::parse("p42").unwrap_err().to_string();
+        assert!(
+            e.contains("\"p42\"") && e.contains("error_rate") && e.contains("p999"),
+            "{e}"
+        );
+        assert_eq!(QueryMetric::P999.quantile(), Some(0.999));
+        assert_eq!(QueryMetric::ErrorRate.quantile(), None);
+    }
+
+    #[test]
+    fn one_side_values_follow_the_definitions() {
+        let rows = [
+            row("canary", counts(200, 5, 2.0), Some(12.5)),
+            row("other", counts(600, 1, 1.0), Some(3.0)),
+        ];
+        let v = |m| answer(&spec(m, None), &rows).0;
+        assert_eq!(v(QueryMetric::ErrorRate), Ok(5.0 / 200.0));
+        // Weighted: 400 requests represented over 300 s.
+        assert_eq!(v(QueryMetric::RequestRate), Ok(400.0 / 300.0));
+        assert_eq!(v(QueryMetric::P99), Ok(12.5));
+        assert_eq!(v(QueryMetric::TrafficShare), Ok(400.0 / 1000.0));
+    }
+
+    #[test]
+    fn nothing_in_the_window_is_no_data_not_zero() {
+        let only_other = [row("other", counts(10, 0, 1.0), Some(1.0))];
+        for m in [
+            QueryMetric::ErrorRate,
+            QueryMetric::RequestRate,
+            QueryMetric::P50,
+        ] {
+            assert_eq!(
+                answer(&spec(m, None), &only_other).0,
+                Err(NoData::NoRequests)
+            );
+            assert_eq!(answer(&spec(m, None), &[]).0, Err(NoData::NoRequests));
+        }
+        // Traffic exists but none of it is the canary's: a real 0 share.
+        assert_eq!(
+            answer(&spec(QueryMetric::TrafficShare, None), &only_other).0,
+            Ok(0.0)
+        );
+        assert_eq!(
+            answer(&spec(QueryMetric::TrafficShare, None), &[]).0,
+            Err(NoData::NoRequests)
+        );
+    }
+
+    #[test]
+    fn comparisons_need_both_sides_and_a_nonzero_baseline_for_a_ratio() {
+        let both = [
+            row("baseline", counts(1000, 10, 1.0), Some(100.0)),
+            row("canary", counts(100, 3, 1.0), Some(150.0)),
+        ];
+        let ratio = spec(QueryMetric::ErrorRate, Some(Compare::Ratio));
+        let (v, sides) = answer(&ratio, &both);
+        assert!((v.unwrap() - 3.0).abs() < 1e-12);
+        assert_eq!(sides[0].name, "baseline");
+        assert_eq!(sides[0].value, Some(0.01));
+        assert_eq!(sides[1].value, Some(0.03));
+        let diff = spec(QueryMetric::P99, Some(Compare::Difference));
+        assert_eq!(answer(&diff, &both).0, Ok(50.0));
+
+        let no_canary = [row("baseline", counts(1000, 10, 1.0), Some(1.0))];
+        assert_eq!(answer(&ratio, &no_canary).0, Err(NoData::NoCanary));
+        let no_baseline = [row("canary", counts(10, 1, 1.0), Some(1.0))];
+        assert_eq!(answer(&ratio, &no_baseline).0, Err(NoData::NoBaseline));
+        let clean_baseline = [
+            row("baseline", counts(1000, 0, 1.0), Some(1.0)),
+            row("canary", counts(10, 1, 1.0), Some(1.0)),
+        ];
+        assert_eq!(answer(&ratio, &clean_baseline).0, Err(NoData::BaselineZero));
+        let diff_errors = spec(QueryMetric::ErrorRate, Some(Compare::Difference));
+        assert_eq!(answer(&diff_errors, &clean_baseline).0, Ok(0.1));
+    }
+
+    #[test]
+    fn thresholds_are_strict_bounds() {
+        let t = Thresholds {
+            fail_above: Some(0.005),
+            fail_below: Some(0.001),
+        };
+        assert!(!t.breached(0.005) && !t.breached(0.001) && !t.breached(0.003));
+        assert!(t.breached(0.0051) && t.breached(0.0009));
+        assert!(!Thresholds::default().breached(f64::MAX));
+    }
+
+    #[test]
+    fn specs_without_meaning_are_refused() {
+        let mut s = spec(QueryMetric::TrafficShare, None);
+        s.side = SideSpec::default();
+        assert!(s.check().unwrap_err().to_string().contains("--track"));
+        let mut same = spec(QueryMetric::P99, Some(Compare::Ratio));
+        same.side = same.compare.as_ref().unwrap().1.clone();
+        assert!(same.check().unwrap_err().to_string().contains("same spans"));
+        assert!(spec(QueryMetric::P99, Some(Compare::Ratio)).check().is_ok());
+    }
+}
