@@ -20,10 +20,20 @@
 --   errors (BIGINT); weighted_count, weighted_errors (DOUBLE, sums of sample_weight);
 --   quantile_ms (DOUBLE, exact Hyndman–Fan type-7 quantile $14 of the duration in
 --   milliseconds, quantile_exact).
+-- The columns are named (not `*`): DataFusion 55 fails to push the map lookups down through
+-- the union with `SELECT *` ("ambiguous field name").
 WITH population AS (
-    SELECT * FROM requests WHERE $1 = 'requests'
+    SELECT service_name, service_version, deployment_track, route, span_name, start_time,
+           duration_ns, is_error, sample_weight,
+           resource_attributes['deployment.stage'] AS resource_stage,
+           span_attributes['deployment.stage'] AS span_stage
+    FROM requests WHERE $1 = 'requests'
     UNION ALL
-    SELECT * FROM spans WHERE $1 = 'spans'
+    SELECT service_name, service_version, deployment_track, route, span_name, start_time,
+           duration_ns, is_error, sample_weight,
+           resource_attributes['deployment.stage'] AS resource_stage,
+           span_attributes['deployment.stage'] AS span_stage
+    FROM spans WHERE $1 = 'spans'
 ),
 sided AS (
     SELECT
@@ -31,13 +41,11 @@ sided AS (
             WHEN $2
                  AND ($3 IS NULL OR deployment_track = $3)
                  AND ($4 IS NULL OR service_version = $4)
-                 AND ($5 IS NULL OR resource_attributes['deployment.stage'] = $5
-                      OR span_attributes['deployment.stage'] = $5)
+                 AND ($5 IS NULL OR resource_stage = $5 OR span_stage = $5)
                 THEN 'baseline'
             WHEN ($6 IS NULL OR deployment_track = $6)
                  AND ($7 IS NULL OR service_version = $7)
-                 AND ($8 IS NULL OR resource_attributes['deployment.stage'] = $8
-                      OR span_attributes['deployment.stage'] = $8)
+                 AND ($8 IS NULL OR resource_stage = $8 OR span_stage = $8)
                 THEN 'canary'
             ELSE 'other'
         END AS side,

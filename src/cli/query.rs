@@ -253,48 +253,23 @@ fn describe(a: &Answer) -> String {
         );
     }
     for side in &a.sides {
-        let sel = &side.selector;
-        let by: Vec<String> = [
-            ("track", &sel.track),
-            ("version", &sel.version),
-            ("stage", &sel.stage),
-        ]
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect();
-        let by = if by.is_empty() {
-            "all".to_string()
-        } else {
-            by.join(" ")
-        };
         let value = side.value.map_or("none".to_string(), |v| v.to_string());
         s += &format!(
-            "  {} ({by}): {} {what}, {} errors, {} = {value}\n",
+            "  {} ({}): {} {what}, {} errors, {} = {value}\n",
             side.name,
+            side.selector,
             side.counts.count,
             side.counts.errors,
             a.metric.name()
         );
     }
     match (a.value, &a.reason) {
-        (Some(v), _) if a.breached => s += &format!("  {v} breaks {}\n", bounds(a)),
+        (Some(v), _) if a.breached => s += &format!("  {v} breaks {}\n", a.thresholds),
         (Some(_), _) if a.thresholds != Thresholds::default() => {
-            s += &format!("  within {}\n", bounds(a))
+            s += &format!("  within {}\n", a.thresholds)
         }
         (None, Some(r)) => s += &format!("canalyst query: no data: {r}\n"),
         _ => {}
     }
     s
-}
-
-fn bounds(a: &Answer) -> String {
-    let t = a.thresholds;
-    let parts: Vec<String> = [
-        ("--fail-above", t.fail_above),
-        ("--fail-below", t.fail_below),
-    ]
-    .iter()
-    .filter_map(|(f, v)| v.map(|v| format!("{f} {v}")))
-    .collect();
-    parts.join(" and ")
 }

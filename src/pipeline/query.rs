@@ -178,6 +178,25 @@ impl SideSpec {
     }
 }
 
+/// `track=canary version=2.4.0`, or `all` when nothing is selected.
+impl std::fmt::Display for SideSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = [
+            ("track", &self.track),
+            ("version", &self.version),
+            ("stage", &self.stage),
+        ];
+        let parts: Vec<String> = given
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect();
+        match parts.is_empty() {
+            true => f.write_str("all"),
+            false => f.write_str(&parts.join(" ")),
+        }
+    }
+}
+
 /// How a canary value is set against the baseline's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -196,6 +215,21 @@ pub struct Thresholds {
     pub fail_above: Option<f64>,
     /// Fail when the value is below this.
     pub fail_below: Option<f64>,
+}
+
+/// The bounds as flags: `--fail-above 0.005 and --fail-below 0.001`.
+impl std::fmt::Display for Thresholds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = [
+            ("--fail-above", self.fail_above),
+            ("--fail-below", self.fail_below),
+        ];
+        let parts: Vec<String> = given
+            .iter()
+            .filter_map(|(flag, v)| v.map(|v| format!("{flag} {v}")))
+            .collect();
+        f.write_str(&parts.join(" and "))
+    }
 }
 
 impl Thresholds {
@@ -385,6 +419,8 @@ pub struct QualitySummary {
 pub struct Answer {
     /// Version of this JSON layout.
     pub schema_version: u32,
+    /// canalyst version that answered.
+    pub tool_version: &'static str,
     /// The metric.
     pub metric: QueryMetric,
     /// Unit of the sides' values (a ratio is unitless, a difference keeps it).
@@ -433,6 +469,7 @@ impl Sources {
         };
         let mut answer = Answer {
             schema_version: ANSWER_SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION"),
             metric: spec.metric,
             unit: match spec.compare {
                 Some((Compare::Ratio, _)) => "ratio",
