@@ -242,6 +242,27 @@ fn raw_files_and_their_dataset_give_the_same_answer() {
 }
 
 #[test]
+fn the_answer_does_not_depend_on_threads() {
+    let ds = sample_dataset();
+    let answer = |threads: &str| {
+        let o = run(&[
+            "--threads",
+            threads,
+            "query",
+            "p999",
+            ds,
+            "--compare",
+            "difference",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        o.stdout
+    };
+    assert_eq!(answer("1"), answer("2"));
+}
+
+#[test]
 fn no_data_is_exit_4_with_a_reason_never_zero() {
     let ds = sample_dataset();
     // Before the run started: nothing in the window.
