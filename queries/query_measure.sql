@@ -21,7 +21,10 @@
 --   quantile_ms (DOUBLE, exact Hyndman–Fan type-7 quantile $14 of the duration in
 --   milliseconds, quantile_exact).
 -- The columns are named (not `*`): DataFusion 55 fails to push the map lookups down through
--- the union with `SELECT *` ("ambiguous field name").
+-- the union with `SELECT *` ("ambiguous field name"). Without a stage selector canalyst runs
+-- this text with each stage lookup replaced by a typed NULL, so raw inputs can be read without
+-- the attribute maps (most of an in-memory span table); the lookups are written identically
+-- on one line each for that reason.
 WITH population AS (
     SELECT service_name, service_version, deployment_track, route, span_name, start_time,
            duration_ns, is_error, sample_weight,

@@ -202,8 +202,12 @@ impl QueryArgs {
 pub fn run(args: QueryArgs) -> anyhow::Result<i32> {
     let spec = args.spec()?;
     spec.check()?;
-    // Every column: --stage reads the attribute maps.
-    let sources = Sources::open(&args.inputs, &IngestOptions::default(), Columns::All)?;
+    // The attribute maps are most of an in-memory span table; only a stage selector reads them.
+    let columns = match spec.needs_attributes() {
+        true => Columns::All,
+        false => Columns::Analysis,
+    };
+    let sources = Sources::open(&args.inputs, &IngestOptions::default(), columns)?;
     let rejected = sources.quality().records_rejected;
     if args.strict && rejected > 0 {
         super::ingest::print_quality(sources.quality());

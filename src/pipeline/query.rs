@@ -24,6 +24,18 @@ use serde::Serialize;
 
 /// The one-pass measurement query (its header documents the parameters).
 const MEASURE_SQL: &str = include_str!("../../queries/query_measure.sql");
+/// The stage lookups of [`MEASURE_SQL`], and what stands in for them when no side selects a
+/// stage (constant SQL text, no value is spliced).
+const STAGE_LOOKUPS: [(&str, &str); 2] = [
+    (
+        "resource_attributes['deployment.stage'] AS resource_stage",
+        "CAST(NULL AS VARCHAR) AS resource_stage",
+    ),
+    (
+        "span_attributes['deployment.stage'] AS span_stage",
+        "CAST(NULL AS VARCHAR) AS span_stage",
+    ),
+];
 /// Start time of the newest span in the inputs (ns), where a window without `--at` ends.
 const NEWEST_SQL: &str = "SELECT CAST(MAX(CAST(start_time AS BIGINT)) AS BIGINT) AS t FROM spans";
 
@@ -173,6 +185,10 @@ impl SideSpec {
         ]
     }
 
+    fn has_stage(&self) -> bool {
+        self.stage.is_some()
+    }
+
     fn is_all(&self) -> bool {
         self.track.is_none() && self.version.is_none() && self.stage.is_none()
     }
@@ -265,6 +281,12 @@ pub struct QuerySpec {
 }
 
 impl QuerySpec {
+    /// Whether answering reads the `resource_attributes`/`span_attributes` columns (only a
+    /// stage selector does): inputs ingested into memory must then keep every column.
+    pub fn needs_attributes(&self) -> bool {
+        self.side.has_stage() || self.compare.as_ref().is_some_and(|c| c.1.has_stage())
+    }
+
     /// Rejects what has no meaning: a traffic share of every span, a comparison of a side with
     /// itself.
     pub fn check(&self) -> Result<(), QueryError> {
@@ -559,7 +581,10 @@ impl Sources {
         let _timing = crate::timings::phase("query measure");
         let (_, batches) = self
             .runtime
-            .block_on(self.engine.query("query_measure.sql", MEASURE_SQL, params))
+            .block_on(
+                self.engine
+                    .query("query_measure.sql", &measure_sql(spec), params),
+            )
             .map_err(PipelineError::from)?;
         let mut rows = Vec::new();
         for b in &batches {
@@ -615,6 +640,17 @@ impl Answer {
             }
         }
     }
+}
+
+/// [`MEASURE_SQL`], without the attribute lookups unless a side selects a stage.
+fn measure_sql(spec: &QuerySpec) -> String {
+    let mut sql = MEASURE_SQL.to_string();
+    if !spec.needs_attributes() {
+        for (lookup, null) in STAGE_LOOKUPS {
+            sql = sql.replace(lookup, null);
+        }
+    }
+    sql
 }
 
 fn quality_summary(q: &DataQuality) -> QualitySummary {
@@ -863,6 +899,19 @@ mod tests {
         assert_eq!(answer(&ratio, &clean_baseline).0, Err(NoData::BaselineZero));
         let diff_errors = spec(QueryMetric::ErrorRate, Some(Compare::Difference));
         assert_eq!(answer(&diff_errors, &clean_baseline).0, Ok(0.1));
+    }
+
+    #[test]
+    fn attribute_lookups_are_dropped_unless_a_stage_is_selected() {
+        for (lookup, _) in STAGE_LOOKUPS {
+            assert_eq!(MEASURE_SQL.matches(lookup).count(), 2, "{lookup}");
+        }
+        let plain = measure_sql(&spec(QueryMetric::P99, Some(Compare::Ratio)));
+        assert!(!plain.contains("resource_attributes[") && !plain.contains("span_attributes["));
+        let mut staged = spec(QueryMetric::P99, Some(Compare::Ratio));
+        staged.compare.as_mut().unwrap().1.stage = Some("stable".into());
+        assert!(staged.needs_attributes());
+        assert_eq!(measure_sql(&staged), MEASURE_SQL);
     }
 
     #[test]
