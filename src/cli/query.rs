@@ -220,9 +220,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<i32> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&answer)?),
         Format::Plain | Format::Argo => {
-            if args.format == Format::Argo || !sources.all_datasets() {
-                super::ingest::print_quality(sources.quality());
-            }
+            super::ingest::print_quality(sources.quality());
             eprint!("{}", describe(&answer));
             if let Some(v) = answer.value {
                 println!("{v}");
