@@ -461,7 +461,7 @@ pub struct Answer {
     pub thresholds: Thresholds,
     /// Whether the value breaks a bound (`false` without a value).
     pub breached: bool,
-    /// Filters.
+    /// Service filter.
     pub service: Option<String>,
     /// Route filter.
     pub route: Option<String>,

@@ -439,49 +439,34 @@ fn bounds_set_exit_1_and_argo_needs_one() {
     let ds = sample_dataset();
     let v = number(&["error_rate", ds, "--track", "canary"]);
     assert!(v > 0.0);
-    let above = (v / 2.0).to_string();
-    let o = query(&[
-        "error_rate",
-        ds,
-        "--track",
-        "canary",
-        "--fail-above",
-        &above,
-        "--format",
-        "argo",
-    ]);
+    let bounded = |flag: &str, bound: f64| {
+        let bound = bound.to_string();
+        let args = [
+            "error_rate",
+            ds,
+            "--track",
+            "canary",
+            flag,
+            &bound,
+            "--format",
+            "argo",
+        ];
+        query(&args)
+    };
+    let o = bounded("--fail-above", v / 2.0);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let printed = String::from_utf8(o.stdout.clone()).unwrap();
     assert_eq!(
-        String::from_utf8(o.stdout.clone())
-            .unwrap()
-            .trim()
-            .parse::<f64>()
-            .unwrap(),
-        v
+        printed.trim().parse::<f64>().unwrap(),
+        v,
+        "the number is still printed"
     );
     assert!(stderr(&o).contains("breaks --fail-above"), "{}", stderr(&o));
-    let above = (v * 2.0).to_string();
-    let o = query(&[
-        "error_rate",
-        ds,
-        "--track",
-        "canary",
-        "--fail-above",
-        &above,
-        "--format",
-        "argo",
-    ]);
+    let o = bounded("--fail-above", v * 2.0);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let below = (v * 2.0).to_string();
-    let o = query(&[
-        "error_rate",
-        ds,
-        "--track",
-        "canary",
-        "--fail-below",
-        &below,
-    ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("within --fail-above"), "{}", stderr(&o));
+    assert_eq!(code(&bounded("--fail-below", v * 2.0)), 1);
+    assert_eq!(code(&bounded("--fail-below", v / 2.0)), 0);
 }
 
 #[test]
