@@ -2,7 +2,8 @@
 //!
 //! Exit codes (stable, documented in README "Exit codes"):
 //! 0 success / `promote`; 1 `rollback`; 2 error (bad arguments, unreadable input, `--strict`
-//! data-quality failure); 3 `continue` (not enough evidence).
+//! data-quality failure); 3 `continue` (not enough evidence); 4 no data (`query`: nothing in
+//! the window to compute the number from).
 
 use clap::{Parser, Subcommand};
 
@@ -10,6 +11,7 @@ pub mod analyze;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
+pub mod query;
 pub mod report;
 pub mod selection;
 pub mod sql;
@@ -22,6 +24,8 @@ pub const EXIT_ROLLBACK: i32 = 1;
 pub const EXIT_ERROR: i32 = 2;
 /// Exit code for a `continue` verdict (not enough evidence yet).
 pub const EXIT_CONTINUE: i32 = 3;
+/// Exit code of `query` when there is no number: nothing in the window (never reported as 0).
+pub const EXIT_NO_DATA: i32 = 4;
 
 /// canalyst: was the canary worse than stable, where, why, and what would a rollout policy
 /// have done? Reads OpenTelemetry exports (OTLP JSON/protobuf, Parquet).
@@ -52,6 +56,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Write the analysis as an HTML/Markdown/JSON report with charts.
     Report(report::ReportArgs),
+    /// Print one number over the last window (for Argo Rollouts, Flagger, scripts).
+    Query(query::QueryArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -70,6 +76,7 @@ pub fn main() -> i32 {
         Command::Inspect(a) => inspect::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Report(a) => report::run(a),
+        Command::Query(a) => query::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,5 @@
 //! Pipeline: inputs + selection → a prepared run, the library side of every command that
-//! reads telemetry (`analyze`, `report`, `sql`, `inspect`).
+//! reads telemetry (`analyze`, `report`, `sql`, `inspect`, `query`).
 //!
 //! The flow is two steps, so a command can look at the data quality between them:
 //!
@@ -15,6 +15,8 @@
 //! Invariants: one engine per run; every table is read through it; nothing here prints; the
 //! window of a [`PreparedRun`] is non-empty; results do not depend on the thread count (the
 //! engine's queries order their output).
+
+pub mod query;
 
 use crate::engine::context::ANALYSIS_COLUMNS;
 use crate::engine::inputs::{open_inputs, InputsError};

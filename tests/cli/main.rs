@@ -10,6 +10,7 @@ mod ingest;
 mod metrics;
 mod metrics_analysis;
 mod metrics_dashboards;
+mod query;
 mod repo_paths;
 mod report;
 mod sql;
