@@ -252,8 +252,8 @@ fn comparison(
     };
     let cs = |s: &LookState| {
         format!(
-            "{:.0}% confidence sequence [{}, {}]",
-            (1.0 - level) * 100.0,
+            "{}% confidence sequence [{}, {}]",
+            fmt_coverage(1.0 - level),
             fmt_ratio(s.ratio.low),
             fmt_ratio(s.ratio.high)
         )
@@ -342,6 +342,19 @@ fn comparison(
     }
 }
 
+/// A coverage in percent with the digits that distinguish it from 100: `95`, `99.86`.
+fn fmt_coverage(c: f64) -> String {
+    let pct = c * 100.0;
+    if (pct - pct.round()).abs() < 1e-9 {
+        return format!("{pct:.0}");
+    }
+    let mut digits = 2;
+    while digits < 8 && format!("{pct:.digits$}").starts_with("100") {
+        digits += 1;
+    }
+    format!("{pct:.digits$}")
+}
+
 /// A ratio as a change: `+50.0%`, or `unbounded`.
 fn fmt_ratio(v: f64) -> String {
     fmt_value(v, "ratio")
@@ -375,5 +388,12 @@ mod tests {
         assert!((error_region(&mc, b).low - 0.7).abs() < 1e-12);
         mc.combine = Combine::And;
         assert!((error_region(&mc, b).low - (1.0 - 0.0025 / (19.5 / 3899.5))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn coverage_shows_the_digits_that_matter() {
+        assert_eq!(fmt_coverage(0.95), "95");
+        assert_eq!(fmt_coverage(1.0 - 0.05 / 36.0), "99.86");
+        assert_eq!(fmt_coverage(1.0 - 0.05 / 4000.0), "99.999");
     }
 }

@@ -12,5 +12,6 @@ mod metrics_analysis;
 mod metrics_dashboards;
 mod repo_paths;
 mod report;
+mod sequential;
 mod sql;
 mod tools;
