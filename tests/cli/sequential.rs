@@ -238,4 +238,22 @@ fn a_split_other_than_the_configured_one_fails() {
         text.contains("/request_split [fail_high, critical]") && text.contains("failed at look"),
         "{text}"
     );
+    // HTML and Markdown findings carry the same decision (look, sequence, always-valid p).
+    let out = tmp.path().join("report");
+    let o = run(&[
+        "report",
+        &parquet_of(&dir),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    for f in ["index.html", "report.md"] {
+        let t = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(
+            t.contains("failed at look") && t.contains("always-valid p"),
+            "{f} does not show the sequential decision"
+        );
+    }
 }
