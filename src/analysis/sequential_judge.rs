@@ -260,7 +260,7 @@ fn comparison(
     };
     let at = |j: usize| {
         format!(
-            "at look {} of {n} ({})",
+            "look {} of {n} ({})",
             j + 1,
             format_rfc3339_seconds(plan.ends_unix_nano[j])
         )
@@ -283,7 +283,7 @@ fn comparison(
                     Classification::FailLow
                 },
                 format!(
-                    "{label}: failed {}: {}, {} ≤ {level:.2e}, beyond the allowed {} (sequential test)",
+                    "{label}: failed at {}: {}, {} ≤ {level:.2e}, beyond the allowed {} (sequential test)",
                     at(j),
                     cs(&s),
                     p_text(&s),
