@@ -943,6 +943,15 @@ mod tests {
     }
 
     #[test]
+    fn sequential_example_file_parses() {
+        let text = include_str!("../../examples/sequential-canary.toml");
+        let c = AnalysisConfig::from_toml_str(text, "examples/sequential-canary.toml").unwrap();
+        assert_eq!(c.method, Method::Sequential);
+        assert_eq!(c.sequential.traffic_split, Some(0.05));
+        assert_eq!(c.sequential.look_interval_ns, 60 * NS_PER_SEC);
+    }
+
+    #[test]
     fn example_file_parses() {
         let text = include_str!("../../examples/canary.toml");
         let c = AnalysisConfig::from_toml_str(text, "examples/canary.toml").unwrap();

@@ -253,5 +253,6 @@ fn a_tripled_error_rate_is_caught_in_most_recordings() {
             c.id.ends_with("/r0/error_rate") && c.classification == Classification::FailHigh
         }));
     }
+    eprintln!("tripled error rate (5% → 15%, 25% share): caught in {caught}/50 recordings");
     assert!(caught >= 45, "{caught}/50");
 }
