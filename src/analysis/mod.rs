@@ -164,6 +164,10 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
             "Threshold rule (no statistics): fail when the point estimate is beyond the allowed change.".to_string(),
         ),
     }
+    if cfg.method == Method::Sequential {
+        // The error rate's fixed-sample definition does not apply: it is defined above.
+        d.retain(|t| !t.starts_with("error_rate: difference"));
+    }
     d.push(format!(
         "Score: passes / decided comparisons per group, weighted over groups; inconclusive excluded. Rollback on any critical failure or score < {}; promote at score ≥ {} with ≥ {} canary requests, ≥ {:.0}% of comparisons decided and no inconclusive critical comparison whose interval lies wholly beyond the allowed change; else continue.",
         cfg.marginal_threshold, cfg.pass_threshold, cfg.min_total_requests, cfg.min_decided_fraction * 100.0

@@ -144,13 +144,13 @@ fn low_traffic_regression_rolls_back_under_the_sequential_method() {
     let mut errs = Vec::new();
     check_schema(&schema, &r, &schema, "$", &mut errs);
     assert!(errs.is_empty(), "{errs:?}");
-    // The text summary shows the sequential decision of a failing gate, if any, and the
-    // definitions name the method.
+    // The definitions name the method, and not the fixed error-rate test it replaces.
     let defs = r["definitions"].to_string();
     assert!(
         defs.contains("Lindon & Malek") && defs.contains("Bonferroni"),
         "{defs}"
     );
+    assert!(!defs.contains("error_rate: difference"), "{defs}");
 }
 
 /// `canalyst generate --scenario aa --spans N --canary-share F --seed S` (own seeds; the shared
