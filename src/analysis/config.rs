@@ -23,13 +23,75 @@ pub const PRESETS: &[&str] = &["default", "seed-simple", "kayenta"];
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
-    /// Design §4: estimate and confidence interval against the allowed effect, BH-adjusted p.
+    /// Design §4: estimate and confidence interval against the allowed effect, BH-adjusted p:
+    /// one fixed-sample test over the whole window (`"fixed"` is accepted as another name).
+    #[serde(alias = "fixed")]
     Intervals,
     /// Kayenta's NetflixACAJudge: Mann–Whitney/Hodges–Lehmann interval vs a tolerance band of
     /// the estimate, then the mean-ratio effect size vs `allowedIncrease`/`allowedDecrease`.
     Kayenta,
     /// Point estimate vs threshold, no statistics (the seed's rule).
     Threshold,
+    /// Anytime-valid gates read look by look (`[sequential]`, [`SequentialConfig`]): error
+    /// rates and the request split with Lindon & Malek's count test
+    /// (`analysis::sequential_judge`); latency with the fixed-sample tests of `intervals`.
+    Sequential,
+}
+
+/// `[sequential]`: how `method = "sequential"` reads the window (docs/analysis.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequentialConfig {
+    /// Time between looks, nanoseconds; a multiple of the series bucket (`--bucket-seconds`)
+    /// and no longer than the window (checked by [`AnalysisConfig::check_looks`]).
+    pub look_interval_ns: i64,
+    /// The configured canary share of requests, for the request-split test; `None` runs no
+    /// request-split test.
+    pub traffic_split: Option<f64>,
+    /// Allowed relative deviation of the request split: the ratio of canary to stable requests
+    /// per unit of configured share may lie in `[1 − t, 1 + t]` (0.2 = ±20%).
+    pub traffic_split_tolerance: f64,
+    /// Concentration `k` of the Beta mixture (`stats::sequential`).
+    pub concentration: f64,
+}
+
+impl Default for SequentialConfig {
+    fn default() -> Self {
+        SequentialConfig {
+            look_interval_ns: 60 * NS_PER_SEC,
+            traffic_split: None,
+            traffic_split_tolerance: 0.2,
+            concentration: crate::stats::sequential::DEFAULT_CONCENTRATION,
+        }
+    }
+}
+
+const NS_PER_SEC: i64 = 1_000_000_000;
+
+/// Parses `"90s"`, `"1m"`, `"2h"` (a positive whole number and one unit) into nanoseconds.
+fn parse_interval(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let unit = match s.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        _ => return None,
+    };
+    let n: i64 = s[..s.len() - 1].trim().parse().ok()?;
+    (n > 0).then(|| n.checked_mul(unit * NS_PER_SEC)).flatten()
+}
+
+/// `90s`, `2m`, `1h` as short as it is exact.
+fn fmt_interval(ns: i64) -> String {
+    let s = ns / NS_PER_SEC;
+    if ns % NS_PER_SEC != 0 {
+        format!("{}ms", ns / 1_000_000)
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// How the error-rate percentage-point and ratio limits combine.
@@ -109,7 +171,9 @@ impl MetricsConfig {
             MetricName::LatencyP99 => &self.latency_p99,
             MetricName::LatencyP999 => &self.latency_p999,
             MetricName::LatencyShift => &self.latency_shift,
-            MetricName::BusinessRatio | MetricName::IntervalSeries => &NOT_PER_GROUP,
+            MetricName::BusinessRatio | MetricName::IntervalSeries | MetricName::RequestSplit => {
+                &NOT_PER_GROUP
+            }
         }
     }
 
@@ -121,7 +185,9 @@ impl MetricsConfig {
             MetricName::LatencyP99 => &mut self.latency_p99,
             MetricName::LatencyP999 => &mut self.latency_p999,
             MetricName::LatencyShift => &mut self.latency_shift,
-            MetricName::BusinessRatio | MetricName::IntervalSeries => return None,
+            MetricName::BusinessRatio | MetricName::IntervalSeries | MetricName::RequestSplit => {
+                return None
+            }
         })
     }
 }
@@ -163,6 +229,7 @@ pub fn metric_key(m: MetricName) -> &'static str {
         MetricName::LatencyShift => "latency_shift",
         MetricName::BusinessRatio => "business_ratio",
         MetricName::IntervalSeries => "interval_series",
+        MetricName::RequestSplit => "request_split",
     }
 }
 
@@ -198,6 +265,9 @@ pub struct AnalysisConfig {
     /// Metric-based comparisons (`[metric_analysis]`, docs/metrics-analysis.md).
     #[serde(default)]
     pub metric_analysis: MetricAnalysisConfig,
+    /// Settings of `method = "sequential"` (ignored by the other methods).
+    #[serde(default)]
+    pub sequential: SequentialConfig,
 }
 
 fn critical(mut m: MetricConfig) -> MetricConfig {
@@ -247,6 +317,7 @@ impl AnalysisConfig {
                 latency_shift: critical(MetricConfig::latency(true, 0.10)),
             },
             metric_analysis: MetricAnalysisConfig::default(),
+            sequential: SequentialConfig::default(),
         }
     }
 
@@ -410,6 +481,27 @@ impl AnalysisConfig {
         if let Some(m) = raw.metric_analysis {
             c.metric_analysis.apply(m);
         }
+        if let Some(q) = raw.sequential {
+            if let Some(v) = q.look_interval {
+                c.sequential.look_interval_ns =
+                    parse_interval(&v).ok_or_else(|| ConfigError::Invalid {
+                        path: path.to_string(),
+                        key: "sequential.look_interval".into(),
+                        message: format!(
+                            "{v:?} is not a duration: a positive whole number of s, m or h (e.g. \"1m\")"
+                        ),
+                    })?;
+            }
+            if let Some(v) = q.traffic_split {
+                c.sequential.traffic_split = Some(v);
+            }
+            if let Some(v) = q.traffic_split_tolerance {
+                c.sequential.traffic_split_tolerance = v;
+            }
+            if let Some(v) = q.concentration {
+                c.sequential.concentration = v;
+            }
+        }
         c.validate(path)?;
         Ok(c)
     }
@@ -454,6 +546,30 @@ impl AnalysisConfig {
             return Err(bad("kayenta.tolerance", "must be ≥ 0"));
         }
         self.metric_analysis.validate(path)?;
+        if let Some(r) = self.sequential.traffic_split {
+            if !(r > 0.0 && r < 1.0) {
+                return Err(bad(
+                    "sequential.traffic_split",
+                    &format!("must be strictly between 0 and 1 (the canary's share of requests), got {r}"),
+                ));
+            }
+        }
+        let t = self.sequential.traffic_split_tolerance;
+        if !(t > 0.0 && t < 1.0) {
+            return Err(bad(
+                "sequential.traffic_split_tolerance",
+                "must be strictly between 0 and 1",
+            ));
+        }
+        if !(self.sequential.concentration > 0.0 && self.sequential.concentration.is_finite()) {
+            return Err(bad(
+                "sequential.concentration",
+                "must be a finite number > 0",
+            ));
+        }
+        if self.sequential.look_interval_ns <= 0 {
+            return Err(bad("sequential.look_interval", "must be positive"));
+        }
         for m in ALL_METRICS {
             let mc = self.metrics.get(m);
             let key = metric_key(m);
@@ -525,6 +641,42 @@ impl AnalysisConfig {
         Ok(())
     }
 
+    /// Checks `[sequential] look_interval` against what is known only once the data is read:
+    /// the window (a look longer than the window is never taken) and the series bucket (looks
+    /// are whole buckets, so the interval must be a multiple of it). Only for
+    /// `method = "sequential"`.
+    pub fn check_looks(
+        &self,
+        window_ns: i64,
+        bucket_ns: i64,
+        path: &str,
+    ) -> Result<(), ConfigError> {
+        if self.method != Method::Sequential {
+            return Ok(());
+        }
+        let look = self.sequential.look_interval_ns;
+        let bad = |message: String| ConfigError::Invalid {
+            path: path.to_string(),
+            key: "sequential.look_interval".into(),
+            message,
+        };
+        if bucket_ns <= 0 || look % bucket_ns != 0 {
+            return Err(bad(format!(
+                "{} is not a whole number of series buckets ({}, --bucket-seconds)",
+                fmt_interval(look),
+                fmt_interval(bucket_ns)
+            )));
+        }
+        if look > window_ns {
+            return Err(bad(format!(
+                "{} is longer than the analysed window ({}): there would be no look",
+                fmt_interval(look),
+                fmt_interval(window_ns)
+            )));
+        }
+        Ok(())
+    }
+
     /// Effective weight (percent) of every group used by an enabled metric: the configured
     /// weight, or an equal share of what the configured weights leave of 100 (Kayenta's rule).
     pub fn effective_weights(&self) -> BTreeMap<String, f64> {
@@ -573,6 +725,16 @@ struct RawConfig {
     kayenta: Option<RawKayenta>,
     metrics: Option<RawMetrics>,
     metric_analysis: Option<RawMetricAnalysis>,
+    sequential: Option<RawSequential>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSequential {
+    look_interval: Option<String>,
+    traffic_split: Option<f64>,
+    traffic_split_tolerance: Option<f64>,
+    concentration: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -691,6 +853,102 @@ mod tests {
         let w = c.effective_weights();
         assert_eq!(w["errors"], 70.0);
         assert_eq!(w["latency"], 30.0);
+    }
+
+    #[test]
+    fn sequential_keys_parse_and_bad_values_name_the_key() {
+        let c = AnalysisConfig::from_toml_str(
+            "method = \"sequential\"\n[sequential]\nlook_interval = \"2m\"\ntraffic_split = 0.05\n",
+            "s.toml",
+        )
+        .unwrap();
+        assert_eq!(c.method, Method::Sequential);
+        assert_eq!(c.sequential.look_interval_ns, 120 * NS_PER_SEC);
+        assert_eq!(c.sequential.traffic_split, Some(0.05));
+        let fixed = AnalysisConfig::from_toml_str("method = \"fixed\"\n", "f.toml").unwrap();
+        assert_eq!(fixed.method, Method::Intervals);
+        assert_eq!(
+            fixed,
+            AnalysisConfig {
+                name: "f.toml".into(),
+                ..AnalysisConfig::default_preset()
+            }
+        );
+        for (text, key) in [
+            (
+                "[sequential]\ntraffic_split = 0\n",
+                "sequential.traffic_split",
+            ),
+            (
+                "[sequential]\ntraffic_split = 1.0\n",
+                "sequential.traffic_split",
+            ),
+            (
+                "[sequential]\ntraffic_split = -0.2\n",
+                "sequential.traffic_split",
+            ),
+            (
+                "[sequential]\nlook_interval = \"1 minute\"\n",
+                "sequential.look_interval",
+            ),
+            (
+                "[sequential]\nlook_interval = \"0m\"\n",
+                "sequential.look_interval",
+            ),
+            (
+                "[sequential]\nconcentration = 0\n",
+                "sequential.concentration",
+            ),
+            (
+                "[sequential]\ntraffic_split_tolerance = 1\n",
+                "sequential.traffic_split_tolerance",
+            ),
+        ] {
+            let err = AnalysisConfig::from_toml_str(text, "s.toml").unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { key: k, .. } if k == key),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn looks_must_fit_the_window_and_the_bucket() {
+        let mut c = AnalysisConfig::default_preset();
+        c.sequential.look_interval_ns = 90 * NS_PER_SEC;
+        // Not checked for the fixed method.
+        c.check_looks(60 * NS_PER_SEC, 60 * NS_PER_SEC, "c")
+            .unwrap();
+        c.method = Method::Sequential;
+        let err = c
+            .check_looks(600 * NS_PER_SEC, 60 * NS_PER_SEC, "c")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("sequential.look_interval"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("1m"), "{err}");
+        c.sequential.look_interval_ns = 20 * 60 * NS_PER_SEC;
+        let err = c
+            .check_looks(600 * NS_PER_SEC, 60 * NS_PER_SEC, "c")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("longer than the analysed window (10m)"),
+            "{err}"
+        );
+        c.sequential.look_interval_ns = 120 * NS_PER_SEC;
+        c.check_looks(600 * NS_PER_SEC, 60 * NS_PER_SEC, "c")
+            .unwrap();
+    }
+
+    #[test]
+    fn sequential_example_file_parses() {
+        let text = include_str!("../../examples/sequential-canary.toml");
+        let c = AnalysisConfig::from_toml_str(text, "examples/sequential-canary.toml").unwrap();
+        assert_eq!(c.method, Method::Sequential);
+        assert_eq!(c.sequential.traffic_split, Some(0.05));
+        assert_eq!(c.sequential.look_interval_ns, 60 * NS_PER_SEC);
     }
 
     #[test]

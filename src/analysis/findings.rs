@@ -68,6 +68,9 @@ pub enum MetricName {
     BusinessRatio,
     /// Kayenta-style comparison of a metric's per-time-bucket values, metrics only.
     IntervalSeries,
+    /// Canary share of requests against the configured traffic split, reported as the ratio
+    /// of canary to stable requests per unit of configured share (`method = "sequential"`).
+    RequestSplit,
 }
 
 /// Where a comparison's data came from.
@@ -181,6 +184,39 @@ pub struct Comparison {
     /// it may not pass; see docs/analysis.md, "What a small sample can decide".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub below_minimum: Option<SampleSizes>,
+    /// Present for comparisons judged by the anytime-valid sequential test
+    /// (`method = "sequential"`): the look at which it decided and the test at the last look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<SequentialSummary>,
+}
+
+/// What the sequential count test (Lindon & Malek 2022; `stats::sequential`) saw over the
+/// looks of one comparison. `Comparison::estimate`/`ci_low`/`ci_high` carry the rate ratio and
+/// its confidence sequence at the last look; `p_value` the always-valid p-value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequentialSummary {
+    /// Looks taken over the window (one per `[sequential] look_interval`).
+    pub looks: u32,
+    /// 1-based look at which the comparison failed (the first look where it was significant
+    /// and its confidence sequence lay beyond the allowed change) or passed (the first look
+    /// where the sequence lay within it with the minimum counts met); absent when inconclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at_look: Option<u32>,
+    /// End of that look, RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// Natural log of the e-value at the last look.
+    pub log_e_value: f64,
+    /// Always-valid p-value at the last look, `min(1, min over looks of 1/e)`.
+    pub p_value: f64,
+    /// Level each look is tested at: α divided by the number of sequential comparisons
+    /// (Bonferroni); the confidence sequence has coverage 1 − level.
+    pub level: f64,
+    /// Canary share of events expected under no change, at the last look: the canary share
+    /// of requests (error rate) or the configured traffic split (request split); absent when no
+    /// look had requests on both sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_share: Option<f64>,
 }
 
 /// Sample sizes of a comparison below the per-side minimum.
@@ -292,6 +328,7 @@ impl Comparison {
             source: Source::Spans,
             metric_names: Vec::new(),
             below_minimum: None,
+            sequential: None,
         }
     }
 }

@@ -81,6 +81,7 @@ pub(crate) fn quantile_label(m: MetricName) -> &'static str {
         MetricName::ErrorRate => "error rate",
         MetricName::BusinessRatio => "ratio",
         MetricName::IntervalSeries => "series",
+        MetricName::RequestSplit => "request split",
     }
 }
 
@@ -176,7 +177,9 @@ pub(crate) fn draft_one(
     cfg: &AnalysisConfig,
 ) -> Draft {
     match cfg.method {
-        Method::Intervals => draft_interval(g, m, mc, cfg),
+        // Under the sequential method the count metrics are judged look by look
+        // (`sequential_judge`); what reaches this judge is tested once over the window.
+        Method::Intervals | Method::Sequential => draft_interval(g, m, mc, cfg),
         Method::Threshold => draft_threshold(g, m, mc, cfg),
         Method::Kayenta => crate::analysis::kayenta::draft(g, m, mc, cfg),
     }
@@ -197,7 +200,9 @@ pub fn draft_metric(g: &GroupComparison, m: MetricName, cfg: &AnalysisConfig) ->
         return None;
     }
     Some(match cfg.method {
-        Method::Intervals => draft_interval(g, m, mc, cfg),
+        // Under the sequential method the count metrics are judged look by look
+        // (`sequential_judge`); what reaches this judge is tested once over the window.
+        Method::Intervals | Method::Sequential => draft_interval(g, m, mc, cfg),
         Method::Threshold => draft_threshold(g, m, mc, cfg),
         Method::Kayenta => crate::analysis::kayenta::draft(g, m, mc, cfg),
     })
@@ -557,7 +562,12 @@ pub fn finish(drafts: Vec<Draft>, cfg: &AnalysisConfig) -> Vec<Comparison> {
     let idx: Vec<usize> = drafts
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.comparison.p_value.is_some() && can_reach(&d.comparison, cfg.alpha))
+        // Sequential comparisons carry their own (Bonferroni) adjustment: `sequential_judge`.
+        .filter(|(_, d)| {
+            d.comparison.p_value.is_some()
+                && d.comparison.sequential.is_none()
+                && can_reach(&d.comparison, cfg.alpha)
+        })
         .map(|(i, _)| i)
         .collect();
     let raw: Vec<f64> = idx

@@ -78,7 +78,8 @@ fn values(
         MetricName::LatencyP90
         | MetricName::LatencyP999
         | MetricName::BusinessRatio
-        | MetricName::IntervalSeries => None,
+        | MetricName::IntervalSeries
+        | MetricName::RequestSplit => None,
     }
 }
 

@@ -441,7 +441,9 @@ fn draft_latency(
     mc: &MetricConfig,
     cfg: &AnalysisConfig,
 ) -> Draft {
-    let unit = if m == MetricName::LatencyShift && cfg.method == Method::Intervals {
+    let unit = if m == MetricName::LatencyShift
+        && matches!(cfg.method, Method::Intervals | Method::Sequential)
+    {
         "probability"
     } else {
         "ratio"

@@ -14,13 +14,16 @@ pub mod findings;
 pub mod format;
 pub mod judge;
 pub mod kayenta;
+pub mod looks;
 pub mod metric_config;
 pub mod metric_judge;
+pub mod sequential_judge;
 pub mod verdict;
 
 use crate::analysis::config::{AnalysisConfig, Method};
 use crate::analysis::findings::{
-    AnalysisReport, Classification, DecidedShare, Source, Verdict, REPORT_SCHEMA_VERSION,
+    AnalysisReport, Classification, DecidedShare, MetricName, Source, Verdict,
+    REPORT_SCHEMA_VERSION,
 };
 use crate::model::comparison::{ComparisonInput, GroupLevel};
 use crate::model::metric_data::MetricData;
@@ -75,14 +78,25 @@ pub fn analyze_with_metrics_at(
     // Comparisons are independent until multiple-testing control, and one large group's
     // latency tests can outweigh all the others: one task per (group, metric). The indexed
     // parallel collect keeps input order, so the report does not depend on the thread count.
+    let sequential = cfg.method == Method::Sequential;
     let tasks: Vec<_> = groups
         .iter()
         .flat_map(|g| crate::analysis::config::ALL_METRICS.map(|m| (*g, m)))
+        // The sequential method judges the count metrics look by look (below).
+        .filter(|(_, m)| !(sequential && *m == MetricName::ErrorRate))
         .collect();
     let mut drafts: Vec<_> = tasks
         .into_par_iter()
         .filter_map(|(g, m)| judge::draft_metric(g, m, cfg))
         .collect();
+    if sequential {
+        let plan = looks::LookPlan::new(
+            input.window,
+            input.bucket_ns,
+            cfg.sequential.look_interval_ns,
+        );
+        drafts.extend(sequential_judge::draft_all(&groups, &plan, cfg));
+    }
     let first_level = cfg.levels.first().copied().unwrap_or(GroupLevel::Route);
     let mut canary_requests: u64 = groups
         .iter()
@@ -130,8 +144,11 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
         "Quantiles: Hyndman–Fan type 7 (linear interpolation between closest ranks, numpy's default).".to_string(),
         format!("Intervals at {conf:.0}% confidence (α = {}); x = baseline, y = canary.", cfg.alpha),
     ];
+    if cfg.method == Method::Sequential {
+        d.extend(sequential_definitions(cfg));
+    }
     match cfg.method {
-        Method::Intervals => d.extend([
+        Method::Intervals | Method::Sequential => d.extend([
             "error_rate: difference of (weighted) rates in percentage points with the Newcombe hybrid score interval; Fisher's exact test (two-sided) on recorded counts; optional rate ratio with the Katz log interval.".to_string(),
             "latency_pNN: ratio of canary/baseline quantiles with an order-statistic interval; p-value by inverting that interval.".to_string(),
             "latency_shift: Mann–Whitney U (two-sided) and the Hodges–Lehmann shift of log durations, reported as the ratio exp(shift).".to_string(),
@@ -147,10 +164,29 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
             "Threshold rule (no statistics): fail when the point estimate is beyond the allowed change.".to_string(),
         ),
     }
+    if cfg.method == Method::Sequential {
+        // The error rate's fixed-sample definition does not apply: it is defined above.
+        d.retain(|t| !t.starts_with("error_rate: difference"));
+    }
     d.push(format!(
         "Score: passes / decided comparisons per group, weighted over groups; inconclusive excluded. Rollback on any critical failure or score < {}; promote at score ≥ {} with ≥ {} canary requests, ≥ {:.0}% of comparisons decided and no inconclusive critical comparison whose interval lies wholly beyond the allowed change; else continue.",
         cfg.marginal_threshold, cfg.pass_threshold, cfg.min_total_requests, cfg.min_decided_fraction * 100.0
     ));
+    d
+}
+
+/// Definitions of `method = "sequential"` (the latency comparisons keep the fixed-sample
+/// definitions that follow them in the report).
+fn sequential_definitions(cfg: &AnalysisConfig) -> Vec<String> {
+    let q = &cfg.sequential;
+    let mut d = vec![
+        format!("Sequential method: the window is read as looks every {} s (whole series buckets); per look the cumulative requests and errors of each side are summed from the per-bucket series.", q.look_interval_ns / 1_000_000_000),
+        format!("error_rate (sequential): Lindon & Malek (NeurIPS 2022) anytime-valid count test: under no change each error falls in the canary with probability equal to the canary's share of requests so far; Beta-mixture e-value (concentration {}), always-valid p = min(1, min over looks of 1/e); estimate and interval are the error-rate ratio canary/baseline and its confidence sequence at the last look; percentage-point limits become ratio limits at the baseline's rate (with half an error added).", q.concentration),
+        "Sequential multiple testing: Bonferroni over the sequential comparisons (each at α/m; p_value_adjusted = min(1, m·p)); a comparison fails at the first look where p ≤ α/m and the confidence sequence lies beyond the allowed change, passes when the sequence lies within it with the minimum requests on both sides, else is inconclusive. Latency comparisons are fixed-sample tests over the whole window (below).".to_string(),
+    ];
+    if let Some(r) = q.traffic_split {
+        d.push(format!("request_split (sequential, critical, group traffic): the same test with the configured canary share {r} as the null; the ratio of canary to stable requests per unit of configured share may lie within ±{:.0}%.", q.traffic_split_tolerance * 100.0));
+    }
     d
 }
 
@@ -261,5 +297,7 @@ pub fn human_summary(report: &AnalysisReport) -> String {
 
 #[cfg(test)]
 mod calibration_tests;
+#[cfg(test)]
+mod sequential_tests;
 #[cfg(test)]
 mod tests;

@@ -293,6 +293,7 @@ mod tests {
             source: Default::default(),
             metric_names: Vec::new(),
             below_minimum: None,
+            sequential: None,
         }
     }
 

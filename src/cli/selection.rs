@@ -139,6 +139,12 @@ impl AnalysisArgs {
             .transpose()?;
         let series = with_series.then(|| run.series()).transpose()?;
         let (input, quality) = run.into_parts();
+        let w = input.window;
+        cfg.check_looks(
+            w.end_unix_nano - w.start_unix_nano,
+            input.bucket_ns,
+            &cfg.name,
+        )?;
         let timing = crate::timings::phase("statistics and verdict");
         let report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
         drop(timing);

@@ -228,6 +228,7 @@ pub fn fmt_side(c: &Comparison, s: &crate::analysis::findings::SideSummary) -> S
         MetricName::LatencyP99 => format!("p99 {} ms", num(s.p99, 2)),
         MetricName::LatencyP999 => format!("p99.9 {} ms", num(s.p999, 2)),
         MetricName::IntervalSeries => format!("{} intervals", s.count),
+        MetricName::RequestSplit => format!("{} requests", s.count),
     }
 }
 

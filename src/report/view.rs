@@ -151,6 +151,7 @@ pub fn metric_label(m: crate::analysis::findings::MetricName) -> &'static str {
         LatencyShift => "latency shift",
         BusinessRatio => "ratio",
         IntervalSeries => "series",
+        RequestSplit => "request split",
     }
 }
 

@@ -22,6 +22,7 @@ pub mod proportion;
 pub mod quantile;
 pub mod quantile_difference;
 pub mod sequential;
+pub mod uniform_boundary;
 
 #[cfg(test)]
 mod coverage_tests;
