@@ -29,11 +29,11 @@
 use crate::analysis::config::{AnalysisConfig, Combine, MetricConfig};
 use crate::analysis::direction::Direction;
 use crate::analysis::draft::{finite, shell, Draft, Pending, Region};
-use crate::analysis::format::fmt_value;
-use crate::analysis::looks::{LookCounts, LookPlan};
 use crate::analysis::findings::{
     Classification, Comparison, MetricName, SampleSizes, SequentialSummary,
 };
+use crate::analysis::format::fmt_value;
+use crate::analysis::looks::{LookCounts, LookPlan};
 use crate::model::comparison::GroupComparison;
 use crate::model::time::format_rfc3339_seconds;
 use crate::stats::sequential::SequentialCountTest;

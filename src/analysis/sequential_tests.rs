@@ -8,8 +8,8 @@
 //! docs/statistics.md ("Sequential gates in analyze").
 
 use super::config::{AnalysisConfig, Method};
-use super::looks::LookPlan;
 use super::findings::{AnalysisReport, Classification, MetricName};
+use super::looks::LookPlan;
 use super::sequential_judge::TEST_NAME;
 use super::tests::{input, run};
 use crate::model::comparison::{
