@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod forensics;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
@@ -52,6 +53,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Write the analysis as an HTML/Markdown/JSON report with charts.
     Report(report::ReportArgs),
+    /// Failing traces and their origin span, error signatures canary vs stable.
+    Forensics(forensics::ForensicsArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -70,6 +73,7 @@ pub fn main() -> i32 {
         Command::Inspect(a) => inspect::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Report(a) => report::run(a),
+        Command::Forensics(a) => forensics::run(a),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,7 @@
 //! engine's queries order their output).
 
 use crate::engine::context::ANALYSIS_COLUMNS;
+use crate::engine::forensics::forensics_input;
 use crate::engine::inputs::{open_inputs, InputsError};
 use crate::engine::metric_input::{load_metric_data, metric_window};
 use crate::engine::metric_series::{metric_series, report_bucket_ns};
@@ -30,6 +31,7 @@ use crate::model::metric_data::MetricData;
 use crate::model::metric_series::MetricSeries;
 use crate::model::quality::DataQuality;
 use crate::model::spans::SPAN_COLUMNS;
+use crate::model::traces::ForensicsInput;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
@@ -88,7 +90,31 @@ pub enum Columns {
     Analysis,
     /// Every canonical column ([`SPAN_COLUMNS`]), for user SQL.
     All,
+    /// What analysis reads plus the messages and source file ([`FORENSICS_COLUMNS`]).
+    Forensics,
 }
+
+/// The span columns `canalyst forensics` reads: [`ANALYSIS_COLUMNS`] plus status and exception
+/// messages and the source file, in canonical order; the attribute maps stay on disk.
+pub const FORENSICS_COLUMNS: &[&str] = &[
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "service_name",
+    "service_version",
+    "deployment_track",
+    "span_name",
+    "span_kind",
+    "start_time",
+    "duration_ns",
+    "status_message",
+    "route",
+    "is_error",
+    "exception_type",
+    "exception_message",
+    "sample_weight",
+    "source_file",
+];
 
 /// What to compare: the two sides, the service, the window and the cut.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +175,7 @@ impl Sources {
         let columns = match columns {
             Columns::Analysis => ANALYSIS_COLUMNS,
             Columns::All => SPAN_COLUMNS,
+            Columns::Forensics => FORENSICS_COLUMNS,
         };
         let opened = runtime.block_on(async {
             let _timing = crate::timings::phase("open inputs");
@@ -312,6 +339,23 @@ impl PreparedRun {
             .sources
             .runtime
             .block_on(metric_series(&self.sources.engine, &params))?)
+    }
+
+    /// The spans of the failing traces, the error spans and the requests per service and side
+    /// of the selection's sides, service and window (`canalyst forensics`).
+    pub fn forensics_input(&self) -> Result<ForensicsInput, PipelineError> {
+        let _timing = crate::timings::phase("forensics input");
+        let params = Params {
+            baseline: self.input.baseline.clone(),
+            canary: self.input.canary.clone(),
+            service: self.selection.service.clone(),
+            window: self.input.window,
+            bucket_ns: self.input.bucket_ns,
+        };
+        Ok(self
+            .sources
+            .runtime
+            .block_on(forensics_input(&self.sources.engine, &params))?)
     }
 
     /// The comparison input and the data-quality log, dropping the engine.
