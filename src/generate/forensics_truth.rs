@@ -110,7 +110,10 @@ impl ForensicsTruth {
             .unwrap_or(0);
         let o = &spans[origin];
         let tracks: BTreeSet<Track> = spans.iter().map(|s| s.track).collect();
-        let track = match (tracks.contains(&Track::Canary), tracks.contains(&Track::Stable)) {
+        let track = match (
+            tracks.contains(&Track::Canary),
+            tracks.contains(&Track::Stable),
+        ) {
             (true, true) => "both",
             (true, false) => "canary",
             _ => "stable",
@@ -142,8 +145,9 @@ impl ForensicsTruth {
 
     /// The section as written: traces sorted, the signature's constant fields filled.
     pub fn finish(mut self) -> Self {
-        self.failing_traces
-            .sort_by(|a, b| (a.start_unix_nano, &a.trace_id).cmp(&(b.start_unix_nano, &b.trace_id)));
+        self.failing_traces.sort_by(|a, b| {
+            (a.start_unix_nano, &a.trace_id).cmp(&(b.start_unix_nano, &b.trace_id))
+        });
         let s = &mut self.fault_signature;
         s.exception_type = FAULT_EXCEPTION_TYPE;
         s.message_template = FAULT_MESSAGE_TEMPLATE;

@@ -702,7 +702,9 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
 /// Attributes of the `exception` event of a span that recorded one.
 pub fn exception_attributes(sp: &SimSpan) -> Vec<Attr> {
     let service = &SERVICES[sp.service];
-    let (t, m) = sp.exception().unwrap_or((service.exception_type, service.exception_message));
+    let (t, m) = sp
+        .exception()
+        .unwrap_or((service.exception_type, service.exception_message));
     vec![
         ("exception.type", s(t)),
         ("exception.message", AttrValue::Str(m.to_string().into())),
