@@ -90,31 +90,31 @@ pub enum Columns {
     Analysis,
     /// Every canonical column ([`SPAN_COLUMNS`]), for user SQL.
     All,
-    /// What analysis reads plus the messages and source file ([`FORENSICS_COLUMNS`]).
+    /// What analysis reads plus the messages and source file ([`FORENSICS_EXTRA_COLUMNS`]).
     Forensics,
 }
 
-/// The span columns `canalyst forensics` reads: [`ANALYSIS_COLUMNS`] plus status and exception
-/// messages and the source file, in canonical order; the attribute maps stay on disk.
-pub const FORENSICS_COLUMNS: &[&str] = &[
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "service_name",
-    "service_version",
-    "deployment_track",
-    "span_name",
-    "span_kind",
-    "start_time",
-    "duration_ns",
+/// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages
+/// and the source file (the attribute maps stay on disk).
+pub const FORENSICS_EXTRA_COLUMNS: &[&str] = &[
     "status_message",
-    "route",
-    "is_error",
     "exception_type",
     "exception_message",
-    "sample_weight",
     "source_file",
 ];
+
+/// [`ANALYSIS_COLUMNS`] and [`FORENSICS_EXTRA_COLUMNS`] in canonical order (as a projection
+/// needs them).
+fn forensics_columns() -> &'static [&'static str] {
+    static COLUMNS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        SPAN_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| ANALYSIS_COLUMNS.contains(c) || FORENSICS_EXTRA_COLUMNS.contains(c))
+            .collect()
+    })
+}
 
 /// What to compare: the two sides, the service, the window and the cut.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +175,7 @@ impl Sources {
         let columns = match columns {
             Columns::Analysis => ANALYSIS_COLUMNS,
             Columns::All => SPAN_COLUMNS,
-            Columns::Forensics => FORENSICS_COLUMNS,
+            Columns::Forensics => forensics_columns(),
         };
         let opened = runtime.block_on(async {
             let _timing = crate::timings::phase("open inputs");
