@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod engine;
+pub mod forensics;
 pub mod generate;
 pub mod ingest;
 pub mod model;

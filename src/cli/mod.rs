@@ -8,6 +8,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod forensics;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
@@ -58,6 +59,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Print one number over the last window (for Argo Rollouts, Flagger, scripts).
     Query(query::QueryArgs),
+    /// Failing traces and their origin span, error signatures canary vs stable.
+    Forensics(forensics::ForensicsArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -77,6 +80,7 @@ pub fn main() -> i32 {
         Command::Analyze(a) => analyze::run(a),
         Command::Report(a) => report::run(a),
         Command::Query(a) => query::run(a),
+        Command::Forensics(a) => forensics::run(a),
     };
     match result {
         Ok(code) => code,

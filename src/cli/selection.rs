@@ -4,10 +4,10 @@ use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::findings::AnalysisReport;
 use crate::ingest::IngestOptions;
-use crate::model::comparison::{ComparisonInput, Selector};
+use crate::model::comparison::{ComparisonInput, GroupLevel, Selector};
 use crate::model::metric_series::MetricSeries;
 use crate::model::time::parse_rfc3339;
-use crate::pipeline::{Columns, Selection, Sources};
+use crate::pipeline::{Columns, PreparedRun, Selection, Sources};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::path::PathBuf;
@@ -76,8 +76,8 @@ impl AnalysisArgs {
         })
     }
 
-    /// The [`Selection`] the flags ask for.
-    fn selection(&self, cfg: &AnalysisConfig) -> anyhow::Result<Selection> {
+    /// The [`Selection`] the flags ask for, building the group `levels`.
+    fn selection(&self, levels: Vec<GroupLevel>) -> anyhow::Result<Selection> {
         let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
                 .map(|s| {
@@ -97,8 +97,30 @@ impl AnalysisArgs {
             since_unix_nano: time("since", &self.since)?,
             until_unix_nano: time("until", &self.until)?,
             bucket_ns: i64::from(self.bucket_seconds) * 1_000_000_000,
-            levels: cfg.levels.clone(),
+            levels,
         })
+    }
+
+    /// Opens the inputs keeping `columns`, prints the data-quality log, applies `--strict` and
+    /// selects the sides, service and window, building the group `levels`.
+    pub fn prepare(
+        &self,
+        columns: Columns,
+        levels: Vec<GroupLevel>,
+    ) -> anyhow::Result<PreparedRun> {
+        let selection = self.selection(levels)?;
+        let sources = Sources::open(&self.inputs, &IngestOptions::default(), columns)?;
+        super::ingest::print_quality(sources.quality());
+        // Before selecting sides: a rejected record must fail a --strict run even when
+        // what is left cannot be compared (the rejection is the cause, not the symptom).
+        let rejected = sources.quality().records_rejected;
+        if self.strict && rejected > 0 {
+            bail!(
+                "--strict: {rejected} input records were rejected ({})",
+                sources.quality().summary()
+            );
+        }
+        Ok(sources.prepare(selection)?)
     }
 
     /// Opens the inputs, builds the comparison input and judges it.
@@ -114,19 +136,7 @@ impl AnalysisArgs {
         with_series: bool,
     ) -> anyhow::Result<(ComparisonInput, AnalysisReport, Option<MetricSeries>)> {
         let cfg = self.config()?;
-        let selection = self.selection(&cfg)?;
-        let sources = Sources::open(&self.inputs, &IngestOptions::default(), Columns::Analysis)?;
-        super::ingest::print_quality(sources.quality());
-        // Before selecting sides: a rejected record must fail a --strict run even when
-        // what is left cannot be compared (the rejection is the cause, not the symptom).
-        let rejected = sources.quality().records_rejected;
-        if self.strict && rejected > 0 {
-            bail!(
-                "--strict: {rejected} input records were rejected ({})",
-                sources.quality().summary()
-            );
-        }
-        let run = sources.prepare(selection)?;
+        let run = self.prepare(Columns::Analysis, cfg.levels.clone())?;
         let input = run.comparison_input();
         let ma = &cfg.metric_analysis;
         // With spans, metrics are only read when something will judge them.

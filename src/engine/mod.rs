@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod ddsketch;
+pub mod forensics;
 pub mod histogram_udaf;
 pub mod inputs;
 pub mod metric_input;

@@ -88,6 +88,22 @@ query!(
     "Canary share of requests per bucket, from request-duration histogram counts."
 );
 
+query!(
+    FORENSICS_FAILING_SPANS,
+    "forensics_failing_spans.sql",
+    "Every span of the traces whose root span is an error inside the window."
+);
+query!(
+    FORENSICS_ERROR_SPANS,
+    "forensics_error_spans.sql",
+    "Every error span of either side inside the window."
+);
+query!(
+    FORENSICS_EXPOSURE,
+    "forensics_exposure.sql",
+    "Requests per service and side inside the window."
+);
+
 /// Every shipped query.
 pub const ALL: &[Query] = &[
     WINDOW,
@@ -101,6 +117,9 @@ pub const ALL: &[Query] = &[
     METRICS_ERROR_RATE_BY_TRACK,
     METRICS_P99_BY_TRACK,
     METRICS_TRAFFIC_SPLIT,
+    FORENSICS_FAILING_SPANS,
+    FORENSICS_ERROR_SPANS,
+    FORENSICS_EXPOSURE,
 ];
 
 /// Values for the shared parameters `$1..$8`.

@@ -12,6 +12,7 @@
 //! [`simulate::SimTrace::requests`] in the workers and merged in chunk order by the writer,
 //! which writes each export interval once no later trace can end in it.
 
+pub mod forensics_truth;
 pub mod metrics;
 pub mod otlp_json;
 pub mod plan;
@@ -142,21 +143,27 @@ struct Stats {
     lines: u64,
     end_ns: i64,
     counts: Vec<Counts>,
+    /// Only for the `forensics` scenario (the per-trace work is skipped otherwise).
+    forensics: Option<forensics_truth::ForensicsTruth>,
 }
 
 impl Stats {
-    fn new() -> Self {
+    fn new(scenario: Scenario) -> Self {
         Self {
             spans: 0,
             lines: 0,
             end_ns: i64::MIN,
             counts: vec![Counts::default(); ROUTES.len()],
+            forensics: (scenario == Scenario::Forensics).then(Default::default),
         }
     }
 
     fn add_line(&mut self, line: &SimLine, canary_start: i64) {
         self.lines += 1;
         for t in &line.traces {
+            if let Some(f) = &mut self.forensics {
+                f.observe(t, canary_start);
+            }
             self.spans += t.spans.len() as u64;
             for sp in &t.spans {
                 self.end_ns = self.end_ns.max(sp.end_ns);
@@ -181,6 +188,9 @@ impl Stats {
         self.spans += o.spans;
         self.lines += o.lines;
         self.end_ns = self.end_ns.max(o.end_ns);
+        if let (Some(a), Some(b)) = (&mut self.forensics, &o.forensics) {
+            a.merge(b);
+        }
         for (a, b) in self.counts.iter_mut().zip(&o.counts) {
             a.stable_requests += b.stable_requests;
             a.canary_requests += b.canary_requests;
@@ -216,7 +226,7 @@ fn render_chunk(
 ) -> Result<ChunkOut, ArrowError> {
     let mut json = Vec::with_capacity(lines.len() * 4096);
     let mut builder = r.table.builder();
-    let mut stats = Stats::new();
+    let mut stats = Stats::new(plan.params.scenario);
     let mut metrics = MetricPartial::default();
     let horizon = plan
         .lines
@@ -359,7 +369,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let mut parquet =
         ArrowWriter::try_new(file, spans_schema(), Some(props)).map_err(parquet_err)?;
 
-    let mut stats = Stats::new();
+    let mut stats = Stats::new(plan.params.scenario);
     let mut write = |outs: Vec<ChunkOut>| -> Result<(), GenerateError> {
         for o in outs {
             json.write_all(&o.json).map_err(io(&json_path))?;
@@ -404,7 +414,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     metric_sink.finish().map_err(io(&metrics_path))?;
     parquet.close().map_err(parquet_err)?;
 
-    let truth = truth::build(
+    let mut truth = truth::build(
         &plan,
         &stats.counts,
         stats.spans,
@@ -417,6 +427,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
             otlp_metrics: metrics_rel,
         },
     );
+    truth.forensics = stats.forensics.map(|f| f.finish());
     let mut text = serde_json::to_string_pretty(&truth).expect("truth serialises");
     text.push('\n');
     std::fs::write(&truth_path, text).map_err(io(&truth_path))?;

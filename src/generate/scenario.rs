@@ -38,6 +38,10 @@ pub enum Scenario {
     /// visible only in the business counters (`orders.placed` / `orders.checkout_attempts`),
     /// not in spans.
     Conversion,
+    /// Canary `cartservice GET /cart` fails in 8% of requests with a fault stable never has
+    /// (`CartNotFoundException`, "cart c-7f3a9e21 not found" with a varying id), deep in the
+    /// trace (frontend → checkout → cartservice): the truth for `canalyst forensics`.
+    Forensics,
 }
 
 impl Scenario {
@@ -52,6 +56,7 @@ impl Scenario {
             Scenario::Downstream => "downstream",
             Scenario::LowTraffic => "low-traffic",
             Scenario::Conversion => "conversion",
+            Scenario::Forensics => "forensics",
         }
     }
 
@@ -75,6 +80,12 @@ impl Scenario {
                 .map(|r| latency(r, 2.0))
                 .collect(),
             Scenario::LowTraffic => vec![latency(rt::PAY_GIFT, 1.5)],
+            Scenario::Forensics => vec![Effect::new(
+                rt::CART_GET,
+                EffectKind::CanaryFault {
+                    probability: FAULT_PROBABILITY,
+                },
+            )],
             Scenario::Conversion => vec![Effect::new(
                 rt::F_CHECKOUT,
                 EffectKind::ConversionScale {
@@ -91,6 +102,19 @@ impl Scenario {
     pub fn low_traffic_canary_requests(self) -> Option<f64> {
         (self == Scenario::LowTraffic).then_some(40.0)
     }
+}
+
+/// Probability that a canary request to the `forensics` scenario's route fails with the fault.
+pub const FAULT_PROBABILITY: f64 = 0.08;
+/// `exception.type` of the injected fault.
+pub const FAULT_EXCEPTION_TYPE: &str = "CartNotFoundException";
+/// Template of the fault's message as canalyst's message templates write it: the id
+/// (`c-` and 8 hex digits) is masked, the prefix kept.
+pub const FAULT_MESSAGE_TEMPLATE: &str = "cart c-<id> not found";
+
+/// The fault's message for the random `id`.
+pub fn fault_message(id: u32) -> String {
+    format!("cart c-{id:08x} not found")
 }
 
 /// How an effect changes the affected route's own processing time or failures.
@@ -119,6 +143,13 @@ pub enum EffectKind {
         p99_ratio: f64,
         /// Resulting median ratio (canary / stable).
         p50_ratio: f64,
+    },
+    /// With probability `probability` a canary request fails by itself with an exception
+    /// stable never raises ([`FAULT_EXCEPTION_TYPE`], [`fault_message`]), on top of the
+    /// route's usual failures.
+    CanaryFault {
+        /// Share of canary requests that fail with the fault.
+        probability: f64,
     },
     /// Share of successful requests that place an order (the `orders.placed` business counter)
     /// multiplied by `factor`; spans are unchanged.
@@ -176,6 +207,7 @@ pub struct EffectTable {
     error: Vec<f64>,
     tail: Vec<Option<(f64, f64)>>,
     conversion: Vec<f64>,
+    fault: Vec<f64>,
 }
 
 impl EffectTable {
@@ -187,6 +219,7 @@ impl EffectTable {
             error: vec![1.0; n],
             tail: vec![None; n],
             conversion: vec![1.0; n],
+            fault: vec![0.0; n],
         };
         for e in effects {
             match e.kind {
@@ -198,6 +231,7 @@ impl EffectTable {
                     ..
                 } => t.tail[e.route] = Some((probability, factor)),
                 EffectKind::ConversionScale { factor, .. } => t.conversion[e.route] *= factor,
+                EffectKind::CanaryFault { probability } => t.fault[e.route] = probability,
             }
         }
         t
@@ -224,12 +258,18 @@ impl EffectTable {
         self.conversion[route]
     }
 
+    /// Probability that a canary request to `route` fails with the injected fault.
+    pub fn fault_probability(&self, route: RouteId) -> f64 {
+        self.fault[route]
+    }
+
     /// Whether the route has any effect.
     pub fn affects(&self, route: RouteId) -> bool {
         self.latency[route] != 1.0
             || self.error[route] != 1.0
             || self.tail[route].is_some()
             || self.conversion[route] != 1.0
+            || self.fault[route] != 0.0
     }
 }
 

@@ -98,6 +98,9 @@ pub struct SpanError {
     /// Time of the `exception` event when the span recorded one (own failures); its type,
     /// message and stack trace are the serving service's ([`SERVICES`]).
     pub exception_at: Option<i64>,
+    /// The exception is the scenario's injected fault ([`super::scenario::FAULT_EXCEPTION_TYPE`],
+    /// with `message` as its message) rather than the service's own.
+    pub fault: bool,
 }
 
 /// One span of a simulated trace.
@@ -123,6 +126,19 @@ pub struct SimSpan {
     pub op: Operation,
     /// Set when the span's status is ERROR.
     pub error: Option<SpanError>,
+}
+
+impl SimSpan {
+    /// `exception.type` and `exception.message` of the span's exception event, if it
+    /// recorded one: the injected fault's, else its service's.
+    pub fn exception(&self) -> Option<(&'static str, &str)> {
+        let e = self.error.as_ref().filter(|e| e.exception_at.is_some())?;
+        if e.fault {
+            return Some((super::scenario::FAULT_EXCEPTION_TYPE, &e.message));
+        }
+        let svc = &SERVICES[self.service];
+        Some((svc.exception_type, svc.exception_message))
+    }
 }
 
 /// A served request as a metrics writer sees it (one per SERVER span).
@@ -326,7 +342,16 @@ impl Sim<'_> {
             own_ms *= effects.latency_factor(route_id, u_tail);
             error_rate *= effects.error_factor(route_id);
         }
-        let own_error = self.rng.random::<f64>() < error_rate;
+        // The fault draws only where a fault is injected, so other scenarios' streams are
+        // unchanged.
+        let fault_p = if canary {
+            effects.fault_probability(route_id)
+        } else {
+            0.0
+        };
+        let fault = (fault_p > 0.0 && self.rng.random::<f64>() < fault_p)
+            .then(|| super::scenario::fault_message(self.rng.random()));
+        let own_error = fault.is_some() || self.rng.random::<f64>() < error_rate;
         let not_found = !own_error && self.rng.random::<f64>() < r.not_found_rate;
         let (path, query) = self.target(route_id);
         let span_id = self.span_id();
@@ -407,6 +432,7 @@ impl Sim<'_> {
                             c.error = Some(SpanError {
                                 message: Cow::Owned(format!("HTTP {}", out.status)),
                                 exception_at: None,
+                                fault: false,
                             });
                         }
                         cursor = end + self.gap_ns();
@@ -442,6 +468,7 @@ impl Sim<'_> {
                         error: failed.then(|| SpanError {
                             message: Cow::Borrowed(service.exception_message),
                             exception_at: Some(cursor + dur),
+                            fault: false,
                         }),
                     });
                     cursor += dur + self.gap_ns();
@@ -485,11 +512,13 @@ impl Sim<'_> {
             };
             let exc_at = self.rng.random_range(cursor.min(end - 1)..end);
             let svc = &SERVICES[r.service];
+            let is_fault = fault.is_some();
             (
                 code,
                 Some(SpanError {
-                    message: Cow::Borrowed(svc.exception_message),
+                    message: fault.map_or(Cow::Borrowed(svc.exception_message), Cow::Owned),
                     exception_at: Some(exc_at),
+                    fault: is_fault,
                 }),
             )
         } else if let Some((callee, callee_code)) = upstream {
@@ -508,6 +537,7 @@ impl Sim<'_> {
                 Some(SpanError {
                     message,
                     exception_at: None,
+                    fault: false,
                 }),
             )
         } else if not_found {
@@ -658,8 +688,8 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
                     AttrValue::Int(if redis { 6379 } else { 5432 }),
                 ));
             }
-            if sp.error.is_some() {
-                a.push(("error.type", s(service.exception_type)));
+            if let Some((t, _)) = sp.exception() {
+                a.push(("error.type", s(t)));
             }
         }
         Operation::Internal => {
@@ -672,9 +702,12 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
 /// Attributes of the `exception` event of a span that recorded one.
 pub fn exception_attributes(sp: &SimSpan) -> Vec<Attr> {
     let service = &SERVICES[sp.service];
+    let (t, m) = sp
+        .exception()
+        .unwrap_or((service.exception_type, service.exception_message));
     vec![
-        ("exception.type", s(service.exception_type)),
-        ("exception.message", s(service.exception_message)),
+        ("exception.type", s(t)),
+        ("exception.message", AttrValue::Str(m.to_string().into())),
         ("exception.stacktrace", s(service.stacktrace)),
         ("exception.escaped", AttrValue::Bool(false)),
     ]

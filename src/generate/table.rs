@@ -4,7 +4,6 @@
 
 use super::resource::{resource_attributes, scope};
 use super::simulate::{span_attributes, status_code, ResourceGroup, SimLine, RESOURCES};
-use super::topology::SERVICES;
 use crate::model::identity::IdentityConfig;
 use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder};
 use std::sync::Arc;
@@ -48,11 +47,7 @@ impl TableContext {
             for &(t, i) in spans {
                 let trace = &line.traces[t];
                 let sp = &trace.spans[i];
-                let exception = sp
-                    .error
-                    .as_ref()
-                    .filter(|e| e.exception_at.is_some())
-                    .map(|_| &SERVICES[sp.service]);
+                let exception = sp.exception();
                 let record = SpanRecord {
                     trace_id: trace.trace_id,
                     span_id: sp.span_id,
@@ -68,8 +63,8 @@ impl TableContext {
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v.render()))
                         .collect(),
-                    exception_type: exception.map(|s| s.exception_type.to_string()),
-                    exception_message: exception.map(|s| s.exception_message.to_string()),
+                    exception_type: exception.map(|e| e.0.to_string()),
+                    exception_message: exception.map(|e| e.1.to_string()),
                     source_line: line.line_no as i64,
                 };
                 b.append(res, &record);

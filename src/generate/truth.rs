@@ -167,6 +167,10 @@ pub struct Truth {
     pub metric_resets: Vec<MetricReset>,
     /// Output files.
     pub files: Files,
+    /// Failing traces with their origin and the injected fault's signature (`forensics`
+    /// scenario only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forensics: Option<super::forensics_truth::ForensicsTruth>,
 }
 
 fn callers(route: RouteId) -> Vec<Visibility> {
@@ -230,6 +234,20 @@ fn truth_effect(e: &Effect, counts: Counts) -> TruthEffect {
                 "canary {service} {}: {:.0}% of requests x{factor} slower, p99 x{p99_ratio}, median x{p50_ratio}",
                 r.span_name,
                 100.0 * probability
+            ),
+        ),
+        EffectKind::CanaryFault { probability } => (
+            "error_rate",
+            1.0 + probability / r.error_rate,
+            1.0,
+            1.0,
+            1.0 + probability / r.error_rate,
+            format!(
+                "canary {service} {}: {:.0}% of requests fail with {} (\"{}\")",
+                r.span_name,
+                100.0 * probability,
+                super::scenario::FAULT_EXCEPTION_TYPE,
+                super::scenario::FAULT_MESSAGE_TEMPLATE
             ),
         ),
         EffectKind::ConversionScale {
@@ -314,5 +332,6 @@ pub fn build(
         metrics: metrics.0,
         metric_resets: metrics.1,
         files,
+        forensics: None,
     }
 }

@@ -15,3 +15,4 @@ pub mod quality;
 pub mod route;
 pub mod spans;
 pub mod time;
+pub mod traces;

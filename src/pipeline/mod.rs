@@ -19,6 +19,7 @@
 pub mod query;
 
 use crate::engine::context::ANALYSIS_COLUMNS;
+use crate::engine::forensics::forensics_input;
 use crate::engine::inputs::{open_inputs, InputsError};
 use crate::engine::metric_input::{load_metric_data, metric_window};
 use crate::engine::metric_series::{metric_series, report_bucket_ns};
@@ -32,6 +33,7 @@ use crate::model::metric_data::MetricData;
 use crate::model::metric_series::MetricSeries;
 use crate::model::quality::DataQuality;
 use crate::model::spans::SPAN_COLUMNS;
+use crate::model::traces::ForensicsInput;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
@@ -90,6 +92,30 @@ pub enum Columns {
     Analysis,
     /// Every canonical column ([`SPAN_COLUMNS`]), for user SQL.
     All,
+    /// What analysis reads plus the messages and source file ([`FORENSICS_EXTRA_COLUMNS`]).
+    Forensics,
+}
+
+/// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages
+/// and the source file (the attribute maps stay on disk).
+pub const FORENSICS_EXTRA_COLUMNS: &[&str] = &[
+    "status_message",
+    "exception_type",
+    "exception_message",
+    "source_file",
+];
+
+/// [`ANALYSIS_COLUMNS`] and [`FORENSICS_EXTRA_COLUMNS`] in canonical order (as a projection
+/// needs them).
+fn forensics_columns() -> &'static [&'static str] {
+    static COLUMNS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        SPAN_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| ANALYSIS_COLUMNS.contains(c) || FORENSICS_EXTRA_COLUMNS.contains(c))
+            .collect()
+    })
 }
 
 /// What to compare: the two sides, the service, the window and the cut.
@@ -151,6 +177,7 @@ impl Sources {
         let columns = match columns {
             Columns::Analysis => ANALYSIS_COLUMNS,
             Columns::All => SPAN_COLUMNS,
+            Columns::Forensics => forensics_columns(),
         };
         let opened = runtime.block_on(async {
             let _timing = crate::timings::phase("open inputs");
@@ -314,6 +341,23 @@ impl PreparedRun {
             .sources
             .runtime
             .block_on(metric_series(&self.sources.engine, &params))?)
+    }
+
+    /// The spans of the failing traces, the error spans and the requests per service and side
+    /// of the selection's sides, service and window (`canalyst forensics`).
+    pub fn forensics_input(&self) -> Result<ForensicsInput, PipelineError> {
+        let _timing = crate::timings::phase("forensics input");
+        let params = Params {
+            baseline: self.input.baseline.clone(),
+            canary: self.input.canary.clone(),
+            service: self.selection.service.clone(),
+            window: self.input.window,
+            bucket_ns: self.input.bucket_ns,
+        };
+        Ok(self
+            .sources
+            .runtime
+            .block_on(forensics_input(&self.sources.engine, &params))?)
     }
 
     /// The comparison input and the data-quality log, dropping the engine.

@@ -21,6 +21,7 @@ pub mod charts;
 pub mod escape;
 pub mod figures;
 pub mod files;
+pub mod forensics;
 pub mod html;
 pub mod markdown;
 pub mod view;

@@ -4,6 +4,7 @@ mod analyze;
 mod architecture;
 mod bad_inputs;
 mod fixtures;
+mod forensics;
 mod generate;
 mod import_graph;
 mod ingest;

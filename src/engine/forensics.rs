@@ -1,0 +1,234 @@
+//! Forensics input: the spans of failing traces, the error spans and the requests per service
+//! and side, read with the shipped `forensics_*.sql` queries and turned into the plain rows of
+//! [`crate::model::traces`].
+
+use super::context::Engine;
+use super::queries::{self, Params, Query};
+use super::EngineError;
+use crate::model::comparison::Side;
+use crate::model::traces::{ErrorSpan, Exposure, ForensicsInput, TraceSpan};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
+};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+
+/// Reads the forensics input of `params` (selectors, service, window) from `engine`.
+pub async fn forensics_input(
+    engine: &Engine,
+    params: &Params,
+) -> Result<ForensicsInput, EngineError> {
+    let values = params.values();
+    let run = |q: Query| {
+        let values = values.clone();
+        async move { engine.query(q.name, q.sql, values).await.map(|r| (q, r.1)) }
+    };
+    let (q, batches) = run(queries::FORENSICS_FAILING_SPANS).await?;
+    let mut failing_spans = Vec::new();
+    for b in &batches {
+        failing_spans.extend(trace_spans(&q, b)?);
+    }
+    let (q, batches) = run(queries::FORENSICS_ERROR_SPANS).await?;
+    let mut error_spans = Vec::new();
+    for b in &batches {
+        error_spans.extend(error_rows(&q, b)?);
+    }
+    // The engine may return error spans in any order; sort canonically so everything built
+    // from them (exemplars, the order of equal counts) is the same for any thread count.
+    error_spans.sort_by(|a, b| {
+        (a.start_ns, a.trace_id, &a.service, &a.span_name).cmp(&(
+            b.start_ns,
+            b.trace_id,
+            &b.service,
+            &b.span_name,
+        ))
+    });
+    let (q, batches) = run(queries::FORENSICS_EXPOSURE).await?;
+    let mut exposure = Vec::new();
+    for b in &batches {
+        exposure.extend(exposure_rows(&q, b)?);
+    }
+    Ok(ForensicsInput {
+        baseline: params.baseline.clone(),
+        canary: params.canary.clone(),
+        service: params.service.clone(),
+        window: params.window,
+        failing_spans,
+        error_spans,
+        exposure,
+    })
+}
+
+/// Column `name` of `b`, or a [`EngineError::ResultShape`] naming the query.
+fn column<'a>(q: &Query, b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, EngineError> {
+    b.column_by_name(name)
+        .ok_or_else(|| EngineError::ResultShape {
+            query: q.name.into(),
+            column: name.into(),
+            reason: "missing".into(),
+        })
+}
+
+fn shape(q: &Query, name: &str, reason: String) -> EngineError {
+    EngineError::ResultShape {
+        query: q.name.into(),
+        column: name.into(),
+        reason,
+    }
+}
+
+/// A string column (plain or dictionary-encoded) as a plain Utf8 array.
+fn strings(q: &Query, b: &RecordBatch, name: &str) -> Result<StringArray, EngineError> {
+    let c =
+        cast(column(q, b, name)?, &DataType::Utf8).map_err(|e| shape(q, name, e.to_string()))?;
+    Ok(c.as_string::<i32>().clone())
+}
+
+fn ids(q: &Query, b: &RecordBatch, name: &str) -> Result<FixedSizeBinaryArray, EngineError> {
+    column(q, b, name)?
+        .as_fixed_size_binary_opt()
+        .cloned()
+        .ok_or_else(|| shape(q, name, "expected FixedSizeBinary".into()))
+}
+
+fn cast_to(q: &Query, b: &RecordBatch, name: &str, t: &DataType) -> Result<ArrayRef, EngineError> {
+    cast(column(q, b, name)?, t).map_err(|e| shape(q, name, e.to_string()))
+}
+
+fn flags(q: &Query, b: &RecordBatch, name: &str) -> Result<BooleanArray, EngineError> {
+    Ok(cast_to(q, b, name, &DataType::Boolean)?
+        .as_boolean()
+        .clone())
+}
+
+fn opt(a: &StringArray, i: usize) -> Option<String> {
+    (!a.is_null(i)).then(|| a.value(i).to_string())
+}
+
+fn side(q: &Query, a: &StringArray, i: usize) -> Result<Option<Side>, EngineError> {
+    match opt(a, i).as_deref() {
+        None => Ok(None),
+        Some("baseline") => Ok(Some(Side::Baseline)),
+        Some("canary") => Ok(Some(Side::Canary)),
+        Some(other) => Err(shape(q, "side", format!("unexpected value {other:?}"))),
+    }
+}
+
+fn id<const N: usize>(a: &FixedSizeBinaryArray, i: usize) -> Option<[u8; N]> {
+    (!a.is_null(i))
+        .then(|| a.value(i).try_into().ok())
+        .flatten()
+}
+
+fn trace_spans(q: &Query, b: &RecordBatch) -> Result<Vec<TraceSpan>, EngineError> {
+    let (trace, span, parent) = (
+        ids(q, b, "trace_id")?,
+        ids(q, b, "span_id")?,
+        ids(q, b, "parent_span_id")?,
+    );
+    let (service, sides, name, route) = (
+        strings(q, b, "service_name")?,
+        strings(q, b, "side")?,
+        strings(q, b, "span_name")?,
+        strings(q, b, "route")?,
+    );
+    let (status, etype, emsg, file) = (
+        strings(q, b, "status_message")?,
+        strings(q, b, "exception_type")?,
+        strings(q, b, "exception_message")?,
+        strings(q, b, "source_file")?,
+    );
+    let tracked = flags(q, b, "tracked")?;
+    let is_error = flags(q, b, "is_error")?;
+    let kind = cast_to(q, b, "span_kind", &DataType::Int32)?;
+    let kind = kind.as_primitive::<Int32Type>();
+    let start = cast_to(q, b, "start_ns", &DataType::Int64)?;
+    let start = start.as_primitive::<Int64Type>();
+    let dur = cast_to(q, b, "duration_ns", &DataType::Int64)?;
+    let dur = dur.as_primitive::<Int64Type>();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        let (Some(trace_id), Some(span_id)) = (id(&trace, i), id(&span, i)) else {
+            continue;
+        };
+        let side = if tracked.is_valid(i) && tracked.value(i) {
+            side(q, &sides, i)?
+        } else {
+            None
+        };
+        out.push(TraceSpan {
+            trace_id,
+            span_id,
+            parent_span_id: id(&parent, i),
+            service: service.value(i).to_string(),
+            side,
+            span_name: name.value(i).to_string(),
+            kind: kind.value(i),
+            start_ns: start.value(i),
+            duration_ns: dur.value(i),
+            is_error: is_error.is_valid(i) && is_error.value(i),
+            route: opt(&route, i),
+            status_message: opt(&status, i),
+            exception_type: opt(&etype, i),
+            exception_message: opt(&emsg, i),
+            source_file: opt(&file, i).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+fn error_rows(q: &Query, b: &RecordBatch) -> Result<Vec<ErrorSpan>, EngineError> {
+    let trace = ids(q, b, "trace_id")?;
+    let (service, sides, name) = (
+        strings(q, b, "service_name")?,
+        strings(q, b, "side")?,
+        strings(q, b, "span_name")?,
+    );
+    let (etype, msg) = (strings(q, b, "exception_type")?, strings(q, b, "message")?);
+    let start = cast_to(q, b, "start_ns", &DataType::Int64)?;
+    let start = start.as_primitive::<Int64Type>();
+    let weight = cast_to(q, b, "sample_weight", &DataType::Float64)?;
+    let weight = weight.as_primitive::<Float64Type>();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        let (Some(trace_id), Some(side)) = (id(&trace, i), side(q, &sides, i)?) else {
+            continue;
+        };
+        out.push(ErrorSpan {
+            trace_id,
+            service: service.value(i).to_string(),
+            side,
+            span_name: name.value(i).to_string(),
+            start_ns: start.value(i),
+            exception_type: opt(&etype, i),
+            message: opt(&msg, i),
+            weight: if weight.is_null(i) {
+                1.0
+            } else {
+                weight.value(i)
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn exposure_rows(q: &Query, b: &RecordBatch) -> Result<Vec<Exposure>, EngineError> {
+    let (service, sides) = (strings(q, b, "service_name")?, strings(q, b, "side")?);
+    let n = cast_to(q, b, "requests", &DataType::Int64)?;
+    let n = n.as_primitive::<Int64Type>();
+    let w = cast_to(q, b, "weighted", &DataType::Float64)?;
+    let w = w.as_primitive::<Float64Type>();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        let Some(side) = side(q, &sides, i)? else {
+            continue;
+        };
+        out.push(Exposure {
+            service: service.value(i).to_string(),
+            side,
+            requests: n.value(i).max(0) as u64,
+            weighted: w.value(i),
+        });
+    }
+    Ok(out)
+}

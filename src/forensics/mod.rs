@@ -1,0 +1,192 @@
+//! Forensics: why the canary failed. From the spans of one selection (two sides, a service,
+//! a window) it lists the failing traces with the span that started each failure
+//! ([`trace`]), counts them per origin and track, and groups every error span into
+//! signatures with an exact canary-versus-stable test ([`signatures`], [`template`]).
+//!
+//! Pure: it reads a [`ForensicsInput`] (filled by the engine) and returns a
+//! [`ForensicsReport`]; `report::forensics` renders it as text or Markdown, serde as
+//! `forensics.json` (schema `docs/forensics.schema.json`). Not built yet (issue 10, parts
+//! 3–6): downstream attribution by originating track, attribute diff, trace-structure diff,
+//! and sampling weights in the tests.
+
+pub mod signatures;
+pub mod template;
+pub mod trace;
+
+use crate::model::comparison::{Selector, Window};
+use crate::model::time::format_rfc3339;
+use crate::model::traces::ForensicsInput;
+use serde::Serialize;
+use signatures::Signature;
+use std::collections::BTreeMap;
+use trace::{FailingTrace, TraceQuality, TraceTrack};
+
+/// Layout version of `forensics.json`. Bump on an incompatible change.
+pub const FORENSICS_FORMAT_VERSION: u32 = 1;
+
+/// Options of a forensics run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForensicsOptions {
+    /// Failing traces listed (all are counted).
+    pub limit: usize,
+    /// Level of the signature classification (on BH-adjusted p-values).
+    pub alpha: f64,
+}
+
+impl Default for ForensicsOptions {
+    fn default() -> Self {
+        Self {
+            limit: 100,
+            alpha: 0.05,
+        }
+    }
+}
+
+/// The window as written to `forensics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowOut {
+    /// Start, RFC 3339, inclusive.
+    pub start: String,
+    /// End, RFC 3339, exclusive.
+    pub end: String,
+    /// Start, ns since the Unix epoch.
+    pub start_unix_nano: i64,
+    /// End, ns since the Unix epoch.
+    pub end_unix_nano: i64,
+}
+
+impl From<Window> for WindowOut {
+    fn from(w: Window) -> Self {
+        Self {
+            start: format_rfc3339(w.start_unix_nano),
+            end: format_rfc3339(w.end_unix_nano),
+            start_unix_nano: w.start_unix_nano,
+            end_unix_nano: w.end_unix_nano,
+        }
+    }
+}
+
+/// Failing traces per track.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TrackCounts {
+    /// Through canary tracked spans only.
+    pub canary: u64,
+    /// Through baseline tracked spans only.
+    pub stable: u64,
+    /// Through tracked spans of both sides.
+    pub both: u64,
+    /// Through no tracked span.
+    pub neither: u64,
+    /// All of them.
+    pub total: u64,
+}
+
+impl TrackCounts {
+    fn add(&mut self, t: TraceTrack) {
+        match t {
+            TraceTrack::Canary => self.canary += 1,
+            TraceTrack::Stable => self.stable += 1,
+            TraceTrack::Both => self.both += 1,
+            TraceTrack::Neither => self.neither += 1,
+        }
+        self.total += 1;
+    }
+}
+
+/// Failing traces whose origin is one (service, span name, exception type), per track.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OriginCount {
+    /// Service of the origin span.
+    pub service: String,
+    /// Span name of the origin span.
+    pub span_name: String,
+    /// `exception.type` of the origin span.
+    pub exception_type: Option<String>,
+    /// Failing traces per track.
+    #[serde(flatten)]
+    pub counts: TrackCounts,
+}
+
+/// Everything `canalyst forensics` found (`forensics.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForensicsReport {
+    /// [`FORENSICS_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Baseline selector (written `stable` in per-track counts).
+    pub baseline: Selector,
+    /// Canary selector.
+    pub canary: Selector,
+    /// The service whose spans decide a trace's track (`None`: every span with a side).
+    pub service: Option<String>,
+    /// The window.
+    pub window: WindowOut,
+    /// Classification level.
+    pub alpha: f64,
+    /// Failing traces per track (all, not only those listed).
+    pub failing_trace_counts: TrackCounts,
+    /// Failing traces listed (at most `--limit`).
+    pub failing_traces_listed: usize,
+    /// The failing traces, by root start time, at most `--limit`.
+    pub failing_traces: Vec<FailingTrace>,
+    /// Failing traces per origin and track, most frequent first.
+    pub origins: Vec<OriginCount>,
+    /// Error signatures (see [`signatures`]).
+    pub signatures: Vec<Signature>,
+    /// Problems met while assembling the failing traces.
+    pub trace_quality: TraceQuality,
+    /// Parts of forensics not built yet, by their `forensics.json` key.
+    pub not_built: Vec<&'static str>,
+}
+
+/// Runs forensics over `input`.
+pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsReport {
+    let (traces, trace_quality) = trace::failing_traces(&input.failing_spans, input.window);
+    let mut counts = TrackCounts::default();
+    let mut by_origin: BTreeMap<(String, String, Option<String>), TrackCounts> = BTreeMap::new();
+    for t in &traces {
+        counts.add(t.track);
+        let o = &t.origin;
+        by_origin
+            .entry((
+                o.service.clone(),
+                o.span_name.clone(),
+                o.exception_type.clone(),
+            ))
+            .or_default()
+            .add(t.track);
+    }
+    let mut origins: Vec<OriginCount> = by_origin
+        .into_iter()
+        .map(
+            |((service, span_name, exception_type), counts)| OriginCount {
+                service,
+                span_name,
+                exception_type,
+                counts,
+            },
+        )
+        .collect();
+    // Stable sort: equal counts stay in key order.
+    origins.sort_by_key(|o| {
+        (
+            std::cmp::Reverse(o.counts.total),
+            std::cmp::Reverse(o.counts.canary),
+        )
+    });
+    let listed: Vec<FailingTrace> = traces.into_iter().take(opts.limit).collect();
+    ForensicsReport {
+        format_version: FORENSICS_FORMAT_VERSION,
+        baseline: input.baseline.clone(),
+        canary: input.canary.clone(),
+        service: input.service.clone(),
+        window: input.window.into(),
+        alpha: opts.alpha,
+        failing_trace_counts: counts,
+        failing_traces_listed: listed.len(),
+        failing_traces: listed,
+        origins,
+        signatures: signatures::signatures(&input.error_spans, &input.exposure, opts.alpha),
+        trace_quality,
+        not_built: vec!["downstream", "attributes", "structure", "sampling"],
+    }
+}

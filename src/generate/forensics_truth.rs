@@ -1,0 +1,157 @@
+//! The `forensics` part of `truth.json`: every failing trace with the span that started its
+//! failure, and the injected fault's error signature, computed from the simulated traces
+//! before they are written (so from what was generated, not from what canalyst reads back).
+//!
+//! Definitions are those of `canalyst forensics` (README "Forensics"): a failing trace has an
+//! error root span; its origin is the error span on the error path from the root (the error
+//! spans reachable through error spans) with no error child on it, the deepest, ties by
+//! earliest end then smallest span id; its track is the set of tracks of all its spans
+//! (every simulated service runs both tracks).
+
+use super::scenario::{FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE};
+use super::simulate::SimTrace;
+use super::topology::{Track, SERVICES};
+use crate::model::ids::to_hex;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// One failing trace and its origin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthFailingTrace {
+    /// Trace id, lower-case hex.
+    pub trace_id: String,
+    /// Root span start, ns since the Unix epoch.
+    pub start_unix_nano: i64,
+    /// `canary`, `stable` or `both`: the tracks of the trace's spans.
+    pub track: &'static str,
+    /// Origin span id, lower-case hex.
+    pub origin_span_id: String,
+    /// Origin service.
+    pub origin_service: &'static str,
+    /// Origin span name.
+    pub origin_span_name: &'static str,
+    /// Origin `exception.type`, if it recorded an exception.
+    pub origin_exception_type: Option<&'static str>,
+    /// Whether the origin is the injected fault.
+    pub injected: bool,
+}
+
+/// The injected fault's error signature.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthSignature {
+    /// Service.
+    pub service: &'static str,
+    /// Span name.
+    pub span_name: &'static str,
+    /// `exception.type`.
+    pub exception_type: &'static str,
+    /// Message template (canalyst's masking rules applied to the varying id).
+    pub message_template: &'static str,
+    /// Fault spans on canary instances from the canary start on.
+    pub canary_count: u64,
+    /// Fault spans on stable instances (always 0: the fault is canary-only).
+    pub stable_count: u64,
+    /// Distinct messages among them (more than one: the ids vary).
+    pub distinct_messages: u64,
+}
+
+/// The `forensics` section of `truth.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ForensicsTruth {
+    /// Failing traces whose root starts at or after the canary start, by start then trace id.
+    pub failing_traces: Vec<TruthFailingTrace>,
+    /// The injected fault's signature.
+    pub fault_signature: TruthSignature,
+    #[serde(skip)]
+    messages: BTreeSet<String>,
+}
+
+impl ForensicsTruth {
+    /// Records `trace` if its root starts at or after `since`.
+    pub fn observe(&mut self, trace: &SimTrace, since: i64) {
+        let spans = &trace.spans;
+        let Some(root) = spans.first().filter(|r| r.start_ns >= since) else {
+            return;
+        };
+        for sp in spans {
+            if let Some(e) = sp.error.as_ref().filter(|e| e.fault) {
+                self.fault_signature.canary_count += u64::from(sp.track == Track::Canary);
+                self.fault_signature.stable_count += u64::from(sp.track == Track::Stable);
+                self.messages.insert(e.message.to_string());
+                self.fault_signature.service = SERVICES[sp.service].name;
+                self.fault_signature.span_name = sp.name;
+            }
+        }
+        if root.error.is_none() {
+            return;
+        }
+        // Parents precede children, so depths fill in one pass.
+        let mut depth = vec![0u32; spans.len()];
+        let mut on_path = vec![false; spans.len()];
+        let mut has_error_child = vec![false; spans.len()];
+        on_path[0] = true;
+        for (i, sp) in spans.iter().enumerate().skip(1) {
+            let p = sp.parent.expect("only the first span is a root");
+            depth[i] = depth[p] + 1;
+            on_path[i] = on_path[p] && sp.error.is_some();
+            if on_path[i] {
+                has_error_child[p] = true;
+            }
+        }
+        let origin = (0..spans.len())
+            .filter(|&i| on_path[i] && !has_error_child[i])
+            .min_by_key(|&i| {
+                (
+                    std::cmp::Reverse(depth[i]),
+                    spans[i].end_ns,
+                    spans[i].span_id,
+                )
+            })
+            .unwrap_or(0);
+        let o = &spans[origin];
+        let tracks: BTreeSet<Track> = spans.iter().map(|s| s.track).collect();
+        let track = match (
+            tracks.contains(&Track::Canary),
+            tracks.contains(&Track::Stable),
+        ) {
+            (true, true) => "both",
+            (true, false) => "canary",
+            _ => "stable",
+        };
+        self.failing_traces.push(TruthFailingTrace {
+            trace_id: to_hex(&trace.trace_id),
+            start_unix_nano: root.start_ns,
+            track,
+            origin_span_id: to_hex(&o.span_id),
+            origin_service: SERVICES[o.service].name,
+            origin_span_name: o.name,
+            origin_exception_type: o.exception().map(|e| e.0),
+            injected: o.error.as_ref().is_some_and(|e| e.fault),
+        });
+    }
+
+    /// Adds the observations of a later chunk.
+    pub fn merge(&mut self, o: &ForensicsTruth) {
+        self.failing_traces.extend(o.failing_traces.iter().cloned());
+        let (a, b) = (&mut self.fault_signature, &o.fault_signature);
+        a.canary_count += b.canary_count;
+        a.stable_count += b.stable_count;
+        if !b.service.is_empty() {
+            a.service = b.service;
+            a.span_name = b.span_name;
+        }
+        self.messages.extend(o.messages.iter().cloned());
+    }
+
+    /// The section as written: traces sorted, the signature's constant fields filled.
+    pub fn finish(mut self) -> Self {
+        self.failing_traces.sort_by(|a, b| {
+            (a.start_unix_nano, &a.trace_id).cmp(&(b.start_unix_nano, &b.trace_id))
+        });
+        let s = &mut self.fault_signature;
+        s.exception_type = FAULT_EXCEPTION_TYPE;
+        s.message_template = FAULT_MESSAGE_TEMPLATE;
+        s.distinct_messages = self.messages.len() as u64;
+        self
+    }
+}

@@ -1,0 +1,103 @@
+//! The plain rows forensics reads from the engine: spans of failing traces, error spans, and
+//! each service's requests per side (the exposure an error rate is divided by).
+//!
+//! They are filled by `engine::forensics` (SQL over the `spans` table and the `requests` view)
+//! and consumed by `crate::forensics`, which knows nothing of Arrow.
+
+use super::comparison::{Selector, Side, Window};
+
+/// One span of a trace whose root span is an error, with what origin search needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSpan {
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// 8-byte span id.
+    pub span_id: [u8; 8],
+    /// Parent span id; `None` for a root span.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// `service.name`.
+    pub service: String,
+    /// Which side the span's resource belongs to, if any.
+    pub side: Option<Side>,
+    /// Span name.
+    pub span_name: String,
+    /// OTLP span kind number.
+    pub kind: i32,
+    /// Start, ns since the Unix epoch.
+    pub start_ns: i64,
+    /// Duration, ns.
+    pub duration_ns: i64,
+    /// The canonical error flag (`spans.is_error`).
+    pub is_error: bool,
+    /// The route (for a request span), if any.
+    pub route: Option<String>,
+    /// Status message.
+    pub status_message: Option<String>,
+    /// `exception.type` of the span's first exception event.
+    pub exception_type: Option<String>,
+    /// `exception.message` of the span's first exception event.
+    pub exception_message: Option<String>,
+    /// File the span was read from (empty when the input does not say).
+    pub source_file: String,
+}
+
+impl TraceSpan {
+    /// End, ns since the Unix epoch.
+    pub fn end_ns(&self) -> i64 {
+        self.start_ns.saturating_add(self.duration_ns)
+    }
+}
+
+/// One error span of either side inside the window, for error signatures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorSpan {
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// `service.name`.
+    pub service: String,
+    /// The side of the span's own resource.
+    pub side: Side,
+    /// Span name.
+    pub span_name: String,
+    /// Start, ns since the Unix epoch.
+    pub start_ns: i64,
+    /// `exception.type` of the first exception event.
+    pub exception_type: Option<String>,
+    /// `exception.message`, else the status message.
+    pub message: Option<String>,
+    /// Sampling weight (`spans.sample_weight`).
+    pub weight: f64,
+}
+
+/// Requests (entry spans of the `requests` view) of one service and side inside the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposure {
+    /// `service.name`.
+    pub service: String,
+    /// Side.
+    pub side: Side,
+    /// Requests recorded.
+    pub requests: u64,
+    /// Requests weighted by their sampling weight.
+    pub weighted: f64,
+}
+
+/// Everything forensics reads for one selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForensicsInput {
+    /// Baseline selector.
+    pub baseline: Selector,
+    /// Canary selector.
+    pub canary: Selector,
+    /// Only this service's spans decide a trace's track (all sided spans when `None`).
+    pub service: Option<String>,
+    /// The window; a trace is inside it when its root span starts inside it.
+    pub window: Window,
+    /// Spans of the traces with an error root span inside the window, ordered by trace id
+    /// then start time then span id.
+    pub failing_spans: Vec<TraceSpan>,
+    /// Error spans of either side starting inside the window.
+    pub error_spans: Vec<ErrorSpan>,
+    /// Requests per service and side inside the window.
+    pub exposure: Vec<Exposure>,
+}

@@ -1,0 +1,214 @@
+//! `canalyst forensics` output: the [`ForensicsReport`] as terminal text or Markdown
+//! (`forensics.md`). Telemetry strings go through [`escape`]: [`escape::clean`] everywhere,
+//! [`escape::markdown`] in Markdown.
+
+use super::escape;
+use crate::forensics::signatures::Signature;
+use crate::forensics::trace::FailingTrace;
+use crate::forensics::{ForensicsReport, TrackCounts};
+use std::fmt::Write;
+
+/// Longest telemetry string shown in a table cell.
+const CELL: usize = 80;
+/// Failing traces and signatures shown in the text summary (the files hold all).
+const TEXT_ROWS: usize = 10;
+
+fn side_name(s: &crate::model::comparison::Selector) -> String {
+    [s.track.as_deref(), s.version.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+fn rate(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{r:.2}"))
+}
+
+fn p(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v < 1e-4 {
+        format!("{v:.1e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn counts(c: &TrackCounts) -> String {
+    format!(
+        "canary {} · stable {} · both {} · neither {}",
+        c.canary, c.stable, c.both, c.neither
+    )
+}
+
+/// The summary printed by `canalyst forensics --format text`.
+pub fn text(r: &ForensicsReport) -> String {
+    let c = |s: &str| escape::clean(s, CELL);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "forensics: {} vs {}, window {} .. {}",
+        side_name(&r.canary),
+        side_name(&r.baseline),
+        r.window.start,
+        r.window.end
+    );
+    let _ = writeln!(
+        out,
+        "failing traces: {} ({})",
+        r.failing_trace_counts.total,
+        counts(&r.failing_trace_counts)
+    );
+    if !r.origins.is_empty() {
+        let _ = writeln!(out, "\norigins (failing traces per track):");
+        for o in r.origins.iter().take(TEXT_ROWS) {
+            let _ = writeln!(
+                out,
+                "  {:>5} canary {:>5} stable {:>5} other  {} / {} / {}",
+                o.counts.canary,
+                o.counts.stable,
+                o.counts.both + o.counts.neither,
+                c(&o.service),
+                c(&o.span_name),
+                c(opt(&o.exception_type))
+            );
+        }
+    }
+    if !r.signatures.is_empty() {
+        let _ = writeln!(out, "\nerror signatures (per 1k requests of the service):");
+        for s in r.signatures.iter().take(TEXT_ROWS) {
+            let _ = writeln!(
+                out,
+                "  {:<15} canary {:>5} ({:>7}) stable {:>5} ({:>7}) q={:<8} {} / {} / {}: {}",
+                s.classification.name(),
+                s.canary.count,
+                rate(s.canary.per_1k_requests),
+                s.stable.count,
+                rate(s.stable.per_1k_requests),
+                p(s.p_value_adjusted),
+                c(&s.service),
+                c(&s.span_name),
+                c(opt(&s.exception_type)),
+                c(&s.message_template)
+            );
+        }
+    }
+    if !r.failing_traces.is_empty() {
+        let _ = writeln!(out, "\nfirst failing traces:");
+        for t in r.failing_traces.iter().take(TEXT_ROWS) {
+            let _ = writeln!(
+                out,
+                "  {} {} {:<7} {} {} {:.1} ms <- {} / {}: {}",
+                t.start,
+                t.trace_id,
+                t.track.name(),
+                c(&t.root_service),
+                c(&t.root_route),
+                t.duration_ms,
+                c(&t.origin.service),
+                c(&t.origin.span_name),
+                c(origin_message(t))
+            );
+        }
+    }
+    let q = &r.trace_quality;
+    let problems = q.duplicate_span_ids
+        + q.orphan_spans
+        + q.cycle_spans
+        + q.multiple_roots
+        + q.split_across_files
+        + q.clock_skew_spans;
+    if problems > 0 {
+        let _ = writeln!(
+            out,
+            "\ntrace problems: {} duplicate span ids, {} orphan spans, {} spans in parent cycles, {} traces with several roots, {} traces split across files, {} clock-skewed spans",
+            q.duplicate_span_ids, q.orphan_spans, q.cycle_spans, q.multiple_roots, q.split_across_files, q.clock_skew_spans
+        );
+    }
+    out
+}
+
+fn origin_message(t: &FailingTrace) -> &str {
+    let o = &t.origin;
+    o.exception_message
+        .as_deref()
+        .or(o.status_message.as_deref())
+        .unwrap_or("")
+}
+
+/// `forensics.md`: the same content as `forensics.json` as Markdown tables.
+pub fn markdown(r: &ForensicsReport) -> String {
+    let m = |s: &str| escape::markdown(&escape::clean(s, CELL));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Forensics: {} vs {}\n\nWindow {} .. {}. Failing traces: **{}** ({}).\n",
+        m(&side_name(&r.canary)),
+        m(&side_name(&r.baseline)),
+        r.window.start,
+        r.window.end,
+        r.failing_trace_counts.total,
+        counts(&r.failing_trace_counts)
+    );
+    let _ = writeln!(out, "## Origins\n\n| service | span | exception | canary | stable | both | neither |\n|---|---|---|---:|---:|---:|---:|");
+    for o in &r.origins {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            m(&o.service),
+            m(&o.span_name),
+            m(opt(&o.exception_type)),
+            o.counts.canary,
+            o.counts.stable,
+            o.counts.both,
+            o.counts.neither
+        );
+    }
+    let _ = writeln!(out, "\n## Error signatures\n\n| classification | service | span | exception | template | canary (per 1k) | stable (per 1k) | p | adjusted p | exemplar |\n|---|---|---|---|---|---:|---:|---:|---:|---|");
+    for s in &r.signatures {
+        let _ = writeln!(out, "{}", signature_row(s, &m));
+    }
+    let _ = writeln!(out, "\n## Failing traces ({} listed)\n\n| start | trace | track | root | duration ms | origin | message |\n|---|---|---|---|---:|---|---|", r.failing_traces_listed);
+    for t in &r.failing_traces {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} {} | {:.1} | {} / {} | {} |",
+            t.start,
+            t.trace_id,
+            t.track.name(),
+            m(&t.root_service),
+            m(&t.root_route),
+            t.duration_ms,
+            m(&t.origin.service),
+            m(&t.origin.span_name),
+            m(origin_message(t))
+        );
+    }
+    let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
+    out
+}
+
+fn signature_row(s: &Signature, m: &dyn Fn(&str) -> String) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} | {} | {} |",
+        s.classification.name(),
+        m(&s.service),
+        m(&s.span_name),
+        m(opt(&s.exception_type)),
+        m(&s.message_template),
+        s.canary.count,
+        rate(s.canary.per_1k_requests),
+        s.stable.count,
+        rate(s.stable.per_1k_requests),
+        p(s.p_value),
+        p(s.p_value_adjusted),
+        s.exemplars
+            .first()
+            .map_or(String::new(), |e| format!("`{e}`"))
+    )
+}

@@ -1,0 +1,396 @@
+//! `canalyst forensics` against the truth of `canalyst generate --scenario forensics` (OTLP
+//! JSON and a DATASET of the same spans), on the sample data, and on hand-written broken
+//! traces; `forensics.json` checked against `docs/forensics.schema.json`.
+
+use crate::analyze::check_schema;
+use crate::fixtures::{code, read_json, root, run, scratch, stderr, stdout_json};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A `forensics` scenario run with its OTLP/JSON kept (20 000 spans, 20% canary).
+fn forensics_run() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch().join("forensics-scenario");
+        let o = run(&[
+            "generate",
+            "--scenario",
+            "forensics",
+            "--spans",
+            "20000",
+            "--canary-share",
+            "0.2",
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        dir
+    })
+}
+
+/// `canalyst forensics INPUT` over the truth's canary window, every failing trace listed,
+/// printed as JSON.
+fn forensics_json(input: &Path, truth: &Value) -> Value {
+    let tr = &truth["time_range"];
+    let until = tr["end_unix_nano"].as_i64().unwrap() + 1;
+    let until = format!(
+        "2026-01-01T00:{:02}:{:02}.{:09}Z",
+        (until - 1_767_225_600_000_000_000) / 60_000_000_000,
+        (until - 1_767_225_600_000_000_000) / 1_000_000_000 % 60,
+        until % 1_000_000_000
+    );
+    let o = run(&[
+        "forensics",
+        input.to_str().unwrap(),
+        "--since",
+        tr["canary_start"].as_str().unwrap(),
+        "--until",
+        &until,
+        "--limit",
+        "100000",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    stdout_json(&o, "forensics --format json")
+}
+
+fn assert_schema(v: &Value) {
+    let schema = read_json(&root().join("docs/forensics.schema.json"));
+    let mut errs = Vec::new();
+    check_schema(&schema, v, &schema, "$", &mut errs);
+    assert!(errs.is_empty(), "{errs:#?}");
+}
+
+/// Asserts that `got` lists exactly the truth's failing traces with their origin span and
+/// track, counts the fault's origin per track, and finds the fault's signature new in canary.
+fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
+    let t = &truth["forensics"];
+    let want: BTreeSet<(String, String, String)> = t["failing_traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["trace_id"].as_str().unwrap().into(),
+                x["origin_span_id"].as_str().unwrap().into(),
+                x["track"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let have: BTreeSet<(String, String, String)> = got["failing_traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["trace_id"].as_str().unwrap().into(),
+                x["origin"]["span_id"].as_str().unwrap().into(),
+                x["track"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(want.len() > 10, "{what}: too few failing traces to test");
+    assert_eq!(have, want, "{what}: failing traces and origins");
+    assert_eq!(
+        got["failing_trace_counts"]["total"].as_u64().unwrap() as usize,
+        want.len()
+    );
+
+    // Origins: the fault's count per track equals the truth's.
+    let mut fault_tracks: BTreeMap<String, u64> = BTreeMap::new();
+    for x in t["failing_traces"].as_array().unwrap() {
+        if x["injected"].as_bool().unwrap() {
+            *fault_tracks
+                .entry(x["track"].as_str().unwrap().into())
+                .or_default() += 1;
+        }
+    }
+    let sig = &t["fault_signature"];
+    let origin = got["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["exception_type"] == sig["exception_type"])
+        .unwrap_or_else(|| panic!("{what}: no origin for the fault"));
+    assert_eq!(origin["service"], sig["service"]);
+    assert_eq!(origin["span_name"], sig["span_name"]);
+    for track in ["canary", "stable", "both"] {
+        assert_eq!(
+            origin[track].as_u64().unwrap(),
+            fault_tracks.get(track).copied().unwrap_or(0),
+            "{what}: fault origins on track {track}"
+        );
+    }
+
+    // The fault's messages all differ, yet form one signature, new in canary.
+    assert!(sig["distinct_messages"].as_u64().unwrap() > 1);
+    let s: Vec<&Value> = got["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["exception_type"] == sig["exception_type"])
+        .collect();
+    assert_eq!(
+        s.len(),
+        1,
+        "{what}: the fault must be one signature: {s:#?}"
+    );
+    let s = s[0];
+    assert_eq!(s["message_template"], sig["message_template"]);
+    assert_eq!(
+        (&s["service"], &s["span_name"]),
+        (&sig["service"], &sig["span_name"])
+    );
+    assert_eq!(s["canary"]["count"], sig["canary_count"]);
+    assert_eq!(s["stable"]["count"], sig["stable_count"]);
+    assert_eq!(s["classification"], "new_in_canary");
+    assert_eq!(
+        got["signatures"][0]["exception_type"], sig["exception_type"],
+        "{what}: the fault ranks first"
+    );
+    // Exposure: the canary requests of the service, from the truth's per-route counts.
+    let canary_requests: u64 = truth["clean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(truth["effects"].as_array().unwrap())
+        .filter(|r| r["service"] == sig["service"])
+        .map(|r| r["observed"]["canary_requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(s["canary"]["requests"].as_u64().unwrap(), canary_requests);
+}
+
+#[test]
+fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset() {
+    let dir = forensics_run();
+    let truth = read_json(&dir.join("truth.json"));
+    let from_json = forensics_json(&dir.join("otlp/traces.jsonl"), &truth);
+    assert_schema(&from_json);
+    assert_matches_truth(&from_json, &truth, "OTLP JSON");
+
+    let dataset = scratch().join("forensics-dataset");
+    let _ = std::fs::remove_dir_all(&dataset);
+    let o = run(&[
+        "ingest",
+        dir.join("otlp/traces.jsonl").to_str().unwrap(),
+        "-o",
+        dataset.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let from_dataset = forensics_json(&dataset, &truth);
+    assert_matches_truth(&from_dataset, &truth, "DATASET");
+    assert_eq!(
+        from_json["signatures"], from_dataset["signatures"],
+        "same signatures from JSON and DATASET"
+    );
+}
+
+#[test]
+fn sample_data_payment_errors_are_an_increased_signature_and_files_are_written() {
+    let out = scratch().join("forensics-sample");
+    let o = run(&[
+        "forensics",
+        "sample-data/otlp",
+        "--limit",
+        "5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("failing traces:"), "{text}");
+    let r = read_json(&out.join("forensics.json"));
+    assert_schema(&r);
+    assert_eq!(r["failing_traces"].as_array().unwrap().len(), 5);
+    assert!(r["failing_trace_counts"]["total"].as_u64().unwrap() > 5);
+    // sample-data/truth.json: canary payment POST /charge error rate x5; its own failures
+    // raise PaymentGatewayError.
+    let truth = read_json(&root().join("sample-data/truth.json"));
+    assert!(truth["effects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["service"] == "payment" && e["metric"] == "error_rate"));
+    let pay = r["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "payment" && s["exception_type"] == "PaymentGatewayError")
+        .expect("payment signature");
+    assert_eq!(pay["classification"], "increased", "{pay:#}");
+    // No other signature of the sample is significant: only payment's errors were injected.
+    for s in r["signatures"].as_array().unwrap() {
+        if s["service"] != "payment" && s["classification"] != "unchanged" {
+            // Callers see payment's failures through their own spans.
+            let m = s["message_template"].as_str().unwrap();
+            assert!(m.contains("payment") || m.contains("HTTP"), "{s:#}");
+        }
+    }
+    let md = std::fs::read_to_string(out.join("forensics.md")).unwrap();
+    assert!(md.contains("## Error signatures") && md.contains("PaymentGatewayError"));
+}
+
+fn span(
+    trace: &str,
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    start_ms: i64,
+    end_ms: i64,
+    error: Option<&str>,
+) -> String {
+    let base = 1_767_225_600_000_000_000i64;
+    let parent = parent.map_or(String::new(), |p| format!(",\"parentSpanId\":\"{p}\""));
+    let (status, events) = match error {
+        Some(m) => (
+            "{\"code\":2,\"message\":\"failed\"}".to_string(),
+            format!(
+                ",\"events\":[{{\"timeUnixNano\":\"{}\",\"name\":\"exception\",\"attributes\":[{{\"key\":\"exception.type\",\"value\":{{\"stringValue\":\"Boom\"}}}},{{\"key\":\"exception.message\",\"value\":{{\"stringValue\":\"{m}\"}}}}]}}]",
+                base + end_ms * 1_000_000
+            ),
+        ),
+        None => ("{}".to_string(), String::new()),
+    };
+    format!(
+        "{{\"traceId\":\"{trace}\",\"spanId\":\"{id}\"{parent},\"name\":\"{name}\",\"kind\":2,\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"status\":{status}{events}}}",
+        base + start_ms * 1_000_000,
+        base + end_ms * 1_000_000
+    )
+}
+
+fn line(service: &str, track: &str, spans: &[String]) -> String {
+    format!(
+        "{{\"resourceSpans\":[{{\"resource\":{{\"attributes\":[{{\"key\":\"service.name\",\"value\":{{\"stringValue\":\"{service}\"}}}},{{\"key\":\"deployment.track\",\"value\":{{\"stringValue\":\"{track}\"}}}}]}},\"scopeSpans\":[{{\"spans\":[{}]}}]}}]}}\n",
+        spans.join(",")
+    )
+}
+
+#[test]
+fn broken_traces_are_counted_and_origin_search_still_finds_the_deepest_error() {
+    let dir = scratch().join("forensics-broken");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let t = "0af7651916cd43dd8448eb211c80319c";
+    // File a: the root (canary web), a stable child starting before it (clock skew), an
+    // orphan error, and two error spans that are each other's parent (a cycle).
+    let a = line(
+        "web",
+        "canary",
+        &[span(
+            t,
+            "00000000000000a1",
+            None,
+            "GET /",
+            10,
+            110,
+            Some("root failed"),
+        )],
+    ) + &line(
+        "api",
+        "stable",
+        &[
+            span(
+                t,
+                "00000000000000b1",
+                Some("00000000000000a1"),
+                "call",
+                5,
+                100,
+                Some("call failed"),
+            ),
+            span(
+                t,
+                "00000000000000c1",
+                Some("ffffffffffffffff"),
+                "orphan",
+                40,
+                50,
+                Some("deeper orphan"),
+            ),
+            span(
+                t,
+                "00000000000000d1",
+                Some("00000000000000d2"),
+                "x",
+                60,
+                70,
+                Some("cycle"),
+            ),
+            span(
+                t,
+                "00000000000000d2",
+                Some("00000000000000d1"),
+                "y",
+                60,
+                70,
+                Some("cycle"),
+            ),
+        ],
+    );
+    // File b: the deepest error of the path, and a later row reusing its span id.
+    let b = line(
+        "db",
+        "stable",
+        &[
+            span(
+                t,
+                "00000000000000e1",
+                Some("00000000000000b1"),
+                "SELECT",
+                20,
+                30,
+                Some("order c-7f3a9e21 not found"),
+            ),
+            span(
+                t,
+                "00000000000000e1",
+                Some("00000000000000b1"),
+                "dup",
+                25,
+                35,
+                Some("duplicate"),
+            ),
+        ],
+    );
+    std::fs::write(dir.join("a.jsonl"), a).unwrap();
+    std::fs::write(dir.join("b.jsonl"), b).unwrap();
+    let o = run(&[
+        "forensics",
+        dir.to_str().unwrap(),
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-01T00:01:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = stdout_json(&o, "forensics on broken traces");
+    assert_schema(&r);
+    let ft = &r["failing_traces"][0];
+    assert_eq!(ft["trace_id"], t);
+    assert_eq!(ft["track"], "both");
+    assert_eq!(ft["origin"]["span_id"], "00000000000000e1");
+    assert_eq!(ft["origin"]["depth"], 2);
+    assert_eq!(
+        ft["origin"]["exception_message"],
+        "order c-7f3a9e21 not found"
+    );
+    assert_eq!(ft["origin"]["message_template"], "order c-<id> not found");
+    let q = &r["trace_quality"];
+    for (k, n) in [
+        ("traces", 1),
+        ("duplicate_span_ids", 1),
+        ("orphan_spans", 1),
+        ("cycle_spans", 2),
+        ("multiple_roots", 0),
+        ("split_across_files", 1),
+        ("clock_skew_spans", 1),
+    ] {
+        assert_eq!(q[k], n, "{k}: {q:#}");
+    }
+    assert_eq!(q["examples"]["orphan_spans"][0], t);
+}
