@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod generate;
 pub mod ingest;
+pub mod jobs;
 pub mod model;
 pub mod pipeline;
 pub mod report;

@@ -13,5 +13,6 @@ mod metrics_dashboards;
 mod query;
 mod repo_paths;
 mod report;
+mod run;
 mod sql;
 mod tools;
