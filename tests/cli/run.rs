@@ -291,3 +291,96 @@ fn bad_configuration_is_exit_2_naming_the_key() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("\"nightly\""), "{}", stderr(&o));
 }
+
+/// A job directory whose `otel/traces.jsonl` is written by the test (metrics linked whole).
+fn growing_dir(name: &str) -> PathBuf {
+    let dir = job_dir(
+        name,
+        &JOBS.replace("\"payment\", \"checkout\"", "\"payment\""),
+    );
+    std::fs::remove_file(dir.join("otel/traces.jsonl")).unwrap();
+    dir
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+#[test]
+fn appended_truncated_and_rotated_files_are_read_once_each() {
+    use std::io::Write;
+    let traces = std::fs::read(traffic().join("otlp/traces.jsonl")).unwrap();
+    let rows: Vec<&[u8]> = traces.split_inclusive(|b| *b == b'\n').collect();
+    let truth = read_json(&traffic().join("truth.json"));
+    assert_eq!(rows.len() as u64, truth["lines"].as_u64().unwrap());
+    let n = rows.len();
+    let (a, b, c) = (n / 3, 2 * n / 3, 5 * n / 6);
+    let dir = growing_dir("incremental");
+    let live = dir.join("otel/traces.jsonl");
+    let counts = |o: &Output| {
+        let l = &lines(o)[0];
+        assert_eq!(l["status"], "ok", "{l}");
+        assert_eq!(
+            l["counts"]["records_rejected"], 0,
+            "a partial line was rejected: {l}"
+        );
+        l["counts"].clone()
+    };
+    // Run 1: a third of the lines and half of the next one (the collector is mid-write).
+    let half = rows[a].len() / 2;
+    append(&live, &rows[..a].concat());
+    append(&live, &rows[a][..half]);
+    let c1 = counts(&run_jobs(&dir, &[]));
+    assert_eq!(c1["new_lines"].as_u64(), Some(a as u64));
+    // Run 2: the line completes and more follow.
+    append(&live, &rows[a][half..]);
+    append(&live, &rows[a + 1..b].concat());
+    let c2 = counts(&run_jobs(&dir, &[]));
+    assert_eq!(c2["new_lines"].as_u64(), Some((b - a) as u64));
+    // Run 3: more lines, then rotation: the file is compressed under a new name (new inode)
+    // and a fresh file takes its place.
+    append(&live, &rows[b..c].concat());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&live).unwrap()).unwrap();
+    std::fs::write(dir.join("otel/traces-1.jsonl.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(&live).unwrap();
+    append(&live, &rows[c..].concat());
+    let o3 = run_jobs(&dir, &[]);
+    let c3 = counts(&o3);
+    assert_eq!(c3["new_lines"].as_u64(), Some((n - b) as u64));
+    assert_eq!(c3["input_files"], 3);
+    let total_bytes: u64 = [&c1, &c2, &c3]
+        .iter()
+        .map(|c| c["new_bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        total_bytes,
+        traces.len() as u64,
+        "every byte read exactly once"
+    );
+    let records = truth["spans"].as_u64().unwrap() + truth["metrics"]["points"].as_u64().unwrap();
+    assert_eq!(c3["records_read"].as_u64(), Some(records));
+    // Run 4: nothing new; the report is rewritten byte for byte.
+    let report = dir.join("reports/2026-01-01/hourly/payment");
+    let before = tree(&report);
+    let c4 = counts(&run_jobs(&dir, &[]));
+    assert_eq!(c4["new_lines"], 0);
+    assert_eq!(tree(&report), before);
+    // The same judgement as one job over the whole file at once.
+    let once = job_dir(
+        "incremental-once",
+        &JOBS.replace("\"payment\", \"checkout\"", "\"payment\""),
+    );
+    assert_eq!(lines(&run_jobs(&once, &[]))[0]["status"], "ok");
+    crate::fixtures::assert_same_comparisons(
+        &read_json(&report.join("report.json")),
+        &read_json(&once.join("reports/2026-01-01/hourly/payment/report.json")),
+        "incremental vs one-shot",
+    );
+}
