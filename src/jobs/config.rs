@@ -38,8 +38,11 @@ pub struct Job {
     pub baseline_track: String,
     /// Canary `deployment.track`.
     pub canary_track: String,
-    /// Output directory template, absolute; placeholders `{job}`, `{date}`, `{service}`.
+    /// Output directory template, absolute; placeholders `{job}`, `{date}`, `{time}`, `{service}`.
     pub output: String,
+    /// Retention: reports whose window ended this long before the reference time are
+    /// deleted, with their history entries and DATASET parts (`None`: keep everything).
+    pub keep_ns: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,10 +66,11 @@ struct RawJob {
     baseline_track: Option<String>,
     canary_track: Option<String>,
     output: String,
+    keep: Option<String>,
 }
 
 /// Placeholders an output template may use.
-const PLACEHOLDERS: &[&str] = &["{job}", "{date}", "{service}"];
+const PLACEHOLDERS: &[&str] = &["{job}", "{date}", "{time}", "{service}"];
 
 impl JobsConfig {
     /// Reads and checks `path`; every error names the file and the key (and the line for
@@ -138,6 +142,12 @@ impl JobsConfig {
             if j.services.iter().any(|s| s.is_empty()) {
                 return Err(bad(key("services"), "an empty service name".into()));
             }
+            let keep_ns = j
+                .keep
+                .as_deref()
+                .map(crate::pipeline::query::parse_window)
+                .transpose()
+                .map_err(|e| bad(key("keep"), e.to_string()))?;
             jobs.push(Job {
                 name: j.name,
                 inputs: j.inputs.iter().map(|g| resolve(g)).collect(),
@@ -148,6 +158,7 @@ impl JobsConfig {
                 baseline_track: j.baseline_track.unwrap_or_else(|| "stable".into()),
                 canary_track: j.canary_track.unwrap_or_else(|| "canary".into()),
                 output: resolve(&j.output).to_string_lossy().into_owned(),
+                keep_ns,
             });
         }
         let state_dir = resolve(raw.state_dir.as_deref().unwrap_or(".canalyst"));
@@ -227,6 +238,7 @@ output = "reports/{date}/{service}"
             (OK.replace("\"nightly\"", "\"a/b\""), "job[0].name"),
             (OK.replace("otel/traces", "o*/traces"), "job[0].inputs"),
             (OK.replace("window =", "windw ="), "line 5"),
+            (format!("{OK}keep = \"30 days\"\n"), "job[0].keep"),
             (format!("{OK}{OK}"), "job[1].name"),
         ];
         for (text, key) in cases {

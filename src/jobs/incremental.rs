@@ -272,19 +272,54 @@ pub fn prepare(dir: &Path, files: &[PathBuf]) -> Result<Prepared, JobsError> {
         std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
         cp.parts.push(part);
     }
-    let text = serde_json::to_vec_pretty(&cp).map_err(|e| JobsError::Io {
-        path: cp_path.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    let tmp = dir.join(".checkpoint.json.tmp");
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &cp_path).map_err(io(&cp_path))?;
+    write_checkpoint(&cp_path, &cp)?;
     for s in &slices {
         let _ = std::fs::remove_file(s);
     }
     out.inputs.extend(cp.parts.iter().map(|p| dir.join(p)));
     out.inputs.extend(whole);
     Ok(out)
+}
+
+/// Drops the job's DATASET parts whose spans all ended before `cutoff_unix_nano` (from
+/// their `dataset.json` time range; a part without one is kept) from the checkpoint and disk.
+pub fn prune_parts(dir: &Path, cutoff_unix_nano: i64) -> Result<(), JobsError> {
+    let cp_path = dir.join("checkpoint.json");
+    let Ok(bytes) = std::fs::read(&cp_path) else {
+        return Ok(());
+    };
+    let mut cp: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| JobsError::Io {
+        path: cp_path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let ended = |part: &String| -> bool {
+        let m = std::fs::read(dir.join(part).join("dataset.json")).ok();
+        let v: Option<serde_json::Value> = m.and_then(|b| serde_json::from_slice(&b).ok());
+        v.and_then(|v| v["time_range"]["end_unix_nano"].as_i64())
+            .is_some_and(|end| end < cutoff_unix_nano)
+    };
+    let (gone, kept): (Vec<String>, Vec<String>) = cp.parts.into_iter().partition(ended);
+    if gone.is_empty() {
+        return Ok(());
+    }
+    cp.parts = kept;
+    write_checkpoint(&cp_path, &cp)?;
+    for p in gone {
+        let path = dir.join(p);
+        std::fs::remove_dir_all(&path).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// Replaces the checkpoint file atomically.
+fn write_checkpoint(path: &Path, cp: &Checkpoint) -> Result<(), JobsError> {
+    let text = serde_json::to_vec_pretty(cp).map_err(|e| JobsError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    let tmp = path.with_file_name(".checkpoint.json.tmp");
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 #[cfg(test)]

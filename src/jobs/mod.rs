@@ -7,14 +7,16 @@
 //! re-running a window over the same inputs rewrites byte-identical files.
 
 pub mod config;
+pub mod history;
 pub mod incremental;
+pub mod index;
 pub mod lock;
 pub mod publish;
 pub mod window;
 
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::{AnalysisConfig, ConfigError};
-use crate::analysis::findings::Verdict;
+use crate::analysis::findings::{Classification, Verdict};
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
@@ -168,6 +170,7 @@ pub fn run_jobs(
             Ok(_) => read_new(job, &cfg.state_dir, &mut counts).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
+        let mut written = Vec::new();
         for service in services {
             let mut o = JobOutcome {
                 job: job.name.clone(),
@@ -188,9 +191,10 @@ pub fn run_jobs(
                     .map_err(|e| ("error", e.to_string())),
             };
             match result {
-                Ok((verdict, dir)) => {
-                    o.verdict = Some(verdict);
-                    o.report = Some(dir);
+                Ok(entry) => {
+                    o.verdict = Some(entry.verdict);
+                    o.report = Some(entry.report.clone());
+                    written.push(entry);
                 }
                 Err((status, message)) => {
                     o.status = status;
@@ -202,18 +206,91 @@ pub fn run_jobs(
             emit(&o);
             out.push(o);
         }
+        if lock.is_ok() {
+            let cutoff = job.keep_ns.map(|k| at_unix_nano.saturating_sub(k));
+            // Parts still hold spans of this run's window even when `keep` is shorter.
+            let parts_cutoff = cutoff.map(|c| c.min(window.start_unix_nano));
+            update_history(job, &cfg.state_dir, written, cutoff, parts_cutoff)?;
+        }
     }
     Ok(out)
 }
 
+/// Records the reports of this run in the job's history, applies retention (`cutoff`: drop
+/// reports whose window ended at or before it; `parts_cutoff`: DATASET parts whose spans all
+/// ended before it) and rewrites the index page ([`index_path`]).
+fn update_history(
+    job: &Job,
+    state_dir: &Path,
+    written: Vec<history::HistoryEntry>,
+    cutoff: Option<i64>,
+    parts_cutoff: Option<i64>,
+) -> Result<(), JobsError> {
+    let data = state_dir.join("data").join(&job.name);
+    let path = data.join("history.json");
+    let mut h = history::History::load(&path)?;
+    for e in written {
+        h.record(e);
+    }
+    let index = index_path(job);
+    let root = index.parent().unwrap_or(Path::new("/")).to_path_buf();
+    if let Some(cutoff) = cutoff {
+        for dir in h.prune(cutoff) {
+            history::remove_report(&dir, &root)?;
+        }
+    }
+    if let Some(c) = parts_cutoff {
+        incremental::prune_parts(&data, c)?;
+    }
+    h.save(&path)?;
+    let page = index::render(&job.name, &h.entries, &root);
+    std::fs::create_dir_all(&root).map_err(|source| JobsError::Io {
+        path: root.clone(),
+        source,
+    })?;
+    write_atomically(&index, page.as_bytes())
+}
+
+/// Where a job's index page goes: `JOB.html` in the output template's leading directory
+/// without placeholders (`reports/{date}/{service}` → `reports/JOB.html`).
+pub fn index_path(job: &Job) -> PathBuf {
+    let fixed = &job.output[..job.output.find('{').unwrap_or(job.output.len())];
+    let dir = match fixed.ends_with('/') {
+        true => PathBuf::from(fixed),
+        false => Path::new(fixed)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    dir.join(format!("{}.html", job.name))
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JobsError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(|source| JobsError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| JobsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// The report directory of `job` for `service` and `window`: the template with `{job}`,
-/// `{date}` and `{service}` filled in ([`service_component`]).
+/// `{date}`, `{time}` and `{service}` filled in ([`service_component`]).
 pub fn report_dir(job: &Job, service: Option<&str>, window: &Window) -> PathBuf {
     let service = service_component(service);
     PathBuf::from(
         job.output
             .replace("{job}", &job.name)
             .replace("{date}", &window::window_date(window))
+            .replace("{time}", &window::window_time(window))
             .replace("{service}", &service),
     )
 }
@@ -329,14 +406,14 @@ fn read_new(
 }
 
 /// Reads the job's prepared `inputs`, judges `service` over `window` and publishes the report;
-/// returns the verdict and the report directory.
+/// returns its history entry.
 fn report_one(
     job: &Job,
     service: Option<&str>,
     window: Window,
     inputs: &[PathBuf],
     counts: &mut RunCounts,
-) -> Result<(Verdict, PathBuf), JobsError> {
+) -> Result<history::HistoryEntry, JobsError> {
     let cfg = match &job.config {
         Some(p) => AnalysisConfig::from_file(p),
         None => AnalysisConfig::preset(&job.preset),
@@ -395,7 +472,27 @@ fn report_one(
     let staging = publish::staging_dir(&dest)?;
     write_report_with_metrics(&staging, &report, &input, Some(&series), &title)?;
     publish::publish(&staging, &dest)?;
-    Ok((report.verdict, dest))
+    let failed = report
+        .comparisons
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.classification,
+                Classification::FailHigh | Classification::FailLow
+            )
+        })
+        .count();
+    Ok(history::HistoryEntry {
+        service: service.map(str::to_string),
+        window_start: format_rfc3339(window.start_unix_nano),
+        window_end: format_rfc3339(window.end_unix_nano),
+        end_unix_nano: window.end_unix_nano,
+        verdict: report.verdict,
+        score: report.score,
+        failed,
+        comparisons: report.comparisons.len(),
+        report: dest,
+    })
 }
 
 #[cfg(test)]

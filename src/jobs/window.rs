@@ -76,6 +76,12 @@ pub fn window_date(w: &Window) -> String {
     format_rfc3339_seconds(w.end_unix_nano - 1)[..10].to_string()
 }
 
+/// `{time}` of an output template: the window's end as UTC `HHMMSS` (`000000` for a
+/// calendar day), so several windows a day get their own directories.
+pub fn window_time(w: &Window) -> String {
+    format_rfc3339_seconds(w.end_unix_nano)[11..19].replace(':', "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +100,7 @@ mod tests {
             parse_rfc3339("2026-12-03T07:35:12Z").unwrap()
         );
         assert_eq!(window_date(&w), "2026-12-04");
+        assert_eq!(window_time(&w), "073512");
         let d = JobWindow::parse("calendar day").unwrap().resolve(at);
         assert_eq!(
             d.start_unix_nano,

@@ -384,3 +384,59 @@ fn appended_truncated_and_rotated_files_are_read_once_each() {
         "incremental vs one-shot",
     );
 }
+
+#[test]
+fn retention_deletes_expired_reports_and_the_index_lists_the_rest() {
+    let jobs = JOBS
+        .replace("\"payment\", \"checkout\"", "\"payment\"")
+        .replace("last 1h", "last 20m")
+        .replace(
+            "reports/{date}/{job}/{service}",
+            "reports/{date}/{time}/{service}",
+        )
+        + "keep = \"25m\"\n";
+    let dir = job_dir("retention", &jobs);
+    let mut verdicts = Vec::new();
+    for at in ["00:30", "00:40", "00:50", "01:00"] {
+        let o = bin()
+            .current_dir(root())
+            .args(["run", "--at", &format!("2026-01-01T{at}:00Z"), "--config"])
+            .arg(dir.join("canalyst.toml"))
+            .output()
+            .unwrap();
+        let l = &lines(&o)[0];
+        assert_eq!(l["status"], "ok", "{l} {}", stderr(&o));
+        verdicts.push(l["verdict"].as_str().unwrap().to_string());
+    }
+    let day = dir.join("reports/2026-01-01");
+    // At 01:00 with keep 25m, windows that ended at or before 00:35 are gone.
+    assert!(!day.join("003000").exists(), "expired report kept");
+    for t in ["004000", "005000", "010000"] {
+        assert!(
+            day.join(t).join("payment/report.json").is_file(),
+            "{t} deleted"
+        );
+    }
+    let index = std::fs::read_to_string(dir.join("reports/hourly.html")).unwrap();
+    assert_eq!(index.matches("<tr><td>").count(), 3, "{index}");
+    assert_eq!(index.matches("<circle").count(), 3);
+    assert!(
+        !index.contains("2026-01-01T00:30:00Z<"),
+        "expired row listed"
+    );
+    // Newest first, each with its verdict and a link that resolves.
+    let table = &index[index.find("<table>").unwrap()..];
+    let newest = table.find("2026-01-01T01:00:00Z").unwrap();
+    let older = table.find("2026-01-01T00:50:00Z").unwrap();
+    assert!(newest < older);
+    for (t, v) in [("004000", &verdicts[1]), ("010000", &verdicts[3])] {
+        let href = format!("href=\"2026-01-01/{t}/payment/index.html\"");
+        let row = index.lines().find(|l| l.contains(&href)).expect(&href);
+        assert!(row.contains(&format!(">{v}<")), "{row}");
+        assert!(dir
+            .join("reports/2026-01-01")
+            .join(t)
+            .join("payment/index.html")
+            .is_file());
+    }
+}
