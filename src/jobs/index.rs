@@ -104,10 +104,10 @@ pub fn render(job: &str, entries: &[HistoryEntry], index_dir: &Path) -> String {
             .strip_prefix(index_dir)
             .unwrap_or(&e.report)
             .join("index.html");
-        let _ = write!(
+        let _ = writeln!(
             rows,
             "<tr><td>{} – {}</td><td>{}</td><td style=\"color:{}\">{}</td><td>{:.1}</td>\
-             <td>{} of {}</td><td><a href=\"{}\">report</a></td></tr>\n",
+             <td>{} of {}</td><td><a href=\"{}\">report</a></td></tr>",
             esc(&e.window_start),
             esc(&e.window_end),
             esc(e.service.as_deref().unwrap_or("all services")),
