@@ -440,3 +440,35 @@ fn retention_deletes_expired_reports_and_the_index_lists_the_rest() {
             .is_file());
     }
 }
+
+#[test]
+fn the_example_jobs_file_parses() {
+    // An unknown job name is checked after the whole file parsed and before anything runs.
+    let o = bin()
+        .current_dir(root())
+        .args([
+            "run",
+            "no-such-job",
+            "--config",
+            "examples/canalyst-jobs.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("no job named \"no-such-job\""),
+        "{}",
+        stderr(&o)
+    );
+    for f in [
+        "canalyst-run.cron",
+        "canalyst-run.service",
+        "run-cronjob.yaml",
+    ] {
+        let text = std::fs::read_to_string(root().join("examples").join(f)).unwrap();
+        assert!(
+            text.contains("run") && text.contains("/etc/canalyst/canalyst.toml"),
+            "{f}"
+        );
+    }
+}
