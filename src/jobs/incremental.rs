@@ -317,9 +317,7 @@ fn write_checkpoint(path: &Path, cp: &Checkpoint) -> Result<(), JobsError> {
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
     })?;
-    let tmp = path.with_file_name(".checkpoint.json.tmp");
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    super::write_atomically(path, &text)
 }
 
 #[cfg(test)]
