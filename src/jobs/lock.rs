@@ -1,10 +1,13 @@
 //! One lock file per job, so two runs never write the same job's reports at once.
 //!
-//! The lock is a file created with `O_EXCL` (`create_new`) holding the owner's pid. A second
-//! run does not wait: it reports the job as locked (naming the pid and the file) and moves on,
-//! which is what overlapping cron invocations want. A lock whose pid no longer runs (a killed
-//! run) is stale: it is removed and taken over. Liveness is read from `/proc/<pid>` (Linux);
-//! where `/proc` is absent every lock counts as live, and an operator removes stale ones.
+//! The lock is a file created with `O_EXCL` (`create_new`) holding the owner's pid and, on
+//! Linux, the owner's start time (field 22 of `/proc/PID/stat`, clock ticks since boot). A
+//! second run does not wait: it reports the job as locked (naming the pid and the file) and
+//! moves on, which is what overlapping cron invocations want. A lock whose owner no longer runs
+//! (a killed run) is stale: it is removed and taken over. The owner runs when `/proc/PID`
+//! exists and, if a start time was recorded, has that start time, so a recycled pid (after a
+//! reboot, say) does not keep a dead run's lock alive. Where `/proc` is absent every lock
+//! counts as live, and an operator removes stale ones.
 
 use super::JobsError;
 use std::io::Write;
@@ -32,7 +35,12 @@ impl JobLock {
                 .open(path)
             {
                 Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(|source| JobsError::Io {
+                    let me = std::process::id();
+                    let line = match start_time(me) {
+                        Some(t) => format!("{me} {t}"),
+                        None => me.to_string(),
+                    };
+                    writeln!(f, "{line}").map_err(|source| JobsError::Io {
                         path: path.to_path_buf(),
                         source,
                     })?;
@@ -42,8 +50,11 @@ impl JobLock {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let text = std::fs::read_to_string(path).unwrap_or_default();
-                    match text.trim().parse::<u32>() {
-                        Ok(pid) if is_running(pid) => {
+                    let mut words = text.split_whitespace();
+                    let pid = words.next().unwrap_or("").parse::<u32>();
+                    let start = words.next().and_then(|w| w.parse::<u64>().ok());
+                    match pid {
+                        Ok(pid) if is_running(pid, start) => {
                             return Err(JobsError::Locked {
                                 job: job.to_string(),
                                 pid,
@@ -95,12 +106,24 @@ impl Drop for JobLock {
     }
 }
 
-/// Whether process `pid` exists (Linux `/proc`; true when `/proc` is not mounted).
-fn is_running(pid: u32) -> bool {
+/// Whether process `pid` exists with start time `start` when given (Linux `/proc`; true when
+/// `/proc` is not mounted).
+fn is_running(pid: u32, start: Option<u64>) -> bool {
     if !Path::new("/proc/self").exists() {
         return true;
     }
-    Path::new("/proc").join(pid.to_string()).exists()
+    match start {
+        Some(t) => start_time(pid) == Some(t),
+        None => Path::new("/proc").join(pid.to_string()).exists(),
+    }
+}
+
+/// Start time of process `pid` in clock ticks since boot: field 22 of `/proc/PID/stat`,
+/// counted after the parenthesised command name (which may itself hold spaces).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -118,10 +141,15 @@ mod tests {
         assert!(!p.exists());
         // pid_max on Linux is at most 2^22, so this pid cannot be running.
         std::fs::write(&p, "4194999\n").unwrap();
+        drop(JobLock::acquire(&p, "j").unwrap());
+        // A running pid with another start time: the pid was recycled, the owner is gone.
+        let me = std::process::id();
+        let t = start_time(me).expect("Linux /proc");
+        std::fs::write(&p, format!("{me} {}\n", t + 1)).unwrap();
         let taken = JobLock::acquire(&p, "j").unwrap();
         assert_eq!(
             std::fs::read_to_string(&p).unwrap().trim(),
-            std::process::id().to_string()
+            format!("{me} {t}")
         );
         drop(taken);
     }
