@@ -257,9 +257,13 @@ pub fn prepare(dir: &Path, files: &[PathBuf]) -> Result<Prepared, JobsError> {
             slices.push(slice);
         }
     }
-    // Entries of files gone from the globs (deleted by the collector's retention).
-    let mut keep = matched.iter();
-    cp.files.retain(|_| keep.next().copied().unwrap_or(false));
+    // Entries of files gone from the globs (deleted by the collector's retention). Not while
+    // a file was deferred: it may be the compressed rotation of an entry that is not matched
+    // this run, and dropping the entry would read it again from the start.
+    if out.deferred_files == 0 {
+        let mut keep = matched.iter();
+        cp.files.retain(|_| keep.next().copied().unwrap_or(false));
+    }
     if !slices.is_empty() {
         let part = format!("part-{:06}", cp.parts.len() + 1);
         let tmp = dir.join(format!(".{part}.tmp"));
@@ -335,6 +339,34 @@ mod tests {
         let mut f = File::create(&p).unwrap();
         let (bytes, lines) = copy_lines(&mut &b"{a}\n{c"[..], 0, &mut f, true).unwrap();
         assert_eq!((bytes, lines), (6, 2));
+    }
+
+    #[test]
+    fn a_compressed_rotation_still_being_written_waits_and_keeps_its_checkpoint() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let live = dir.path().join("t.jsonl");
+        let text = "{\"resourceSpans\":[]}\n".repeat(3);
+        std::fs::write(&live, &text).unwrap();
+        assert_eq!(
+            prepare(&data, std::slice::from_ref(&live))
+                .unwrap()
+                .new_lines,
+            3
+        );
+        // Rotation: the plain file is gone, its .gz is half written.
+        std::fs::remove_file(&live).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let rotated = dir.path().join("t-1.jsonl.gz");
+        std::fs::write(&rotated, &gz[..gz.len() - 12]).unwrap();
+        let p = prepare(&data, std::slice::from_ref(&rotated)).unwrap();
+        assert_eq!((p.new_lines, p.deferred_files), (0, 1));
+        std::fs::write(&rotated, &gz).unwrap();
+        let p = prepare(&data, &[rotated]).unwrap();
+        assert_eq!((p.new_lines, p.deferred_files), (0, 0), "read twice");
     }
 
     #[test]
