@@ -11,6 +11,7 @@ pub mod engine;
 pub mod forensics;
 pub mod generate;
 pub mod ingest;
+pub mod jobs;
 pub mod model;
 pub mod pipeline;
 pub mod report;

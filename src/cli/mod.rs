@@ -4,6 +4,7 @@
 //! 0 success / `promote`; 1 `rollback`; 2 error (bad arguments, unreadable input, `--strict`
 //! data-quality failure); 3 `continue` (not enough evidence); 4 no data (`query`: nothing in
 //! the window to compute the number from).
+//! `run` exits 2 if any report failed or was locked, else with the worst verdict (1, 3, 0).
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +15,7 @@ pub mod ingest;
 pub mod inspect;
 pub mod query;
 pub mod report;
+pub mod run;
 pub mod selection;
 pub mod sql;
 
@@ -61,6 +63,8 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Failing traces and their origin span, error signatures canary vs stable.
     Forensics(forensics::ForensicsArgs),
+    /// Run the scheduled report jobs of a canalyst.toml (cron, systemd timers, CronJobs).
+    Run(run::RunArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -81,6 +85,7 @@ pub fn main() -> i32 {
         Command::Report(a) => report::run(a),
         Command::Query(a) => query::run(a),
         Command::Forensics(a) => forensics::run(a),
+        Command::Run(a) => run::run(a),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,7 @@ mod metrics_dashboards;
 mod query;
 mod repo_paths;
 mod report;
+mod run;
 mod sequential;
 mod sql;
 mod tools;
