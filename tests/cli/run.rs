@@ -472,3 +472,39 @@ fn the_example_jobs_file_parses() {
         );
     }
 }
+
+#[test]
+fn query_over_a_jobs_checkpointed_parts_equals_query_over_the_raw_files() {
+    // A rollout controller can answer from what `run` already ingested (README "Scheduled
+    // reports"): the same number as from the raw files, without reading them again.
+    let dir = job_dir("query-parts", JOBS);
+    let o = run_jobs(&dir, &[]);
+    assert!(matches!(code(&o), 0 | 1 | 3), "{}", stderr(&o));
+    let parts: Vec<PathBuf> = std::fs::read_dir(dir.join(".canalyst/data/hourly"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("part-"))
+        .collect();
+    assert_eq!(parts.len(), 1, "one part after one run");
+    let query = |inputs: &[PathBuf], metric: &str, extra: &[&str]| {
+        let o = bin()
+            .args(["query", metric])
+            .args(inputs)
+            .args(["--window", "30m"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "query {metric}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let raw = vec![dir.join("otel/traces.jsonl")];
+    for (metric, extra) in [
+        ("error_rate", &["--track", "canary"][..]),
+        ("p99", &["--compare", "ratio"][..]),
+        ("request_rate", &["--service", "payment"][..]),
+    ] {
+        let from_raw = query(&raw, metric, extra);
+        assert!(!from_raw.trim().is_empty());
+        assert_eq!(query(&parts, metric, extra), from_raw, "{metric}");
+    }
+}
