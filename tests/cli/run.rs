@@ -483,7 +483,12 @@ fn query_over_a_jobs_checkpointed_parts_equals_query_over_the_raw_files() {
     let parts: Vec<PathBuf> = std::fs::read_dir(dir.join(".canalyst/data/hourly"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("part-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("part-")
+        })
         .collect();
     assert_eq!(parts.len(), 1, "one part after one run");
     let query = |inputs: &[PathBuf], metric: &str, extra: &[&str]| {
