@@ -160,6 +160,17 @@ pub fn parse_filters(v: &[String]) -> Vec<AttrFilter> {
 }
 
 impl MetricAnalysisConfig {
+    /// Whether a run should read the metric tables: metric analysis is enabled and something
+    /// will judge the metrics — the input has no span groups (metrics stand in), or the
+    /// configuration asks for metrics beside spans (`with_spans`, ratios, series).
+    pub fn wanted(&self, has_span_groups: bool) -> bool {
+        self.enabled
+            && (!has_span_groups
+                || self.with_spans
+                || !self.ratios.is_empty()
+                || !self.series.is_empty())
+    }
+
     /// Scoring groups used by ratios and series.
     pub fn groups(&self) -> impl Iterator<Item = &String> {
         self.ratios

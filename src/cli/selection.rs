@@ -138,13 +138,9 @@ impl AnalysisArgs {
         let cfg = self.config()?;
         let run = self.prepare(Columns::Analysis, cfg.levels.clone())?;
         let input = run.comparison_input();
-        let ma = &cfg.metric_analysis;
-        // With spans, metrics are only read when something will judge them.
-        let wanted = input.groups.is_empty()
-            || ma.with_spans
-            || !ma.ratios.is_empty()
-            || !ma.series.is_empty();
-        let metrics = (ma.enabled && wanted)
+        let metrics = cfg
+            .metric_analysis
+            .wanted(!input.groups.is_empty())
             .then(|| run.metric_data())
             .transpose()?;
         let series = with_series.then(|| run.series()).transpose()?;

@@ -439,12 +439,11 @@ fn report_one(
     counts.records_read = sources.quality().records_read;
     counts.records_rejected = sources.quality().records_rejected;
     let run = sources.prepare(selection)?;
-    let ma = &cfg.metric_analysis;
     let input = run.comparison_input();
     counts.groups = input.groups.len();
-    let wanted =
-        input.groups.is_empty() || ma.with_spans || !ma.ratios.is_empty() || !ma.series.is_empty();
-    let metrics = (ma.enabled && wanted)
+    let metrics = cfg
+        .metric_analysis
+        .wanted(!input.groups.is_empty())
         .then(|| run.metric_data())
         .transpose()?;
     let series = run.series()?;

@@ -82,6 +82,8 @@ pub struct Figures<'a> {
     pub groups: Vec<GroupView<'a>>,
     /// Groups with latency samples but no distribution panel (over [`MAX_ECDF_PANELS`]).
     pub ecdf_not_shown: usize,
+    /// The side names every chart uses (from the report's selection).
+    pub labels: SideLabels,
     /// Table-row anchor → id of the distribution panel showing that comparison's group.
     panel_of: std::collections::HashMap<String, String>,
 }
@@ -201,6 +203,7 @@ pub fn build<'a>(
         figures,
         groups,
         ecdf_not_shown,
+        labels,
         panel_of,
     })
 }

@@ -6,20 +6,13 @@ use super::escape;
 use crate::forensics::signatures::Signature;
 use crate::forensics::trace::FailingTrace;
 use crate::forensics::{ForensicsReport, TrackCounts};
+use crate::model::comparison::Selector;
 use std::fmt::Write;
 
 /// Longest telemetry string shown in a table cell.
 const CELL: usize = 80;
 /// Failing traces and signatures shown in the text summary (the files hold all).
 const TEXT_ROWS: usize = 10;
-
-fn side_name(s: &crate::model::comparison::Selector) -> String {
-    [s.track.as_deref(), s.version.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn opt(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("-")
@@ -53,8 +46,8 @@ pub fn text(r: &ForensicsReport) -> String {
     let _ = writeln!(
         out,
         "forensics: {} vs {}, window {} .. {}",
-        side_name(&r.canary),
-        side_name(&r.baseline),
+        Selector::label(&r.canary),
+        Selector::label(&r.baseline),
         r.window.start,
         r.window.end
     );
@@ -148,8 +141,8 @@ pub fn markdown(r: &ForensicsReport) -> String {
     let _ = writeln!(
         out,
         "# Forensics: {} vs {}\n\nWindow {} .. {}. Failing traces: **{}** ({}).\n",
-        m(&side_name(&r.canary)),
-        m(&side_name(&r.baseline)),
+        m(&Selector::label(&r.canary)),
+        m(&Selector::label(&r.baseline)),
         r.window.start,
         r.window.end,
         r.failing_trace_counts.total,

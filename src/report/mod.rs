@@ -105,9 +105,8 @@ pub fn write_report_with_metrics(
     let mut figs = figures::build(report, input)?;
     if let Some(m) = metrics {
         let frame = charts::TimeFrame::of(input);
-        let labels = charts::SideLabels::of(&report.baseline, &report.canary);
-        figs.figures
-            .extend(figures::metric_figures(m, frame, &labels)?);
+        let metric = figures::metric_figures(m, frame, &figs.labels)?;
+        figs.figures.extend(metric);
     }
     let mut charts = Vec::with_capacity(figs.figures.len() * 2);
     for f in &figs.figures {
