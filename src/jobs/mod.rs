@@ -448,6 +448,18 @@ fn report_one(
         .transpose()?;
     let series = run.series()?;
     let (input, quality) = run.into_parts();
+    // As in `analyze`: the sequential look interval can be checked only against the window
+    // and bucket of the data.
+    let w = input.window;
+    cfg.check_looks(
+        w.end_unix_nano - w.start_unix_nano,
+        input.bucket_ns,
+        &cfg.name,
+    )
+    .map_err(|source| JobsError::AnalysisConfig {
+        job: job.name.clone(),
+        source,
+    })?;
     let mut report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
     if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
         report.generated_at = format_rfc3339(window.end_unix_nano);

@@ -513,3 +513,29 @@ fn query_over_a_jobs_checkpointed_parts_equals_query_over_the_raw_files() {
         assert_eq!(query(&parts, metric, extra), from_raw, "{metric}");
     }
 }
+
+#[test]
+fn a_sequential_look_interval_longer_than_the_jobs_window_is_an_error_naming_the_key() {
+    let dir = job_dir(
+        "sequential-look",
+        &JOBS.replace(
+            "window = \"last 1h\"",
+            "window = \"last 1h\"\nconfig = \"seq.toml\"",
+        ),
+    );
+    std::fs::write(
+        dir.join("seq.toml"),
+        "method = \"sequential\"\n[sequential]\nlook_interval = \"2h\"\n",
+    )
+    .unwrap();
+    let o = run_jobs(&dir, &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    for line in lines(&o) {
+        assert_eq!(line["status"], "error", "{line}");
+        let error = line["error"].as_str().unwrap();
+        assert!(
+            error.contains("sequential.look_interval") && error.contains("longer than"),
+            "{error}"
+        );
+    }
+}
