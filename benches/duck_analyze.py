@@ -18,6 +18,7 @@ view (src/engine/context.rs):
 Usage: duck_analyze.py parquet|json INPUT OUT.json
 """
 import json
+import os
 import sys
 
 import duckdb
@@ -31,6 +32,9 @@ def lit(s):
 
 con = duckdb.connect()
 con.execute("SET preserve_insertion_order = false")
+# DUCK_THREADS=N limits DuckDB's worker threads (benches/shapes.sh compares 1 and 2).
+if "DUCK_THREADS" in os.environ:
+    con.execute(f"SET threads = {int(os.environ['DUCK_THREADS'])}")
 
 if mode == "parquet":
     spans = f"""

@@ -1,5 +1,6 @@
 //! The DataFusion session: canonical `spans` table, `requests` view, canalyst's functions.
 
+use super::scan::SpanSource;
 use super::udaf;
 use super::EngineError;
 use crate::model::metrics::{metric_schemas, MetricTables};
@@ -79,6 +80,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     ctx: SessionContext,
     config: EngineConfig,
+    source: SpanSource,
 }
 
 impl std::fmt::Debug for Engine {
@@ -116,11 +118,19 @@ impl Engine {
         ctx
     }
 
-    async fn finish(ctx: SessionContext, config: EngineConfig) -> Result<Self, EngineError> {
+    async fn finish(
+        ctx: SessionContext,
+        config: EngineConfig,
+        source: SpanSource,
+    ) -> Result<Self, EngineError> {
         ctx.sql(REQUESTS_VIEW)
             .await
             .map_err(register_err("requests"))?;
-        Ok(Self { ctx, config })
+        Ok(Self {
+            ctx,
+            config,
+            source,
+        })
     }
 
     /// An engine over in-memory batches in the canonical spans schema (as ingest produces
@@ -160,6 +170,8 @@ impl Engine {
                 .map_err(|reason| EngineError::Schema { index, reason })?;
         }
         let n = config.target_partitions.max(1);
+        // Arrays are shared, not copied: the direct scan reads the same buffers.
+        let source = SpanSource::Batches(batches.clone());
         let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
         for (i, b) in batches.into_iter().enumerate() {
             partitions[i % n].push(b);
@@ -169,7 +181,7 @@ impl Engine {
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
         register_metric_tables(&ctx, &[])?;
-        Self::finish(ctx, config).await
+        Self::finish(ctx, config, source).await
     }
 
     /// An engine over canonical Parquet files. Each path is either a `.parquet` file in the
@@ -190,8 +202,10 @@ impl Engine {
             });
         }
         let mut urls = Vec::with_capacity(paths.len());
+        let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             let file = resolve_spans_file(p)?;
+            files.push(file.clone());
             let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
                 path: file.clone(),
                 reason: "cannot be expressed as a file URL".into(),
@@ -213,7 +227,7 @@ impl Engine {
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
         register_metric_tables(&ctx, paths)?;
-        Self::finish(ctx, config).await
+        Self::finish(ctx, config, SpanSource::Files(files)).await
     }
 
     /// The DataFusion session (tables `spans`, `requests`; functions `quantile_exact`,
@@ -240,6 +254,11 @@ impl Engine {
                 .map_err(register_err(name))?;
         }
         Ok(())
+    }
+
+    /// Where the spans live (for [`super::scan`], which reads them without SQL).
+    pub fn source(&self) -> &SpanSource {
+        &self.source
     }
 
     /// The settings this engine was built with.

@@ -16,6 +16,7 @@ pub mod output;
 pub mod quantile;
 pub mod queries;
 pub mod samples;
+pub mod scan;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod udaf;

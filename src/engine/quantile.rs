@@ -16,14 +16,35 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    let q = q.clamp(0.0, 1.0);
-    let h = (n - 1) as f64 * q;
-    let j = h.floor();
-    let gamma = h - j;
-    let j = j as usize;
+    let (j, gamma) = type7_rank(n, q);
     let a = sorted[j];
     let b = sorted[(j + 1).min(n - 1)];
     lerp(a, b, gamma)
+}
+
+/// The type-7 rank of `q` in a sample of `n ≥ 1`: `j = ⌊(n − 1)·q⌋` and `γ = (n − 1)·q − j`,
+/// with `q` clamped to `[0, 1]`.
+fn type7_rank(n: usize, q: f64) -> (usize, f64) {
+    let q = q.clamp(0.0, 1.0);
+    let h = (n - 1) as f64 * q;
+    let j = h.floor();
+    (j as usize, h - j)
+}
+
+/// [`quantile_sorted`] of `to_f64` of unsorted integer `values`, found by selection in O(n)
+/// instead of a sort (the order of `values` changes). Equal to sorting first because `to_f64`
+/// is non-decreasing: the j-th smallest converted value is the conversion of the j-th
+/// smallest integer.
+pub fn quantile_select(values: &mut [i64], q: f64, to_f64: impl Fn(i64) -> f64) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let (j, gamma) = type7_rank(n, q);
+    let (_, &mut a, upper) = values.select_nth_unstable(j);
+    // The (j+1)-th smallest is the smallest of the elements above the j-th.
+    let b = upper.iter().copied().min().unwrap_or(a);
+    lerp(to_f64(a), to_f64(b), gamma)
 }
 
 /// numpy's `_lerp`: `a + (b−a)·t`, or `b − (b−a)·(1−t)` when `t ≥ 0.5` (more accurate near `b`).
@@ -86,6 +107,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Selection gives the bits sorting gives, on samples with ties, one element and both ends.
+    #[test]
+    fn selection_equals_sorting() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let ms = |ns: i64| ns as f64 / 1e6;
+        for n in [1usize, 2, 3, 10, 101, 1000, 4099] {
+            let mut v: Vec<i64> = (0..n).map(|_| rng.random_range(0..5_000_000_000)).collect();
+            if n > 3 {
+                v[1] = v[0];
+                v[2] = v[0];
+            }
+            let mut sorted: Vec<f64> = v.iter().map(|&x| ms(x)).collect();
+            sort_values(&mut sorted);
+            for q in [0.0, 0.001, 0.5, 0.9, 0.99, 0.999, 1.0] {
+                let got = quantile_select(&mut v, q, ms);
+                assert_eq!(
+                    got.to_bits(),
+                    quantile_sorted(&sorted, q).to_bits(),
+                    "n={n} q={q}"
+                );
+            }
+        }
+        assert!(quantile_select(&mut [], 0.5, ms).is_nan());
     }
 
     #[test]

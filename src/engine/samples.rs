@@ -1,5 +1,7 @@
-//! Comparison input: SQL selects the window and the rows of both sides; rayon builds the
-//! per-group samples.
+//! Comparison input: one direct scan ([`super::scan`]) finds the window and the rows of both
+//! sides; rayon builds the per-group samples. The shipped queries `window.sql`,
+//! `route_samples.sql` and `operation_samples.sql` state the same definitions in SQL (for
+//! `canalyst sql`); the tests check both give the same groups.
 //!
 //! Determinism: groups are sorted by [`GroupKey`], the rows of each group are put in a
 //! canonical order (start time, duration, error flag, weight) before anything is summed, and
@@ -7,17 +9,14 @@
 //! number of rayon threads.
 
 use super::context::Engine;
-use super::quantile::{quantile_sorted, standard_quantiles};
-use super::queries::{self, Params, Query};
+use super::quantile::{quantile_select, quantile_sorted, standard_quantiles};
+use super::queries::Params;
+use super::scan::{self, Gathered, Row, ScanSpec, SideRange, Sides};
 use super::EngineError;
 use crate::model::comparison::{
     bucket_start, ComparisonInput, GroupComparison, GroupKey, GroupLevel, Selector, TimeBucket,
     TrackSample, Window,
 };
-use ahash::AHashMap;
-use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use rayon::prelude::*;
 
 /// Default time-bucket width: one minute.
@@ -112,45 +111,28 @@ struct Ranges {
     window_last: Option<i64>,
 }
 
-fn i64_col(q: &Query, b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, EngineError> {
-    let shape = |reason: String| EngineError::ResultShape {
-        query: q.name.into(),
-        column: name.into(),
-        reason,
-    };
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| shape("missing".into()))?;
-    if c.data_type() != &DataType::Int64 {
-        return Err(shape(format!("expected Int64, found {}", c.data_type())));
+impl Ranges {
+    /// The window as `window.sql` defines it: the overlap `[max(first starts), min(last
+    /// starts)]` of the two sides, if they overlap.
+    fn of(sides: &[SideRange; 2]) -> Self {
+        let [b, c] = *sides;
+        let (window_start, window_last) = match (b.first, b.last, c.first, c.last) {
+            (Some(bf), Some(bl), Some(cf), Some(cl)) if bf.max(cf) <= bl.min(cl) => {
+                (Some(bf.max(cf)), Some(bl.min(cl)))
+            }
+            _ => (None, None),
+        };
+        Self {
+            baseline_spans: b.count,
+            canary_spans: c.count,
+            baseline_first: b.first,
+            baseline_last: b.last,
+            canary_first: c.first,
+            canary_last: c.last,
+            window_start,
+            window_last,
+        }
     }
-    Ok(c.as_primitive::<Int64Type>().iter().collect())
-}
-
-async fn ranges(engine: &Engine, params: &Params) -> Result<Ranges, EngineError> {
-    let q = queries::WINDOW;
-    let (_, batches) = engine
-        .query(q.name, q.sql, params.selector_values())
-        .await?;
-    let b = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| EngineError::ResultShape {
-            query: q.name.into(),
-            column: "*".into(),
-            reason: "no row".into(),
-        })?;
-    let get = |n: &str| -> Result<Option<i64>, EngineError> { Ok(i64_col(&q, b, n)?[0]) };
-    Ok(Ranges {
-        baseline_spans: get("baseline_spans")?.unwrap_or(0),
-        canary_spans: get("canary_spans")?.unwrap_or(0),
-        baseline_first: get("baseline_first")?,
-        baseline_last: get("baseline_last")?,
-        canary_first: get("canary_first")?,
-        canary_last: get("canary_last")?,
-        window_start: get("window_start")?,
-        window_last: get("window_last")?,
-    })
 }
 
 /// Builds everything analysis needs (see [`ComparisonInput`]): the window (the overlap of the
@@ -174,9 +156,17 @@ pub async fn comparison_input(
         },
         bucket_ns: opts.bucket_ns,
     };
-    let timing = crate::timings::phase("window query");
-    let r = ranges(engine, &params).await?;
+    let timing = crate::timings::phase("scan");
+    let spec = ScanSpec {
+        baseline,
+        canary,
+        service: opts.service.as_deref(),
+        route: opts.levels.contains(&GroupLevel::Route),
+        operation: opts.levels.contains(&GroupLevel::Operation),
+    };
+    let mut scanned = scan::scan(engine.source(), &spec)?;
     drop(timing);
+    let r = Ranges::of(&scanned.sides);
     let filter = match &opts.service {
         Some(s) => format!(" for service {s:?}"),
         None => String::new(),
@@ -213,29 +203,17 @@ pub async fn comparison_input(
         start_unix_nano: start,
         end_unix_nano: end,
     };
+    scanned.restrict(start, end);
     let mut groups = Vec::new();
-    for (level, q, query_phase, group_phase) in [
-        (
-            GroupLevel::Route,
-            queries::ROUTE_SAMPLES,
-            "route samples query",
-            "route groups",
-        ),
-        (
-            GroupLevel::Operation,
-            queries::OPERATION_SAMPLES,
-            "operation samples query",
-            "operation groups",
-        ),
+    for (level, gathered, phase) in [
+        (GroupLevel::Route, scanned.route, "route groups"),
+        (GroupLevel::Operation, scanned.operation, "operation groups"),
     ] {
         if !opts.levels.contains(&level) {
             continue;
         }
-        let timing = crate::timings::phase(query_phase);
-        let (_, batches) = engine.query(q.name, q.sql, params.values()).await?;
-        drop(timing);
-        let _timing = crate::timings::phase(group_phase);
-        groups.extend(build_groups(level, &q, &batches, opts)?);
+        let _timing = crate::timings::phase(phase);
+        groups.extend(build_groups(level, gathered, opts));
     }
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(ComparisonInput {
@@ -257,135 +235,23 @@ fn no_overlap(r: &Ranges) -> EngineError {
     }
 }
 
-/// One recorded span or request of a group.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Row {
-    start_ns: i64,
-    duration_ns: i64,
-    is_error: bool,
-    weight: f64,
+/// The canonical order of a group's rows (start time, duration, error flag, weight), so sums
+/// do not depend on the order the scan found them in.
+fn canonical_cmp(a: &Row, o: &Row) -> std::cmp::Ordering {
+    a.start_ns
+        .cmp(&o.start_ns)
+        .then(a.duration_ns.cmp(&o.duration_ns))
+        .then(a.is_error.cmp(&o.is_error))
+        .then(a.weight.total_cmp(&o.weight))
 }
 
-impl Row {
-    fn canonical_cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.start_ns
-            .cmp(&o.start_ns)
-            .then(self.duration_ns.cmp(&o.duration_ns))
-            .then(self.is_error.cmp(&o.is_error))
-            .then(self.weight.total_cmp(&o.weight))
-    }
-}
-
-/// Baseline and canary rows of one group.
-#[derive(Debug, Default)]
-struct Sides {
-    baseline: Vec<Row>,
-    canary: Vec<Row>,
-}
-
-type Gathered = AHashMap<(String, String), Sides>;
-
-fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
-    let shape = |column: &str, reason: &str| EngineError::ResultShape {
-        query: q.name.into(),
-        column: column.into(),
-        reason: reason.into(),
-    };
-    let col = |n: &str| b.column_by_name(n).ok_or_else(|| shape(n, "missing"));
-    let side = cast(col("side")?, &DataType::Utf8).map_err(|e| shape("side", &e.to_string()))?;
-    let side = side.as_string::<i32>();
-    let (service_keys, service_values) =
-        dictionary(col("service_name")?).map_err(|e| shape("service_name", &e.to_string()))?;
-    let (name_keys, name_values) =
-        dictionary(col("name")?).map_err(|e| shape("name", &e.to_string()))?;
-    let (service_values, name_values) = (
-        service_values.as_string::<i32>(),
-        name_values.as_string::<i32>(),
-    );
-    let start = col("start_ns")?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| shape("start_ns", "expected Int64"))?;
-    let dur = col("duration_ns")?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| shape("duration_ns", "expected Int64"))?;
-    let err = col("is_error")?
-        .as_boolean_opt()
-        .ok_or_else(|| shape("is_error", "expected Boolean"))?;
-    let weight = col("sample_weight")?
-        .as_primitive_opt::<Float64Type>()
-        .ok_or_else(|| shape("sample_weight", "expected Float64"))?;
-    // Group by dictionary keys while scanning (no string hashing per row); resolve the
-    // strings once per group. Dictionaries may repeat a value under two keys, so groups are
-    // merged again by string.
-    let mut local: AHashMap<(i32, i32), Sides> = AHashMap::new();
-    for i in 0..b.num_rows() {
-        if side.is_null(i) || service_keys.is_null(i) || name_keys.is_null(i) {
-            continue;
-        }
-        let row = Row {
-            start_ns: start.value(i),
-            duration_ns: dur.value(i),
-            is_error: err.is_valid(i) && err.value(i),
-            weight: weight.value(i),
-        };
-        let entry = local
-            .entry((service_keys.value(i), name_keys.value(i)))
-            .or_default();
-        match side.value(i) {
-            "baseline" => entry.baseline.push(row),
-            "canary" => entry.canary.push(row),
-            other => return Err(shape("side", &format!("unexpected value {other:?}"))),
-        }
-    }
-    let mut out = Gathered::new();
-    for ((s, n), v) in local {
-        let (s, n) = (s as usize, n as usize);
-        if service_values.is_null(s) || name_values.is_null(n) {
-            continue;
-        }
-        let key = (
-            service_values.value(s).to_string(),
-            name_values.value(n).to_string(),
-        );
-        let e = out.entry(key).or_default();
-        e.baseline.extend(v.baseline);
-        e.canary.extend(v.canary);
-    }
-    Ok(out)
-}
-
-/// A string column as dictionary keys and values (Utf8), whatever its encoding.
-fn dictionary(c: &ArrayRef) -> Result<(Int32Array, ArrayRef), arrow::error::ArrowError> {
-    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let c = match c.data_type() {
-        DataType::Dictionary(_, _) => cast(c, &dict_type)?,
-        _ => cast(&cast(c, &DataType::Utf8)?, &dict_type)?,
-    };
-    let d = c.as_dictionary::<Int32Type>();
-    Ok((d.keys().clone(), cast(d.values(), &DataType::Utf8)?))
-}
-
-fn merge_gathered(mut a: Gathered, b: Gathered) -> Gathered {
-    for (k, v) in b {
-        let e = a.entry(k).or_default();
-        e.baseline.extend(v.baseline);
-        e.canary.extend(v.canary);
-    }
-    a
-}
-
-/// Groups the rows of a `*_samples.sql` result by (service, name) and summarises every group
-/// in parallel. Output sorted by key; groups below `opts.min_group_count` are dropped.
+/// Summarises every group of `gathered` in parallel. Output sorted by key; groups below
+/// `opts.min_group_count` are dropped.
 fn build_groups(
     level: GroupLevel,
-    q: &Query,
-    batches: &[RecordBatch],
+    gathered: Gathered,
     opts: &EngineOptions,
-) -> Result<Vec<GroupComparison>, EngineError> {
-    let gathered = batches
-        .par_iter()
-        .map(|b| gather_batch(q, b))
-        .try_reduce(Gathered::new, |a, b| Ok(merge_gathered(a, b)))?;
+) -> Vec<GroupComparison> {
     let mut keyed: Vec<(GroupKey, Sides)> = gathered
         .into_iter()
         .map(|((service, name), sides)| {
@@ -402,7 +268,7 @@ fn build_groups(
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let bucket_ns = opts.bucket_ns;
-    Ok(keyed
+    keyed
         .into_par_iter()
         .map(|(key, mut sides)| {
             let (baseline, baseline_series) = summarise(&mut sides.baseline, bucket_ns);
@@ -415,7 +281,7 @@ fn build_groups(
                 canary_series,
             }
         })
-        .collect())
+        .collect()
 }
 
 fn ms(duration_ns: i64) -> f64 {
@@ -431,9 +297,109 @@ fn sorted_ms(rows: &[Row]) -> Vec<f64> {
     ns.into_iter().map(ms).collect()
 }
 
-/// Sample and time series of one side of one group; sorts `rows` canonically.
+/// Sample and time series of one side of one group; may reorder `rows`.
 fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>) {
-    rows.sort_unstable_by(Row::canonical_cmp);
+    match summarise_exact_sums(rows, bucket_ns) {
+        Some(done) => done,
+        None => summarise_canonical(rows, bucket_ns),
+    }
+}
+
+/// Largest weight total for which sums of integer weights are exact in any order: every
+/// partial sum is then an integer below 2^53, which f64 represents exactly.
+const EXACT_SUM_LIMIT: f64 = (1u64 << 52) as f64;
+
+/// [`summarise`] without sorting the rows, when the result cannot depend on their order:
+/// every weight is a whole number and their absolute total is below [`EXACT_SUM_LIMIT`] (the
+/// usual case: weight 1, or a sampler's integer `SampleRate`). Buckets are found by counting
+/// sort and bucket quantiles by selection; `None` when the weights do not allow it or the
+/// rows span too many buckets for a counting sort.
+fn summarise_exact_sums(rows: &[Row], bucket_ns: i64) -> Option<(TrackSample, Vec<TimeBucket>)> {
+    const MAX_BUCKETS: i64 = 1 << 20;
+    let mut abs_total = 0.0f64;
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for r in rows {
+        if r.weight.fract() != 0.0 {
+            return None;
+        }
+        abs_total += r.weight.abs();
+        let b = r.start_ns.div_euclid(bucket_ns);
+        lo = lo.min(b);
+        hi = hi.max(b);
+    }
+    if abs_total >= EXACT_SUM_LIMIT || (!rows.is_empty() && hi - lo >= MAX_BUCKETS) {
+        return None;
+    }
+    let mut sample = TrackSample {
+        count: rows.len() as u64,
+        ..TrackSample::default()
+    };
+    if rows.is_empty() {
+        return Some((sample, Vec::new()));
+    }
+    let width = (hi - lo + 1) as usize;
+    let mut counts = vec![0usize; width];
+    let mut series: Vec<TimeBucket> = vec![TimeBucket::default(); width];
+    for r in rows {
+        let k = (r.start_ns.div_euclid(bucket_ns) - lo) as usize;
+        counts[k] += 1;
+        let b = &mut series[k];
+        b.weighted_count += r.weight;
+        sample.weighted_count += r.weight;
+        if r.is_error {
+            b.errors += 1;
+            b.weighted_errors += r.weight;
+            sample.errors += 1;
+            sample.weighted_errors += r.weight;
+        }
+    }
+    // Durations grouped by bucket (counting sort).
+    let mut offsets = Vec::with_capacity(width + 1);
+    let mut at = 0;
+    for c in &counts {
+        offsets.push(at);
+        at += c;
+    }
+    offsets.push(at);
+    let mut next = offsets.clone();
+    let mut by_bucket = vec![0i64; rows.len()];
+    for r in rows {
+        let k = (r.start_ns.div_euclid(bucket_ns) - lo) as usize;
+        by_bucket[next[k]] = r.duration_ns;
+        next[k] += 1;
+    }
+    let mut out = Vec::new();
+    for (k, mut b) in series.into_iter().enumerate() {
+        let d = &mut by_bucket[offsets[k]..offsets[k + 1]];
+        if d.is_empty() {
+            continue;
+        }
+        b.start_unix_nano = (lo + k as i64) * bucket_ns;
+        b.count = d.len() as u64;
+        b.p50_ms = quantile_select(d, 0.5, ms);
+        b.p99_ms = quantile_select(d, 0.99, ms);
+        out.push(b);
+    }
+    let mut ns = by_bucket;
+    if ns.len() >= PARALLEL_SORT_MIN {
+        ns.par_sort_unstable();
+    } else {
+        ns.sort_unstable();
+    }
+    let durations: Vec<f64> = ns.into_iter().map(ms).collect();
+    sample.quantiles = standard_quantiles(&durations);
+    sample.durations_ms = durations;
+    Some((sample, out))
+}
+
+/// Samples at least this long are sorted with rayon (a group of a large input can hold most
+/// of its rows).
+const PARALLEL_SORT_MIN: usize = 1 << 16;
+
+/// [`summarise`] by the canonical order: rows sorted by [`canonical_cmp`] before anything is
+/// summed, so float sums of fractional weights do not depend on the scan's order.
+fn summarise_canonical(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>) {
+    rows.sort_unstable_by(canonical_cmp);
     let mut sample = TrackSample {
         count: rows.len() as u64,
         ..TrackSample::default()
@@ -483,9 +449,15 @@ fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>)
 mod tests {
     use super::*;
     use crate::engine::context::EngineConfig;
+    use crate::engine::queries::{self, Query};
+    use crate::engine::scan::{merge_gathered, SpanSource};
     use crate::engine::testdata::{deployment, MIN, T0};
-    use arrow::array::{Float64Array, Int64Array, StringArray};
-    use arrow::compute::concat_batches;
+    use arrow::array::{
+        Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    };
+    use arrow::compute::{cast, concat_batches};
+    use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+    use std::sync::Arc;
 
     const S: i64 = 1_000_000_000;
 
@@ -887,60 +859,324 @@ mod tests {
         assert_eq!(canary_requests, 56);
     }
 
-    /// Plain, view and dictionary strings (with a value repeated under two keys) all group
-    /// by their text.
+    /// The unsorted path (integer weights) gives the bits of the canonical path, whatever the
+    /// row order; fractional weights take the canonical path.
     #[test]
-    fn gathers_any_string_encoding() {
-        use arrow::array::{BooleanArray, DictionaryArray, StringViewArray};
-        use std::sync::Arc;
+    fn exact_sums_equal_canonical_order() {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for n in [1usize, 2, 7, 500, 20_000, 70_000] {
+            let mut rows: Vec<Row> = (0..n)
+                .map(|_| Row {
+                    start_ns: T0 + rng.random_range(-3 * MIN..40 * MIN),
+                    duration_ns: rng.random_range(1..3_000) * 1_000_000 / 7,
+                    is_error: rng.random_bool(0.1),
+                    weight: [1.0, 2.0, 10.0][rng.random_range(0..3)],
+                })
+                .collect();
+            let want = summarise_canonical(&mut rows.clone(), 45 * S);
+            rows.shuffle(&mut rng);
+            let got = summarise_exact_sums(&rows, 45 * S).expect("integer weights");
+            assert_eq!(
+                serde_json::to_string(&got).unwrap(),
+                serde_json::to_string(&want).unwrap()
+            );
+            assert_eq!(got, want);
+        }
+        let fractional = [Row {
+            start_ns: T0,
+            duration_ns: 1,
+            is_error: false,
+            weight: 0.5,
+        }];
+        assert!(summarise_exact_sums(&fractional, MIN).is_none());
+    }
+
+    /// Plain, view and dictionary strings (with a value repeated under two keys) all group
+    /// by their text in the direct scan.
+    #[test]
+    fn scan_groups_any_string_encoding() {
+        use arrow::array::{
+            BooleanArray, DictionaryArray, FixedSizeBinaryArray, StringViewArray,
+            TimestampNanosecondArray,
+        };
         let names = DictionaryArray::<Int32Type>::try_new(
             Int32Array::from(vec![0, 1, 2]),
             Arc::new(StringArray::from(vec!["/a", "/a", "/b"])),
         )
         .unwrap();
+        let col = |a: ArrayRef| a;
         let b = RecordBatch::try_from_iter([
             (
-                "side",
-                Arc::new(StringViewArray::from(vec![
-                    "baseline", "canary", "baseline",
-                ])) as ArrayRef,
+                "deployment_track",
+                col(Arc::new(StringViewArray::from(vec![
+                    "stable", "canary", "stable",
+                ]))),
+            ),
+            (
+                "service_version",
+                col(Arc::new(StringArray::from(vec![None::<&str>; 3]))),
             ),
             (
                 "service_name",
-                Arc::new(StringArray::from(vec!["s", "s", "s"])) as ArrayRef,
+                col(Arc::new(StringArray::from(vec!["s", "s", "s"]))),
             ),
-            ("name", Arc::new(names) as ArrayRef),
+            ("route", col(Arc::new(names))),
             (
-                "start_ns",
-                Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+                "parent_span_id",
+                col(Arc::new(FixedSizeBinaryArray::new_null(8, 3))),
+            ),
+            ("span_kind", col(Arc::new(Int32Array::from(vec![2, 2, 2])))),
+            (
+                "start_time",
+                col(Arc::new(TimestampNanosecondArray::from(vec![1, 2, 3]))),
             ),
             (
                 "duration_ns",
-                Arc::new(Int64Array::from(vec![1_000_000, 2_000_000, 3_000_000])) as ArrayRef,
+                col(Arc::new(Int64Array::from(vec![
+                    1_000_000, 2_000_000, 3_000_000,
+                ]))),
             ),
             (
                 "is_error",
-                Arc::new(BooleanArray::from(vec![false, true, false])) as ArrayRef,
+                col(Arc::new(BooleanArray::from(vec![false, true, false]))),
             ),
             (
                 "sample_weight",
-                Arc::new(Float64Array::from(vec![1.0, 1.0, 1.0])) as ArrayRef,
+                col(Arc::new(Float64Array::from(vec![1.0, 1.0, 1.0]))),
             ),
         ])
         .unwrap();
-        let groups = build_groups(
-            GroupLevel::Route,
-            &queries::ROUTE_SAMPLES,
-            &[b],
-            &EngineOptions::default(),
-        )
-        .unwrap();
+        let (stable, canary) = default_selectors();
+        let spec = ScanSpec {
+            baseline: &stable,
+            canary: &canary,
+            service: None,
+            route: true,
+            operation: false,
+        };
+        let scanned = scan::scan(&SpanSource::Batches(vec![b]), &spec).unwrap();
+        assert_eq!(scanned.sides[0].count, 2);
+        assert_eq!(
+            (scanned.sides[1].first, scanned.sides[1].last),
+            (Some(2), Some(2))
+        );
+        let groups = build_groups(GroupLevel::Route, scanned.route, &EngineOptions::default());
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].key.name, "/a");
         assert_eq!((groups[0].baseline.count, groups[0].canary.count), (1, 1));
         assert_eq!(groups[0].canary.errors, 1);
         assert_eq!(groups[1].key.name, "/b");
         assert_eq!(groups[1].baseline.durations_ms, vec![3.0]);
+    }
+
+    /// The rows of one `*_samples.sql` result by (service, name): the SQL statement of what
+    /// the direct scan gathers, used as its test oracle.
+    fn gather_sql(b: &RecordBatch) -> Gathered {
+        let side = cast(b.column_by_name("side").unwrap(), &DataType::Utf8).unwrap();
+        let side = side.as_string::<i32>();
+        let service = cast(b.column_by_name("service_name").unwrap(), &DataType::Utf8).unwrap();
+        let name = cast(b.column_by_name("name").unwrap(), &DataType::Utf8).unwrap();
+        let (service, name) = (service.as_string::<i32>(), name.as_string::<i32>());
+        let start = b
+            .column_by_name("start_ns")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let dur = b
+            .column_by_name("duration_ns")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let err = b.column_by_name("is_error").unwrap().as_boolean();
+        let weight = b.column_by_name("sample_weight").unwrap();
+        let weight = weight.as_primitive::<Float64Type>();
+        let mut out = Gathered::new();
+        for i in 0..b.num_rows() {
+            if side.is_null(i) || service.is_null(i) || name.is_null(i) {
+                continue;
+            }
+            let row = Row {
+                start_ns: start.value(i),
+                duration_ns: dur.value(i),
+                is_error: err.is_valid(i) && err.value(i),
+                weight: weight.value(i),
+            };
+            let e = out
+                .entry((service.value(i).to_string(), name.value(i).to_string()))
+                .or_default();
+            match side.value(i) {
+                "baseline" => e.baseline.push(row),
+                _ => e.canary.push(row),
+            }
+        }
+        out
+    }
+
+    /// What `window.sql` and the samples queries give, as the direct scan's [`Scanned`].
+    async fn scanned_by_sql(e: &Engine, params: &Params) -> ([SideRange; 2], Gathered, Gathered) {
+        let (_, w) = e
+            .query("window.sql", queries::WINDOW.sql, params.selector_values())
+            .await
+            .unwrap();
+        let w = concat_batches(&w[0].schema(), &w).unwrap();
+        let get = |n: &str| {
+            let c = w.column_by_name(n).unwrap().as_primitive::<Int64Type>();
+            (!c.is_null(0)).then(|| c.value(0))
+        };
+        let sides = [
+            SideRange {
+                count: get("baseline_spans").unwrap_or(0),
+                first: get("baseline_first"),
+                last: get("baseline_last"),
+            },
+            SideRange {
+                count: get("canary_spans").unwrap_or(0),
+                first: get("canary_first"),
+                last: get("canary_last"),
+            },
+        ];
+        let mut levels = Vec::new();
+        for q in [queries::ROUTE_SAMPLES, queries::OPERATION_SAMPLES] {
+            let (_, batches) = e.query(q.name, q.sql, params.values()).await.unwrap();
+            levels.push(
+                batches
+                    .iter()
+                    .map(gather_sql)
+                    .fold(Gathered::new(), merge_gathered),
+            );
+        }
+        let operation = levels.pop().unwrap();
+        (sides, levels.pop().unwrap(), operation)
+    }
+
+    fn sorted(mut g: Gathered) -> Vec<((String, String), Sides)> {
+        for s in g.values_mut() {
+            s.baseline.sort_by(canonical_cmp);
+            s.canary.sort_by(canonical_cmp);
+        }
+        let mut v: Vec<_> = g.into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// The direct scan finds the same window and rows as the shipped SQL (window.sql,
+    /// route_samples.sql and operation_samples.sql over the `requests` view), for several
+    /// selectors and a service filter, from memory and from Parquet; including spans that are
+    /// requests only because their parent is in another service.
+    #[tokio::test]
+    async fn scan_equals_sql() {
+        let mut batches = deployment();
+        batches.push(cross_service_consumers());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.parquet");
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            crate::model::spans::spans_schema(),
+            Some(
+                parquet::file::properties::WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(50))
+                    .build(),
+            ),
+        )
+        .unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        let engines = [
+            Engine::from_batches(batches).await.unwrap(),
+            Engine::from_parquet(&[path]).await.unwrap(),
+        ];
+        let sel = |t: Option<&str>, v: Option<&str>| Selector {
+            track: t.map(String::from),
+            version: v.map(String::from),
+        };
+        let cases = [
+            (sel(Some("stable"), None), sel(Some("canary"), None), None),
+            (sel(None, Some("1.0")), sel(None, Some("1.1")), None),
+            (
+                sel(Some("stable"), Some("1.0")),
+                sel(Some("canary"), None),
+                Some("cart"),
+            ),
+            (
+                sel(Some("canary"), None),
+                sel(Some("stable"), None),
+                Some("checkout"),
+            ),
+        ];
+        let mut confirmed = 0;
+        for e in &engines {
+            for (baseline, canary, service) in &cases {
+                let spec = ScanSpec {
+                    baseline,
+                    canary,
+                    service: *service,
+                    route: true,
+                    operation: true,
+                };
+                let scanned = scan::scan(e.source(), &spec).unwrap();
+                let r = Ranges::of(&scanned.sides);
+                let params = Params {
+                    baseline: baseline.clone(),
+                    canary: canary.clone(),
+                    service: service.map(String::from),
+                    window: Window {
+                        start_unix_nano: r.window_start.unwrap(),
+                        end_unix_nano: r.window_last.unwrap() + 1,
+                    },
+                    bucket_ns: DEFAULT_BUCKET_NS,
+                };
+                let (sides, route, operation) = scanned_by_sql(e, &params).await;
+                assert_eq!(scanned.sides, sides, "{baseline:?} {canary:?} {service:?}");
+                let mut scanned = scanned;
+                scanned.restrict(params.window.start_unix_nano, params.window.end_unix_nano);
+                confirmed += scanned.route.keys().filter(|k| k.1 == "/events").count();
+                assert_eq!(
+                    sorted(scanned.route),
+                    sorted(route),
+                    "{baseline:?} {canary:?}"
+                );
+                assert_eq!(sorted(scanned.operation), sorted(operation));
+            }
+        }
+        // The cross-service consumer route is found by both engines in the unfiltered cases.
+        assert!(confirmed >= 2, "{confirmed}");
+    }
+
+    /// CONSUMER spans with a route (`/events`) in `cart`: one whose parent is a PRODUCER in
+    /// `checkout` (a request), one whose parent is in `cart` itself (not a request).
+    fn cross_service_consumers() -> RecordBatch {
+        use crate::engine::testdata::resource;
+        use crate::model::identity::{kind, IdentityConfig};
+        use crate::model::spans::{SpanRecord, SpansBuilder};
+        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "x");
+        for (track, version, t) in [("stable", "1.0", 4), ("canary", "1.1", 5)] {
+            let checkout = resource("checkout", track, version);
+            let cart = resource("cart", track, version);
+            let at = T0 + t * MIN;
+            let trace = [t as u8 + 0x10; 16];
+            let span = |k: &SpanRecord, id: u8, parent: Option<u8>, kd: i32, r: &str| SpanRecord {
+                trace_id: trace,
+                span_id: [id; 8],
+                parent_span_id: parent.map(|p| [p; 8]),
+                name: "events".into(),
+                kind: kd,
+                start_time_unix_nano: at,
+                end_time_unix_nano: at + 7_000_000,
+                attributes: if r.is_empty() {
+                    vec![]
+                } else {
+                    vec![("http.route".into(), r.into())]
+                },
+                ..k.clone()
+            };
+            let d = SpanRecord::default();
+            b.append(&checkout, &span(&d, 1, None, kind::PRODUCER, ""));
+            b.append(&cart, &span(&d, 2, Some(1), kind::CONSUMER, "/events"));
+            b.append(&cart, &span(&d, 3, Some(2), kind::CONSUMER, "/events"));
+        }
+        b.finish().unwrap()
     }
 
     /// Same output with 1 partition and 1 thread as with 4 partitions and 4 threads.
@@ -1010,7 +1246,7 @@ mod scale {
     use std::sync::Arc;
     use std::time::Instant;
 
-    fn batches(n: usize) -> Vec<RecordBatch> {
+    fn batches(n: usize) -> Vec<arrow::array::RecordBatch> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(42);
         let cfg = Arc::new(IdentityConfig::default());
         let res: Vec<_> = ["a", "b", "c", "d"]
