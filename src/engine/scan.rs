@@ -513,7 +513,6 @@ enum Unit {
 
 struct Opened {
     path: PathBuf,
-    file: File,
     meta: ArrowReaderMetadata,
 }
 
@@ -530,7 +529,6 @@ fn open(paths: &[PathBuf]) -> Result<Vec<Opened>, EngineError> {
                 .map_err(|e| bad(format!("reading Parquet metadata: {e}")))?;
             Ok(Opened {
                 path: p.clone(),
-                file,
                 meta,
             })
         })
@@ -550,7 +548,9 @@ fn read_row_group(o: &Opened, row_group: usize, columns: &[&str]) -> Result<Reco
     }
     let mask = ProjectionMask::roots(o.meta.metadata().file_metadata().schema_descr(), roots);
     let rows = o.meta.metadata().row_group(row_group).num_rows().max(1) as usize;
-    let file = o.file.try_clone().map_err(|e| e.to_string())?;
+    // A file of its own: clones of one handle share the seek position, and the readers of
+    // other row groups seek it concurrently.
+    let file = File::open(&o.path).map_err(|e| format!("opening: {e}"))?;
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, o.meta.clone())
         .with_projection(mask)
         .with_row_groups(vec![row_group])
