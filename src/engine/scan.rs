@@ -270,7 +270,7 @@ fn scan_columns(spec: &ScanSpec) -> Vec<&'static str> {
         "sample_weight",
     ];
     if spec.route {
-        c.extend(["parent_span_id", "span_kind", "route"]);
+        c.extend(["span_kind", "route"]);
     }
     if spec.operation {
         c.push("span_name");
@@ -323,8 +323,13 @@ impl LocalGroups {
     }
 }
 
-/// One batch: window ranges, rows by group, and the candidates (without trace ids).
-fn scan_batch(b: &RecordBatch, spec: &ScanSpec) -> Result<(Partial, Vec<Pending>), String> {
+/// One batch: window ranges, rows by group, and the candidates (without trace ids). `more`
+/// reads a further column of the same rows.
+fn scan_batch(
+    b: &RecordBatch,
+    spec: &ScanSpec,
+    more: &dyn Fn(&str) -> Result<ArrayRef, String>,
+) -> Result<(Partial, Vec<Pending>), String> {
     let service = Strings::of(b, "service_name")?;
     let version = Strings::of(b, "service_version")?;
     let track = Strings::of(b, "deployment_track")?;
@@ -374,17 +379,12 @@ fn scan_batch(b: &RecordBatch, spec: &ScanSpec) -> Result<(Partial, Vec<Pending>
     };
 
     struct RouteCols<'a> {
-        parent: &'a arrow::array::FixedSizeBinaryArray,
         kind: &'a arrow::array::PrimitiveArray<Int32Type>,
         route: Strings,
     }
     let route_cols = if spec.route {
-        let parent = column(b, "parent_span_id")?;
         let kind = column(b, "span_kind")?;
         Some(RouteCols {
-            parent: parent
-                .as_fixed_size_binary_opt()
-                .ok_or_else(|| wrong("parent_span_id", "FixedSizeBinary(8)", parent))?,
             kind: kind
                 .as_primitive_opt::<Int32Type>()
                 .ok_or_else(|| wrong("span_kind", "Int32", kind))?,
@@ -410,7 +410,10 @@ fn scan_batch(b: &RecordBatch, spec: &ScanSpec) -> Result<(Partial, Vec<Pending>
         service.values.len(),
         span_name.as_ref().map_or(0, |n| n.values.len()),
     );
-    let mut pending = Vec::new();
+    // Routed spans that are not SERVER spans: a request only when a root or when the parent
+    // is in another service, so only they need `parent_span_id` (read after the loop, and
+    // only for batches that have such spans).
+    let mut needs_parent: Vec<(usize, bool, Row)> = Vec::new();
     let mut sides = [SideRange::default(); 2];
     for i in 0..b.num_rows() {
         let Some(baseline) = side(i) else { continue };
@@ -428,30 +431,45 @@ fn scan_batch(b: &RecordBatch, spec: &ScanSpec) -> Result<(Partial, Vec<Pending>
         let s = service.keys.value(i);
         if let Some(rc) = &route_cols {
             if rc.route.get(i).is_some() {
-                let kind = (!rc.kind.is_null(i)).then(|| rc.kind.value(i));
-                if kind == Some(2) || rc.parent.is_null(i) {
+                if !rc.kind.is_null(i) && rc.kind.value(i) == 2 {
                     route_local
                         .get(s, rc.route.keys.value(i))
                         .push(baseline, row);
-                } else if kind.is_some() {
-                    let parent: [u8; 8] =
-                        rc.parent.value(i).try_into().map_err(|_| {
-                            "column parent_span_id: expected 8-byte ids".to_string()
-                        })?;
-                    pending.push(Pending {
-                        index: i,
-                        parent,
-                        service: service.get(i).unwrap_or_default().to_string(),
-                        route: rc.route.get(i).unwrap_or_default().to_string(),
-                        baseline,
-                        row,
-                    });
+                } else {
+                    needs_parent.push((i, baseline, row));
                 }
             }
         }
         if let Some(n) = &span_name {
             if n.get(i).is_some() {
                 op_local.get(s, n.keys.value(i)).push(baseline, row);
+            }
+        }
+    }
+    let mut pending = Vec::new();
+    if let (Some(rc), false) = (&route_cols, needs_parent.is_empty()) {
+        let parent = more("parent_span_id")?;
+        let parent = parent
+            .as_fixed_size_binary_opt()
+            .ok_or_else(|| wrong("parent_span_id", "FixedSizeBinary(8)", &parent))?;
+        for (i, baseline, row) in needs_parent {
+            if parent.is_null(i) {
+                route_local
+                    .get(service.keys.value(i), rc.route.keys.value(i))
+                    .push(baseline, row);
+            } else if !rc.kind.is_null(i) {
+                let id: [u8; 8] = parent
+                    .value(i)
+                    .try_into()
+                    .map_err(|_| "column parent_span_id: expected 8-byte ids".to_string())?;
+                pending.push(Pending {
+                    index: i,
+                    parent: id,
+                    service: service.get(i).unwrap_or_default().to_string(),
+                    route: rc.route.get(i).unwrap_or_default().to_string(),
+                    baseline,
+                    row,
+                });
             }
         }
     }
@@ -624,7 +642,7 @@ pub(crate) fn scan(source: &SpanSource, spec: &ScanSpec) -> Result<Scanned, Engi
         .par_iter()
         .map(|&u| {
             with_unit(source, &opened, u, &columns, |b, more| {
-                let (mut p, pending) = scan_batch(b, spec)?;
+                let (mut p, pending) = scan_batch(b, spec, more)?;
                 if !pending.is_empty() {
                     p.candidates = attach_traces(pending, &more("trace_id")?)?;
                 }

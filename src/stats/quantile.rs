@@ -1,6 +1,6 @@
 //! Sample quantiles and their distribution-free confidence intervals.
 
-use super::distributions::binomial_tails;
+use super::distributions::{binomial_tails, normal_ppf};
 use super::Interval;
 
 /// Sample quantile of an ascending-sorted slice by linear interpolation between closest ranks:
@@ -45,35 +45,73 @@ pub fn quantile_ci_ranks(n: usize, q: f64, confidence: f64) -> Option<(usize, us
     }
     let half_alpha = (1.0 - confidence) / 2.0;
     let n64 = n as u64;
-    // Lower: largest r = l−1 in [0, n−1] with F(r) ≤ α/2 (F increasing in r).
-    if binomial_tails(0, n64, q).0 > half_alpha {
+    if binomial_tails(0, n64, q).0 > half_alpha || binomial_tails(n64 - 1, n64, q).1 > half_alpha {
         return None;
     }
-    let (mut lo, mut hi) = (0u64, n64 - 1);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if binomial_tails(mid, n64, q).0 <= half_alpha {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+    // Both searches start at the normal approximation of the rank and gallop from there: a
+    // few tail evaluations instead of ~2·log2(n) bisection steps, each a continued fraction
+    // that grows with √n. Same monotone predicates as bisection, so the same ranks
+    // (`search_equals_bisection` checks).
+    let spread = normal_ppf(1.0 - half_alpha) * (n as f64 * q * (1.0 - q)).sqrt();
+    let guess = |r: f64| r.clamp(0.0, (n - 1) as f64) as u64;
+    // Lower: l − 1 is the largest r with P(B ≤ r) ≤ α/2, so l is the first r where it exceeds.
+    let l = if binomial_tails(n64 - 1, n64, q).0 <= half_alpha {
+        n64
+    } else {
+        first_true(n64 - 1, guess(n as f64 * q - spread), |r| {
+            binomial_tails(r, n64, q).0 > half_alpha
+        })
+    };
+    // Upper: u − 1 is the smallest r with P(B > r) ≤ α/2.
+    let u = first_true(n64 - 1, guess(n as f64 * q + spread), |r| {
+        binomial_tails(r, n64, q).1 <= half_alpha
+    }) + 1;
+    Some((l as usize, u as usize))
+}
+
+/// The smallest `r` in `[0, hi]` with `pred(r)`, for `pred` false then true (monotone) and
+/// `pred(hi)` true: gallops from `guess` (doubling steps) to a bracket, then bisects it.
+fn first_true(hi: u64, guess: u64, pred: impl Fn(u64) -> bool) -> u64 {
+    let g = guess.min(hi);
+    // Invariant: pred(t) holds; every r ≤ f (when Some) fails.
+    let (mut f, mut t): (Option<u64>, u64);
+    if pred(g) {
+        t = g;
+        f = None;
+        let mut step = 1u64;
+        while t > 0 {
+            let c = t.saturating_sub(step);
+            if pred(c) {
+                t = c;
+                step = step.saturating_mul(2);
+            } else {
+                f = Some(c);
+                break;
+            }
+        }
+    } else {
+        f = Some(g);
+        let mut step = 1u64;
+        loop {
+            let c = g.saturating_add(step).min(hi);
+            if pred(c) {
+                t = c;
+                break;
+            }
+            f = Some(c);
+            step = step.saturating_mul(2);
         }
     }
-    let l = lo as usize + 1;
-    // Upper: smallest r = u−1 in [0, n−1] with P(B > r) ≤ α/2 (decreasing in r).
-    if binomial_tails(n64 - 1, n64, q).1 > half_alpha {
-        return None;
-    }
-    let (mut lo, mut hi) = (0u64, n64 - 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if binomial_tails(mid, n64, q).1 <= half_alpha {
-            hi = mid;
+    let Some(mut f) = f else { return t };
+    while f + 1 < t {
+        let mid = f + (t - f) / 2;
+        if pred(mid) {
+            t = mid;
         } else {
-            lo = mid + 1;
+            f = mid;
         }
     }
-    let u = lo as usize + 1;
-    Some((l, u))
+    t
 }
 
 /// Distribution-free confidence interval for the population `q`-quantile from order statistics:
@@ -99,6 +137,69 @@ pub fn quantile_ci(sorted: &[f64], q: f64, confidence: f64) -> Option<Interval> 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The bisection [`quantile_ci_ranks`] used before the galloping search, as its oracle.
+    fn ranks_by_bisection(n: usize, q: f64, confidence: f64) -> Option<(usize, usize)> {
+        let half_alpha = (1.0 - confidence) / 2.0;
+        let n64 = n as u64;
+        if binomial_tails(0, n64, q).0 > half_alpha {
+            return None;
+        }
+        let (mut lo, mut hi) = (0u64, n64 - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if binomial_tails(mid, n64, q).0 <= half_alpha {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let l = lo as usize + 1;
+        if binomial_tails(n64 - 1, n64, q).1 > half_alpha {
+            return None;
+        }
+        let (mut lo, mut hi) = (0u64, n64 - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if binomial_tails(mid, n64, q).1 <= half_alpha {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some((l, lo as usize + 1))
+    }
+
+    #[test]
+    fn search_equals_bisection() {
+        let mut sizes: Vec<usize> = (1..=120).collect();
+        sizes.extend([499, 1000, 4321, 100_000, 1_234_567]);
+        let mut checked = 0;
+        for &n in &sizes {
+            for q in [0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999] {
+                for c in [0.5, 0.8, 0.95, 0.99, 0.999_999] {
+                    assert_eq!(
+                        quantile_ci_ranks(n, q, c),
+                        ranks_by_bisection(n, q, c),
+                        "n={n} q={q} c={c}"
+                    );
+                    checked += quantile_ci_ranks(n, q, c).is_some() as usize;
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+        for (hi, target) in [
+            (0u64, 0u64),
+            (10, 0),
+            (10, 10),
+            (1000, 777),
+            (u64::MAX / 2, 3),
+        ] {
+            for guess in [0, 1, 5, 500, 999, 1000] {
+                assert_eq!(first_true(hi, guess, |r| r >= target), target);
+            }
+        }
+    }
 
     #[test]
     fn type7_small_cases() {
