@@ -2,8 +2,9 @@
 //!
 //! [`Engine`] holds a DataFusion session with the canonical `spans` table, the `requests` view
 //! and canalyst's aggregate functions ([`udaf`]); [`queries`] are the shipped SQL files;
-//! [`samples::comparison_input`] selects the window and both sides with SQL and builds the
-//! per-group samples of [`crate::model::comparison`] in parallel with rayon. `docs/engine.md` is the user guide.
+//! [`samples::comparison_input`] finds the window and both sides' rows in one parallel pass
+//! ([`scan`], the definitions of the shipped samples queries) and builds the per-group samples
+//! of [`crate::model::comparison`] in parallel with rayon. `docs/engine.md` is the user guide.
 
 pub mod context;
 pub mod ddsketch;

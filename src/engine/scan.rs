@@ -51,16 +51,22 @@ pub enum SpanSource {
 /// One recorded span or request of a group.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Row {
+    /// Span start, ns since the epoch.
     pub start_ns: i64,
+    /// Duration in ns.
     pub duration_ns: i64,
+    /// The design §3 error flag (`is_error`; null counts as no error).
     pub is_error: bool,
+    /// `sample_weight`.
     pub weight: f64,
 }
 
 /// Baseline and canary rows of one group.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Sides {
+    /// Rows of the baseline side.
     pub baseline: Vec<Row>,
+    /// Rows of the canary side.
     pub canary: Vec<Row>,
 }
 
@@ -93,8 +99,11 @@ pub(crate) fn merge_gathered(mut a: Gathered, b: Gathered) -> Gathered {
 /// Spans of one side: how many, first and last start (ns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct SideRange {
+    /// Spans of the side.
     pub count: i64,
+    /// Earliest start (ns), if any span.
     pub first: Option<i64>,
+    /// Latest start (ns), if any span.
     pub last: Option<i64>,
 }
 
@@ -121,8 +130,11 @@ impl SideRange {
 /// What to scan for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScanSpec<'a> {
+    /// Baseline selector.
     pub baseline: &'a Selector,
+    /// Canary selector (a span matching both is baseline).
     pub canary: &'a Selector,
+    /// Only this `service_name`, when given.
     pub service: Option<&'a str>,
     /// Gather route-level rows (requests with a route).
     pub route: bool,
@@ -135,7 +147,9 @@ pub(crate) struct ScanSpec<'a> {
 pub(crate) struct Scanned {
     /// Baseline, canary.
     pub sides: [SideRange; 2],
+    /// Route-level rows by (service, route) (empty unless asked for).
     pub route: Gathered,
+    /// Operation-level rows by (service, span name) (empty unless asked for).
     pub operation: Gathered,
 }
 
