@@ -1144,6 +1144,50 @@ mod tests {
         assert!(confirmed >= 2, "{confirmed}");
     }
 
+    /// Many small row groups read by four threads at once give what the batches give, every
+    /// time (each task opens the file itself: shared handles share one seek position).
+    #[test]
+    fn parallel_row_group_reads_are_independent() {
+        let batches = deployment();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.parquet");
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            crate::model::spans::spans_schema(),
+            Some(
+                parquet::file::properties::WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(7))
+                    .build(),
+            ),
+        )
+        .unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        let (stable, canary) = default_selectors();
+        let spec = ScanSpec {
+            baseline: &stable,
+            canary: &canary,
+            service: None,
+            route: true,
+            operation: true,
+        };
+        let want = scan::scan(&SpanSource::Batches(batches), &spec).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for _ in 0..10 {
+            let got = pool
+                .install(|| scan::scan(&SpanSource::Files(vec![path.clone()]), &spec))
+                .unwrap();
+            assert_eq!(got.sides, want.sides);
+            assert_eq!(sorted(got.route), sorted(want.route.clone()));
+            assert_eq!(sorted(got.operation), sorted(want.operation.clone()));
+        }
+    }
+
     /// CONSUMER spans with a route (`/events`) in `cart`: one whose parent is a PRODUCER in
     /// `checkout` (a request), one whose parent is in `cart` itself (not a request).
     fn cross_service_consumers() -> RecordBatch {
