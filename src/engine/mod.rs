@@ -15,6 +15,7 @@ pub mod metric_series;
 pub mod output;
 pub mod quantile;
 pub mod queries;
+pub mod request_log;
 pub mod samples;
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -355,7 +355,7 @@ fn gather_batch(q: &Query, b: &RecordBatch) -> Result<Gathered, EngineError> {
 }
 
 /// A string column as dictionary keys and values (Utf8), whatever its encoding.
-fn dictionary(c: &ArrayRef) -> Result<(Int32Array, ArrayRef), arrow::error::ArrowError> {
+pub(crate) fn dictionary(c: &ArrayRef) -> Result<(Int32Array, ArrayRef), arrow::error::ArrowError> {
     let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let c = match c.data_type() {
         DataType::Dictionary(_, _) => cast(c, &dict_type)?,
