@@ -25,8 +25,10 @@ pub const PRESETS: &[&str] = &["progressive", "progressive-simple"];
 /// A policy file's errors: the file (or preset) and the dotted key concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    /// The file could not be read (and the name is no preset).
+    #[error(
+        "{path}: cannot read: {source} (and it is not a preset: progressive, progressive-simple)"
+    )]
     Io {
         /// File path.
         path: String,

@@ -332,7 +332,9 @@ impl Sim<'_> {
     fn serve(&mut self, route_id: RouteId, start: i64, parent: Option<usize>) -> Served {
         let r = &ROUTES[route_id];
         let track = self.track(r.service);
-        let canary = track == Track::Canary;
+        // Before the onset the canary is healthy (`--onset-minutes`): its requests draw the
+        // same numbers but no effect applies.
+        let canary = track == Track::Canary && self.start_ns >= self.plan.effect_onset_ns();
         let effects = &self.plan.effect_table;
         let mut own_ms =
             lognormal_ms(&mut self.rng, r.latency.median_ms, r.latency.sigma) * self.latency_load;
@@ -738,6 +740,7 @@ mod tests {
             start_ns: 1_767_225_600 * NS_PER_SEC,
             duration_ns: 3600 * NS_PER_SEC,
             canary_delay_ns: 300 * NS_PER_SEC,
+            effect_onset_ns: 300 * NS_PER_SEC,
         })
     }
 

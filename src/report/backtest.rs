@@ -122,8 +122,9 @@ pub fn markdown(r: &BacktestReport) -> String {
         ));
     }
     s.push_str("\n## Definitions\n\n");
+    // Definitions are canalyst's own text: escaped, never shortened.
     for d in &r.definitions {
-        s.push_str(&format!("- {}\n", md(d)));
+        s.push_str(&format!("- {}\n", escape::markdown(d)));
     }
     s
 }
