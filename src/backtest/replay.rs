@@ -886,3 +886,176 @@ pub fn definitions() -> Vec<String> {
         "Exposure: canary requests (after thinning) and their errors from the rollout's start to the decision, or to the end of the replay when nothing was decided.".into(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::config::AnalysisConfig;
+    use crate::model::comparison::{GroupKey, GroupLevel, Selector, Side, Window};
+    use crate::model::requests::RequestRow;
+
+    const MIN: i64 = 60_000_000_000;
+
+    /// Ten minutes, one route, 200 baseline and 200 canary requests a minute (each its own
+    /// trace); canary requests are errors from minute `bad_from` on, every second one.
+    fn log(bad_from: i64) -> RequestLog {
+        let mut rows = Vec::new();
+        let mut trace = 0u64;
+        for m in 0..10 {
+            for i in 0..200 {
+                for side in [Side::Baseline, Side::Canary] {
+                    trace += 1;
+                    rows.push(RequestRow {
+                        start_ns: m * MIN + i * 1_000_000,
+                        duration_ns: 10_000_000,
+                        route: 0,
+                        side,
+                        is_error: side == Side::Canary && m >= bad_from && i % 2 == 0,
+                        weight: 1.0,
+                        trace_hash: trace,
+                    });
+                }
+            }
+        }
+        let sel = |t: &str| Selector {
+            track: Some(t.into()),
+            version: None,
+        };
+        RequestLog {
+            baseline: sel("stable"),
+            canary: sel("canary"),
+            window: Window {
+                start_unix_nano: 0,
+                end_unix_nano: 10 * MIN,
+            },
+            routes: vec![GroupKey {
+                service: "s".into(),
+                level: GroupLevel::Route,
+                name: "GET /".into(),
+            }],
+            rows,
+        }
+    }
+
+    fn run(text: &str, log: &RequestLog, onset: Option<i64>) -> BacktestReport {
+        let p =
+            Policy::from_toml_str(text, "t.toml", None, &AnalysisConfig::default_preset()).unwrap();
+        let opts = ReplayOptions {
+            seed: 1,
+            onset_unix_nano: onset,
+            bucket_ns: MIN,
+            generated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        replay(log, &p, &opts).unwrap()
+    }
+
+    const ERROR_GATE: &str = "[[gates]]\nmetric = \"error_rate\"\nmax = 0.05\n";
+
+    #[test]
+    fn failure_limit_counts_failed_measurements() {
+        let r = run(
+            &format!(
+                "[measurement]\nfailure_limit = 2\n[[steps]]\nweight = 50\ncount = 8\n{ERROR_GATE}"
+            ),
+            &log(0),
+            Some(0),
+        );
+        assert_eq!(r.outcome, Outcome::RolledBack);
+        // The third failed measurement exceeds failure_limit 2: at minute 3.
+        assert_eq!(r.timeline.len(), 3);
+        assert_eq!(r.decided_at_unix_nano, Some(3 * MIN));
+        assert_eq!(r.time_to_detect_s, Some(180.0));
+        // Weight 50% of a 50% recording keeps every canary request: 3 × 200, half errors.
+        assert_eq!(r.exposure.canary_requests, 600);
+        assert_eq!(r.exposure.canary_errors, 300);
+        assert_eq!(r.steps[0].keep_probability, 1.0);
+    }
+
+    #[test]
+    fn consecutive_successes_end_a_step_early_and_the_next_starts_there() {
+        let r = run(
+            &format!("[measurement]\nconsecutive_success_limit = 2\nfailure_limit = -1\n[[steps]]\nweight = 10\ncount = 5\n[[steps]]\nweight = 20\ncount = 5\n[[steps]]\nweight = 100\n{ERROR_GATE}"),
+            &log(99),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Promoted);
+        assert_eq!(r.timeline.len(), 4);
+        assert_eq!(r.steps[1].started_at, "1970-01-01T00:02:00Z");
+        assert_eq!(r.decided_at_unix_nano, Some(4 * MIN));
+        assert_eq!(r.decided_step, Some(3));
+    }
+
+    #[test]
+    fn a_failure_before_the_onset_is_a_false_rollback() {
+        let r = run(
+            &format!("[[steps]]\nweight = 50\ncount = 3\n{ERROR_GATE}"),
+            &log(0),
+            Some(5 * MIN),
+        );
+        assert_eq!(r.outcome, Outcome::RolledBack);
+        assert_eq!(r.time_to_detect_s, None);
+        assert!(r.rolled_back_before_onset);
+    }
+
+    #[test]
+    fn consecutive_errors_beyond_the_limit_abort() {
+        // min_requests above anything in a window: every measurement is an error.
+        let r = run(
+            "[measurement]\nconsecutive_error_limit = 1\n[[steps]]\nweight = 50\ncount = 5\n[[gates]]\nmetric = \"error_rate\"\nmax = 1\nmin_requests = 1000000\n",
+            &log(99),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::RolledBack);
+        assert_eq!(r.timeline.len(), 2);
+        assert!(r
+            .timeline
+            .iter()
+            .all(|m| m.outcome == Phase::Error && m.value.is_none()));
+        assert_eq!(r.steps[0].result, "error");
+    }
+
+    #[test]
+    fn inconclusive_beyond_the_limit_pauses_and_the_end_of_data_is_incomplete() {
+        // With both limits, a count reached without the consecutive successes is inconclusive.
+        let r = run(
+            &format!("[measurement]\nconsecutive_success_limit = 3\nfailure_limit = 5\n[[steps]]\nweight = 50\ncount = 4\n{ERROR_GATE}"),
+            &log(1),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Incomplete);
+        assert_eq!(r.steps[0].result, "inconclusive");
+        assert_eq!(r.decided_at, None);
+        let r = run(
+            &format!("[[steps]]\nweight = 50\ncount = 30\n{ERROR_GATE}"),
+            &log(99),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Incomplete);
+        assert!(r.reason.contains("recording ends"), "{}", r.reason);
+        assert_eq!(r.timeline.len(), 10);
+        assert_eq!(r.steps[0].result, "not_reached_end");
+    }
+
+    #[test]
+    fn a_weight_above_the_recorded_share_is_refused_naming_step_and_time() {
+        let p = Policy::from_toml_str(
+            &format!("[[steps]]\nweight = 10\ncount = 2\n[[steps]]\nweight = 70\ncount = 2\n{ERROR_GATE}"),
+            "t.toml",
+            None,
+            &AnalysisConfig::default_preset(),
+        )
+        .unwrap();
+        let opts = ReplayOptions {
+            seed: 1,
+            onset_unix_nano: None,
+            bucket_ns: MIN,
+            generated_at: String::new(),
+        };
+        let e = replay(&log(99), &p, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("step 2 (weight 70%") && e.contains("1970-01-01T00:02:00Z"),
+            "{e}"
+        );
+        assert!(e.contains("50.0%"), "{e}");
+    }
+}

@@ -872,6 +872,21 @@ mod tests {
     }
 
     #[test]
+    fn before_the_onset_the_canary_carries_no_effect() {
+        let mut p = plan(Scenario::Latency, 10_000, 0.1);
+        p.params.effect_onset_ns = 1200 * NS_PER_SEC;
+        assert_eq!(p.effect_onset_ns(), p.params.start_ns + 1200 * NS_PER_SEC);
+        // serve_many serves at the canary start, 15 minutes before this onset.
+        let st = serve_many(&p, rt::CO_CHECKOUT, Track::Stable, 20_000);
+        let ca = serve_many(&p, rt::CO_CHECKOUT, Track::Canary, 20_000);
+        let ratio = median(&mut ms(&ca)) / median(&mut ms(&st));
+        assert!(
+            (ratio - 1.0).abs() < 0.03,
+            "median ratio before the onset {ratio}"
+        );
+    }
+
+    #[test]
     fn tail_effect_moves_p99_only() {
         let p = plan(Scenario::Tail, 10_000, 0.1);
         let mut st = ms(&serve_many(&p, rt::PC_GET, Track::Stable, 40_000));
