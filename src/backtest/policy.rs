@@ -815,6 +815,21 @@ mod tests {
     }
 
     #[test]
+    fn every_example_policy_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policies");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Policy::load(p.to_str().unwrap(), &AnalysisConfig::default_preset())
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "{n} example policies");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = parse("[[steps]]\nweight = 5\nanalysys = \"10m\"\n").unwrap_err();
         let m = e.to_string();

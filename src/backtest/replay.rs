@@ -201,7 +201,7 @@ struct Decision {
 }
 
 struct Replay<'a> {
-    s: Summaries,
+    s: &'a Summaries,
     policy: &'a Policy,
     opts: &'a ReplayOptions,
     /// First bucket of the rollout.
@@ -221,6 +221,17 @@ pub fn replay(
     policy: &Policy,
     opts: &ReplayOptions,
 ) -> Result<BacktestReport, BacktestError> {
+    let s = Summaries::build(log, opts.bucket_ns, opts.seed);
+    replay_summaries(&s, policy, opts)
+}
+
+/// [`replay`] on summaries already built (with `opts.seed` and `opts.bucket_ns`): what a sweep
+/// of many policies over one recording calls, so the requests are summarised once.
+pub fn replay_summaries(
+    s: &Summaries,
+    policy: &Policy,
+    opts: &ReplayOptions,
+) -> Result<BacktestReport, BacktestError> {
     let bucket = opts.bucket_ns;
     for (key, d) in policy.durations_ns() {
         if d % bucket != 0 {
@@ -232,7 +243,7 @@ pub fn replay(
             });
         }
     }
-    let w = log.window;
+    let w = s.window;
     if let Some(o) = opts.onset_unix_nano {
         if o < w.start_unix_nano || o >= w.end_unix_nano {
             return Err(BacktestError::OnsetOutside {
@@ -242,7 +253,6 @@ pub fn replay(
             });
         }
     }
-    let s = Summaries::build(log, bucket, opts.seed);
     // The first whole bucket: a partial first bucket would under-count both sides.
     let b0 = if s.first_bucket_ns == w.start_unix_nano {
         0
@@ -257,7 +267,7 @@ pub fn replay(
             bucket: fmt_interval(bucket),
         });
     }
-    let gate_routes = check_gates(policy, &s)?;
+    let gate_routes = check_gates(policy, s)?;
     let mut r = Replay {
         s,
         policy,

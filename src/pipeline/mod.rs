@@ -266,10 +266,9 @@ impl Sources {
         opts.levels.clear();
         let engine = &self.engine;
         let log = self.runtime.block_on(async {
-            let input = {
-                let _timing = crate::timings::phase("window query");
-                comparison_input(engine, &selection.baseline, &selection.canary, &opts).await?
-            };
+            // No levels: only the window query runs (it times itself).
+            let input =
+                comparison_input(engine, &selection.baseline, &selection.canary, &opts).await?;
             let _timing = crate::timings::phase("request log");
             let params = Params {
                 baseline: input.baseline,
