@@ -35,26 +35,10 @@ pub enum PolicyError {
         /// Underlying error.
         source: std::io::Error,
     },
-    /// TOML syntax error, wrong type or unknown key (toml's message names the key).
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        /// File path.
-        path: String,
-        /// 1-based line (0 when unknown).
-        line: usize,
-        /// What toml said.
-        message: String,
-    },
-    /// A value out of range or inconsistent with another.
-    #[error("{path}: {key}: {message}")]
-    Invalid {
-        /// File path or preset name.
-        path: String,
-        /// Dotted key, e.g. `steps[2].weight`.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// TOML syntax, an unknown key, a value out of range: the same line- and key-naming
+    /// errors as an analysis configuration's.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// A gate's analysis configuration failed to load.
     #[error("{path}: {key}: {source}")]
     Analysis {
@@ -336,7 +320,7 @@ impl Policy {
         dir: Option<&Path>,
         default_analysis: &AnalysisConfig,
     ) -> Result<Self, PolicyError> {
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Parse {
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_string(),
             line: e
                 .span()
@@ -344,10 +328,12 @@ impl Policy {
                 .unwrap_or(0),
             message: e.message().trim().to_string(),
         })?;
-        let bad = |key: &str, message: String| PolicyError::Invalid {
-            path: path.to_string(),
-            key: key.to_string(),
-            message,
+        let bad = |key: &str, message: String| {
+            PolicyError::Config(ConfigError::Invalid {
+                path: path.to_string(),
+                key: key.to_string(),
+                message,
+            })
         };
         let share_tolerance = raw.share_tolerance.unwrap_or(0.02);
         if !(0.0..0.5).contains(&share_tolerance) {

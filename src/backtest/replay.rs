@@ -901,7 +901,7 @@ pub fn definitions() -> Vec<String> {
 mod tests {
     use super::*;
     use crate::analysis::config::AnalysisConfig;
-    use crate::model::comparison::{GroupKey, GroupLevel, Selector, Side, Window};
+    use crate::model::comparison::Side;
     use crate::model::requests::RequestRow;
 
     const MIN: i64 = 60_000_000_000;
@@ -927,24 +927,7 @@ mod tests {
                 }
             }
         }
-        let sel = |t: &str| Selector {
-            track: Some(t.into()),
-            version: None,
-        };
-        RequestLog {
-            baseline: sel("stable"),
-            canary: sel("canary"),
-            window: Window {
-                start_unix_nano: 0,
-                end_unix_nano: 10 * MIN,
-            },
-            routes: vec![GroupKey {
-                service: "s".into(),
-                level: GroupLevel::Route,
-                name: "GET /".into(),
-            }],
-            rows,
-        }
+        crate::backtest::summary::test_log(rows, 10)
     }
 
     fn run(text: &str, log: &RequestLog, onset: Option<i64>) -> BacktestReport {

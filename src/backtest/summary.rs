@@ -103,11 +103,20 @@ impl Summaries {
                 Side::Canary => c.canary.push(req),
             }
         }
+        // The log comes in the engine's order; a total order per cell makes every sum (the
+        // weights are floating point) independent of the thread count.
         for c in &mut cells {
-            c.baseline.sort_unstable_by_key(|r| r.duration_ns);
-            // Ties in u are requests of one trace; the duration makes their order canonical.
+            c.baseline.sort_unstable_by(|a, b| {
+                (a.duration_ns, a.is_error)
+                    .cmp(&(b.duration_ns, b.is_error))
+                    .then(a.weight.total_cmp(&b.weight))
+                    .then(a.u.total_cmp(&b.u))
+            });
+            // Ties in u are requests of one trace.
             c.canary.sort_unstable_by(|a, b| {
-                a.u.total_cmp(&b.u).then(a.duration_ns.cmp(&b.duration_ns))
+                a.u.total_cmp(&b.u)
+                    .then((a.duration_ns, a.is_error).cmp(&(b.duration_ns, b.is_error)))
+                    .then(a.weight.total_cmp(&b.weight))
             });
         }
         Summaries {
@@ -344,33 +353,40 @@ fn bucket(t: i64, rows: &[Req], sorted_by_duration: bool) -> TimeBucket {
     b
 }
 
+/// A request log for tests: `rows` of one route `s GET /` over `[0, minutes)` minutes, tracks
+/// `stable` and `canary`.
+#[cfg(test)]
+pub(crate) fn test_log(rows: Vec<crate::model::requests::RequestRow>, minutes: i64) -> RequestLog {
+    use crate::model::comparison::{GroupLevel, Selector};
+    let sel = |t: &str| Selector {
+        track: Some(t.into()),
+        version: None,
+    };
+    RequestLog {
+        baseline: sel("stable"),
+        canary: sel("canary"),
+        window: Window {
+            start_unix_nano: 0,
+            end_unix_nano: minutes * 60_000_000_000,
+        },
+        routes: vec![GroupKey {
+            service: "s".into(),
+            level: GroupLevel::Route,
+            name: "GET /".into(),
+        }],
+        rows,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::comparison::{GroupLevel, Selector};
     use crate::model::requests::RequestRow;
 
     const MIN: i64 = 60_000_000_000;
 
     fn log(rows: Vec<RequestRow>) -> RequestLog {
-        let sel = |t: &str| Selector {
-            track: Some(t.into()),
-            version: None,
-        };
-        RequestLog {
-            baseline: sel("stable"),
-            canary: sel("canary"),
-            window: Window {
-                start_unix_nano: 0,
-                end_unix_nano: 10 * MIN,
-            },
-            routes: vec![GroupKey {
-                service: "s".into(),
-                level: GroupLevel::Route,
-                name: "GET /".into(),
-            }],
-            rows,
-        }
+        test_log(rows, 10)
     }
 
     fn row(t: i64, side: Side, trace: u64, dur_ms: i64, err: bool) -> RequestRow {

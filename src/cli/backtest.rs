@@ -1,25 +1,15 @@
 //! `canalyst backtest`: what a rollout policy would have done on recorded telemetry
 //! (`docs/backtest.md`).
 
+use super::forensics::Format;
 use super::selection::AnalysisArgs;
 use crate::backtest::policy::Policy;
 use crate::backtest::replay::{replay, ReplayOptions};
 use crate::model::time::parse_rfc3339;
 use crate::pipeline::Columns;
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
-
-/// What `canalyst backtest` prints on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A short summary.
-    Text,
-    /// `backtest.json`.
-    Json,
-    /// `report.md`.
-    Md,
-}
 
 /// Arguments of `canalyst backtest`.
 #[derive(Debug, Args)]

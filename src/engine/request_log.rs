@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Reads every request of both sides in `params.window` (selectors and service as in
-/// `params`); rows in canonical order (see [`RequestLog`]).
+/// `params`); rows in the engine's order (see [`RequestLog`]).
 pub async fn request_log(engine: &Engine, params: &Params) -> Result<RequestLog, EngineError> {
     let q = queries::BACKTEST_REQUESTS;
     let (_, batches) = engine.query(q.name, q.sql, params.values()).await?;
@@ -41,27 +41,6 @@ pub async fn request_log(engine: &Engine, params: &Params) -> Result<RequestLog,
             r
         }));
     }
-    // The engine returns rows in any order; a canonical order makes everything built from
-    // them independent of the thread count.
-    rows.par_sort_unstable_by(|a, b| {
-        (
-            a.start_ns,
-            a.route,
-            a.side,
-            a.duration_ns,
-            a.is_error,
-            a.trace_hash,
-        )
-            .cmp(&(
-                b.start_ns,
-                b.route,
-                b.side,
-                b.duration_ns,
-                b.is_error,
-                b.trace_hash,
-            ))
-            .then(a.weight.total_cmp(&b.weight))
-    });
     Ok(RequestLog {
         baseline: params.baseline.clone(),
         canary: params.canary.clone(),

@@ -27,8 +27,9 @@ pub struct RequestRow {
     pub trace_hash: u64,
 }
 
-/// The requests of both sides in a window, sorted by start time (ties by route, side,
-/// duration, error, trace: a canonical order independent of the thread count).
+/// The requests of both sides in a window, in the order the engine returned them (which may
+/// depend on the thread count: a consumer that sums floating-point values puts them in a
+/// canonical order first, as `backtest::summary` does per cell).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestLog {
     /// Baseline selector.

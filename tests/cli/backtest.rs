@@ -5,41 +5,31 @@
 //! follows docs/backtest.schema.json and the HTML escapes the policy's strings.
 
 use crate::analyze::check_schema;
-use crate::fixtures::{bin, code, read_json, root, run, run_env, scratch, stderr};
+use crate::fixtures::{code, generated_with, read_json, root, run, run_env, stderr};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// A generated 40-minute recording at 50% canary share, the canary up after one minute,
 /// `scenario`'s effect from minute `onset` (or from the canary's start), created once per
 /// process. Returns its directory.
 fn recording(scenario: &str, onset: Option<u32>) -> PathBuf {
-    static RUNS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<PathBuf>>>>> = OnceLock::new();
-    let key = format!("backtest-{scenario}-{onset:?}");
-    let cell = RUNS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .entry(key.clone())
-        .or_default()
-        .clone();
-    cell.get_or_init(|| {
-        let dir = scratch().join(&key);
-        let mut cmd = bin();
-        cmd.args(["generate", "--scenario", scenario, "--spans", "150000"])
-            .args(["--duration-minutes", "40", "--canary-delay-minutes", "1"])
-            .args(["--canary-share", "0.5", "-o"])
-            .arg(&dir);
-        if let Some(m) = onset {
-            cmd.args(["--onset-minutes", &m.to_string()]);
-        }
-        let o = cmd.output().expect("run canalyst generate");
-        assert!(o.status.success(), "generate {key}: {}", stderr(&o));
-        let _ = std::fs::remove_file(dir.join("otlp/traces.jsonl"));
-        dir
-    })
-    .clone()
+    let onset = onset.map(|m| m.to_string());
+    let mut args = vec![
+        "--scenario",
+        scenario,
+        "--spans",
+        "150000",
+        "--duration-minutes",
+        "40",
+        "--canary-delay-minutes",
+        "1",
+        "--canary-share",
+        "0.5",
+    ];
+    if let Some(m) = &onset {
+        args.extend(["--onset-minutes", m]);
+    }
+    generated_with(&format!("backtest-{scenario}-{onset:?}"), &args)
 }
 
 fn parquet(dir: &Path) -> String {
