@@ -115,7 +115,7 @@ impl BacktestTimeline {
             ))?;
             chart.draw_series(std::iter::once(Text::new(
                 outcome.name().replace('_', " "),
-                (x, y.0 + (y.1 - y.0) * 0.9),
+                (x, y.0 + (y.1 - y.0) * 0.7),
                 text(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Top)),
             )))?;
         }
