@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod backtest;
 pub mod cli;
 pub mod engine;
 pub mod forensics;

@@ -68,7 +68,7 @@ impl Default for SequentialConfig {
 const NS_PER_SEC: i64 = 1_000_000_000;
 
 /// Parses `"90s"`, `"1m"`, `"2h"` (a positive whole number and one unit) into nanoseconds.
-fn parse_interval(s: &str) -> Option<i64> {
+pub fn parse_interval(s: &str) -> Option<i64> {
     let s = s.trim();
     let unit = match s.chars().last()? {
         's' => 1,
@@ -81,7 +81,7 @@ fn parse_interval(s: &str) -> Option<i64> {
 }
 
 /// `90s`, `2m`, `1h` as short as it is exact.
-fn fmt_interval(ns: i64) -> String {
+pub fn fmt_interval(ns: i64) -> String {
     let s = ns / NS_PER_SEC;
     if ns % NS_PER_SEC != 0 {
         format!("{}ms", ns / 1_000_000)

@@ -9,14 +9,14 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-/// What `canalyst forensics` prints on stdout.
+/// What `canalyst forensics` and `canalyst backtest` print on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A short summary.
     Text,
-    /// `forensics.json`.
+    /// The JSON the command writes (`forensics.json`, `backtest.json`).
     Json,
-    /// `forensics.md`.
+    /// The Markdown it writes (`forensics.md`, `report.md`).
     Md,
 }
 

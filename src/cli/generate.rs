@@ -38,6 +38,10 @@ pub struct GenerateArgs {
     /// Minutes after the start at which canary instances begin serving.
     #[arg(long, default_value_t = 5.0, value_name = "MIN")]
     pub canary_delay_minutes: f64,
+    /// Minutes after the start at which the scenario's effects begin (default: when the canary
+    /// starts): before it the canary is healthy, for backtests with a known onset.
+    #[arg(long, value_name = "MIN")]
+    pub onset_minutes: Option<f64>,
     /// Metric export interval of every simulated SDK, in seconds.
     #[arg(long, default_value_t = 60.0, value_name = "S")]
     pub metric_interval_seconds: f64,
@@ -76,6 +80,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         start_ns,
         duration_ns: minutes_ns(args.duration_minutes, "--duration-minutes")?,
         canary_delay_ns: minutes_ns(args.canary_delay_minutes, "--canary-delay-minutes")?,
+        effect_onset_ns: args
+            .onset_minutes
+            .map(|m| minutes_ns(m, "--onset-minutes"))
+            .transpose()?,
         compress: args.compress,
         out_dir: args.out,
         metrics: MetricOptions {

@@ -9,6 +9,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod analyze;
+pub mod backtest;
 pub mod forensics;
 pub mod generate;
 pub mod ingest;
@@ -65,6 +66,8 @@ pub enum Command {
     Forensics(forensics::ForensicsArgs),
     /// Run the scheduled report jobs of a canalyst.toml (cron, systemd timers, CronJobs).
     Run(run::RunArgs),
+    /// Replay recorded telemetry through a rollout policy (Argo Rollouts or Flagger rules).
+    Backtest(backtest::BacktestArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -86,6 +89,7 @@ pub fn main() -> i32 {
         Command::Query(a) => query::run(a),
         Command::Forensics(a) => forensics::run(a),
         Command::Run(a) => run::run(a),
+        Command::Backtest(a) => backtest::run(a),
     };
     match result {
         Ok(code) => code,

@@ -101,13 +101,13 @@ impl AnalysisArgs {
         })
     }
 
-    /// Opens the inputs keeping `columns`, prints the data-quality log, applies `--strict` and
-    /// selects the sides, service and window, building the group `levels`.
-    pub fn prepare(
+    /// Opens the inputs keeping `columns`, prints the data-quality log and applies `--strict`;
+    /// returns the opened inputs and the selection the flags ask for (building `levels`).
+    pub fn open(
         &self,
         columns: Columns,
         levels: Vec<GroupLevel>,
-    ) -> anyhow::Result<PreparedRun> {
+    ) -> anyhow::Result<(Sources, Selection)> {
         let selection = self.selection(levels)?;
         let sources = Sources::open(&self.inputs, &IngestOptions::default(), columns)?;
         super::ingest::print_quality(sources.quality());
@@ -120,6 +120,16 @@ impl AnalysisArgs {
                 sources.quality().summary()
             );
         }
+        Ok((sources, selection))
+    }
+
+    /// [`Self::open`], then selects the sides, service and window.
+    pub fn prepare(
+        &self,
+        columns: Columns,
+        levels: Vec<GroupLevel>,
+    ) -> anyhow::Result<PreparedRun> {
+        let (sources, selection) = self.open(columns, levels)?;
         Ok(sources.prepare(selection)?)
     }
 

@@ -16,6 +16,7 @@ pub mod metric_series;
 pub mod output;
 pub mod quantile;
 pub mod queries;
+pub mod request_log;
 pub mod samples;
 pub mod scan;
 #[cfg(test)]

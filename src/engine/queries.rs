@@ -104,6 +104,12 @@ query!(
     "Requests per service and side inside the window."
 );
 
+query!(
+    BACKTEST_REQUESTS,
+    "backtest_requests.sql",
+    "One row per request of either side in the window, with its trace id."
+);
+
 /// Every shipped query.
 pub const ALL: &[Query] = &[
     WINDOW,
@@ -120,6 +126,7 @@ pub const ALL: &[Query] = &[
     FORENSICS_FAILING_SPANS,
     FORENSICS_ERROR_SPANS,
     FORENSICS_EXPOSURE,
+    BACKTEST_REQUESTS,
 ];
 
 /// Values for the shared parameters `$1..$8`.

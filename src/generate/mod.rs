@@ -86,6 +86,8 @@ pub struct GenerateOptions {
     pub duration_ns: i64,
     /// Canary starts serving this long after the start, ns.
     pub canary_delay_ns: i64,
+    /// The effects begin this long after the start, ns (`None`: when the canary starts).
+    pub effect_onset_ns: Option<i64>,
     /// Compression of the JSON output.
     pub compress: Compression,
     /// Output directory (created if missing).
@@ -308,6 +310,13 @@ fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
     if o.canary_delay_ns < 0 || o.canary_delay_ns >= o.duration_ns {
         return bad("the canary delay must be within the run".into());
     }
+    if let Some(onset) = o.effect_onset_ns {
+        if onset < o.canary_delay_ns || onset >= o.duration_ns {
+            return bad(
+                "--onset-minutes must be at or after the canary delay and within the run".into(),
+            );
+        }
+    }
     if o.metrics.interval_ns < 1_000_000 {
         return bad("--metric-interval-seconds must be at least 0.001".into());
     }
@@ -326,6 +335,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         start_ns: opts.start_ns,
         duration_ns: opts.duration_ns,
         canary_delay_ns: opts.canary_delay_ns,
+        effect_onset_ns: opts.effect_onset_ns.unwrap_or(opts.canary_delay_ns),
     });
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -51,6 +51,9 @@ pub struct PlanParams {
     pub duration_ns: i64,
     /// Canary instances start serving this long after `start_ns`.
     pub canary_delay_ns: i64,
+    /// The scenario's effects apply to canary requests of traces starting this long after
+    /// `start_ns` (at least `canary_delay_ns`; equal to it: from the canary's first request).
+    pub effect_onset_ns: i64,
 }
 
 /// The decided shape of a run.
@@ -221,6 +224,11 @@ impl TrafficPlan {
         self.params.start_ns + self.params.canary_delay_ns
     }
 
+    /// When the effects begin, Unix ns (the canary is healthy before).
+    pub fn effect_onset_ns(&self) -> i64 {
+        self.params.start_ns + self.params.effect_onset_ns.max(self.params.canary_delay_ns)
+    }
+
     /// Load relative to the mean at time `t_ns`.
     pub fn load(&self, t_ns: i64) -> f64 {
         load_at((t_ns - self.params.start_ns) as f64 / self.params.duration_ns as f64)
@@ -240,6 +248,7 @@ mod tests {
             start_ns: 1_767_225_600 * NS_PER_SEC,
             duration_ns: 3600 * NS_PER_SEC,
             canary_delay_ns: 300 * NS_PER_SEC,
+            effect_onset_ns: 300 * NS_PER_SEC,
         }
     }
 

@@ -332,7 +332,9 @@ impl Sim<'_> {
     fn serve(&mut self, route_id: RouteId, start: i64, parent: Option<usize>) -> Served {
         let r = &ROUTES[route_id];
         let track = self.track(r.service);
-        let canary = track == Track::Canary;
+        // Before the onset the canary is healthy (`--onset-minutes`): its requests draw the
+        // same numbers but no effect applies.
+        let canary = track == Track::Canary && self.start_ns >= self.plan.effect_onset_ns();
         let effects = &self.plan.effect_table;
         let mut own_ms =
             lognormal_ms(&mut self.rng, r.latency.median_ms, r.latency.sigma) * self.latency_load;
@@ -738,6 +740,7 @@ mod tests {
             start_ns: 1_767_225_600 * NS_PER_SEC,
             duration_ns: 3600 * NS_PER_SEC,
             canary_delay_ns: 300 * NS_PER_SEC,
+            effect_onset_ns: 300 * NS_PER_SEC,
         })
     }
 
@@ -865,6 +868,21 @@ mod tests {
         assert!(
             (ratio - 1.0).abs() < 0.03,
             "clean route median ratio {ratio}"
+        );
+    }
+
+    #[test]
+    fn before_the_onset_the_canary_carries_no_effect() {
+        let mut p = plan(Scenario::Latency, 10_000, 0.1);
+        p.params.effect_onset_ns = 1200 * NS_PER_SEC;
+        assert_eq!(p.effect_onset_ns(), p.params.start_ns + 1200 * NS_PER_SEC);
+        // serve_many serves at the canary start, 15 minutes before this onset.
+        let st = serve_many(&p, rt::CO_CHECKOUT, Track::Stable, 20_000);
+        let ca = serve_many(&p, rt::CO_CHECKOUT, Track::Canary, 20_000);
+        let ratio = median(&mut ms(&ca)) / median(&mut ms(&st));
+        assert!(
+            (ratio - 1.0).abs() < 0.03,
+            "median ratio before the onset {ratio}"
         );
     }
 

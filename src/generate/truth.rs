@@ -59,6 +59,11 @@ pub struct TimeRange {
     pub end_unix_nano: i64,
     /// `canary_start` in Unix ns.
     pub canary_start_unix_nano: i64,
+    /// When the effects begin (`--onset-minutes`; the canary start when not given): canary
+    /// requests of traces starting earlier carry no effect.
+    pub effects_onset: String,
+    /// `effects_onset` in Unix ns.
+    pub effects_onset_unix_nano: i64,
 }
 
 /// Where callers see an effect: CLIENT spans named after the affected route.
@@ -312,6 +317,8 @@ pub fn build(
             start_unix_nano: p.start_ns,
             end_unix_nano: end_ns,
             canary_start_unix_nano: plan.canary_start_ns(),
+            effects_onset: format_rfc3339(plan.effect_onset_ns()),
+            effects_onset_unix_nano: plan.effect_onset_ns(),
         },
         stable: Track::Stable.into(),
         canary: Track::Canary.into(),

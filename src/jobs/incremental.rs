@@ -24,7 +24,7 @@ use super::JobsError;
 use crate::ingest::dataset::ParquetSink;
 use crate::ingest::driver::ingest_paths_with_progress;
 use crate::ingest::IngestOptions;
-use crate::report::files::fnv1a64;
+use crate::model::hash::fnv1a64;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};

@@ -5,6 +5,7 @@
 //! [`spans::SpansBuilder`], which owns the column layout.
 
 pub mod comparison;
+pub mod hash;
 pub mod identity;
 pub mod ids;
 pub mod metric_data;
@@ -12,6 +13,7 @@ pub mod metric_delta;
 pub mod metric_series;
 pub mod metrics;
 pub mod quality;
+pub mod requests;
 pub mod route;
 pub mod spans;
 pub mod time;

@@ -25,6 +25,7 @@ use crate::engine::metric_input::{load_metric_data, metric_window};
 use crate::engine::metric_series::{metric_series, report_bucket_ns};
 use crate::engine::output::{write_result, OutputError};
 use crate::engine::queries::{parse_param, Params};
+use crate::engine::request_log::request_log;
 use crate::engine::{comparison_input, Engine, EngineConfig, EngineError, EngineOptions};
 use crate::ingest::inventory::{inspect_paths, Inventory};
 use crate::ingest::{is_dataset, IngestError, IngestOptions};
@@ -32,6 +33,7 @@ use crate::model::comparison::{ComparisonInput, GroupLevel, Selector, Window};
 use crate::model::metric_data::MetricData;
 use crate::model::metric_series::MetricSeries;
 use crate::model::quality::DataQuality;
+use crate::model::requests::RequestLog;
 use crate::model::spans::SPAN_COLUMNS;
 use crate::model::traces::ForensicsInput;
 use arrow::datatypes::SchemaRef;
@@ -249,6 +251,35 @@ impl Sources {
             selection,
             input,
         })
+    }
+}
+
+impl Sources {
+    /// Selects the two sides, service and window as [`Sources::prepare`] does (same checks,
+    /// same detected window) and reads every request in it with its trace
+    /// ([`RequestLog`]), for `canalyst backtest`. No per-group samples are built.
+    pub fn request_log(
+        self,
+        selection: Selection,
+    ) -> Result<(RequestLog, DataQuality), PipelineError> {
+        let mut opts = selection.engine_options();
+        opts.levels.clear();
+        let engine = &self.engine;
+        let log = self.runtime.block_on(async {
+            // No levels: only the window query runs (it times itself).
+            let input =
+                comparison_input(engine, &selection.baseline, &selection.canary, &opts).await?;
+            let _timing = crate::timings::phase("request log");
+            let params = Params {
+                baseline: input.baseline,
+                canary: input.canary,
+                service: selection.service.clone(),
+                window: input.window,
+                bucket_ns: selection.bucket_ns,
+            };
+            request_log(engine, &params).await
+        })?;
+        Ok((log, self.quality))
     }
 }
 

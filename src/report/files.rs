@@ -12,16 +12,7 @@ use std::path::{Component, Path, PathBuf};
 /// Longest readable part of a [`slug`] (the hash suffix comes on top).
 pub const MAX_SLUG_CHARS: usize = 40;
 
-/// 64-bit FNV-1a hash (Fowler–Noll–Vo, IETF draft-eastlake-fnv): stable across platforms,
-/// Rust versions and runs, unlike `std`'s `DefaultHasher`.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+use crate::model::hash::fnv1a64;
 
 /// A file-name- and id-safe form of `s`: ASCII letters, digits, `_` and `-` kept, every other
 /// run of characters turned into one `-`, at most [`MAX_SLUG_CHARS`] of them, then `-` and the
@@ -83,14 +74,6 @@ pub fn write_inside(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf, Repo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv_matches_reference_vectors() {
-        // Vectors from the FNV reference test suite.
-        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
-    }
 
     #[test]
     fn slug_is_safe_bounded_and_distinct() {

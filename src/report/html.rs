@@ -23,7 +23,8 @@ pub const CSP: &str =
 /// Most data-quality issues listed in the page (the JSON report has every listed issue).
 pub const MAX_ISSUES_SHOWN: usize = 100;
 
-const STYLE: &str = r#"
+/// The stylesheet every canalyst HTML page inlines (the backtest page too).
+pub const STYLE: &str = r#"
 :root { --ink:#222; --muted:#555; --line:#ddd; --fail:#D55E00; --pass:#007A5A; --inc:#6b6b6b; --warn:#B07800; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--ink);

@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backtest;
 pub mod charts;
 pub mod escape;
 pub mod figures;

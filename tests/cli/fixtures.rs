@@ -103,25 +103,39 @@ pub fn scratch() -> &'static Path {
 /// default seed, created once per process. Returns its directory (`parquet/`, `truth.json`,
 /// `otlp/metrics.jsonl`; the OTLP/JSON traces are deleted once generated).
 pub fn generated(scenario: &str, spans: u64, canary_share: f64) -> PathBuf {
+    let (spans, share) = (spans.to_string(), canary_share.to_string());
+    generated_with(
+        &format!("{scenario}-{spans}-{canary_share}"),
+        &[
+            "--scenario",
+            scenario,
+            "--spans",
+            &spans,
+            "--canary-share",
+            &share,
+        ],
+    )
+}
+
+/// `canalyst generate ARGS... -o DIR`, created once per process under the name `key`, as
+/// [`generated`].
+pub fn generated_with(key: &str, args: &[&str]) -> PathBuf {
     static RUNS: OnceLock<Mutex<HashMap<String, std::sync::Arc<OnceLock<PathBuf>>>>> =
         OnceLock::new();
-    let key = format!("{scenario}-{spans}-{canary_share}");
     // One cell per key so different scenarios generate concurrently while each is generated
     // only once.
     let cell = RUNS
         .get_or_init(Default::default)
         .lock()
         .unwrap()
-        .entry(key.clone())
+        .entry(key.to_string())
         .or_default()
         .clone();
     cell.get_or_init(|| {
-        let dir = scratch().join(&key);
+        let dir = scratch().join(key);
         let o = bin()
-            .args(["generate", "--scenario", scenario, "--spans"])
-            .arg(spans.to_string())
-            .arg("--canary-share")
-            .arg(canary_share.to_string())
+            .arg("generate")
+            .args(args)
             .arg("-o")
             .arg(&dir)
             .output()

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod architecture;
+mod backtest;
 mod bad_inputs;
 mod fixtures;
 mod forensics;

@@ -1,0 +1,1054 @@
+//! The replay: walks a policy's steps through the recorded requests in time order, thins the
+//! canary to each step's weight, takes the gates' measurements every interval and applies
+//! Argo Rollouts' or Flagger's counting rules (see [`super::policy`]) to decide each step.
+//!
+//! Time is counted in whole buckets of the request summaries: the rollout starts at the first
+//! whole bucket of the recording's window and the replay can look only up to the last whole
+//! bucket (a partial last bucket would under-count both sides).
+
+use super::outcome::{
+    BacktestReport, Exposure, Outcome, Phase, StepRecord, TimelineEntry, BACKTEST_SCHEMA_VERSION,
+};
+use super::policy::{
+    Gate, GateKind, GateWindow, Measurement, Policy, Schedule, StepKind, ThresholdMetric,
+};
+use super::summary::{Counts, Summaries};
+use crate::analysis::config::{fmt_interval, Method};
+use crate::analysis::findings::Verdict;
+use crate::model::quality::DataQuality;
+use crate::model::requests::RequestLog;
+use crate::model::time::format_rfc3339_seconds;
+use crate::stats::quantile::quantile_type7;
+
+/// Replay options besides the policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayOptions {
+    /// Seed of the canary thinning.
+    pub seed: u64,
+    /// When the canary went bad, ns since the epoch (for time to detect).
+    pub onset_unix_nano: Option<i64>,
+    /// Summary bucket width, ns (every policy duration must be a multiple).
+    pub bucket_ns: i64,
+    /// RFC 3339 time written into the report and the analyses.
+    pub generated_at: String,
+}
+
+/// Why a replay could not run; each names the policy key or the time concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// A policy duration is not a whole number of summary buckets.
+    #[error(
+        "{policy}: {key}: {value} is not a whole number of {bucket} buckets (--bucket-seconds)"
+    )]
+    Bucket {
+        /// Policy name.
+        policy: String,
+        /// Dotted key.
+        key: String,
+        /// The duration.
+        value: String,
+        /// The bucket width.
+        bucket: String,
+    },
+    /// A gate names something the data or the policy cannot give it.
+    #[error("{policy}: {key}: {message}")]
+    Gate {
+        /// Policy name.
+        policy: String,
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--onset` lies outside the recording's window.
+    #[error("--onset {onset} is outside the data ({start} .. {end})")]
+    OnsetOutside {
+        /// The onset, RFC 3339.
+        onset: String,
+        /// Window start, RFC 3339.
+        start: String,
+        /// Window end, RFC 3339.
+        end: String,
+    },
+    /// The window holds no whole bucket.
+    #[error("the data's window {start} .. {end} holds no whole {bucket} bucket to replay")]
+    TooShort {
+        /// Window start.
+        start: String,
+        /// Window end.
+        end: String,
+        /// Bucket width.
+        bucket: String,
+    },
+    /// No canary request was recorded while a step ran.
+    #[error("step {step} (weight {weight}%, {from} .. {to}): the recording has no canary request in this window; a replay can only thin recorded canary traffic")]
+    NoCanary {
+        /// Step, 1-based.
+        step: usize,
+        /// Weight, percent.
+        weight: f64,
+        /// Step start.
+        from: String,
+        /// Step end (or end of data).
+        to: String,
+    },
+    /// A step's weight is above the canary share the recording has at that time.
+    #[error("step {step} (weight {weight}%, {from} .. {to}): the recorded canary share is only {recorded:.1}% of {requests} requests (tolerance {tolerance:.1} points): a replay can only thin recorded canary traffic, not add to it")]
+    WeightAboveRecorded {
+        /// Step, 1-based.
+        step: usize,
+        /// Weight, percent.
+        weight: f64,
+        /// Step start.
+        from: String,
+        /// Step end (or end of data).
+        to: String,
+        /// Recorded share, percent.
+        recorded: f64,
+        /// Recorded requests of both sides.
+        requests: u64,
+        /// Allowed excess, percentage points.
+        tolerance: f64,
+    },
+}
+
+fn t(ns: i64) -> String {
+    format_rfc3339_seconds(ns)
+}
+
+/// A stretch of buckets thinned at one keep probability.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    from: usize,
+    to: usize,
+    q: f64,
+}
+
+/// Argo's per-metric counters (`MetricResult`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    count: u32,
+    failed: i64,
+    inconclusive: u32,
+    consecutive_error: u32,
+    consecutive_success: u32,
+}
+
+impl Counters {
+    fn record(&mut self, p: Phase) {
+        self.count += 1;
+        match p {
+            Phase::Successful => {
+                self.consecutive_error = 0;
+                self.consecutive_success += 1;
+            }
+            Phase::Failed => {
+                self.failed += 1;
+                self.consecutive_error = 0;
+                self.consecutive_success = 0;
+            }
+            Phase::Inconclusive => {
+                self.inconclusive += 1;
+                self.consecutive_error = 0;
+                self.consecutive_success = 0;
+            }
+            Phase::Error => {
+                self.consecutive_error += 1;
+                self.consecutive_success = 0;
+            }
+        }
+    }
+
+    /// Argo Rollouts' `assessMetricStatus`, in its order: failure limit, consecutive-success
+    /// limit, inconclusive limit, consecutive-error limit, then the count.
+    fn assess(&self, m: &Measurement, count: u32) -> Option<Phase> {
+        if m.failure_limit >= 0 && self.failed > m.failure_limit {
+            return Some(Phase::Failed);
+        }
+        if m.consecutive_success_limit > 0
+            && self.consecutive_success >= m.consecutive_success_limit
+        {
+            return Some(Phase::Successful);
+        }
+        if self.inconclusive > m.inconclusive_limit {
+            return Some(Phase::Inconclusive);
+        }
+        if self.consecutive_error > m.consecutive_error_limit {
+            return Some(Phase::Error);
+        }
+        if self.count >= count {
+            // With a consecutive-success limit the count ending first means it was not met:
+            // failed when it is the only limit, inconclusive when failures were limited too.
+            return Some(if m.consecutive_success_limit == 0 {
+                Phase::Successful
+            } else if m.failure_limit < 0 {
+                Phase::Failed
+            } else {
+                Phase::Inconclusive
+            });
+        }
+        None
+    }
+}
+
+/// How the replay ended.
+struct Decision {
+    outcome: Outcome,
+    at_bucket: usize,
+    step: Option<usize>,
+    weight: Option<f64>,
+    reason: String,
+}
+
+struct Replay<'a> {
+    s: &'a Summaries,
+    policy: &'a Policy,
+    opts: &'a ReplayOptions,
+    /// First bucket of the rollout.
+    b0: usize,
+    /// One past the last whole bucket.
+    bend: usize,
+    segments: Vec<Segment>,
+    timeline: Vec<TimelineEntry>,
+    steps: Vec<StepRecord>,
+    /// Route index of each threshold gate with a route.
+    gate_routes: Vec<Option<usize>>,
+}
+
+/// Replays `log` through `policy`.
+pub fn replay(
+    log: &RequestLog,
+    policy: &Policy,
+    opts: &ReplayOptions,
+) -> Result<BacktestReport, BacktestError> {
+    let s = Summaries::build(log, opts.bucket_ns, opts.seed);
+    replay_summaries(&s, policy, opts)
+}
+
+/// [`replay`] on summaries already built (with `opts.seed` and `opts.bucket_ns`): what a sweep
+/// of many policies over one recording calls, so the requests are summarised once.
+pub fn replay_summaries(
+    s: &Summaries,
+    policy: &Policy,
+    opts: &ReplayOptions,
+) -> Result<BacktestReport, BacktestError> {
+    let bucket = opts.bucket_ns;
+    for (key, d) in policy.durations_ns() {
+        if d % bucket != 0 {
+            return Err(BacktestError::Bucket {
+                policy: policy.name.clone(),
+                key,
+                value: fmt_interval(d),
+                bucket: fmt_interval(bucket),
+            });
+        }
+    }
+    let w = s.window;
+    if let Some(o) = opts.onset_unix_nano {
+        if o < w.start_unix_nano || o >= w.end_unix_nano {
+            return Err(BacktestError::OnsetOutside {
+                onset: t(o),
+                start: t(w.start_unix_nano),
+                end: t(w.end_unix_nano),
+            });
+        }
+    }
+    // The first whole bucket: a partial first bucket would under-count both sides.
+    let b0 = if s.first_bucket_ns == w.start_unix_nano {
+        0
+    } else {
+        1
+    };
+    let bend = s.bucket_index(w.end_unix_nano.div_euclid(bucket) * bucket);
+    if bend <= b0 {
+        return Err(BacktestError::TooShort {
+            start: t(w.start_unix_nano),
+            end: t(w.end_unix_nano),
+            bucket: fmt_interval(bucket),
+        });
+    }
+    let gate_routes = check_gates(policy, s)?;
+    let mut r = Replay {
+        s,
+        policy,
+        opts,
+        b0,
+        bend,
+        segments: Vec::new(),
+        timeline: Vec::new(),
+        steps: Vec::new(),
+        gate_routes,
+    };
+    let decision = match &policy.schedule {
+        Schedule::Argo { steps, measurement } => r.argo(steps, measurement)?,
+        Schedule::Flagger(f) => r.flagger(f)?,
+    };
+    Ok(r.report(decision))
+}
+
+/// Gates checked against the data before the replay: routes exist; a sequential analysis's
+/// looks fit the bucket and the shortest window it will see.
+fn check_gates(policy: &Policy, s: &Summaries) -> Result<Vec<Option<usize>>, BacktestError> {
+    let shortest = match &policy.schedule {
+        Schedule::Argo { measurement, .. } => measurement.interval_ns,
+        Schedule::Flagger(f) => f.interval_ns,
+    };
+    policy
+        .gates
+        .iter()
+        .enumerate()
+        .map(|(i, g)| match &g.kind {
+            GateKind::Threshold { route: Some(name), .. } => {
+                s.find_route(name).map(Some).ok_or_else(|| BacktestError::Gate {
+                    policy: policy.name.clone(),
+                    key: format!("gates[{i}].route"),
+                    message: format!(
+                        "no route {name:?} in the data (routes are written `service route`, e.g. {:?})",
+                        s.routes
+                            .first()
+                            .map(|k| format!("{} {}", k.service, k.name))
+                            .unwrap_or_default()
+                    ),
+                })
+            }
+            GateKind::Analysis { config, .. } if config.method == Method::Sequential => {
+                let window = match g.window {
+                    GateWindow::Step => shortest,
+                    GateWindow::Trailing(w) => w,
+                };
+                config
+                    .check_looks(window, s.bucket_ns, &config.name)
+                    .map(|_| None)
+                    .map_err(|e| BacktestError::Gate {
+                        policy: policy.name.clone(),
+                        key: format!("gates[{i}].analysis"),
+                        message: e.to_string(),
+                    })
+            }
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+impl Replay<'_> {
+    fn time(&self, b: usize) -> i64 {
+        self.s.bucket_time(b)
+    }
+
+    fn q_of(&self, b: usize) -> f64 {
+        self.segments
+            .iter()
+            .rev()
+            .find(|g| g.from <= b && b < g.to)
+            .map(|g| g.q)
+            .unwrap_or(0.0)
+    }
+
+    /// Keep probability of a step at `weight` over buckets `[from, to)`; refuses a weight above
+    /// the recorded share (beyond the tolerance and three binomial standard errors).
+    fn keep_probability(
+        &self,
+        step: usize,
+        weight: f64,
+        from: usize,
+        to: usize,
+    ) -> Result<(f64, f64), BacktestError> {
+        let (base, can) = self.s.recorded(from, to);
+        let (a, z) = (t(self.time(from)), t(self.time(to)));
+        if can == 0 {
+            return Err(BacktestError::NoCanary {
+                step,
+                weight,
+                from: a,
+                to: z,
+            });
+        }
+        let n = (base + can) as f64;
+        let share = can as f64 / n;
+        let w = weight / 100.0;
+        let slack = self
+            .policy
+            .share_tolerance
+            .max(3.0 * (share * (1.0 - share) / n).sqrt());
+        if w > share + slack {
+            return Err(BacktestError::WeightAboveRecorded {
+                step,
+                weight,
+                from: a,
+                to: z,
+                recorded: share * 100.0,
+                requests: base + can,
+                tolerance: slack * 100.0,
+            });
+        }
+        // Thinned share q·C / (B + q·C) = w  ⇔  q = w/(1−w) · B/C.
+        let q = if base == 0 {
+            1.0
+        } else {
+            (w / (1.0 - w) * base as f64 / can as f64).min(1.0)
+        };
+        Ok((q, share))
+    }
+
+    fn thinned_share(&self, from: usize, to: usize) -> Option<f64> {
+        let (mut base, mut can) = (0u64, 0u64);
+        for b in from..to {
+            base += self.s.baseline_count(b);
+            can += self.s.canary_kept(b, None, self.q_of(b)).requests;
+        }
+        (base + can > 0).then(|| can as f64 / (base + can) as f64)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_step(
+        &mut self,
+        step: usize,
+        weight: f64,
+        kind: &str,
+        from: usize,
+        to: usize,
+        recorded_share: Option<f64>,
+        q: f64,
+        result: &str,
+    ) {
+        let thinned_share = if kind == "promotion" {
+            None
+        } else {
+            self.thinned_share(from, to)
+        };
+        self.steps.push(StepRecord {
+            step,
+            weight,
+            kind: kind.into(),
+            started_at: t(self.time(from)),
+            ended_at: t(self.time(to)),
+            recorded_share,
+            keep_probability: q,
+            thinned_share,
+            result: result.into(),
+        });
+    }
+
+    /// Takes gate `gi`'s measurement at bucket boundary `at`, the current step having started
+    /// at `step_from`.
+    fn measure(
+        &mut self,
+        gi: usize,
+        step: usize,
+        weight: f64,
+        step_from: usize,
+        at: usize,
+    ) -> Phase {
+        let gate: &Gate = &self.policy.gates[gi];
+        let from = match gate.window {
+            GateWindow::Step => step_from,
+            GateWindow::Trailing(w) => at
+                .saturating_sub((w / self.s.bucket_ns) as usize)
+                .max(self.b0),
+        };
+        let q = |b: usize| self.q_of(b);
+        let (phase, value, threshold, detail, canary_n, base_n) = match &gate.kind {
+            GateKind::Analysis {
+                config,
+                continue_is_success,
+            } => {
+                let input = self.s.comparison_input(from, at, &q);
+                let can: u64 = input.groups.iter().map(|g| g.canary.count).sum();
+                let base: u64 = input.groups.iter().map(|g| g.baseline.count).sum();
+                if can == 0 {
+                    (
+                        Phase::Error,
+                        None,
+                        None,
+                        "no canary requests in the window".to_string(),
+                        can,
+                        base,
+                    )
+                } else {
+                    let report = crate::analysis::analyze_at(
+                        &input,
+                        config,
+                        DataQuality::default(),
+                        self.opts.generated_at.clone(),
+                    );
+                    let (phase, verdict) = match report.verdict {
+                        Verdict::Rollback => (Phase::Failed, "rollback"),
+                        Verdict::Promote => (Phase::Successful, "promote"),
+                        Verdict::Continue if *continue_is_success => {
+                            (Phase::Successful, "continue")
+                        }
+                        Verdict::Continue => (Phase::Inconclusive, "continue"),
+                    };
+                    let mut detail = format!("verdict {verdict}, {}", report.decided.describe());
+                    if !report.drivers.is_empty() && phase != Phase::Successful {
+                        detail.push_str(&format!("; drivers: {}", report.drivers.join(", ")));
+                    }
+                    (
+                        phase,
+                        Some(report.score),
+                        Some(config.marginal_threshold),
+                        detail,
+                        can,
+                        base,
+                    )
+                }
+            }
+            GateKind::Threshold {
+                metric,
+                max,
+                min_requests,
+                ..
+            } => {
+                let route = self.gate_routes[gi];
+                let mut c = Counts::default();
+                let mut base = 0;
+                for b in from..at {
+                    let k = self.s.canary_kept(b, route, q(b));
+                    c.requests += k.requests;
+                    c.errors += k.errors;
+                    base += self.s.baseline_count(b);
+                }
+                if c.requests < *min_requests {
+                    (
+                        Phase::Error,
+                        None,
+                        Some(*max),
+                        format!("{} canary requests in the window, fewer than min_requests = {min_requests}", c.requests),
+                        c.requests,
+                        base,
+                    )
+                } else {
+                    let value = match metric {
+                        ThresholdMetric::ErrorRate => c.errors as f64 / c.requests as f64,
+                        m => {
+                            let d: Vec<f64> = self
+                                .s
+                                .canary_durations(from, at, route, &q)
+                                .into_iter()
+                                .map(|ns| ns as f64 / 1e6)
+                                .collect();
+                            let p = match m {
+                                ThresholdMetric::LatencyP50 => 0.5,
+                                ThresholdMetric::LatencyP90 => 0.9,
+                                _ => 0.99,
+                            };
+                            quantile_type7(&d, p)
+                        }
+                    };
+                    let phase = if value <= *max {
+                        Phase::Successful
+                    } else {
+                        Phase::Failed
+                    };
+                    (
+                        phase,
+                        Some(value),
+                        Some(*max),
+                        format!("canary {} = {value:.6} (max {max})", metric.name()),
+                        c.requests,
+                        base,
+                    )
+                }
+            }
+        };
+        self.timeline.push(TimelineEntry {
+            time: t(self.time(at)),
+            time_unix_nano: self.time(at),
+            step,
+            weight,
+            gate: gate.name.clone(),
+            value,
+            threshold,
+            outcome: phase,
+            detail,
+            window_start: t(self.time(from)),
+            canary_requests: canary_n,
+            baseline_requests: base_n,
+        });
+        phase
+    }
+
+    fn argo(
+        &mut self,
+        steps: &[super::policy::Step],
+        m: &Measurement,
+    ) -> Result<Decision, BacktestError> {
+        let bn = self.s.bucket_ns;
+        let mut b = self.b0;
+        for (k, step) in steps.iter().enumerate() {
+            let n = k + 1;
+            match step.kind {
+                StepKind::Promote => {
+                    self.push_step(n, step.weight, "promotion", b, b, None, 1.0, "successful");
+                    return Ok(Decision {
+                        outcome: Outcome::Promoted,
+                        at_bucket: b,
+                        step: Some(n),
+                        weight: Some(step.weight),
+                        reason: format!(
+                            "promoted: every step passed; step {n} sets the canary to {}%",
+                            step.weight
+                        ),
+                    });
+                }
+                StepKind::Pause { duration_ns } => {
+                    let end = b + (duration_ns / bn) as usize;
+                    let (q, share) =
+                        self.keep_probability(n, step.weight, b, end.min(self.bend))?;
+                    self.segments.push(Segment {
+                        from: b,
+                        to: end,
+                        q,
+                    });
+                    if end > self.bend {
+                        self.push_step(
+                            n,
+                            step.weight,
+                            "pause",
+                            b,
+                            self.bend,
+                            Some(share),
+                            q,
+                            "not_reached_end",
+                        );
+                        return Ok(self.data_ended(n, step.weight));
+                    }
+                    self.push_step(
+                        n,
+                        step.weight,
+                        "pause",
+                        b,
+                        end,
+                        Some(share),
+                        q,
+                        "successful",
+                    );
+                    b = end;
+                }
+                StepKind::Analysis { count } => {
+                    let delay = (m.initial_delay_ns / bn) as usize;
+                    let iv = (m.interval_ns / bn) as usize;
+                    let end = b + delay + count as usize * iv;
+                    let (q, share) =
+                        self.keep_probability(n, step.weight, b, end.min(self.bend))?;
+                    self.segments.push(Segment {
+                        from: b,
+                        to: end,
+                        q,
+                    });
+                    let gates = self.policy.gates.len();
+                    let mut counters = vec![Counters::default(); gates];
+                    let mut done: Vec<Option<Phase>> = vec![None; gates];
+                    let mut last = b;
+                    for j in 1..=count as usize {
+                        let at = b + delay + j * iv;
+                        if at > self.bend {
+                            self.push_step(
+                                n,
+                                step.weight,
+                                "analysis",
+                                b,
+                                self.bend,
+                                Some(share),
+                                q,
+                                "not_reached_end",
+                            );
+                            return Ok(self.data_ended(n, step.weight));
+                        }
+                        last = at;
+                        for gi in 0..gates {
+                            if done[gi].is_some() {
+                                continue;
+                            }
+                            let p = self.measure(gi, n, step.weight, b, at);
+                            counters[gi].record(p);
+                            done[gi] = counters[gi].assess(m, count);
+                            let name = &self.policy.gates[gi].name;
+                            match done[gi] {
+                                Some(Phase::Failed) | Some(Phase::Error) => {
+                                    let what = if done[gi] == Some(Phase::Failed) {
+                                        format!(
+                                            "{} failed measurement(s), failure_limit {}",
+                                            counters[gi].failed, m.failure_limit
+                                        )
+                                    } else {
+                                        format!(
+                                            "{} consecutive errors, consecutive_error_limit {}",
+                                            counters[gi].consecutive_error,
+                                            m.consecutive_error_limit
+                                        )
+                                    };
+                                    let result = if done[gi] == Some(Phase::Failed) {
+                                        "failed"
+                                    } else {
+                                        "error"
+                                    };
+                                    self.push_step(
+                                        n,
+                                        step.weight,
+                                        "analysis",
+                                        b,
+                                        at,
+                                        Some(share),
+                                        q,
+                                        result,
+                                    );
+                                    return Ok(Decision {
+                                        outcome: Outcome::RolledBack,
+                                        at_bucket: at,
+                                        step: Some(n),
+                                        weight: Some(step.weight),
+                                        reason: format!("rolled back at step {n} ({}%) at {}: gate {name}: {what}", step.weight, t(self.time(at))),
+                                    });
+                                }
+                                Some(Phase::Inconclusive) => {
+                                    self.push_step(
+                                        n,
+                                        step.weight,
+                                        "analysis",
+                                        b,
+                                        at,
+                                        Some(share),
+                                        q,
+                                        "inconclusive",
+                                    );
+                                    return Ok(Decision {
+                                        outcome: Outcome::Incomplete,
+                                        at_bucket: at,
+                                        step: Some(n),
+                                        weight: Some(step.weight),
+                                        reason: format!("paused at step {n} ({}%) at {}: gate {name} inconclusive ({} inconclusive measurement(s), inconclusive_limit {}); Argo pauses the rollout for a person to decide", step.weight, t(self.time(at)), counters[gi].inconclusive, m.inconclusive_limit),
+                                    });
+                                }
+                                _ => {}
+                            }
+                        }
+                        if done.iter().all(|d| *d == Some(Phase::Successful)) {
+                            break;
+                        }
+                    }
+                    self.push_step(
+                        n,
+                        step.weight,
+                        "analysis",
+                        b,
+                        last,
+                        Some(share),
+                        q,
+                        "successful",
+                    );
+                    // The step's thinning ends where the step does (early success included).
+                    if let Some(sg) = self.segments.last_mut() {
+                        sg.to = last;
+                    }
+                    b = last;
+                }
+            }
+        }
+        let last = steps.last().map(|s| s.weight);
+        Ok(Decision {
+            outcome: Outcome::Promoted,
+            at_bucket: b,
+            step: Some(steps.len()),
+            weight: last,
+            reason: format!(
+                "promoted: all {} steps passed (after the last step the canary takes all traffic)",
+                steps.len()
+            ),
+        })
+    }
+
+    fn flagger(&mut self, f: &super::policy::Flagger) -> Result<Decision, BacktestError> {
+        let iv = (f.interval_ns / self.s.bucket_ns) as usize;
+        let mut b = self.b0;
+        let mut idx = 0;
+        let mut weight_from = b;
+        let mut failed = 0u32;
+        let mut share_sum = (0.0, 0usize);
+        loop {
+            let n = idx + 1;
+            let w = f.weights[idx];
+            let at = b + iv;
+            let close = |r: &mut Self, to: usize, result: &str, shares: (f64, usize)| {
+                let q = r.q_of(weight_from.min(to.saturating_sub(1)));
+                let share = (shares.1 > 0).then(|| shares.0 / shares.1 as f64);
+                r.push_step(n, w, "analysis", weight_from, to, share, q, result);
+            };
+            if at > self.bend {
+                close(
+                    self,
+                    self.bend.max(weight_from),
+                    "not_reached_end",
+                    share_sum,
+                );
+                return Ok(self.data_ended(n, w));
+            }
+            let (q, share) = self.keep_probability(n, w, b, at)?;
+            share_sum = (share_sum.0 + share, share_sum.1 + 1);
+            self.segments.push(Segment { from: b, to: at, q });
+            let phases: Vec<Phase> = (0..self.policy.gates.len())
+                .map(|gi| self.measure(gi, n, w, weight_from, at))
+                .collect();
+            b = at;
+            if phases
+                .iter()
+                .any(|p| matches!(p, Phase::Failed | Phase::Error))
+            {
+                failed += 1;
+                if failed >= f.threshold {
+                    close(self, at, "failed", share_sum);
+                    return Ok(Decision {
+                        outcome: Outcome::RolledBack,
+                        at_bucket: at,
+                        step: Some(n),
+                        weight: Some(w),
+                        reason: format!("rolled back at weight {w}% at {}: {failed} failed checks reached the threshold {}", t(self.time(at)), f.threshold),
+                    });
+                }
+            } else if phases.iter().all(|p| *p == Phase::Successful) {
+                close(self, at, "successful", share_sum);
+                share_sum = (0.0, 0);
+                if idx + 1 == f.weights.len() {
+                    return Ok(Decision {
+                        outcome: Outcome::Promoted,
+                        at_bucket: at,
+                        step: Some(n),
+                        weight: Some(w),
+                        reason: format!(
+                            "promoted at {}: the check at the maximum weight {w}% passed",
+                            t(self.time(at))
+                        ),
+                    });
+                }
+                idx += 1;
+                weight_from = at;
+            }
+        }
+    }
+
+    fn data_ended(&self, step: usize, weight: f64) -> Decision {
+        Decision {
+            outcome: Outcome::Incomplete,
+            at_bucket: self.bend,
+            step: Some(step),
+            weight: Some(weight),
+            reason: format!(
+                "incomplete: the recording ends at {} during step {step} ({weight}%)",
+                t(self.time(self.bend))
+            ),
+        }
+    }
+
+    fn report(self, d: Decision) -> BacktestReport {
+        let mut exposure = Exposure::default();
+        for sg in &self.segments {
+            for b in sg.from..sg.to.min(d.at_bucket) {
+                let k = self.s.canary_kept(b, None, sg.q);
+                exposure.canary_requests += k.requests;
+                exposure.canary_errors += k.errors;
+            }
+        }
+        let decided_ns = (d.outcome != Outcome::Incomplete).then(|| self.time(d.at_bucket));
+        let onset = self.opts.onset_unix_nano;
+        let (ttd, before) = match (d.outcome, decided_ns, onset) {
+            (Outcome::RolledBack, Some(at), Some(o)) if at >= o => {
+                (Some((at - o) as f64 / 1e9), false)
+            }
+            (Outcome::RolledBack, Some(_), Some(_)) => (None, true),
+            _ => (None, false),
+        };
+        BacktestReport {
+            schema_version: BACKTEST_SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            generated_at: self.opts.generated_at.clone(),
+            policy: self.policy.name.clone(),
+            seed: self.opts.seed,
+            baseline: self.s.baseline.clone(),
+            canary: self.s.canary.clone(),
+            window: self.s.window,
+            rollout_start: t(self.time(self.b0)),
+            outcome: d.outcome,
+            reason: d.reason,
+            decided_at: decided_ns.map(t),
+            decided_at_unix_nano: decided_ns,
+            decided_step: d.step,
+            decided_weight: d.weight,
+            onset: onset.map(t),
+            time_to_detect_s: ttd,
+            rolled_back_before_onset: before,
+            exposure,
+            steps: self.steps,
+            timeline: self.timeline,
+            definitions: definitions(),
+        }
+    }
+}
+
+/// The definitions written into every backtest report.
+pub fn definitions() -> Vec<String> {
+    vec![
+        "Thinning: each step keeps a canary trace with probability q = w/(1−w) · B/C (w the step's weight, B and C the recorded baseline and canary requests over the step), using u = splitmix64(fnv1a64(trace id) xor splitmix64(seed)) / 2^64 < q, so whole traces are kept or dropped and the thinned canary share is w in expectation. Baseline traffic is kept whole.".into(),
+        "A step is refused when its weight exceeds the recorded canary share by more than max(share_tolerance, 3 binomial standard errors).".into(),
+        "Measurements: every interval after initial_delay, on the window the gate names (since the step started, or trailing); an analysis gate's verdict rollback is failed, promote successful, continue successful or inconclusive (on_continue); a metric gate is successful when the thinned canary's value ≤ max; no canary requests (or fewer than min_requests) is an error.".into(),
+        "Argo Rollouts counting (analysis/analysis.go assessMetricStatus): failed > failure_limit fails the step (rollback); consecutive successes ≥ consecutive_success_limit (when > 0) pass it; inconclusive > inconclusive_limit pauses it (incomplete); consecutive errors > consecutive_error_limit abort it (rollback); otherwise the step passes when count measurements are taken.".into(),
+        "Flagger counting: a check passing every gate moves to the next weight (after the last, promotion); a check failing a gate counts as failed; the canary is rolled back when failed checks reach threshold.".into(),
+        "Time to detect: decided_at − onset for a rollback at or after the onset (Kohavi, Tang & Xu, Trustworthy Online Controlled Experiments, 2020, ch. 20 on safe deployment: time to detect and the exposure it implies are the costs a canary trades).".into(),
+        "Exposure: canary requests (after thinning) and their errors from the rollout's start to the decision, or to the end of the replay when nothing was decided.".into(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::config::AnalysisConfig;
+    use crate::model::comparison::Side;
+    use crate::model::requests::RequestRow;
+
+    const MIN: i64 = 60_000_000_000;
+
+    /// Ten minutes, one route, 200 baseline and 200 canary requests a minute (each its own
+    /// trace); canary requests are errors from minute `bad_from` on, every second one.
+    fn log(bad_from: i64) -> RequestLog {
+        let mut rows = Vec::new();
+        let mut trace = 0u64;
+        for m in 0..10 {
+            for i in 0..200 {
+                for side in [Side::Baseline, Side::Canary] {
+                    trace += 1;
+                    rows.push(RequestRow {
+                        start_ns: m * MIN + i * 1_000_000,
+                        duration_ns: 10_000_000,
+                        route: 0,
+                        side,
+                        is_error: side == Side::Canary && m >= bad_from && i % 2 == 0,
+                        weight: 1.0,
+                        trace_hash: trace,
+                    });
+                }
+            }
+        }
+        crate::backtest::summary::test_log(rows, 10)
+    }
+
+    fn run(text: &str, log: &RequestLog, onset: Option<i64>) -> BacktestReport {
+        let p =
+            Policy::from_toml_str(text, "t.toml", None, &AnalysisConfig::default_preset()).unwrap();
+        let opts = ReplayOptions {
+            seed: 1,
+            onset_unix_nano: onset,
+            bucket_ns: MIN,
+            generated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        replay(log, &p, &opts).unwrap()
+    }
+
+    const ERROR_GATE: &str = "[[gates]]\nmetric = \"error_rate\"\nmax = 0.05\n";
+
+    #[test]
+    fn failure_limit_counts_failed_measurements() {
+        let r = run(
+            &format!(
+                "[measurement]\nfailure_limit = 2\n[[steps]]\nweight = 50\ncount = 8\n{ERROR_GATE}"
+            ),
+            &log(0),
+            Some(0),
+        );
+        assert_eq!(r.outcome, Outcome::RolledBack);
+        // The third failed measurement exceeds failure_limit 2: at minute 3.
+        assert_eq!(r.timeline.len(), 3);
+        assert_eq!(r.decided_at_unix_nano, Some(3 * MIN));
+        assert_eq!(r.time_to_detect_s, Some(180.0));
+        // Weight 50% of a 50% recording keeps every canary request: 3 × 200, half errors.
+        assert_eq!(r.exposure.canary_requests, 600);
+        assert_eq!(r.exposure.canary_errors, 300);
+        assert_eq!(r.steps[0].keep_probability, 1.0);
+    }
+
+    #[test]
+    fn consecutive_successes_end_a_step_early_and_the_next_starts_there() {
+        let r = run(
+            &format!("[measurement]\nconsecutive_success_limit = 2\nfailure_limit = -1\n[[steps]]\nweight = 10\ncount = 5\n[[steps]]\nweight = 20\ncount = 5\n[[steps]]\nweight = 100\n{ERROR_GATE}"),
+            &log(99),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Promoted);
+        assert_eq!(r.timeline.len(), 4);
+        assert_eq!(r.steps[1].started_at, "1970-01-01T00:02:00Z");
+        assert_eq!(r.decided_at_unix_nano, Some(4 * MIN));
+        assert_eq!(r.decided_step, Some(3));
+    }
+
+    #[test]
+    fn a_failure_before_the_onset_is_a_false_rollback() {
+        let r = run(
+            &format!("[[steps]]\nweight = 50\ncount = 3\n{ERROR_GATE}"),
+            &log(0),
+            Some(5 * MIN),
+        );
+        assert_eq!(r.outcome, Outcome::RolledBack);
+        assert_eq!(r.time_to_detect_s, None);
+        assert!(r.rolled_back_before_onset);
+    }
+
+    #[test]
+    fn consecutive_errors_beyond_the_limit_abort() {
+        // min_requests above anything in a window: every measurement is an error.
+        let r = run(
+            "[measurement]\nconsecutive_error_limit = 1\n[[steps]]\nweight = 50\ncount = 5\n[[gates]]\nmetric = \"error_rate\"\nmax = 1\nmin_requests = 1000000\n",
+            &log(99),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::RolledBack);
+        assert_eq!(r.timeline.len(), 2);
+        assert!(r
+            .timeline
+            .iter()
+            .all(|m| m.outcome == Phase::Error && m.value.is_none()));
+        assert_eq!(r.steps[0].result, "error");
+    }
+
+    #[test]
+    fn inconclusive_beyond_the_limit_pauses_and_the_end_of_data_is_incomplete() {
+        // With both limits, a count reached without the consecutive successes is inconclusive.
+        let r = run(
+            &format!("[measurement]\nconsecutive_success_limit = 3\nfailure_limit = 5\n[[steps]]\nweight = 50\ncount = 4\n{ERROR_GATE}"),
+            &log(1),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Incomplete);
+        assert_eq!(r.steps[0].result, "inconclusive");
+        assert_eq!(r.decided_at, None);
+        let r = run(
+            &format!("[[steps]]\nweight = 50\ncount = 30\n{ERROR_GATE}"),
+            &log(99),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Incomplete);
+        assert!(r.reason.contains("recording ends"), "{}", r.reason);
+        assert_eq!(r.timeline.len(), 10);
+        assert_eq!(r.steps[0].result, "not_reached_end");
+    }
+
+    #[test]
+    fn a_weight_above_the_recorded_share_is_refused_naming_step_and_time() {
+        let p = Policy::from_toml_str(
+            &format!("[[steps]]\nweight = 10\ncount = 2\n[[steps]]\nweight = 70\ncount = 2\n{ERROR_GATE}"),
+            "t.toml",
+            None,
+            &AnalysisConfig::default_preset(),
+        )
+        .unwrap();
+        let opts = ReplayOptions {
+            seed: 1,
+            onset_unix_nano: None,
+            bucket_ns: MIN,
+            generated_at: String::new(),
+        };
+        let e = replay(&log(99), &p, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("step 2 (weight 70%") && e.contains("1970-01-01T00:02:00Z"),
+            "{e}"
+        );
+        assert!(e.contains("50.0%"), "{e}");
+    }
+}

@@ -1,0 +1,294 @@
+//! `canalyst backtest` against truth from `canalyst generate`: a canary that goes bad at a
+//! known onset is rolled back after it (never before, and only for the affected route); a
+//! good canary is promoted; a 50% recording thinned to 5/25/50% has those shares, the same
+//! per seed; bad policies and options exit 2 naming the key or the time; backtest.json
+//! follows docs/backtest.schema.json and the HTML escapes the policy's strings.
+
+use crate::analyze::check_schema;
+use crate::fixtures::{code, generated_with, read_json, root, run, run_env, stderr};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A generated 40-minute recording at 50% canary share, the canary up after one minute,
+/// `scenario`'s effect from minute `onset` (or from the canary's start), created once per
+/// process. Returns its directory.
+fn recording(scenario: &str, onset: Option<u32>) -> PathBuf {
+    let onset = onset.map(|m| m.to_string());
+    let mut args = vec![
+        "--scenario",
+        scenario,
+        "--spans",
+        "150000",
+        "--duration-minutes",
+        "40",
+        "--canary-delay-minutes",
+        "1",
+        "--canary-share",
+        "0.5",
+    ];
+    if let Some(m) = &onset {
+        args.extend(["--onset-minutes", m]);
+    }
+    generated_with(&format!("backtest-{scenario}-{onset:?}"), &args)
+}
+
+fn parquet(dir: &Path) -> String {
+    dir.join("parquet/spans.parquet").display().to_string()
+}
+
+/// `backtest INPUT --policy P EXTRA... -o OUT`: exit code and backtest.json.
+fn backtest(input: &str, policy: &str, extra: &[&str], out: &Path) -> (i32, Value) {
+    let mut args = vec!["backtest", input, "--policy", policy, "-o"];
+    let o_str = out.display().to_string();
+    args.push(&o_str);
+    args.extend_from_slice(extra);
+    let o = run_env(&args, &[("SOURCE_DATE_EPOCH", "1767225600")]);
+    let c = code(&o);
+    assert!(
+        (0..=3).contains(&c) && c != 2,
+        "backtest {args:?} exited {c}: {}",
+        stderr(&o)
+    );
+    (c, read_json(&out.join("backtest.json")))
+}
+
+fn failed(r: &Value) -> Vec<&Value> {
+    r["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["outcome"] == "failed")
+        .collect()
+}
+
+#[test]
+fn an_injected_onset_is_detected_after_it_and_only_on_the_affected_route() {
+    let dir = recording("latency", Some(22));
+    let truth = read_json(&dir.join("truth.json"));
+    let onset_ns = truth["time_range"]["effects_onset_unix_nano"]
+        .as_i64()
+        .unwrap();
+    let onset = truth["time_range"]["effects_onset"].as_str().unwrap();
+    let effect = &truth["effects"][0];
+    let route = format!(
+        "{}/route/{}",
+        effect["service"].as_str().unwrap(),
+        effect["route"].as_str().unwrap()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, r) = backtest(
+        &parquet(&dir),
+        "progressive",
+        &["--onset", onset],
+        tmp.path(),
+    );
+    assert_eq!(c, 1, "{}", r["reason"]);
+    assert_eq!(r["outcome"], "rolled_back");
+    let decided = r["decided_at_unix_nano"].as_i64().unwrap();
+    assert!(decided >= onset_ns, "rolled back before the onset: {r}");
+    let ttd = r["time_to_detect_s"].as_f64().unwrap();
+    assert_eq!(ttd, (decided - onset_ns) as f64 / 1e9);
+    assert_eq!(r["rolled_back_before_onset"], false);
+    let fails = failed(&r);
+    assert!(!fails.is_empty());
+    for m in fails {
+        assert!(
+            m["time_unix_nano"].as_i64().unwrap() > onset_ns,
+            "failed before the onset: {m}"
+        );
+        // The drivers of a failed analysis are the affected route's comparisons only.
+        let detail = m["detail"].as_str().unwrap();
+        let drivers = detail.split("drivers: ").nth(1).unwrap_or("");
+        for d in drivers.split(", ") {
+            assert!(
+                d.starts_with(&route),
+                "a clean route failed: {d} ({detail})"
+            );
+        }
+    }
+    // Exposure: the canary traffic served before the decision, from the timeline's steps.
+    assert!(r["exposure"]["canary_requests"].as_u64().unwrap() > 0);
+    assert!(
+        r["exposure"]["canary_errors"].as_u64().unwrap()
+            <= r["exposure"]["canary_requests"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn a_good_deployment_is_promoted_with_every_step_at_its_weight() {
+    let dir = recording("aa", None);
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, r) = backtest(&parquet(&dir), "progressive", &[], tmp.path());
+    assert_eq!(c, 0, "{}", r["reason"]);
+    assert_eq!(r["outcome"], "promoted");
+    assert_eq!(r["decided_step"], 4);
+    assert!(failed(&r).is_empty());
+    // 10 + 10 + 15 one-minute measurements of the one gate.
+    assert_eq!(r["timeline"].as_array().unwrap().len(), 35);
+    let weights: Vec<f64> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["weight"].as_f64().unwrap())
+        .collect();
+    assert_eq!(weights, vec![5.0, 25.0, 50.0, 100.0]);
+    for s in &r["steps"].as_array().unwrap()[..3] {
+        let w = s["weight"].as_f64().unwrap() / 100.0;
+        let got = s["thinned_share"].as_f64().unwrap();
+        // Whole traces are kept or dropped, so the share varies more than a binomial of
+        // requests would; two points absolute on thousands of requests per step.
+        assert!(
+            (got - w).abs() < 0.02,
+            "step {s}: thinned share {got}, weight {w}"
+        );
+    }
+    let schema = read_json(&root().join("docs/backtest.schema.json"));
+    let mut errs = Vec::new();
+    check_schema(&schema, &r, &schema, "$", &mut errs);
+    assert!(errs.is_empty(), "backtest.json vs schema: {errs:#?}");
+    for f in [
+        "report.md",
+        "index.html",
+        "charts/backtest-timeline.svg",
+        "charts/backtest-timeline.png",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn thinning_is_deterministic_per_seed_and_differs_across_seeds() {
+    let dir = recording("aa", None);
+    let input = parquet(&dir);
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (_, ra) = backtest(&input, "progressive", &["--seed", "7"], a.path());
+    let (_, rb) = backtest(
+        &input,
+        "progressive",
+        &["--seed", "7", "--threads", "1"],
+        b.path(),
+    );
+    let (_, rc) = backtest(&input, "progressive", &["--seed", "8"], c.path());
+    let bytes = |d: &Path| std::fs::read(d.join("backtest.json")).unwrap();
+    assert_eq!(
+        bytes(a.path()),
+        bytes(b.path()),
+        "same seed, other thread count"
+    );
+    assert_ne!(
+        ra["exposure"], rc["exposure"],
+        "another seed thinned the same traces"
+    );
+    assert_eq!(rb["seed"], 7);
+}
+
+#[test]
+fn a_flagger_policy_advances_on_passing_checks_and_rolls_back_at_its_threshold() {
+    let dir = recording("latency", Some(22));
+    let tmp = tempfile::tempdir().unwrap();
+    let flagger = |name: &str, gate: &str| {
+        let p = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!("name = \"{name}\"\n[flagger]\ninterval = \"1m\"\nthreshold = 2\nstep_weight = 10\nmax_weight = 50\n\n[[gates]]\n{gate}window = \"interval\"\n"),
+        )
+        .unwrap();
+        let out = tmp.path().join(name);
+        backtest(&parquet(&dir), p.to_str().unwrap(), &[], &out)
+    };
+    // A gate every check passes: one check per weight 10, 20, 30, 40, 50, then promotion.
+    let (c, r) = flagger("pass", "metric = \"error_rate\"\nmax = 1.0\n");
+    assert_eq!(c, 0, "{}", r["reason"]);
+    assert_eq!(r["outcome"], "promoted");
+    assert_eq!(r["decided_weight"], 50.0);
+    assert_eq!(r["timeline"].as_array().unwrap().len(), 5);
+    // A gate every check fails: the weight stays at 10% and the second failed check (the
+    // threshold) rolls back.
+    let (c, r) = flagger("fail", "metric = \"latency_p50\"\nmax = 0.001\n");
+    assert_eq!(c, 1, "{}", r["reason"]);
+    assert_eq!(r["outcome"], "rolled_back");
+    assert_eq!(r["decided_weight"], 10.0);
+    let t = r["timeline"].as_array().unwrap();
+    assert_eq!(t.len(), 2);
+    assert!(t
+        .iter()
+        .all(|m| m["outcome"] == "failed" && m["weight"] == 10.0));
+}
+
+#[test]
+fn bad_policies_and_options_exit_2_naming_the_key_or_time() {
+    let dir = recording("aa", None);
+    let input = parquet(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let gate = "[[gates]]\nanalysis = \"default\"\n";
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            vec!["--policy".into(), file("unknown.toml", &format!("[[steps]]\nweight = 5\ncount = 2\nwieght = 3\n{gate}"))],
+            vec!["unknown.toml:4", "wieght"],
+        ),
+        (
+            vec!["--policy".into(), file("order.toml", &format!("[[steps]]\nweight = 25\ncount = 2\n[[steps]]\nweight = 5\ncount = 2\n{gate}"))],
+            vec!["steps[1].weight", "does not increase"],
+        ),
+        (
+            vec!["--policy".into(), file("above.toml", &format!("[[steps]]\nweight = 80\ncount = 2\n{gate}"))],
+            vec!["step 1 (weight 80%", "2026-01-01T00:02:00Z", "recorded canary share"],
+        ),
+        (
+            // The canary starts at minute 1: a first step from minute 0 has none.
+            vec![
+                "--policy".into(),
+                file("early.toml", &format!("[[steps]]\nweight = 5\ncount = 1\n{gate}")),
+                "--since".into(),
+                "2026-01-01T00:00:00Z".into(),
+            ],
+            vec!["step 1", "2026-01-01T00:00:00Z", "no canary request"],
+        ),
+        (
+            vec!["--policy".into(), "progressive".into(), "--onset".into(), "2025-12-31T23:00:00Z".into()],
+            vec!["--onset 2025-12-31T23:00:00Z", "outside the data"],
+        ),
+        (vec!["--policy".into(), "nonesuch".into()], vec!["nonesuch"]),
+    ];
+    for (args, wanted) in cases {
+        let mut all = vec!["backtest".to_string(), input.clone()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let o = run(&refs);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{all:?}: {err}");
+        for w in wanted {
+            assert!(err.contains(w), "{all:?}: {w:?} not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn the_html_escapes_the_policy_name_and_gate_names() {
+    let dir = recording("aa", None);
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "name = \"<script>alert(1)</script>\"\n[[steps]]\nweight = 5\ncount = 2\n[[gates]]\nname = \"<img src=x>\"\nmetric = \"error_rate\"\nmax = 0.5\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let (c, r) = backtest(&parquet(&dir), policy.to_str().unwrap(), &[], &out);
+    assert_eq!(c, 0, "{}", r["reason"]);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(!html.contains("<script>alert") && !html.contains("<img src=x>"));
+    assert!(html.contains("&lt;script&gt;"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("<script>"));
+}
