@@ -1,7 +1,9 @@
 //! `canalyst forensics`: failing traces with the span that started each failure, counts per
-//! origin and track, and error signatures compared between canary and stable.
+//! origin and track, error signatures compared between canary and stable, and services
+//! without a track of their own compared by the track their calls came from.
 
 use super::selection::AnalysisArgs;
+use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics, ForensicsOptions};
 use crate::pipeline::Columns;
 use crate::report::forensics::{markdown, text};
@@ -29,9 +31,18 @@ Example: canalyst forensics sample-data/otlp -o forensics/ --limit 20"
 )]
 pub struct ForensicsArgs {
     /// Inputs, sides, window (`--service` also names the service whose spans decide a
-    /// trace's track). `--config`/`--preset` are accepted and not used yet.
+    /// trace's track), and `--config`/`--preset`: analyze's statistics for the downstream
+    /// comparisons.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Span attribute carrying the track a call originated on (W3C baggage copied into span
+    /// attributes), tried in the order given; repeat for several (at most 6).
+    #[arg(
+        long = "origin-key",
+        value_name = "KEY",
+        default_values_t = DEFAULT_ORIGIN_KEYS.map(String::from)
+    )]
+    pub origin_keys: Vec<String>,
     /// Failing traces to list (all are counted).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
@@ -46,6 +57,17 @@ pub struct ForensicsArgs {
     pub format: Format,
 }
 
+/// The default `--origin-key`s: the OpenTelemetry BaggageSpanProcessor writes a baggage entry
+/// under its own key, so `deployment.stage` is what a `deployment.stage=canary` baggage entry
+/// becomes; the `baggage.` forms are what some processors prefix.
+pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
+    "deployment.stage",
+    "deployment.track",
+    "baggage.deployment.stage",
+    "baggage.deployment.track",
+    "canary.track",
+];
+
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
@@ -54,13 +76,24 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
             args.alpha
         );
     }
+    if args.origin_keys.len() > MAX_ORIGIN_KEYS {
+        bail!(
+            "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
+            args.origin_keys.len()
+        );
+    }
+    if let Some(k) = args.origin_keys.iter().find(|k| k.is_empty()) {
+        bail!("--origin-key: empty key {k:?}");
+    }
+    let analysis = args.analysis.config()?;
     let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
-    let input = run.forensics_input()?;
+    let input = run.forensics_input(&args.origin_keys)?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,
+        analysis,
     };
-    let report = forensics(&input, opts);
+    let report = forensics(&input, &opts);
     let json = serde_json::to_string_pretty(&report)? + "\n";
     let md = markdown(&report);
     if let Some(dir) = &args.output {

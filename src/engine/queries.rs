@@ -103,6 +103,12 @@ query!(
     "forensics_exposure.sql",
     "Requests per service and side inside the window."
 );
+query!(
+    FORENSICS_DOWNSTREAM_SPANS,
+    "forensics_downstream_spans.sql",
+    "Every span with its own side and the originating-track attribute, for downstream \
+     attribution."
+);
 
 /// Every shipped query.
 pub const ALL: &[Query] = &[
@@ -120,6 +126,7 @@ pub const ALL: &[Query] = &[
     FORENSICS_FAILING_SPANS,
     FORENSICS_ERROR_SPANS,
     FORENSICS_EXPOSURE,
+    FORENSICS_DOWNSTREAM_SPANS,
 ];
 
 /// Values for the shared parameters `$1..$8`.

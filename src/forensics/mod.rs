@@ -1,21 +1,25 @@
 //! Forensics: why the canary failed. From the spans of one selection (two sides, a service,
 //! a window) it lists the failing traces with the span that started each failure
 //! ([`trace`]), counts them per origin and track, and groups every error span into
-//! signatures with an exact canary-versus-stable test ([`signatures`], [`template`]).
+//! signatures with an exact canary-versus-stable test ([`signatures`], [`template`]), and
+//! compares services without a track of their own by the track their calls came from
+//! ([`downstream`]).
 //!
 //! Pure: it reads a [`ForensicsInput`] (filled by the engine) and returns a
 //! [`ForensicsReport`]; `report::forensics` renders it as text or Markdown, serde as
 //! `forensics.json` (schema `docs/forensics.schema.json`). Not built yet (issue 10, parts
-//! 3–6): downstream attribution by originating track, attribute diff, trace-structure diff,
-//! and sampling weights in the tests.
+//! 4–6): attribute diff, trace-structure diff, and sampling weights in the tests.
 
+pub mod downstream;
 pub mod signatures;
 pub mod template;
 pub mod trace;
 
+use crate::analysis::config::AnalysisConfig;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
 use crate::model::traces::ForensicsInput;
+use downstream::{DownstreamFinding, DownstreamGroup, DownstreamSummary};
 use serde::Serialize;
 use signatures::Signature;
 use std::collections::BTreeMap;
@@ -25,12 +29,14 @@ use trace::{FailingTrace, TraceQuality, TraceTrack};
 pub const FORENSICS_FORMAT_VERSION: u32 = 1;
 
 /// Options of a forensics run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ForensicsOptions {
     /// Failing traces listed (all are counted).
     pub limit: usize,
     /// Level of the signature classification (on BH-adjusted p-values).
     pub alpha: f64,
+    /// analyze's configuration: the statistics of the downstream comparisons.
+    pub analysis: AnalysisConfig,
 }
 
 impl Default for ForensicsOptions {
@@ -38,6 +44,7 @@ impl Default for ForensicsOptions {
         Self {
             limit: 100,
             alpha: 0.05,
+            analysis: AnalysisConfig::default_preset(),
         }
     }
 }
@@ -132,6 +139,13 @@ pub struct ForensicsReport {
     pub origins: Vec<OriginCount>,
     /// Error signatures (see [`signatures`]).
     pub signatures: Vec<Signature>,
+    /// How the spans of services without a track of their own were attributed.
+    pub downstream_summary: DownstreamSummary,
+    /// Per (untracked service, operation): spans by originating track and their comparison
+    /// (see [`downstream`]), affected groups first.
+    pub downstream: Vec<DownstreamGroup>,
+    /// One sentence per affected untracked service.
+    pub downstream_findings: Vec<DownstreamFinding>,
     /// Problems met while assembling the failing traces.
     pub trace_quality: TraceQuality,
     /// Parts of forensics not built yet, by their `forensics.json` key.
@@ -139,7 +153,7 @@ pub struct ForensicsReport {
 }
 
 /// Runs forensics over `input`.
-pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsReport {
+pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsReport {
     let (traces, trace_quality) = trace::failing_traces(&input.failing_spans, input.window);
     let mut counts = TrackCounts::default();
     let mut by_origin: BTreeMap<(String, String, Option<String>), TrackCounts> = BTreeMap::new();
@@ -174,6 +188,13 @@ pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsRep
         )
     });
     let listed: Vec<FailingTrace> = traces.into_iter().take(opts.limit).collect();
+    let down = downstream::downstream(
+        &input.downstream,
+        &input.baseline,
+        &input.canary,
+        input.window,
+        &opts.analysis,
+    );
     ForensicsReport {
         format_version: FORENSICS_FORMAT_VERSION,
         baseline: input.baseline.clone(),
@@ -186,7 +207,10 @@ pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsRep
         failing_traces: listed,
         origins,
         signatures: signatures::signatures(&input.error_spans, &input.exposure, opts.alpha),
+        downstream_summary: down.summary,
+        downstream: down.groups,
+        downstream_findings: down.findings,
         trace_quality,
-        not_built: vec!["downstream", "attributes", "structure", "sampling"],
+        not_built: vec!["attributes", "structure", "sampling"],
     }
 }

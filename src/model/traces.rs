@@ -82,6 +82,43 @@ pub struct Exposure {
     pub weighted: f64,
 }
 
+/// One span for downstream attribution. Names are indices into [`DownstreamInput::names`]
+/// (a million spans share a few dozen names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeSpan {
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// 8-byte span id.
+    pub span_id: [u8; 8],
+    /// Parent span id; `None` for a root span.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// `service.name`, an index into the names.
+    pub service: u32,
+    /// Span name, an index into the names.
+    pub span_name: u32,
+    /// Duration, ns.
+    pub duration_ns: i64,
+    /// The canonical error flag.
+    pub is_error: bool,
+    /// Sampling weight.
+    pub weight: f64,
+    /// The span's own side (its `deployment_track` / `service_version`), if any.
+    pub side: Option<Side>,
+    /// The side named by an originating-track span attribute (baggage), if any.
+    pub origin: Option<Side>,
+    /// The span starts inside the window (the others are only ancestors).
+    pub in_window: bool,
+}
+
+/// Every span, for downstream attribution.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownstreamInput {
+    /// Service and span names, indexed by [`TreeSpan::service`] and [`TreeSpan::span_name`].
+    pub names: Vec<String>,
+    /// The spans, in no particular order.
+    pub spans: Vec<TreeSpan>,
+}
+
 /// Everything forensics reads for one selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForensicsInput {
@@ -100,4 +137,6 @@ pub struct ForensicsInput {
     pub error_spans: Vec<ErrorSpan>,
     /// Requests per service and side inside the window.
     pub exposure: Vec<Exposure>,
+    /// Every span, for downstream attribution (empty when not asked for).
+    pub downstream: DownstreamInput,
 }

@@ -96,9 +96,11 @@ pub enum Columns {
     Forensics,
 }
 
-/// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages
-/// and the source file (the attribute maps stay on disk).
+/// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages,
+/// the source file and the span attributes (for the originating track baggage carries; the
+/// resource attributes stay on disk).
 pub const FORENSICS_EXTRA_COLUMNS: &[&str] = &[
+    "span_attributes",
     "status_message",
     "exception_type",
     "exception_message",
@@ -344,8 +346,10 @@ impl PreparedRun {
     }
 
     /// The spans of the failing traces, the error spans and the requests per service and side
-    /// of the selection's sides, service and window (`canalyst forensics`).
-    pub fn forensics_input(&self) -> Result<ForensicsInput, PipelineError> {
+    /// of the selection's sides, service and window, and (with `origin_keys`, the span
+    /// attributes that carry an originating track) every span for downstream attribution
+    /// (`canalyst forensics`).
+    pub fn forensics_input(&self, origin_keys: &[String]) -> Result<ForensicsInput, PipelineError> {
         let _timing = crate::timings::phase("forensics input");
         let params = Params {
             baseline: self.input.baseline.clone(),
@@ -354,10 +358,11 @@ impl PreparedRun {
             window: self.input.window,
             bucket_ns: self.input.bucket_ns,
         };
-        Ok(self
-            .sources
-            .runtime
-            .block_on(forensics_input(&self.sources.engine, &params))?)
+        Ok(self.sources.runtime.block_on(forensics_input(
+            &self.sources.engine,
+            &params,
+            origin_keys,
+        ))?)
     }
 
     /// The comparison input and the data-quality log, dropping the engine.

@@ -3,6 +3,8 @@
 //! [`escape::markdown`] in Markdown.
 
 use super::escape;
+use crate::analysis::findings::Classification;
+use crate::forensics::downstream::{Attribution, DownstreamGroup, OriginStats};
 use crate::forensics::signatures::Signature;
 use crate::forensics::trace::FailingTrace;
 use crate::forensics::{ForensicsReport, TrackCounts};
@@ -91,6 +93,24 @@ pub fn text(r: &ForensicsReport) -> String {
             );
         }
     }
+    let d = &r.downstream_summary;
+    if d.spans > 0 {
+        let _ = writeln!(
+            out,
+            "\ndownstream (services without a track of their own: {}; {} spans, {} attributed by baggage, {} by the trace tree, {} unattributed):",
+            c(&d.untracked_services.join(", ")),
+            d.spans,
+            d.by_baggage,
+            d.by_trace_tree,
+            d.unattributed_spans
+        );
+        if r.downstream_findings.is_empty() {
+            let _ = writeln!(out, "  no downstream comparison failed");
+        }
+        for f in &r.downstream_findings {
+            let _ = writeln!(out, "  {}", escape::clean(&f.sentence, 4 * CELL));
+        }
+    }
     if !r.failing_traces.is_empty() {
         let _ = writeln!(out, "\nfirst failing traces:");
         for t in r.failing_traces.iter().take(TEXT_ROWS) {
@@ -166,6 +186,7 @@ pub fn markdown(r: &ForensicsReport) -> String {
     for s in &r.signatures {
         let _ = writeln!(out, "{}", signature_row(s, &m));
     }
+    downstream_markdown(r, &m, &mut out);
     let _ = writeln!(out, "\n## Failing traces ({} listed)\n\n| start | trace | track | root | duration ms | origin | message |\n|---|---|---|---|---:|---|---|", r.failing_traces_listed);
     for t in &r.failing_traces {
         let _ = writeln!(
@@ -184,6 +205,89 @@ pub fn markdown(r: &ForensicsReport) -> String {
     }
     let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
     out
+}
+
+fn downstream_markdown(r: &ForensicsReport, m: &dyn Fn(&str) -> String, out: &mut String) {
+    let d = &r.downstream_summary;
+    let _ = writeln!(
+        out,
+        "\n## Downstream by originating track\n\nServices without a track of their own: {}. Of their {} spans in the window, {} were attributed by baggage, {} by the trace tree, {} not at all.\n",
+        if d.untracked_services.is_empty() {
+            "none".to_string()
+        } else {
+            m(&d.untracked_services.join(", "))
+        },
+        d.spans,
+        d.by_baggage,
+        d.by_trace_tree,
+        d.unattributed_spans
+    );
+    for f in &r.downstream_findings {
+        let _ = writeln!(
+            out,
+            "- {}",
+            escape::markdown(&escape::clean(&f.sentence, 4 * CELL))
+        );
+    }
+    if r.downstream.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n| service | operation | attribution | from canary: calls, errors, p50/p99 ms | from stable: calls, errors, p50/p99 ms | failed comparisons |\n|---|---|---|---|---|---|");
+    for g in &r.downstream {
+        let _ = writeln!(out, "{}", downstream_row(g, m));
+    }
+}
+
+fn origin_cell(o: &OriginStats) -> String {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    format!(
+        "{}, {} ({}%), {}/{}",
+        o.requests,
+        o.errors,
+        o.error_rate
+            .map_or("-".into(), |r| format!("{:.2}", 100.0 * r)),
+        ms(o.p50_ms),
+        ms(o.p99_ms)
+    )
+}
+
+fn downstream_row(g: &DownstreamGroup, m: &dyn Fn(&str) -> String) -> String {
+    let failed: Vec<String> = g
+        .comparisons
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.classification,
+                Classification::FailHigh | Classification::FailLow
+            )
+        })
+        .map(|c| {
+            format!(
+                "{} {} {} (q={})",
+                super::view::classification_name(c.classification),
+                super::view::metric_label(c.metric),
+                c.estimate.map_or("-".into(), |e| format!("{e:.2}")),
+                p(c.p_value_adjusted.unwrap_or(f64::NAN))
+            )
+        })
+        .collect();
+    format!(
+        "| {} | {} | {} | {} | {} | {} |",
+        m(&g.service),
+        m(&g.operation),
+        match g.attribution {
+            Attribution::Baggage => "baggage",
+            Attribution::TraceTree => "trace tree",
+            Attribution::Mixed => "mixed",
+        },
+        origin_cell(&g.canary),
+        origin_cell(&g.stable),
+        if failed.is_empty() {
+            "-".to_string()
+        } else {
+            failed.join("; ")
+        }
+    )
 }
 
 fn signature_row(s: &Signature, m: &dyn Fn(&str) -> String) -> String {

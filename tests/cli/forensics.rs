@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// A `forensics` scenario run with its OTLP/JSON kept (20 000 spans, 20% canary).
+/// A `forensics` scenario run (the service mesh) with its OTLP/JSON and canonical Parquet kept
+/// (40 000 spans, 20% canary).
 fn forensics_run() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -19,7 +20,7 @@ fn forensics_run() -> &'static Path {
             "--scenario",
             "forensics",
             "--spans",
-            "20000",
+            "40000",
             "--canary-share",
             "0.2",
             "-o",
@@ -163,6 +164,114 @@ fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
     assert_eq!(s["canary"]["requests"].as_u64().unwrap(), canary_requests);
 }
 
+/// Asserts that downstream attribution finds exactly the truth's untracked services, counts
+/// every (service, operation, originating track) with its attribution, and flags the two
+/// injected downstream regressions (and nothing else).
+fn assert_downstream_matches_truth(got: &Value, truth: &Value, what: &str) {
+    let t = &truth["forensics"]["downstream"];
+    let s = &got["downstream_summary"];
+    let mut want_services: Vec<&str> = t["untracked_services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    want_services.sort_unstable();
+    assert_eq!(
+        s["untracked_services"],
+        serde_json::json!(want_services),
+        "{what}"
+    );
+    assert_eq!(s["unattributed_spans"], t["unattributed_spans"], "{what}");
+    let rows = got["downstream"].as_array().unwrap();
+    let row = |svc: &Value, op: &Value| {
+        rows.iter()
+            .find(|r| &r["service"] == svc && &r["operation"] == op)
+            .unwrap_or_else(|| panic!("{what}: no downstream row {svc} {op}"))
+    };
+    let mut keys = BTreeSet::new();
+    let (mut baggage, mut tree) = (0, 0);
+    for g in t["groups"].as_array().unwrap() {
+        keys.insert((g["service"].to_string(), g["operation"].to_string()));
+        let r = row(&g["service"], &g["operation"]);
+        let side = &r[g["origin_track"].as_str().unwrap()];
+        let ctx = format!(
+            "{what}: {} {} {}",
+            g["service"], g["operation"], g["origin_track"]
+        );
+        assert_eq!(side["requests"], g["spans"], "{ctx}");
+        assert_eq!(side["errors"], g["errors"], "{ctx}");
+        assert_eq!(side["by_baggage"], g["by_baggage"], "{ctx}");
+        assert_eq!(side["by_trace_tree"], g["by_trace_tree"], "{ctx}");
+        let by_baggage = g["by_baggage"].as_u64().unwrap();
+        baggage += by_baggage;
+        tree += g["by_trace_tree"].as_u64().unwrap();
+        let want = if by_baggage > 0 {
+            "baggage"
+        } else {
+            "trace_tree"
+        };
+        assert_eq!(r["attribution"], want, "{ctx}");
+    }
+    assert_eq!(rows.len(), keys.len(), "{what}: no other downstream rows");
+    assert_eq!(s["by_baggage"], baggage, "{what}");
+    assert_eq!(s["by_trace_tree"], tree, "{what}");
+    assert!(
+        baggage > 0 && tree > 0,
+        "{what}: both attributions exercised"
+    );
+
+    // The injected regressions fail, and each service's sentence names its operation.
+    let effects = t["effects"].as_array().unwrap();
+    for e in effects {
+        let r = row(&e["service"], &e["operation"]);
+        let c = r["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["metric"] == e["metric"])
+            .unwrap_or_else(|| panic!("{what}: no {} comparison in {r:#}", e["metric"]));
+        assert_eq!(c["classification"], "fail_high", "{what}: {c:#}");
+        assert_eq!(r["affected"], true);
+        let f = got["downstream_findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["service"] == e["service"])
+            .unwrap_or_else(|| panic!("{what}: no finding for {}", e["service"]));
+        assert_eq!(f["operation"], e["operation"], "{what}: {f:#}");
+        let sentence = f["sentence"].as_str().unwrap();
+        assert!(
+            sentence.starts_with(e["service"].as_str().unwrap()) && sentence.contains("canary"),
+            "{sentence}"
+        );
+    }
+    assert_eq!(
+        got["downstream_findings"].as_array().unwrap().len(),
+        effects.len(),
+        "{what}: one sentence per affected service"
+    );
+    // Nothing else fails, except latency of the slow operation's service: its server spans
+    // contain the slow calls, so they are slower too.
+    let slow = effects
+        .iter()
+        .find(|e| e["metric"] == "latency_p99")
+        .unwrap();
+    for r in rows.iter().filter(|r| r["affected"] == true) {
+        let injected = effects
+            .iter()
+            .any(|e| e["service"] == r["service"] && e["operation"] == r["operation"]);
+        for c in r["comparisons"].as_array().unwrap() {
+            if c["classification"] == "fail_high" && !injected {
+                assert!(
+                    r["service"] == slow["service"] && c["metric"] != "error_rate",
+                    "{what}: unexpected failure {r:#}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset() {
     let dir = forensics_run();
@@ -170,6 +279,7 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     let from_json = forensics_json(&dir.join("otlp/traces.jsonl"), &truth);
     assert_schema(&from_json);
     assert_matches_truth(&from_json, &truth, "OTLP JSON");
+    assert_downstream_matches_truth(&from_json, &truth, "OTLP JSON");
 
     let dataset = scratch().join("forensics-dataset");
     let _ = std::fs::remove_dir_all(&dataset);
@@ -182,10 +292,14 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let from_dataset = forensics_json(&dataset, &truth);
     assert_matches_truth(&from_dataset, &truth, "DATASET");
-    assert_eq!(
-        from_json["signatures"], from_dataset["signatures"],
-        "same signatures from JSON and DATASET"
-    );
+    assert_downstream_matches_truth(&from_dataset, &truth, "DATASET");
+    let from_parquet = forensics_json(&dir.join("parquet/spans.parquet"), &truth);
+    assert_matches_truth(&from_parquet, &truth, "Parquet");
+    assert_downstream_matches_truth(&from_parquet, &truth, "Parquet");
+    for key in ["signatures", "downstream", "downstream_findings"] {
+        assert_eq!(from_json[key], from_dataset[key], "{key}: JSON and DATASET");
+        assert_eq!(from_json[key], from_parquet[key], "{key}: JSON and Parquet");
+    }
 }
 
 #[test]
