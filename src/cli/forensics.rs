@@ -93,7 +93,10 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         alpha: args.alpha,
         analysis,
     };
-    let report = forensics(&input, &opts);
+    let report = {
+        let _timing = crate::timings::phase("forensics");
+        forensics(&input, &opts)
+    };
     let json = serde_json::to_string_pretty(&report)? + "\n";
     let md = markdown(&report);
     if let Some(dir) = &args.output {
