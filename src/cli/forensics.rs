@@ -68,6 +68,20 @@ pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
     "canary.track",
 ];
 
+/// Exit-2 errors for `--origin-key` lists the downstream query cannot take.
+pub fn check_origin_keys(keys: &[String]) -> anyhow::Result<()> {
+    if keys.len() > MAX_ORIGIN_KEYS {
+        bail!(
+            "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
+            keys.len()
+        );
+    }
+    if keys.iter().any(|k| k.is_empty()) {
+        bail!("--origin-key: a key is empty");
+    }
+    Ok(())
+}
+
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
@@ -76,15 +90,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
             args.alpha
         );
     }
-    if args.origin_keys.len() > MAX_ORIGIN_KEYS {
-        bail!(
-            "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
-            args.origin_keys.len()
-        );
-    }
-    if let Some(k) = args.origin_keys.iter().find(|k| k.is_empty()) {
-        bail!("--origin-key: empty key {k:?}");
-    }
+    check_origin_keys(&args.origin_keys)?;
     let analysis = args.analysis.config()?;
     let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
     let input = run.forensics_input(&args.origin_keys)?;

@@ -1,11 +1,11 @@
 //! `canalyst forensics` output: the [`ForensicsReport`] as terminal text or Markdown
-//! (`forensics.md`). Telemetry strings go through [`escape`]: [`escape::clean`] everywhere,
+//! (`forensics.md`), and the Forensics section of `canalyst report` (HTML and Markdown). Telemetry strings go through [`escape`]: [`escape::clean`] everywhere,
 //! [`escape::markdown`] in Markdown.
 
 use super::escape;
-use crate::analysis::findings::Classification;
+use crate::analysis::findings::{AnalysisReport, Classification, Comparison};
 use crate::forensics::downstream::{Attribution, DownstreamGroup, OriginStats};
-use crate::forensics::signatures::Signature;
+use crate::forensics::signatures::{Classification as SignatureClass, Signature};
 use crate::forensics::trace::FailingTrace;
 use crate::forensics::{ForensicsReport, TrackCounts};
 use crate::model::comparison::Selector;
@@ -308,4 +308,304 @@ fn signature_row(s: &Signature, m: &dyn Fn(&str) -> String) -> String {
             .first()
             .map_or(String::new(), |e| format!("`{e}`"))
     )
+}
+
+/// Failing traces the report's Forensics section lists at most (the exemplars of the shown
+/// signatures are listed in addition).
+const REPORT_TRACES: usize = 20;
+
+/// Whether a signature is worth a row in the report: it is new in the canary or increased.
+fn canary_worse(s: &Signature) -> bool {
+    matches!(
+        s.classification,
+        SignatureClass::NewInCanary | SignatureClass::Increased
+    )
+}
+
+/// The report's failed comparisons, each with the indices (into `f.signatures`) of its
+/// service's signatures that are new in the canary or increased: the error signatures that may
+/// explain it.
+pub fn linked_findings<'a>(
+    report: &'a AnalysisReport,
+    f: &ForensicsReport,
+) -> Vec<(&'a Comparison, Vec<usize>)> {
+    report
+        .comparisons
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.classification,
+                Classification::FailHigh | Classification::FailLow
+            )
+        })
+        .map(|c| {
+            let sigs = f
+                .signatures
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.service == c.service && canary_worse(s))
+                .map(|(i, _)| i)
+                .collect();
+            (c, sigs)
+        })
+        .collect()
+}
+
+/// Traces the section lists: the first [`REPORT_TRACES`] failing traces and every failing
+/// trace that is an exemplar of a shown signature, in time order.
+fn shown_traces(f: &ForensicsReport) -> Vec<&FailingTrace> {
+    let exemplars: std::collections::HashSet<&str> = f
+        .signatures
+        .iter()
+        .filter(|s| canary_worse(s))
+        .flat_map(|s| s.exemplars.iter().map(String::as_str))
+        .collect();
+    f.failing_traces
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| *i < REPORT_TRACES || exemplars.contains(t.trace_id.as_str()))
+        .map(|(_, t)| t)
+        .collect()
+}
+
+/// The report's Forensics section as HTML: failed findings linked to their error signatures
+/// and those to their exemplar traces, downstream sentences, the signatures new in the canary
+/// or increased, and failing traces with their origin span. Every telemetry string is cleaned,
+/// bounded and HTML-escaped; anchors are `sig-N` and `trace-<hex id>`.
+pub fn html_section(report: &AnalysisReport, f: &ForensicsReport) -> String {
+    let t = |s: &str| {
+        format!(
+            "<bdi class=\"t\">{}</bdi>",
+            escape::html(&escape::clean(s, CELL))
+        )
+    };
+    let traces = shown_traces(f);
+    let listed: std::collections::HashSet<&str> =
+        traces.iter().map(|t| t.trace_id.as_str()).collect();
+    let trace_link = |id: &str| {
+        let id = escape::html(&escape::clean(id, 64));
+        if listed.contains(id.as_str()) {
+            format!("<a href=\"#trace-{id}\"><code>{id}</code></a>")
+        } else {
+            format!("<code>{id}</code>")
+        }
+    };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "<h2 id=\"forensics\">Forensics</h2>\n<p class=\"note\">Why, from the same inputs, sides \
+         and window (<code>canalyst forensics</code>; README \"Forensics\"): {} failing traces \
+         ({}); {} error signatures, {} new in the canary or increased.</p>",
+        f.failing_trace_counts.total,
+        escape::html(&counts(&f.failing_trace_counts)),
+        f.signatures.len(),
+        f.signatures.iter().filter(|s| canary_worse(s)).count()
+    );
+    let links = linked_findings(report, f);
+    if !links.is_empty() {
+        o.push_str(
+            "<h3>Failed findings and the error signatures that may explain them</h3>\n<table>\n\
+             <thead><tr><th>Finding</th><th>Signatures of its service new in the canary or \
+             increased</th><th>Exemplar traces</th></tr></thead>\n<tbody>\n",
+        );
+        for (c, sigs) in &links {
+            let name = c.route.as_deref().or(c.operation.as_deref()).unwrap_or("");
+            let sig_cell = if sigs.is_empty() {
+                "none".to_string()
+            } else {
+                sigs.iter()
+                    .map(|&i| {
+                        let s = &f.signatures[i];
+                        format!(
+                            "<a href=\"#sig-{i}\">{} {}</a>",
+                            t(&s.span_name),
+                            t(&s.message_template)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            let ex: Vec<String> = sigs
+                .iter()
+                .flat_map(|&i| f.signatures[i].exemplars.iter().take(2))
+                .map(|e| trace_link(e))
+                .collect();
+            let _ = writeln!(
+                o,
+                "<tr><td><a href=\"#{}\">{} · {} · {}</a></td><td>{sig_cell}</td><td>{}</td></tr>",
+                escape::html(&super::view::comparison_anchor(c)),
+                super::view::metric_label(c.metric),
+                t(&c.service),
+                t(name),
+                if ex.is_empty() {
+                    "—".to_string()
+                } else {
+                    ex.join(" ")
+                }
+            );
+        }
+        o.push_str("</tbody>\n</table>\n");
+    }
+    let d = &f.downstream_summary;
+    if d.spans > 0 {
+        let _ = writeln!(
+            o,
+            "<h3 id=\"downstream\">Downstream by originating track</h3>\n<p class=\"note\">\
+             Services without a track of their own ({}), compared by the track of the request \
+             that called them: {} spans, {} attributed by baggage, {} by the trace tree, {} \
+             unattributed.</p>",
+            t(&d.untracked_services.join(", ")),
+            d.spans,
+            d.by_baggage,
+            d.by_trace_tree,
+            d.unattributed_spans
+        );
+        o.push_str("<ul>\n");
+        if f.downstream_findings.is_empty() {
+            o.push_str("<li>No downstream comparison failed.</li>\n");
+        }
+        for x in &f.downstream_findings {
+            let _ = writeln!(
+                o,
+                "<li class=\"fail\">{}</li>",
+                escape::html(&escape::clean(&x.sentence, 4 * CELL))
+            );
+        }
+        o.push_str("</ul>\n");
+    }
+    let worse: Vec<(usize, &Signature)> = f
+        .signatures
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| canary_worse(s))
+        .collect();
+    if !worse.is_empty() {
+        o.push_str(
+            "<h3>Error signatures new in the canary or increased</h3>\n<table>\n<thead><tr>\
+             <th>Result</th><th>Service</th><th>Span</th><th>Exception</th><th>Message template</th>\
+             <th>Canary (per 1k)</th><th>Stable (per 1k)</th><th>adj. p</th><th>Exemplars</th>\
+             </tr></thead>\n<tbody>\n",
+        );
+        for (i, s) in worse {
+            let _ = writeln!(
+                o,
+                "<tr id=\"sig-{i}\"><td class=\"fail\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td>\
+                 <td class=\"num\">{}</td><td>{}</td></tr>",
+                s.classification.name(),
+                t(&s.service),
+                t(&s.span_name),
+                t(opt(&s.exception_type)),
+                t(&s.message_template),
+                s.canary.count,
+                rate(s.canary.per_1k_requests),
+                s.stable.count,
+                rate(s.stable.per_1k_requests),
+                p(s.p_value_adjusted),
+                s.exemplars
+                    .iter()
+                    .map(|e| trace_link(e))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        o.push_str("</tbody>\n</table>\n");
+    }
+    if !traces.is_empty() {
+        o.push_str(
+            "<h3>Failing traces and the span that started each failure</h3>\n<table>\n<thead>\
+             <tr><th>Start</th><th>Trace</th><th>Track</th><th>Root</th><th>ms</th>\
+             <th>Origin</th><th>Message</th></tr></thead>\n<tbody>\n",
+        );
+        for x in traces {
+            let id = escape::html(&escape::clean(&x.trace_id, 64));
+            let _ = writeln!(
+                o,
+                "<tr id=\"trace-{id}\"><td>{}</td><td><code>{id}</code></td><td>{}</td>\
+                 <td>{} {}</td><td class=\"num\">{:.1}</td><td>{} / {}</td><td>{}</td></tr>",
+                escape::html(&x.start),
+                x.track.name(),
+                t(&x.root_service),
+                t(&x.root_route),
+                x.duration_ms,
+                t(&x.origin.service),
+                t(&x.origin.span_name),
+                t(origin_message(x))
+            );
+        }
+        o.push_str("</tbody>\n</table>\n");
+    }
+    o
+}
+
+/// The report's Forensics section as Markdown (the same content as [`html_section`], trace ids
+/// in code spans).
+pub fn markdown_section(report: &AnalysisReport, f: &ForensicsReport) -> String {
+    let m = |s: &str| escape::markdown(&escape::clean(s, CELL));
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "## Forensics\n\nWhy, from the same inputs, sides and window (`canalyst forensics`): {} \
+         failing traces ({}); {} error signatures, {} new in the canary or increased.\n",
+        f.failing_trace_counts.total,
+        counts(&f.failing_trace_counts),
+        f.signatures.len(),
+        f.signatures.iter().filter(|s| canary_worse(s)).count()
+    );
+    let links = linked_findings(report, f);
+    if !links.is_empty() {
+        o.push_str("| finding | signatures of its service new in the canary or increased | exemplar traces |\n|---|---|---|\n");
+        for (c, sigs) in &links {
+            let name = c.route.as_deref().or(c.operation.as_deref()).unwrap_or("");
+            let sig_cell: Vec<String> = sigs
+                .iter()
+                .map(|&i| {
+                    let s = &f.signatures[i];
+                    format!("{} {}", m(&s.span_name), m(&s.message_template))
+                })
+                .collect();
+            let ex: Vec<String> = sigs
+                .iter()
+                .flat_map(|&i| f.signatures[i].exemplars.iter().take(2))
+                .map(|e| format!("`{}`", escape::clean(e, 64)))
+                .collect();
+            let _ = writeln!(
+                o,
+                "| {} · {} · {} | {} | {} |",
+                super::view::metric_label(c.metric),
+                m(&c.service),
+                m(name),
+                if sig_cell.is_empty() {
+                    "none".into()
+                } else {
+                    sig_cell.join("<br>")
+                },
+                if ex.is_empty() {
+                    "—".into()
+                } else {
+                    ex.join(" ")
+                }
+            );
+        }
+        o.push('\n');
+    }
+    for x in &f.downstream_findings {
+        let _ = writeln!(
+            o,
+            "- {}",
+            escape::markdown(&escape::clean(&x.sentence, 4 * CELL))
+        );
+    }
+    if !f.downstream_findings.is_empty() {
+        o.push('\n');
+    }
+    let worse: Vec<&Signature> = f.signatures.iter().filter(|s| canary_worse(s)).collect();
+    if !worse.is_empty() {
+        o.push_str("| classification | service | span | exception | template | canary (per 1k) | stable (per 1k) | p | adjusted p | exemplar |\n|---|---|---|---|---|---:|---:|---:|---:|---|\n");
+        for s in worse {
+            let _ = writeln!(o, "{}", signature_row(s, &m));
+        }
+        o.push('\n');
+    }
+    o
 }
