@@ -5,6 +5,7 @@
 use super::selection::AnalysisArgs;
 use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics, ForensicsOptions};
+use crate::model::traces::{BaselineSet, RequestSelect};
 use crate::pipeline::Columns;
 use crate::report::forensics::{markdown, text};
 use anyhow::{bail, Context};
@@ -20,6 +21,15 @@ pub enum Format {
     Json,
     /// `forensics.md`.
     Md,
+}
+
+/// `--baseline` of the attribute diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArg {
+    /// The canary requests outside the selection.
+    Rest,
+    /// The baseline side's requests.
+    Stable,
 }
 
 /// Arguments of `canalyst forensics`.
@@ -43,6 +53,16 @@ pub struct ForensicsArgs {
         default_values_t = DEFAULT_ORIGIN_KEYS.map(String::from)
     )]
     pub origin_keys: Vec<String>,
+    /// Canary requests the attribute diff explains: `errors`, `slow` (slower than stable's p99
+    /// of the same route) or an SQL condition on the request's columns (for example
+    /// `"http_status_code = 503"` or `"span_attributes['app.region'] = 'eu'"`; parsed as one
+    /// expression, never spliced into a query).
+    #[arg(long, value_name = "errors|slow|SQL", default_value = "errors")]
+    pub select: String,
+    /// What the selection is compared against: `rest` (the other canary requests) or `stable`
+    /// (the baseline side's requests).
+    #[arg(long = "baseline", value_enum, default_value_t = BaselineArg::Rest)]
+    pub baseline_set: BaselineArg,
     /// Failing traces to list (all are counted).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
@@ -93,11 +113,23 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     check_origin_keys(&args.origin_keys)?;
     let analysis = args.analysis.config()?;
     let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
-    let input = run.forensics_input(&args.origin_keys)?;
+    let select = match args.select.trim() {
+        "errors" => RequestSelect::Errors,
+        "slow" => RequestSelect::Slow,
+        "" => bail!("--select: empty; give errors, slow or an SQL condition"),
+        sql => RequestSelect::Sql(sql.to_string()),
+    };
+    let baseline_set = match args.baseline_set {
+        BaselineArg::Rest => BaselineSet::Rest,
+        BaselineArg::Stable => BaselineSet::Stable,
+    };
+    let input = run.forensics_input(&args.origin_keys, Some((&select, baseline_set)))?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,
         analysis,
+        select,
+        baseline_set,
     };
     let report = {
         let _timing = crate::timings::phase("forensics");

@@ -54,6 +54,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
                 limit: REPORT_FORENSICS_LIMIT,
                 alpha: cfg.alpha,
                 analysis: cfg,
+                ..ForensicsOptions::default()
             };
             let _timing = crate::timings::phase("forensics");
             Some(forensics(&fi, &opts))

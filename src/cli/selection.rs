@@ -168,7 +168,7 @@ impl AnalysisArgs {
             .transpose()?;
         let series = with_series.then(|| run.series()).transpose()?;
         let forensics = origin_keys
-            .map(|keys| run.forensics_input(keys))
+            .map(|keys| run.forensics_input(keys, None))
             .transpose()?;
         let (input, quality) = run.into_parts();
         let w = input.window;

@@ -8,7 +8,8 @@ use super::queries::{self, Params, Query};
 use super::EngineError;
 use crate::model::comparison::{Selector, Side};
 use crate::model::traces::{
-    DownstreamInput, ErrorSpan, Exposure, ForensicsInput, TraceSpan, TreeSpan,
+    BaselineSet, DownstreamInput, ErrorSpan, Exposure, ForensicsInput, RequestSelect, TraceSpan,
+    TreeSpan,
 };
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
@@ -24,11 +25,14 @@ pub const MAX_ORIGIN_KEYS: usize = 6;
 
 /// Reads the forensics input of `params` (selectors, service, window) from `engine`. With
 /// `origin_keys` (at most [`MAX_ORIGIN_KEYS`], each bound as a parameter) it also reads every
-/// span for downstream attribution; with none it skips that pass.
+/// span for downstream attribution; with none it skips that pass. With `attributes` it counts
+/// attribute values over that selection and baseline
+/// ([`super::attribute_counts::attribute_counts`]).
 pub async fn forensics_input(
     engine: &Engine,
     params: &Params,
     origin_keys: &[String],
+    attributes: Option<(&RequestSelect, BaselineSet)>,
 ) -> Result<ForensicsInput, EngineError> {
     let values = params.values();
     let run = |q: Query| {
@@ -75,6 +79,12 @@ pub async fn forensics_input(
         }
         downstream.names = names.list;
     }
+    let attributes = match attributes {
+        Some((select, baseline)) => {
+            Some(super::attribute_counts::attribute_counts(engine, params, select, baseline).await?)
+        }
+        None => None,
+    };
     Ok(ForensicsInput {
         baseline: params.baseline.clone(),
         canary: params.canary.clone(),
@@ -84,6 +94,7 @@ pub async fn forensics_input(
         error_spans,
         exposure,
         downstream,
+        attributes,
     })
 }
 

@@ -5,6 +5,7 @@
 //! [`samples::comparison_input`] selects the window and both sides with SQL and builds the
 //! per-group samples of [`crate::model::comparison`] in parallel with rayon. `docs/engine.md` is the user guide.
 
+pub mod attribute_counts;
 pub mod context;
 pub mod ddsketch;
 pub mod forensics;

@@ -109,6 +109,12 @@ query!(
     "Every span with its own side and the originating-track attribute, for downstream \
      attribution."
 );
+query!(
+    FORENSICS_ATTRIBUTE_REQUESTS,
+    "forensics_attribute_requests.sql",
+    "Every request of either side with its attribute maps and the baseline p99 of its route, \
+     for the attribute diff."
+);
 
 /// Every shipped query.
 pub const ALL: &[Query] = &[
@@ -127,6 +133,7 @@ pub const ALL: &[Query] = &[
     FORENSICS_ERROR_SPANS,
     FORENSICS_EXPOSURE,
     FORENSICS_DOWNSTREAM_SPANS,
+    FORENSICS_ATTRIBUTE_REQUESTS,
 ];
 
 /// Values for the shared parameters `$1..$8`.

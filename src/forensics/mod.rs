@@ -8,8 +8,10 @@
 //! Pure: it reads a [`ForensicsInput`] (filled by the engine) and returns a
 //! [`ForensicsReport`]; `report::forensics` renders it as text or Markdown, serde as
 //! `forensics.json` (schema `docs/forensics.schema.json`). Not built yet (issue 10, parts
-//! 4–6): attribute diff, trace-structure diff, and sampling weights in the tests.
+//! 5–6): trace-structure diff, and sampling weights in the tests. The attribute diff
+//! ([`attributes`]) ranks attribute values of the selected canary requests.
 
+pub mod attributes;
 pub mod downstream;
 pub mod signatures;
 pub mod template;
@@ -18,7 +20,8 @@ pub mod trace;
 use crate::analysis::config::AnalysisConfig;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
-use crate::model::traces::ForensicsInput;
+use crate::model::traces::{BaselineSet, ForensicsInput, RequestSelect};
+use attributes::AttributeDiff;
 use downstream::{DownstreamFinding, DownstreamGroup, DownstreamSummary};
 use serde::Serialize;
 use signatures::Signature;
@@ -37,6 +40,10 @@ pub struct ForensicsOptions {
     pub alpha: f64,
     /// analyze's configuration: the statistics of the downstream comparisons.
     pub analysis: AnalysisConfig,
+    /// The attribute diff's selection.
+    pub select: RequestSelect,
+    /// What the selection is compared against.
+    pub baseline_set: BaselineSet,
 }
 
 impl Default for ForensicsOptions {
@@ -45,6 +52,8 @@ impl Default for ForensicsOptions {
             limit: 100,
             alpha: 0.05,
             analysis: AnalysisConfig::default_preset(),
+            select: RequestSelect::Errors,
+            baseline_set: BaselineSet::Rest,
         }
     }
 }
@@ -146,6 +155,9 @@ pub struct ForensicsReport {
     pub downstream: Vec<DownstreamGroup>,
     /// One sentence per affected untracked service.
     pub downstream_findings: Vec<DownstreamFinding>,
+    /// Attribute values over-represented in the selected canary requests (see
+    /// [`attributes`]); `null` when not computed.
+    pub attributes: Option<AttributeDiff>,
     /// Problems met while assembling the failing traces.
     pub trace_quality: TraceQuality,
     /// Parts of forensics not built yet, by their `forensics.json` key.
@@ -210,7 +222,14 @@ pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsRe
         downstream_summary: down.summary,
         downstream: down.groups,
         downstream_findings: down.findings,
+        attributes: input.attributes.as_ref().map(|c| {
+            let baseline = match opts.baseline_set {
+                BaselineSet::Rest => "rest",
+                BaselineSet::Stable => "stable",
+            };
+            attributes::attribute_diff(c, &opts.select, baseline, opts.alpha)
+        }),
         trace_quality,
-        not_built: vec!["attributes", "structure", "sampling"],
+        not_built: vec!["structure", "sampling"],
     }
 }

@@ -14,10 +14,10 @@
 //! from baggage, or from the trace tree (the nearest ancestor whose service has a track).
 
 use super::scenario::{
-    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAGGAGE, MESH_SLOW_DB, MESH_SLOW_FACTOR,
-    MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGION_KEY,
+    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
 };
-use super::simulate::SimTrace;
+use super::simulate::{Operation, SimTrace};
 use super::topology::{rt, Track, ROUTES, SERVICES};
 use crate::model::ids::to_hex;
 use serde::Serialize;
@@ -97,6 +97,25 @@ pub struct TruthDownstreamEffect {
     pub description: String,
 }
 
+/// The attribute the mesh concentrates canary frontend errors on, and the counts an attribute
+/// diff of canary frontend requests (`--service frontend`, selection: error requests,
+/// baseline: the other canary requests) must find, from the canary start on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthAttribute {
+    /// Span attribute key.
+    pub key: &'static str,
+    /// The value the errors concentrate on.
+    pub value: &'static str,
+    /// Canary frontend requests that are errors (the selection).
+    pub selection_requests: u64,
+    /// Canary frontend requests that are not (the baseline).
+    pub baseline_requests: u64,
+    /// Selection requests with the value.
+    pub selection_with_value: u64,
+    /// Baseline requests with the value.
+    pub baseline_with_value: u64,
+}
+
 /// The `downstream` part of the forensics truth (the mesh).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DownstreamTruth {
@@ -123,6 +142,8 @@ pub struct ForensicsTruth {
     pub fault_signature: TruthSignature,
     /// Downstream spans by originating track.
     pub downstream: DownstreamTruth,
+    /// The attribute errors concentrate on.
+    pub attribute: TruthAttribute,
     #[serde(skip)]
     messages: BTreeSet<String>,
 }
@@ -131,6 +152,25 @@ impl ForensicsTruth {
     /// Records `trace` if its root starts at or after `since`.
     pub fn observe(&mut self, trace: &SimTrace, since: i64) {
         let spans = &trace.spans;
+        for sp in spans
+            .iter()
+            .filter(|s| s.start_ns >= since && s.side() == Some(Track::Canary))
+        {
+            if let Operation::Server {
+                region: Some(r), ..
+            } = &sp.op
+            {
+                let a = &mut self.attribute;
+                let hit = u64::from(*r == MESH_BAD_REGION);
+                if sp.error.is_some() {
+                    a.selection_requests += 1;
+                    a.selection_with_value += hit;
+                } else {
+                    a.baseline_requests += 1;
+                    a.baseline_with_value += hit;
+                }
+            }
+        }
         for sp in spans.iter().filter(|s| s.untracked && s.start_ns >= since) {
             let Some(origin) = sp.origin else {
                 self.downstream.unattributed_spans += 1;
@@ -216,6 +256,11 @@ impl ForensicsTruth {
             a.span_name = b.span_name;
         }
         self.messages.extend(o.messages.iter().cloned());
+        let (a, b) = (&mut self.attribute, &o.attribute);
+        a.selection_requests += b.selection_requests;
+        a.baseline_requests += b.baseline_requests;
+        a.selection_with_value += b.selection_with_value;
+        a.baseline_with_value += b.baseline_with_value;
         let d = &mut self.downstream;
         d.unattributed_spans += o.downstream.unattributed_spans;
         for (k, g) in &o.downstream.by_key {
@@ -237,6 +282,8 @@ impl ForensicsTruth {
         s.exception_type = FAULT_EXCEPTION_TYPE;
         s.message_template = FAULT_MESSAGE_TEMPLATE;
         s.distinct_messages = self.messages.len() as u64;
+        self.attribute.key = MESH_REGION_KEY;
+        self.attribute.value = MESH_BAD_REGION;
         let d = &mut self.downstream;
         let name = |v: &[usize]| v.iter().map(|&i| SERVICES[i].name).collect();
         d.untracked_services = name(&MESH_UNTRACKED);

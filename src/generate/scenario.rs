@@ -45,7 +45,9 @@ pub enum Scenario {
     /// fails in 8% of the requests that originate on the canary with a fault stable never
     /// has (`CartNotFoundException`, "cart c-7f3a9e21 not found" with a varying id), deep in
     /// the trace (frontend → checkout → cartservice); productcatalog's `SELECT products` is
-    /// ×6 slower on a fifth of canary-originated calls ([`MESH_SLOW_DB`]).
+    /// ×6 slower on a fifth of canary-originated calls ([`MESH_SLOW_DB`]); canary frontend
+    /// requests from one region fail more ([`MESH_BAD_REGION`]), an error concentrated on one
+    /// attribute value.
     Forensics,
 }
 
@@ -131,6 +133,17 @@ pub const MESH_SLOW_DB: (ServiceId, &str) = (svc::PRODUCT_CATALOG, "SELECT produ
 pub const MESH_SLOW_PROBABILITY: f64 = 0.2;
 /// Slowdown of a slow [`MESH_SLOW_DB`] call.
 pub const MESH_SLOW_FACTOR: f64 = 6.0;
+
+/// Span attribute of the mesh's frontend SERVER spans: the region the user came from, one of
+/// [`MESH_REGIONS`], drawn uniformly per trace.
+pub const MESH_REGION_KEY: &str = "app.region";
+/// Values of [`MESH_REGION_KEY`].
+pub const MESH_REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
+/// The region whose canary frontend requests fail more ([`MESH_REGION_ERROR_PROBABILITY`]): an
+/// error concentrated on one attribute value, for the attribute diff.
+pub const MESH_BAD_REGION: &str = "ap-south";
+/// Extra probability that a canary frontend request from [`MESH_BAD_REGION`] fails by itself.
+pub const MESH_REGION_ERROR_PROBABILITY: f64 = 0.25;
 
 /// Probability that a canary request to the `forensics` scenario's route fails with the fault
 /// (in the mesh: a request originating on the canary).

@@ -7,7 +7,8 @@
 
 use super::plan::{rng_for, stream, TrafficPlan, LOAD_LATENCY};
 use super::scenario::{
-    MESH_BAGGAGE, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGIONS, MESH_REGION_ERROR_PROBABILITY, MESH_REGION_KEY,
+    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
 };
 use super::topology::{rt, svc, RouteId, ServiceId, Step, Track, ROUTES, SERVICES};
 use crate::model::identity::{kind, status};
@@ -80,6 +81,8 @@ pub enum Operation {
         query: Option<String>,
         /// `http.response.status_code`.
         status: u16,
+        /// `app.region` of a mesh frontend request ([`MESH_REGION_KEY`]).
+        region: Option<&'static str>,
     },
     /// Called another service over HTTP (CLIENT span).
     Client {
@@ -413,7 +416,13 @@ impl Sim<'_> {
         };
         let fault = (fault_p > 0.0 && self.rng.random::<f64>() < fault_p)
             .then(|| super::scenario::fault_message(self.rng.random()));
-        let own_error = fault.is_some() || self.rng.random::<f64>() < error_rate;
+        // The region is drawn only for the mesh's frontend, so other streams stay.
+        let region = (mesh && r.service == svc::FRONTEND)
+            .then(|| MESH_REGIONS[self.rng.random_range(0..MESH_REGIONS.len())]);
+        let region_error = canary
+            && region == Some(MESH_BAD_REGION)
+            && self.rng.random::<f64>() < MESH_REGION_ERROR_PROBABILITY;
+        let own_error = fault.is_some() || region_error || self.rng.random::<f64>() < error_rate;
         let not_found = !own_error && self.rng.random::<f64>() < r.not_found_rate;
         let (path, query) = self.target(route_id);
         let span_id = self.span_id();
@@ -431,6 +440,7 @@ impl Sim<'_> {
                 path,
                 query,
                 status: 200,
+                region,
             },
             error: None,
             untracked,
@@ -686,6 +696,7 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
             path,
             query,
             status,
+            region,
         } => {
             let r = &ROUTES[*route];
             let frontend = sp.service == svc::FRONTEND;
@@ -715,6 +726,9 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
             ));
             if *status >= 500 {
                 a.push(("error.type", s(status.to_string())));
+            }
+            if let Some(r) = region {
+                a.push((MESH_REGION_KEY, s(*r)));
             }
         }
         Operation::Client {

@@ -119,6 +119,68 @@ pub struct DownstreamInput {
     pub spans: Vec<TreeSpan>,
 }
 
+/// Which canary requests the attribute diff explains (`--select`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestSelect {
+    /// Canary requests that are errors.
+    Errors,
+    /// Canary requests slower than the baseline's p99 of the same service and route.
+    Slow,
+    /// Canary requests for which this SQL expression over the request's columns is true.
+    Sql(String),
+}
+
+/// What the selection is compared against (`--baseline-set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineSet {
+    /// The canary requests outside the selection.
+    Rest,
+    /// The baseline side's requests.
+    Stable,
+}
+
+/// Where an attribute was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeSource {
+    /// The entry span's attributes.
+    Span,
+    /// Its resource's attributes.
+    Resource,
+}
+
+/// Counts of one attribute key over the selection and the baseline requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyCounts {
+    /// Where the key was read.
+    pub source: AttributeSource,
+    /// The key.
+    pub key: String,
+    /// Requests carrying the key: `[selection, baseline]`.
+    pub rows: [u64; 2],
+    /// Requests per value: `[selection, baseline]`, in no particular order; only the first
+    /// [`KeyCounts::MAX_VALUES`] distinct values are kept.
+    pub values: Vec<(String, [u64; 2])>,
+    /// More than [`KeyCounts::MAX_VALUES`] distinct values were seen.
+    pub capped: bool,
+}
+
+impl KeyCounts {
+    /// Distinct values kept per key; a key with more is unbounded for any top-K.
+    pub const MAX_VALUES: usize = 200;
+}
+
+/// The attribute diff's input: request counts per attribute value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttributeCounts {
+    /// Requests in the selection.
+    pub selection: u64,
+    /// Requests in the baseline.
+    pub baseline: u64,
+    /// Per key, sorted by source then key.
+    pub keys: Vec<KeyCounts>,
+}
+
 /// Everything forensics reads for one selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForensicsInput {
@@ -139,4 +201,6 @@ pub struct ForensicsInput {
     pub exposure: Vec<Exposure>,
     /// Every span, for downstream attribution (empty when not asked for).
     pub downstream: DownstreamInput,
+    /// Request counts per attribute value for the attribute diff (`None`: not asked for).
+    pub attributes: Option<AttributeCounts>,
 }

@@ -33,7 +33,7 @@ use crate::model::metric_data::MetricData;
 use crate::model::metric_series::MetricSeries;
 use crate::model::quality::DataQuality;
 use crate::model::spans::SPAN_COLUMNS;
-use crate::model::traces::ForensicsInput;
+use crate::model::traces::{BaselineSet, ForensicsInput, RequestSelect};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
@@ -97,9 +97,12 @@ pub enum Columns {
 }
 
 /// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages,
-/// the source file and the span attributes (for the originating track baggage carries; the
-/// resource attributes stay on disk).
+/// the source file, HTTP method and status (for `--select` predicates) and both attribute maps
+/// (the originating track baggage carries; the attribute diff).
 pub const FORENSICS_EXTRA_COLUMNS: &[&str] = &[
+    "http_method",
+    "http_status_code",
+    "resource_attributes",
     "span_attributes",
     "status_message",
     "exception_type",
@@ -349,7 +352,13 @@ impl PreparedRun {
     /// of the selection's sides, service and window, and (with `origin_keys`, the span
     /// attributes that carry an originating track) every span for downstream attribution
     /// (`canalyst forensics`).
-    pub fn forensics_input(&self, origin_keys: &[String]) -> Result<ForensicsInput, PipelineError> {
+    /// With `attributes` (a selection and what it is compared against), also the request counts
+    /// per attribute value for the attribute diff.
+    pub fn forensics_input(
+        &self,
+        origin_keys: &[String],
+        attributes: Option<(&RequestSelect, BaselineSet)>,
+    ) -> Result<ForensicsInput, PipelineError> {
         let _timing = crate::timings::phase("forensics input");
         let params = Params {
             baseline: self.input.baseline.clone(),
@@ -362,6 +371,7 @@ impl PreparedRun {
             &self.sources.engine,
             &params,
             origin_keys,
+            attributes,
         ))?)
     }
 

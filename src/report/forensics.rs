@@ -111,6 +111,35 @@ pub fn text(r: &ForensicsReport) -> String {
             let _ = writeln!(out, "  {}", escape::clean(&f.sentence, 4 * CELL));
         }
     }
+    if let Some(a) = &r.attributes {
+        let _ = writeln!(
+            out,
+            "\nattributes of the selected canary requests ({}: {} requests) against {} ({} requests), top by score:",
+            c(&a.selection),
+            a.selection_requests,
+            a.baseline,
+            a.baseline_requests
+        );
+        for v in a.values.iter().filter(|v| v.score > 0.0).take(TEXT_ROWS) {
+            let _ = writeln!(
+                out,
+                "  {:>6.1}% vs {:>6.1}% ({:+.1} pp) q={:<8} score {:.4}  {}={}",
+                100.0 * v.selection_share,
+                100.0 * v.baseline_share,
+                v.difference_pp,
+                p(v.p_value_adjusted),
+                v.score,
+                c(&v.key),
+                c(&v.value)
+            );
+        }
+        if !a.values.iter().any(|v| v.score > 0.0) {
+            let _ = writeln!(
+                out,
+                "  no attribute value is significantly over-represented"
+            );
+        }
+    }
     if !r.failing_traces.is_empty() {
         let _ = writeln!(out, "\nfirst failing traces:");
         for t in r.failing_traces.iter().take(TEXT_ROWS) {
@@ -187,6 +216,43 @@ pub fn markdown(r: &ForensicsReport) -> String {
         let _ = writeln!(out, "{}", signature_row(s, &m));
     }
     downstream_markdown(r, &m, &mut out);
+    if let Some(a) = &r.attributes {
+        let _ = writeln!(
+            out,
+            "\n## Attribute diff\n\nSelection: {} ({} canary requests) against {} ({} requests). Skipped keys: {}.\n\n| source | key | value | selection share | baseline share | difference pp | p | adjusted p | score |\n|---|---|---|---:|---:|---:|---:|---:|---:|",
+            m(&a.selection),
+            a.selection_requests,
+            a.baseline,
+            a.baseline_requests,
+            if a.skipped.is_empty() {
+                "none".to_string()
+            } else {
+                a.skipped
+                    .iter()
+                    .map(|s| format!("{} ({})", m(&s.key), s.reason))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+        for v in a.values.iter().take(50) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1}% | {:.1}% | {:+.1} | {} | {} | {:.4} |",
+                match v.source {
+                    crate::model::traces::AttributeSource::Span => "span",
+                    crate::model::traces::AttributeSource::Resource => "resource",
+                },
+                m(&v.key),
+                m(&v.value),
+                100.0 * v.selection_share,
+                100.0 * v.baseline_share,
+                v.difference_pp,
+                p(v.p_value),
+                p(v.p_value_adjusted),
+                v.score
+            );
+        }
+    }
     let _ = writeln!(out, "\n## Failing traces ({} listed)\n\n| start | trace | track | root | duration ms | origin | message |\n|---|---|---|---|---:|---|---|", r.failing_traces_listed);
     for t in &r.failing_traces {
         let _ = writeln!(

@@ -34,6 +34,11 @@ fn forensics_run() -> &'static Path {
 /// `canalyst forensics INPUT` over the truth's canary window, every failing trace listed,
 /// printed as JSON.
 fn forensics_json(input: &Path, truth: &Value) -> Value {
+    forensics_json_with(input, truth, &[])
+}
+
+/// [`forensics_json`] with more arguments.
+fn forensics_json_with(input: &Path, truth: &Value, extra: &[&str]) -> Value {
     let tr = &truth["time_range"];
     let until = tr["end_unix_nano"].as_i64().unwrap() + 1;
     let until = format!(
@@ -42,7 +47,7 @@ fn forensics_json(input: &Path, truth: &Value) -> Value {
         (until - 1_767_225_600_000_000_000) / 1_000_000_000 % 60,
         until % 1_000_000_000
     );
-    let o = run(&[
+    let mut args = vec![
         "forensics",
         input.to_str().unwrap(),
         "--since",
@@ -53,9 +58,89 @@ fn forensics_json(input: &Path, truth: &Value) -> Value {
         "100000",
         "--format",
         "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     stdout_json(&o, "forensics --format json")
+}
+
+#[test]
+fn attribute_diff_ranks_the_injected_region_first_and_select_takes_sql_safely() {
+    let dir = forensics_run();
+    let truth = read_json(&dir.join("truth.json"));
+    let t = &truth["forensics"]["attribute"];
+    for input in [
+        dir.join("otlp/traces.jsonl"),
+        dir.join("parquet/spans.parquet"),
+    ] {
+        let what = input.display().to_string();
+        let r = forensics_json_with(&input, &truth, &["--service", "frontend"]);
+        assert_schema(&r);
+        let a = &r["attributes"];
+        assert_eq!(a["selection"], "errors");
+        assert_eq!(a["selection_requests"], t["selection_requests"], "{what}");
+        assert_eq!(a["baseline_requests"], t["baseline_requests"], "{what}");
+        let top = &a["values"][0];
+        assert_eq!(
+            (&top["key"], &top["value"]),
+            (&t["key"], &t["value"]),
+            "{what}: {a:#}"
+        );
+        assert_eq!(top["selection_count"], t["selection_with_value"], "{what}");
+        assert_eq!(top["baseline_count"], t["baseline_with_value"], "{what}");
+        assert!(top["p_value_adjusted"].as_f64().unwrap() < 1e-6, "{top:#}");
+        assert!(top["score"].as_f64().unwrap() > 0.0);
+        // No other value of the key, and no other key, is over-represented.
+        for v in a["values"].as_array().unwrap().iter().skip(1) {
+            assert!(v["score"].as_f64().unwrap() <= 0.0, "{what}: {v:#}");
+        }
+        let skipped: Vec<(&str, &str)> = a["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["key"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+            .collect();
+        assert!(skipped.contains(&("url.path", "unbounded")), "{skipped:?}");
+        assert!(
+            skipped.contains(&("http.response.status_code", "restates_selection")),
+            "{skipped:?}"
+        );
+    }
+    // An SQL condition selects exactly the canary requests it is true for.
+    let input = dir.join("otlp/traces.jsonl");
+    let cond = format!(
+        "span_attributes['{}'] = '{}'",
+        t["key"].as_str().unwrap(),
+        t["value"].as_str().unwrap()
+    );
+    let r = forensics_json_with(
+        &input,
+        &truth,
+        &["--service", "frontend", "--select", &cond],
+    );
+    let with =
+        t["selection_with_value"].as_u64().unwrap() + t["baseline_with_value"].as_u64().unwrap();
+    assert_eq!(r["attributes"]["selection_requests"], with);
+    assert_eq!(r["attributes"]["selection"], cond);
+    // Anything but one boolean expression over the request's columns is refused, exit 2.
+    for bad in [
+        "1=1; DROP TABLE spans",
+        "duration_ns + 1",
+        "no_such_column = 1",
+        "duration_ns IN (SELECT duration_ns FROM spans)",
+    ] {
+        let o = run(&[
+            "forensics",
+            input.to_str().unwrap(),
+            "--select",
+            bad,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&o), 2, "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--select"), "{bad}: {}", stderr(&o));
+    }
 }
 
 fn assert_schema(v: &Value) {
