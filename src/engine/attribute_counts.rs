@@ -64,13 +64,16 @@ pub async fn attribute_counts(
         .map_err(err)?;
     let batches = df.collect().await.map_err(err)?;
     let mut out = AttributeCounts::default();
-    let mut keys: HashMap<(AttributeSource, String), KeyAcc> = HashMap::new();
+    let mut keys: [HashMap<String, KeyAcc>; 2] = Default::default();
     for b in &batches {
         count_batch(q.name, b, &mut out, &mut keys)?;
     }
-    let mut list: Vec<KeyCounts> = keys
+    let [span, resource] = keys;
+    let mut list: Vec<KeyCounts> = span
         .into_iter()
-        .map(|((source, key), (rows, values, capped))| KeyCounts {
+        .map(|k| (AttributeSource::Span, k))
+        .chain(resource.into_iter().map(|k| (AttributeSource::Resource, k)))
+        .map(|(source, (key, (rows, values, capped)))| KeyCounts {
             source,
             key,
             rows,
@@ -129,7 +132,7 @@ fn count_batch(
     name: &str,
     b: &RecordBatch,
     out: &mut AttributeCounts,
-    keys: &mut HashMap<(AttributeSource, String), KeyAcc>,
+    keys: &mut [HashMap<String, KeyAcc>; 2],
 ) -> Result<(), EngineError> {
     let shape = |column: &str, reason: &str| EngineError::ResultShape {
         query: name.into(),
@@ -173,7 +176,14 @@ fn count_batch(
                 if k.is_null(j) {
                     continue;
                 }
-                let acc = keys.entry((*source, k.value(j).to_string())).or_default();
+                let key = k.value(j);
+                let map = &mut keys[*source as usize];
+                // Look up by the borrowed key: allocating a String per attribute of every
+                // request would dominate the pass.
+                if !map.contains_key(key) {
+                    map.insert(key.to_string(), KeyAcc::default());
+                }
+                let acc = map.get_mut(key).expect("inserted above");
                 acc.0[side] += 1;
                 let value = if v.is_null(j) { "" } else { v.value(j) };
                 if let Some(c) = acc.1.get_mut(value) {

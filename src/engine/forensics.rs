@@ -39,6 +39,7 @@ pub async fn forensics_input(
         let values = values.clone();
         async move { engine.query(q.name, q.sql, values).await.map(|r| (q, r.1)) }
     };
+    let timing = crate::timings::phase("forensics: failing traces, error spans, exposure");
     let (q, batches) = run(queries::FORENSICS_FAILING_SPANS).await?;
     let mut failing_spans = Vec::new();
     for b in &batches {
@@ -64,8 +65,10 @@ pub async fn forensics_input(
     for b in &batches {
         exposure.extend(exposure_rows(&q, b)?);
     }
+    drop(timing);
     let mut downstream = DownstreamInput::default();
     if let Some(last) = origin_keys.last() {
+        let _timing = crate::timings::phase("forensics: downstream spans");
         let q = queries::FORENSICS_DOWNSTREAM_SPANS;
         let mut values = values.clone();
         values.extend(
@@ -81,6 +84,7 @@ pub async fn forensics_input(
     }
     let attributes = match attributes {
         Some((select, baseline)) => {
+            let _timing = crate::timings::phase("forensics: attribute counts");
             Some(super::attribute_counts::attribute_counts(engine, params, select, baseline).await?)
         }
         None => None,
