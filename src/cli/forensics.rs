@@ -23,6 +23,35 @@ pub enum Format {
     Md,
 }
 
+/// `--origin-key`, shared by `forensics` and `report`.
+#[derive(Debug, Args)]
+pub struct OriginKeys {
+    /// Span attribute carrying the track a call originated on (W3C baggage copied into span
+    /// attributes), tried in the order given; repeat for several (at most 6).
+    #[arg(
+        long = "origin-key",
+        value_name = "KEY",
+        default_values_t = DEFAULT_ORIGIN_KEYS.map(String::from)
+    )]
+    pub keys: Vec<String>,
+}
+
+impl OriginKeys {
+    /// The keys, or an exit-2 error for a list the downstream query cannot take.
+    pub fn checked(&self) -> anyhow::Result<&[String]> {
+        if self.keys.len() > MAX_ORIGIN_KEYS {
+            bail!(
+                "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
+                self.keys.len()
+            );
+        }
+        if self.keys.iter().any(|k| k.is_empty()) {
+            bail!("--origin-key: a key is empty");
+        }
+        Ok(&self.keys)
+    }
+}
+
 /// `--baseline` of the attribute diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BaselineArg {
@@ -45,14 +74,9 @@ pub struct ForensicsArgs {
     /// comparisons.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
-    /// Span attribute carrying the track a call originated on (W3C baggage copied into span
-    /// attributes), tried in the order given; repeat for several (at most 6).
-    #[arg(
-        long = "origin-key",
-        value_name = "KEY",
-        default_values_t = DEFAULT_ORIGIN_KEYS.map(String::from)
-    )]
-    pub origin_keys: Vec<String>,
+    /// `--origin-key`.
+    #[command(flatten)]
+    pub origin: OriginKeys,
     /// Canary requests the attribute diff explains: `errors`, `slow` (slower than stable's p99
     /// of the same route) or an SQL condition on the request's columns (for example
     /// `"http_status_code = 503"` or `"span_attributes['app.region'] = 'eu'"`; parsed as one
@@ -88,20 +112,6 @@ pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
     "canary.track",
 ];
 
-/// Exit-2 errors for `--origin-key` lists the downstream query cannot take.
-pub fn check_origin_keys(keys: &[String]) -> anyhow::Result<()> {
-    if keys.len() > MAX_ORIGIN_KEYS {
-        bail!(
-            "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
-            keys.len()
-        );
-    }
-    if keys.iter().any(|k| k.is_empty()) {
-        bail!("--origin-key: a key is empty");
-    }
-    Ok(())
-}
-
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
@@ -110,7 +120,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
             args.alpha
         );
     }
-    check_origin_keys(&args.origin_keys)?;
+    let origin_keys = args.origin.checked()?;
     let analysis = args.analysis.config()?;
     let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
     let select = match args.select.trim() {
@@ -123,7 +133,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         BaselineArg::Rest => BaselineSet::Rest,
         BaselineArg::Stable => BaselineSet::Stable,
     };
-    let input = run.forensics_input(&args.origin_keys, Some((&select, baseline_set)))?;
+    let input = run.forensics_input(origin_keys, Some((&select, baseline_set)))?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,

@@ -1,6 +1,6 @@
 //! `canalyst report`: the analysis rendered as HTML, Markdown, JSON and charts in a directory.
 
-use super::forensics::{check_origin_keys, DEFAULT_ORIGIN_KEYS};
+use super::forensics::OriginKeys;
 use super::selection::AnalysisArgs;
 use crate::analysis::human_summary;
 use crate::forensics::{forensics, ForensicsOptions};
@@ -29,13 +29,9 @@ pub struct ReportArgs {
     /// originating track): raw inputs are then read without the span attributes.
     #[arg(long)]
     pub no_forensics: bool,
-    /// As for `canalyst forensics`: span attributes carrying the originating track.
-    #[arg(
-        long = "origin-key",
-        value_name = "KEY",
-        default_values_t = DEFAULT_ORIGIN_KEYS.map(String::from)
-    )]
-    pub origin_keys: Vec<String>,
+    /// As for `canalyst forensics`.
+    #[command(flatten)]
+    pub origin: OriginKeys,
 }
 
 /// Failing traces the report's `forensics` key lists (all are counted).
@@ -43,8 +39,8 @@ const REPORT_FORENSICS_LIMIT: usize = 50;
 
 /// Runs `canalyst report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    check_origin_keys(&args.origin_keys)?;
-    let keys = (!args.no_forensics).then_some(args.origin_keys.as_slice());
+    let keys = args.origin.checked()?;
+    let keys = (!args.no_forensics).then_some(keys);
     let (input, report, metrics, forensics_input) =
         args.analysis.run_analysis_metrics_forensics(true, keys)?;
     let forensics_report = match forensics_input {

@@ -344,6 +344,12 @@ fn exposure_rows(q: &Query, b: &RecordBatch) -> Result<Vec<Exposure>, EngineErro
     let n = n.as_primitive::<Int64Type>();
     let w = cast_to(q, b, "weighted", &DataType::Float64)?;
     let w = w.as_primitive::<Float64Type>();
+    let sq = cast_to(q, b, "weighted_sq", &DataType::Float64)?;
+    let sq = sq.as_primitive::<Float64Type>();
+    let lo = cast_to(q, b, "min_weight", &DataType::Float64)?;
+    let lo = lo.as_primitive::<Float64Type>();
+    let hi = cast_to(q, b, "max_weight", &DataType::Float64)?;
+    let hi = hi.as_primitive::<Float64Type>();
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
         let Some(side) = side(q, &sides, i)? else {
@@ -354,6 +360,9 @@ fn exposure_rows(q: &Query, b: &RecordBatch) -> Result<Vec<Exposure>, EngineErro
             side,
             requests: n.value(i).max(0) as u64,
             weighted: w.value(i),
+            weighted_sq: sq.value(i),
+            min_weight: lo.value(i),
+            max_weight: hi.value(i),
         });
     }
     Ok(out)

@@ -22,7 +22,7 @@
 //!   (R. Bhagwan, R. Kumar, R. Ramjee, G. Varghese, S. Mohapatra, H. Manoharan, P. Shah,
 //!   *Adtributor: Revenue Debugging in Advertising Systems*, NSDI 2014, §3.2) — signed by the
 //!   difference (an under-represented value scores below zero) and 0 unless the adjusted p is
-//!   below α. Ranked by score, then adjusted p, then key and value.
+//!   below α; `other` always scores 0. Ranked by score, then adjusted p, then key and value.
 
 use crate::model::traces::{AttributeCounts, AttributeSource, KeyCounts, RequestSelect};
 use crate::stats::fisher::fisher_exact_counts;
@@ -141,7 +141,8 @@ pub fn attribute_diff(
     let p: Vec<f64> = values.iter().map(|v| v.p_value).collect();
     for (v, q) in values.iter_mut().zip(benjamini_hochberg(&p)) {
         v.p_value_adjusted = q;
-        v.score = if q < alpha {
+        // `other` is not a value anyone can act on: tested and listed, never ranked on top.
+        v.score = if q < alpha && !v.is_other {
             surprise(v.selection_share, v.baseline_share) * v.difference_pp.signum()
         } else {
             0.0

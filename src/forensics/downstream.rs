@@ -419,10 +419,7 @@ fn judge(
         ));
     }
     for (i, c) in comparisons {
-        rows[i].affected |= matches!(
-            c.classification,
-            Classification::FailHigh | Classification::FailLow
-        );
+        rows[i].affected |= c.classification.is_fail();
         rows[i].comparisons.push(c);
     }
     let findings = findings(&rows, &canary_name(canary), &canary_name(baseline));
@@ -444,10 +441,7 @@ fn findings(rows: &[DownstreamGroup], canary: &str, stable: &str) -> Vec<Downstr
     let mut best: BTreeMap<&str, (&DownstreamGroup, &DownstreamComparison)> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.affected) {
         for c in &r.comparisons {
-            if !matches!(
-                c.classification,
-                Classification::FailHigh | Classification::FailLow
-            ) {
+            if !c.classification.is_fail() {
                 continue;
             }
             let q = c.p_value_adjusted.unwrap_or(1.0);

@@ -13,6 +13,7 @@
 
 pub mod attributes;
 pub mod downstream;
+pub mod sampling;
 pub mod signatures;
 pub mod template;
 pub mod trace;
@@ -158,6 +159,8 @@ pub struct ForensicsReport {
     /// Attribute values over-represented in the selected canary requests (see
     /// [`attributes`]); `null` when not computed.
     pub attributes: Option<AttributeDiff>,
+    /// Sampling weights per side, effective sample sizes and warnings (see [`sampling`]).
+    pub sampling: sampling::Sampling,
     /// Problems met while assembling the failing traces.
     pub trace_quality: TraceQuality,
     /// Parts of forensics not built yet, by their `forensics.json` key.
@@ -229,7 +232,11 @@ pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsRe
             };
             attributes::attribute_diff(c, &opts.select, baseline, opts.alpha)
         }),
+        sampling: sampling::sampling(
+            &input.exposure,
+            crate::analysis::judge::tail_samples_needed(0.99, opts.analysis.confidence()),
+        ),
         trace_quality,
-        not_built: vec!["structure", "sampling"],
+        not_built: vec!["structure"],
     }
 }

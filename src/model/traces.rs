@@ -80,6 +80,12 @@ pub struct Exposure {
     pub requests: u64,
     /// Requests weighted by their sampling weight.
     pub weighted: f64,
+    /// Sum of the squared weights (for Kish's effective sample size).
+    pub weighted_sq: f64,
+    /// Smallest weight.
+    pub min_weight: f64,
+    /// Largest weight.
+    pub max_weight: f64,
 }
 
 /// One span for downstream attribution. Names are indices into [`DownstreamInput::names`]

@@ -3,7 +3,7 @@
 //! [`escape::markdown`] in Markdown.
 
 use super::escape;
-use crate::analysis::findings::{AnalysisReport, Classification, Comparison};
+use crate::analysis::findings::{AnalysisReport, Comparison};
 use crate::forensics::downstream::{Attribution, DownstreamGroup, OriginStats};
 use crate::forensics::signatures::{Classification as SignatureClass, Signature};
 use crate::forensics::trace::FailingTrace;
@@ -158,6 +158,12 @@ pub fn text(r: &ForensicsReport) -> String {
             );
         }
     }
+    if !r.sampling.warnings.is_empty() {
+        let _ = writeln!(out, "\nsampling:");
+    }
+    for w in &r.sampling.warnings {
+        let _ = writeln!(out, "  {}", escape::clean(w, 4 * CELL));
+    }
     let q = &r.trace_quality;
     let problems = q.duplicate_span_ids
         + q.orphan_spans
@@ -269,6 +275,21 @@ pub fn markdown(r: &ForensicsReport) -> String {
             m(origin_message(t))
         );
     }
+    let sw = |w: &crate::forensics::sampling::SideWeights| {
+        format!(
+            "{} requests standing for {:.0}, effective sample size {:.1}",
+            w.requests, w.weighted_requests, w.effective_sample_size
+        )
+    };
+    let _ = writeln!(
+        out,
+        "\n## Sampling\n\nCanary: {}. Stable: {}.\n",
+        sw(&r.sampling.canary),
+        sw(&r.sampling.stable)
+    );
+    for w in &r.sampling.warnings {
+        let _ = writeln!(out, "- {}", m(w));
+    }
     let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
     out
 }
@@ -321,12 +342,7 @@ fn downstream_row(g: &DownstreamGroup, m: &dyn Fn(&str) -> String) -> String {
     let failed: Vec<String> = g
         .comparisons
         .iter()
-        .filter(|c| {
-            matches!(
-                c.classification,
-                Classification::FailHigh | Classification::FailLow
-            )
-        })
+        .filter(|c| c.classification.is_fail())
         .map(|c| {
             format!(
                 "{} {} {} (q={})",
@@ -398,12 +414,7 @@ pub fn linked_findings<'a>(
     report
         .comparisons
         .iter()
-        .filter(|c| {
-            matches!(
-                c.classification,
-                Classification::FailHigh | Classification::FailLow
-            )
-        })
+        .filter(|c| c.classification.is_fail())
         .map(|c| {
             let sigs = f
                 .signatures

@@ -593,3 +593,76 @@ fn broken_traces_are_counted_and_origin_search_still_finds_the_deepest_error() {
     }
     assert_eq!(q["examples"]["orphan_spans"][0], t);
 }
+
+#[test]
+fn sampling_weights_from_tracestate_give_weighted_counts_and_the_effective_sample_size() {
+    let dir = scratch().join("forensics-sampled");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Canary: 12 requests head-sampled at 50% (`ot=th:8`: weight 2) and 4 at 25% (`th:c`:
+    // weight 4); stable: 20 unsampled requests. One canary request fails.
+    let base = 1_767_225_600_000_000_000i64;
+    let span = |i: usize, th: Option<&str>, error: bool| {
+        let start = base + i as i64 * 1_000_000_000;
+        let ts = th.map_or(String::new(), |t| format!(",\"traceState\":\"ot=th:{t}\""));
+        let status = if error { "{\"code\":2}" } else { "{}" };
+        format!(
+            "{{\"traceId\":\"{:032x}\",\"spanId\":\"{:016x}\"{ts},\"name\":\"GET /\",\"kind\":2,\"startTimeUnixNano\":\"{start}\",\"endTimeUnixNano\":\"{}\",\"status\":{status}}}",
+            i + 1,
+            i + 1,
+            start + 20_000_000
+        )
+    };
+    let canary: Vec<String> = (0..16)
+        .map(|i| span(i, Some(if i < 12 { "8" } else { "c" }), i == 3))
+        .collect();
+    let stable: Vec<String> = (16..36).map(|i| span(i, None, false)).collect();
+    std::fs::write(
+        dir.join("s.jsonl"),
+        line("web", "canary", &canary) + &line("web", "stable", &stable),
+    )
+    .unwrap();
+    let o = run(&[
+        "forensics",
+        dir.to_str().unwrap(),
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-01T00:01:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = stdout_json(&o, "forensics on sampled spans");
+    assert_schema(&r);
+    let s = &r["sampling"];
+    let c = &s["canary"];
+    assert_eq!(c["requests"], 16);
+    assert_eq!(c["weighted_requests"], 12.0 * 2.0 + 4.0 * 4.0);
+    assert_eq!(
+        (&c["min_weight"], &c["max_weight"]),
+        (&2.0.into(), &4.0.into())
+    );
+    // Kish: (Σw)² / Σw² = 40² / (12·4 + 4·16).
+    let ess = c["effective_sample_size"].as_f64().unwrap();
+    assert!((ess - 1600.0 / 112.0).abs() < 1e-9, "{ess}");
+    assert_eq!(s["stable"]["effective_sample_size"], 20.0);
+    let w: Vec<&str> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(w[0].contains("2–4 on the canary, 1 on stable"), "{w:?}");
+    assert!(w[1].contains("mean weight 2.50 against 1.00"), "{w:?}");
+    assert!(
+        w[2].starts_with("web: the canary recorded 16 requests"),
+        "{w:?}"
+    );
+    // The failing request's signature counts 1 recorded span standing for 2 requests.
+    let sig = &r["signatures"][0];
+    assert_eq!(
+        (&sig["canary"]["count"], &sig["canary"]["weighted"]),
+        (&1.into(), &2.0.into())
+    );
+}
