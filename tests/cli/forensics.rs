@@ -432,6 +432,24 @@ fn sample_data_payment_errors_are_an_increased_signature_and_files_are_written()
     assert!(md.contains("## Error signatures") && md.contains("PaymentGatewayError"));
 }
 
+/// `canalyst forensics DIR` over 2026-01-01T00:00–00:01 as JSON, checked against the schema.
+fn first_minute_json(dir: &Path, what: &str) -> Value {
+    let o = run(&[
+        "forensics",
+        dir.to_str().unwrap(),
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-01T00:01:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = stdout_json(&o, what);
+    assert_schema(&r);
+    r
+}
+
 fn span(
     trace: &str,
     id: &str,
@@ -556,19 +574,7 @@ fn broken_traces_are_counted_and_origin_search_still_finds_the_deepest_error() {
     );
     std::fs::write(dir.join("a.jsonl"), a).unwrap();
     std::fs::write(dir.join("b.jsonl"), b).unwrap();
-    let o = run(&[
-        "forensics",
-        dir.to_str().unwrap(),
-        "--since",
-        "2026-01-01T00:00:00Z",
-        "--until",
-        "2026-01-01T00:01:00Z",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let r = stdout_json(&o, "forensics on broken traces");
-    assert_schema(&r);
+    let r = first_minute_json(&dir, "forensics on broken traces");
     let ft = &r["failing_traces"][0];
     assert_eq!(ft["trace_id"], t);
     assert_eq!(ft["track"], "both");
@@ -622,19 +628,7 @@ fn sampling_weights_from_tracestate_give_weighted_counts_and_the_effective_sampl
         line("web", "canary", &canary) + &line("web", "stable", &stable),
     )
     .unwrap();
-    let o = run(&[
-        "forensics",
-        dir.to_str().unwrap(),
-        "--since",
-        "2026-01-01T00:00:00Z",
-        "--until",
-        "2026-01-01T00:01:00Z",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let r = stdout_json(&o, "forensics on sampled spans");
-    assert_schema(&r);
+    let r = first_minute_json(&dir, "forensics on sampled spans");
     let s = &r["sampling"];
     let c = &s["canary"];
     assert_eq!(c["requests"], 16);
