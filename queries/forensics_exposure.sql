@@ -8,8 +8,11 @@
 -- (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive).
 --
 -- Output: service_name, side ('baseline' | 'canary'), requests (BIGINT), weighted (DOUBLE:
--- the sum of sample weights), ordered by service and side.
-SELECT service_name, side, CAST(COUNT(*) AS BIGINT) AS requests, SUM(sample_weight) AS weighted
+-- the sum of sample weights), weighted_sq (the sum of squared weights), min_weight,
+-- max_weight (DOUBLE), ordered by service and side.
+SELECT service_name, side, CAST(COUNT(*) AS BIGINT) AS requests, SUM(sample_weight) AS weighted,
+       SUM(sample_weight * sample_weight) AS weighted_sq, MIN(sample_weight) AS min_weight,
+       MAX(sample_weight) AS max_weight
 FROM (
     SELECT
         CAST(service_name AS VARCHAR) AS service_name,

@@ -48,6 +48,13 @@ pub enum Classification {
     Pass,
 }
 
+impl Classification {
+    /// Whether the comparison failed (`fail_high` or `fail_low`).
+    pub fn is_fail(self) -> bool {
+        matches!(self, Classification::FailHigh | Classification::FailLow)
+    }
+}
+
 /// The compared quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

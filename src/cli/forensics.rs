@@ -1,8 +1,11 @@
 //! `canalyst forensics`: failing traces with the span that started each failure, counts per
-//! origin and track, and error signatures compared between canary and stable.
+//! origin and track, error signatures compared between canary and stable, and services
+//! without a track of their own compared by the track their calls came from.
 
 use super::selection::AnalysisArgs;
+use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics, ForensicsOptions};
+use crate::model::traces::{BaselineSet, RequestSelect};
 use crate::pipeline::Columns;
 use crate::report::forensics::{markdown, text};
 use anyhow::{bail, Context};
@@ -20,6 +23,44 @@ pub enum Format {
     Md,
 }
 
+/// `--origin-key`, shared by `forensics` and `report`.
+#[derive(Debug, Args)]
+pub struct OriginKeys {
+    /// Span attribute carrying the track a call originated on (W3C baggage copied into span
+    /// attributes), tried in the order given; repeat for several (at most 6).
+    #[arg(
+        long = "origin-key",
+        value_name = "KEY",
+        default_values_t = DEFAULT_ORIGIN_KEYS.map(String::from)
+    )]
+    pub keys: Vec<String>,
+}
+
+impl OriginKeys {
+    /// The keys, or an exit-2 error for a list the downstream query cannot take.
+    pub fn checked(&self) -> anyhow::Result<&[String]> {
+        if self.keys.len() > MAX_ORIGIN_KEYS {
+            bail!(
+                "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
+                self.keys.len()
+            );
+        }
+        if self.keys.iter().any(|k| k.is_empty()) {
+            bail!("--origin-key: a key is empty");
+        }
+        Ok(&self.keys)
+    }
+}
+
+/// `--baseline` of the attribute diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArg {
+    /// The canary requests outside the selection.
+    Rest,
+    /// The baseline side's requests.
+    Stable,
+}
+
 /// Arguments of `canalyst forensics`.
 #[derive(Debug, Args)]
 #[command(
@@ -29,9 +70,23 @@ Example: canalyst forensics sample-data/otlp -o forensics/ --limit 20"
 )]
 pub struct ForensicsArgs {
     /// Inputs, sides, window (`--service` also names the service whose spans decide a
-    /// trace's track). `--config`/`--preset` are accepted and not used yet.
+    /// trace's track), and `--config`/`--preset`: analyze's statistics for the downstream
+    /// comparisons.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// `--origin-key`.
+    #[command(flatten)]
+    pub origin: OriginKeys,
+    /// Canary requests the attribute diff explains: `errors`, `slow` (slower than stable's p99
+    /// of the same route) or an SQL condition on the request's columns (for example
+    /// `"http_status_code = 503"` or `"span_attributes['app.region'] = 'eu'"`; parsed as one
+    /// expression, never spliced into a query).
+    #[arg(long, value_name = "errors|slow|SQL", default_value = "errors")]
+    pub select: String,
+    /// What the selection is compared against: `rest` (the other canary requests) or `stable`
+    /// (the baseline side's requests).
+    #[arg(long = "baseline", value_enum, default_value_t = BaselineArg::Rest)]
+    pub baseline_set: BaselineArg,
     /// Failing traces to list (all are counted).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
@@ -46,6 +101,17 @@ pub struct ForensicsArgs {
     pub format: Format,
 }
 
+/// The default `--origin-key`s: the OpenTelemetry BaggageSpanProcessor writes a baggage entry
+/// under its own key, so `deployment.stage` is what a `deployment.stage=canary` baggage entry
+/// becomes; the `baggage.` forms are what some processors prefix.
+pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
+    "deployment.stage",
+    "deployment.track",
+    "baggage.deployment.stage",
+    "baggage.deployment.track",
+    "canary.track",
+];
+
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
@@ -54,13 +120,31 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
             args.alpha
         );
     }
+    let origin_keys = args.origin.checked()?;
+    let analysis = args.analysis.config()?;
     let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
-    let input = run.forensics_input()?;
+    let select = match args.select.trim() {
+        "errors" => RequestSelect::Errors,
+        "slow" => RequestSelect::Slow,
+        "" => bail!("--select: empty; give errors, slow or an SQL condition"),
+        sql => RequestSelect::Sql(sql.to_string()),
+    };
+    let baseline_set = match args.baseline_set {
+        BaselineArg::Rest => BaselineSet::Rest,
+        BaselineArg::Stable => BaselineSet::Stable,
+    };
+    let input = run.forensics_input(origin_keys, Some((&select, baseline_set)))?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,
+        analysis,
+        select,
+        baseline_set,
     };
-    let report = forensics(&input, opts);
+    let report = {
+        let _timing = crate::timings::phase("forensics");
+        forensics(&input, &opts)
+    };
     let json = serde_json::to_string_pretty(&report)? + "\n";
     let md = markdown(&report);
     if let Some(dir) = &args.output {

@@ -1,8 +1,10 @@
 //! `canalyst report`: the analysis rendered as HTML, Markdown, JSON and charts in a directory.
 
+use super::forensics::OriginKeys;
 use super::selection::AnalysisArgs;
 use crate::analysis::human_summary;
-use crate::report::write_report_with_metrics;
+use crate::forensics::{forensics, ForensicsOptions};
+use crate::report::write_report_with_forensics;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -23,11 +25,38 @@ pub struct ReportArgs {
     /// Report title (default names the two sides).
     #[arg(long)]
     pub title: Option<String>,
+    /// Leave out the Forensics section (failing traces, error signatures, downstream by
+    /// originating track): raw inputs are then read without the span attributes.
+    #[arg(long)]
+    pub no_forensics: bool,
+    /// As for `canalyst forensics`.
+    #[command(flatten)]
+    pub origin: OriginKeys,
 }
+
+/// Failing traces the report's `forensics` key lists (all are counted).
+const REPORT_FORENSICS_LIMIT: usize = 50;
 
 /// Runs `canalyst report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    let (input, report, metrics) = args.analysis.run_analysis_and_metrics(true)?;
+    let keys = args.origin.checked()?;
+    let keys = (!args.no_forensics).then_some(keys);
+    let (input, report, metrics, forensics_input) =
+        args.analysis.run_analysis_metrics_forensics(true, keys)?;
+    let forensics_report = match forensics_input {
+        Some(fi) => {
+            let cfg = args.analysis.config()?;
+            let opts = ForensicsOptions {
+                limit: REPORT_FORENSICS_LIMIT,
+                alpha: cfg.alpha,
+                analysis: cfg,
+                ..ForensicsOptions::default()
+            };
+            let _timing = crate::timings::phase("forensics");
+            Some(forensics(&fi, &opts))
+        }
+        None => None,
+    };
     let title = args.title.clone().unwrap_or_else(|| {
         let side = |s: &crate::model::comparison::Selector| {
             [s.track.as_deref(), s.version.as_deref()]
@@ -42,7 +71,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             side(&report.baseline)
         )
     });
-    let files = write_report_with_metrics(&args.output, &report, &input, metrics.as_ref(), &title)?;
+    let files = write_report_with_forensics(
+        &args.output,
+        &report,
+        &input,
+        metrics.as_ref(),
+        forensics_report.as_ref(),
+        &title,
+    )?;
     eprintln!("canalyst: wrote {}", files.html.display());
     print!("{}", human_summary(&report));
     Ok(report.verdict.exit_code())

@@ -7,6 +7,7 @@ use crate::ingest::IngestOptions;
 use crate::model::comparison::{ComparisonInput, GroupLevel, Selector};
 use crate::model::metric_series::MetricSeries;
 use crate::model::time::parse_rfc3339;
+use crate::model::traces::ForensicsInput;
 use crate::pipeline::{Columns, PreparedRun, Selection, Sources};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -145,8 +146,30 @@ impl AnalysisArgs {
         &self,
         with_series: bool,
     ) -> anyhow::Result<(ComparisonInput, AnalysisReport, Option<MetricSeries>)> {
+        let (input, report, series, _) = self.run_analysis_metrics_forensics(with_series, None)?;
+        Ok((input, report, series))
+    }
+
+    /// [`Self::run_analysis_and_metrics`], plus the forensics input of the same sides, service
+    /// and window when `origin_keys` is given (raw inputs are then read with the columns
+    /// forensics needs).
+    #[allow(clippy::type_complexity)]
+    pub fn run_analysis_metrics_forensics(
+        &self,
+        with_series: bool,
+        origin_keys: Option<&[String]>,
+    ) -> anyhow::Result<(
+        ComparisonInput,
+        AnalysisReport,
+        Option<MetricSeries>,
+        Option<ForensicsInput>,
+    )> {
         let cfg = self.config()?;
-        let run = self.prepare(Columns::Analysis, cfg.levels.clone())?;
+        let columns = match origin_keys {
+            Some(_) => Columns::Forensics,
+            None => Columns::Analysis,
+        };
+        let run = self.prepare(columns, cfg.levels.clone())?;
         let input = run.comparison_input();
         let metrics = cfg
             .metric_analysis
@@ -154,6 +177,9 @@ impl AnalysisArgs {
             .then(|| run.metric_data())
             .transpose()?;
         let series = with_series.then(|| run.series()).transpose()?;
+        let forensics = origin_keys
+            .map(|keys| run.forensics_input(keys, None))
+            .transpose()?;
         let (input, quality) = run.into_parts();
         let w = input.window;
         cfg.check_looks(
@@ -164,6 +190,6 @@ impl AnalysisArgs {
         let timing = crate::timings::phase("statistics and verdict");
         let report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
         drop(timing);
-        Ok((input, report, series))
+        Ok((input, report, series, forensics))
     }
 }

@@ -1,28 +1,45 @@
-//! Forensics input: the spans of failing traces, the error spans and the requests per service
-//! and side, read with the shipped `forensics_*.sql` queries and turned into the plain rows of
+//! Forensics input: the spans of failing traces, the error spans, the requests per service
+//! and side, and every span's tree links and originating-track attribute, read with the
+//! shipped `forensics_*.sql` queries and turned into the plain rows of
 //! [`crate::model::traces`].
 
 use super::context::Engine;
 use super::queries::{self, Params, Query};
 use super::EngineError;
-use crate::model::comparison::Side;
-use crate::model::traces::{ErrorSpan, Exposure, ForensicsInput, TraceSpan};
+use crate::model::comparison::{Selector, Side};
+use crate::model::traces::{
+    BaselineSet, DownstreamInput, ErrorSpan, Exposure, ForensicsInput, RequestSelect, TraceSpan,
+    TreeSpan,
+};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use datafusion::common::ScalarValue;
+use std::collections::HashMap;
 
-/// Reads the forensics input of `params` (selectors, service, window) from `engine`.
+/// Most span attribute keys an originating track is looked up in
+/// (`forensics_downstream_spans.sql` has this many slots).
+pub const MAX_ORIGIN_KEYS: usize = 6;
+
+/// Reads the forensics input of `params` (selectors, service, window) from `engine`. With
+/// `origin_keys` (at most [`MAX_ORIGIN_KEYS`], each bound as a parameter) it also reads every
+/// span for downstream attribution; with none it skips that pass. With `attributes` it counts
+/// attribute values over that selection and baseline
+/// ([`super::attribute_counts::attribute_counts`]).
 pub async fn forensics_input(
     engine: &Engine,
     params: &Params,
+    origin_keys: &[String],
+    attributes: Option<(&RequestSelect, BaselineSet)>,
 ) -> Result<ForensicsInput, EngineError> {
     let values = params.values();
     let run = |q: Query| {
         let values = values.clone();
         async move { engine.query(q.name, q.sql, values).await.map(|r| (q, r.1)) }
     };
+    let timing = crate::timings::phase("forensics: failing traces, error spans, exposure");
     let (q, batches) = run(queries::FORENSICS_FAILING_SPANS).await?;
     let mut failing_spans = Vec::new();
     for b in &batches {
@@ -48,6 +65,30 @@ pub async fn forensics_input(
     for b in &batches {
         exposure.extend(exposure_rows(&q, b)?);
     }
+    drop(timing);
+    let mut downstream = DownstreamInput::default();
+    if let Some(last) = origin_keys.last() {
+        let _timing = crate::timings::phase("forensics: downstream spans");
+        let q = queries::FORENSICS_DOWNSTREAM_SPANS;
+        let mut values = values.clone();
+        values.extend(
+            (0..MAX_ORIGIN_KEYS)
+                .map(|i| ScalarValue::Utf8(Some(origin_keys.get(i).unwrap_or(last).clone()))),
+        );
+        let (_, batches) = engine.query(q.name, q.sql, values).await?;
+        let mut names = Names::default();
+        for b in &batches {
+            tree_rows(&q, b, params, &mut names, &mut downstream.spans)?;
+        }
+        downstream.names = names.list;
+    }
+    let attributes = match attributes {
+        Some((select, baseline)) => {
+            let _timing = crate::timings::phase("forensics: attribute counts");
+            Some(super::attribute_counts::attribute_counts(engine, params, select, baseline).await?)
+        }
+        None => None,
+    };
     Ok(ForensicsInput {
         baseline: params.baseline.clone(),
         canary: params.canary.clone(),
@@ -56,7 +97,92 @@ pub async fn forensics_input(
         failing_spans,
         error_spans,
         exposure,
+        downstream,
+        attributes,
     })
+}
+
+/// Interned names: each distinct string once, with its index.
+#[derive(Default)]
+struct Names {
+    index: HashMap<String, u32>,
+    list: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.index.insert(s.to_string(), i);
+        self.list.push(s.to_string());
+        i
+    }
+}
+
+/// The side an originating-track value names: the baseline's or canary's track (or version,
+/// for sides selected by version), baseline first as in the side `CASE` of the queries.
+fn origin_side(v: &str, baseline: &Selector, canary: &Selector) -> Option<Side> {
+    let names = |s: &Selector| s.track.as_deref() == Some(v) || s.version.as_deref() == Some(v);
+    if names(baseline) {
+        Some(Side::Baseline)
+    } else if names(canary) {
+        Some(Side::Canary)
+    } else {
+        None
+    }
+}
+
+fn tree_rows(
+    q: &Query,
+    b: &RecordBatch,
+    params: &Params,
+    names: &mut Names,
+    out: &mut Vec<TreeSpan>,
+) -> Result<(), EngineError> {
+    let (trace, span, parent) = (
+        ids(q, b, "trace_id")?,
+        ids(q, b, "span_id")?,
+        ids(q, b, "parent_span_id")?,
+    );
+    let (service, name, sides, origin) = (
+        strings(q, b, "service_name")?,
+        strings(q, b, "span_name")?,
+        strings(q, b, "side")?,
+        strings(q, b, "origin_value")?,
+    );
+    let (is_error, in_window) = (flags(q, b, "is_error")?, flags(q, b, "in_window")?);
+    let dur = cast_to(q, b, "duration_ns", &DataType::Int64)?;
+    let dur = dur.as_primitive::<Int64Type>();
+    let weight = cast_to(q, b, "sample_weight", &DataType::Float64)?;
+    let weight = weight.as_primitive::<Float64Type>();
+    out.reserve(b.num_rows());
+    for i in 0..b.num_rows() {
+        let (Some(trace_id), Some(span_id)) = (id(&trace, i), id(&span, i)) else {
+            continue;
+        };
+        out.push(TreeSpan {
+            trace_id,
+            span_id,
+            parent_span_id: id(&parent, i),
+            service: names.id(service.value(i)),
+            span_name: names.id(name.value(i)),
+            duration_ns: dur.value(i),
+            is_error: is_error.is_valid(i) && is_error.value(i),
+            weight: if weight.is_null(i) {
+                1.0
+            } else {
+                weight.value(i)
+            },
+            side: side(q, &sides, i)?,
+            origin: (!origin.is_null(i))
+                .then(|| origin_side(origin.value(i), &params.baseline, &params.canary))
+                .flatten(),
+            in_window: in_window.is_valid(i) && in_window.value(i),
+        });
+    }
+    Ok(())
 }
 
 /// Column `name` of `b`, or a [`EngineError::ResultShape`] naming the query.
@@ -218,6 +344,12 @@ fn exposure_rows(q: &Query, b: &RecordBatch) -> Result<Vec<Exposure>, EngineErro
     let n = n.as_primitive::<Int64Type>();
     let w = cast_to(q, b, "weighted", &DataType::Float64)?;
     let w = w.as_primitive::<Float64Type>();
+    let sq = cast_to(q, b, "weighted_sq", &DataType::Float64)?;
+    let sq = sq.as_primitive::<Float64Type>();
+    let lo = cast_to(q, b, "min_weight", &DataType::Float64)?;
+    let lo = lo.as_primitive::<Float64Type>();
+    let hi = cast_to(q, b, "max_weight", &DataType::Float64)?;
+    let hi = hi.as_primitive::<Float64Type>();
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
         let Some(side) = side(q, &sides, i)? else {
@@ -228,6 +360,9 @@ fn exposure_rows(q: &Query, b: &RecordBatch) -> Result<Vec<Exposure>, EngineErro
             side,
             requests: n.value(i).max(0) as u64,
             weighted: w.value(i),
+            weighted_sq: sq.value(i),
+            min_weight: lo.value(i),
+            max_weight: hi.value(i),
         });
     }
     Ok(out)

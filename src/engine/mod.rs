@@ -6,6 +6,7 @@
 //! ([`scan`], the definitions of the shipped samples queries) and builds the per-group samples
 //! of [`crate::model::comparison`] in parallel with rayon. `docs/engine.md` is the user guide.
 
+pub mod attribute_counts;
 pub mod context;
 pub mod ddsketch;
 pub mod forensics;

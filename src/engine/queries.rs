@@ -103,6 +103,18 @@ query!(
     "forensics_exposure.sql",
     "Requests per service and side inside the window."
 );
+query!(
+    FORENSICS_DOWNSTREAM_SPANS,
+    "forensics_downstream_spans.sql",
+    "Every span with its own side and the originating-track attribute, for downstream \
+     attribution."
+);
+query!(
+    FORENSICS_ATTRIBUTE_REQUESTS,
+    "forensics_attribute_requests.sql",
+    "Every request of either side with its attribute maps and the baseline p99 of its route, \
+     for the attribute diff."
+);
 
 query!(
     BACKTEST_REQUESTS,
@@ -126,6 +138,8 @@ pub const ALL: &[Query] = &[
     FORENSICS_FAILING_SPANS,
     FORENSICS_ERROR_SPANS,
     FORENSICS_EXPOSURE,
+    FORENSICS_DOWNSTREAM_SPANS,
+    FORENSICS_ATTRIBUTE_REQUESTS,
     BACKTEST_REQUESTS,
 ];
 

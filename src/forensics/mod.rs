@@ -1,21 +1,29 @@
 //! Forensics: why the canary failed. From the spans of one selection (two sides, a service,
 //! a window) it lists the failing traces with the span that started each failure
 //! ([`trace`]), counts them per origin and track, and groups every error span into
-//! signatures with an exact canary-versus-stable test ([`signatures`], [`template`]).
+//! signatures with an exact canary-versus-stable test ([`signatures`], [`template`]), and
+//! compares services without a track of their own by the track their calls came from
+//! ([`downstream`]).
 //!
 //! Pure: it reads a [`ForensicsInput`] (filled by the engine) and returns a
 //! [`ForensicsReport`]; `report::forensics` renders it as text or Markdown, serde as
 //! `forensics.json` (schema `docs/forensics.schema.json`). Not built yet (issue 10, parts
-//! 3–6): downstream attribution by originating track, attribute diff, trace-structure diff,
-//! and sampling weights in the tests.
+//! 5–6): trace-structure diff, and sampling weights in the tests. The attribute diff
+//! ([`attributes`]) ranks attribute values of the selected canary requests.
 
+pub mod attributes;
+pub mod downstream;
+pub mod sampling;
 pub mod signatures;
 pub mod template;
 pub mod trace;
 
+use crate::analysis::config::AnalysisConfig;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
-use crate::model::traces::ForensicsInput;
+use crate::model::traces::{BaselineSet, ForensicsInput, RequestSelect};
+use attributes::AttributeDiff;
+use downstream::{DownstreamFinding, DownstreamGroup, DownstreamSummary};
 use serde::Serialize;
 use signatures::Signature;
 use std::collections::BTreeMap;
@@ -25,12 +33,18 @@ use trace::{FailingTrace, TraceQuality, TraceTrack};
 pub const FORENSICS_FORMAT_VERSION: u32 = 1;
 
 /// Options of a forensics run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ForensicsOptions {
     /// Failing traces listed (all are counted).
     pub limit: usize,
     /// Level of the signature classification (on BH-adjusted p-values).
     pub alpha: f64,
+    /// analyze's configuration: the statistics of the downstream comparisons.
+    pub analysis: AnalysisConfig,
+    /// The attribute diff's selection.
+    pub select: RequestSelect,
+    /// What the selection is compared against.
+    pub baseline_set: BaselineSet,
 }
 
 impl Default for ForensicsOptions {
@@ -38,6 +52,9 @@ impl Default for ForensicsOptions {
         Self {
             limit: 100,
             alpha: 0.05,
+            analysis: AnalysisConfig::default_preset(),
+            select: RequestSelect::Errors,
+            baseline_set: BaselineSet::Rest,
         }
     }
 }
@@ -132,6 +149,18 @@ pub struct ForensicsReport {
     pub origins: Vec<OriginCount>,
     /// Error signatures (see [`signatures`]).
     pub signatures: Vec<Signature>,
+    /// How the spans of services without a track of their own were attributed.
+    pub downstream_summary: DownstreamSummary,
+    /// Per (untracked service, operation): spans by originating track and their comparison
+    /// (see [`downstream`]), affected groups first.
+    pub downstream: Vec<DownstreamGroup>,
+    /// One sentence per affected untracked service.
+    pub downstream_findings: Vec<DownstreamFinding>,
+    /// Attribute values over-represented in the selected canary requests (see
+    /// [`attributes`]); `null` when not computed.
+    pub attributes: Option<AttributeDiff>,
+    /// Sampling weights per side, effective sample sizes and warnings (see [`sampling`]).
+    pub sampling: sampling::Sampling,
     /// Problems met while assembling the failing traces.
     pub trace_quality: TraceQuality,
     /// Parts of forensics not built yet, by their `forensics.json` key.
@@ -139,7 +168,7 @@ pub struct ForensicsReport {
 }
 
 /// Runs forensics over `input`.
-pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsReport {
+pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsReport {
     let (traces, trace_quality) = trace::failing_traces(&input.failing_spans, input.window);
     let mut counts = TrackCounts::default();
     let mut by_origin: BTreeMap<(String, String, Option<String>), TrackCounts> = BTreeMap::new();
@@ -174,6 +203,13 @@ pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsRep
         )
     });
     let listed: Vec<FailingTrace> = traces.into_iter().take(opts.limit).collect();
+    let down = downstream::downstream(
+        &input.downstream,
+        &input.baseline,
+        &input.canary,
+        input.window,
+        &opts.analysis,
+    );
     ForensicsReport {
         format_version: FORENSICS_FORMAT_VERSION,
         baseline: input.baseline.clone(),
@@ -186,7 +222,21 @@ pub fn forensics(input: &ForensicsInput, opts: ForensicsOptions) -> ForensicsRep
         failing_traces: listed,
         origins,
         signatures: signatures::signatures(&input.error_spans, &input.exposure, opts.alpha),
+        downstream_summary: down.summary,
+        downstream: down.groups,
+        downstream_findings: down.findings,
+        attributes: input.attributes.as_ref().map(|c| {
+            let baseline = match opts.baseline_set {
+                BaselineSet::Rest => "rest",
+                BaselineSet::Stable => "stable",
+            };
+            attributes::attribute_diff(c, &opts.select, baseline, opts.alpha)
+        }),
+        sampling: sampling::sampling(
+            &input.exposure,
+            crate::analysis::judge::tail_samples_needed(0.99, opts.analysis.confidence()),
+        ),
         trace_quality,
-        not_built: vec!["downstream", "attributes", "structure", "sampling"],
+        not_built: vec!["structure"],
     }
 }

@@ -280,12 +280,18 @@ mod tests {
                 side: Side::Canary,
                 requests: canary,
                 weighted: canary as f64 * 2.0,
+                weighted_sq: canary as f64 * 4.0,
+                min_weight: 2.0,
+                max_weight: 2.0,
             },
             Exposure {
                 service: "cart".into(),
                 side: Side::Baseline,
                 requests: stable,
                 weighted: stable as f64 * 2.0,
+                weighted_sq: stable as f64 * 4.0,
+                min_weight: 2.0,
+                max_weight: 2.0,
             },
         ]
     }

@@ -5,15 +5,23 @@
 //! Definitions are those of `canalyst forensics` (README "Forensics"): a failing trace has an
 //! error root span; its origin is the error span on the error path from the root (the error
 //! spans reachable through error spans) with no error child on it, the deepest, ties by
-//! earliest end then smallest span id; its track is the set of tracks of all its spans
-//! (every simulated service runs both tracks).
+//! earliest end then smallest span id; its track is the set of the sides canalyst reads on its
+//! spans (a tracked service's own track, a mesh service's `deployment.stage` baggage
+//! attribute; a mesh service without baggage is on neither side).
+//!
+//! The `downstream` part counts, per (untracked service, span name, originating track), the
+//! spans starting at or after the canary start, and how their originating track is known:
+//! from baggage, or from the trace tree (the nearest ancestor whose service has a track).
 
-use super::scenario::{FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE};
-use super::simulate::SimTrace;
-use super::topology::{Track, SERVICES};
+use super::scenario::{
+    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGION_KEY,
+    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+};
+use super::simulate::{Operation, SimTrace};
+use super::topology::{rt, Track, ROUTES, SERVICES};
 use crate::model::ids::to_hex;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One failing trace and its origin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,7 +30,7 @@ pub struct TruthFailingTrace {
     pub trace_id: String,
     /// Root span start, ns since the Unix epoch.
     pub start_unix_nano: i64,
-    /// `canary`, `stable` or `both`: the tracks of the trace's spans.
+    /// `canary`, `stable`, `both` or `neither`: the sides of the trace's spans.
     pub track: &'static str,
     /// Origin span id, lower-case hex.
     pub origin_span_id: String,
@@ -55,6 +63,76 @@ pub struct TruthSignature {
     pub distinct_messages: u64,
 }
 
+/// Spans of one (untracked service, span name, originating track) from the canary start on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthDownstreamGroup {
+    /// Service (one of the mesh's untracked services).
+    pub service: &'static str,
+    /// Span name (the operation).
+    pub operation: &'static str,
+    /// `canary` or `stable`: the track of the request that caused the span.
+    pub origin_track: &'static str,
+    /// Spans.
+    pub spans: u64,
+    /// Error spans among them.
+    pub errors: u64,
+    /// Spans whose originating track a `deployment.stage` span attribute carries.
+    pub by_baggage: u64,
+    /// Spans whose originating track only the trace tree gives.
+    pub by_trace_tree: u64,
+    /// Spans made slow by the mesh's injected database slowdown.
+    pub slowed: u64,
+}
+
+/// An injected downstream regression: what `canalyst forensics` must find.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthDownstreamEffect {
+    /// Service.
+    pub service: &'static str,
+    /// Span name.
+    pub operation: &'static str,
+    /// `error_rate` or `latency_p99`.
+    pub metric: &'static str,
+    /// What was injected.
+    pub description: String,
+}
+
+/// The attribute the mesh concentrates canary frontend errors on, and the counts an attribute
+/// diff of canary frontend requests (`--service frontend`, selection: error requests,
+/// baseline: the other canary requests) must find, from the canary start on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthAttribute {
+    /// Span attribute key.
+    pub key: &'static str,
+    /// The value the errors concentrate on.
+    pub value: &'static str,
+    /// Canary frontend requests that are errors (the selection).
+    pub selection_requests: u64,
+    /// Canary frontend requests that are not (the baseline).
+    pub baseline_requests: u64,
+    /// Selection requests with the value.
+    pub selection_with_value: u64,
+    /// Baseline requests with the value.
+    pub baseline_with_value: u64,
+}
+
+/// The `downstream` part of the forensics truth (the mesh).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DownstreamTruth {
+    /// Services without a track of their own.
+    pub untracked_services: Vec<&'static str>,
+    /// Those of them whose spans carry `deployment.stage` from baggage.
+    pub baggage_services: Vec<&'static str>,
+    /// Per (service, operation, originating track), sorted.
+    pub groups: Vec<TruthDownstreamGroup>,
+    /// Untracked spans with no tracked ancestor (no originating track).
+    pub unattributed_spans: u64,
+    /// The injected downstream regressions.
+    pub effects: Vec<TruthDownstreamEffect>,
+    #[serde(skip)]
+    by_key: BTreeMap<(&'static str, &'static str, &'static str), TruthDownstreamGroup>,
+}
+
 /// The `forensics` section of `truth.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ForensicsTruth {
@@ -62,6 +140,10 @@ pub struct ForensicsTruth {
     pub failing_traces: Vec<TruthFailingTrace>,
     /// The injected fault's signature.
     pub fault_signature: TruthSignature,
+    /// Downstream spans by originating track.
+    pub downstream: DownstreamTruth,
+    /// The attribute errors concentrate on.
+    pub attribute: TruthAttribute,
     #[serde(skip)]
     messages: BTreeSet<String>,
 }
@@ -70,13 +152,45 @@ impl ForensicsTruth {
     /// Records `trace` if its root starts at or after `since`.
     pub fn observe(&mut self, trace: &SimTrace, since: i64) {
         let spans = &trace.spans;
+        for sp in spans
+            .iter()
+            .filter(|s| s.start_ns >= since && s.side() == Some(Track::Canary))
+        {
+            if let Operation::Server {
+                region: Some(r), ..
+            } = &sp.op
+            {
+                let a = &mut self.attribute;
+                let hit = u64::from(*r == MESH_BAD_REGION);
+                if sp.error.is_some() {
+                    a.selection_requests += 1;
+                    a.selection_with_value += hit;
+                } else {
+                    a.baseline_requests += 1;
+                    a.baseline_with_value += hit;
+                }
+            }
+        }
+        for sp in spans.iter().filter(|s| s.untracked && s.start_ns >= since) {
+            let Some(origin) = sp.origin else {
+                self.downstream.unattributed_spans += 1;
+                continue;
+            };
+            let key = (SERVICES[sp.service].name, sp.name, origin.name());
+            let g = self.downstream.by_key.entry(key).or_default();
+            g.spans += 1;
+            g.errors += u64::from(sp.error.is_some());
+            g.by_baggage += u64::from(sp.stage.is_some());
+            g.by_trace_tree += u64::from(sp.stage.is_none());
+            g.slowed += u64::from(sp.slowed);
+        }
         let Some(root) = spans.first().filter(|r| r.start_ns >= since) else {
             return;
         };
         for sp in spans {
             if let Some(e) = sp.error.as_ref().filter(|e| e.fault) {
-                self.fault_signature.canary_count += u64::from(sp.track == Track::Canary);
-                self.fault_signature.stable_count += u64::from(sp.track == Track::Stable);
+                self.fault_signature.canary_count += u64::from(sp.side() == Some(Track::Canary));
+                self.fault_signature.stable_count += u64::from(sp.side() == Some(Track::Stable));
                 self.messages.insert(e.message.to_string());
                 self.fault_signature.service = SERVICES[sp.service].name;
                 self.fault_signature.span_name = sp.name;
@@ -109,14 +223,15 @@ impl ForensicsTruth {
             })
             .unwrap_or(0);
         let o = &spans[origin];
-        let tracks: BTreeSet<Track> = spans.iter().map(|s| s.track).collect();
+        let tracks: BTreeSet<Track> = spans.iter().filter_map(|s| s.side()).collect();
         let track = match (
             tracks.contains(&Track::Canary),
             tracks.contains(&Track::Stable),
         ) {
             (true, true) => "both",
             (true, false) => "canary",
-            _ => "stable",
+            (false, true) => "stable",
+            (false, false) => "neither",
         };
         self.failing_traces.push(TruthFailingTrace {
             trace_id: to_hex(&trace.trace_id),
@@ -141,6 +256,21 @@ impl ForensicsTruth {
             a.span_name = b.span_name;
         }
         self.messages.extend(o.messages.iter().cloned());
+        let (a, b) = (&mut self.attribute, &o.attribute);
+        a.selection_requests += b.selection_requests;
+        a.baseline_requests += b.baseline_requests;
+        a.selection_with_value += b.selection_with_value;
+        a.baseline_with_value += b.baseline_with_value;
+        let d = &mut self.downstream;
+        d.unattributed_spans += o.downstream.unattributed_spans;
+        for (k, g) in &o.downstream.by_key {
+            let a = d.by_key.entry(*k).or_default();
+            a.spans += g.spans;
+            a.errors += g.errors;
+            a.by_baggage += g.by_baggage;
+            a.by_trace_tree += g.by_trace_tree;
+            a.slowed += g.slowed;
+        }
     }
 
     /// The section as written: traces sorted, the signature's constant fields filled.
@@ -152,6 +282,43 @@ impl ForensicsTruth {
         s.exception_type = FAULT_EXCEPTION_TYPE;
         s.message_template = FAULT_MESSAGE_TEMPLATE;
         s.distinct_messages = self.messages.len() as u64;
+        self.attribute.key = MESH_REGION_KEY;
+        self.attribute.value = MESH_BAD_REGION;
+        let d = &mut self.downstream;
+        let name = |v: &[usize]| v.iter().map(|&i| SERVICES[i].name).collect();
+        d.untracked_services = name(&MESH_UNTRACKED);
+        d.baggage_services = name(&MESH_BAGGAGE);
+        d.groups = std::mem::take(&mut d.by_key)
+            .into_iter()
+            .map(
+                |((service, operation, origin_track), g)| TruthDownstreamGroup {
+                    service,
+                    operation,
+                    origin_track,
+                    ..g
+                },
+            )
+            .collect();
+        let cart = &ROUTES[rt::CART_GET];
+        d.effects = vec![
+            TruthDownstreamEffect {
+                service: SERVICES[cart.service].name,
+                operation: cart.span_name,
+                metric: "error_rate",
+                description: format!(
+                    "{FAULT_EXCEPTION_TYPE} in a share of the requests originating on the canary"
+                ),
+            },
+            TruthDownstreamEffect {
+                service: SERVICES[MESH_SLOW_DB.0].name,
+                operation: MESH_SLOW_DB.1,
+                metric: "latency_p99",
+                description: format!(
+                    "×{MESH_SLOW_FACTOR} slower on {:.0}% of the calls originating on the canary",
+                    MESH_SLOW_PROBABILITY * 100.0
+                ),
+            },
+        ];
         self
     }
 }

@@ -400,7 +400,7 @@ impl Recorder {
     ) {
         for r in requests {
             let end = r.start_ns + r.duration_ns;
-            let rid = resource_id(r.service, r.track);
+            let rid = r.resource;
             let generation = u8::from(rid == self.restart.resource && end >= self.restart.at_ns);
             let inst = Instance {
                 resource: rid,
@@ -979,6 +979,8 @@ mod tests {
         Request {
             service: svc::FRONTEND,
             track,
+            resource: resource_id(svc::FRONTEND, track),
+            side: Some(track),
             route,
             start_ns: S + at_s * NS_PER_SEC,
             duration_ns: 10_000_000,

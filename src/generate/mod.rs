@@ -172,12 +172,15 @@ impl Stats {
             }
             for r in t.requests().filter(|r| r.start_ns >= canary_start) {
                 let c = &mut self.counts[r.route];
-                match r.track {
-                    Track::Stable => {
+                // By the side canalyst reads: a mesh service's request without baggage is on
+                // neither side.
+                match r.side {
+                    None => {}
+                    Some(Track::Stable) => {
                         c.stable_requests += 1;
                         c.stable_errors += u64::from(r.error);
                     }
-                    Track::Canary => {
+                    Some(Track::Canary) => {
                         c.canary_requests += 1;
                         c.canary_errors += u64::from(r.error);
                     }

@@ -1,4 +1,5 @@
-//! Resource attributes of each (service, track) deployment: one pod per deployment.
+//! Resource attributes of each (service, track) deployment, and of the one deployment without
+//! a track a mesh service runs: one pod per deployment.
 
 use super::simulate::{AttrValue, ResourceId, RESOURCES};
 use super::topology::{Track, SERVICES};
@@ -7,14 +8,22 @@ use std::borrow::Cow;
 /// Schema URL the simulated SDKs declare.
 pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.26.0";
 
-/// Service and track of a resource id.
+/// Service and track of a resource id (an untracked deployment runs stable's version).
 pub fn split(rid: ResourceId) -> (usize, Track) {
+    if is_untracked(rid) {
+        return (rid - SERVICES.len() * 2, Track::Stable);
+    }
     let track = if rid.is_multiple_of(2) {
         Track::Stable
     } else {
         Track::Canary
     };
     (rid / 2, track)
+}
+
+/// Whether `rid` is a deployment without a track ([`super::simulate::untracked_resource_id`]).
+pub fn is_untracked(rid: ResourceId) -> bool {
+    rid >= SERVICES.len() * 2
 }
 
 /// A pod-name suffix like Kubernetes generates (replica-set hash, pod id), fixed per resource.
@@ -41,8 +50,13 @@ pub fn resource_attributes(rid: ResourceId) -> Vec<(&'static str, AttrValue)> {
     let (service, track) = split(rid);
     let svc = &SERVICES[service];
     let st = |v: &str| AttrValue::Str(Cow::Owned(v.to_string()));
-    let deployment = format!("{}-{}", svc.name, track.name());
-    vec![
+    let untracked = is_untracked(rid);
+    let deployment = if untracked {
+        svc.name.to_string()
+    } else {
+        format!("{}-{}", svc.name, track.name())
+    };
+    let mut attrs = vec![
         ("service.name", AttrValue::Str(Cow::Borrowed(svc.name))),
         ("service.namespace", st("shop")),
         (
@@ -78,7 +92,11 @@ pub fn resource_attributes(rid: ResourceId) -> Vec<(&'static str, AttrValue)> {
             st(&format!("{deployment}-{}", pod_suffix(rid))),
         ),
         ("process.pid", AttrValue::Int(1 + 6 * rid as i64)),
-    ]
+    ];
+    if untracked {
+        attrs.retain(|(k, _)| *k != "deployment.track");
+    }
+    attrs
 }
 
 /// Instrumentation scope (name, version) of `rid`'s spans.
@@ -94,9 +112,16 @@ mod tests {
     #[test]
     fn resources_are_distinct_and_well_formed() {
         let mut pods: Vec<String> = (0..RESOURCES)
-            .map(|r| match &resource_attributes(r)[11] {
-                ("k8s.pod.name", AttrValue::Str(p)) => p.to_string(),
-                other => panic!("unexpected {other:?}"),
+            .map(|r| {
+                let attrs = resource_attributes(r);
+                assert_eq!(
+                    attrs.iter().any(|(k, _)| *k == "deployment.track"),
+                    !is_untracked(r)
+                );
+                match attrs.iter().find(|(k, _)| *k == "k8s.pod.name") {
+                    Some((_, AttrValue::Str(p))) => p.to_string(),
+                    other => panic!("unexpected {other:?}"),
+                }
             })
             .collect();
         assert!(pods[1].starts_with("frontend-canary-"), "{}", pods[1]);

@@ -4,7 +4,7 @@
 //! Effects act only on SERVER spans served by the canary instance of the affected service;
 //! callers see them through their CLIENT spans (the callee's time is inside the call).
 
-use super::topology::{rt, RouteId, ServiceId, ROUTES};
+use super::topology::{rt, svc, RouteId, ServiceId, ROUTES};
 use crate::stats::distributions::normal_cdf;
 use serde::Serialize;
 
@@ -38,9 +38,16 @@ pub enum Scenario {
     /// visible only in the business counters (`orders.placed` / `orders.checkout_attempts`),
     /// not in spans.
     Conversion,
-    /// Canary `cartservice GET /cart` fails in 8% of requests with a fault stable never has
-    /// (`CartNotFoundException`, "cart c-7f3a9e21 not found" with a varying id), deep in the
-    /// trace (frontend → checkout → cartservice): the truth for `canalyst forensics`.
+    /// A service mesh, the truth for `canalyst forensics`: cartservice and productcatalog run
+    /// one stable deployment without a track of their own ([`MESH_UNTRACKED`]); cartservice
+    /// reads the caller's track from W3C baggage (`deployment.stage` span attribute, as the
+    /// BaggageSpanProcessor writes it), productcatalog records none. `cartservice GET /cart`
+    /// fails in 8% of the requests that originate on the canary with a fault stable never
+    /// has (`CartNotFoundException`, "cart c-7f3a9e21 not found" with a varying id), deep in
+    /// the trace (frontend → checkout → cartservice); productcatalog's `SELECT products` is
+    /// ×6 slower on a fifth of canary-originated calls ([`MESH_SLOW_DB`]); canary frontend
+    /// requests from one region fail more ([`MESH_BAD_REGION`]), an error concentrated on one
+    /// attribute value.
     Forensics,
 }
 
@@ -96,6 +103,12 @@ impl Scenario {
         }
     }
 
+    /// Whether the scenario simulates the service mesh of [`Scenario::Forensics`]: some
+    /// services without a track of their own, reached from either track.
+    pub fn mesh(self) -> bool {
+        self == Scenario::Forensics
+    }
+
     /// Expected canary requests on the low-traffic route when this scenario sizes its traffic
     /// (only `low-traffic` does): below the default per-side minimum of 100, where a regression
     /// this large must still roll back.
@@ -104,7 +117,36 @@ impl Scenario {
     }
 }
 
-/// Probability that a canary request to the `forensics` scenario's route fails with the fault.
+/// Services that run one stable deployment without a track of their own in the mesh
+/// ([`Scenario::mesh`]): their resource has no `deployment.track`, so a span's originating
+/// track is the caller's.
+pub const MESH_UNTRACKED: [ServiceId; 2] = [svc::CART, svc::PRODUCT_CATALOG];
+/// Untracked services whose SDK copies W3C baggage into span attributes (the
+/// BaggageSpanProcessor): their spans carry `deployment.stage` = the originating track, set in
+/// baggage by the nearest tracked caller. The others carry nothing, so their originating track
+/// can only come from the trace tree.
+pub const MESH_BAGGAGE: [ServiceId; 1] = [svc::CART];
+/// The database operation of the mesh that is slower on canary-originated calls: (service,
+/// span name).
+pub const MESH_SLOW_DB: (ServiceId, &str) = (svc::PRODUCT_CATALOG, "SELECT products");
+/// Share of canary-originated [`MESH_SLOW_DB`] calls that are slow.
+pub const MESH_SLOW_PROBABILITY: f64 = 0.2;
+/// Slowdown of a slow [`MESH_SLOW_DB`] call.
+pub const MESH_SLOW_FACTOR: f64 = 6.0;
+
+/// Span attribute of the mesh's frontend SERVER spans: the region the user came from, one of
+/// [`MESH_REGIONS`], drawn uniformly per trace.
+pub const MESH_REGION_KEY: &str = "app.region";
+/// Values of [`MESH_REGION_KEY`].
+pub const MESH_REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
+/// The region whose canary frontend requests fail more ([`MESH_REGION_ERROR_PROBABILITY`]): an
+/// error concentrated on one attribute value, for the attribute diff.
+pub const MESH_BAD_REGION: &str = "ap-south";
+/// Extra probability that a canary frontend request from [`MESH_BAD_REGION`] fails by itself.
+pub const MESH_REGION_ERROR_PROBABILITY: f64 = 0.25;
+
+/// Probability that a canary request to the `forensics` scenario's route fails with the fault
+/// (in the mesh: a request originating on the canary).
 pub const FAULT_PROBABILITY: f64 = 0.08;
 /// `exception.type` of the injected fault.
 pub const FAULT_EXCEPTION_TYPE: &str = "CartNotFoundException";

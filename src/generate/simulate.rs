@@ -6,6 +6,10 @@
 //! byte-identical to sequential.
 
 use super::plan::{rng_for, stream, TrafficPlan, LOAD_LATENCY};
+use super::scenario::{
+    MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGIONS, MESH_REGION_ERROR_PROBABILITY, MESH_REGION_KEY,
+    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+};
 use super::topology::{rt, svc, RouteId, ServiceId, Step, Track, ROUTES, SERVICES};
 use crate::model::identity::{kind, status};
 use rand::Rng;
@@ -13,15 +17,23 @@ use rand_chacha::ChaCha8Rng;
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// Index of a (service, track) resource: `service * 2 + track`.
+/// Index of a resource: `service * 2 + track` for a (service, track) deployment, then
+/// `2 · services + service` for the one deployment without a track a mesh service runs
+/// ([`super::scenario::MESH_UNTRACKED`]).
 pub type ResourceId = usize;
 
-/// Number of distinct resources (every service has a stable and a canary deployment).
-pub const RESOURCES: usize = SERVICES.len() * 2;
+/// Number of distinct resources (every service has a stable and a canary deployment, and in
+/// the mesh one without a track).
+pub const RESOURCES: usize = SERVICES.len() * 3;
 
 /// Resource id of `service` on `track`.
 pub fn resource_id(service: ServiceId, track: Track) -> ResourceId {
     service * 2 + track as usize
+}
+
+/// Resource id of `service`'s deployment without a track (mesh only).
+pub fn untracked_resource_id(service: ServiceId) -> ResourceId {
+    SERVICES.len() * 2 + service
 }
 
 /// The spans of one resource within a line: `(resource, [(trace index, span index)])`.
@@ -69,6 +81,8 @@ pub enum Operation {
         query: Option<String>,
         /// `http.response.status_code`.
         status: u16,
+        /// `app.region` of a mesh frontend request ([`MESH_REGION_KEY`]).
+        region: Option<&'static str>,
     },
     /// Called another service over HTTP (CLIENT span).
     Client {
@@ -126,9 +140,39 @@ pub struct SimSpan {
     pub op: Operation,
     /// Set when the span's status is ERROR.
     pub error: Option<SpanError>,
+    /// The service runs one deployment without a track of its own (mesh only); `track` is
+    /// then [`Track::Stable`] and the resource has no `deployment.track`.
+    pub untracked: bool,
+    /// Originating track: the span's own for a tracked service, else the nearest tracked
+    /// ancestor's (`None` when there is none).
+    pub origin: Option<Track>,
+    /// `deployment.stage` span attribute copied from W3C baggage (mesh services with a
+    /// BaggageSpanProcessor): the originating track.
+    pub stage: Option<Track>,
+    /// The mesh's database slowdown hit this span ([`MESH_SLOW_DB`]).
+    pub slowed: bool,
 }
 
 impl SimSpan {
+    /// The resource that recorded the span.
+    pub fn resource(&self) -> ResourceId {
+        if self.untracked {
+            untracked_resource_id(self.service)
+        } else {
+            resource_id(self.service, self.track)
+        }
+    }
+
+    /// The side canalyst reads for the span: its resource's track, else the track its span
+    /// attributes carry (`deployment.stage`), else none.
+    pub fn side(&self) -> Option<Track> {
+        if self.untracked {
+            self.stage
+        } else {
+            Some(self.track)
+        }
+    }
+
     /// `exception.type` and `exception.message` of the span's exception event, if it
     /// recorded one: the injected fault's, else its service's.
     pub fn exception(&self) -> Option<(&'static str, &str)> {
@@ -148,6 +192,10 @@ pub struct Request {
     pub service: ServiceId,
     /// Serving deployment.
     pub track: Track,
+    /// Serving resource ([`SimSpan::resource`]).
+    pub resource: ResourceId,
+    /// The side canalyst reads for the request ([`SimSpan::side`]).
+    pub side: Option<Track>,
     /// Route.
     pub route: RouteId,
     /// Start, Unix ns.
@@ -176,6 +224,8 @@ impl SimTrace {
             Operation::Server { route, status, .. } => Some(Request {
                 service: sp.service,
                 track: sp.track,
+                resource: sp.resource(),
+                side: sp.side(),
                 route: *route,
                 start_ns: sp.start_ns,
                 duration_ns: sp.end_ns - sp.start_ns,
@@ -221,7 +271,7 @@ impl SimLine {
         for (t, trace) in self.traces.iter().enumerate() {
             for i in trace.export_order() {
                 let sp = &trace.spans[i];
-                groups[resource_id(sp.service, sp.track)].push((t, i));
+                groups[sp.resource()].push((t, i));
             }
         }
         groups
@@ -331,10 +381,26 @@ impl Sim<'_> {
     /// Serves `route` starting at `start`; returns when and how it ended.
     fn serve(&mut self, route_id: RouteId, start: i64, parent: Option<usize>) -> Served {
         let r = &ROUTES[route_id];
-        let track = self.track(r.service);
+        let mesh = self.plan.params.scenario.mesh();
+        let untracked = mesh && MESH_UNTRACKED.contains(&r.service);
+        let track = if untracked {
+            Track::Stable
+        } else {
+            self.track(r.service)
+        };
         // Before the onset the canary is healthy (`--onset-minutes`): its requests draw the
         // same numbers but no effect applies.
-        let canary = track == Track::Canary && self.start_ns >= self.plan.effect_onset_ns();
+        let effective = self.start_ns >= self.plan.effect_onset_ns();
+        let canary = track == Track::Canary && effective;
+        // Tracked services put their own track into baggage for everything they call;
+        // untracked ones pass the caller's on.
+        let origin = if untracked {
+            parent.and_then(|p| self.spans[p].origin)
+        } else {
+            Some(track)
+        };
+        let stage = origin.filter(|_| untracked && MESH_BAGGAGE.contains(&r.service));
+        let from_canary = origin == Some(Track::Canary) && effective;
         let effects = &self.plan.effect_table;
         let mut own_ms =
             lognormal_ms(&mut self.rng, r.latency.median_ms, r.latency.sigma) * self.latency_load;
@@ -346,14 +412,20 @@ impl Sim<'_> {
         }
         // The fault draws only where a fault is injected, so other scenarios' streams are
         // unchanged.
-        let fault_p = if canary {
+        let fault_p = if from_canary {
             effects.fault_probability(route_id)
         } else {
             0.0
         };
         let fault = (fault_p > 0.0 && self.rng.random::<f64>() < fault_p)
             .then(|| super::scenario::fault_message(self.rng.random()));
-        let own_error = fault.is_some() || self.rng.random::<f64>() < error_rate;
+        // The region is drawn only for the mesh's frontend, so other streams stay.
+        let region = (mesh && r.service == svc::FRONTEND)
+            .then(|| MESH_REGIONS[self.rng.random_range(0..MESH_REGIONS.len())]);
+        let region_error = canary
+            && region == Some(MESH_BAD_REGION)
+            && self.rng.random::<f64>() < MESH_REGION_ERROR_PROBABILITY;
+        let own_error = fault.is_some() || region_error || self.rng.random::<f64>() < error_rate;
         let not_found = !own_error && self.rng.random::<f64>() < r.not_found_rate;
         let (path, query) = self.target(route_id);
         let span_id = self.span_id();
@@ -371,8 +443,13 @@ impl Sim<'_> {
                 path,
                 query,
                 status: 200,
+                region,
             },
             error: None,
+            untracked,
+            origin,
+            stage,
+            slowed: false,
         });
         let own_ns = ms_to_ns(own_ms);
         let pre = (own_ns as f64 * self.rng.random_range(0.04..0.12)) as i64;
@@ -421,6 +498,10 @@ impl Sim<'_> {
                                 status: 0,
                             },
                             error: None,
+                            untracked,
+                            origin,
+                            stage,
+                            slowed: false,
                         });
                         let server_start = cursor + self.network_ns();
                         let out = self.serve(*callee, server_start, Some(client));
@@ -450,10 +531,17 @@ impl Sim<'_> {
                     error_rate,
                     ..
                 } => {
-                    let dur = ms_to_ns(
-                        lognormal_ms(&mut self.rng, latency.median_ms, latency.sigma)
-                            * self.latency_load,
-                    );
+                    let mut dur_ms = lognormal_ms(&mut self.rng, latency.median_ms, latency.sigma)
+                        * self.latency_load;
+                    // Drawn only where the mesh's slow operation runs, so other streams stay.
+                    let slowed = from_canary
+                        && mesh
+                        && (r.service, *name) == MESH_SLOW_DB
+                        && self.rng.random::<f64>() < MESH_SLOW_PROBABILITY;
+                    if slowed {
+                        dur_ms *= MESH_SLOW_FACTOR;
+                    }
+                    let dur = ms_to_ns(dur_ms);
                     let failed = self.rng.random::<f64>() < *error_rate;
                     let span_id = self.span_id();
                     let service = &SERVICES[r.service];
@@ -472,6 +560,10 @@ impl Sim<'_> {
                             exception_at: Some(cursor + dur),
                             fault: false,
                         }),
+                        untracked,
+                        origin,
+                        stage,
+                        slowed,
                     });
                     cursor += dur + self.gap_ns();
                     if failed {
@@ -497,6 +589,10 @@ impl Sim<'_> {
                         end_ns: cursor + dur,
                         op: Operation::Internal,
                         error: None,
+                        untracked,
+                        origin,
+                        stage,
+                        slowed: false,
                     });
                     cursor += dur + self.gap_ns();
                 }
@@ -603,6 +699,7 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
             path,
             query,
             status,
+            region,
         } => {
             let r = &ROUTES[*route];
             let frontend = sp.service == svc::FRONTEND;
@@ -632,6 +729,9 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
             ));
             if *status >= 500 {
                 a.push(("error.type", s(status.to_string())));
+            }
+            if let Some(r) = region {
+                a.push((MESH_REGION_KEY, s(*r)));
             }
         }
         Operation::Client {
@@ -697,6 +797,9 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
         Operation::Internal => {
             a.push(("code.namespace", s(service.name)));
         }
+    }
+    if let Some(t) = sp.stage {
+        a.push(("deployment.stage", s(t.name())));
     }
     a
 }

@@ -39,7 +39,9 @@ pub mod status {
 pub struct IdentityConfig {
     /// Resource attribute keys tried in order for the track (`stable`, `canary`, …).
     pub track_resource_keys: Vec<String>,
-    /// Span attribute keys tried after the resource keys (track propagated through baggage).
+    /// Span attribute keys tried after the resource keys (track propagated through baggage:
+    /// the OpenTelemetry BaggageSpanProcessor copies W3C baggage entries into span attributes,
+    /// so a stable service called from a canary carries `deployment.stage=canary`).
     pub track_span_keys: Vec<String>,
     /// Resource attribute keys tried in order for the version.
     pub version_keys: Vec<String>,
@@ -57,7 +59,9 @@ impl Default for IdentityConfig {
             track_resource_keys: s(&["deployment.track", "deployment.stage"]),
             track_span_keys: s(&[
                 "deployment.track",
+                "deployment.stage",
                 "baggage.deployment.track",
+                "baggage.deployment.stage",
                 "canary.track",
             ]),
             version_keys: s(&["service.version"]),

@@ -80,6 +80,111 @@ pub struct Exposure {
     pub requests: u64,
     /// Requests weighted by their sampling weight.
     pub weighted: f64,
+    /// Sum of the squared weights (for Kish's effective sample size).
+    pub weighted_sq: f64,
+    /// Smallest weight.
+    pub min_weight: f64,
+    /// Largest weight.
+    pub max_weight: f64,
+}
+
+/// One span for downstream attribution. Names are indices into [`DownstreamInput::names`]
+/// (a million spans share a few dozen names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeSpan {
+    /// 16-byte trace id.
+    pub trace_id: [u8; 16],
+    /// 8-byte span id.
+    pub span_id: [u8; 8],
+    /// Parent span id; `None` for a root span.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// `service.name`, an index into the names.
+    pub service: u32,
+    /// Span name, an index into the names.
+    pub span_name: u32,
+    /// Duration, ns.
+    pub duration_ns: i64,
+    /// The canonical error flag.
+    pub is_error: bool,
+    /// Sampling weight.
+    pub weight: f64,
+    /// The span's own side (its `deployment_track` / `service_version`), if any.
+    pub side: Option<Side>,
+    /// The side named by an originating-track span attribute (baggage), if any.
+    pub origin: Option<Side>,
+    /// The span starts inside the window (the others are only ancestors).
+    pub in_window: bool,
+}
+
+/// Every span, for downstream attribution.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownstreamInput {
+    /// Service and span names, indexed by [`TreeSpan::service`] and [`TreeSpan::span_name`].
+    pub names: Vec<String>,
+    /// The spans, in no particular order.
+    pub spans: Vec<TreeSpan>,
+}
+
+/// Which canary requests the attribute diff explains (`--select`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestSelect {
+    /// Canary requests that are errors.
+    Errors,
+    /// Canary requests slower than the baseline's p99 of the same service and route.
+    Slow,
+    /// Canary requests for which this SQL expression over the request's columns is true.
+    Sql(String),
+}
+
+/// What the selection is compared against (`--baseline-set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineSet {
+    /// The canary requests outside the selection.
+    Rest,
+    /// The baseline side's requests.
+    Stable,
+}
+
+/// Where an attribute was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeSource {
+    /// The entry span's attributes.
+    Span,
+    /// Its resource's attributes.
+    Resource,
+}
+
+/// Counts of one attribute key over the selection and the baseline requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyCounts {
+    /// Where the key was read.
+    pub source: AttributeSource,
+    /// The key.
+    pub key: String,
+    /// Requests carrying the key: `[selection, baseline]`.
+    pub rows: [u64; 2],
+    /// Requests per value: `[selection, baseline]`, in no particular order; only the first
+    /// [`KeyCounts::MAX_VALUES`] distinct values are kept.
+    pub values: Vec<(String, [u64; 2])>,
+    /// More than [`KeyCounts::MAX_VALUES`] distinct values were seen.
+    pub capped: bool,
+}
+
+impl KeyCounts {
+    /// Distinct values kept per key; a key with more is unbounded for any top-K.
+    pub const MAX_VALUES: usize = 200;
+}
+
+/// The attribute diff's input: request counts per attribute value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttributeCounts {
+    /// Requests in the selection.
+    pub selection: u64,
+    /// Requests in the baseline.
+    pub baseline: u64,
+    /// Per key, sorted by source then key.
+    pub keys: Vec<KeyCounts>,
 }
 
 /// Everything forensics reads for one selection.
@@ -100,4 +205,8 @@ pub struct ForensicsInput {
     pub error_spans: Vec<ErrorSpan>,
     /// Requests per service and side inside the window.
     pub exposure: Vec<Exposure>,
+    /// Every span, for downstream attribution (empty when not asked for).
+    pub downstream: DownstreamInput,
+    /// Request counts per attribute value for the attribute diff (`None`: not asked for).
+    pub attributes: Option<AttributeCounts>,
 }

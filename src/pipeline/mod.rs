@@ -35,7 +35,7 @@ use crate::model::metric_series::MetricSeries;
 use crate::model::quality::DataQuality;
 use crate::model::requests::RequestLog;
 use crate::model::spans::SPAN_COLUMNS;
-use crate::model::traces::ForensicsInput;
+use crate::model::traces::{BaselineSet, ForensicsInput, RequestSelect};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
@@ -98,9 +98,14 @@ pub enum Columns {
     Forensics,
 }
 
-/// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages
-/// and the source file (the attribute maps stay on disk).
+/// What `canalyst forensics` reads beyond [`ANALYSIS_COLUMNS`]: status and exception messages,
+/// the source file, HTTP method and status (for `--select` predicates) and both attribute maps
+/// (the originating track baggage carries; the attribute diff).
 pub const FORENSICS_EXTRA_COLUMNS: &[&str] = &[
+    "http_method",
+    "http_status_code",
+    "resource_attributes",
+    "span_attributes",
     "status_message",
     "exception_type",
     "exception_message",
@@ -375,8 +380,16 @@ impl PreparedRun {
     }
 
     /// The spans of the failing traces, the error spans and the requests per service and side
-    /// of the selection's sides, service and window (`canalyst forensics`).
-    pub fn forensics_input(&self) -> Result<ForensicsInput, PipelineError> {
+    /// of the selection's sides, service and window, and (with `origin_keys`, the span
+    /// attributes that carry an originating track) every span for downstream attribution
+    /// (`canalyst forensics`).
+    /// With `attributes` (a selection and what it is compared against), also the request counts
+    /// per attribute value for the attribute diff.
+    pub fn forensics_input(
+        &self,
+        origin_keys: &[String],
+        attributes: Option<(&RequestSelect, BaselineSet)>,
+    ) -> Result<ForensicsInput, PipelineError> {
         let _timing = crate::timings::phase("forensics input");
         let params = Params {
             baseline: self.input.baseline.clone(),
@@ -385,10 +398,12 @@ impl PreparedRun {
             window: self.input.window,
             bucket_ns: self.input.bucket_ns,
         };
-        Ok(self
-            .sources
-            .runtime
-            .block_on(forensics_input(&self.sources.engine, &params))?)
+        Ok(self.sources.runtime.block_on(forensics_input(
+            &self.sources.engine,
+            &params,
+            origin_keys,
+            attributes,
+        ))?)
     }
 
     /// The comparison input and the data-quality log, dropping the engine.

@@ -12,6 +12,7 @@ use super::view::{self, classification_name, fmt_time, MAX_CELL_CHARS, MAX_PROSE
 use crate::analysis::findings::{
     AnalysisReport, Classification, Comparison, MetricName, Source, Verdict,
 };
+use crate::forensics::ForensicsReport;
 use crate::model::comparison::{ComparisonInput, Selector};
 use crate::model::quality::Severity;
 use std::fmt::Write;
@@ -299,6 +300,7 @@ pub fn render(
     report: &AnalysisReport,
     input: &ComparisonInput,
     figs: &Figures,
+    forensics: Option<&ForensicsReport>,
     title: &str,
 ) -> String {
     let mut o = String::with_capacity(256 * 1024);
@@ -328,11 +330,16 @@ pub fn render(
     } else {
         ""
     };
+    let forensics_nav = if forensics.is_some() {
+        "<a href=\"#forensics\">Forensics</a>"
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
         "<nav><a href=\"#verdict\">Verdict</a><a href=\"#forest\">Effects</a>\
          {distributions_nav}{over_time_nav}\
-         {metrics_nav}<a href=\"#findings\">Findings</a><a href=\"#data-quality\">Data quality</a>\
+         {metrics_nav}<a href=\"#findings\">Findings</a>{forensics_nav}<a href=\"#data-quality\">Data quality</a>\
          <a href=\"#definitions\">Definitions</a></nav>"
     );
 
@@ -492,6 +499,9 @@ pub fn render(
         );
     }
     o.push_str("</tbody>\n</table>\n");
+    if let Some(f) = forensics {
+        o.push_str(&super::forensics::html_section(report, f));
+    }
 
     // Data quality.
     let _ = writeln!(

@@ -59,7 +59,12 @@ fn image(o: &mut String, f: &Figure) {
 }
 
 /// Renders the Markdown report.
-pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
+pub fn render(
+    report: &AnalysisReport,
+    figs: &Figures,
+    forensics: Option<&crate::forensics::ForensicsReport>,
+    title: &str,
+) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let _ = writeln!(o, "# {}\n", m(title));
     let verdict = match report.verdict {
@@ -190,6 +195,9 @@ pub fn render(report: &AnalysisReport, figs: &Figures, title: &str) -> String {
         );
     }
     o.push('\n');
+    if let Some(f) = forensics {
+        o.push_str(&super::forensics::markdown_section(report, f));
+    }
 
     let _ = writeln!(
         o,

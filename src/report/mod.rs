@@ -99,6 +99,30 @@ pub fn write_report_with_metrics(
     metrics: Option<&MetricSeries>,
     title: &str,
 ) -> Result<ReportFiles, ReportError> {
+    write_report_with_forensics(dir, report, input, metrics, None, title)
+}
+
+/// `report.json` with the forensics appended as one more key (flattened, so the report's own
+/// keys keep their order).
+#[derive(serde::Serialize)]
+struct WithForensics<'a> {
+    #[serde(flatten)]
+    report: &'a AnalysisReport,
+    forensics: &'a crate::forensics::ForensicsReport,
+}
+
+/// [`write_report_with_metrics`] with a Forensics section when `forensics` is given: in the
+/// HTML and Markdown (failed findings linked to their error signatures and exemplar traces,
+/// downstream sentences) and as the `forensics` key of `report.json` (the whole
+/// `forensics.json`, docs/forensics.schema.json).
+pub fn write_report_with_forensics(
+    dir: &Path,
+    report: &AnalysisReport,
+    input: &ComparisonInput,
+    metrics: Option<&MetricSeries>,
+    forensics: Option<&crate::forensics::ForensicsReport>,
+    title: &str,
+) -> Result<ReportFiles, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
         source,
@@ -118,12 +142,15 @@ pub fn write_report_with_metrics(
         )?);
         charts.push(files::write_inside(dir, &f.png_path(), &f.rendered.png)?);
     }
-    let mut json = serde_json::to_string_pretty(report)?;
+    let mut json = match forensics {
+        None => serde_json::to_string_pretty(report)?,
+        Some(forensics) => serde_json::to_string_pretty(&WithForensics { report, forensics })?,
+    };
     json.push('\n');
     let json = files::write_inside(dir, "report.json", json.as_bytes())?;
-    let page = html::render(report, input, &figs, title);
+    let page = html::render(report, input, &figs, forensics, title);
     let html = files::write_inside(dir, "index.html", page.as_bytes())?;
-    let md = markdown::render(report, &figs, title);
+    let md = markdown::render(report, &figs, forensics, title);
     let markdown = files::write_inside(dir, "report.md", md.as_bytes())?;
     Ok(ReportFiles {
         html,

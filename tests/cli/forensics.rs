@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// A `forensics` scenario run with its OTLP/JSON kept (20 000 spans, 20% canary).
+/// A `forensics` scenario run (the service mesh) with its OTLP/JSON and canonical Parquet kept
+/// (40 000 spans, 20% canary).
 fn forensics_run() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -19,7 +20,7 @@ fn forensics_run() -> &'static Path {
             "--scenario",
             "forensics",
             "--spans",
-            "20000",
+            "40000",
             "--canary-share",
             "0.2",
             "-o",
@@ -33,6 +34,11 @@ fn forensics_run() -> &'static Path {
 /// `canalyst forensics INPUT` over the truth's canary window, every failing trace listed,
 /// printed as JSON.
 fn forensics_json(input: &Path, truth: &Value) -> Value {
+    forensics_json_with(input, truth, &[])
+}
+
+/// [`forensics_json`] with more arguments.
+fn forensics_json_with(input: &Path, truth: &Value, extra: &[&str]) -> Value {
     let tr = &truth["time_range"];
     let until = tr["end_unix_nano"].as_i64().unwrap() + 1;
     let until = format!(
@@ -41,7 +47,7 @@ fn forensics_json(input: &Path, truth: &Value) -> Value {
         (until - 1_767_225_600_000_000_000) / 1_000_000_000 % 60,
         until % 1_000_000_000
     );
-    let o = run(&[
+    let mut args = vec![
         "forensics",
         input.to_str().unwrap(),
         "--since",
@@ -52,9 +58,89 @@ fn forensics_json(input: &Path, truth: &Value) -> Value {
         "100000",
         "--format",
         "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     stdout_json(&o, "forensics --format json")
+}
+
+#[test]
+fn attribute_diff_ranks_the_injected_region_first_and_select_takes_sql_safely() {
+    let dir = forensics_run();
+    let truth = read_json(&dir.join("truth.json"));
+    let t = &truth["forensics"]["attribute"];
+    for input in [
+        dir.join("otlp/traces.jsonl"),
+        dir.join("parquet/spans.parquet"),
+    ] {
+        let what = input.display().to_string();
+        let r = forensics_json_with(&input, &truth, &["--service", "frontend"]);
+        assert_schema(&r);
+        let a = &r["attributes"];
+        assert_eq!(a["selection"], "errors");
+        assert_eq!(a["selection_requests"], t["selection_requests"], "{what}");
+        assert_eq!(a["baseline_requests"], t["baseline_requests"], "{what}");
+        let top = &a["values"][0];
+        assert_eq!(
+            (&top["key"], &top["value"]),
+            (&t["key"], &t["value"]),
+            "{what}: {a:#}"
+        );
+        assert_eq!(top["selection_count"], t["selection_with_value"], "{what}");
+        assert_eq!(top["baseline_count"], t["baseline_with_value"], "{what}");
+        assert!(top["p_value_adjusted"].as_f64().unwrap() < 1e-6, "{top:#}");
+        assert!(top["score"].as_f64().unwrap() > 0.0);
+        // No other value of the key, and no other key, is over-represented.
+        for v in a["values"].as_array().unwrap().iter().skip(1) {
+            assert!(v["score"].as_f64().unwrap() <= 0.0, "{what}: {v:#}");
+        }
+        let skipped: Vec<(&str, &str)> = a["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["key"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+            .collect();
+        assert!(skipped.contains(&("url.path", "unbounded")), "{skipped:?}");
+        assert!(
+            skipped.contains(&("http.response.status_code", "restates_selection")),
+            "{skipped:?}"
+        );
+    }
+    // An SQL condition selects exactly the canary requests it is true for.
+    let input = dir.join("otlp/traces.jsonl");
+    let cond = format!(
+        "span_attributes['{}'] = '{}'",
+        t["key"].as_str().unwrap(),
+        t["value"].as_str().unwrap()
+    );
+    let r = forensics_json_with(
+        &input,
+        &truth,
+        &["--service", "frontend", "--select", &cond],
+    );
+    let with =
+        t["selection_with_value"].as_u64().unwrap() + t["baseline_with_value"].as_u64().unwrap();
+    assert_eq!(r["attributes"]["selection_requests"], with);
+    assert_eq!(r["attributes"]["selection"], cond);
+    // Anything but one boolean expression over the request's columns is refused, exit 2.
+    for bad in [
+        "1=1; DROP TABLE spans",
+        "duration_ns + 1",
+        "no_such_column = 1",
+        "duration_ns IN (SELECT duration_ns FROM spans)",
+    ] {
+        let o = run(&[
+            "forensics",
+            input.to_str().unwrap(),
+            "--select",
+            bad,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&o), 2, "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--select"), "{bad}: {}", stderr(&o));
+    }
 }
 
 fn assert_schema(v: &Value) {
@@ -163,6 +249,114 @@ fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
     assert_eq!(s["canary"]["requests"].as_u64().unwrap(), canary_requests);
 }
 
+/// Asserts that downstream attribution finds exactly the truth's untracked services, counts
+/// every (service, operation, originating track) with its attribution, and flags the two
+/// injected downstream regressions (and nothing else).
+fn assert_downstream_matches_truth(got: &Value, truth: &Value, what: &str) {
+    let t = &truth["forensics"]["downstream"];
+    let s = &got["downstream_summary"];
+    let mut want_services: Vec<&str> = t["untracked_services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    want_services.sort_unstable();
+    assert_eq!(
+        s["untracked_services"],
+        serde_json::json!(want_services),
+        "{what}"
+    );
+    assert_eq!(s["unattributed_spans"], t["unattributed_spans"], "{what}");
+    let rows = got["downstream"].as_array().unwrap();
+    let row = |svc: &Value, op: &Value| {
+        rows.iter()
+            .find(|r| &r["service"] == svc && &r["operation"] == op)
+            .unwrap_or_else(|| panic!("{what}: no downstream row {svc} {op}"))
+    };
+    let mut keys = BTreeSet::new();
+    let (mut baggage, mut tree) = (0, 0);
+    for g in t["groups"].as_array().unwrap() {
+        keys.insert((g["service"].to_string(), g["operation"].to_string()));
+        let r = row(&g["service"], &g["operation"]);
+        let side = &r[g["origin_track"].as_str().unwrap()];
+        let ctx = format!(
+            "{what}: {} {} {}",
+            g["service"], g["operation"], g["origin_track"]
+        );
+        assert_eq!(side["requests"], g["spans"], "{ctx}");
+        assert_eq!(side["errors"], g["errors"], "{ctx}");
+        assert_eq!(side["by_baggage"], g["by_baggage"], "{ctx}");
+        assert_eq!(side["by_trace_tree"], g["by_trace_tree"], "{ctx}");
+        let by_baggage = g["by_baggage"].as_u64().unwrap();
+        baggage += by_baggage;
+        tree += g["by_trace_tree"].as_u64().unwrap();
+        let want = if by_baggage > 0 {
+            "baggage"
+        } else {
+            "trace_tree"
+        };
+        assert_eq!(r["attribution"], want, "{ctx}");
+    }
+    assert_eq!(rows.len(), keys.len(), "{what}: no other downstream rows");
+    assert_eq!(s["by_baggage"], baggage, "{what}");
+    assert_eq!(s["by_trace_tree"], tree, "{what}");
+    assert!(
+        baggage > 0 && tree > 0,
+        "{what}: both attributions exercised"
+    );
+
+    // The injected regressions fail, and each service's sentence names its operation.
+    let effects = t["effects"].as_array().unwrap();
+    for e in effects {
+        let r = row(&e["service"], &e["operation"]);
+        let c = r["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["metric"] == e["metric"])
+            .unwrap_or_else(|| panic!("{what}: no {} comparison in {r:#}", e["metric"]));
+        assert_eq!(c["classification"], "fail_high", "{what}: {c:#}");
+        assert_eq!(r["affected"], true);
+        let f = got["downstream_findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["service"] == e["service"])
+            .unwrap_or_else(|| panic!("{what}: no finding for {}", e["service"]));
+        assert_eq!(f["operation"], e["operation"], "{what}: {f:#}");
+        let sentence = f["sentence"].as_str().unwrap();
+        assert!(
+            sentence.starts_with(e["service"].as_str().unwrap()) && sentence.contains("canary"),
+            "{sentence}"
+        );
+    }
+    assert_eq!(
+        got["downstream_findings"].as_array().unwrap().len(),
+        effects.len(),
+        "{what}: one sentence per affected service"
+    );
+    // Nothing else fails, except latency of the slow operation's service: its server spans
+    // contain the slow calls, so they are slower too.
+    let slow = effects
+        .iter()
+        .find(|e| e["metric"] == "latency_p99")
+        .unwrap();
+    for r in rows.iter().filter(|r| r["affected"] == true) {
+        let injected = effects
+            .iter()
+            .any(|e| e["service"] == r["service"] && e["operation"] == r["operation"]);
+        for c in r["comparisons"].as_array().unwrap() {
+            if c["classification"] == "fail_high" && !injected {
+                assert!(
+                    r["service"] == slow["service"] && c["metric"] != "error_rate",
+                    "{what}: unexpected failure {r:#}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset() {
     let dir = forensics_run();
@@ -170,6 +364,7 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     let from_json = forensics_json(&dir.join("otlp/traces.jsonl"), &truth);
     assert_schema(&from_json);
     assert_matches_truth(&from_json, &truth, "OTLP JSON");
+    assert_downstream_matches_truth(&from_json, &truth, "OTLP JSON");
 
     let dataset = scratch().join("forensics-dataset");
     let _ = std::fs::remove_dir_all(&dataset);
@@ -182,10 +377,14 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let from_dataset = forensics_json(&dataset, &truth);
     assert_matches_truth(&from_dataset, &truth, "DATASET");
-    assert_eq!(
-        from_json["signatures"], from_dataset["signatures"],
-        "same signatures from JSON and DATASET"
-    );
+    assert_downstream_matches_truth(&from_dataset, &truth, "DATASET");
+    let from_parquet = forensics_json(&dir.join("parquet/spans.parquet"), &truth);
+    assert_matches_truth(&from_parquet, &truth, "Parquet");
+    assert_downstream_matches_truth(&from_parquet, &truth, "Parquet");
+    for key in ["signatures", "downstream", "downstream_findings"] {
+        assert_eq!(from_json[key], from_dataset[key], "{key}: JSON and DATASET");
+        assert_eq!(from_json[key], from_parquet[key], "{key}: JSON and Parquet");
+    }
 }
 
 #[test]
@@ -231,6 +430,24 @@ fn sample_data_payment_errors_are_an_increased_signature_and_files_are_written()
     }
     let md = std::fs::read_to_string(out.join("forensics.md")).unwrap();
     assert!(md.contains("## Error signatures") && md.contains("PaymentGatewayError"));
+}
+
+/// `canalyst forensics DIR` over 2026-01-01T00:00–00:01 as JSON, checked against the schema.
+fn first_minute_json(dir: &Path, what: &str) -> Value {
+    let o = run(&[
+        "forensics",
+        dir.to_str().unwrap(),
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-01T00:01:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = stdout_json(&o, what);
+    assert_schema(&r);
+    r
 }
 
 fn span(
@@ -357,19 +574,7 @@ fn broken_traces_are_counted_and_origin_search_still_finds_the_deepest_error() {
     );
     std::fs::write(dir.join("a.jsonl"), a).unwrap();
     std::fs::write(dir.join("b.jsonl"), b).unwrap();
-    let o = run(&[
-        "forensics",
-        dir.to_str().unwrap(),
-        "--since",
-        "2026-01-01T00:00:00Z",
-        "--until",
-        "2026-01-01T00:01:00Z",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let r = stdout_json(&o, "forensics on broken traces");
-    assert_schema(&r);
+    let r = first_minute_json(&dir, "forensics on broken traces");
     let ft = &r["failing_traces"][0];
     assert_eq!(ft["trace_id"], t);
     assert_eq!(ft["track"], "both");
@@ -393,4 +598,65 @@ fn broken_traces_are_counted_and_origin_search_still_finds_the_deepest_error() {
         assert_eq!(q[k], n, "{k}: {q:#}");
     }
     assert_eq!(q["examples"]["orphan_spans"][0], t);
+}
+
+#[test]
+fn sampling_weights_from_tracestate_give_weighted_counts_and_the_effective_sample_size() {
+    let dir = scratch().join("forensics-sampled");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Canary: 12 requests head-sampled at 50% (`ot=th:8`: weight 2) and 4 at 25% (`th:c`:
+    // weight 4); stable: 20 unsampled requests. One canary request fails.
+    let base = 1_767_225_600_000_000_000i64;
+    let span = |i: usize, th: Option<&str>, error: bool| {
+        let start = base + i as i64 * 1_000_000_000;
+        let ts = th.map_or(String::new(), |t| format!(",\"traceState\":\"ot=th:{t}\""));
+        let status = if error { "{\"code\":2}" } else { "{}" };
+        format!(
+            "{{\"traceId\":\"{:032x}\",\"spanId\":\"{:016x}\"{ts},\"name\":\"GET /\",\"kind\":2,\"startTimeUnixNano\":\"{start}\",\"endTimeUnixNano\":\"{}\",\"status\":{status}}}",
+            i + 1,
+            i + 1,
+            start + 20_000_000
+        )
+    };
+    let canary: Vec<String> = (0..16)
+        .map(|i| span(i, Some(if i < 12 { "8" } else { "c" }), i == 3))
+        .collect();
+    let stable: Vec<String> = (16..36).map(|i| span(i, None, false)).collect();
+    std::fs::write(
+        dir.join("s.jsonl"),
+        line("web", "canary", &canary) + &line("web", "stable", &stable),
+    )
+    .unwrap();
+    let r = first_minute_json(&dir, "forensics on sampled spans");
+    let s = &r["sampling"];
+    let c = &s["canary"];
+    assert_eq!(c["requests"], 16);
+    assert_eq!(c["weighted_requests"], 12.0 * 2.0 + 4.0 * 4.0);
+    assert_eq!(
+        (&c["min_weight"], &c["max_weight"]),
+        (&2.0.into(), &4.0.into())
+    );
+    // Kish: (Σw)² / Σw² = 40² / (12·4 + 4·16).
+    let ess = c["effective_sample_size"].as_f64().unwrap();
+    assert!((ess - 1600.0 / 112.0).abs() < 1e-9, "{ess}");
+    assert_eq!(s["stable"]["effective_sample_size"], 20.0);
+    let w: Vec<&str> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(w[0].contains("2–4 on the canary, 1 on stable"), "{w:?}");
+    assert!(w[1].contains("mean weight 2.50 against 1.00"), "{w:?}");
+    assert!(
+        w[2].starts_with("web: the canary recorded 16 requests"),
+        "{w:?}"
+    );
+    // The failing request's signature counts 1 recorded span standing for 2 requests.
+    let sig = &r["signatures"][0];
+    assert_eq!(
+        (&sig["canary"]["count"], &sig["canary"]["weighted"]),
+        (&1.into(), &2.0.into())
+    );
 }

@@ -412,11 +412,13 @@ fn stage_is_read_from_span_and_resource_attributes() {
     assert_eq!(v["sides"][0]["errors"], 1);
     assert_eq!(v["value"], 0.25);
     assert_eq!(v["total"]["count"], 6);
-    // The track rule reads the resource's deployment.stage only (README "Identity rules").
+    // The track rule reads deployment.stage from the resource and, since the
+    // BaggageSpanProcessor copies baggage into span attributes, from the span too (README
+    // "Identity rules"; issue 10 part 3): the same 4 spans.
     let o = query(&["traffic_share", f, "--track", "canary", "--format", "json"]);
     let v = stdout_json(&o, "track");
-    assert_eq!(v["sides"][0]["count"], 1, "{v}");
-    assert_eq!(v["value"], 1.0 / 6.0);
+    assert_eq!(v["sides"][0]["count"], 4, "{v}");
+    assert_eq!(v["value"], 4.0 / 6.0);
     // Stages compared: the spans without a stage are neither side.
     let o = query(&[
         "request_rate",

@@ -134,9 +134,14 @@ fn sample_report_writes_every_file_and_equals_analyze_at_any_thread_count() {
         assert!(pngs.contains(&png), "{} has no PNG", s.display());
         assert!(read_text(s).starts_with("<svg"), "{}", s.display());
     }
-    // report.json is the analysis, byte for byte: same SOURCE_DATE_EPOCH, and 2 threads here
-    // against 1 for `analyze` (results must not depend on the thread count).
+    // report.json is the analysis, byte for byte, plus the forensics as its last key: same
+    // SOURCE_DATE_EPOCH, and 2 threads here against 1 for `analyze` (results must not depend
+    // on the thread count).
     let json = read_text(&dir.join("report.json"));
+    let cut = json
+        .find(",\n  \"forensics\": {")
+        .expect("report.json ends with the forensics key");
+    let json = format!("{}\n}}\n", &json[..cut]);
     crate::analyze::assert_same_text(
         "report.json (--threads 2) vs analyze -o - (--threads 1)",
         &json,
@@ -448,6 +453,15 @@ fn hostile_telemetry_is_escaped_and_stays_inside_the_report_directory() {
     // The raw script never reaches a rendered format.
     let html = read_text(&dir.join("index.html"));
     assert_self_contained(&html);
+    // The Forensics section renders the hostile exception messages (a signature new in the
+    // canary, with its exemplars), so the checks below cover it too.
+    let sigs = report["forensics"]["signatures"].as_array().unwrap();
+    assert!(
+        sigs.iter()
+            .any(|s| s["classification"] == "new_in_canary" && s["exception_type"] == SCRIPT),
+        "{sigs:#?}"
+    );
+    assert!(html.contains("id=\"forensics\"") && html.contains("id=\"sig-"));
     assert!(
         html.contains("&lt;script&gt;alert(1)"),
         "hostile route not shown escaped"
@@ -479,6 +493,71 @@ fn hostile_telemetry_is_escaped_and_stays_inside_the_report_directory() {
         let (w, h, var, _) = png_stats(&p);
         assert!(w >= 400 && h >= 250 && var > 100.0, "{}", p.display());
     }
+}
+
+#[test]
+fn sample_report_has_a_forensics_section_linking_failed_findings_to_signatures_and_traces() {
+    let (_, dir) = sample_report_dir();
+    let report: Value = serde_json::from_str(&read_text(&dir.join("report.json"))).unwrap();
+    let f = &report["forensics"];
+    let schema: Value =
+        serde_json::from_str(&read_text(&root().join("docs/forensics.schema.json"))).unwrap();
+    let mut errs = Vec::new();
+    crate::analyze::check_schema(&schema, f, &schema, "$", &mut errs);
+    assert!(errs.is_empty(), "{errs:#?}");
+    // sample-data/truth.json: canary payment /charge errors x5. The failed error-rate finding
+    // links to payment's increased signature, and that to exemplar traces listed below it.
+    let failed = report["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["service"] == "payment"
+                && c["metric"] == "error_rate"
+                && c["classification"] == "fail_high"
+        })
+        .expect("payment error-rate finding");
+    let (i, sig) = f["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s["service"] == "payment" && s["classification"] == "increased")
+        .expect("payment signature");
+    let html = read_text(&dir.join("index.html"));
+    let section = &html[html
+        .find("<h2 id=\"forensics\">")
+        .expect("forensics section")..];
+    let section = &section[..section.find("<h2 id=\"data-quality\">").unwrap()];
+    let row = section
+        .lines()
+        .find(|l| l.contains("href=\"#cmp-") && l.contains("payment"))
+        .expect("finding row");
+    assert!(row.contains(&format!("href=\"#sig-{i}\"")), "{row}");
+    assert!(
+        failed["id"].as_str().is_some() && section.contains(&format!("<tr id=\"sig-{i}\">")),
+        "signature row"
+    );
+    let listed: Vec<&str> = f["failing_traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap())
+        .collect();
+    let linked: Vec<&str> = sig["exemplars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .filter(|e| section.contains(&format!("href=\"#trace-{e}\"")))
+        .collect();
+    assert!(!linked.is_empty(), "no exemplar linked: {section}");
+    for e in linked {
+        assert!(listed.contains(&e));
+        assert!(section.contains(&format!("<tr id=\"trace-{e}\">")), "{e}");
+    }
+    let md = read_text(&dir.join("report.md"));
+    assert!(md.contains("## Forensics") && md.contains("PaymentGatewayError"));
 }
 
 // ---------------------------------------------------------------------------------------------

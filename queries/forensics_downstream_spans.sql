@@ -1,0 +1,39 @@
+-- forensics_downstream_spans.sql: every span, for downstream attribution (which track the
+-- request that caused a span came from).
+--
+-- All spans are returned, inside the window or not, because a span's originating track may
+-- come from an ancestor that started before the window; `in_window` says which spans are
+-- counted.
+--
+-- Parameters: $1..$4 the selectors as in window.sql; $5 the service whose spans keep their
+-- own side (NULL: every service's; with a service, every other service is compared by the
+-- track of that service's request that caused its spans); $6 window start (TIMESTAMP ns UTC,
+-- inclusive), $7 window end (exclusive); $9..$14 the span attribute keys that carry the
+-- originating track (`[forensics] origin_keys`, tried in order; unused slots repeat the
+-- last key, because a NULL map key is an error). Keys are bound, never spliced.
+--
+-- Output: trace_id (16 bytes), span_id (8 bytes), parent_span_id (8 bytes or NULL),
+-- service_name, span_name, duration_ns (BIGINT), is_error (BOOLEAN), sample_weight (DOUBLE),
+-- side ('baseline' | 'canary' | NULL: the span's own side, by deployment_track and
+-- service_version as in window.sql; NULL for services other than $5), origin_value (the first origin key's value, or NULL),
+-- in_window (BOOLEAN: the span starts inside the window).
+SELECT
+    trace_id,
+    span_id,
+    parent_span_id,
+    CAST(service_name AS VARCHAR) AS service_name,
+    span_name,
+    duration_ns,
+    is_error,
+    sample_weight,
+    CASE
+        WHEN NOT ($5 IS NULL OR service_name = $5) THEN NULL
+        WHEN ($1 IS NULL OR deployment_track = $1) AND ($2 IS NULL OR service_version = $2)
+            THEN 'baseline'
+        WHEN ($3 IS NULL OR deployment_track = $3) AND ($4 IS NULL OR service_version = $4)
+            THEN 'canary'
+    END AS side,
+    COALESCE(span_attributes[$9], span_attributes[$10], span_attributes[$11],
+             span_attributes[$12], span_attributes[$13], span_attributes[$14]) AS origin_value,
+    (start_time >= $6 AND start_time < $7) AS in_window
+FROM spans
