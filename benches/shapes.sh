@@ -76,20 +76,25 @@ results, shapes_dir, shapes = sys.argv[1], sys.argv[2], sys.argv[3:]
 runs = {}
 for line in open(results):
     shape, job, t, secs, rss, cpu = line.split()
-    runs.setdefault((shape, job, t), []).append((float(secs), int(rss), cpu))
+    # CPU seconds (user + sys) = wall x CPU%: on a busy machine the fairer comparison.
+    runs.setdefault((shape, job, t), []).append(
+        (float(secs), int(rss), float(secs) * float(cpu.rstrip("%")) / 100))
 def med(k):
     v = runs[k]
-    return statistics.median(s for s, _, _ in v), max(m for _, m, _ in v) / 1024
-print(f"{'shape':<20} {'MB':>6} {'thr':>3} {'ingest s':>9} {'MiB':>5} {'analyze s':>9} {'MiB':>5}"
-      f" {'duckdb s':>9} {'MiB':>5} {'ingest x':>8} {'analyze x':>9}")
+    return (statistics.median(s for s, _, _ in v), max(m for _, m, _ in v) / 1024,
+            statistics.median(c for _, _, c in v))
+print(f"{'shape':<19} {'MB':>5} {'thr':>3} | {'ingest s':>8} {'cpu':>5} {'MiB':>5} |"
+      f" {'analyze s':>9} {'cpu':>5} {'MiB':>5} | {'duckdb s':>8} {'cpu':>5} {'MiB':>5} |"
+      f" {'ingest x':>8} {'cpu x':>5} | {'analyze x':>9} {'cpu x':>5}")
 for shape in shapes:
     mb = os.path.getsize(os.path.join(shapes_dir, shape)) / 1e6
     for t in ["1", "2"]:
-        i, im = med((shape, "ingest", t))
-        a, am = med((shape, "analyze", t))
-        d, dm = med((shape, "duckdb", t))
-        print(f"{shape:<20} {mb:>6.0f} {t:>3} {i:>9.2f} {im:>5.0f} {a:>9.2f} {am:>5.0f}"
-              f" {d:>9.2f} {dm:>5.0f} {d/i:>7.2f}x {d/a:>8.2f}x")
-print("wall: median of the runs; MiB: largest peak RSS; x: DuckDB's time / canalyst's")
+        i, im, ic = med((shape, "ingest", t))
+        a, am, ac = med((shape, "analyze", t))
+        d, dm, dc = med((shape, "duckdb", t))
+        print(f"{shape:<19} {mb:>5.0f} {t:>3} | {i:>8.2f} {ic:>5.1f} {im:>5.0f} |"
+              f" {a:>9.2f} {ac:>5.1f} {am:>5.0f} | {d:>8.2f} {dc:>5.1f} {dm:>5.0f} |"
+              f" {d/i:>7.2f}x {dc/ic:>4.1f}x | {d/a:>8.2f}x {dc/ac:>4.1f}x")
+print("s: median wall; cpu: median user+sys s; MiB: largest peak RSS; x: DuckDB's / canalyst's")
 PY
 if [ "$fail" != 0 ]; then echo "shapes.sh: checks failed" >&2; exit 1; fi
