@@ -56,7 +56,7 @@ measure canalyst-json "$BIN" analyze "$JSONL" -o "$WORK/analyze-json.json"
 measure duckdb-json python3 benches/duck_analyze.py json "$JSONL" "$WORK/duck-json.json"
 
 python3 - "$WORK" "$(stat -c %s "$JSONL")" "$(stat -c %s "$WORK/ds/spans.parquet")" <<'PY'
-import json, sys
+import sys
 work, jbytes, pbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 r = {}
 for line in open(f"{work}/analyze-results.txt"):
@@ -71,44 +71,14 @@ for form in ["parquet", "json"]:
     cs, cm, _ = r[f"canalyst-{form}"]
     ds, dm, _ = r[f"duckdb-{form}"]
     print(f"{form}: canalyst is {ds/cs:.2f}x DuckDB's speed; peak memory ratio canalyst/duckdb {cm/dm:.2f}")
+PY
 
 # Cross-check: every route group of both sides, canalyst's analyze JSON against DuckDB.
-def canalyst_groups(path):
-    rep = json.load(open(path))
-    out = {}
-    for c in rep["comparisons"]:
-        if c["level"] != "route":
-            continue
-        for side, track in [("baseline", "stable"), ("canary", "canary")]:
-            s = c[side]
-            if s["count"]:
-                out[(c["service"], track, c["route"])] = s
-    w = rep["window"]
-    return out, (w["start_unix_nano"], w["end_unix_nano"] - 1)
-
-bad = 0
-for form in ["parquet", "json"]:
-    ours, win = canalyst_groups(f"{work}/analyze-{form}.json")
-    duck = json.load(open(f"{work}/duck-{form}.json"))
-    theirs = {(g["service"], g["track"], g["route"]): g for g in duck["groups"]}
-    if list(win) != duck["window"]:
-        bad += 1
-        print(f"MISMATCH {form} window: canalyst {win} duckdb {duck['window']}")
-    # analyze reports only groups with comparisons; every one of them must match DuckDB's.
-    for k, s in sorted(ours.items()):
-        d = theirs.get(k)
-        if d is None:
-            bad += 1
-            print(f"MISMATCH {form} {k}: missing in DuckDB")
-            continue
-        for f in ["count", "errors", "p50", "p90", "p99", "p999"]:
-            a, b = s[f], d[f]
-            if (a != b) if f in ("count", "errors") else abs(a - b) > 1e-9 * max(1.0, abs(b)):
-                bad += 1
-                print(f"MISMATCH {form} {k} {f}: canalyst {a} duckdb {b}")
-    print(f"cross-check {form}: {len(ours)} route groups compared with DuckDB's {len(theirs)}")
-print("cross-check: all equal" if bad == 0 else f"cross-check: {bad} mismatches")
-PY
+bad=0
+for form in parquet json; do
+  python3 benches/crosscheck.py "$form" "$WORK/analyze-$form.json" "$WORK/duck-$form.json" || bad=1
+done
+if [ "$bad" = 0 ]; then echo "cross-check: all equal"; else echo "cross-check: mismatches"; fi
 
 if [ "$KEEP" = 0 ]; then
   rm -rf "$WORK/otlp" "$WORK/parquet" "$WORK/ds"

@@ -1,5 +1,6 @@
 """DuckDB side of benches/compare_analyze.sh: the route-level request summary canalyst analyze
-computes, from canonical Parquet (`parquet`) or from OTLP/JSON lines (`json`).
+computes, from canonical Parquet (`parquet`) or from OTLP/JSON (`json`: lines, gzip lines
+ending in .gz, or one document ending in .json).
 
 Per (service, track, route) over requests inside the comparison window: count, errors and
 exact type-7 quantiles (quantile_cont) p50/p90/p99/p999 of the duration in ms.
@@ -45,10 +46,13 @@ if mode == "parquet":
 else:
     # OTLP/JSON: unnest resourceSpans -> scopeSpans -> spans; ids stay hex strings, an empty
     # parentSpanId is a root as in canalyst's reader.
+    # Lines (.jsonl, .jsonl.gz: DuckDB decompresses by extension) or one document (.json,
+    # possibly pretty-printed over many lines).
+    fmt = "unstructured" if src.endswith(".json") else "newline_delimited"
     spans = f"""
     WITH r AS (SELECT unnest(resourceSpans) AS rs
-               FROM read_json({lit(src)}, format = 'newline_delimited',
-                              maximum_object_size = 1073741824)),
+               FROM read_json({lit(src)}, format = {lit(fmt)},
+                              maximum_object_size = 4294967295)),
          s AS (SELECT rs.resource.attributes AS ra, unnest(rs.scopeSpans) AS ss FROM r),
          p AS (SELECT ra, unnest(ss.spans) AS sp FROM s),
          f AS (

@@ -69,7 +69,14 @@ pub async fn open_inputs(
         batches: Vec::new(),
         metrics: Vec::new(),
     };
-    let quality = load_spans_into(inputs, ingest, &mut sink)?;
+    // Maps the projection drops are not built at all (their cost, not only their memory).
+    let ingest = IngestOptions {
+        attribute_maps: columns
+            .iter()
+            .any(|c| *c == "resource_attributes" || *c == "span_attributes"),
+        ..ingest.clone()
+    };
+    let quality = load_spans_into(inputs, &ingest, &mut sink)?;
     for p in inputs.iter().filter(|p| is_dataset(p)) {
         sink.metrics.push(open_dataset(p)?.read_metric_tables()?);
     }

@@ -16,7 +16,7 @@ use super::{IngestOptions, SpanChunk};
 use crate::model::metric_delta;
 use crate::model::metrics::{MetricPoint, MetricTables};
 use crate::model::quality::{DataQuality, FileSummary, Issue, IssueKind, Severity};
-use crate::model::spans::{spans_schema, SpanFingerprint, SpansBuilder};
+use crate::model::spans::{spans_schema, SpanFingerprint};
 use arrow::array::{AsArray, BooleanArray};
 use arrow::datatypes::Int64Type;
 use arrow::error::ArrowError;
@@ -277,7 +277,7 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
                     decoded: otlp_json::decode_document(&data, frame, name, opts),
                 }
             } else {
-                let mut builder = SpansBuilder::new(opts.identity.clone(), name);
+                let mut builder = opts.spans_builder(name);
                 let mut quality = DataQuality::default();
                 let mut metrics = Vec::new();
                 formats::decode_proto_message(

@@ -7,7 +7,7 @@
 
 use crate::model::identity::IdentityConfig;
 use crate::model::quality::DataQuality;
-use crate::model::spans::SpanFingerprint;
+use crate::model::spans::{SpanFingerprint, SpansBuilder};
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 
@@ -18,6 +18,16 @@ pub struct IngestOptions {
     pub identity: Arc<IdentityConfig>,
     /// Target rows per output batch (memory is bounded by this times the parallelism).
     pub batch_rows: usize,
+    /// Fill the `resource_attributes` and `span_attributes` maps (`false` writes them empty;
+    /// only for callers that drop those columns, see [`SpansBuilder::attribute_maps`]).
+    pub attribute_maps: bool,
+}
+
+impl IngestOptions {
+    /// A spans builder for rows read from `source_file` under these options.
+    pub fn spans_builder(&self, source_file: &str) -> SpansBuilder {
+        SpansBuilder::new(self.identity.clone(), source_file).attribute_maps(self.attribute_maps)
+    }
 }
 
 impl Default for IngestOptions {
@@ -25,6 +35,7 @@ impl Default for IngestOptions {
         Self {
             identity: Arc::new(IdentityConfig::default()),
             batch_rows: 65_536,
+            attribute_maps: true,
         }
     }
 }

@@ -590,7 +590,7 @@ pub fn decode_lines(
     opts: &IngestOptions,
 ) -> Decoded {
     let mut out = Decoded::default();
-    let mut builder = SpansBuilder::new(opts.identity.clone(), file);
+    let mut builder = opts.spans_builder(file);
     let mut dec = SpanDecoder::new();
     let mut batches = Vec::new();
     let mut line_no = first_line;
@@ -634,7 +634,7 @@ pub fn decode_lines(
 /// span inside the document); a parse error is reported at the document line serde reports.
 pub fn decode_document(data: &[u8], first_line: u64, file: &str, opts: &IngestOptions) -> Decoded {
     let mut out = Decoded::default();
-    let mut builder = SpansBuilder::new(opts.identity.clone(), file);
+    let mut builder = opts.spans_builder(file);
     let mut dec = SpanDecoder::new();
     let mut batches = Vec::new();
     let at = Location {

@@ -472,7 +472,7 @@ pub fn read_framed(
     metrics: &mut Vec<MetricPoint>,
 ) -> DataQuality {
     let mut q = DataQuality::default();
-    let mut b = SpansBuilder::new(opts.identity.clone(), file);
+    let mut b = opts.spans_builder(file);
     let batch_rows = opts.batch_rows.max(1);
     let mut off = 0usize;
     let mut frame = 0u64;

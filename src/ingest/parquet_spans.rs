@@ -108,7 +108,7 @@ pub(crate) struct RowSink<'a> {
 impl<'a> RowSink<'a> {
     fn new(file: &'a str, opts: &IngestOptions, emit: &'a mut dyn FnMut(SpanChunk)) -> Self {
         Self {
-            builder: SpansBuilder::new(opts.identity.clone(), file),
+            builder: opts.spans_builder(file),
             quality: DataQuality::default(),
             file,
             cfg: opts.identity.clone(),

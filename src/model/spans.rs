@@ -195,6 +195,8 @@ pub struct SpansBuilder {
     source_line: Int64Builder,
     fingerprints: Vec<SpanFingerprint>,
     len: usize,
+    /// Whether the two attribute maps are filled (see [`SpansBuilder::attribute_maps`]).
+    attribute_maps: bool,
 }
 
 const HTTP_ROUTE_KEYS: &[&str] = &["http.route"];
@@ -240,7 +242,18 @@ impl SpansBuilder {
             source_line: Int64Builder::new(),
             fingerprints: Vec::new(),
             len: 0,
+            attribute_maps: true,
         }
+    }
+
+    /// With `false`, `resource_attributes` and `span_attributes` are written as empty maps.
+    /// For readers whose batches are projected to columns without the maps at once (`analyze`
+    /// on raw files): copying every span's resource attributes into a map is most of the
+    /// building cost on Collector batch lines, and the projection would free it unread.
+    /// Identity, routes, errors, weights and fingerprints still use all attributes.
+    pub fn attribute_maps(mut self, keep: bool) -> Self {
+        self.attribute_maps = keep;
+        self
     }
 
     /// Rows appended so far.
@@ -332,8 +345,13 @@ impl SpansBuilder {
             .and_then(identity::tracestate_weight);
         self.sample_weight
             .append_value(weight.unwrap_or_else(|| identity::sample_weight(rate, th)));
-        append_map(&mut self.resource_attributes, &res.attributes);
-        append_map(&mut self.span_attributes, a);
+        if self.attribute_maps {
+            append_map(&mut self.resource_attributes, &res.attributes);
+            append_map(&mut self.span_attributes, a);
+        } else {
+            append_map(&mut self.resource_attributes, &[]);
+            append_map(&mut self.span_attributes, &[]);
+        }
         self.source_file.append_value(&*self.file);
         self.source_line.append_value(span.source_line);
         self.fingerprints.push(span.fingerprint(res));
@@ -547,5 +565,43 @@ mod tests {
             .as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(dur.value(0), 4_000);
         assert_eq!(res().deployment_track.as_deref(), Some("canary"));
+    }
+
+    #[test]
+    fn without_attribute_maps_only_the_maps_are_empty() {
+        let span = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            name: "GET /cart".into(),
+            kind: identity::kind::SERVER,
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 5_000,
+            attributes: vec![
+                ("http.route".into(), "/cart".into()),
+                ("http.response.status_code".into(), "503".into()),
+            ],
+            ..Default::default()
+        };
+        let build = |keep: bool| {
+            let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "in.jsonl")
+                .attribute_maps(keep);
+            b.append(&res(), &span);
+            b.finish_with_fingerprints().unwrap()
+        };
+        let ((full, fp_full), (lean, fp_lean)) = (build(true), build(false));
+        assert_eq!(lean.schema(), spans_schema());
+        assert_eq!(fp_full, fp_lean, "fingerprints still cover every attribute");
+        for (i, name) in SPAN_COLUMNS.iter().enumerate() {
+            let (a, b) = (full.column(i), lean.column(i));
+            if name.ends_with("attributes") {
+                assert_eq!(
+                    a.as_map().value(0).len(),
+                    if *name == "resource_attributes" { 3 } else { 2 }
+                );
+                assert_eq!(b.as_map().value(0).len(), 0, "{name}");
+            } else {
+                assert_eq!(a.as_ref(), b.as_ref(), "{name}");
+            }
+        }
     }
 }

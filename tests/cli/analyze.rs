@@ -467,6 +467,73 @@ fn dataset_parquet_and_raw_otlp_inputs_agree() {
     assert_eq!(from_ds["data_quality"]["files"][0]["file"], SAMPLE_PARQUET);
 }
 
+/// The sample's spans exported in the shapes real pipelines write — Collector batch lines (28
+/// `resourceSpans` entries per line, resources repeated across entries), SDK exporter lines
+/// (one entry per line), one pretty-printed document, gzip batch lines — are analysed exactly
+/// as the sample's own lines (`benches/shapes.sh` times the same shapes).
+#[test]
+fn every_export_shape_gives_the_same_analysis() {
+    use std::io::{Read, Write};
+    let gz = std::fs::read(root().join("sample-data/otlp/traces.jsonl.gz")).unwrap();
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let entries: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .flat_map(|l| {
+            let doc: Value = serde_json::from_str(l).unwrap();
+            doc["resourceSpans"].as_array().unwrap().clone()
+        })
+        .collect();
+    assert!(entries.len() > 100, "{} entries", entries.len());
+    let lines = |per_line: usize| -> String {
+        entries
+            .chunks(per_line)
+            .map(|c| serde_json::json!({ "resourceSpans": c }).to_string() + "\n")
+            .collect()
+    };
+    let collector = lines(28);
+    let gzipped = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(collector.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::json!({ "resourceSpans": entries })).unwrap();
+    let shapes: Vec<(&str, Vec<u8>)> = vec![
+        ("collector.jsonl", collector.into_bytes()),
+        ("sdk.jsonl", lines(1).into_bytes()),
+        ("pretty.json", pretty.into_bytes()),
+        ("collector.jsonl.gz", gzipped),
+    ];
+    let (want_code, want) = analyze_json(&["sample-data/otlp/traces.jsonl.gz"]);
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, bytes) in shapes {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (c, got) = analyze_json(&[path.to_str().unwrap()]);
+        assert_eq!(c, want_code, "{name}: exit code");
+        assert_same_comparisons(&want, &got, name);
+        for k in [
+            "verdict",
+            "score",
+            "drivers",
+            "summary",
+            "window",
+            "group_scores",
+        ] {
+            assert_eq!(want[k], got[k], "{name}: {k}");
+        }
+        assert_eq!(
+            quality_counts(&want),
+            quality_counts(&got),
+            "{name}: data_quality"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calibration against the injected truth
 
