@@ -54,7 +54,9 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
             args.alpha
         );
     }
-    let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
+    let run = args
+        .analysis
+        .prepare(Columns::Forensics, Vec::new(), false)?;
     let input = run.forensics_input()?;
     let opts = ForensicsOptions {
         limit: args.limit,
