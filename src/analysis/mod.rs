@@ -82,8 +82,14 @@ pub fn analyze_with_metrics_at(
     let tasks: Vec<_> = groups
         .iter()
         .flat_map(|g| crate::analysis::config::ALL_METRICS.map(|m| (*g, m)))
-        // The sequential method judges the count metrics look by look (below).
-        .filter(|(_, m)| !(sequential && *m == MetricName::ErrorRate))
+        // The sequential method judges the error rate, and the quantiles of groups whose
+        // durations carry their time buckets, look by look (below).
+        .filter(|(g, m)| {
+            !(sequential
+                && (*m == MetricName::ErrorRate
+                    || (judge::quantile_level(*m).is_some()
+                        && sequential_judge::judges_latency(g))))
+        })
         .collect();
     let mut drafts: Vec<_> = tasks
         .into_par_iter()

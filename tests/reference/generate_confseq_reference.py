@@ -47,6 +47,13 @@ def quantile_cs(values, p, alpha, t_opt, alpha_opt=0.05):
         p * (1 - p) * t, alpha, p * (1 - p) * t_opt, p, 1 - p, alpha_opt, False) / t
     lo = math.floor(t * (p - lower) + 1)
     hi = math.ceil(t * (p + upper))
+    # Where the bound is at its cap (the mixture never reaches 1/alpha; confseq returns
+    # v/g) nothing is excluded: canalyst leaves that end unbounded, where the demo would take
+    # the extreme order statistic.
+    if lower * t >= p * t * (1 - 1e-12):
+        lo = 0
+    if upper * t >= (1 - p) * t * (1 - 1e-12):
+        hi = t + 1
     return (None if lo < 1 else float(xs[lo - 1]), None if hi > t else float(xs[hi - 1]))
 
 
