@@ -304,6 +304,8 @@ pub fn human_summary(report: &AnalysisReport) -> String {
 #[cfg(test)]
 mod calibration_tests;
 #[cfg(test)]
+mod sequential_latency_tests;
+#[cfg(test)]
 mod sequential_tests;
 #[cfg(test)]
 mod tests;

@@ -191,7 +191,10 @@ fn a_broken_split_fails_the_request_split() {
     for c in splits {
         assert_eq!(c.id, "checkout/service/request_split");
         assert_eq!(c.route, None);
-        let routes = r.comparisons.iter().filter(|c| c.metric == MetricName::ErrorRate);
+        let routes = r
+            .comparisons
+            .iter()
+            .filter(|c| c.metric == MetricName::ErrorRate);
         assert_eq!(
             c.canary.count,
             routes.map(|c| c.canary.count).sum::<u64>(),
