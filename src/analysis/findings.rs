@@ -197,9 +197,11 @@ pub struct Comparison {
     pub sequential: Option<SequentialSummary>,
 }
 
-/// What the sequential count test (Lindon & Malek 2022; `stats::sequential`) saw over the
-/// looks of one comparison. `Comparison::estimate`/`ci_low`/`ci_high` carry the rate ratio and
-/// its confidence sequence at the last look; `p_value` the always-valid p-value.
+/// What the sequential test — the count test of Lindon & Malek 2022 (`stats::sequential`) or
+/// the quantile test of Howard & Ramdas 2022 (`stats::quantile_sequence`) — saw over the looks
+/// of one comparison. `Comparison::estimate`/`ci_low`/`ci_high` carry the ratio (of rates, of
+/// requests per configured share, or of quantiles) and its confidence sequence at the last
+/// look; `p_value` the always-valid p-value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequentialSummary {
     /// Looks taken over the window (one per `[sequential] look_interval`).
@@ -224,6 +226,14 @@ pub struct SequentialSummary {
     /// look had requests on both sides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_share: Option<f64>,
+    /// The Bonferroni divisor K: the number of sequential comparisons whose counts let them
+    /// reach α/K at all (Tarone 1990); `level` = α/K.
+    #[serde(default)]
+    pub family_size: u32,
+    /// The smallest always-valid p-value any outcome could give with this comparison's
+    /// counts; above `level` the comparison is outside the family and cannot fail.
+    #[serde(default)]
+    pub min_attainable_p: f64,
 }
 
 /// Sample sizes of a comparison below the per-side minimum.

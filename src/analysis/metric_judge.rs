@@ -88,6 +88,7 @@ fn sample(c: &Counts, h: Option<&HistAcc>, unit: &str) -> TrackSample {
         weighted_count: c.requests.max(0.0),
         weighted_errors: c.errors.max(0.0),
         durations_ms: Vec::new(),
+        duration_buckets: Vec::new(),
         quantiles: Quantiles {
             p50: nz(q(0.5)),
             p90: nz(q(0.9)),

@@ -82,8 +82,14 @@ pub fn analyze_with_metrics_at(
     let tasks: Vec<_> = groups
         .iter()
         .flat_map(|g| crate::analysis::config::ALL_METRICS.map(|m| (*g, m)))
-        // The sequential method judges the count metrics look by look (below).
-        .filter(|(_, m)| !(sequential && *m == MetricName::ErrorRate))
+        // The sequential method judges the error rate, and the quantiles of groups whose
+        // durations carry their time buckets, look by look (below).
+        .filter(|(g, m)| {
+            !(sequential
+                && (*m == MetricName::ErrorRate
+                    || (judge::quantile_level(*m).is_some()
+                        && sequential_judge::judges_latency(g))))
+        })
         .collect();
     let mut drafts: Vec<_> = tasks
         .into_par_iter()
@@ -165,8 +171,12 @@ pub fn definitions(cfg: &AnalysisConfig) -> Vec<String> {
         ),
     }
     if cfg.method == Method::Sequential {
-        // The error rate's fixed-sample definition does not apply: it is defined above.
-        d.retain(|t| !t.starts_with("error_rate: difference"));
+        // The error rate's and quantiles' fixed-sample definitions do not apply: they are
+        // defined above (groups without per-look durations keep the fixed quantile tests, and
+        // say so in their `test`).
+        d.retain(|t| {
+            !t.starts_with("error_rate: difference") && !t.starts_with("latency_pNN: ratio")
+        });
     }
     d.push(format!(
         "Score: passes / decided comparisons per group, weighted over groups; inconclusive excluded. Rollback on any critical failure or score < {}; promote at score ≥ {} with ≥ {} canary requests, ≥ {:.0}% of comparisons decided and no inconclusive critical comparison whose interval lies wholly beyond the allowed change; else continue.",
@@ -182,10 +192,11 @@ fn sequential_definitions(cfg: &AnalysisConfig) -> Vec<String> {
     let mut d = vec![
         format!("Sequential method: the window is read as looks every {} s (whole series buckets); per look the cumulative requests and errors of each side are summed from the per-bucket series.", q.look_interval_ns / 1_000_000_000),
         format!("error_rate (sequential): Lindon & Malek (NeurIPS 2022) anytime-valid count test: under no change each error falls in the canary with probability equal to the canary's share of requests so far; Beta-mixture e-value (concentration {}), always-valid p = min(1, min over looks of 1/e); estimate and interval are the error-rate ratio canary/baseline and its confidence sequence at the last look; percentage-point limits become ratio limits at the baseline's rate (with half an error added).", q.concentration),
-        "Sequential multiple testing: Bonferroni over the sequential comparisons (each at α/m; p_value_adjusted = min(1, m·p)); a comparison fails at the first look where p ≤ α/m and the confidence sequence lies beyond the allowed change, passes when the sequence lies within it with the minimum requests on both sides, else is inconclusive. Latency comparisons are fixed-sample tests over the whole window (below).".to_string(),
+        "latency_pNN (sequential): Howard & Ramdas (Bernoulli 2022) two-sample test of equal quantiles on the durations seen up to each look (beta-binomial mixture, tuned for 100 requests); the estimate is the ratio of type-7 quantiles canary/baseline and the interval its confidence sequence at the last look, the ratios the test does not reject with the canary divided by them. latency_shift stays the fixed-sample test over the whole window (below).".to_string(),
+        "Sequential multiple testing: Bonferroni over the sequential comparisons that can reach significance with their counts (Tarone 1990; family_size K, each at α/K; p_value_adjusted = min(1, K·p)); a comparison fails at the first look where p ≤ α/K and the confidence sequence lies beyond the allowed change, passes when the sequence lies within it with the minimum requests on both sides, else is inconclusive.".to_string(),
     ];
     if let Some(r) = q.traffic_split {
-        d.push(format!("request_split (sequential, critical, group traffic): the same test with the configured canary share {r} as the null; the ratio of canary to stable requests per unit of configured share may lie within ±{:.0}%.", q.traffic_split_tolerance * 100.0));
+        d.push(format!("request_split (sequential, critical, group traffic): per service (its routes' requests added up), the same test with the configured canary share {r} as the null; the ratio of canary to stable requests per unit of configured share may lie within ±{:.0}%.", q.traffic_split_tolerance * 100.0));
     }
     d
 }
@@ -297,6 +308,8 @@ pub fn human_summary(report: &AnalysisReport) -> String {
 
 #[cfg(test)]
 mod calibration_tests;
+#[cfg(test)]
+mod sequential_latency_tests;
 #[cfg(test)]
 mod sequential_tests;
 #[cfg(test)]

@@ -114,7 +114,8 @@ fn fails(r: &AnalysisReport) -> usize {
 #[test]
 fn per_look_merge_feeds_the_report_fields() {
     // A tripled error rate on one route at a 25% share: fails with a look and time, Bonferroni
-    // over 2 routes × (error rate + split), and the interval is the rate-ratio sequence.
+    // over 2 routes' error rates + the service's split (every one can reach the level, so
+    // Tarone's family is all 3), and the interval is the rate-ratio sequence.
     let groups = recording(7, 2, 400.0, 0.25, 0.05, 3.0);
     let inp = input(groups.clone());
     let plan = LookPlan::new(inp.window, inp.bucket_ns, MIN_NS);
@@ -130,7 +131,9 @@ fn per_look_merge_feeds_the_report_fields() {
     let s = c.sequential.as_ref().expect("sequential fields");
     assert_eq!(s.looks, 11);
     assert_eq!(plan.len(), 11);
-    assert!((s.level - 0.05 / 4.0).abs() < 1e-15, "{s:?}");
+    assert_eq!(s.family_size, 3, "{s:?}");
+    assert!((s.level - 0.05 / 3.0).abs() < 1e-15, "{s:?}");
+    assert!(s.min_attainable_p <= s.level, "{s:?}");
     let look = s.decided_at_look.expect("decided") as usize;
     assert!((1..=11).contains(&look));
     // The look's time is the end of the data it saw: a bucket boundary after the start.
@@ -142,7 +145,7 @@ fn per_look_merge_feeds_the_report_fields() {
     );
     assert!(c.ci_low.unwrap() > c.allowed_increase.unwrap(), "{c:?}");
     assert!(s.p_value <= s.level && c.p_value == Some(s.p_value));
-    assert_eq!(c.p_value_adjusted, Some((s.p_value * 4.0).min(1.0)));
+    assert_eq!(c.p_value_adjusted, Some((s.p_value * 3.0).min(1.0)));
     assert_eq!(r.verdict, super::findings::Verdict::Rollback);
     // The null share at the last look is the canary share of the route's requests.
     let g = &groups[0];
@@ -173,8 +176,8 @@ fn per_look_merge_feeds_the_report_fields() {
 
 #[test]
 fn a_broken_split_fails_the_request_split() {
-    // Configured 5%, served 25%: the request split fails high on every route; with the split
-    // as configured nothing fails.
+    // Configured 5%, served 25%: the request split — one per service, the routes' requests
+    // added up — fails high; with the split as configured nothing fails.
     let r = run(
         &input(recording(9, 3, 300.0, 0.25, 0.01, 1.0)),
         &config(Some(0.05)),
@@ -184,8 +187,19 @@ fn a_broken_split_fails_the_request_split() {
         .iter()
         .filter(|c| c.metric == MetricName::RequestSplit)
         .collect();
-    assert_eq!(splits.len(), 3);
+    assert_eq!(splits.len(), 1);
     for c in splits {
+        assert_eq!(c.id, "checkout/service/request_split");
+        assert_eq!(c.route, None);
+        let routes = r
+            .comparisons
+            .iter()
+            .filter(|c| c.metric == MetricName::ErrorRate);
+        assert_eq!(
+            c.canary.count,
+            routes.map(|c| c.canary.count).sum::<u64>(),
+            "the service total"
+        );
         assert_eq!(c.classification, Classification::FailHigh, "{}", c.reason);
         assert!(c.critical);
         assert_eq!(c.sequential.as_ref().unwrap().null_share, Some(0.05));
@@ -199,10 +213,10 @@ fn a_broken_split_fails_the_request_split() {
 
 #[test]
 fn nothing_passes_below_the_minimum() {
-    // 20 requests a minute: under 100 canary requests per route, so no sequential comparison
-    // may pass, whatever its sequence says; the minimum is reported.
+    // 10 requests a minute: under 100 canary requests per route and in the service total, so
+    // no sequential comparison may pass, whatever its sequence says; the minimum is reported.
     let r = run(
-        &input(recording(3, 2, 20.0, 0.25, 0.01, 1.0)),
+        &input(recording(3, 2, 10.0, 0.25, 0.01, 1.0)),
         &config(Some(0.25)),
     );
     for c in r.comparisons.iter().filter(|c| c.sequential.is_some()) {

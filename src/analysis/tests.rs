@@ -63,6 +63,7 @@ pub(super) fn track(
             p999: quantile_type7(&durations, 0.999),
         },
         durations_ms: durations,
+        duration_buckets: Vec::new(),
     };
     (t, series)
 }

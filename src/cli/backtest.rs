@@ -48,7 +48,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         .as_deref()
         .map(|s| parse_rfc3339(s).with_context(|| format!("--onset {s:?} is not an RFC 3339 time")))
         .transpose()?;
-    let (sources, selection) = args.analysis.open(Columns::Analysis, Vec::new())?;
+    let (sources, selection) = args.analysis.open(Columns::Analysis, Vec::new(), false)?;
     let bucket_ns = selection.bucket_ns;
     let (log, _quality) = sources.request_log(selection)?;
     let opts = ReplayOptions {

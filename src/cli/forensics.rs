@@ -122,7 +122,9 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     }
     let origin_keys = args.origin.checked()?;
     let analysis = args.analysis.config()?;
-    let run = args.analysis.prepare(Columns::Forensics, Vec::new())?;
+    let run = args
+        .analysis
+        .prepare(Columns::Forensics, Vec::new(), false)?;
     let select = match args.select.trim() {
         "errors" => RequestSelect::Errors,
         "slow" => RequestSelect::Slow,

@@ -77,8 +77,13 @@ impl AnalysisArgs {
         })
     }
 
-    /// The [`Selection`] the flags ask for, building the group `levels`.
-    fn selection(&self, levels: Vec<GroupLevel>) -> anyhow::Result<Selection> {
+    /// The [`Selection`] the flags ask for, building the group `levels` (and the durations'
+    /// time buckets when `duration_buckets`).
+    fn selection(
+        &self,
+        levels: Vec<GroupLevel>,
+        duration_buckets: bool,
+    ) -> anyhow::Result<Selection> {
         let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
             v.as_deref()
                 .map(|s| {
@@ -99,17 +104,20 @@ impl AnalysisArgs {
             until_unix_nano: time("until", &self.until)?,
             bucket_ns: i64::from(self.bucket_seconds) * 1_000_000_000,
             levels,
+            duration_buckets,
         })
     }
 
     /// Opens the inputs keeping `columns`, prints the data-quality log and applies `--strict`;
-    /// returns the opened inputs and the selection the flags ask for (building `levels`).
+    /// returns the opened inputs and the selection the flags ask for (building `levels`, and the
+    /// durations' time buckets when `duration_buckets`, for the sequential latency gates).
     pub fn open(
         &self,
         columns: Columns,
         levels: Vec<GroupLevel>,
+        duration_buckets: bool,
     ) -> anyhow::Result<(Sources, Selection)> {
-        let selection = self.selection(levels)?;
+        let selection = self.selection(levels, duration_buckets)?;
         let sources = Sources::open(&self.inputs, &IngestOptions::default(), columns)?;
         super::ingest::print_quality(sources.quality());
         // Before selecting sides: a rejected record must fail a --strict run even when
@@ -129,8 +137,9 @@ impl AnalysisArgs {
         &self,
         columns: Columns,
         levels: Vec<GroupLevel>,
+        duration_buckets: bool,
     ) -> anyhow::Result<PreparedRun> {
-        let (sources, selection) = self.open(columns, levels)?;
+        let (sources, selection) = self.open(columns, levels, duration_buckets)?;
         Ok(sources.prepare(selection)?)
     }
 
@@ -169,7 +178,8 @@ impl AnalysisArgs {
             Some(_) => Columns::Forensics,
             None => Columns::Analysis,
         };
-        let run = self.prepare(columns, cfg.levels.clone())?;
+        let sequential = cfg.method == crate::analysis::config::Method::Sequential;
+        let run = self.prepare(columns, cfg.levels.clone(), sequential)?;
         let input = run.comparison_input();
         let metrics = cfg
             .metric_analysis

@@ -38,6 +38,9 @@ pub struct EngineOptions {
     /// Levels to build. Operation-level groups cover every span, so building them when no
     /// one judges them is most of the work (and memory) on large inputs.
     pub levels: Vec<GroupLevel>,
+    /// Also record the time bucket of every duration ([`TrackSample::duration_buckets`]), for
+    /// the sequential latency gates. Off by default: it costs a wider sort per group.
+    pub duration_buckets: bool,
 }
 
 impl Default for EngineOptions {
@@ -49,6 +52,7 @@ impl Default for EngineOptions {
             bucket_ns: DEFAULT_BUCKET_NS,
             min_group_count: 1,
             levels: vec![GroupLevel::Route, GroupLevel::Operation],
+            duration_buckets: false,
         }
     }
 }
@@ -267,12 +271,13 @@ fn build_groups(
         .filter(|(_, s)| (s.baseline.len() + s.canary.len()) as u64 >= opts.min_group_count)
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let bucket_ns = opts.bucket_ns;
+    let (bucket_ns, with_buckets) = (opts.bucket_ns, opts.duration_buckets);
     keyed
         .into_par_iter()
         .map(|(key, mut sides)| {
-            let (baseline, baseline_series) = summarise(&mut sides.baseline, bucket_ns);
-            let (canary, canary_series) = summarise(&mut sides.canary, bucket_ns);
+            let (baseline, baseline_series) =
+                summarise(&mut sides.baseline, bucket_ns, with_buckets);
+            let (canary, canary_series) = summarise(&mut sides.canary, bucket_ns, with_buckets);
             GroupComparison {
                 key,
                 baseline,
@@ -297,12 +302,20 @@ fn sorted_ms(rows: &[Row]) -> Vec<f64> {
     ns.into_iter().map(ms).collect()
 }
 
-/// Sample and time series of one side of one group; may reorder `rows`.
-fn summarise(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>) {
-    match summarise_exact_sums(rows, bucket_ns) {
-        Some(done) => done,
-        None => summarise_canonical(rows, bucket_ns),
+/// Sample and time series of one side of one group; may reorder `rows`. With `with_buckets`
+/// the sample also gets [`TrackSample::duration_buckets`] (always by the canonical order, which
+/// puts the rows in time order).
+fn summarise(
+    rows: &mut [Row],
+    bucket_ns: i64,
+    with_buckets: bool,
+) -> (TrackSample, Vec<TimeBucket>) {
+    if !with_buckets {
+        if let Some(done) = summarise_exact_sums(rows, bucket_ns) {
+            return done;
+        }
     }
+    summarise_canonical(rows, bucket_ns, with_buckets)
 }
 
 /// Largest weight total for which sums of integer weights are exact in any order: every
@@ -396,9 +409,32 @@ fn summarise_exact_sums(rows: &[Row], bucket_ns: i64) -> Option<(TrackSample, Ve
 /// of its rows).
 const PARALLEL_SORT_MIN: usize = 1 << 16;
 
+/// Durations of `rows` (canonically sorted, so in time order) in milliseconds, ascending, with
+/// the index of each one's time bucket among the non-empty buckets of `rows`: the data the
+/// sequential latency gates merge look by look. Sorted as `(ns, bucket)` pairs, so equal
+/// durations keep time order and the result does not depend on the sort's stability.
+fn sorted_ms_with_buckets(rows: &[Row], bucket_ns: i64) -> (Vec<f64>, Vec<u32>) {
+    let mut bucket = 0u32;
+    let mut pairs: Vec<(i64, u32)> = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0
+            && bucket_start(r.start_ns, bucket_ns) != bucket_start(rows[i - 1].start_ns, bucket_ns)
+        {
+            bucket += 1;
+        }
+        pairs.push((r.duration_ns, bucket));
+    }
+    pairs.sort_unstable();
+    pairs.into_iter().map(|(d, b)| (ms(d), b)).unzip()
+}
+
 /// [`summarise`] by the canonical order: rows sorted by [`canonical_cmp`] before anything is
 /// summed, so float sums of fractional weights do not depend on the scan's order.
-fn summarise_canonical(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<TimeBucket>) {
+fn summarise_canonical(
+    rows: &mut [Row],
+    bucket_ns: i64,
+    with_buckets: bool,
+) -> (TrackSample, Vec<TimeBucket>) {
     rows.sort_unstable_by(canonical_cmp);
     let mut sample = TrackSample {
         count: rows.len() as u64,
@@ -411,7 +447,13 @@ fn summarise_canonical(rows: &mut [Row], bucket_ns: i64) -> (TrackSample, Vec<Ti
             sample.weighted_errors += r.weight;
         }
     }
-    let durations = sorted_ms(rows);
+    let durations = if with_buckets {
+        let (d, b) = sorted_ms_with_buckets(rows, bucket_ns);
+        sample.duration_buckets = b;
+        d
+    } else {
+        sorted_ms(rows)
+    };
     sample.quantiles = standard_quantiles(&durations);
     sample.durations_ms = durations;
 
@@ -875,7 +917,7 @@ mod tests {
                     weight: [1.0, 2.0, 10.0][rng.random_range(0..3)],
                 })
                 .collect();
-            let want = summarise_canonical(&mut rows.clone(), 45 * S);
+            let want = summarise_canonical(&mut rows.clone(), 45 * S, false);
             rows.shuffle(&mut rng);
             let got = summarise_exact_sums(&rows, 45 * S).expect("integer weights");
             assert_eq!(
@@ -891,6 +933,81 @@ mod tests {
             weight: 0.5,
         }];
         assert!(summarise_exact_sums(&fractional, MIN).is_none());
+    }
+
+    #[test]
+    fn duration_buckets_give_each_prefix_of_time_as_a_sorted_subsequence() {
+        // Random rows with tied durations: for every bucket k of the series, the durations whose
+        // bucket index is ≤ k, in stored order, must equal the sorted durations of the rows that
+        // started before that bucket's end (a direct filter), and the stored durations must be
+        // the same as without bucket indices.
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(3);
+        for case in 0..40 {
+            let bucket = MIN * rng.random_range(1..4);
+            let n = rng.random_range(0..600);
+            let rows: Vec<Row> = (0..n)
+                .map(|_| Row {
+                    start_ns: T0 + rng.random_range(0..30 * MIN),
+                    duration_ns: rng.random_range(1..40) * 1_000_000,
+                    is_error: rng.random_bool(0.1),
+                    weight: 1.0,
+                })
+                .collect();
+            let (plain, plain_series) = summarise(&mut rows.clone(), bucket, false);
+            let (with, series) = summarise(&mut rows.clone(), bucket, true);
+            assert_eq!(plain.durations_ms, with.durations_ms, "case {case}");
+            assert_eq!(plain_series, series);
+            assert!(plain.duration_buckets.is_empty());
+            assert_eq!(with.duration_buckets.len(), n);
+            for (k, b) in series.iter().enumerate() {
+                let end = b.start_unix_nano + bucket;
+                let merged: Vec<f64> = with
+                    .durations_ms
+                    .iter()
+                    .zip(&with.duration_buckets)
+                    .filter(|(_, &j)| j as usize <= k)
+                    .map(|(d, _)| *d)
+                    .collect();
+                let mut direct: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.start_ns < end)
+                    .map(|r| ms(r.duration_ns))
+                    .collect();
+                direct.sort_by(f64::total_cmp);
+                assert_eq!(merged, direct, "case {case}, bucket {k}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn duration_buckets_come_through_the_sql_path() {
+        let e = engine(2).await;
+        let opts = EngineOptions {
+            duration_buckets: true,
+            ..EngineOptions::default()
+        };
+        let with = default_input(&e, &opts).await.unwrap();
+        let plain = default_input(&e, &EngineOptions::default()).await.unwrap();
+        for (g, p) in with.groups.iter().zip(&plain.groups) {
+            for (side, series, plain_side) in [
+                (&g.baseline, &g.baseline_series, &p.baseline),
+                (&g.canary, &g.canary_series, &p.canary),
+            ] {
+                assert_eq!(side.durations_ms, plain_side.durations_ms);
+                assert_eq!(side.duration_buckets.len(), side.durations_ms.len());
+                // Each bucket holds as many durations as the series says it has requests.
+                for (k, b) in series.iter().enumerate() {
+                    let n = side
+                        .duration_buckets
+                        .iter()
+                        .filter(|&&j| j as usize == k)
+                        .count();
+                    assert_eq!(n as u64, b.count, "{:?} bucket {k}", g.key);
+                }
+            }
+        }
     }
 
     /// Plain, view and dictionary strings (with a value repeated under two keys) all group

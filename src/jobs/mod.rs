@@ -434,6 +434,7 @@ fn report_one(
         until_unix_nano: Some(window.end_unix_nano),
         bucket_ns: 60_000_000_000,
         levels: cfg.levels.clone(),
+        duration_buckets: cfg.method == crate::analysis::config::Method::Sequential,
     };
     let sources = Sources::open(inputs, &IngestOptions::default(), Columns::Analysis)?;
     counts.records_read = sources.quality().records_read;

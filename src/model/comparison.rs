@@ -103,6 +103,14 @@ pub struct TrackSample {
     pub weighted_errors: f64,
     /// Every duration in milliseconds, sorted ascending (unweighted).
     pub durations_ms: Vec<f64>,
+    /// For each entry of `durations_ms`, the index into this side's time series (`baseline_series`
+    /// or `canary_series` of the [`GroupComparison`]) of the bucket the request started in.
+    /// The sample up to any time is then the entries whose bucket starts before it, still in
+    /// ascending order: what `method = "sequential"` reads look by look without a second pass
+    /// over spans. Empty unless asked for (`EngineOptions::duration_buckets`) or without
+    /// per-request durations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duration_buckets: Vec<u32>,
     /// Exact quantiles of `durations_ms`; all zero when empty.
     pub quantiles: Quantiles,
 }

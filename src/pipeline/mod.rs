@@ -142,6 +142,9 @@ pub struct Selection {
     pub bucket_ns: i64,
     /// Group levels to build (operation groups cost most; leave out what no one judges).
     pub levels: Vec<GroupLevel>,
+    /// Record the time bucket of every duration (`EngineOptions::duration_buckets`): wanted by
+    /// `method = "sequential"` only.
+    pub duration_buckets: bool,
 }
 
 impl Selection {
@@ -152,6 +155,7 @@ impl Selection {
             until_unix_nano: self.until_unix_nano,
             bucket_ns: self.bucket_ns,
             levels: self.levels.clone(),
+            duration_buckets: self.duration_buckets,
             ..EngineOptions::default()
         }
     }

@@ -84,6 +84,7 @@ fn track(
             p999: q7(&all, 0.999),
         },
         durations_ms: all,
+        duration_buckets: Vec::new(),
     };
     (sample, series)
 }

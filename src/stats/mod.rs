@@ -17,10 +17,12 @@ pub mod hodges_lehmann;
 pub mod interval_inversion;
 pub mod mann_whitney;
 pub mod multiple_testing;
+pub mod order_statistics;
 pub mod power;
 pub mod proportion;
 pub mod quantile;
 pub mod quantile_difference;
+pub mod quantile_sequence;
 pub mod sequential;
 pub mod uniform_boundary;
 
