@@ -318,14 +318,7 @@ fn sample(runs: &[&[Req]]) -> TrackSample {
         }
     }
     let d = sorted_ms(runs);
-    if !d.is_empty() {
-        s.quantiles = Quantiles {
-            p50: quantile_type7(&d, 0.5),
-            p90: quantile_type7(&d, 0.9),
-            p99: quantile_type7(&d, 0.99),
-            p999: quantile_type7(&d, 0.999),
-        };
-    }
+    s.quantiles = Quantiles::of_sorted(&d);
     s.durations_ms = d;
     s
 }

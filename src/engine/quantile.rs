@@ -7,8 +7,6 @@
 //! `Q(q) = x[j] + γ·(x[j+1] − x[j])`. The interpolation is evaluated exactly as numpy's `_lerp`
 //! does (from the upper neighbour when `γ ≥ 0.5`) so results agree with numpy bit for bit.
 
-use crate::model::comparison::Quantiles;
-
 /// Type-7 quantile of `sorted` (ascending, no NaN). Returns NaN for an empty slice; `q` is
 /// clamped to `[0, 1]`.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
@@ -54,19 +52,6 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
         b - d * (1.0 - t)
     } else {
         a + d * t
-    }
-}
-
-/// The p50/p90/p99/p999 of `sorted` (ascending); all zero when empty, as [`Quantiles`] defines.
-pub fn standard_quantiles(sorted: &[f64]) -> Quantiles {
-    if sorted.is_empty() {
-        return Quantiles::default();
-    }
-    Quantiles {
-        p50: quantile_sorted(sorted, 0.5),
-        p90: quantile_sorted(sorted, 0.9),
-        p99: quantile_sorted(sorted, 0.99),
-        p999: quantile_sorted(sorted, 0.999),
     }
 }
 
@@ -142,6 +127,7 @@ mod tests {
         assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
         assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 1.0), 4.0);
         assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.0), 1.0);
-        assert_eq!(standard_quantiles(&[]), Quantiles::default());
+        use crate::model::comparison::Quantiles;
+        assert_eq!(Quantiles::of_sorted(&[]), Quantiles::default());
     }
 }

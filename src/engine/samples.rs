@@ -9,7 +9,7 @@
 //! number of rayon threads.
 
 use super::context::Engine;
-use super::quantile::{quantile_select, quantile_sorted, standard_quantiles};
+use super::quantile::{quantile_select, quantile_sorted};
 use super::queries::Params;
 use super::scan::{self, Gathered, Row, ScanSpec, SideRange, Sides};
 use super::EngineError;
@@ -400,7 +400,7 @@ fn summarise_exact_sums(rows: &[Row], bucket_ns: i64) -> Option<(TrackSample, Ve
         ns.sort_unstable();
     }
     let durations: Vec<f64> = ns.into_iter().map(ms).collect();
-    sample.quantiles = standard_quantiles(&durations);
+    sample.quantiles = crate::model::comparison::Quantiles::of_sorted(&durations);
     sample.durations_ms = durations;
     Some((sample, out))
 }
@@ -454,7 +454,7 @@ fn summarise_canonical(
     } else {
         sorted_ms(rows)
     };
-    sample.quantiles = standard_quantiles(&durations);
+    sample.quantiles = crate::model::comparison::Quantiles::of_sorted(&durations);
     sample.durations_ms = durations;
 
     let mut series = Vec::new();

@@ -34,7 +34,6 @@ use crate::model::comparison::{
 };
 use crate::model::quality::DataQuality;
 use crate::model::traces::{DownstreamInput, TreeSpan};
-use crate::stats::quantile::quantile_type7;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -175,23 +174,13 @@ impl Acc {
     fn sample(&mut self) -> TrackSample {
         self.durations_ms.sort_by(f64::total_cmp);
         let d = &self.durations_ms;
-        let q = |p| quantile_type7(d, p);
         TrackSample {
             count: self.count,
             errors: self.errors,
             weighted_count: self.weighted,
             weighted_errors: self.weighted_errors,
             durations_ms: d.clone(),
-            quantiles: if d.is_empty() {
-                Quantiles::default()
-            } else {
-                Quantiles {
-                    p50: q(0.5),
-                    p90: q(0.9),
-                    p99: q(0.99),
-                    p999: q(0.999),
-                }
-            },
+            quantiles: Quantiles::of_sorted(d),
             // Downstream comparisons judge the whole window (fixed tests).
             duration_buckets: Vec::new(),
         }

@@ -90,6 +90,24 @@ pub struct Quantiles {
     pub p999: f64,
 }
 
+impl Quantiles {
+    /// The p50/p90/p99/p999 of `sorted` (ascending, no NaN) by
+    /// [`crate::stats::quantile::quantile_type7`]; all zero when empty (this type's convention
+    /// for a side without requests).
+    pub fn of_sorted(sorted: &[f64]) -> Quantiles {
+        use crate::stats::quantile::quantile_type7 as q;
+        if sorted.is_empty() {
+            return Quantiles::default();
+        }
+        Quantiles {
+            p50: q(sorted, 0.5),
+            p90: q(sorted, 0.9),
+            p99: q(sorted, 0.99),
+            p999: q(sorted, 0.999),
+        }
+    }
+}
+
 /// One side (baseline or canary) of one group inside the window.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrackSample {
