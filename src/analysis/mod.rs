@@ -281,7 +281,7 @@ pub fn human_summary(report: &AnalysisReport) -> String {
         "comparisons: {} ({} pass, {} fail, {} inconclusive)\n",
         report.comparisons.len(),
         count(|c| c == Classification::Pass),
-        count(|c| matches!(c, Classification::FailHigh | Classification::FailLow)),
+        count(Classification::is_fail),
         count(|c| c == Classification::Inconclusive)
     ));
     if !report.drivers.is_empty() {

@@ -59,10 +59,7 @@ pub fn leans_to_failure(c: &Comparison) -> bool {
 }
 
 fn is_fail(c: &Comparison) -> bool {
-    matches!(
-        c.classification,
-        Classification::FailHigh | Classification::FailLow
-    )
+    c.classification.is_fail()
 }
 
 /// The verdict with what drove it.

@@ -16,7 +16,7 @@ pub mod window;
 
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::{AnalysisConfig, ConfigError};
-use crate::analysis::findings::{Classification, Verdict};
+use crate::analysis::findings::Verdict;
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
@@ -487,12 +487,7 @@ fn report_one(
     let failed = report
         .comparisons
         .iter()
-        .filter(|c| {
-            matches!(
-                c.classification,
-                Classification::FailHigh | Classification::FailLow
-            )
-        })
+        .filter(|c| c.classification.is_fail())
         .count();
     Ok(history::HistoryEntry {
         service: service.map(str::to_string),
