@@ -12,13 +12,17 @@
 //! The `downstream` part counts, per (untracked service, span name, originating track), the
 //! spans starting at or after the canary start, and how their originating track is known:
 //! from baggage, or from the trace tree (the nearest ancestor whose service has a track).
+//!
+//! The `structure` part counts, per track, the requests of the route the mesh's retry change
+//! ([`MESH_RETRY`]) is on and the callee's SERVER spans in their subtrees, and names what the
+//! structure diff must find and where it must find nothing.
 
 use super::scenario::{
     FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGION_KEY,
-    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    MESH_RETRY, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
 };
 use super::simulate::{Operation, SimTrace};
-use super::topology::{rt, Track, ROUTES, SERVICES};
+use super::topology::{rt, svc, Track, ROUTES, SERVICES};
 use crate::model::ids::to_hex;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -116,6 +120,42 @@ pub struct TruthAttribute {
     pub baseline_with_value: u64,
 }
 
+/// Requests of the structure change's route on one track, from the canary start on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthStructureSide {
+    /// Requests (SERVER spans of the route on the track that are not errors: the structure
+    /// diff compares working requests).
+    pub requests: u64,
+    /// SERVER spans of the callee in their subtrees.
+    pub calls: u64,
+    /// Requests with at least one.
+    pub requests_with_call: u64,
+}
+
+/// What the structure diff of the mesh must find.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StructureTruth {
+    /// Service of the changed route.
+    pub service: &'static str,
+    /// The changed route (`http.route`).
+    pub route: &'static str,
+    /// Service of the operation called once more by canary requests.
+    pub operation_service: &'static str,
+    /// Its span name.
+    pub operation: &'static str,
+    /// What was injected.
+    pub description: String,
+    /// Canary requests of the route.
+    pub canary: TruthStructureSide,
+    /// Stable requests of the route.
+    pub stable: TruthStructureSide,
+    /// The route whose canary requests' critical path the slow database operation
+    /// ([`MESH_SLOW_DB`]) grows: service and `http.route`.
+    pub slow_route: (&'static str, &'static str),
+    /// Services without an injected change: none of their routes may show one.
+    pub clean_services: Vec<&'static str>,
+}
+
 /// The `downstream` part of the forensics truth (the mesh).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DownstreamTruth {
@@ -144,6 +184,8 @@ pub struct ForensicsTruth {
     pub downstream: DownstreamTruth,
     /// The attribute errors concentrate on.
     pub attribute: TruthAttribute,
+    /// The structure change.
+    pub structure: StructureTruth,
     #[serde(skip)]
     messages: BTreeSet<String>,
 }
@@ -184,6 +226,7 @@ impl ForensicsTruth {
             g.by_trace_tree += u64::from(sp.stage.is_none());
             g.slowed += u64::from(sp.slowed);
         }
+        self.observe_structure(trace, since);
         let Some(root) = spans.first().filter(|r| r.start_ns >= since) else {
             return;
         };
@@ -245,6 +288,34 @@ impl ForensicsTruth {
         });
     }
 
+    /// Counts the requests of [`MESH_RETRY`]'s route and the callee's SERVER spans below them.
+    fn observe_structure(&mut self, trace: &SimTrace, since: i64) {
+        let spans = &trace.spans;
+        let (caller, callee) = MESH_RETRY;
+        let is_server = |s: &super::simulate::SimSpan, r: usize| matches!(s.op, Operation::Server { route, .. } if route == r);
+        for (e, sp) in spans.iter().enumerate() {
+            if sp.start_ns < since || sp.error.is_some() || !is_server(sp, caller) {
+                continue;
+            }
+            let Some(track) = sp.side() else { continue };
+            // Parents precede children: one pass marks the subtree.
+            let mut under = vec![false; spans.len()];
+            under[e] = true;
+            let mut calls = 0;
+            for j in e + 1..spans.len() {
+                under[j] = spans[j].parent.is_some_and(|p| under[p]);
+                calls += u64::from(under[j] && is_server(&spans[j], callee));
+            }
+            let s = match track {
+                Track::Canary => &mut self.structure.canary,
+                Track::Stable => &mut self.structure.stable,
+            };
+            s.requests += 1;
+            s.calls += calls;
+            s.requests_with_call += u64::from(calls > 0);
+        }
+    }
+
     /// Adds the observations of a later chunk.
     pub fn merge(&mut self, o: &ForensicsTruth) {
         self.failing_traces.extend(o.failing_traces.iter().cloned());
@@ -261,6 +332,14 @@ impl ForensicsTruth {
         a.baseline_requests += b.baseline_requests;
         a.selection_with_value += b.selection_with_value;
         a.baseline_with_value += b.baseline_with_value;
+        for (a, b) in [
+            (&mut self.structure.canary, &o.structure.canary),
+            (&mut self.structure.stable, &o.structure.stable),
+        ] {
+            a.requests += b.requests;
+            a.calls += b.calls;
+            a.requests_with_call += b.requests_with_call;
+        }
         let d = &mut self.downstream;
         d.unattributed_spans += o.downstream.unattributed_spans;
         for (k, g) in &o.downstream.by_key {
@@ -298,6 +377,22 @@ impl ForensicsTruth {
                     ..g
                 },
             )
+            .collect();
+        let (caller, callee) = (&ROUTES[MESH_RETRY.0], &ROUTES[MESH_RETRY.1]);
+        let st = &mut self.structure;
+        st.service = SERVICES[caller.service].name;
+        st.route = caller.route;
+        st.operation_service = SERVICES[callee.service].name;
+        st.operation = callee.span_name;
+        st.description = format!(
+            "canary {} {} calls {} {} once more per request",
+            st.service, caller.span_name, st.operation_service, callee.span_name
+        );
+        let product = &ROUTES[rt::F_PRODUCT];
+        st.slow_route = (SERVICES[product.service].name, product.route);
+        st.clean_services = [svc::PAYMENT, svc::CURRENCY, svc::SHIPPING]
+            .iter()
+            .map(|&s| SERVICES[s].name)
             .collect();
         let cart = &ROUTES[rt::CART_GET];
         d.effects = vec![

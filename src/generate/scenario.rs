@@ -47,7 +47,8 @@ pub enum Scenario {
     /// the trace (frontend → checkout → cartservice); productcatalog's `SELECT products` is
     /// ×6 slower on a fifth of canary-originated calls ([`MESH_SLOW_DB`]); canary frontend
     /// requests from one region fail more ([`MESH_BAD_REGION`]), an error concentrated on one
-    /// attribute value.
+    /// attribute value; canary checkout asks shipping for a quote once more than stable
+    /// ([`MESH_RETRY`]), a structural change below one route.
     Forensics,
 }
 
@@ -133,6 +134,11 @@ pub const MESH_SLOW_DB: (ServiceId, &str) = (svc::PRODUCT_CATALOG, "SELECT produ
 pub const MESH_SLOW_PROBABILITY: f64 = 0.2;
 /// Slowdown of a slow [`MESH_SLOW_DB`] call.
 pub const MESH_SLOW_FACTOR: f64 = 6.0;
+
+/// The mesh's structural change: on this route (caller) a canary request makes one more
+/// call to this route (callee) than stable does (a retry loop gone wrong). No random draw, so
+/// stable requests and other scenarios are unchanged.
+pub const MESH_RETRY: (RouteId, RouteId) = (rt::CO_CHECKOUT, rt::SHIP_QUOTE);
 
 /// Span attribute of the mesh's frontend SERVER spans: the region the user came from, one of
 /// [`MESH_REGIONS`], drawn uniformly per trace.

@@ -8,7 +8,7 @@
 use super::plan::{rng_for, stream, TrafficPlan, LOAD_LATENCY};
 use super::scenario::{
     MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGIONS, MESH_REGION_ERROR_PROBABILITY, MESH_REGION_KEY,
-    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    MESH_RETRY, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
 };
 use super::topology::{rt, svc, RouteId, ServiceId, Step, Track, ROUTES, SERVICES};
 use crate::model::identity::{kind, status};
@@ -475,7 +475,8 @@ impl Sim<'_> {
                     if self.rng.random::<f64>() >= *prob {
                         continue;
                     }
-                    let n = self.rng.random_range(reps.0..=reps.1);
+                    let retry = mesh && canary && (route_id, *callee) == MESH_RETRY;
+                    let n = self.rng.random_range(reps.0..=reps.1) + u32::from(retry);
                     for rep in 0..n {
                         if rep > 0 {
                             self.product_id = self.rng.random_range(10_000..100_000);

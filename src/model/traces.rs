@@ -102,6 +102,12 @@ pub struct TreeSpan {
     pub service: u32,
     /// Span name, an index into the names.
     pub span_name: u32,
+    /// `SpanKind` as in OTLP (2 = SERVER).
+    pub kind: i32,
+    /// Analysis route (`route` column), an index into the names; `None` without one.
+    pub route: Option<u32>,
+    /// Start, ns since the Unix epoch.
+    pub start_ns: i64,
     /// Duration, ns.
     pub duration_ns: i64,
     /// The canonical error flag.

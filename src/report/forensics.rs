@@ -158,6 +158,17 @@ pub fn text(r: &ForensicsReport) -> String {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "\nstructure: {}",
+        super::structure::summary(&r.structure)
+    );
+    for line in super::structure::sentences(&r.structure)
+        .iter()
+        .take(TEXT_ROWS)
+    {
+        let _ = writeln!(out, "  {}", escape::clean(line, 4 * CELL));
+    }
     if !r.sampling.warnings.is_empty() {
         let _ = writeln!(out, "\nsampling:");
     }
@@ -259,6 +270,11 @@ pub fn markdown(r: &ForensicsReport) -> String {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "\n## Trace structure\n\n{}",
+        super::structure::markdown(&r.structure)
+    );
     let _ = writeln!(out, "\n## Failing traces ({} listed)\n\n| start | trace | track | root | duration ms | origin | message |\n|---|---|---|---|---:|---|---|", r.failing_traces_listed);
     for t in &r.failing_traces {
         let _ = writeln!(
@@ -290,7 +306,9 @@ pub fn markdown(r: &ForensicsReport) -> String {
     for w in &r.sampling.warnings {
         let _ = writeln!(out, "- {}", m(w));
     }
-    let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
+    if !r.not_built.is_empty() {
+        let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
+    }
     out
 }
 
@@ -550,6 +568,9 @@ pub fn html_section(report: &AnalysisReport, f: &ForensicsReport) -> String {
         }
         o.push_str("</ul>\n");
     }
+    if !f.structure.is_empty() {
+        o.push_str(&super::structure::html(&f.structure));
+    }
     let worse: Vec<(usize, &Signature)> = f
         .signatures
         .iter()
@@ -674,6 +695,13 @@ pub fn markdown_section(report: &AnalysisReport, f: &ForensicsReport) -> String 
         );
     }
     if !f.downstream_findings.is_empty() {
+        o.push('\n');
+    }
+    let structure = super::structure::sentences(&f.structure);
+    for x in &structure {
+        let _ = writeln!(o, "- {}", escape::markdown(&escape::clean(x, 4 * CELL)));
+    }
+    if !structure.is_empty() {
         o.push('\n');
     }
     let worse: Vec<&Signature> = f.signatures.iter().filter(|s| canary_worse(s)).collect();

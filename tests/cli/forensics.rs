@@ -357,6 +357,78 @@ fn assert_downstream_matches_truth(got: &Value, truth: &Value, what: &str) {
     }
 }
 
+/// Asserts that the structure diff finds the truth's extra call on its route with the exact
+/// request and call counts, the slow database operation's critical-path growth on its
+/// route, and no change on any route of a service without an injected change.
+fn assert_structure_matches_truth(got: &Value, truth: &Value, what: &str) {
+    let t = &truth["forensics"]["structure"];
+    let routes = got["structure"].as_array().unwrap();
+    let route = |svc: &Value, r: &Value| {
+        routes
+            .iter()
+            .find(|x| x["service"] == *svc && x["route"] == *r)
+            .unwrap_or_else(|| panic!("{what}: no route {svc} {r}"))
+    };
+    let r = route(&t["service"], &t["route"]);
+    assert!(r["changed"].as_bool().unwrap(), "{what}: {r:#}");
+    let op = r["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["service"] == t["operation_service"] && o["operation"] == t["operation"])
+        .unwrap_or_else(|| panic!("{what}: {r:#}"));
+    for side in ["canary", "stable"] {
+        assert_eq!(r[side]["requests"], t[side]["requests"], "{what} {side}");
+        assert_eq!(op[side]["calls"], t[side]["calls"], "{what} {side}");
+        assert_eq!(
+            op[side]["requests_with_call"], t[side]["requests_with_call"],
+            "{what} {side}"
+        );
+    }
+    assert_eq!(op["calls_change"], "more_calls", "{what}: {op:#}");
+    assert!(op["calls_test"]["p_value_adjusted"].as_f64().unwrap() < 1e-6);
+    let label = format!(
+        "{} {}",
+        t["operation_service"].as_str().unwrap(),
+        t["operation"].as_str().unwrap()
+    );
+    assert!(
+        r["calls_changed"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(label)),
+        "{what}: {r:#}"
+    );
+    // The slow database operation (downstream effects) grows the critical path where it is
+    // called from the canary frontend.
+    let db = &truth["forensics"]["downstream"]["effects"][1];
+    let slow = route(&t["slow_route"][0], &t["slow_route"][1]);
+    let label = format!(
+        "{} {}",
+        db["service"].as_str().unwrap(),
+        db["operation"].as_str().unwrap()
+    );
+    assert!(
+        slow["critical_path_grew"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(label)),
+        "{what}: {slow:#}"
+    );
+    // Clean services: every route unchanged, and they were compared.
+    for svc in t["clean_services"].as_array().unwrap() {
+        let theirs: Vec<&Value> = routes.iter().filter(|x| x["service"] == *svc).collect();
+        assert!(!theirs.is_empty(), "{what}: no route of {svc}");
+        for x in theirs {
+            assert_eq!(x["changed"], false, "{what}: {x:#}");
+            assert!(
+                x["canary"]["requests"].as_u64().unwrap() > 0,
+                "{what}: {x:#}"
+            );
+        }
+    }
+}
+
 #[test]
 fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset() {
     let dir = forensics_run();
@@ -381,7 +453,19 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     let from_parquet = forensics_json(&dir.join("parquet/spans.parquet"), &truth);
     assert_matches_truth(&from_parquet, &truth, "Parquet");
     assert_downstream_matches_truth(&from_parquet, &truth, "Parquet");
-    for key in ["signatures", "downstream", "downstream_findings"] {
+    for (got, what) in [
+        (&from_json, "OTLP JSON"),
+        (&from_dataset, "DATASET"),
+        (&from_parquet, "Parquet"),
+    ] {
+        assert_structure_matches_truth(got, &truth, what);
+    }
+    for key in [
+        "signatures",
+        "downstream",
+        "downstream_findings",
+        "structure",
+    ] {
         assert_eq!(from_json[key], from_dataset[key], "{key}: JSON and DATASET");
         assert_eq!(from_json[key], from_parquet[key], "{key}: JSON and Parquet");
     }
