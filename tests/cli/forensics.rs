@@ -744,3 +744,46 @@ fn sampling_weights_from_tracestate_give_weighted_counts_and_the_effective_sampl
         (&1.into(), &2.0.into())
     );
 }
+
+/// `report` reads only the originating-track keys of the span attributes (no resource
+/// attributes) when it runs forensics without an attribute diff; what it finds must be what
+/// `forensics` finds with every attribute read.
+#[test]
+fn report_reads_only_origin_keys_and_finds_what_forensics_finds() {
+    let dir = forensics_run();
+    let truth = read_json(&dir.join("truth.json"));
+    let input = dir.join("otlp/traces.jsonl");
+    let full = forensics_json(&input, &truth);
+    let out = scratch().join("forensics-report-lean");
+    let _ = std::fs::remove_dir_all(&out);
+    let tr = &truth["time_range"];
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--since",
+        tr["canary_start"].as_str().unwrap(),
+        "--until",
+        full["window"]["end"].as_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(matches!(code(&o), 0 | 1 | 3), "{}", stderr(&o));
+    let lean = &read_json(&out.join("report.json"))["forensics"];
+    assert_eq!(lean["window"], full["window"]);
+    assert!(lean["attributes"].is_null());
+    for key in [
+        "failing_trace_counts",
+        "origins",
+        "signatures",
+        "downstream_summary",
+        "downstream",
+        "downstream_findings",
+        "structure",
+        "sampling",
+        "trace_quality",
+    ] {
+        assert_eq!(lean[key], full[key], "{key}");
+    }
+    // The baggage attribute was read: the mesh's cartservice spans are attributed by it.
+    assert!(lean["downstream_summary"]["by_baggage"].as_u64().unwrap() > 0);
+}
