@@ -118,21 +118,25 @@ impl AnalysisArgs {
         levels: Vec<GroupLevel>,
         duration_buckets: bool,
     ) -> anyhow::Result<(Sources, Selection)> {
-        self.open_with(columns, levels, duration_buckets, None)
+        self.open_with(columns, levels, duration_buckets, None, false)
     }
 
     /// [`Self::open`]; with `span_keys`, raw inputs keep only those span attribute keys and no
-    /// resource attributes ([`IngestOptions::span_attribute_keys`]).
-    fn open_with(
+    /// resource attributes ([`IngestOptions::span_attribute_keys`]), except, with
+    /// `entry_maps`, on SERVER, CONSUMER and root spans, which keep every attribute
+    /// ([`IngestOptions::entry_attribute_maps`]).
+    pub fn open_with(
         &self,
         columns: Columns,
         levels: Vec<GroupLevel>,
         duration_buckets: bool,
         span_keys: Option<&[String]>,
+        entry_maps: bool,
     ) -> anyhow::Result<(Sources, Selection)> {
         let selection = self.selection(levels, duration_buckets)?;
         let ingest = IngestOptions {
             span_attribute_keys: span_keys.map(Arc::from),
+            entry_attribute_maps: entry_maps,
             ..IngestOptions::default()
         };
         let sources = Sources::open(&self.inputs, &ingest, columns)?;
@@ -199,7 +203,7 @@ impl AnalysisArgs {
         // Forensics without its attribute diff reads only the originating-track keys of the
         // attribute maps: copying every attribute of every span would double the memory.
         let (sources, selection) =
-            self.open_with(columns, cfg.levels.clone(), sequential, origin_keys)?;
+            self.open_with(columns, cfg.levels.clone(), sequential, origin_keys, false)?;
         let run = sources.prepare(selection)?;
         let input = run.comparison_input();
         let metrics = cfg

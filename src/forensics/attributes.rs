@@ -23,6 +23,8 @@
 //!   *Adtributor: Revenue Debugging in Advertising Systems*, NSDI 2014, §3.2) — signed by the
 //!   difference (an under-represented value scores below zero) and 0 unless the adjusted p is
 //!   below α; `other` always scores 0. Ranked by score, then adjusted p, then key and value.
+//! * Then pairs of values that explain the selection clearly more together than either alone
+//!   ([`super::attribute_pairs`]).
 
 use crate::model::traces::{AttributeCounts, AttributeSource, KeyCounts, RequestSelect};
 use crate::stats::fisher::fisher_exact_counts;
@@ -103,6 +105,13 @@ pub struct AttributeDiff {
     pub values: Vec<AttributeValue>,
     /// Keys left out.
     pub skipped: Vec<SkippedKey>,
+    /// Pairs of values, those that explain clearly more than either value alone first (see
+    /// [`super::attribute_pairs`]).
+    pub pairs: Vec<super::attribute_pairs::AttributePair>,
+    /// Requests whose attributes were not read: from raw files, only the SERVER, CONSUMER and
+    /// root spans keep every attribute, so a request whose entry span is of another kind
+    /// (under a parent of another service) counts in its set with no attribute values.
+    pub requests_without_attributes: u64,
 }
 
 /// Ranks the attribute values of `counts` for `select` at level `alpha`.
@@ -154,7 +163,10 @@ pub fn attribute_diff(
             .then(a.p_value_adjusted.total_cmp(&b.p_value_adjusted))
             .then_with(|| (a.source, &a.key, &a.value).cmp(&(b.source, &b.key, &b.value)))
     });
+    let pairs = super::attribute_pairs::attribute_pairs(counts, &values, alpha);
     AttributeDiff {
+        pairs,
+        requests_without_attributes: 0,
         selection: match select {
             RequestSelect::Errors => "errors".into(),
             RequestSelect::Slow => "slow".into(),
@@ -244,6 +256,7 @@ mod tests {
                 .iter()
                 .map(|(v, a, b)| (v.to_string(), [*a, *b]))
                 .collect(),
+            value_ids: Vec::new(),
             capped: false,
         }
     }
@@ -276,6 +289,7 @@ mod tests {
                 key("request.id", &ids),
                 key("noise", &[("a", 50, 450), ("b", 50, 450)]),
             ],
+            ..Default::default()
         };
         let d = attribute_diff(&counts, &RequestSelect::Errors, "rest", 0.05);
         let top = &d.values[0];
@@ -311,6 +325,7 @@ mod tests {
             selection: 15,
             baseline: 1000,
             keys: vec![key("k", &many)],
+            ..Default::default()
         };
         let d = attribute_diff(&counts, &RequestSelect::Slow, "stable", 0.05);
         assert_eq!(d.values.len(), TOP_K + 1);

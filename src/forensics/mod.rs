@@ -11,6 +11,7 @@
 //! `forensics.json` (schema `docs/forensics.schema.json`). The attribute diff
 //! ([`attributes`]) ranks attribute values of the selected canary requests.
 
+pub mod attribute_pairs;
 pub mod attributes;
 pub mod downstream;
 pub mod sampling;
@@ -46,6 +47,9 @@ pub struct ForensicsOptions {
     pub select: RequestSelect,
     /// What the selection is compared against.
     pub baseline_set: BaselineSet,
+    /// The input was ingested keeping whole attribute maps only on SERVER, CONSUMER and root
+    /// spans (raw files in `canalyst forensics`).
+    pub entry_maps_only: bool,
 }
 
 impl Default for ForensicsOptions {
@@ -56,6 +60,7 @@ impl Default for ForensicsOptions {
             analysis: AnalysisConfig::default_preset(),
             select: RequestSelect::Errors,
             baseline_set: BaselineSet::Rest,
+            entry_maps_only: false,
         }
     }
 }
@@ -235,7 +240,11 @@ pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsRe
                 BaselineSet::Rest => "rest",
                 BaselineSet::Stable => "stable",
             };
-            attributes::attribute_diff(c, &opts.select, baseline, opts.alpha)
+            let mut d = attributes::attribute_diff(c, &opts.select, baseline, opts.alpha);
+            if opts.entry_maps_only {
+                d.requests_without_attributes = c.other_entry_requests;
+            }
+            d
         }),
         structure: structure::structure(&input.downstream, opts.alpha),
         sampling: sampling::sampling(

@@ -18,8 +18,9 @@
 //! structure diff must find and where it must find nothing.
 
 use super::scenario::{
-    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGION_KEY,
-    MESH_RETRY, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_CLIENT_KEY,
+    MESH_PAIR, MESH_REGION_KEY, MESH_RETRY, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY,
+    MESH_UNTRACKED,
 };
 use super::simulate::{Operation, SimTrace};
 use super::topology::{rt, svc, Track, ROUTES, SERVICES};
@@ -118,6 +119,22 @@ pub struct TruthAttribute {
     pub selection_with_value: u64,
     /// Baseline requests with the value.
     pub baseline_with_value: u64,
+    /// The pair of values errors concentrate on only together.
+    pub pair: TruthPair,
+}
+
+/// An error that needs two attribute values together: the keys, the values, and the canary
+/// frontend requests with both, selection and baseline as in [`TruthAttribute`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthPair {
+    /// The two span attribute keys.
+    pub keys: [&'static str; 2],
+    /// Their values.
+    pub values: [&'static str; 2],
+    /// Selection requests with both.
+    pub selection_with_pair: u64,
+    /// Baseline requests with both.
+    pub baseline_with_pair: u64,
 }
 
 /// Requests of the structure change's route on one track, from the canary start on.
@@ -199,17 +216,22 @@ impl ForensicsTruth {
             .filter(|s| s.start_ns >= since && s.side() == Some(Track::Canary))
         {
             if let Operation::Server {
-                region: Some(r), ..
+                region: Some(r),
+                client,
+                ..
             } = &sp.op
             {
                 let a = &mut self.attribute;
                 let hit = u64::from(*r == MESH_BAD_REGION);
+                let pair = u64::from((*r, *client) == (MESH_PAIR.0, Some(MESH_PAIR.1)));
                 if sp.error.is_some() {
                     a.selection_requests += 1;
                     a.selection_with_value += hit;
+                    a.pair.selection_with_pair += pair;
                 } else {
                     a.baseline_requests += 1;
                     a.baseline_with_value += hit;
+                    a.pair.baseline_with_pair += pair;
                 }
             }
         }
@@ -332,6 +354,8 @@ impl ForensicsTruth {
         a.baseline_requests += b.baseline_requests;
         a.selection_with_value += b.selection_with_value;
         a.baseline_with_value += b.baseline_with_value;
+        a.pair.selection_with_pair += b.pair.selection_with_pair;
+        a.pair.baseline_with_pair += b.pair.baseline_with_pair;
         for (a, b) in [
             (&mut self.structure.canary, &o.structure.canary),
             (&mut self.structure.stable, &o.structure.stable),
@@ -363,6 +387,8 @@ impl ForensicsTruth {
         s.distinct_messages = self.messages.len() as u64;
         self.attribute.key = MESH_REGION_KEY;
         self.attribute.value = MESH_BAD_REGION;
+        self.attribute.pair.keys = [MESH_REGION_KEY, MESH_CLIENT_KEY];
+        self.attribute.pair.values = [MESH_PAIR.0, MESH_PAIR.1];
         let d = &mut self.downstream;
         let name = |v: &[usize]| v.iter().map(|&i| SERVICES[i].name).collect();
         d.untracked_services = name(&MESH_UNTRACKED);

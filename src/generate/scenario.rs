@@ -48,7 +48,9 @@ pub enum Scenario {
     /// ×6 slower on a fifth of canary-originated calls ([`MESH_SLOW_DB`]); canary frontend
     /// requests from one region fail more ([`MESH_BAD_REGION`]), an error concentrated on one
     /// attribute value; canary checkout asks shipping for a quote once more than stable
-    /// ([`MESH_RETRY`]), a structural change below one route.
+    /// ([`MESH_RETRY`]), a structural change below one route; canary frontend requests from
+    /// one region on one client app fail more ([`MESH_PAIR`]), an error that needs two
+    /// attribute values together.
     Forensics,
 }
 
@@ -150,6 +152,18 @@ pub const MESH_REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 pub const MESH_BAD_REGION: &str = "ap-south";
 /// Extra probability that a canary frontend request from [`MESH_BAD_REGION`] fails by itself.
 pub const MESH_REGION_ERROR_PROBABILITY: f64 = 0.25;
+
+/// Span attribute of the mesh's frontend SERVER spans: the client app, one of
+/// [`MESH_CLIENTS`], drawn uniformly per trace.
+pub const MESH_CLIENT_KEY: &str = "app.client";
+/// Values of [`MESH_CLIENT_KEY`].
+pub const MESH_CLIENTS: [&str; 3] = ["web", "ios", "android"];
+/// (region, client) whose canary frontend requests fail more only together
+/// ([`MESH_PAIR_ERROR_PROBABILITY`]): an error that needs two attribute values, for the
+/// attribute diff's pairs. Neither value alone is the cause.
+pub const MESH_PAIR: (&str, &str) = ("eu-west", "ios");
+/// Extra probability that a canary frontend request with both values of [`MESH_PAIR`] fails.
+pub const MESH_PAIR_ERROR_PROBABILITY: f64 = 0.4;
 
 /// Probability that a canary request to the `forensics` scenario's route fails with the fault
 /// (in the mesh: a request originating on the canary).

@@ -24,6 +24,9 @@ pub struct IngestOptions {
     /// Keep only these span attribute keys and no resource attributes (see
     /// [`SpansBuilder::span_attribute_keys`]); `None` keeps every attribute.
     pub span_attribute_keys: Option<Arc<[String]>>,
+    /// With `span_attribute_keys`: SERVER, CONSUMER and root spans keep both maps whole
+    /// ([`SpansBuilder::entry_attribute_maps`]).
+    pub entry_attribute_maps: bool,
 }
 
 impl IngestOptions {
@@ -32,6 +35,7 @@ impl IngestOptions {
         SpansBuilder::new(self.identity.clone(), source_file)
             .attribute_maps(self.attribute_maps)
             .span_attribute_keys(self.span_attribute_keys.clone())
+            .entry_attribute_maps(self.entry_attribute_maps)
     }
 }
 
@@ -42,6 +46,7 @@ impl Default for IngestOptions {
             batch_rows: 65_536,
             attribute_maps: true,
             span_attribute_keys: None,
+            entry_attribute_maps: false,
         }
     }
 }

@@ -200,6 +200,9 @@ pub struct SpansBuilder {
     /// Only these span attribute keys kept, no resource attributes (see
     /// [`SpansBuilder::span_attribute_keys`]).
     span_keys: Option<Arc<[String]>>,
+    /// With `span_keys`: SERVER, CONSUMER and root spans keep both maps whole (see
+    /// [`SpansBuilder::entry_attribute_maps`]).
+    entry_maps: bool,
 }
 
 const HTTP_ROUTE_KEYS: &[&str] = &["http.route"];
@@ -247,6 +250,7 @@ impl SpansBuilder {
             len: 0,
             attribute_maps: true,
             span_keys: None,
+            entry_maps: false,
         }
     }
 
@@ -267,6 +271,15 @@ impl SpansBuilder {
     /// and fingerprints still use all attributes.
     pub fn span_attribute_keys(mut self, keys: Option<Arc<[String]>>) -> Self {
         self.span_keys = keys;
+        self
+    }
+
+    /// With `true` (and [`SpansBuilder::span_attribute_keys`]), SERVER, CONSUMER and root
+    /// spans keep both maps whole and only the other spans are cut to the keys: for
+    /// `forensics`, whose attribute diff reads the attributes of requests (entry spans, almost
+    /// always of these kinds) and whose downstream attribution reads a few keys of every span.
+    pub fn entry_attribute_maps(mut self, keep: bool) -> Self {
+        self.entry_maps = keep;
         self
     }
 
@@ -359,7 +372,11 @@ impl SpansBuilder {
             .and_then(identity::tracestate_weight);
         self.sample_weight
             .append_value(weight.unwrap_or_else(|| identity::sample_weight(rate, th)));
-        if let (true, Some(keys)) = (self.attribute_maps, &self.span_keys) {
+        let whole = self.entry_maps
+            && (span.kind == identity::kind::SERVER
+                || span.kind == identity::kind::CONSUMER
+                || span.parent_span_id.is_none());
+        if let (true, false, Some(keys)) = (self.attribute_maps, whole, &self.span_keys) {
             append_map(&mut self.resource_attributes, &[]);
             for (k, v) in a.iter().filter(|(k, _)| keys.contains(k)) {
                 self.span_attributes.keys().append_value(k);

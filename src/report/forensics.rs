@@ -139,6 +139,21 @@ pub fn text(r: &ForensicsReport) -> String {
                 "  no attribute value is significantly over-represented"
             );
         }
+        for x in a.pairs.iter().filter(|x| x.explains_more) {
+            let _ = writeln!(
+                out,
+                "  together: {}={} and {}={}: {:.1}% of the requests with both are selected (lift {:.2} over either alone), {:.1}% vs {:.1}% q={}",
+                c(&x.values[0].key),
+                c(&x.values[0].value),
+                c(&x.values[1].key),
+                c(&x.values[1].value),
+                100.0 * x.precision,
+                x.lift,
+                100.0 * x.selection_share,
+                100.0 * x.baseline_share,
+                p(x.p_value_adjusted)
+            );
+        }
     }
     if !r.failing_traces.is_empty() {
         let _ = writeln!(out, "\nfirst failing traces:");
@@ -236,7 +251,7 @@ pub fn markdown(r: &ForensicsReport) -> String {
     if let Some(a) = &r.attributes {
         let _ = writeln!(
             out,
-            "\n## Attribute diff\n\nSelection: {} ({} canary requests) against {} ({} requests). Skipped keys: {}.\n\n| source | key | value | selection share | baseline share | difference pp | p | adjusted p | score |\n|---|---|---|---:|---:|---:|---:|---:|---:|",
+            "\n## Attribute diff\n\nSelection: {} ({} canary requests) against {} ({} requests). Skipped keys: {}.",
             m(&a.selection),
             a.selection_requests,
             a.baseline,
@@ -251,6 +266,13 @@ pub fn markdown(r: &ForensicsReport) -> String {
                     .join(", ")
             }
         );
+        if crate::report::charts::attribute_shares::AttributeShares::of(a).is_some() {
+            let _ = writeln!(
+                out,
+                "\n![Share of selection and baseline requests with the top attribute values](attribute_shares.png)"
+            );
+        }
+        let _ = writeln!(out, "\n| source | key | value | selection share | baseline share | difference pp | p | adjusted p | score |\n|---|---|---|---:|---:|---:|---:|---:|---:|");
         for v in a.values.iter().take(50) {
             let _ = writeln!(
                 out,
@@ -269,6 +291,9 @@ pub fn markdown(r: &ForensicsReport) -> String {
                 v.score
             );
         }
+    }
+    if let Some(a) = &r.attributes {
+        attribute_pairs_markdown(a, &m, &mut out);
     }
     let _ = writeln!(
         out,
@@ -310,6 +335,35 @@ pub fn markdown(r: &ForensicsReport) -> String {
         let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
     }
     out
+}
+
+/// The attribute pairs that explain more, and the strongest others, as a Markdown table.
+fn attribute_pairs_markdown(
+    a: &crate::forensics::attributes::AttributeDiff,
+    m: &dyn Fn(&str) -> String,
+    out: &mut String,
+) {
+    if a.pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n### Attribute pairs\n\n| explains more | values | selection share | baseline share | precision | lift | adjusted p | adjusted conditional p |\n|---|---|---:|---:|---:|---:|---:|---:|");
+    for x in a.pairs.iter().take(10) {
+        let _ = writeln!(
+            out,
+            "| {} | {} = {} and {} = {} | {:.1}% | {:.1}% | {:.1}% | {:.2} | {} | {} |",
+            if x.explains_more { "yes" } else { "no" },
+            m(&x.values[0].key),
+            m(&x.values[0].value),
+            m(&x.values[1].key),
+            m(&x.values[1].value),
+            100.0 * x.selection_share,
+            100.0 * x.baseline_share,
+            100.0 * x.precision,
+            x.lift,
+            p(x.p_value_adjusted),
+            p(x.p_value_conditional_adjusted)
+        );
+    }
 }
 
 fn downstream_markdown(r: &ForensicsReport, m: &dyn Fn(&str) -> String, out: &mut String) {

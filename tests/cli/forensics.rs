@@ -91,10 +91,38 @@ fn attribute_diff_ranks_the_injected_region_first_and_select_takes_sql_safely() 
         assert_eq!(top["baseline_count"], t["baseline_with_value"], "{what}");
         assert!(top["p_value_adjusted"].as_f64().unwrap() < 1e-6, "{top:#}");
         assert!(top["score"].as_f64().unwrap() > 0.0);
-        // No other value of the key, and no other key, is over-represented.
+        // No other value of the key, and no other key, is over-represented (but the pair's
+        // values, which fail together, may be).
+        let pair = &t["pair"];
+        let in_pair = |v: &Value| {
+            (0..2).any(|i| v["key"] == pair["keys"][i] && v["value"] == pair["values"][i])
+        };
         for v in a["values"].as_array().unwrap().iter().skip(1) {
-            assert!(v["score"].as_f64().unwrap() <= 0.0, "{what}: {v:#}");
+            assert!(
+                v["score"].as_f64().unwrap() <= 0.0 || in_pair(v),
+                "{what}: {v:#}"
+            );
         }
+        // The pair that fails only together explains more than either value alone, with the
+        // truth's counts; it is the only one that does.
+        let pairs = a["pairs"].as_array().unwrap();
+        let top = &pairs[0];
+        assert!(
+            top["values"].as_array().unwrap().iter().all(in_pair),
+            "{what}: {top:#}"
+        );
+        assert_eq!(top["explains_more"], true, "{what}: {top:#}");
+        assert_eq!(
+            top["selection_count"], pair["selection_with_pair"],
+            "{what}"
+        );
+        assert_eq!(top["baseline_count"], pair["baseline_with_pair"], "{what}");
+        assert!(top["lift"].as_f64().unwrap() >= 1.5);
+        assert_eq!(
+            pairs.iter().filter(|p| p["explains_more"] == true).count(),
+            1,
+            "{what}: {pairs:#?}"
+        );
         let skipped: Vec<(&str, &str)> = a["skipped"]
             .as_array()
             .unwrap()
@@ -107,8 +135,28 @@ fn attribute_diff_ranks_the_injected_region_first_and_select_takes_sql_safely() 
             "{skipped:?}"
         );
     }
-    // An SQL condition selects exactly the canary requests it is true for.
+    // With -o, the attribute shares chart is written beside forensics.md, which links it.
     let input = dir.join("otlp/traces.jsonl");
+    let out = scratch().join("forensics-attribute-chart");
+    let _ = std::fs::remove_dir_all(&out);
+    forensics_json_with(
+        &input,
+        &truth,
+        &["--service", "frontend", "-o", out.to_str().unwrap()],
+    );
+    let svg = std::fs::read_to_string(out.join("attribute_shares.svg")).unwrap();
+    assert!(
+        svg.contains(&format!(
+            "{}={}",
+            t["key"].as_str().unwrap(),
+            t["value"].as_str().unwrap()
+        )),
+        "{svg}"
+    );
+    assert!(out.join("attribute_shares.png").exists());
+    let md = std::fs::read_to_string(out.join("forensics.md")).unwrap();
+    assert!(md.contains("](attribute_shares.png)") && md.contains("### Attribute pairs"));
+    // An SQL condition selects exactly the canary requests it is true for.
     let cond = format!(
         "span_attributes['{}'] = '{}'",
         t["key"].as_str().unwrap(),
