@@ -25,12 +25,12 @@
 //!   below α and the lift is at least [`MIN_LIFT`]: the selection is significantly more
 //!   frequent where both values meet than where only one is, and by at least half again.
 //! * Score: the signed Adtributor surprise of the pair's shares, as for a single value
-//!   ([`super::attributes::surprise`]); pairs ranked by whether they explain more, then score.
+//!   ([`crate::stats::surprise::surprise`]); pairs ranked by whether they explain more, then score.
 
-use super::attributes::{surprise, AttributeValue};
 use crate::model::traces::{AttributeCounts, AttributeSource};
 use crate::stats::fisher::fisher_exact_counts;
 use crate::stats::multiple_testing::benjamini_hochberg;
+use crate::stats::surprise::surprise;
 use crate::stats::Alternative;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -41,6 +41,25 @@ pub const MAX_CANDIDATES: usize = 12;
 pub const MIN_SUPPORT: f64 = 0.05;
 /// Smallest lift of a pair that explains clearly more.
 pub const MIN_LIFT: f64 = 1.5;
+
+/// A single attribute value as the attribute diff counted it: the input of the pair search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueCount {
+    /// `span` or `resource`.
+    pub source: AttributeSource,
+    /// Attribute key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+    /// The `other` bucket of a key (never a candidate).
+    pub is_other: bool,
+    /// Selection requests with the value.
+    pub selection_count: u64,
+    /// Baseline requests with the value.
+    pub baseline_count: u64,
+    /// Share of selection requests with the value.
+    pub selection_share: f64,
+}
 
 /// One value of a pair.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,22 +107,22 @@ pub struct AttributePair {
     pub explains_more: bool,
 }
 
-/// The pairs of the over-represented values of `values` (ranked single values of `counts`),
+/// The pairs of the candidate values of `values` (the single values of `counts`),
 /// counted over `counts.requests`. Empty when fewer than two candidates of different keys or
 /// the requests were not recorded.
 pub fn attribute_pairs(
     counts: &AttributeCounts,
-    values: &[AttributeValue],
+    values: &[ValueCount],
     alpha: f64,
 ) -> Vec<AttributePair> {
-    let distinct = |v: &AttributeValue| {
+    let distinct = |v: &ValueCount| {
         counts
             .keys
             .iter()
             .find(|k| k.source == v.source && k.key == v.key)
             .map_or(0, |k| k.values.len())
     };
-    let mut cand: Vec<&AttributeValue> = values
+    let mut cand: Vec<&ValueCount> = values
         .iter()
         .filter(|v| !v.is_other && v.selection_share >= MIN_SUPPORT && distinct(v) >= 2)
         .collect();
@@ -165,7 +184,7 @@ pub fn attribute_pairs(
             if (a.source, &a.key) == (b.source, &b.key) || s == 0 {
                 continue;
             }
-            let member = |v: &AttributeValue| PairMember {
+            let member = |v: &ValueCount| PairMember {
                 source: v.source,
                 key: v.key.clone(),
                 value: v.value.clone(),
@@ -175,7 +194,7 @@ pub fn attribute_pairs(
             let p = precision(s, bl);
             let best = values[0].precision.max(values[1].precision);
             // Within the requests carrying `v`: with the other value against without.
-            let conditional = |v: &AttributeValue| {
+            let conditional = |v: &ValueCount| {
                 let (s1, b1) = (
                     v.selection_count.saturating_sub(s),
                     v.baseline_count.saturating_sub(bl),

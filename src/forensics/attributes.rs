@@ -26,9 +26,11 @@
 //! * Then pairs of values that explain the selection clearly more together than either alone
 //!   ([`super::attribute_pairs`]).
 
+use super::attribute_pairs::{attribute_pairs, AttributePair, ValueCount};
 use crate::model::traces::{AttributeCounts, AttributeSource, KeyCounts, RequestSelect};
 use crate::stats::fisher::fisher_exact_counts;
 use crate::stats::multiple_testing::benjamini_hochberg;
+pub use crate::stats::surprise::surprise;
 use crate::stats::Alternative;
 use serde::Serialize;
 
@@ -107,7 +109,7 @@ pub struct AttributeDiff {
     pub skipped: Vec<SkippedKey>,
     /// Pairs of values, those that explain clearly more than either value alone first (see
     /// [`super::attribute_pairs`]).
-    pub pairs: Vec<super::attribute_pairs::AttributePair>,
+    pub pairs: Vec<AttributePair>,
     /// Requests whose attributes were not read: from raw files, only the SERVER, CONSUMER and
     /// root spans keep every attribute, so a request whose entry span is of another kind
     /// (under a parent of another service) counts in its set with no attribute values.
@@ -163,7 +165,19 @@ pub fn attribute_diff(
             .then(a.p_value_adjusted.total_cmp(&b.p_value_adjusted))
             .then_with(|| (a.source, &a.key, &a.value).cmp(&(b.source, &b.key, &b.value)))
     });
-    let pairs = super::attribute_pairs::attribute_pairs(counts, &values, alpha);
+    let singles: Vec<ValueCount> = values
+        .iter()
+        .map(|v| ValueCount {
+            source: v.source,
+            key: v.key.clone(),
+            value: v.value.clone(),
+            is_other: v.is_other,
+            selection_count: v.selection_count,
+            baseline_count: v.baseline_count,
+            selection_share: v.selection_share,
+        })
+        .collect();
+    let pairs = attribute_pairs(counts, &singles, alpha);
     AttributeDiff {
         pairs,
         requests_without_attributes: 0,
@@ -225,18 +239,6 @@ fn row(
         p_value: fisher_exact_counts(c[1], nb, c[0], ns, Alternative::TwoSided).p_value,
         p_value_adjusted: 1.0,
         score: 0.0,
-    }
-}
-
-/// Adtributor's surprise of one value: its term of the Jensen–Shannon divergence between the
-/// selection share `p` and the baseline share `q` (0·ln 0 = 0).
-pub fn surprise(p: f64, q: f64) -> f64 {
-    let m = (p + q) / 2.0;
-    let term = |x: f64| if x > 0.0 { x * (x / m).ln() } else { 0.0 };
-    if m <= 0.0 {
-        0.0
-    } else {
-        0.5 * (term(p) + term(q))
     }
 }
 

@@ -531,16 +531,16 @@ fn judge(acc: BTreeMap<(u32, u32), RouteAcc>, names: &[String], alpha: f64) -> V
                 r.critical_path_grew.push(label);
             }
         }
-        r.changed = r.operations.iter().any(|o| {
-            o.calls_change != CallChange::Unchanged
-                || o.critical_path_change != PathChange::Unchanged
-        });
-        r.operations.sort_by_key(|o| {
-            o.calls_change == CallChange::Unchanged
-                && o.critical_path_change == PathChange::Unchanged
+        r.changed = r.operations.iter().any(StructureOperation::changed);
+        // By name, not by the interned ids: those follow the engine's row order, which
+        // depends on the thread count.
+        r.operations.sort_by(|a, b| {
+            (!a.changed(), &a.service, &a.operation).cmp(&(!b.changed(), &b.service, &b.operation))
         });
     }
-    routes.sort_by_key(|r| !r.changed);
+    routes.sort_by(|a, b| {
+        (!a.changed, &a.service, &a.route).cmp(&(!b.changed, &b.service, &b.route))
+    });
     routes
 }
 
