@@ -9,7 +9,8 @@
 -- Output: side ('baseline' | 'canary'), service_name, route, span_name, http_method,
 -- http_status_code, status_message, exception_type, is_error, duration_ns (BIGINT), p99_ns
 -- (DOUBLE: the baseline's exact p99 duration of the same service and route, NULL when the
--- baseline has none), sample_weight, span_attributes, resource_attributes.
+-- baseline has none), sample_weight, span_attributes, resource_attributes, span_kind (INT),
+-- is_root (BOOLEAN: the entry span has no parent).
 WITH r AS (
     SELECT
         CASE
@@ -20,7 +21,8 @@ WITH r AS (
         END AS side,
         CAST(service_name AS VARCHAR) AS service_name,
         route, span_name, http_method, http_status_code, status_message, exception_type,
-        is_error, duration_ns, sample_weight, span_attributes, resource_attributes
+        is_error, duration_ns, sample_weight, span_attributes, resource_attributes, span_kind,
+        parent_span_id IS NULL AS is_root
     FROM requests
     WHERE ($5 IS NULL OR service_name = $5)
       AND start_time >= $6 AND start_time < $7
@@ -34,7 +36,7 @@ p99 AS (
 )
 SELECT r.side, r.service_name, r.route, r.span_name, r.http_method, r.http_status_code,
        r.status_message, r.exception_type, r.is_error, r.duration_ns, p99.p99_ns,
-       r.sample_weight, r.span_attributes, r.resource_attributes
+       r.sample_weight, r.span_attributes, r.resource_attributes, r.span_kind, r.is_root
 FROM r
 LEFT JOIN p99 ON r.service_name = p99.p_service AND r.route IS NOT DISTINCT FROM p99.p_route
 WHERE r.side IS NOT NULL

@@ -1,5 +1,6 @@
 -- forensics_downstream_spans.sql: every span, for downstream attribution (which track the
--- request that caused a span came from).
+-- request that caused a span came from) and the trace-structure diff (calls and critical path
+-- below each request).
 --
 -- All spans are returned, inside the window or not, because a span's originating track may
 -- come from an ancestor that started before the window; `in_window` says which spans are
@@ -13,7 +14,7 @@
 -- last key, because a NULL map key is an error). Keys are bound, never spliced.
 --
 -- Output: trace_id (16 bytes), span_id (8 bytes), parent_span_id (8 bytes or NULL),
--- service_name, span_name, duration_ns (BIGINT), is_error (BOOLEAN), sample_weight (DOUBLE),
+-- service_name, span_name, span_kind (INT), route (or NULL), start_ns, duration_ns (BIGINT), is_error (BOOLEAN), sample_weight (DOUBLE),
 -- side ('baseline' | 'canary' | NULL: the span's own side, by deployment_track and
 -- service_version as in window.sql; NULL for services other than $5), origin_value (the first origin key's value, or NULL),
 -- in_window (BOOLEAN: the span starts inside the window).
@@ -23,6 +24,9 @@ SELECT
     parent_span_id,
     CAST(service_name AS VARCHAR) AS service_name,
     span_name,
+    span_kind,
+    CAST(route AS VARCHAR) AS route,
+    CAST(start_time AS BIGINT) AS start_ns,
     duration_ns,
     is_error,
     sample_weight,

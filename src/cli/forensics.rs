@@ -122,9 +122,18 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     }
     let origin_keys = args.origin.checked()?;
     let analysis = args.analysis.config()?;
-    let run = args
-        .analysis
-        .prepare(Columns::Forensics, Vec::new(), false)?;
+    // Every attribute of the spans that are requests (the attribute diff), only the
+    // originating-track keys of the others (downstream attribution): most spans are not
+    // requests, and their attribute maps would be most of the memory.
+    let (sources, selection) = args.analysis.open_with(
+        Columns::Forensics,
+        Vec::new(),
+        false,
+        Some(origin_keys),
+        true,
+    )?;
+    let lean = !sources.all_datasets();
+    let run = sources.prepare(selection)?;
     let select = match args.select.trim() {
         "errors" => RequestSelect::Errors,
         "slow" => RequestSelect::Slow,
@@ -142,6 +151,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         analysis,
         select,
         baseline_set,
+        entry_maps_only: lean,
     };
     let report = {
         let _timing = crate::timings::phase("forensics");
@@ -154,6 +164,19 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         for (name, body) in [("forensics.json", &json), ("forensics.md", &md)] {
             let path = dir.join(name);
             std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+        }
+        // The attribute diff's chart, beside forensics.md which links it.
+        let chart = report
+            .attributes
+            .as_ref()
+            .and_then(crate::report::charts::attribute_shares::AttributeShares::of);
+        if let Some(chart) = chart {
+            let r = crate::report::charts::render(&chart)?;
+            for (ext, body) in [("svg", r.svg.as_bytes()), ("png", r.png.as_slice())] {
+                let path = dir.join(format!("{}.{ext}", r.name));
+                std::fs::write(&path, body)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
         }
         eprintln!("canalyst: wrote {}", dir.join("forensics.json").display());
     }

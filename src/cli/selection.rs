@@ -12,6 +12,7 @@ use crate::pipeline::{Columns, PreparedRun, Selection, Sources};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Inputs, the two sides, the window and the judgement configuration.
 #[derive(Debug, Args)]
@@ -117,8 +118,28 @@ impl AnalysisArgs {
         levels: Vec<GroupLevel>,
         duration_buckets: bool,
     ) -> anyhow::Result<(Sources, Selection)> {
+        self.open_with(columns, levels, duration_buckets, None, false)
+    }
+
+    /// [`Self::open`]; with `span_keys`, raw inputs keep only those span attribute keys and no
+    /// resource attributes ([`IngestOptions::span_attribute_keys`]), except, with
+    /// `entry_maps`, on SERVER, CONSUMER and root spans, which keep every attribute
+    /// ([`IngestOptions::entry_attribute_maps`]).
+    pub fn open_with(
+        &self,
+        columns: Columns,
+        levels: Vec<GroupLevel>,
+        duration_buckets: bool,
+        span_keys: Option<&[String]>,
+        entry_maps: bool,
+    ) -> anyhow::Result<(Sources, Selection)> {
         let selection = self.selection(levels, duration_buckets)?;
-        let sources = Sources::open(&self.inputs, &IngestOptions::default(), columns)?;
+        let ingest = IngestOptions {
+            span_attribute_keys: span_keys.map(Arc::from),
+            entry_attribute_maps: entry_maps,
+            ..IngestOptions::default()
+        };
+        let sources = Sources::open(&self.inputs, &ingest, columns)?;
         super::ingest::print_quality(sources.quality());
         // Before selecting sides: a rejected record must fail a --strict run even when
         // what is left cannot be compared (the rejection is the cause, not the symptom).
@@ -179,7 +200,11 @@ impl AnalysisArgs {
             None => Columns::Analysis,
         };
         let sequential = cfg.method == crate::analysis::config::Method::Sequential;
-        let run = self.prepare(columns, cfg.levels.clone(), sequential)?;
+        // Forensics without its attribute diff reads only the originating-track keys of the
+        // attribute maps: copying every attribute of every span would double the memory.
+        let (sources, selection) =
+            self.open_with(columns, cfg.levels.clone(), sequential, origin_keys, false)?;
+        let run = sources.prepare(selection)?;
         let input = run.comparison_input();
         let metrics = cfg
             .metric_analysis

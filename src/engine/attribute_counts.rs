@@ -21,10 +21,11 @@ use arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::prelude::{col, lit};
+use futures::StreamExt;
 use std::collections::HashMap;
 
-/// Per key while counting: rows with the key, value counts, whether the cap was hit.
-type KeyAcc = ([u64; 2], HashMap<String, [u64; 2]>, bool);
+/// Per key while counting: rows with the key, value counts and ids, whether the cap was hit.
+type KeyAcc = ([u64; 2], HashMap<String, ([u64; 2], u32)>, bool);
 
 /// Counts every attribute value over the selection and the baseline requests of `params`.
 pub async fn attribute_counts(
@@ -60,25 +61,36 @@ pub async fn attribute_counts(
         .map_err(err)?
         .filter(col("selected").or(col("in_baseline")))
         .map_err(err)?
-        .select_columns(&["selected", "span_attributes", "resource_attributes"])
+        .select_columns(&[
+            "selected",
+            "span_attributes",
+            "resource_attributes",
+            "span_kind",
+            "is_root",
+        ])
         .map_err(err)?;
-    let batches = df.collect().await.map_err(err)?;
+    // Streamed: only one batch of requests with their attribute maps is held at a time.
+    let mut stream = df.execute_stream().await.map_err(err)?;
     let mut out = AttributeCounts::default();
     let mut keys: [HashMap<String, KeyAcc>; 2] = Default::default();
-    for b in &batches {
-        count_batch(q.name, b, &mut out, &mut keys)?;
+    while let Some(b) = stream.next().await {
+        count_batch(q.name, &b.map_err(err)?, &mut out, &mut keys)?;
     }
     let [span, resource] = keys;
     let mut list: Vec<KeyCounts> = span
         .into_iter()
         .map(|k| (AttributeSource::Span, k))
         .chain(resource.into_iter().map(|k| (AttributeSource::Resource, k)))
-        .map(|(source, (key, (rows, values, capped)))| KeyCounts {
-            source,
-            key,
-            rows,
-            values: values.into_iter().collect(),
-            capped,
+        .map(|(source, (key, (rows, values, capped)))| {
+            let (values, value_ids) = values.into_iter().map(|(v, (c, id))| ((v, c), id)).unzip();
+            KeyCounts {
+                source,
+                key,
+                rows,
+                values,
+                value_ids,
+                capped,
+            }
         })
         .collect();
     list.sort_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
@@ -143,6 +155,17 @@ fn count_batch(
         .column_by_name("selected")
         .and_then(|c| c.as_boolean_opt())
         .ok_or_else(|| shape("selected", "expected Boolean"))?;
+    let kind = cast(
+        b.column_by_name("span_kind")
+            .ok_or_else(|| shape("span_kind", "missing"))?,
+        &DataType::Int32,
+    )
+    .map_err(|e| shape("span_kind", &e.to_string()))?;
+    let kind = kind.as_primitive::<arrow::datatypes::Int32Type>();
+    let root: &BooleanArray = b
+        .column_by_name("is_root")
+        .and_then(|c| c.as_boolean_opt())
+        .ok_or_else(|| shape("is_root", "expected Boolean"))?;
     let mut maps = Vec::new();
     for (column, source) in [
         ("span_attributes", AttributeSource::Span),
@@ -166,6 +189,14 @@ fn count_batch(
         } else {
             out.baseline += 1;
         }
+        // SERVER (2), CONSUMER (5) or a root: the spans a lean ingest keeps whole.
+        let whole = matches!(kind.value(i), 2 | 5) || (root.is_valid(i) && root.value(i));
+        out.other_entry_requests += u64::from(!whole);
+        let r = &mut out.requests;
+        r.selected.push(side == 0);
+        if r.offsets.is_empty() {
+            r.offsets.push(0);
+        }
         for (m, k, v, source) in &maps {
             if m.is_null(i) {
                 continue;
@@ -186,17 +217,23 @@ fn count_batch(
                 let acc = map.get_mut(key).expect("inserted above");
                 acc.0[side] += 1;
                 let value = if v.is_null(j) { "" } else { v.value(j) };
-                if let Some(c) = acc.1.get_mut(value) {
+                if let Some((c, id)) = acc.1.get_mut(value) {
                     c[side] += 1;
+                    out.requests.ids.push(*id);
                 } else if acc.1.len() < KeyCounts::MAX_VALUES {
                     let mut c = [0, 0];
                     c[side] = 1;
-                    acc.1.insert(value.to_string(), c);
+                    let id = out.requests.next_id;
+                    out.requests.next_id += 1;
+                    acc.1.insert(value.to_string(), (c, id));
+                    out.requests.ids.push(id);
                 } else {
                     acc.2 = true;
                 }
             }
         }
+        let r = &mut out.requests;
+        r.offsets.push(r.ids.len() as u32);
     }
     Ok(())
 }

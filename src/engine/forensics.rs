@@ -153,6 +153,11 @@ fn tree_rows(
         strings(q, b, "origin_value")?,
     );
     let (is_error, in_window) = (flags(q, b, "is_error")?, flags(q, b, "in_window")?);
+    let route = strings(q, b, "route")?;
+    let kind = cast_to(q, b, "span_kind", &DataType::Int32)?;
+    let kind = kind.as_primitive::<Int32Type>();
+    let start = cast_to(q, b, "start_ns", &DataType::Int64)?;
+    let start = start.as_primitive::<Int64Type>();
     let dur = cast_to(q, b, "duration_ns", &DataType::Int64)?;
     let dur = dur.as_primitive::<Int64Type>();
     let weight = cast_to(q, b, "sample_weight", &DataType::Float64)?;
@@ -168,6 +173,9 @@ fn tree_rows(
             parent_span_id: id(&parent, i),
             service: names.id(service.value(i)),
             span_name: names.id(name.value(i)),
+            kind: kind.value(i),
+            route: (!route.is_null(i)).then(|| names.id(route.value(i))),
+            start_ns: start.value(i),
             duration_ns: dur.value(i),
             is_error: is_error.is_valid(i) && is_error.value(i),
             weight: if weight.is_null(i) {

@@ -23,10 +23,14 @@
 //!   *Adtributor: Revenue Debugging in Advertising Systems*, NSDI 2014, §3.2) — signed by the
 //!   difference (an under-represented value scores below zero) and 0 unless the adjusted p is
 //!   below α; `other` always scores 0. Ranked by score, then adjusted p, then key and value.
+//! * Then pairs of values that explain the selection clearly more together than either alone
+//!   ([`super::attribute_pairs`]).
 
+use super::attribute_pairs::{attribute_pairs, AttributePair, ValueCount};
 use crate::model::traces::{AttributeCounts, AttributeSource, KeyCounts, RequestSelect};
 use crate::stats::fisher::fisher_exact_counts;
 use crate::stats::multiple_testing::benjamini_hochberg;
+pub use crate::stats::surprise::surprise;
 use crate::stats::Alternative;
 use serde::Serialize;
 
@@ -103,6 +107,13 @@ pub struct AttributeDiff {
     pub values: Vec<AttributeValue>,
     /// Keys left out.
     pub skipped: Vec<SkippedKey>,
+    /// Pairs of values, those that explain clearly more than either value alone first (see
+    /// [`super::attribute_pairs`]).
+    pub pairs: Vec<AttributePair>,
+    /// Requests whose attributes were not read: from raw files, only the SERVER, CONSUMER and
+    /// root spans keep every attribute, so a request whose entry span is of another kind
+    /// (under a parent of another service) counts in its set with no attribute values.
+    pub requests_without_attributes: u64,
 }
 
 /// Ranks the attribute values of `counts` for `select` at level `alpha`.
@@ -154,7 +165,22 @@ pub fn attribute_diff(
             .then(a.p_value_adjusted.total_cmp(&b.p_value_adjusted))
             .then_with(|| (a.source, &a.key, &a.value).cmp(&(b.source, &b.key, &b.value)))
     });
+    let singles: Vec<ValueCount> = values
+        .iter()
+        .map(|v| ValueCount {
+            source: v.source,
+            key: v.key.clone(),
+            value: v.value.clone(),
+            is_other: v.is_other,
+            selection_count: v.selection_count,
+            baseline_count: v.baseline_count,
+            selection_share: v.selection_share,
+        })
+        .collect();
+    let pairs = attribute_pairs(counts, &singles, alpha);
     AttributeDiff {
+        pairs,
+        requests_without_attributes: 0,
         selection: match select {
             RequestSelect::Errors => "errors".into(),
             RequestSelect::Slow => "slow".into(),
@@ -216,18 +242,6 @@ fn row(
     }
 }
 
-/// Adtributor's surprise of one value: its term of the Jensen–Shannon divergence between the
-/// selection share `p` and the baseline share `q` (0·ln 0 = 0).
-pub fn surprise(p: f64, q: f64) -> f64 {
-    let m = (p + q) / 2.0;
-    let term = |x: f64| if x > 0.0 { x * (x / m).ln() } else { 0.0 };
-    if m <= 0.0 {
-        0.0
-    } else {
-        0.5 * (term(p) + term(q))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +258,7 @@ mod tests {
                 .iter()
                 .map(|(v, a, b)| (v.to_string(), [*a, *b]))
                 .collect(),
+            value_ids: Vec::new(),
             capped: false,
         }
     }
@@ -276,6 +291,7 @@ mod tests {
                 key("request.id", &ids),
                 key("noise", &[("a", 50, 450), ("b", 50, 450)]),
             ],
+            ..Default::default()
         };
         let d = attribute_diff(&counts, &RequestSelect::Errors, "rest", 0.05);
         let top = &d.values[0];
@@ -311,6 +327,7 @@ mod tests {
             selection: 15,
             baseline: 1000,
             keys: vec![key("k", &many)],
+            ..Default::default()
         };
         let d = attribute_diff(&counts, &RequestSelect::Slow, "stable", 0.05);
         assert_eq!(d.values.len(), TOP_K + 1);

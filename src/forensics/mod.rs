@@ -3,18 +3,20 @@
 //! ([`trace`]), counts them per origin and track, and groups every error span into
 //! signatures with an exact canary-versus-stable test ([`signatures`], [`template`]), and
 //! compares services without a track of their own by the track their calls came from
-//! ([`downstream`]).
+//! ([`downstream`]), and diffs what a request does below itself — calls and critical path —
+//! between the tracks ([`structure`]).
 //!
 //! Pure: it reads a [`ForensicsInput`] (filled by the engine) and returns a
 //! [`ForensicsReport`]; `report::forensics` renders it as text or Markdown, serde as
-//! `forensics.json` (schema `docs/forensics.schema.json`). Not built yet (issue 10, parts
-//! 5–6): trace-structure diff, and sampling weights in the tests. The attribute diff
+//! `forensics.json` (schema `docs/forensics.schema.json`). The attribute diff
 //! ([`attributes`]) ranks attribute values of the selected canary requests.
 
+pub mod attribute_pairs;
 pub mod attributes;
 pub mod downstream;
 pub mod sampling;
 pub mod signatures;
+pub mod structure;
 pub mod template;
 pub mod trace;
 
@@ -45,6 +47,9 @@ pub struct ForensicsOptions {
     pub select: RequestSelect,
     /// What the selection is compared against.
     pub baseline_set: BaselineSet,
+    /// The input was ingested keeping whole attribute maps only on SERVER, CONSUMER and root
+    /// spans (raw files in `canalyst forensics`).
+    pub entry_maps_only: bool,
 }
 
 impl Default for ForensicsOptions {
@@ -55,6 +60,7 @@ impl Default for ForensicsOptions {
             analysis: AnalysisConfig::default_preset(),
             select: RequestSelect::Errors,
             baseline_set: BaselineSet::Rest,
+            entry_maps_only: false,
         }
     }
 }
@@ -159,6 +165,10 @@ pub struct ForensicsReport {
     /// Attribute values over-represented in the selected canary requests (see
     /// [`attributes`]); `null` when not computed.
     pub attributes: Option<AttributeDiff>,
+    /// Per route of a tracked service: calls, new and vanished operations and critical-path
+    /// shares below its requests, canary against stable (see [`structure`]), changed routes
+    /// first.
+    pub structure: Vec<structure::StructureRoute>,
     /// Sampling weights per side, effective sample sizes and warnings (see [`sampling`]).
     pub sampling: sampling::Sampling,
     /// Problems met while assembling the failing traces.
@@ -230,13 +240,18 @@ pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsRe
                 BaselineSet::Rest => "rest",
                 BaselineSet::Stable => "stable",
             };
-            attributes::attribute_diff(c, &opts.select, baseline, opts.alpha)
+            let mut d = attributes::attribute_diff(c, &opts.select, baseline, opts.alpha);
+            if opts.entry_maps_only {
+                d.requests_without_attributes = c.other_entry_requests;
+            }
+            d
         }),
+        structure: structure::structure(&input.downstream, opts.alpha),
         sampling: sampling::sampling(
             &input.exposure,
             crate::analysis::judge::tail_samples_needed(0.99, opts.analysis.confidence()),
         ),
         trace_quality,
-        not_built: vec!["structure"],
+        not_built: Vec::new(),
     }
 }

@@ -12,13 +12,18 @@
 //! The `downstream` part counts, per (untracked service, span name, originating track), the
 //! spans starting at or after the canary start, and how their originating track is known:
 //! from baggage, or from the trace tree (the nearest ancestor whose service has a track).
+//!
+//! The `structure` part counts, per track, the requests of the route the mesh's retry change
+//! ([`MESH_RETRY`]) is on and the callee's SERVER spans in their subtrees, and names what the
+//! structure diff must find and where it must find nothing.
 
 use super::scenario::{
-    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGION_KEY,
-    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_CLIENT_KEY,
+    MESH_PAIR, MESH_REGION_KEY, MESH_RETRY, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY,
+    MESH_UNTRACKED,
 };
 use super::simulate::{Operation, SimTrace};
-use super::topology::{rt, Track, ROUTES, SERVICES};
+use super::topology::{rt, svc, Track, ROUTES, SERVICES};
 use crate::model::ids::to_hex;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,6 +119,58 @@ pub struct TruthAttribute {
     pub selection_with_value: u64,
     /// Baseline requests with the value.
     pub baseline_with_value: u64,
+    /// The pair of values errors concentrate on only together.
+    pub pair: TruthPair,
+}
+
+/// An error that needs two attribute values together: the keys, the values, and the canary
+/// frontend requests with both, selection and baseline as in [`TruthAttribute`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthPair {
+    /// The two span attribute keys.
+    pub keys: [&'static str; 2],
+    /// Their values.
+    pub values: [&'static str; 2],
+    /// Selection requests with both.
+    pub selection_with_pair: u64,
+    /// Baseline requests with both.
+    pub baseline_with_pair: u64,
+}
+
+/// Requests of the structure change's route on one track, from the canary start on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthStructureSide {
+    /// Requests (SERVER spans of the route on the track that are not errors: the structure
+    /// diff compares working requests).
+    pub requests: u64,
+    /// SERVER spans of the callee in their subtrees.
+    pub calls: u64,
+    /// Requests with at least one.
+    pub requests_with_call: u64,
+}
+
+/// What the structure diff of the mesh must find.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StructureTruth {
+    /// Service of the changed route.
+    pub service: &'static str,
+    /// The changed route (`http.route`).
+    pub route: &'static str,
+    /// Service of the operation called once more by canary requests.
+    pub operation_service: &'static str,
+    /// Its span name.
+    pub operation: &'static str,
+    /// What was injected.
+    pub description: String,
+    /// Canary requests of the route.
+    pub canary: TruthStructureSide,
+    /// Stable requests of the route.
+    pub stable: TruthStructureSide,
+    /// The route whose canary requests' critical path the slow database operation
+    /// ([`MESH_SLOW_DB`]) grows: service and `http.route`.
+    pub slow_route: (&'static str, &'static str),
+    /// Services without an injected change: none of their routes may show one.
+    pub clean_services: Vec<&'static str>,
 }
 
 /// The `downstream` part of the forensics truth (the mesh).
@@ -144,6 +201,8 @@ pub struct ForensicsTruth {
     pub downstream: DownstreamTruth,
     /// The attribute errors concentrate on.
     pub attribute: TruthAttribute,
+    /// The structure change.
+    pub structure: StructureTruth,
     #[serde(skip)]
     messages: BTreeSet<String>,
 }
@@ -157,17 +216,22 @@ impl ForensicsTruth {
             .filter(|s| s.start_ns >= since && s.side() == Some(Track::Canary))
         {
             if let Operation::Server {
-                region: Some(r), ..
+                region: Some(r),
+                client,
+                ..
             } = &sp.op
             {
                 let a = &mut self.attribute;
                 let hit = u64::from(*r == MESH_BAD_REGION);
+                let pair = u64::from((*r, *client) == (MESH_PAIR.0, Some(MESH_PAIR.1)));
                 if sp.error.is_some() {
                     a.selection_requests += 1;
                     a.selection_with_value += hit;
+                    a.pair.selection_with_pair += pair;
                 } else {
                     a.baseline_requests += 1;
                     a.baseline_with_value += hit;
+                    a.pair.baseline_with_pair += pair;
                 }
             }
         }
@@ -184,6 +248,7 @@ impl ForensicsTruth {
             g.by_trace_tree += u64::from(sp.stage.is_none());
             g.slowed += u64::from(sp.slowed);
         }
+        self.observe_structure(trace, since);
         let Some(root) = spans.first().filter(|r| r.start_ns >= since) else {
             return;
         };
@@ -245,6 +310,34 @@ impl ForensicsTruth {
         });
     }
 
+    /// Counts the requests of [`MESH_RETRY`]'s route and the callee's SERVER spans below them.
+    fn observe_structure(&mut self, trace: &SimTrace, since: i64) {
+        let spans = &trace.spans;
+        let (caller, callee) = MESH_RETRY;
+        let is_server = |s: &super::simulate::SimSpan, r: usize| matches!(s.op, Operation::Server { route, .. } if route == r);
+        for (e, sp) in spans.iter().enumerate() {
+            if sp.start_ns < since || sp.error.is_some() || !is_server(sp, caller) {
+                continue;
+            }
+            let Some(track) = sp.side() else { continue };
+            // Parents precede children: one pass marks the subtree.
+            let mut under = vec![false; spans.len()];
+            under[e] = true;
+            let mut calls = 0;
+            for j in e + 1..spans.len() {
+                under[j] = spans[j].parent.is_some_and(|p| under[p]);
+                calls += u64::from(under[j] && is_server(&spans[j], callee));
+            }
+            let s = match track {
+                Track::Canary => &mut self.structure.canary,
+                Track::Stable => &mut self.structure.stable,
+            };
+            s.requests += 1;
+            s.calls += calls;
+            s.requests_with_call += u64::from(calls > 0);
+        }
+    }
+
     /// Adds the observations of a later chunk.
     pub fn merge(&mut self, o: &ForensicsTruth) {
         self.failing_traces.extend(o.failing_traces.iter().cloned());
@@ -261,6 +354,16 @@ impl ForensicsTruth {
         a.baseline_requests += b.baseline_requests;
         a.selection_with_value += b.selection_with_value;
         a.baseline_with_value += b.baseline_with_value;
+        a.pair.selection_with_pair += b.pair.selection_with_pair;
+        a.pair.baseline_with_pair += b.pair.baseline_with_pair;
+        for (a, b) in [
+            (&mut self.structure.canary, &o.structure.canary),
+            (&mut self.structure.stable, &o.structure.stable),
+        ] {
+            a.requests += b.requests;
+            a.calls += b.calls;
+            a.requests_with_call += b.requests_with_call;
+        }
         let d = &mut self.downstream;
         d.unattributed_spans += o.downstream.unattributed_spans;
         for (k, g) in &o.downstream.by_key {
@@ -284,6 +387,8 @@ impl ForensicsTruth {
         s.distinct_messages = self.messages.len() as u64;
         self.attribute.key = MESH_REGION_KEY;
         self.attribute.value = MESH_BAD_REGION;
+        self.attribute.pair.keys = [MESH_REGION_KEY, MESH_CLIENT_KEY];
+        self.attribute.pair.values = [MESH_PAIR.0, MESH_PAIR.1];
         let d = &mut self.downstream;
         let name = |v: &[usize]| v.iter().map(|&i| SERVICES[i].name).collect();
         d.untracked_services = name(&MESH_UNTRACKED);
@@ -298,6 +403,22 @@ impl ForensicsTruth {
                     ..g
                 },
             )
+            .collect();
+        let (caller, callee) = (&ROUTES[MESH_RETRY.0], &ROUTES[MESH_RETRY.1]);
+        let st = &mut self.structure;
+        st.service = SERVICES[caller.service].name;
+        st.route = caller.route;
+        st.operation_service = SERVICES[callee.service].name;
+        st.operation = callee.span_name;
+        st.description = format!(
+            "canary {} {} calls {} {} once more per request",
+            st.service, caller.span_name, st.operation_service, callee.span_name
+        );
+        let product = &ROUTES[rt::F_PRODUCT];
+        st.slow_route = (SERVICES[product.service].name, product.route);
+        st.clean_services = [svc::PAYMENT, svc::CURRENCY, svc::SHIPPING]
+            .iter()
+            .map(|&s| SERVICES[s].name)
             .collect();
         let cart = &ROUTES[rt::CART_GET];
         d.effects = vec![

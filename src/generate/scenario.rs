@@ -47,7 +47,10 @@ pub enum Scenario {
     /// the trace (frontend → checkout → cartservice); productcatalog's `SELECT products` is
     /// ×6 slower on a fifth of canary-originated calls ([`MESH_SLOW_DB`]); canary frontend
     /// requests from one region fail more ([`MESH_BAD_REGION`]), an error concentrated on one
-    /// attribute value.
+    /// attribute value; canary checkout asks shipping for a quote once more than stable
+    /// ([`MESH_RETRY`]), a structural change below one route; canary frontend requests from
+    /// one region on one client app fail more ([`MESH_PAIR`]), an error that needs two
+    /// attribute values together.
     Forensics,
 }
 
@@ -134,6 +137,11 @@ pub const MESH_SLOW_PROBABILITY: f64 = 0.2;
 /// Slowdown of a slow [`MESH_SLOW_DB`] call.
 pub const MESH_SLOW_FACTOR: f64 = 6.0;
 
+/// The mesh's structural change: on this route (caller) a canary request makes one more
+/// call to this route (callee) than stable does (a retry loop gone wrong). No random draw, so
+/// stable requests and other scenarios are unchanged.
+pub const MESH_RETRY: (RouteId, RouteId) = (rt::CO_CHECKOUT, rt::SHIP_QUOTE);
+
 /// Span attribute of the mesh's frontend SERVER spans: the region the user came from, one of
 /// [`MESH_REGIONS`], drawn uniformly per trace.
 pub const MESH_REGION_KEY: &str = "app.region";
@@ -144,6 +152,18 @@ pub const MESH_REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 pub const MESH_BAD_REGION: &str = "ap-south";
 /// Extra probability that a canary frontend request from [`MESH_BAD_REGION`] fails by itself.
 pub const MESH_REGION_ERROR_PROBABILITY: f64 = 0.25;
+
+/// Span attribute of the mesh's frontend SERVER spans: the client app, one of
+/// [`MESH_CLIENTS`], drawn uniformly per trace.
+pub const MESH_CLIENT_KEY: &str = "app.client";
+/// Values of [`MESH_CLIENT_KEY`].
+pub const MESH_CLIENTS: [&str; 3] = ["web", "ios", "android"];
+/// (region, client) whose canary frontend requests fail more only together
+/// ([`MESH_PAIR_ERROR_PROBABILITY`]): an error that needs two attribute values, for the
+/// attribute diff's pairs. Neither value alone is the cause.
+pub const MESH_PAIR: (&str, &str) = ("eu-west", "ios");
+/// Extra probability that a canary frontend request with both values of [`MESH_PAIR`] fails.
+pub const MESH_PAIR_ERROR_PROBABILITY: f64 = 0.4;
 
 /// Probability that a canary request to the `forensics` scenario's route fails with the fault
 /// (in the mesh: a request originating on the canary).

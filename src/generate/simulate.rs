@@ -7,8 +7,9 @@
 
 use super::plan::{rng_for, stream, TrafficPlan, LOAD_LATENCY};
 use super::scenario::{
-    MESH_BAD_REGION, MESH_BAGGAGE, MESH_REGIONS, MESH_REGION_ERROR_PROBABILITY, MESH_REGION_KEY,
-    MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
+    MESH_BAD_REGION, MESH_BAGGAGE, MESH_CLIENTS, MESH_CLIENT_KEY, MESH_PAIR,
+    MESH_PAIR_ERROR_PROBABILITY, MESH_REGIONS, MESH_REGION_ERROR_PROBABILITY, MESH_REGION_KEY,
+    MESH_RETRY, MESH_SLOW_DB, MESH_SLOW_FACTOR, MESH_SLOW_PROBABILITY, MESH_UNTRACKED,
 };
 use super::topology::{rt, svc, RouteId, ServiceId, Step, Track, ROUTES, SERVICES};
 use crate::model::identity::{kind, status};
@@ -83,6 +84,8 @@ pub enum Operation {
         status: u16,
         /// `app.region` of a mesh frontend request ([`MESH_REGION_KEY`]).
         region: Option<&'static str>,
+        /// `app.client` of a mesh frontend request ([`MESH_CLIENT_KEY`]).
+        client: Option<&'static str>,
     },
     /// Called another service over HTTP (CLIENT span).
     Client {
@@ -425,7 +428,13 @@ impl Sim<'_> {
         let region_error = canary
             && region == Some(MESH_BAD_REGION)
             && self.rng.random::<f64>() < MESH_REGION_ERROR_PROBABILITY;
-        let own_error = fault.is_some() || region_error || self.rng.random::<f64>() < error_rate;
+        let client = (mesh && r.service == svc::FRONTEND)
+            .then(|| MESH_CLIENTS[self.rng.random_range(0..MESH_CLIENTS.len())]);
+        let pair_error = canary
+            && (region, client) == (Some(MESH_PAIR.0), Some(MESH_PAIR.1))
+            && self.rng.random::<f64>() < MESH_PAIR_ERROR_PROBABILITY;
+        let own_error =
+            fault.is_some() || region_error || pair_error || self.rng.random::<f64>() < error_rate;
         let not_found = !own_error && self.rng.random::<f64>() < r.not_found_rate;
         let (path, query) = self.target(route_id);
         let span_id = self.span_id();
@@ -444,6 +453,7 @@ impl Sim<'_> {
                 query,
                 status: 200,
                 region,
+                client,
             },
             error: None,
             untracked,
@@ -475,7 +485,8 @@ impl Sim<'_> {
                     if self.rng.random::<f64>() >= *prob {
                         continue;
                     }
-                    let n = self.rng.random_range(reps.0..=reps.1);
+                    let retry = mesh && canary && (route_id, *callee) == MESH_RETRY;
+                    let n = self.rng.random_range(reps.0..=reps.1) + u32::from(retry);
                     for rep in 0..n {
                         if rep > 0 {
                             self.product_id = self.rng.random_range(10_000..100_000);
@@ -700,6 +711,7 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
             query,
             status,
             region,
+            client,
         } => {
             let r = &ROUTES[*route];
             let frontend = sp.service == svc::FRONTEND;
@@ -732,6 +744,9 @@ pub fn span_attributes(sp: &SimSpan) -> Vec<Attr> {
             }
             if let Some(r) = region {
                 a.push((MESH_REGION_KEY, s(*r)));
+            }
+            if let Some(c) = client {
+                a.push((MESH_CLIENT_KEY, s(*c)));
             }
         }
         Operation::Client {

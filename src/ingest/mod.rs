@@ -21,12 +21,21 @@ pub struct IngestOptions {
     /// Fill the `resource_attributes` and `span_attributes` maps (`false` writes them empty;
     /// only for callers that drop those columns, see [`SpansBuilder::attribute_maps`]).
     pub attribute_maps: bool,
+    /// Keep only these span attribute keys and no resource attributes (see
+    /// [`SpansBuilder::span_attribute_keys`]); `None` keeps every attribute.
+    pub span_attribute_keys: Option<Arc<[String]>>,
+    /// With `span_attribute_keys`: SERVER, CONSUMER and root spans keep both maps whole
+    /// ([`SpansBuilder::entry_attribute_maps`]).
+    pub entry_attribute_maps: bool,
 }
 
 impl IngestOptions {
     /// A spans builder for rows read from `source_file` under these options.
     pub fn spans_builder(&self, source_file: &str) -> SpansBuilder {
-        SpansBuilder::new(self.identity.clone(), source_file).attribute_maps(self.attribute_maps)
+        SpansBuilder::new(self.identity.clone(), source_file)
+            .attribute_maps(self.attribute_maps)
+            .span_attribute_keys(self.span_attribute_keys.clone())
+            .entry_attribute_maps(self.entry_attribute_maps)
     }
 }
 
@@ -36,6 +45,8 @@ impl Default for IngestOptions {
             identity: Arc::new(IdentityConfig::default()),
             batch_rows: 65_536,
             attribute_maps: true,
+            span_attribute_keys: None,
+            entry_attribute_maps: false,
         }
     }
 }

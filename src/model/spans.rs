@@ -197,6 +197,12 @@ pub struct SpansBuilder {
     len: usize,
     /// Whether the two attribute maps are filled (see [`SpansBuilder::attribute_maps`]).
     attribute_maps: bool,
+    /// Only these span attribute keys kept, no resource attributes (see
+    /// [`SpansBuilder::span_attribute_keys`]).
+    span_keys: Option<Arc<[String]>>,
+    /// With `span_keys`: SERVER, CONSUMER and root spans keep both maps whole (see
+    /// [`SpansBuilder::entry_attribute_maps`]).
+    entry_maps: bool,
 }
 
 const HTTP_ROUTE_KEYS: &[&str] = &["http.route"];
@@ -243,6 +249,8 @@ impl SpansBuilder {
             fingerprints: Vec::new(),
             len: 0,
             attribute_maps: true,
+            span_keys: None,
+            entry_maps: false,
         }
     }
 
@@ -253,6 +261,25 @@ impl SpansBuilder {
     /// Identity, routes, errors, weights and fingerprints still use all attributes.
     pub fn attribute_maps(mut self, keep: bool) -> Self {
         self.attribute_maps = keep;
+        self
+    }
+
+    /// With `Some(keys)` (and the maps kept), `span_attributes` holds only the entries of
+    /// these keys and `resource_attributes` is empty: for readers that look up a few known span
+    /// attributes and nothing else (`report`'s forensics reads only the originating-track
+    /// keys), so a span's other attributes are never copied. Identity, routes, errors, weights
+    /// and fingerprints still use all attributes.
+    pub fn span_attribute_keys(mut self, keys: Option<Arc<[String]>>) -> Self {
+        self.span_keys = keys;
+        self
+    }
+
+    /// With `true` (and [`SpansBuilder::span_attribute_keys`]), SERVER, CONSUMER and root
+    /// spans keep both maps whole and only the other spans are cut to the keys: for
+    /// `forensics`, whose attribute diff reads the attributes of requests (entry spans, almost
+    /// always of these kinds) and whose downstream attribution reads a few keys of every span.
+    pub fn entry_attribute_maps(mut self, keep: bool) -> Self {
+        self.entry_maps = keep;
         self
     }
 
@@ -345,7 +372,20 @@ impl SpansBuilder {
             .and_then(identity::tracestate_weight);
         self.sample_weight
             .append_value(weight.unwrap_or_else(|| identity::sample_weight(rate, th)));
-        if self.attribute_maps {
+        let whole = self.entry_maps
+            && (span.kind == identity::kind::SERVER
+                || span.kind == identity::kind::CONSUMER
+                || span.parent_span_id.is_none());
+        if let (true, false, Some(keys)) = (self.attribute_maps, whole, &self.span_keys) {
+            append_map(&mut self.resource_attributes, &[]);
+            for (k, v) in a.iter().filter(|(k, _)| keys.contains(k)) {
+                self.span_attributes.keys().append_value(k);
+                self.span_attributes.values().append_value(v);
+            }
+            self.span_attributes
+                .append(true)
+                .expect("map keys and values appended in pairs");
+        } else if self.attribute_maps {
             append_map(&mut self.resource_attributes, &res.attributes);
             append_map(&mut self.span_attributes, a);
         } else {
@@ -589,6 +629,18 @@ mod tests {
             b.finish_with_fingerprints().unwrap()
         };
         let ((full, fp_full), (lean, fp_lean)) = (build(true), build(false));
+        // Only the named span keys: the status code's entry, nothing of the resource.
+        let keys: Arc<[String]> = Arc::from(vec!["http.response.status_code".to_string()]);
+        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "in.jsonl")
+            .span_attribute_keys(Some(keys));
+        b.append(&res(), &span);
+        let (some, fp_some) = b.finish_with_fingerprints().unwrap();
+        assert_eq!(fp_some, fp_full);
+        let col = |n: &str| some.column(SPAN_COLUMNS.iter().position(|c| *c == n).unwrap());
+        assert_eq!(col("resource_attributes").as_map().value(0).len(), 0);
+        let kept = col("span_attributes").as_map().value(0);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept.column(1).as_string::<i32>().value(0), "503");
         assert_eq!(lean.schema(), spans_schema());
         assert_eq!(fp_full, fp_lean, "fingerprints still cover every attribute");
         for (i, name) in SPAN_COLUMNS.iter().enumerate() {

@@ -102,6 +102,12 @@ pub struct TreeSpan {
     pub service: u32,
     /// Span name, an index into the names.
     pub span_name: u32,
+    /// `SpanKind` as in OTLP (2 = SERVER).
+    pub kind: i32,
+    /// Analysis route (`route` column), an index into the names; `None` without one.
+    pub route: Option<u32>,
+    /// Start, ns since the Unix epoch.
+    pub start_ns: i64,
     /// Duration, ns.
     pub duration_ns: i64,
     /// The canonical error flag.
@@ -167,8 +173,26 @@ pub struct KeyCounts {
     /// Requests per value: `[selection, baseline]`, in no particular order; only the first
     /// [`KeyCounts::MAX_VALUES`] distinct values are kept.
     pub values: Vec<(String, [u64; 2])>,
+    /// The id of each value in [`KeyCounts::values`] (same order) as
+    /// [`RequestValues::ids`] writes it; empty when the requests were not recorded.
+    pub value_ids: Vec<u32>,
     /// More than [`KeyCounts::MAX_VALUES`] distinct values were seen.
     pub capped: bool,
+}
+
+/// Which kept attribute values each request carries, for the attribute pairs: request `i`
+/// carries `ids[offsets[i]..offsets[i + 1]]` and is in the selection when `selected[i]`.
+/// About 4 bytes per attribute of each request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestValues {
+    /// Per request: in the selection (else in the baseline).
+    pub selected: Vec<bool>,
+    /// Start of each request's ids, plus the end (empty without requests).
+    pub offsets: Vec<u32>,
+    /// Value ids, request after request.
+    pub ids: Vec<u32>,
+    /// The next unused id.
+    pub next_id: u32,
 }
 
 impl KeyCounts {
@@ -185,6 +209,11 @@ pub struct AttributeCounts {
     pub baseline: u64,
     /// Per key, sorted by source then key.
     pub keys: Vec<KeyCounts>,
+    /// The values of each request (for attribute pairs).
+    pub requests: RequestValues,
+    /// Requests whose entry span is neither a SERVER, a CONSUMER nor a root span (a lean
+    /// ingest keeps only the originating-track attributes of such spans).
+    pub other_entry_requests: u64,
 }
 
 /// Everything forensics reads for one selection.

@@ -139,6 +139,21 @@ pub fn text(r: &ForensicsReport) -> String {
                 "  no attribute value is significantly over-represented"
             );
         }
+        for x in a.pairs.iter().filter(|x| x.explains_more) {
+            let _ = writeln!(
+                out,
+                "  together: {}={} and {}={}: {:.1}% of the requests with both are selected (lift {:.2} over either alone), {:.1}% vs {:.1}% q={}",
+                c(&x.values[0].key),
+                c(&x.values[0].value),
+                c(&x.values[1].key),
+                c(&x.values[1].value),
+                100.0 * x.precision,
+                x.lift,
+                100.0 * x.selection_share,
+                100.0 * x.baseline_share,
+                p(x.p_value_adjusted)
+            );
+        }
     }
     if !r.failing_traces.is_empty() {
         let _ = writeln!(out, "\nfirst failing traces:");
@@ -157,6 +172,17 @@ pub fn text(r: &ForensicsReport) -> String {
                 c(origin_message(t))
             );
         }
+    }
+    let _ = writeln!(
+        out,
+        "\nstructure: {}",
+        super::structure::summary(&r.structure)
+    );
+    for line in super::structure::sentences(&r.structure)
+        .iter()
+        .take(TEXT_ROWS)
+    {
+        let _ = writeln!(out, "  {}", escape::clean(line, 4 * CELL));
     }
     if !r.sampling.warnings.is_empty() {
         let _ = writeln!(out, "\nsampling:");
@@ -225,7 +251,7 @@ pub fn markdown(r: &ForensicsReport) -> String {
     if let Some(a) = &r.attributes {
         let _ = writeln!(
             out,
-            "\n## Attribute diff\n\nSelection: {} ({} canary requests) against {} ({} requests). Skipped keys: {}.\n\n| source | key | value | selection share | baseline share | difference pp | p | adjusted p | score |\n|---|---|---|---:|---:|---:|---:|---:|---:|",
+            "\n## Attribute diff\n\nSelection: {} ({} canary requests) against {} ({} requests). Skipped keys: {}.",
             m(&a.selection),
             a.selection_requests,
             a.baseline,
@@ -240,6 +266,13 @@ pub fn markdown(r: &ForensicsReport) -> String {
                     .join(", ")
             }
         );
+        if crate::report::charts::attribute_shares::AttributeShares::of(a).is_some() {
+            let _ = writeln!(
+                out,
+                "\n![Share of selection and baseline requests with the top attribute values](attribute_shares.png)"
+            );
+        }
+        let _ = writeln!(out, "\n| source | key | value | selection share | baseline share | difference pp | p | adjusted p | score |\n|---|---|---|---:|---:|---:|---:|---:|---:|");
         for v in a.values.iter().take(50) {
             let _ = writeln!(
                 out,
@@ -259,6 +292,14 @@ pub fn markdown(r: &ForensicsReport) -> String {
             );
         }
     }
+    if let Some(a) = &r.attributes {
+        attribute_pairs_markdown(a, &m, &mut out);
+    }
+    let _ = writeln!(
+        out,
+        "\n## Trace structure\n\n{}",
+        super::structure::markdown(&r.structure)
+    );
     let _ = writeln!(out, "\n## Failing traces ({} listed)\n\n| start | trace | track | root | duration ms | origin | message |\n|---|---|---|---|---:|---|---|", r.failing_traces_listed);
     for t in &r.failing_traces {
         let _ = writeln!(
@@ -290,8 +331,39 @@ pub fn markdown(r: &ForensicsReport) -> String {
     for w in &r.sampling.warnings {
         let _ = writeln!(out, "- {}", m(w));
     }
-    let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
+    if !r.not_built.is_empty() {
+        let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
+    }
     out
+}
+
+/// The attribute pairs that explain more, and the strongest others, as a Markdown table.
+fn attribute_pairs_markdown(
+    a: &crate::forensics::attributes::AttributeDiff,
+    m: &dyn Fn(&str) -> String,
+    out: &mut String,
+) {
+    if a.pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n### Attribute pairs\n\n| explains more | values | selection share | baseline share | precision | lift | adjusted p | adjusted conditional p |\n|---|---|---:|---:|---:|---:|---:|---:|");
+    for x in a.pairs.iter().take(10) {
+        let _ = writeln!(
+            out,
+            "| {} | {} = {} and {} = {} | {:.1}% | {:.1}% | {:.1}% | {:.2} | {} | {} |",
+            if x.explains_more { "yes" } else { "no" },
+            m(&x.values[0].key),
+            m(&x.values[0].value),
+            m(&x.values[1].key),
+            m(&x.values[1].value),
+            100.0 * x.selection_share,
+            100.0 * x.baseline_share,
+            100.0 * x.precision,
+            x.lift,
+            p(x.p_value_adjusted),
+            p(x.p_value_conditional_adjusted)
+        );
+    }
 }
 
 fn downstream_markdown(r: &ForensicsReport, m: &dyn Fn(&str) -> String, out: &mut String) {
@@ -550,6 +622,9 @@ pub fn html_section(report: &AnalysisReport, f: &ForensicsReport) -> String {
         }
         o.push_str("</ul>\n");
     }
+    if !f.structure.is_empty() {
+        o.push_str(&super::structure::html(&f.structure));
+    }
     let worse: Vec<(usize, &Signature)> = f
         .signatures
         .iter()
@@ -674,6 +749,13 @@ pub fn markdown_section(report: &AnalysisReport, f: &ForensicsReport) -> String 
         );
     }
     if !f.downstream_findings.is_empty() {
+        o.push('\n');
+    }
+    let structure = super::structure::sentences(&f.structure);
+    for x in &structure {
+        let _ = writeln!(o, "- {}", escape::markdown(&escape::clean(x, 4 * CELL)));
+    }
+    if !structure.is_empty() {
         o.push('\n');
     }
     let worse: Vec<&Signature> = f.signatures.iter().filter(|s| canary_worse(s)).collect();

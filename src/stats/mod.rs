@@ -24,6 +24,7 @@ pub mod quantile;
 pub mod quantile_difference;
 pub mod quantile_sequence;
 pub mod sequential;
+pub mod surprise;
 pub mod uniform_boundary;
 
 #[cfg(test)]

@@ -91,10 +91,38 @@ fn attribute_diff_ranks_the_injected_region_first_and_select_takes_sql_safely() 
         assert_eq!(top["baseline_count"], t["baseline_with_value"], "{what}");
         assert!(top["p_value_adjusted"].as_f64().unwrap() < 1e-6, "{top:#}");
         assert!(top["score"].as_f64().unwrap() > 0.0);
-        // No other value of the key, and no other key, is over-represented.
+        // No other value of the key, and no other key, is over-represented (but the pair's
+        // values, which fail together, may be).
+        let pair = &t["pair"];
+        let in_pair = |v: &Value| {
+            (0..2).any(|i| v["key"] == pair["keys"][i] && v["value"] == pair["values"][i])
+        };
         for v in a["values"].as_array().unwrap().iter().skip(1) {
-            assert!(v["score"].as_f64().unwrap() <= 0.0, "{what}: {v:#}");
+            assert!(
+                v["score"].as_f64().unwrap() <= 0.0 || in_pair(v),
+                "{what}: {v:#}"
+            );
         }
+        // The pair that fails only together explains more than either value alone, with the
+        // truth's counts; it is the only one that does.
+        let pairs = a["pairs"].as_array().unwrap();
+        let top = &pairs[0];
+        assert!(
+            top["values"].as_array().unwrap().iter().all(in_pair),
+            "{what}: {top:#}"
+        );
+        assert_eq!(top["explains_more"], true, "{what}: {top:#}");
+        assert_eq!(
+            top["selection_count"], pair["selection_with_pair"],
+            "{what}"
+        );
+        assert_eq!(top["baseline_count"], pair["baseline_with_pair"], "{what}");
+        assert!(top["lift"].as_f64().unwrap() >= 1.5);
+        assert_eq!(
+            pairs.iter().filter(|p| p["explains_more"] == true).count(),
+            1,
+            "{what}: {pairs:#?}"
+        );
         let skipped: Vec<(&str, &str)> = a["skipped"]
             .as_array()
             .unwrap()
@@ -107,8 +135,28 @@ fn attribute_diff_ranks_the_injected_region_first_and_select_takes_sql_safely() 
             "{skipped:?}"
         );
     }
-    // An SQL condition selects exactly the canary requests it is true for.
+    // With -o, the attribute shares chart is written beside forensics.md, which links it.
     let input = dir.join("otlp/traces.jsonl");
+    let out = scratch().join("forensics-attribute-chart");
+    let _ = std::fs::remove_dir_all(&out);
+    forensics_json_with(
+        &input,
+        &truth,
+        &["--service", "frontend", "-o", out.to_str().unwrap()],
+    );
+    let svg = std::fs::read_to_string(out.join("attribute_shares.svg")).unwrap();
+    assert!(
+        svg.contains(&format!(
+            "{}={}",
+            t["key"].as_str().unwrap(),
+            t["value"].as_str().unwrap()
+        )),
+        "{svg}"
+    );
+    assert!(out.join("attribute_shares.png").exists());
+    let md = std::fs::read_to_string(out.join("forensics.md")).unwrap();
+    assert!(md.contains("](attribute_shares.png)") && md.contains("### Attribute pairs"));
+    // An SQL condition selects exactly the canary requests it is true for.
     let cond = format!(
         "span_attributes['{}'] = '{}'",
         t["key"].as_str().unwrap(),
@@ -357,6 +405,78 @@ fn assert_downstream_matches_truth(got: &Value, truth: &Value, what: &str) {
     }
 }
 
+/// Asserts that the structure diff finds the truth's extra call on its route with the exact
+/// request and call counts, the slow database operation's critical-path growth on its
+/// route, and no change on any route of a service without an injected change.
+fn assert_structure_matches_truth(got: &Value, truth: &Value, what: &str) {
+    let t = &truth["forensics"]["structure"];
+    let routes = got["structure"].as_array().unwrap();
+    let route = |svc: &Value, r: &Value| {
+        routes
+            .iter()
+            .find(|x| x["service"] == *svc && x["route"] == *r)
+            .unwrap_or_else(|| panic!("{what}: no route {svc} {r}"))
+    };
+    let r = route(&t["service"], &t["route"]);
+    assert!(r["changed"].as_bool().unwrap(), "{what}: {r:#}");
+    let op = r["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["service"] == t["operation_service"] && o["operation"] == t["operation"])
+        .unwrap_or_else(|| panic!("{what}: {r:#}"));
+    for side in ["canary", "stable"] {
+        assert_eq!(r[side]["requests"], t[side]["requests"], "{what} {side}");
+        assert_eq!(op[side]["calls"], t[side]["calls"], "{what} {side}");
+        assert_eq!(
+            op[side]["requests_with_call"], t[side]["requests_with_call"],
+            "{what} {side}"
+        );
+    }
+    assert_eq!(op["calls_change"], "more_calls", "{what}: {op:#}");
+    assert!(op["calls_test"]["p_value_adjusted"].as_f64().unwrap() < 1e-6);
+    let label = format!(
+        "{} {}",
+        t["operation_service"].as_str().unwrap(),
+        t["operation"].as_str().unwrap()
+    );
+    assert!(
+        r["calls_changed"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(label)),
+        "{what}: {r:#}"
+    );
+    // The slow database operation (downstream effects) grows the critical path where it is
+    // called from the canary frontend.
+    let db = &truth["forensics"]["downstream"]["effects"][1];
+    let slow = route(&t["slow_route"][0], &t["slow_route"][1]);
+    let label = format!(
+        "{} {}",
+        db["service"].as_str().unwrap(),
+        db["operation"].as_str().unwrap()
+    );
+    assert!(
+        slow["critical_path_grew"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(label)),
+        "{what}: {slow:#}"
+    );
+    // Clean services: every route unchanged, and they were compared.
+    for svc in t["clean_services"].as_array().unwrap() {
+        let theirs: Vec<&Value> = routes.iter().filter(|x| x["service"] == *svc).collect();
+        assert!(!theirs.is_empty(), "{what}: no route of {svc}");
+        for x in theirs {
+            assert_eq!(x["changed"], false, "{what}: {x:#}");
+            assert!(
+                x["canary"]["requests"].as_u64().unwrap() > 0,
+                "{what}: {x:#}"
+            );
+        }
+    }
+}
+
 #[test]
 fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset() {
     let dir = forensics_run();
@@ -381,7 +501,19 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     let from_parquet = forensics_json(&dir.join("parquet/spans.parquet"), &truth);
     assert_matches_truth(&from_parquet, &truth, "Parquet");
     assert_downstream_matches_truth(&from_parquet, &truth, "Parquet");
-    for key in ["signatures", "downstream", "downstream_findings"] {
+    for (got, what) in [
+        (&from_json, "OTLP JSON"),
+        (&from_dataset, "DATASET"),
+        (&from_parquet, "Parquet"),
+    ] {
+        assert_structure_matches_truth(got, &truth, what);
+    }
+    for key in [
+        "signatures",
+        "downstream",
+        "downstream_findings",
+        "structure",
+    ] {
         assert_eq!(from_json[key], from_dataset[key], "{key}: JSON and DATASET");
         assert_eq!(from_json[key], from_parquet[key], "{key}: JSON and Parquet");
     }
@@ -659,4 +791,47 @@ fn sampling_weights_from_tracestate_give_weighted_counts_and_the_effective_sampl
         (&sig["canary"]["count"], &sig["canary"]["weighted"]),
         (&1.into(), &2.0.into())
     );
+}
+
+/// `report` reads only the originating-track keys of the span attributes (no resource
+/// attributes) when it runs forensics without an attribute diff; what it finds must be what
+/// `forensics` finds with every attribute read.
+#[test]
+fn report_reads_only_origin_keys_and_finds_what_forensics_finds() {
+    let dir = forensics_run();
+    let truth = read_json(&dir.join("truth.json"));
+    let input = dir.join("otlp/traces.jsonl");
+    let full = forensics_json(&input, &truth);
+    let out = scratch().join("forensics-report-lean");
+    let _ = std::fs::remove_dir_all(&out);
+    let tr = &truth["time_range"];
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--since",
+        tr["canary_start"].as_str().unwrap(),
+        "--until",
+        full["window"]["end"].as_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(matches!(code(&o), 0 | 1 | 3), "{}", stderr(&o));
+    let lean = &read_json(&out.join("report.json"))["forensics"];
+    assert_eq!(lean["window"], full["window"]);
+    assert!(lean["attributes"].is_null());
+    for key in [
+        "failing_trace_counts",
+        "origins",
+        "signatures",
+        "downstream_summary",
+        "downstream",
+        "downstream_findings",
+        "structure",
+        "sampling",
+        "trace_quality",
+    ] {
+        assert_eq!(lean[key], full[key], "{key}");
+    }
+    // The baggage attribute was read: the mesh's cartservice spans are attributed by it.
+    assert!(lean["downstream_summary"]["by_baggage"].as_u64().unwrap() > 0);
 }

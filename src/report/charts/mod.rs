@@ -7,6 +7,7 @@
 //! Universal Design"), distinguishable with the common colour-vision deficiencies; every
 //! colour distinction is doubled by line dash or marker shape.
 
+pub mod attribute_shares;
 pub mod backtest_timeline;
 pub mod error_rate_timeseries;
 pub mod forest;
