@@ -25,6 +25,7 @@ pub mod files;
 pub mod forensics;
 pub mod html;
 pub mod markdown;
+pub mod tune;
 pub mod view;
 
 use crate::analysis::findings::AnalysisReport;
