@@ -283,6 +283,24 @@ pub fn recommend(settings: &[Setting], target: f64) -> Result<Recommendation, St
             let good = settings.first().map_or(0, |s| s.good);
             let z = crate::stats::two_sided_z(CONFIDENCE);
             let need = (z * z * (1.0 - target) / target).ceil();
+            let lowest = settings
+                .iter()
+                .min_by(|a, b| {
+                    a.false_rollback_interval
+                        .high
+                        .total_cmp(&b.false_rollback_interval.high)
+                })
+                .filter(|_| good > 0 && interval(0, good).high <= target);
+            if let Some(l) = lowest {
+                return Err(format!(
+                    "no setting's false-rollback rate is shown to be at most {:.1}%: the lowest upper end of a {:.0}% Wilson interval is {:.1}% (setting {}, {} of {good} good deployments rolled back)",
+                    target * 100.0,
+                    CONFIDENCE * 100.0,
+                    l.false_rollback_interval.high * 100.0,
+                    l.index,
+                    l.false_rollbacks
+                ));
+            }
             Err(format!(
                 "no setting's false-rollback rate is shown to be at most {:.1}% (the upper end of its {:.0}% Wilson interval); with {good} good deployments even no false rollback gives an upper bound of {:.1}% (at least {need} good deployments are needed)",
                 target * 100.0,
@@ -424,7 +442,8 @@ mod tests {
         s.false_rollback_rate = Some(fr);
         s.mean_exposure = Some(exp);
         s.good = good;
-        s.false_rollback_interval = interval((fr * good as f64).round() as u64, good);
+        s.false_rollbacks = (fr * good as f64).round() as u64;
+        s.false_rollback_interval = interval(s.false_rollbacks, good);
         s
     }
 
@@ -476,5 +495,9 @@ mod tests {
         let few = vec![setting(0, 0.9, 0.0, 1.0, 10)];
         let why = recommend(&few, 0.05).unwrap_err();
         assert!(why.contains("73 good deployments"), "{why}");
+        // Enough good deployments, but every setting rolls some back.
+        let noisy = vec![setting(0, 0.9, 0.3, 1.0, 10), setting(1, 0.5, 0.1, 1.0, 10)];
+        let why = recommend(&noisy, 0.3).unwrap_err();
+        assert!(why.contains("setting 1, 1 of 10"), "{why}");
     }
 }
