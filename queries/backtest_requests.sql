@@ -2,6 +2,8 @@
 -- one row per request, for `canalyst backtest` (which thins the canary by whole traces and
 -- re-windows the rows per look). As route_samples.sql, plus trace_id; requests without a
 -- route are not a route-level group and are skipped.
+-- Reference statement: `canalyst backtest` gathers these rows in the direct scan
+-- (src/engine/request_log.rs); a unit test there checks both give the same rows.
 --
 -- Parameters: $1..$5 as in window.sql (selectors, service filter);
 --   $6 window start (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive).

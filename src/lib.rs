@@ -18,3 +18,4 @@ pub mod pipeline;
 pub mod report;
 pub mod stats;
 pub mod timings;
+pub mod tune;

@@ -42,6 +42,18 @@ pub struct GenerateArgs {
     /// starts): before it the canary is healthy, for backtests with a known onset.
     #[arg(long, value_name = "MIN")]
     pub onset_minutes: Option<f64>,
+    /// Replace the scenario's effect multipliers (latency factor, error-rate factor, p99
+    /// ratio) with this one.
+    #[arg(long, value_name = "F")]
+    pub effect_size: Option<f64>,
+    /// Write a labelled corpus of N recorded deployments for `canalyst tune` instead of one
+    /// run: `-o DIR/NNN-<good|bad>-<kind>/` each with `parquet/spans.parquet`, `truth.json`
+    /// and `label.toml`, across effect kinds and sizes, traffic levels (×0.5/1/2 `--spans`),
+    /// onsets and seeds derived from `--seed` (docs/generate.md). `--scenario`,
+    /// `--canary-share`, `--duration-minutes`, `--canary-delay-minutes`, `--onset-minutes`
+    /// and `--effect-size` are set per deployment by the corpus grid.
+    #[arg(long, value_name = "N")]
+    pub corpus: Option<usize>,
     /// Metric export interval of every simulated SDK, in seconds.
     #[arg(long, default_value_t = 60.0, value_name = "S")]
     pub metric_interval_seconds: f64,
@@ -84,6 +96,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
             .onset_minutes
             .map(|m| minutes_ns(m, "--onset-minutes"))
             .transpose()?,
+        effect_size: args.effect_size,
         compress: args.compress,
         out_dir: args.out,
         metrics: MetricOptions {
@@ -93,6 +106,24 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         },
     };
     let t0 = Instant::now();
+    if let Some(n) = args.corpus {
+        if n == 0 {
+            bail!("--corpus must be at least 1");
+        }
+        let labels = crate::generate::corpus::write_corpus(n, &opts)?;
+        let bad = labels
+            .iter()
+            .filter(|(_, l)| l.label == crate::model::label::Verdict::Bad)
+            .count();
+        eprintln!(
+            "canalyst generate: corpus of {n} deployments ({} good, {bad} bad), seed {}, in {:.1}s: {}",
+            n - bad,
+            opts.seed,
+            t0.elapsed().as_secs_f64(),
+            opts.out_dir.display()
+        );
+        return Ok(crate::cli::EXIT_OK);
+    }
     let s = generate(&opts)?;
     eprintln!(
         "canalyst generate: scenario {} seed {}: {} spans in {} traces ({} lines) in {:.1}s",

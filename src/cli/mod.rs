@@ -19,6 +19,7 @@ pub mod report;
 pub mod run;
 pub mod selection;
 pub mod sql;
+pub mod tune;
 
 /// Exit code for success or a `promote` verdict.
 pub const EXIT_OK: i32 = 0;
@@ -68,6 +69,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Replay recorded telemetry through a rollout policy (Argo Rollouts or Flagger rules).
     Backtest(backtest::BacktestArgs),
+    /// Sweep a rollout policy's settings over a labelled corpus of recorded deployments.
+    Tune(tune::TuneArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
@@ -90,6 +93,7 @@ pub fn main() -> i32 {
         Command::Forensics(a) => forensics::run(a),
         Command::Run(a) => run::run(a),
         Command::Backtest(a) => backtest::run(a),
+        Command::Tune(a) => tune::run(a),
     };
     match result {
         Ok(code) => code,

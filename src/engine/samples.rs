@@ -10,7 +10,6 @@
 
 use super::context::Engine;
 use super::quantile::{quantile_select, quantile_sorted};
-use super::queries::Params;
 use super::scan::{self, Gathered, Row, ScanSpec, SideRange, Sides};
 use super::EngineError;
 use crate::model::comparison::{
@@ -104,7 +103,7 @@ fn validate(
 
 /// Result of [`queries::WINDOW`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Ranges {
+pub(crate) struct Ranges {
     baseline_spans: i64,
     canary_spans: i64,
     baseline_first: Option<i64>,
@@ -149,17 +148,41 @@ pub async fn comparison_input(
     canary: &Selector,
     opts: &EngineOptions,
 ) -> Result<ComparisonInput, EngineError> {
-    validate(baseline, canary, opts)?;
-    let mut params = Params {
+    let (scanned, window, r) = scan_window(engine, baseline, canary, opts, false)?;
+    let mut groups = Vec::new();
+    for (level, gathered, phase) in [
+        (GroupLevel::Route, scanned.route, "route groups"),
+        (GroupLevel::Operation, scanned.operation, "operation groups"),
+    ] {
+        if !opts.levels.contains(&level) {
+            continue;
+        }
+        let _timing = crate::timings::phase(phase);
+        groups.extend(build_groups(level, gathered, opts));
+    }
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(ComparisonInput {
         baseline: baseline.clone(),
         canary: canary.clone(),
-        service: opts.service.clone(),
-        window: Window {
-            start_unix_nano: 0,
-            end_unix_nano: 0,
-        },
+        window,
         bucket_ns: opts.bucket_ns,
-    };
+        canary_first_seen_unix_nano: r.canary_first,
+        groups,
+    })
+}
+
+/// The scan behind [`comparison_input`] and the backtest's request log: checks the options,
+/// scans the levels of `opts` (route rows with their trace hashes when `traces`), fixes the
+/// window (the overlap of the two sides unless `since`/`until` override it) and keeps the rows
+/// inside it. Errors when a side has no span or the sides do not overlap.
+pub(crate) fn scan_window(
+    engine: &Engine,
+    baseline: &Selector,
+    canary: &Selector,
+    opts: &EngineOptions,
+    traces: bool,
+) -> Result<(scan::Scanned, Window, Ranges), EngineError> {
+    validate(baseline, canary, opts)?;
     let timing = crate::timings::phase("scan");
     let spec = ScanSpec {
         baseline,
@@ -167,6 +190,7 @@ pub async fn comparison_input(
         service: opts.service.as_deref(),
         route: opts.levels.contains(&GroupLevel::Route),
         operation: opts.levels.contains(&GroupLevel::Operation),
+        traces,
     };
     let mut scanned = scan::scan(engine.source(), &spec)?;
     drop(timing);
@@ -203,31 +227,12 @@ pub async fn comparison_input(
             "empty window: start {start} ns is not before end {end} ns"
         )));
     }
-    params.window = Window {
+    scanned.restrict(start, end);
+    let window = Window {
         start_unix_nano: start,
         end_unix_nano: end,
     };
-    scanned.restrict(start, end);
-    let mut groups = Vec::new();
-    for (level, gathered, phase) in [
-        (GroupLevel::Route, scanned.route, "route groups"),
-        (GroupLevel::Operation, scanned.operation, "operation groups"),
-    ] {
-        if !opts.levels.contains(&level) {
-            continue;
-        }
-        let _timing = crate::timings::phase(phase);
-        groups.extend(build_groups(level, gathered, opts));
-    }
-    groups.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(ComparisonInput {
-        baseline: baseline.clone(),
-        canary: canary.clone(),
-        window: params.window,
-        bucket_ns: opts.bucket_ns,
-        canary_first_seen_unix_nano: r.canary_first,
-        groups,
-    })
+    Ok((scanned, window, r))
 }
 
 fn no_overlap(r: &Ranges) -> EngineError {
@@ -491,7 +496,7 @@ fn summarise_canonical(
 mod tests {
     use super::*;
     use crate::engine::context::EngineConfig;
-    use crate::engine::queries::{self, Query};
+    use crate::engine::queries::{self, Params, Query};
     use crate::engine::scan::{merge_gathered, SpanSource};
     use crate::engine::testdata::{deployment, MIN, T0};
     use arrow::array::{
@@ -1072,6 +1077,7 @@ mod tests {
             service: None,
             route: true,
             operation: false,
+            traces: false,
         };
         let scanned = scan::scan(&SpanSource::Batches(vec![b]), &spec).unwrap();
         assert_eq!(scanned.sides[0].count, 2);
@@ -1231,6 +1237,7 @@ mod tests {
                     service: *service,
                     route: true,
                     operation: true,
+                    traces: false,
                 };
                 let scanned = scan::scan(e.source(), &spec).unwrap();
                 let r = Ranges::of(&scanned.sides);
@@ -1289,6 +1296,7 @@ mod tests {
             service: None,
             route: true,
             operation: true,
+            traces: false,
         };
         let want = scan::scan(&SpanSource::Batches(batches), &spec).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()

@@ -68,21 +68,51 @@ pub(crate) struct Sides {
     pub baseline: Vec<Row>,
     /// Rows of the canary side.
     pub canary: Vec<Row>,
+    /// [`trace_hash`] of each baseline row, index by index, when the scan was asked for
+    /// traces ([`ScanSpec::traces`]); else empty. Kept beside the rows rather than in [`Row`]
+    /// so that analysis, which never needs them, does not carry them.
+    pub baseline_traces: Vec<u64>,
+    /// As `baseline_traces`, for the canary rows.
+    pub canary_traces: Vec<u64>,
 }
 
 impl Sides {
-    fn push(&mut self, baseline: bool, row: Row) {
-        if baseline {
-            self.baseline.push(row)
+    fn push(&mut self, baseline: bool, row: Row, trace: Option<u64>) {
+        let (rows, traces) = if baseline {
+            (&mut self.baseline, &mut self.baseline_traces)
         } else {
-            self.canary.push(row)
+            (&mut self.canary, &mut self.canary_traces)
+        };
+        rows.push(row);
+        if let Some(t) = trace {
+            traces.push(t);
         }
     }
 
     fn append(&mut self, mut o: Sides) {
         self.baseline.append(&mut o.baseline);
         self.canary.append(&mut o.canary);
+        self.baseline_traces.append(&mut o.baseline_traces);
+        self.canary_traces.append(&mut o.canary_traces);
     }
+}
+
+/// The hash a trace is thinned by (`canalyst backtest`): FNV-1a of its 16-byte id; 0 for a
+/// span without one.
+pub(crate) fn trace_hash(id: Option<&[u8]>) -> u64 {
+    id.map_or(0, crate::model::hash::fnv1a64)
+}
+
+/// Keeps the rows (and their traces, when recorded) starting in `[start, end)`.
+fn retain_window(rows: &mut Vec<Row>, traces: &mut Vec<u64>, start: i64, end: i64) {
+    let inside = |r: &Row| r.start_ns >= start && r.start_ns < end;
+    if traces.is_empty() {
+        rows.retain(inside);
+        return;
+    }
+    let mut keep = rows.iter().map(inside);
+    traces.retain(|_| keep.next().unwrap_or(false));
+    rows.retain(inside);
 }
 
 /// Rows by (service, name).
@@ -140,6 +170,8 @@ pub(crate) struct ScanSpec<'a> {
     pub route: bool,
     /// Gather operation-level rows (every sided span).
     pub operation: bool,
+    /// Record each route-level row's [`trace_hash`] in [`Sides`] (reads `trace_id`).
+    pub traces: bool,
 }
 
 /// The result of [`scan`].
@@ -159,9 +191,8 @@ impl Scanned {
     pub(crate) fn restrict(&mut self, start: i64, end: i64) {
         for g in [&mut self.route, &mut self.operation] {
             g.retain(|_, s| {
-                s.baseline
-                    .retain(|r| r.start_ns >= start && r.start_ns < end);
-                s.canary.retain(|r| r.start_ns >= start && r.start_ns < end);
+                retain_window(&mut s.baseline, &mut s.baseline_traces, start, end);
+                retain_window(&mut s.canary, &mut s.canary_traces, start, end);
                 !(s.baseline.is_empty() && s.canary.is_empty())
             });
         }
@@ -285,6 +316,9 @@ fn scan_columns(spec: &ScanSpec) -> Vec<&'static str> {
     ];
     if spec.route {
         c.extend(["span_kind", "route"]);
+    }
+    if spec.route && spec.traces {
+        c.push("trace_id");
     }
     if spec.operation {
         c.push("span_name");
@@ -412,6 +446,16 @@ fn scan_batch(
     } else {
         None
     };
+    let trace_ids = if route_cols.is_some() && spec.traces {
+        let t = column(b, "trace_id")?;
+        Some(
+            t.as_fixed_size_binary_opt()
+                .ok_or_else(|| wrong("trace_id", "FixedSizeBinary(16)", t))?,
+        )
+    } else {
+        None
+    };
+    let trace_of = |i: usize| trace_ids.map(|t| trace_hash((!t.is_null(i)).then(|| t.value(i))));
 
     // Groups by dictionary keys while scanning (no string hashing per row); the strings are
     // resolved once per group at the end. A dictionary may repeat a value under two keys, so
@@ -448,7 +492,7 @@ fn scan_batch(
                 if !rc.kind.is_null(i) && rc.kind.value(i) == 2 {
                     route_local
                         .get(s, rc.route.keys.value(i))
-                        .push(baseline, row);
+                        .push(baseline, row, trace_of(i));
                 } else {
                     needs_parent.push((i, baseline, row));
                 }
@@ -456,7 +500,7 @@ fn scan_batch(
         }
         if let Some(n) = &span_name {
             if n.get(i).is_some() {
-                op_local.get(s, n.keys.value(i)).push(baseline, row);
+                op_local.get(s, n.keys.value(i)).push(baseline, row, None);
             }
         }
     }
@@ -470,7 +514,7 @@ fn scan_batch(
             if parent.is_null(i) {
                 route_local
                     .get(service.keys.value(i), rc.route.keys.value(i))
-                    .push(baseline, row);
+                    .push(baseline, row, trace_of(i));
             } else if !rc.kind.is_null(i) {
                 let id: [u8; 8] = parent
                     .value(i)
@@ -658,7 +702,11 @@ pub(crate) fn scan(source: &SpanSource, spec: &ScanSpec) -> Result<Scanned, Engi
             with_unit(source, &opened, u, &columns, |b, more| {
                 let (mut p, pending) = scan_batch(b, spec, more)?;
                 if !pending.is_empty() {
-                    p.candidates = attach_traces(pending, &more("trace_id")?)?;
+                    let trace_id = match b.column_by_name("trace_id") {
+                        Some(t) => t.clone(),
+                        None => more("trace_id")?,
+                    };
+                    p.candidates = attach_traces(pending, &trace_id)?;
                 }
                 Ok(p)
             })
@@ -674,10 +722,11 @@ pub(crate) fn scan(source: &SpanSource, spec: &ScanSpec) -> Result<Scanned, Engi
         let confirmed = confirm(source, &opened, &units, &candidates)?;
         for (i, c) in candidates.into_iter().enumerate() {
             if confirmed[i] {
-                route
-                    .entry((c.service, c.route))
-                    .or_default()
-                    .push(c.baseline, c.row);
+                route.entry((c.service, c.route)).or_default().push(
+                    c.baseline,
+                    c.row,
+                    spec.traces.then(|| trace_hash(Some(&c.trace))),
+                );
             }
         }
     }

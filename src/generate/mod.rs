@@ -12,6 +12,7 @@
 //! [`simulate::SimTrace::requests`] in the workers and merged in chunk order by the writer,
 //! which writes each export interval once no later trace can end in it.
 
+pub mod corpus;
 pub mod forensics_truth;
 pub mod metrics;
 pub mod otlp_json;
@@ -88,6 +89,8 @@ pub struct GenerateOptions {
     pub canary_delay_ns: i64,
     /// The effects begin this long after the start, ns (`None`: when the canary starts).
     pub effect_onset_ns: Option<i64>,
+    /// Multiplier of the scenario's effects (`--effect-size`; `None`: the scenario's own).
+    pub effect_size: Option<f64>,
     /// Compression of the JSON output.
     pub compress: Compression,
     /// Output directory (created if missing).
@@ -320,6 +323,11 @@ fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
             );
         }
     }
+    if let Some(f) = o.effect_size {
+        if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
+            return bad(format!("--effect-size {f} is not in (0, 1000]"));
+        }
+    }
     if o.metrics.interval_ns < 1_000_000 {
         return bad("--metric-interval-seconds must be at least 0.001".into());
     }
@@ -339,6 +347,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         duration_ns: opts.duration_ns,
         canary_delay_ns: opts.canary_delay_ns,
         effect_onset_ns: opts.effect_onset_ns.unwrap_or(opts.canary_delay_ns),
+        effect_size: opts.effect_size,
     });
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -54,6 +54,9 @@ pub struct PlanParams {
     /// The scenario's effects apply to canary requests of traces starting this long after
     /// `start_ns` (at least `canary_delay_ns`; equal to it: from the canary's first request).
     pub effect_onset_ns: i64,
+    /// Multiplier of the scenario's effects ([`Scenario::effects_sized`]); `None`: the
+    /// scenario's own.
+    pub effect_size: Option<f64>,
 }
 
 /// The decided shape of a run.
@@ -113,7 +116,7 @@ impl TrafficPlan {
     /// stratified inversion: trace `i` starts at `Λ⁻¹((i + uᵢ)/n)`, so starts are sorted by
     /// index and the rate follows the load curve without clumping.
     pub fn new(params: PlanParams) -> Self {
-        let effects = params.scenario.effects();
+        let effects = params.scenario.effects_sized(params.effect_size);
         let mut entry_weights: Vec<f64> = ROUTES.iter().map(|r| r.entry_weight).collect();
         let expected = |w: &[f64]| -> f64 {
             let total: f64 = w.iter().sum();
@@ -249,6 +252,7 @@ mod tests {
             duration_ns: 3600 * NS_PER_SEC,
             canary_delay_ns: 300 * NS_PER_SEC,
             effect_onset_ns: 300 * NS_PER_SEC,
+            effect_size: None,
         }
     }
 

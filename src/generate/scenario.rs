@@ -72,9 +72,22 @@ impl Scenario {
 
     /// The effects this scenario injects.
     pub fn effects(self) -> Vec<Effect> {
-        let latency = |route, factor| Effect::new(route, EffectKind::LatencyScale { factor });
-        let errors = |route, factor| Effect::new(route, EffectKind::ErrorRateScale { factor });
-        let tail = |route, p99_ratio| Effect::tail(route, p99_ratio, 0.03);
+        self.effects_sized(None)
+    }
+
+    /// [`Scenario::effects`] with every latency, error-rate and tail multiplier replaced by
+    /// `size` when given (`generate --effect-size`, the labelled corpus of `generate
+    /// --corpus`): a latency factor, an error-rate factor or a p99 ratio.
+    pub fn effects_sized(self, size: Option<f64>) -> Vec<Effect> {
+        let latency = |route, factor: f64| {
+            let factor = size.unwrap_or(factor);
+            Effect::new(route, EffectKind::LatencyScale { factor })
+        };
+        let errors = |route, factor: f64| {
+            let factor = size.unwrap_or(factor);
+            Effect::new(route, EffectKind::ErrorRateScale { factor })
+        };
+        let tail = |route, p99_ratio: f64| Effect::tail(route, size.unwrap_or(p99_ratio), 0.03);
         match self {
             Scenario::Aa => vec![],
             Scenario::Latency => vec![latency(rt::CO_CHECKOUT, 1.3)],

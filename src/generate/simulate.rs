@@ -859,6 +859,7 @@ mod tests {
             duration_ns: 3600 * NS_PER_SEC,
             canary_delay_ns: 300 * NS_PER_SEC,
             effect_onset_ns: 300 * NS_PER_SEC,
+            effect_size: None,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod comparison;
 pub mod hash;
 pub mod identity;
 pub mod ids;
+pub mod label;
 pub mod metric_data;
 pub mod metric_delta;
 pub mod metric_series;

@@ -2,7 +2,7 @@
 //! to: what `canalyst backtest` replays (it thins the canary by whole traces and re-windows
 //! the rows per look, so it needs the rows, not one window's summary).
 //!
-//! The contract between `engine` (which reads it with `queries/backtest_requests.sql`) and
+//! The contract between `engine` (which gathers it in its direct scan, `engine::request_log`) and
 //! `backtest` (which never imports the engine).
 
 use crate::model::comparison::{GroupKey, Selector, Side, Window};

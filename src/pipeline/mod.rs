@@ -271,23 +271,11 @@ impl Sources {
         self,
         selection: Selection,
     ) -> Result<(RequestLog, DataQuality), PipelineError> {
-        let mut opts = selection.engine_options();
-        opts.levels.clear();
-        let engine = &self.engine;
-        let log = self.runtime.block_on(async {
-            // No levels: only the window query runs (it times itself).
-            let input =
-                comparison_input(engine, &selection.baseline, &selection.canary, &opts).await?;
-            let _timing = crate::timings::phase("request log");
-            let params = Params {
-                baseline: input.baseline,
-                canary: input.canary,
-                service: selection.service.clone(),
-                window: input.window,
-                bucket_ns: selection.bucket_ns,
-            };
-            request_log(engine, &params).await
-        })?;
+        let opts = selection.engine_options();
+        let log = {
+            let _timing = crate::timings::phase("request log scan");
+            request_log(&self.engine, &selection.baseline, &selection.canary, &opts)?
+        };
         Ok((log, self.quality))
     }
 }

@@ -26,6 +26,7 @@ pub mod forensics;
 pub mod html;
 pub mod markdown;
 pub mod structure;
+pub mod tune;
 pub mod view;
 
 use crate::analysis::findings::AnalysisReport;

@@ -19,3 +19,4 @@ mod run;
 mod sequential;
 mod sql;
 mod tools;
+mod tune;

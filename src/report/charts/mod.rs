@@ -16,6 +16,7 @@ pub mod metric_series;
 pub mod plot;
 pub mod quantile_timeseries;
 pub mod traffic_split;
+pub mod tune_pareto;
 
 use super::ReportError;
 pub use plot::{
