@@ -52,6 +52,9 @@ pub struct AnalysisArgs {
     /// Fail (exit 2) if any input record was rejected.
     #[arg(long)]
     pub strict: bool,
+    /// Where the queries run.
+    #[command(flatten)]
+    pub placement: super::placement::ClusterArg,
 }
 
 impl AnalysisArgs {
@@ -118,7 +121,12 @@ impl AnalysisArgs {
         duration_buckets: bool,
     ) -> anyhow::Result<(Sources, Selection)> {
         let selection = self.selection(levels, duration_buckets)?;
-        let sources = Sources::open(&self.inputs, &IngestOptions::default(), columns)?;
+        let sources = Sources::open_on(
+            &self.inputs,
+            &IngestOptions::default(),
+            columns,
+            &self.placement.placement()?,
+        )?;
         super::ingest::print_quality(sources.quality());
         // Before selecting sides: a rejected record must fail a --strict run even when
         // what is left cannot be compared (the rejection is the cause, not the symptom).
