@@ -167,9 +167,24 @@ fn with_canalyst_functions(mut state: SessionState) -> datafusion::common::Resul
     Ok(state)
 }
 
+/// Turns off DataFusion's dynamic filters. Ballista's scheduler may swap a hash join's inputs
+/// when it cuts a plan into stages, which DataFusion 55 refuses once the join carries a dynamic
+/// filter ("Cannot swap HashJoinExec inputs after dynamic filters have been constructed", with
+/// the forensics queries' joins; the job then never finishes). Dynamic filters only skip rows
+/// early; results are the same without them.
+fn without_dynamic_filters(config: &mut SessionConfig) {
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.enable_dynamic_filter_pushdown = false;
+    optimizer.enable_join_dynamic_filter_pushdown = false;
+    optimizer.enable_topk_dynamic_filter_pushdown = false;
+    optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+}
+
 /// The scheduler's session for a client's settings: Ballista's default session with
-/// canalyst's functions, so the logical plans clients send decode and plan.
-fn scheduler_session(config: SessionConfig) -> datafusion::common::Result<SessionState> {
+/// canalyst's functions, so the logical plans clients send decode and plan, and without
+/// dynamic filters ([`without_dynamic_filters`]) whatever the client sent.
+fn scheduler_session(mut config: SessionConfig) -> datafusion::common::Result<SessionState> {
+    without_dynamic_filters(&mut config);
     with_canalyst_functions(default_session_builder(config)?)
 }
 
@@ -230,7 +245,8 @@ pub async fn session(
     // (the `requests` view): the scheduler logs "task metrics array size 5 does not equal
     // with the stage metrics array size 6" and the job never finishes. The static planner
     // runs the same plans.
-    let config = config.with_ballista_adaptive_query_planner(false);
+    let mut config = config.with_ballista_adaptive_query_planner(false);
+    without_dynamic_filters(&mut config);
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
@@ -249,7 +265,14 @@ pub async fn session(
 /// is not canalyst's (or not the same version).
 pub fn hint(error: &DataFusionError) -> Option<&'static str> {
     let text = error.to_string();
-    (text.contains("no UDAF named") || text.contains("no UDF named")).then_some(
+    // A registry without the function says "no UDAF named"; a plan codec asked to decode it
+    // instead says "PhysicalExtensionCodec is not provided for aggregate function".
+    let missing = [
+        "no UDAF named",
+        "no UDF named",
+        "is not provided for aggregate function",
+    ];
+    missing.iter().any(|m| text.contains(m)).then_some(
         "a scheduler or executor of this cluster lacks canalyst's functions: start both with \
          `canalyst scheduler` / `canalyst executor` of the same canalyst version",
     )

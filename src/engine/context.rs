@@ -277,16 +277,38 @@ impl Engine {
     /// A query's name in errors: with the cluster it ran on, and what a missing function
     /// there means.
     fn query_error(&self, name: &str, error: datafusion::error::DataFusionError) -> EngineError {
-        let query = match &self.cluster {
-            None => name.to_string(),
-            #[cfg(feature = "distributed")]
-            Some(c) => match super::cluster::hint(&error) {
-                Some(h) => format!("{name} on cluster {c} ({h})"),
-                None => format!("{name} on cluster {c}"),
-            },
-            #[cfg(not(feature = "distributed"))]
-            Some(c) => format!("{name} on cluster {c}"),
+        let Some(cluster) = &self.cluster else {
+            return EngineError::Query {
+                query: name.to_string(),
+                error,
+            };
         };
+        let mut query = format!("{name} on cluster {cluster}");
+        #[cfg(feature = "distributed")]
+        if let Some(h) = super::cluster::hint(&error) {
+            query.push_str(&format!(" ({h})"));
+        }
+        // An executor's read error does not always name its file (a corrupt page says only
+        // "Data corruption detected"), and the client cannot tell which task read what.
+        let text = error.to_string();
+        if let SpanSource::Files(files) = &self.source {
+            let named = files.iter().any(|f| text.contains(&*f.to_string_lossy()));
+            if text.contains("Task failed") && !named {
+                let shown: Vec<String> = files
+                    .iter()
+                    .take(3)
+                    .map(|f| f.display().to_string())
+                    .collect();
+                let more = match files.len().saturating_sub(3) {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                query.push_str(&format!(
+                    " (an executor failed reading {}{more}?)",
+                    shown.join(", ")
+                ));
+            }
+        }
         EngineError::Query { query, error }
     }
 
