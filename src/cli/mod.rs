@@ -10,10 +10,13 @@ use clap::{Parser, Subcommand};
 
 pub mod analyze;
 pub mod backtest;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod forensics;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
+pub mod placement;
 pub mod query;
 pub mod report;
 pub mod run;
@@ -71,11 +74,22 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Sweep a rollout policy's settings over a labelled corpus of recorded deployments.
     Tune(tune::TuneArgs),
+    /// Run a Ballista scheduler with canalyst's functions (for `--cluster`).
+    #[cfg(feature = "distributed")]
+    Scheduler(cluster::SchedulerArgs),
+    /// Run a Ballista executor with canalyst's functions, registered with a scheduler.
+    #[cfg(feature = "distributed")]
+    Executor(cluster::ExecutorArgs),
 }
 
 /// Parses arguments, runs the command, prints errors to stderr, returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // A client's view of a cluster run (Ballista logs through `log`): only when asked for.
+    #[cfg(feature = "distributed")]
+    if std::env::var_os("CANALYST_LOG").is_some() {
+        cluster::init_log(log::LevelFilter::Warn);
+    }
     if let Some(n) = cli.threads {
         // Only fails if the global pool was already built, which cannot happen this early.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -94,6 +108,10 @@ pub fn main() -> i32 {
         Command::Run(a) => run::run(a),
         Command::Backtest(a) => backtest::run(a),
         Command::Tune(a) => tune::run(a),
+        #[cfg(feature = "distributed")]
+        Command::Scheduler(a) => cluster::run_scheduler(a),
+        #[cfg(feature = "distributed")]
+        Command::Executor(a) => cluster::run_executor(a),
     };
     match result {
         Ok(code) => code,

@@ -119,6 +119,9 @@ pub struct QueryArgs {
     /// Fail (exit 2) if any input record was rejected.
     #[arg(long)]
     pub strict: bool,
+    /// Where the query runs.
+    #[command(flatten)]
+    pub placement: super::placement::ClusterArg,
 }
 
 impl QueryArgs {
@@ -207,7 +210,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<i32> {
         true => Columns::All,
         false => Columns::Analysis,
     };
-    let sources = Sources::open(&args.inputs, &IngestOptions::default(), columns)?;
+    let sources = Sources::open_on(
+        &args.inputs,
+        &IngestOptions::default(),
+        columns,
+        &args.placement.placement()?,
+    )?;
     let rejected = sources.quality().records_rejected;
     if args.strict && rejected > 0 {
         super::ingest::print_quality(sources.quality());

@@ -53,6 +53,9 @@ pub struct AnalysisArgs {
     /// Fail (exit 2) if any input record was rejected.
     #[arg(long)]
     pub strict: bool,
+    /// Where the queries run.
+    #[command(flatten)]
+    pub placement: super::placement::ClusterArg,
 }
 
 impl AnalysisArgs {
@@ -139,7 +142,7 @@ impl AnalysisArgs {
             entry_attribute_maps: entry_maps,
             ..IngestOptions::default()
         };
-        let sources = Sources::open(&self.inputs, &ingest, columns)?;
+        let sources = Sources::open_on(&self.inputs, &ingest, columns, &self.placement.placement()?)?;
         super::ingest::print_quality(sources.quality());
         // Before selecting sides: a rejected record must fail a --strict run even when
         // what is left cannot be compared (the rejection is the cause, not the symptom).

@@ -53,6 +53,9 @@ pub struct SqlArgs {
     /// interval:TEXT. Values are bound, never spliced into the SQL.
     #[arg(short = 'p', long = "param", value_name = "TYPE:VALUE")]
     pub params: Vec<String>,
+    /// Where the query runs.
+    #[command(flatten)]
+    pub placement: super::placement::ClusterArg,
 }
 
 /// Runs `canalyst sql`.
@@ -64,6 +67,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
         format,
         output,
         params,
+        placement,
     } = args;
     let sql = match (file, query) {
         (Some(f), q) => {
@@ -83,7 +87,12 @@ pub fn run(args: SqlArgs) -> anyhow::Result<i32> {
         bail!("--format parquet needs -o FILE");
     }
     let query = SqlQuery::new(sql, &params)?;
-    let sources = Sources::open(&inputs, &IngestOptions::default(), Columns::All)?;
+    let sources = Sources::open_on(
+        &inputs,
+        &IngestOptions::default(),
+        Columns::All,
+        &placement.placement()?,
+    )?;
     // The query result is the output; data quality is worth a word only when the inputs
     // were ingested just now and something was wrong with them.
     let q = sources.quality();

@@ -115,6 +115,7 @@ fn with_inputs(a: &AnalysisArgs, inputs: Vec<PathBuf>) -> AnalysisArgs {
         until: a.until.clone(),
         bucket_seconds: a.bucket_seconds,
         strict: a.strict,
+        placement: a.placement.clone(),
     }
 }
 

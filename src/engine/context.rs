@@ -8,6 +8,7 @@ use crate::model::spans::spans_schema;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -81,6 +82,8 @@ pub struct Engine {
     ctx: SessionContext,
     config: EngineConfig,
     source: SpanSource,
+    /// The cluster address (`df://HOST:PORT`) when the session's plans run on a cluster.
+    cluster: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -102,6 +105,15 @@ fn register_err(
 
 impl Engine {
     fn session(config: EngineConfig) -> SessionContext {
+        let ctx = SessionContext::new_with_config(Self::session_config(config));
+        for f in udaf::all() {
+            ctx.register_udaf(f);
+        }
+        ctx
+    }
+
+    /// The settings of every session, local or on a cluster.
+    fn session_config(config: EngineConfig) -> SessionConfig {
         let mut cfg = SessionConfig::new()
             .with_target_partitions(config.target_partitions.max(1))
             .with_information_schema(true);
@@ -111,11 +123,7 @@ impl Engine {
         let parquet = &mut cfg.options_mut().execution.parquet;
         parquet.pushdown_filters = true;
         parquet.reorder_filters = true;
-        let ctx = SessionContext::new_with_config(cfg);
-        for f in udaf::all() {
-            ctx.register_udaf(f);
-        }
-        ctx
+        cfg
     }
 
     async fn finish(
@@ -130,6 +138,7 @@ impl Engine {
             ctx,
             config,
             source,
+            cluster: None,
         })
     }
 
@@ -195,39 +204,33 @@ impl Engine {
         paths: &[PathBuf],
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        if paths.is_empty() {
-            return Err(EngineError::Input {
-                path: PathBuf::new(),
-                reason: "no input given".into(),
-            });
-        }
-        let mut urls = Vec::with_capacity(paths.len());
-        let mut files = Vec::with_capacity(paths.len());
-        for p in paths {
-            let file = resolve_spans_file(p)?;
-            files.push(file.clone());
-            let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
-                path: file.clone(),
-                reason: "cannot be expressed as a file URL".into(),
-            })?;
-            urls.push(
-                ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
-                    path: file.clone(),
-                    reason: e.to_string(),
-                })?,
-            );
-        }
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let table_config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(spans_schema());
-        let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
+        let (table, files) = spans_listing(paths)?;
         let ctx = Self::session(config);
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
         register_metric_tables(&ctx, paths)?;
         Self::finish(ctx, config, SpanSource::Files(files)).await
+    }
+
+    /// [`Engine::from_parquet_with`] whose queries run on the Ballista cluster at `cluster`
+    /// (feature `distributed`, [`super::cluster`]). Every path must be readable at the same
+    /// place on the scheduler and every executor (a shared filesystem); the client reads only
+    /// the file metadata. Analysis gathers its rows with the shipped SQL on such an engine
+    /// ([`super::sql_scan`]), not with the direct scan.
+    #[cfg(feature = "distributed")]
+    pub async fn from_parquet_on_cluster(
+        paths: &[PathBuf],
+        config: EngineConfig,
+        cluster: &super::cluster::ClusterUrl,
+    ) -> Result<Self, EngineError> {
+        let (table, files) = spans_listing(paths)?;
+        let ctx = super::cluster::session(cluster, Self::session_config(config)).await?;
+        ctx.register_table("spans", Arc::new(table))
+            .map_err(register_err("spans"))?;
+        register_metric_tables(&ctx, paths)?;
+        let mut engine = Self::finish(ctx, config, SpanSource::Files(files)).await?;
+        engine.cluster = Some(cluster.to_string());
+        Ok(engine)
     }
 
     /// The DataFusion session (tables `spans`, `requests`; functions `quantile_exact`,
@@ -266,6 +269,49 @@ impl Engine {
         self.config
     }
 
+    /// The cluster (`df://HOST:PORT`) the engine's plans run on; `None` when they run here.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// A query's name in errors: with the cluster it ran on, and what a missing function
+    /// there means.
+    fn query_error(&self, name: &str, error: datafusion::error::DataFusionError) -> EngineError {
+        let Some(cluster) = &self.cluster else {
+            return EngineError::Query {
+                query: name.to_string(),
+                error,
+            };
+        };
+        let mut query = format!("{name} on cluster {cluster}");
+        #[cfg(feature = "distributed")]
+        if let Some(h) = super::cluster::hint(&error) {
+            query.push_str(&format!(" ({h})"));
+        }
+        // An executor's read error does not always name its file (a corrupt page says only
+        // "Data corruption detected"), and the client cannot tell which task read what.
+        let text = error.to_string();
+        if let SpanSource::Files(files) = &self.source {
+            let named = files.iter().any(|f| text.contains(&*f.to_string_lossy()));
+            if text.contains("Task failed") && !named {
+                let shown: Vec<String> = files
+                    .iter()
+                    .take(3)
+                    .map(|f| f.display().to_string())
+                    .collect();
+                let more = match files.len().saturating_sub(3) {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                query.push_str(&format!(
+                    " (an executor failed reading {}{more}?)",
+                    shown.join(", ")
+                ));
+            }
+        }
+        EngineError::Query { query, error }
+    }
+
     /// Plans read-only SQL (no DDL, DML or `SET`) with `$1, $2, …` bound to `params`.
     /// `name` identifies the query in errors.
     pub async fn dataframe(
@@ -274,10 +320,7 @@ impl Engine {
         sql: &str,
         params: Vec<ScalarValue>,
     ) -> Result<DataFrame, EngineError> {
-        let err = |error| EngineError::Query {
-            query: name.to_string(),
-            error,
-        };
+        let err = |error| self.query_error(name, error);
         let opts = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -299,10 +342,10 @@ impl Engine {
     ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
         let df = self.dataframe(name, sql, params).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|error| EngineError::Query {
-            query: name.to_string(),
-            error,
-        })?;
+        let batches = df
+            .collect()
+            .await
+            .map_err(|error| self.query_error(name, error))?;
         Ok((schema, batches))
     }
 }
@@ -349,9 +392,45 @@ fn check_schema(want: &SchemaRef, got: &SchemaRef) -> Result<(), String> {
     Ok(())
 }
 
+/// The `spans` table over the canonical Parquet files of `paths` (see
+/// [`Engine::from_parquet`]), and the files.
+fn spans_listing(paths: &[PathBuf]) -> Result<(ListingTable, Vec<PathBuf>), EngineError> {
+    if paths.is_empty() {
+        return Err(EngineError::Input {
+            path: PathBuf::new(),
+            reason: "no input given".into(),
+        });
+    }
+    let mut urls = Vec::with_capacity(paths.len());
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let file = resolve_spans_file(p)?;
+        files.push(file.clone());
+        let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
+            path: file.clone(),
+            reason: "cannot be expressed as a file URL".into(),
+        })?;
+        urls.push(
+            ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
+                path: file.clone(),
+                reason: e.to_string(),
+            })?,
+        );
+    }
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let table_config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(spans_schema());
+    let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
+    Ok((table, files))
+}
+
 /// Registers `metric_points`, `histogram_points` and `exp_histogram_points`: over the
 /// `<table>.parquet` files of the dataset directories in `paths` that have one, else as an
-/// empty table with the canonical schema (so queries work on span-only datasets).
+/// empty table with the canonical schema (so queries work on span-only datasets). The empty
+/// table is DataFusion's `EmptyTable`, which a plan sent to a cluster can carry (an in-memory
+/// table it cannot).
 fn register_metric_tables(ctx: &SessionContext, paths: &[PathBuf]) -> Result<(), EngineError> {
     for (name, schema) in metric_schemas() {
         let mut urls = Vec::new();
@@ -376,8 +455,7 @@ fn register_metric_tables(ctx: &SessionContext, paths: &[PathBuf]) -> Result<(),
             );
         }
         if urls.is_empty() {
-            let table = MemTable::try_new(schema, vec![vec![]]).map_err(register_err(name))?;
-            ctx.register_table(name, Arc::new(table))
+            ctx.register_table(name, Arc::new(EmptyTable::new(schema)))
                 .map_err(register_err(name))?;
         } else {
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))

@@ -31,6 +31,23 @@ pub enum InputsError {
     /// No input was given.
     #[error("no input given")]
     Empty,
+    /// An input a cluster cannot read where it is: only DATASETs are scanned in place.
+    #[error("{path}: a cluster reads DATASET directories only (on a path every executor sees); ingest raw files first (canalyst ingest FILES -o DATASET)")]
+    NotOnCluster {
+        /// The input.
+        path: PathBuf,
+    },
+}
+
+/// Where an engine's plans run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// In this process.
+    #[default]
+    Local,
+    /// On the Ballista cluster of this scheduler (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    Cluster(super::cluster::ClusterUrl),
 }
 
 /// An engine over the inputs and the merged data-quality log.
@@ -53,9 +70,36 @@ pub async fn open_inputs(
     columns: &[&str],
     config: EngineConfig,
 ) -> Result<OpenedInputs, InputsError> {
+    open_inputs_on(inputs, ingest, columns, config, &Placement::Local).await
+}
+
+/// [`open_inputs`], running the engine's plans where `placement` says. On a cluster every
+/// input must be a DATASET (raw files would have to be ingested into this process's memory,
+/// which executors cannot read).
+pub async fn open_inputs_on(
+    inputs: &[PathBuf],
+    ingest: &IngestOptions,
+    columns: &[&str],
+    config: EngineConfig,
+    placement: &Placement,
+) -> Result<OpenedInputs, InputsError> {
     if inputs.is_empty() {
         return Err(InputsError::Empty);
     }
+    #[cfg(feature = "distributed")]
+    if let Placement::Cluster(url) = placement {
+        if let Some(path) = inputs.iter().find(|p| !is_dataset(p)) {
+            return Err(InputsError::NotOnCluster { path: path.clone() });
+        }
+        let mut quality = DataQuality::default();
+        for p in inputs {
+            quality.merge(open_dataset(p)?.quality);
+        }
+        let engine = Engine::from_parquet_on_cluster(inputs, config, url).await?;
+        return Ok(OpenedInputs { engine, quality });
+    }
+    #[cfg(not(feature = "distributed"))]
+    let Placement::Local = placement;
     if inputs.iter().all(|p| is_dataset(p)) {
         let mut quality = DataQuality::default();
         for p in inputs {

@@ -7,6 +7,8 @@
 //! of [`crate::model::comparison`] in parallel with rayon. `docs/engine.md` is the user guide.
 
 pub mod attribute_counts;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod context;
 pub mod ddsketch;
 pub mod forensics;
@@ -20,6 +22,7 @@ pub mod queries;
 pub mod request_log;
 pub mod samples;
 pub mod scan;
+mod sql_scan;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod udaf;
@@ -113,4 +116,8 @@ pub enum EngineError {
         /// Expected versus found.
         reason: String,
     },
+    /// The cluster could not be reached or its session set up (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
 }

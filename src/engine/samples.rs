@@ -10,7 +10,9 @@
 
 use super::context::Engine;
 use super::quantile::{quantile_select, quantile_sorted};
+use super::queries::Params;
 use super::scan::{self, Gathered, Row, ScanSpec, SideRange, Sides};
+use super::sql_scan;
 use super::EngineError;
 use crate::model::comparison::{
     bucket_start, ComparisonInput, GroupComparison, GroupKey, GroupLevel, Selector, TimeBucket,
@@ -148,7 +150,7 @@ pub async fn comparison_input(
     canary: &Selector,
     opts: &EngineOptions,
 ) -> Result<ComparisonInput, EngineError> {
-    let (scanned, window, r) = scan_window(engine, baseline, canary, opts, false)?;
+    let (scanned, window, r) = scan_window(engine, baseline, canary, opts, false).await?;
     let mut groups = Vec::new();
     for (level, gathered, phase) in [
         (GroupLevel::Route, scanned.route, "route groups"),
@@ -175,7 +177,11 @@ pub async fn comparison_input(
 /// scans the levels of `opts` (route rows with their trace hashes when `traces`), fixes the
 /// window (the overlap of the two sides unless `since`/`until` override it) and keeps the rows
 /// inside it. Errors when a side has no span or the sides do not overlap.
-pub(crate) fn scan_window(
+///
+/// On a cluster the executors run plans, not the direct scan: the shipped SQL gathers the same
+/// rows, the window first so that only the window's rows cross the network. It carries no
+/// trace hashes; `traces` is refused there (the request log runs its own query on a cluster).
+pub(crate) async fn scan_window(
     engine: &Engine,
     baseline: &Selector,
     canary: &Selector,
@@ -183,7 +189,16 @@ pub(crate) fn scan_window(
     traces: bool,
 ) -> Result<(scan::Scanned, Window, Ranges), EngineError> {
     validate(baseline, canary, opts)?;
-    let timing = crate::timings::phase("scan");
+    let mut params = Params {
+        baseline: baseline.clone(),
+        canary: canary.clone(),
+        service: opts.service.clone(),
+        window: Window {
+            start_unix_nano: 0,
+            end_unix_nano: 0,
+        },
+        bucket_ns: opts.bucket_ns,
+    };
     let spec = ScanSpec {
         baseline,
         canary,
@@ -192,9 +207,41 @@ pub(crate) fn scan_window(
         operation: opts.levels.contains(&GroupLevel::Operation),
         traces,
     };
-    let mut scanned = scan::scan(engine.source(), &spec)?;
+    let timing = crate::timings::phase("scan");
+    let (mut scanned, r) = if engine.cluster().is_some() {
+        if traces {
+            return Err(EngineError::Options(
+                "trace hashes are gathered by the direct scan only, not on a cluster".into(),
+            ));
+        }
+        let sides = sql_scan::sides(engine, &params).await?;
+        let r = Ranges::of(&sides);
+        params.window = window_of(&r, baseline, canary, opts)?;
+        let scanned = sql_scan::rows(engine, &params, spec.route, spec.operation, sides).await?;
+        (scanned, r)
+    } else {
+        let scanned = scan::scan(engine.source(), &spec)?;
+        let r = Ranges::of(&scanned.sides);
+        params.window = window_of(&r, baseline, canary, opts)?;
+        (scanned, r)
+    };
     drop(timing);
-    let r = Ranges::of(&scanned.sides);
+    let Window {
+        start_unix_nano: start,
+        end_unix_nano: end,
+    } = params.window;
+    scanned.restrict(start, end);
+    Ok((scanned, params.window, r))
+}
+
+/// The comparison window: `since`/`until` where given, else the overlap of the sides in `r`
+/// (end made exclusive); an error when a side has no span or the window is empty.
+fn window_of(
+    r: &Ranges,
+    baseline: &Selector,
+    canary: &Selector,
+    opts: &EngineOptions,
+) -> Result<Window, EngineError> {
     let filter = match &opts.service {
         Some(s) => format!(" for service {s:?}"),
         None => String::new(),
@@ -213,26 +260,24 @@ pub(crate) fn scan_window(
     }
     let start = match opts.since_unix_nano.or(r.window_start) {
         Some(s) => s,
-        None => return Err(no_overlap(&r)),
+        None => return Err(no_overlap(r)),
     };
     let end = match opts
         .until_unix_nano
         .or(r.window_last.map(|l| l.saturating_add(1)))
     {
         Some(e) => e,
-        None => return Err(no_overlap(&r)),
+        None => return Err(no_overlap(r)),
     };
     if start >= end {
         return Err(EngineError::Options(format!(
             "empty window: start {start} ns is not before end {end} ns"
         )));
     }
-    scanned.restrict(start, end);
-    let window = Window {
+    Ok(Window {
         start_unix_nano: start,
         end_unix_nano: end,
-    };
-    Ok((scanned, window, r))
+    })
 }
 
 fn no_overlap(r: &Ranges) -> EngineError {
@@ -496,14 +541,14 @@ fn summarise_canonical(
 mod tests {
     use super::*;
     use crate::engine::context::EngineConfig;
-    use crate::engine::queries::{self, Params, Query};
+    use crate::engine::queries::{self, Query};
     use crate::engine::scan::{merge_gathered, SpanSource};
     use crate::engine::testdata::{deployment, MIN, T0};
     use arrow::array::{
-        Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+        Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     };
     use arrow::compute::{cast, concat_batches};
-    use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+    use arrow::datatypes::{DataType, Int32Type};
     use std::sync::Arc;
 
     const S: i64 = 1_000_000_000;
@@ -1094,82 +1139,12 @@ mod tests {
         assert_eq!(groups[1].baseline.durations_ms, vec![3.0]);
     }
 
-    /// The rows of one `*_samples.sql` result by (service, name): the SQL statement of what
-    /// the direct scan gathers, used as its test oracle.
-    fn gather_sql(b: &RecordBatch) -> Gathered {
-        let side = cast(b.column_by_name("side").unwrap(), &DataType::Utf8).unwrap();
-        let side = side.as_string::<i32>();
-        let service = cast(b.column_by_name("service_name").unwrap(), &DataType::Utf8).unwrap();
-        let name = cast(b.column_by_name("name").unwrap(), &DataType::Utf8).unwrap();
-        let (service, name) = (service.as_string::<i32>(), name.as_string::<i32>());
-        let start = b
-            .column_by_name("start_ns")
-            .unwrap()
-            .as_primitive::<Int64Type>();
-        let dur = b
-            .column_by_name("duration_ns")
-            .unwrap()
-            .as_primitive::<Int64Type>();
-        let err = b.column_by_name("is_error").unwrap().as_boolean();
-        let weight = b.column_by_name("sample_weight").unwrap();
-        let weight = weight.as_primitive::<Float64Type>();
-        let mut out = Gathered::new();
-        for i in 0..b.num_rows() {
-            if side.is_null(i) || service.is_null(i) || name.is_null(i) {
-                continue;
-            }
-            let row = Row {
-                start_ns: start.value(i),
-                duration_ns: dur.value(i),
-                is_error: err.is_valid(i) && err.value(i),
-                weight: weight.value(i),
-            };
-            let e = out
-                .entry((service.value(i).to_string(), name.value(i).to_string()))
-                .or_default();
-            match side.value(i) {
-                "baseline" => e.baseline.push(row),
-                _ => e.canary.push(row),
-            }
-        }
-        out
-    }
-
-    /// What `window.sql` and the samples queries give, as the direct scan's [`Scanned`].
+    /// What `window.sql` and the samples queries give ([`sql_scan`]), as the direct scan's
+    /// parts.
     async fn scanned_by_sql(e: &Engine, params: &Params) -> ([SideRange; 2], Gathered, Gathered) {
-        let (_, w) = e
-            .query("window.sql", queries::WINDOW.sql, params.selector_values())
-            .await
-            .unwrap();
-        let w = concat_batches(&w[0].schema(), &w).unwrap();
-        let get = |n: &str| {
-            let c = w.column_by_name(n).unwrap().as_primitive::<Int64Type>();
-            (!c.is_null(0)).then(|| c.value(0))
-        };
-        let sides = [
-            SideRange {
-                count: get("baseline_spans").unwrap_or(0),
-                first: get("baseline_first"),
-                last: get("baseline_last"),
-            },
-            SideRange {
-                count: get("canary_spans").unwrap_or(0),
-                first: get("canary_first"),
-                last: get("canary_last"),
-            },
-        ];
-        let mut levels = Vec::new();
-        for q in [queries::ROUTE_SAMPLES, queries::OPERATION_SAMPLES] {
-            let (_, batches) = e.query(q.name, q.sql, params.values()).await.unwrap();
-            levels.push(
-                batches
-                    .iter()
-                    .map(gather_sql)
-                    .fold(Gathered::new(), merge_gathered),
-            );
-        }
-        let operation = levels.pop().unwrap();
-        (sides, levels.pop().unwrap(), operation)
+        let sides = sql_scan::sides(e, params).await.unwrap();
+        let s = sql_scan::rows(e, params, true, true, sides).await.unwrap();
+        (s.sides, s.route, s.operation)
     }
 
     fn sorted(mut g: Gathered) -> Vec<((String, String), Sides)> {
@@ -1180,6 +1155,84 @@ mod tests {
         let mut v: Vec<_> = g.into_iter().collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
+    }
+
+    /// On an in-process Ballista cluster (two executors, four partitions, the spans split
+    /// over three Parquet files) the comparison input, gathered by the shipped SQL, equals the
+    /// direct scan's bit for bit, for several selectors, a service filter and a given window.
+    #[cfg(feature = "distributed")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn cluster_comparison_input_equals_local() {
+        let mut batches = deployment();
+        batches.push(cross_service_consumers());
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for part in 0..3 {
+            let path = dir.path().join(format!("part-{part}.parquet"));
+            let mut w = parquet::arrow::ArrowWriter::try_new(
+                std::fs::File::create(&path).unwrap(),
+                crate::model::spans::spans_schema(),
+                None,
+            )
+            .unwrap();
+            for b in batches.iter().skip(part).step_by(3) {
+                w.write(b).unwrap();
+            }
+            w.close().unwrap();
+            paths.push(path);
+        }
+        let config = EngineConfig {
+            target_partitions: 4,
+        };
+        let url = crate::engine::cluster::start_in_process(2, 2, true)
+            .await
+            .unwrap();
+        let local = Engine::from_parquet_with(&paths, config).await.unwrap();
+        let remote = Engine::from_parquet_on_cluster(&paths, config, &url)
+            .await
+            .unwrap();
+        assert_eq!(remote.cluster(), Some(url.to_string().as_str()));
+        let sel = |t: Option<&str>, v: Option<&str>| Selector {
+            track: t.map(String::from),
+            version: v.map(String::from),
+        };
+        let cases = [
+            (
+                sel(Some("stable"), None),
+                sel(Some("canary"), None),
+                None,
+                None,
+            ),
+            (sel(None, Some("1.0")), sel(None, Some("1.1")), None, None),
+            (
+                sel(Some("stable"), None),
+                sel(Some("canary"), None),
+                Some("checkout"),
+                Some((T0 + MIN, T0 + 3 * MIN)),
+            ),
+        ];
+        let mut groups = 0;
+        for (baseline, canary, service, window) in &cases {
+            let opts = EngineOptions {
+                service: service.map(String::from),
+                since_unix_nano: window.map(|w| w.0),
+                until_unix_nano: window.map(|w| w.1),
+                ..EngineOptions::default()
+            };
+            let want = comparison_input(&local, baseline, canary, &opts)
+                .await
+                .unwrap();
+            let got = comparison_input(&remote, baseline, canary, &opts)
+                .await
+                .unwrap();
+            groups += want.groups.len();
+            assert_eq!(
+                serde_json::to_string(&got).unwrap(),
+                serde_json::to_string(&want).unwrap(),
+                "{baseline:?} {canary:?} {service:?}"
+            );
+        }
+        assert!(groups > 5, "{groups}");
     }
 
     /// The direct scan finds the same window and rows as the shipped SQL (window.sql,

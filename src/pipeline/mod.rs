@@ -20,7 +20,8 @@ pub mod query;
 
 use crate::engine::context::ANALYSIS_COLUMNS;
 use crate::engine::forensics::forensics_input;
-use crate::engine::inputs::{open_inputs, InputsError};
+pub use crate::engine::inputs::Placement;
+use crate::engine::inputs::{open_inputs_on, InputsError};
 use crate::engine::metric_input::{load_metric_data, metric_window};
 use crate::engine::metric_series::{metric_series, report_bucket_ns};
 use crate::engine::output::{write_result, OutputError};
@@ -179,6 +180,17 @@ impl Sources {
         ingest: &IngestOptions,
         columns: Columns,
     ) -> Result<Self, PipelineError> {
+        Self::open_on(paths, ingest, columns, &Placement::Local)
+    }
+
+    /// [`Sources::open`] with the engine's plans run where `placement` says (on a cluster,
+    /// every input must be a DATASET).
+    pub fn open_on(
+        paths: &[PathBuf],
+        ingest: &IngestOptions,
+        columns: Columns,
+        placement: &Placement,
+    ) -> Result<Self, PipelineError> {
         let threads = rayon::current_num_threads().max(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
@@ -192,13 +204,14 @@ impl Sources {
         };
         let opened = runtime.block_on(async {
             let _timing = crate::timings::phase("open inputs");
-            open_inputs(
+            open_inputs_on(
                 paths,
                 ingest,
                 columns,
                 EngineConfig {
                     target_partitions: threads,
                 },
+                placement,
             )
             .await
         })?;
@@ -272,10 +285,11 @@ impl Sources {
         selection: Selection,
     ) -> Result<(RequestLog, DataQuality), PipelineError> {
         let opts = selection.engine_options();
-        let log = {
+        let engine = &self.engine;
+        let log = self.runtime.block_on(async {
             let _timing = crate::timings::phase("request log scan");
-            request_log(&self.engine, &selection.baseline, &selection.canary, &opts)?
-        };
+            request_log(engine, &selection.baseline, &selection.canary, &opts).await
+        })?;
         Ok((log, self.quality))
     }
 }

@@ -4,6 +4,8 @@ mod analyze;
 mod architecture;
 mod backtest;
 mod bad_inputs;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod fixtures;
 mod forensics;
 mod generate;
