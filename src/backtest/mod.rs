@@ -3,6 +3,7 @@
 //!
 //! - [`policy`]: the policy file (steps, gates, Argo Rollouts' and Flagger's counting rules)
 //!   and its presets.
+//! - [`import`]: Argo Rollouts `Rollout` / Flagger `Canary` YAML translated into a policy.
 //! - [`summary`]: the request log as per-bucket summaries built once, thinned by whole traces
 //!   and re-windowed per look.
 //! - [`replay`]: the walk through the steps, measurement by measurement.
@@ -11,6 +12,7 @@
 //! Uses the analysis as a library ([`crate::analysis::analyze_at`] with the gate's
 //! configuration) on comparison inputs built from the summaries; never reads spans itself.
 
+pub mod import;
 pub mod outcome;
 pub mod policy;
 pub mod replay;

@@ -3,6 +3,7 @@
 
 use super::forensics::Format;
 use super::selection::AnalysisArgs;
+use crate::backtest::import::import;
 use crate::backtest::policy::Policy;
 use crate::backtest::replay::{replay, ReplayOptions};
 use crate::model::time::parse_rfc3339;
@@ -22,9 +23,13 @@ pub struct BacktestArgs {
     /// Inputs, sides, window; `--config`/`--preset` give the analysis of gates that name none.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
-    /// Policy: a TOML file or a preset (progressive, progressive-simple).
+    /// Policy: a TOML file, a preset (progressive, progressive-simple), or an Argo Rollouts
+    /// `Rollout` / Flagger `Canary` YAML file (`.yaml`, `.yml`), imported.
     #[arg(long, value_name = "FILE|PRESET")]
     pub policy: String,
+    /// With a YAML policy: files holding the `AnalysisTemplate`s / `MetricTemplate`s it names.
+    #[arg(long = "template", alias = "analysis-template", value_name = "FILE")]
+    pub templates: Vec<String>,
     /// When the canary went bad (RFC 3339), for time to detect.
     #[arg(long, value_name = "TIME")]
     pub onset: Option<String>,
@@ -42,7 +47,29 @@ pub struct BacktestArgs {
 /// Runs `canalyst backtest`.
 pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     let default_analysis = args.analysis.config()?;
-    let policy = Policy::load(&args.policy, &default_analysis)?;
+    let is_yaml = args.policy.ends_with(".yaml") || args.policy.ends_with(".yml");
+    if !is_yaml && !args.templates.is_empty() {
+        anyhow::bail!("--template applies to an Argo Rollouts or Flagger YAML --policy only");
+    }
+    let imported = if is_yaml {
+        let imported = import(&args.policy, &args.templates)?;
+        for w in &imported.warnings {
+            eprintln!("canalyst: warning: not replayed: {w}");
+        }
+        Some(imported)
+    } else {
+        None
+    };
+    let policy = match &imported {
+        Some(i) => Policy::from_toml_str(
+            &i.toml,
+            &args.policy,
+            std::path::Path::new(&args.policy).parent(),
+            &default_analysis,
+        )
+        .with_context(|| format!("the policy imported from {}:\n{}", args.policy, i.toml))?,
+        None => Policy::load(&args.policy, &default_analysis)?,
+    };
     let onset_unix_nano = args
         .onset
         .as_deref()
@@ -64,6 +91,11 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &args.output {
         let path = crate::report::backtest::write_backtest(dir, &report)?;
         eprintln!("canalyst: wrote {}", path.display());
+        if let Some(i) = &imported {
+            let p = dir.join("policy.toml");
+            std::fs::write(&p, &i.toml).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("canalyst: wrote {}", p.display());
+        }
     }
     match args.format {
         Format::Text => print!("{}", report.summary()),

@@ -292,3 +292,77 @@ fn the_html_escapes_the_policy_name_and_gate_names() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(!md.contains("<script>"));
 }
+
+#[test]
+fn argo_and_flagger_manifests_are_imported_and_their_unreplayable_parts_named() {
+    let dir = recording("aa", None);
+    let truth = read_json(&dir.join("truth.json"));
+    assert_eq!(truth["effects"].as_array().map(Vec::len), Some(0), "A/A");
+    let fx = |n: &str| {
+        root()
+            .join("tests/fixtures/policies")
+            .join(n)
+            .display()
+            .to_string()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // The truth has no effect: an imported policy whose gates are the documentation's success
+    // rate floor promotes, and the translation is written beside backtest.json.
+    for (name, policy, templates) in [
+        ("argo", fx("argo-background.yaml"), vec![]),
+        (
+            "flagger",
+            fx("flagger-podinfo.yaml"),
+            vec![fx("not-found-percentage.yaml")],
+        ),
+    ] {
+        let out = tmp.path().join(name);
+        let mut extra = Vec::new();
+        for t in &templates {
+            extra.extend(["--template", t.as_str()]);
+        }
+        let (c, r) = backtest(&parquet(&dir), &policy, &extra, &out);
+        assert_eq!(c, 0, "{name}: {}", r["reason"]);
+        assert_eq!(r["outcome"], "promoted");
+        let toml = std::fs::read_to_string(out.join("policy.toml")).unwrap();
+        assert!(toml.contains("# not replayed:"), "{toml}");
+    }
+    let input = parquet(&dir);
+    for (args, wanted) in [
+        (
+            vec![fx("argo-manual-pause.yaml")],
+            vec![
+                "argo-manual-pause.yaml",
+                "spec.strategy.canary.steps[1].pause",
+                "person",
+            ],
+        ),
+        (
+            vec![fx("flagger-ab.yaml")],
+            vec!["spec.analysis.iterations"],
+        ),
+        (
+            vec![fx("argo-inline.yaml")],
+            vec!["templates[0]", "success-rate", "--template"],
+        ),
+        (
+            vec![
+                "progressive".into(),
+                "--template".into(),
+                fx("success-rate.yaml"),
+            ],
+            vec!["--template"],
+        ),
+    ] {
+        let mut all = vec!["backtest".to_string(), input.clone(), "--policy".into()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let o = run(&refs);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{all:?}: {err}");
+        for w in wanted {
+            assert!(err.contains(w), "{all:?}: {w:?} not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
