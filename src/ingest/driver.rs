@@ -6,11 +6,13 @@
 //! [`CHUNK_BYTES`] at newlines) while the pieces of the current window are decoded in parallel
 //! (rayon) and the previous window's results are de-duplicated and written, in input order.
 //! So memory is bounded by a few windows whatever the input size (a pretty-printed single JSON
-//! document and a framed protobuf file are the exceptions: each is decoded whole), and the
+//! document is split into pieces of whole `resourceSpans` entries by [`DocSplitter`]; a framed
+//! protobuf file is the exception: it is decoded whole), and the
 //! output is the same for 1 thread or many, because the cut points depend only on the bytes.
 
+use super::doc_split::{DocSplitter, Piece};
 use super::formats;
-use super::otlp_json::{self, Decoded};
+use super::otlp_json::{self, Decoded, DocumentPiece};
 use super::sniff::{self, Container, Content};
 use super::{IngestOptions, SpanChunk};
 use crate::model::metric_delta;
@@ -193,11 +195,11 @@ enum Work {
         first_line: u64,
         unterminated_last: bool,
     },
-    /// One whole JSON document starting at `first_line`.
-    Document {
+    /// One piece of a JSON document, split by [`DocSplitter`].
+    DocPiece {
         file: usize,
         data: Vec<u8>,
-        first_line: u64,
+        piece: DocumentPiece,
     },
     /// One message of a zstd-framed file (JSON or protobuf), frame numbers from 1.
     Message {
@@ -219,7 +221,7 @@ impl Work {
     fn bytes(&self) -> usize {
         match self {
             Work::Lines { data, .. }
-            | Work::Document { data, .. }
+            | Work::DocPiece { data, .. }
             | Work::Message { data, .. }
             | Work::Proto { data, .. } => data.len(),
             Work::Parquet { .. } => CHUNK_BYTES,
@@ -263,12 +265,8 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
                 opts,
             ),
         },
-        Work::Document {
-            file,
-            data,
-            first_line,
-        } => Parsed::Json {
-            decoded: otlp_json::decode_document(&data, first_line, &files[file].name, opts),
+        Work::DocPiece { file, data, piece } => Parsed::Json {
+            decoded: otlp_json::decode_document_piece(&data, piece, &files[file].name, opts),
         },
         Work::Message { file, data, frame } => {
             let name = &files[file].name;
@@ -405,10 +403,19 @@ struct FramesState {
     format: String,
 }
 
+struct DocumentState {
+    file: usize,
+    splitter: DocSplitter<Box<dyn Read + Send>>,
+    doc_line: u64,
+    compressed: bool,
+    format: String,
+}
+
 enum FileState {
     Queue(VecDeque<Work>),
     Lines(LinesState),
     Frames(FramesState),
+    Document(DocumentState),
 }
 
 struct Producer<'a> {
@@ -457,6 +464,25 @@ impl<'a> Producer<'a> {
                     let mut q = VecDeque::new();
                     if let Some(t) = st.trailer.take() {
                         q.push_back(Work::Quality { quality: t });
+                    }
+                    q.push_back(Work::EndFile {
+                        file: st.file,
+                        format: std::mem::take(&mut st.format),
+                    });
+                    self.cur = Some(FileState::Queue(q));
+                }
+                FileState::Document(st) => {
+                    if let Some(w) = Self::document_unit(self.files, st) {
+                        return Ok(Some(w));
+                    }
+                    let mut q = VecDeque::new();
+                    if let Some((e, line)) = st.splitter.read_error.take() {
+                        if !st.compressed {
+                            return Err(io_err(&self.files[st.file].path)(e));
+                        }
+                        q.push_back(Work::Quality {
+                            quality: Self::bad_compression(self.files, st.file, line, &e),
+                        });
                     }
                     q.push_back(Work::EndFile {
                         file: st.file,
@@ -524,6 +550,47 @@ impl<'a> Producer<'a> {
             first_line,
             unterminated_last,
         }))
+    }
+
+    /// The next piece of a JSON document, or `None` when it is done.
+    fn document_unit(files: &[InputFile], st: &mut DocumentState) -> Option<Work> {
+        let (data, piece_line, first_resource) = match st.splitter.next_piece()? {
+            Piece::Spans {
+                data,
+                first_resource,
+                line,
+            } => (data, line, first_resource),
+            Piece::Rest { data, line } => (data, line, 0),
+            Piece::Malformed {
+                line,
+                message,
+                truncated,
+            } => {
+                let kind = if truncated {
+                    IssueKind::TruncatedLine
+                } else {
+                    IssueKind::MalformedJson
+                };
+                return Some(Work::Quality {
+                    quality: quality_issue(Issue::rejected(
+                        kind,
+                        &files[st.file].name,
+                        Some(line),
+                        None,
+                        format!("JSON document does not decode: {message}"),
+                    )),
+                });
+            }
+        };
+        Some(Work::DocPiece {
+            file: st.file,
+            data,
+            piece: DocumentPiece {
+                doc_line: st.doc_line,
+                piece_line,
+                first_resource,
+            },
+        })
     }
 
     /// Reads the next zstd frame; `(work, done)`.
@@ -701,26 +768,35 @@ impl<'a> Producer<'a> {
                 Ok(end(&format!("otlp-proto-framed{suffix}"), works))
             }
             Content::JsonDocument => {
-                let mut data = head;
-                if !eof {
-                    match reader.read_to_end(&mut data) {
-                        Ok(_) => {}
-                        Err(e) if compressed => {
-                            let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
-                            trailer = Some(Self::bad_compression(self.files, i, lines + 1, &e));
-                        }
-                        Err(e) => return Err(io_err(&f.path)(e)),
+                let lead = head.len() - head.trim_ascii_start().len();
+                let doc_line = 1 + head[..lead].iter().filter(|&&b| b == b'\n').count() as u64;
+                // A read error while sniffing is reported after the pieces read before it.
+                let reader: Box<dyn Read + Send> = match trailer {
+                    Some(_) => Box::new(io::Cursor::new(head)),
+                    None => Box::new(io::Cursor::new(head).chain(reader)),
+                };
+                if let Some(t) = trailer {
+                    let mut q: VecDeque<Work> = VecDeque::new();
+                    let mut st = DocumentState {
+                        file: i,
+                        splitter: DocSplitter::new(reader, 1, CHUNK_BYTES),
+                        doc_line,
+                        compressed,
+                        format: format!("otlp-json{suffix}"),
+                    };
+                    while let Some(w) = Self::document_unit(self.files, &mut st) {
+                        q.push_back(w);
                     }
+                    q.push_back(Work::Quality { quality: t });
+                    return Ok(end(&st.format, q.into()));
                 }
-                let lead = data.len() - data.trim_ascii_start().len();
-                let first_line = 1 + data[..lead].iter().filter(|&&b| b == b'\n').count() as u64;
-                let mut works = vec![Work::Document {
+                Ok(FileState::Document(DocumentState {
                     file: i,
-                    data,
-                    first_line,
-                }];
-                works.extend(trailer_work(trailer));
-                Ok(end(&format!("otlp-json{suffix}"), works))
+                    splitter: DocSplitter::new(reader, 1, CHUNK_BYTES),
+                    doc_line,
+                    compressed,
+                    format: format!("otlp-json{suffix}"),
+                }))
             }
             Content::JsonLines => Ok(FileState::Lines(LinesState {
                 file: i,

@@ -64,6 +64,7 @@ pub struct SpanChunk {
 }
 
 pub mod dataset;
+pub mod doc_split;
 pub mod driver;
 pub mod formats;
 pub mod inventory;

@@ -110,6 +110,9 @@ pub struct SpanDecoder {
     pub saw_non_span_data: bool,
     /// Metric points decoded so far (objects with `resourceMetrics`), in input order.
     pub metrics: Vec<MetricPoint>,
+    /// Index in the whole document of the object's first `resourceSpans` entry (non-zero for
+    /// the later pieces of a split document), so issue paths name the entry in the file.
+    pub first_resource: usize,
 }
 
 impl Default for SpanDecoder {
@@ -303,6 +306,7 @@ impl SpanDecoder {
             rec: SpanRecord::default(),
             saw_non_span_data: false,
             metrics: Vec::new(),
+            first_resource: 0,
         }
     }
 
@@ -328,7 +332,9 @@ impl SpanDecoder {
             metrics::decode_resource_metrics(rms, at, opts, quality, &mut self.metrics);
             seen += (self.metrics.len() - before) as u64;
         }
+        let first_resource = self.first_resource;
         for (ri, rs) in doc.resource_spans.iter().flatten().enumerate() {
+            let ri = first_resource + ri;
             let res_kvs = rs.resource.as_ref().and_then(|r| r.attributes.as_ref());
             for (si, ss) in rs.scope_spans.iter().flatten().enumerate() {
                 let spans = match &ss.spans {
@@ -633,9 +639,43 @@ pub fn decode_lines(
 /// `first_line`. Every span's `source_line` is `first_line` (the issue `field` path locates the
 /// span inside the document); a parse error is reported at the document line serde reports.
 pub fn decode_document(data: &[u8], first_line: u64, file: &str, opts: &IngestOptions) -> Decoded {
+    decode_document_piece(
+        data,
+        DocumentPiece {
+            doc_line: first_line,
+            piece_line: first_line,
+            first_resource: 0,
+        },
+        file,
+        opts,
+    )
+}
+
+/// Where a piece of a split document (`ingest::doc_split`) sits in its file.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentPiece {
+    /// Line where the document starts: every span's `source_line`, as for a whole document.
+    pub doc_line: u64,
+    /// File line of the piece's first byte; a parse error's line is counted from here.
+    pub piece_line: u64,
+    /// Index of the piece's first `resourceSpans` entry in the document.
+    pub first_resource: usize,
+}
+
+/// Decodes one piece of a split document as [`decode_document`] decodes a whole one: the
+/// same spans, `source_line`s and issue paths; a piece that does not decode is one rejected
+/// record (the document's other pieces are kept).
+pub fn decode_document_piece(
+    data: &[u8],
+    piece: DocumentPiece,
+    file: &str,
+    opts: &IngestOptions,
+) -> Decoded {
+    let first_line = piece.doc_line;
     let mut out = Decoded::default();
     let mut builder = opts.spans_builder(file);
     let mut dec = SpanDecoder::new();
+    dec.first_resource = piece.first_resource;
     let mut batches = Vec::new();
     let at = Location {
         file,
@@ -649,7 +689,7 @@ pub fn decode_document(data: &[u8], first_line: u64, file: &str, opts: &IngestOp
             _ => IssueKind::MalformedJson,
         };
         out.quality.records_read += 1;
-        let line = first_line + e.line().saturating_sub(1) as u64;
+        let line = piece.piece_line + e.line().saturating_sub(1) as u64;
         record_issue(&mut out.quality, kind, Severity::Rejected, || {
             Issue::rejected(
                 kind,
