@@ -142,7 +142,8 @@ impl AnalysisArgs {
             entry_attribute_maps: entry_maps,
             ..IngestOptions::default()
         };
-        let sources = Sources::open_on(&self.inputs, &ingest, columns, &self.placement.placement()?)?;
+        let sources =
+            Sources::open_on(&self.inputs, &ingest, columns, &self.placement.placement()?)?;
         super::ingest::print_quality(sources.quality());
         // Before selecting sides: a rejected record must fail a --strict run even when
         // what is left cannot be compared (the rejection is the cause, not the symptom).
