@@ -542,7 +542,7 @@ mod tests {
     use super::*;
     use crate::engine::context::EngineConfig;
     use crate::engine::queries::{self, Query};
-    use crate::engine::scan::{merge_gathered, SpanSource};
+    use crate::engine::scan::SpanSource;
     use crate::engine::testdata::{deployment, MIN, T0};
     use arrow::array::{
         Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
