@@ -256,20 +256,7 @@ mod tests {
         let batches = deployment();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("spans.parquet");
-        let mut w = parquet::arrow::ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            crate::model::spans::spans_schema(),
-            Some(
-                parquet::file::properties::WriterProperties::builder()
-                    .set_max_row_group_row_count(Some(50))
-                    .build(),
-            ),
-        )
-        .unwrap();
-        for b in &batches {
-            w.write(b).unwrap();
-        }
-        w.close().unwrap();
+        crate::engine::testdata::write_small_row_groups(&batches, &path);
         let engines = [
             Engine::from_batches(batches).await.unwrap(),
             Engine::from_parquet(&[path]).await.unwrap(),

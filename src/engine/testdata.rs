@@ -206,3 +206,22 @@ pub fn deployment() -> Vec<RecordBatch> {
     }
     out
 }
+
+/// Writes `batches` to `path` as one Parquet file of 50-row row groups, so a scan over it
+/// meets many row groups (and their statistics) even on these small fixtures.
+pub fn write_small_row_groups(batches: &[RecordBatch], path: &std::path::Path) {
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        crate::model::spans::spans_schema(),
+        Some(
+            parquet::file::properties::WriterProperties::builder()
+                .set_max_row_group_row_count(Some(50))
+                .build(),
+        ),
+    )
+    .unwrap();
+    for b in batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+}

@@ -202,20 +202,17 @@ pub fn html(r: &BacktestReport, chart: &Rendered) -> String {
 /// into `dir` (created); returns the JSON path.
 pub fn write_backtest(dir: &Path, r: &BacktestReport) -> Result<PathBuf, ReportError> {
     let chart = render(&BacktestTimeline::of(r))?;
-    let io = |path: PathBuf| move |source| ReportError::Io { path, source };
-    let charts = dir.join("charts");
-    std::fs::create_dir_all(&charts).map_err(io(charts.clone()))?;
     let json = serde_json::to_string_pretty(r)? + "\n";
     let (md, page) = (markdown(r), html(r, &chart));
-    let files: [(PathBuf, &[u8]); 5] = [
-        (dir.join("backtest.json"), json.as_bytes()),
-        (dir.join("report.md"), md.as_bytes()),
-        (dir.join("index.html"), page.as_bytes()),
-        (charts.join("backtest-timeline.svg"), chart.svg.as_bytes()),
-        (charts.join("backtest-timeline.png"), &chart.png),
-    ];
-    for (path, body) in files {
-        std::fs::write(&path, body).map_err(io(path.clone()))?;
-    }
-    Ok(dir.join("backtest.json"))
+    super::files::write_bundle(
+        dir,
+        &super::files::Bundle {
+            json_name: "backtest.json",
+            json: &json,
+            markdown: &md,
+            html: &page,
+            chart_name: "backtest-timeline",
+            chart: &chart,
+        },
+    )
 }

@@ -6,6 +6,7 @@
 //! not collide. [`write_inside`] refuses any relative path that is not a plain descent below
 //! the report directory.
 
+use super::charts::Rendered;
 use super::ReportError;
 use std::path::{Component, Path, PathBuf};
 
@@ -69,6 +70,45 @@ pub fn write_inside(dir: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf, Repo
         source,
     })?;
     Ok(path)
+}
+
+/// One report bundle as `backtest` and `tune` write it.
+pub struct Bundle<'a> {
+    /// File name of the JSON document (`backtest.json`, `tune.json`).
+    pub json_name: &'a str,
+    /// The JSON document.
+    pub json: &'a str,
+    /// `report.md`.
+    pub markdown: &'a str,
+    /// `index.html`.
+    pub html: &'a str,
+    /// File stem of the chart under `charts/`.
+    pub chart_name: &'a str,
+    /// The chart, written as `charts/{chart_name}.svg` and `.png`.
+    pub chart: &'a Rendered,
+}
+
+/// Writes `b` into `dir` (created): the JSON document, `report.md`, `index.html` and the
+/// chart's SVG and PNG under `charts/`; returns the JSON document's path. Names are the
+/// caller's constants, never telemetry strings.
+pub fn write_bundle(dir: &Path, b: &Bundle) -> Result<PathBuf, ReportError> {
+    let io = |path: PathBuf| move |source| ReportError::Io { path, source };
+    let charts = dir.join("charts");
+    std::fs::create_dir_all(&charts).map_err(io(charts.clone()))?;
+    let files: [(PathBuf, &[u8]); 5] = [
+        (dir.join(b.json_name), b.json.as_bytes()),
+        (dir.join("report.md"), b.markdown.as_bytes()),
+        (dir.join("index.html"), b.html.as_bytes()),
+        (
+            charts.join(format!("{}.svg", b.chart_name)),
+            b.chart.svg.as_bytes(),
+        ),
+        (charts.join(format!("{}.png", b.chart_name)), &b.chart.png),
+    ];
+    for (path, body) in files {
+        std::fs::write(&path, body).map_err(io(path.clone()))?;
+    }
+    Ok(dir.join(b.json_name))
 }
 
 #[cfg(test)]

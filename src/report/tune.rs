@@ -212,20 +212,17 @@ pub fn html(r: &TuneReport, chart: &Rendered) -> String {
 /// (created); returns the JSON path.
 pub fn write_tune(dir: &Path, r: &TuneReport) -> Result<PathBuf, ReportError> {
     let chart = render(&TunePareto::of(r))?;
-    let io = |path: PathBuf| move |source| ReportError::Io { path, source };
-    let charts = dir.join("charts");
-    std::fs::create_dir_all(&charts).map_err(io(charts.clone()))?;
     let json = serde_json::to_string_pretty(r)? + "\n";
     let (md, page) = (markdown(r), html(r, &chart));
-    let files: [(PathBuf, &[u8]); 5] = [
-        (dir.join("tune.json"), json.as_bytes()),
-        (dir.join("report.md"), md.as_bytes()),
-        (dir.join("index.html"), page.as_bytes()),
-        (charts.join("tune-pareto.svg"), chart.svg.as_bytes()),
-        (charts.join("tune-pareto.png"), &chart.png),
-    ];
-    for (path, body) in files {
-        std::fs::write(&path, body).map_err(io(path.clone()))?;
-    }
-    Ok(dir.join("tune.json"))
+    super::files::write_bundle(
+        dir,
+        &super::files::Bundle {
+            json_name: "tune.json",
+            json: &json,
+            markdown: &md,
+            html: &page,
+            chart_name: "tune-pareto",
+            chart: &chart,
+        },
+    )
 }
