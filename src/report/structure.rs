@@ -99,26 +99,47 @@ pub fn markdown(routes: &[StructureRoute]) -> String {
         return o;
     }
     o.push_str("| route | operation | change | calls/request canary | stable | critical path canary | stable | adjusted p (calls, path) |\n|---|---|---|---:|---:|---:|---:|---|\n");
-    for r in routes.iter().filter(|r| r.changed) {
-        for x in r.operations.iter().filter(|x| x.changed()) {
-            let _ = writeln!(
-                o,
-                "| {} {} | {} {} | {} | {} | {} | {} | {} | {}, {} |",
-                m(&r.service),
-                m(&r.route),
-                m(&x.service),
-                m(&x.operation),
+    for [service, route, op_service, op, change, cc, sc, cp, sp, qc, qp] in changed_rows(routes, m)
+    {
+        let _ = writeln!(
+            o,
+            "| {service} {route} | {op_service} {op} | {change} | {cc} | {sc} | {cp} | {sp} | {qc}, {qp} |"
+        );
+    }
+    o
+}
+
+/// The cells of every changed operation of a changed route, in table order: route service and
+/// name, operation service and name (through `esc`, the format's escaper), change, calls per
+/// request canary/stable, critical-path share canary/stable, adjusted p of calls and path.
+fn changed_rows<'a>(
+    routes: &'a [StructureRoute],
+    esc: impl Fn(&str) -> String + 'a,
+) -> impl Iterator<Item = [String; 11]> + 'a {
+    routes
+        .iter()
+        .filter(|r| r.changed)
+        .flat_map(|r| {
+            r.operations
+                .iter()
+                .filter(|x| x.changed())
+                .map(move |x| (r, x))
+        })
+        .map(move |(r, x)| {
+            [
+                esc(&r.service),
+                esc(&r.route),
+                esc(&x.service),
+                esc(&x.operation),
                 label(x),
                 num(x.canary.calls_per_request),
                 num(x.stable.calls_per_request),
                 pct(x.canary.critical_path_share),
                 pct(x.stable.critical_path_share),
                 q(x.calls_test.p_value_adjusted),
-                q(x.critical_path_test.p_value_adjusted)
-            );
-        }
-    }
-    o
+                q(x.critical_path_test.p_value_adjusted),
+            ]
+        })
 }
 
 /// The changes of one operation as short labels, e.g. `more_calls, grew`.
@@ -157,26 +178,14 @@ pub fn html(routes: &[StructureRoute]) -> String {
          <th>Calls/request canary</th><th>stable</th><th>Critical path canary</th><th>stable</th>\
          <th>adj. p (calls, path)</th></tr></thead>\n<tbody>\n",
     );
-    for r in routes.iter().filter(|r| r.changed) {
-        for x in r.operations.iter().filter(|x| x.changed()) {
-            let _ = writeln!(
-                o,
-                "<tr><td>{} {}</td><td>{} {}</td><td class=\"fail\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}, {}</td></tr>",
-                t(&r.service),
-                t(&r.route),
-                t(&x.service),
-                t(&x.operation),
-                label(x),
-                num(x.canary.calls_per_request),
-                num(x.stable.calls_per_request),
-                pct(x.canary.critical_path_share),
-                pct(x.stable.critical_path_share),
-                q(x.calls_test.p_value_adjusted),
-                q(x.critical_path_test.p_value_adjusted)
-            );
-        }
+    for [service, route, op_service, op, change, cc, sc, cp, sp, qc, qp] in changed_rows(routes, t)
+    {
+        let _ = writeln!(
+            o,
+            "<tr><td>{service} {route}</td><td>{op_service} {op}</td><td class=\"fail\">{change}</td>\
+             <td class=\"num\">{cc}</td><td class=\"num\">{sc}</td><td class=\"num\">{cp}</td>\
+             <td class=\"num\">{sp}</td><td class=\"num\">{qc}, {qp}</td></tr>"
+        );
     }
     o.push_str("</tbody>\n</table>\n");
     o
