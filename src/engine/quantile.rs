@@ -7,26 +7,13 @@
 //! `Q(q) = x[j] + γ·(x[j+1] − x[j])`. The interpolation is evaluated exactly as numpy's `_lerp`
 //! does (from the upper neighbour when `γ ≥ 0.5`) so results agree with numpy bit for bit.
 
-/// Type-7 quantile of `sorted` (ascending, no NaN). Returns NaN for an empty slice; `q` is
-/// clamped to `[0, 1]`.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let (j, gamma) = type7_rank(n, q);
-    let a = sorted[j];
-    let b = sorted[(j + 1).min(n - 1)];
-    lerp(a, b, gamma)
-}
+use crate::stats::quantile::{lerp, quantile_type7, type7_rank};
 
-/// The type-7 rank of `q` in a sample of `n ≥ 1`: `j = ⌊(n − 1)·q⌋` and `γ = (n − 1)·q − j`,
-/// with `q` clamped to `[0, 1]`.
-fn type7_rank(n: usize, q: f64) -> (usize, f64) {
-    let q = q.clamp(0.0, 1.0);
-    let h = (n - 1) as f64 * q;
-    let j = h.floor();
-    (j as usize, h - j)
+/// Type-7 quantile of `sorted` (ascending, no NaN): [`quantile_type7`] with `q` clamped to
+/// `[0, 1]` (the UDAF's argument check already rejects other `q`; clamping keeps a rounding
+/// error at the ends from turning into NaN). Returns NaN for an empty slice.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    quantile_type7(sorted, q.clamp(0.0, 1.0))
 }
 
 /// [`quantile_sorted`] of `to_f64` of unsorted integer `values`, found by selection in O(n)
@@ -38,21 +25,11 @@ pub fn quantile_select(values: &mut [i64], q: f64, to_f64: impl Fn(i64) -> f64) 
     if n == 0 {
         return f64::NAN;
     }
-    let (j, gamma) = type7_rank(n, q);
+    let (j, gamma) = type7_rank(n, q.clamp(0.0, 1.0));
     let (_, &mut a, upper) = values.select_nth_unstable(j);
     // The (j+1)-th smallest is the smallest of the elements above the j-th.
     let b = upper.iter().copied().min().unwrap_or(a);
     lerp(to_f64(a), to_f64(b), gamma)
-}
-
-/// numpy's `_lerp`: `a + (b−a)·t`, or `b − (b−a)·(1−t)` when `t ≥ 0.5` (more accurate near `b`).
-fn lerp(a: f64, b: f64, t: f64) -> f64 {
-    let d = b - a;
-    if t >= 0.5 {
-        b - d * (1.0 - t)
-    } else {
-        a + d * t
-    }
 }
 
 /// Sorts ascending by IEEE total order (durations never contain NaN; total order keeps the sort

@@ -18,16 +18,27 @@ pub fn quantile_type7(sorted: &[f64], q: f64) -> f64 {
     if n == 0 || !(0.0..=1.0).contains(&q) {
         return f64::NAN;
     }
+    let (lo, t) = type7_rank(n, q);
+    lerp(sorted[lo], sorted[(lo + 1).min(n - 1)], t)
+}
+
+/// The type-7 rank of `q ∈ [0, 1]` in a sample of `n ≥ 1`: `j = ⌊(n − 1)·q⌋` (0-based) and
+/// `γ = (n − 1)·q − j`; the quantile is `lerp(x[j], x[min(j + 1, n − 1)], γ)`. Callers that find
+/// `x[j]` by selection instead of a sort (`engine::quantile::quantile_select`) share it.
+pub fn type7_rank(n: usize, q: f64) -> (usize, f64) {
     let h = (n - 1) as f64 * q;
-    let lo = (h.floor() as usize).min(n - 1);
-    let hi = (lo + 1).min(n - 1);
-    let t = h - lo as f64;
-    let (a, b) = (sorted[lo], sorted[hi]);
-    let diff = b - a;
+    let j = (h.floor() as usize).min(n - 1);
+    (j, h - j as f64)
+}
+
+/// numpy's `_lerp`: `a + (b−a)·t`, or `b − (b−a)·(1−t)` when `t ≥ 0.5` (more accurate near `b`,
+/// and what makes [`quantile_type7`] agree with `numpy.quantile` to the last bit).
+pub fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let d = b - a;
     if t >= 0.5 {
-        b - diff * (1.0 - t)
+        b - d * (1.0 - t)
     } else {
-        a + diff * t
+        a + d * t
     }
 }
 
