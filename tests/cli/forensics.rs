@@ -229,6 +229,16 @@ fn assert_schema(v: &Value) {
     assert!(errs.is_empty(), "{errs:#?}");
 }
 
+/// The signatures of `got` with this exception type.
+fn signatures_of<'a>(got: &'a Value, exception_type: &Value) -> Vec<&'a Value> {
+    got["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| &s["exception_type"] == exception_type)
+        .collect()
+}
+
 /// Asserts that `got` lists exactly the truth's failing traces with their origin span and
 /// track, counts the fault's origin per track, and finds the fault's signature new in canary.
 fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
@@ -292,12 +302,7 @@ fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
 
     // The fault's messages all differ, yet form one signature, new in canary.
     assert!(sig["distinct_messages"].as_u64().unwrap() > 1);
-    let s: Vec<&Value> = got["signatures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["exception_type"] == sig["exception_type"])
-        .collect();
+    let s = signatures_of(got, &sig["exception_type"]);
     assert_eq!(
         s.len(),
         1,
@@ -589,12 +594,7 @@ fn head_sampled_mesh_weights_rates_effective_sizes_and_warnings_match_the_truth(
         }
         // The fault's signature: weighted count and rate per 1k weighted requests.
         let sig = &t["fault_signature"];
-        let got_sig = got["signatures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["exception_type"] == sig["exception_type"])
-            .unwrap();
+        let got_sig = signatures_of(&got, &sig["exception_type"])[0];
         assert_eq!(
             got_sig["canary"]["weighted"], sig["canary_weighted"],
             "{what}"
