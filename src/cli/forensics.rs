@@ -101,16 +101,8 @@ pub struct ForensicsArgs {
     pub format: Format,
 }
 
-/// The default `--origin-key`s: the OpenTelemetry BaggageSpanProcessor writes a baggage entry
-/// under its own key, so `deployment.stage` is what a `deployment.stage=canary` baggage entry
-/// becomes; the `baggage.` forms are what some processors prefix.
-pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
-    "deployment.stage",
-    "deployment.track",
-    "baggage.deployment.stage",
-    "baggage.deployment.track",
-    "canary.track",
-];
+/// The default `--origin-key`s.
+pub use crate::forensics::DEFAULT_ORIGIN_KEYS;
 
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {

@@ -64,6 +64,15 @@ pub struct GenerateArgs {
     /// limits: scale 20, 160 buckets) instead of explicit buckets.
     #[arg(long)]
     pub exponential_histograms: bool,
+    /// Head-sample the traces (`--scenario forensics` only): each root keeps its trace with
+    /// the probability of its rule and writes `tracestate: ot=th:…` on every span (OTel
+    /// probability sampling); `truth.json` records the weights. Metrics count every request.
+    #[arg(long)]
+    pub head_sampling: bool,
+    /// Also write the traces as OTLP protobuf, `otlp/traces.binpb`, in the Collector file
+    /// exporter's `format: proto` framing (the same spans as the JSON file).
+    #[arg(long)]
+    pub protobuf: bool,
 }
 
 fn minutes_ns(m: f64, flag: &str) -> anyhow::Result<i64> {
@@ -104,6 +113,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
             temporality: args.metric_temporality,
             exponential: args.exponential_histograms,
         },
+        head_sampling: args.head_sampling,
+        protobuf: args.protobuf,
     };
     let t0 = Instant::now();
     if let Some(n) = args.corpus {

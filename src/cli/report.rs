@@ -34,9 +34,6 @@ pub struct ReportArgs {
     pub origin: OriginKeys,
 }
 
-/// Failing traces the report's `forensics` key lists (all are counted).
-const REPORT_FORENSICS_LIMIT: usize = 50;
-
 /// Runs `canalyst report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     let keys = args.origin.checked()?;
@@ -45,13 +42,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
         args.analysis.run_analysis_metrics_forensics(true, keys)?;
     let forensics_report = match forensics_input {
         Some(fi) => {
-            let cfg = args.analysis.config()?;
-            let opts = ForensicsOptions {
-                limit: REPORT_FORENSICS_LIMIT,
-                alpha: cfg.alpha,
-                analysis: cfg,
-                ..ForensicsOptions::default()
-            };
+            let opts = ForensicsOptions::for_report(args.analysis.config()?);
             let _timing = crate::timings::phase("forensics");
             Some(forensics(&fi, &opts))
         }

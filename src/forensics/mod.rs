@@ -52,6 +52,36 @@ pub struct ForensicsOptions {
     pub entry_maps_only: bool,
 }
 
+/// The default originating-track keys (`forensics --origin-key`, `report`, `run`): the
+/// OpenTelemetry BaggageSpanProcessor writes a baggage entry under its own key, so
+/// `deployment.stage` is what a `deployment.stage=canary` baggage entry becomes; the
+/// `baggage.` forms are what some processors prefix.
+pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
+    "deployment.stage",
+    "deployment.track",
+    "baggage.deployment.stage",
+    "baggage.deployment.track",
+    "canary.track",
+];
+
+/// Failing traces a report's Forensics section (`report`, `run`) lists in its `forensics`
+/// key (all are counted).
+pub const REPORT_FORENSICS_LIMIT: usize = 50;
+
+impl ForensicsOptions {
+    /// The options of a report's Forensics section under analyze's configuration `cfg`: at
+    /// most [`REPORT_FORENSICS_LIMIT`] traces listed, signatures at `cfg`'s level, no
+    /// attribute diff.
+    pub fn for_report(cfg: AnalysisConfig) -> Self {
+        Self {
+            limit: REPORT_FORENSICS_LIMIT,
+            alpha: cfg.alpha,
+            analysis: cfg,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for ForensicsOptions {
     fn default() -> Self {
         Self {

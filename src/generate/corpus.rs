@@ -118,6 +118,8 @@ pub fn write_corpus(
             compress: base.compress,
             out_dir: dir.clone(),
             metrics: base.metrics,
+            head_sampling: false,
+            protobuf: false,
         };
         let s = generate(&opts)?;
         // The corpus is replayed from Parquet; the OTLP JSON copies would double its size.

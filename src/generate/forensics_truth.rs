@@ -16,6 +16,11 @@
 //! The `structure` part counts, per track, the requests of the route the mesh's retry change
 //! ([`MESH_RETRY`]) is on and the callee's SERVER spans in their subtrees, and names what the
 //! structure diff must find and where it must find nothing.
+//!
+//! The `sampling` part sums, per service and side, the recorded requests from the canary
+//! start on and their weights (each trace's head-sampling weight, 1 without
+//! `--head-sampling`), Kish's effective sample size per side, and the services the
+//! thin-sample warning must name.
 
 use super::scenario::{
     FAULT_EXCEPTION_TYPE, FAULT_MESSAGE_TEMPLATE, MESH_BAD_REGION, MESH_BAGGAGE, MESH_CLIENT_KEY,
@@ -47,6 +52,8 @@ pub struct TruthFailingTrace {
     pub origin_exception_type: Option<&'static str>,
     /// Whether the origin is the injected fault.
     pub injected: bool,
+    /// The trace's sampling weight (requests its spans stand for; 1 without head sampling).
+    pub weight: f64,
 }
 
 /// The injected fault's error signature.
@@ -66,6 +73,9 @@ pub struct TruthSignature {
     pub stable_count: u64,
     /// Distinct messages among them (more than one: the ids vary).
     pub distinct_messages: u64,
+    /// The canary fault spans' weights summed (equal to `canary_count` without head
+    /// sampling).
+    pub canary_weighted: f64,
 }
 
 /// Spans of one (untracked service, span name, originating track) from the canary start on.
@@ -190,6 +200,77 @@ pub struct DownstreamTruth {
     by_key: BTreeMap<(&'static str, &'static str, &'static str), TruthDownstreamGroup>,
 }
 
+/// Recorded requests of one service (or one side) and their weights, from the canary start
+/// on: the entry (SERVER) spans whose side canalyst reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthWeights {
+    /// Requests recorded.
+    pub requests: u64,
+    /// Their weights summed.
+    pub weighted: f64,
+    /// Their squared weights summed.
+    pub weighted_sq: f64,
+    /// Kish's effective sample size `(Σw)² / Σw²` (0 without requests).
+    pub effective_sample_size: f64,
+}
+
+impl TruthWeights {
+    fn add(&mut self, w: f64) {
+        self.requests += 1;
+        self.weighted += w;
+        self.weighted_sq += w * w;
+    }
+
+    fn merge(&mut self, o: &TruthWeights) {
+        self.requests += o.requests;
+        self.weighted += o.weighted;
+        self.weighted_sq += o.weighted_sq;
+    }
+
+    fn finish(&mut self) {
+        if self.weighted_sq > 0.0 {
+            self.effective_sample_size = self.weighted * self.weighted / self.weighted_sq;
+        }
+    }
+}
+
+/// One service's recorded requests on one side.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TruthServiceWeights {
+    /// `service.name`.
+    pub service: &'static str,
+    /// `canary` or `stable`.
+    pub side: &'static str,
+    /// Requests and weights.
+    #[serde(flatten)]
+    pub weights: TruthWeights,
+}
+
+/// The head sampling of the run (`generate --head-sampling`) and what `forensics.json`'s
+/// `sampling` object must say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SamplingTruth {
+    /// Whether the traces were head-sampled.
+    pub head_sampled: bool,
+    /// The sampler's rules ([`super::head_sampling::RULES`]), empty without head sampling.
+    pub rules: Vec<super::head_sampling::SamplingRule>,
+    /// Canary requests from the canary start on.
+    pub canary: TruthWeights,
+    /// Stable requests from the canary start on.
+    pub stable: TruthWeights,
+    /// Per service and side, sorted.
+    pub services: Vec<TruthServiceWeights>,
+    /// Canary requests a 95% interval of a p99 needs (analyze's `tail_samples_needed`).
+    pub p99_needed: u64,
+    /// Services whose canary recorded some requests but fewer than `p99_needed`: the ones
+    /// the thin-sample warning must name.
+    pub thin_canary_services: Vec<&'static str>,
+    /// Whether the sides' mean weights differ by more than 10% (the rate warning fires).
+    pub different_rates: bool,
+    #[serde(skip)]
+    by_key: BTreeMap<(&'static str, &'static str), TruthWeights>,
+}
+
 /// The `forensics` section of `truth.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ForensicsTruth {
@@ -203,6 +284,8 @@ pub struct ForensicsTruth {
     pub attribute: TruthAttribute,
     /// The structure change.
     pub structure: StructureTruth,
+    /// The sampling weights.
+    pub sampling: SamplingTruth,
     #[serde(skip)]
     messages: BTreeSet<String>,
 }
@@ -249,12 +332,25 @@ impl ForensicsTruth {
             g.slowed += u64::from(sp.slowed);
         }
         self.observe_structure(trace, since);
+        for r in trace.requests().filter(|r| r.start_ns >= since) {
+            if let Some(side) = r.side {
+                let key = (SERVICES[r.service].name, side.name());
+                self.sampling
+                    .by_key
+                    .entry(key)
+                    .or_default()
+                    .add(trace.weight);
+            }
+        }
         let Some(root) = spans.first().filter(|r| r.start_ns >= since) else {
             return;
         };
         for sp in spans {
             if let Some(e) = sp.error.as_ref().filter(|e| e.fault) {
                 self.fault_signature.canary_count += u64::from(sp.side() == Some(Track::Canary));
+                if sp.side() == Some(Track::Canary) {
+                    self.fault_signature.canary_weighted += trace.weight;
+                }
                 self.fault_signature.stable_count += u64::from(sp.side() == Some(Track::Stable));
                 self.messages.insert(e.message.to_string());
                 self.fault_signature.service = SERVICES[sp.service].name;
@@ -307,6 +403,7 @@ impl ForensicsTruth {
             origin_span_name: o.name,
             origin_exception_type: o.exception().map(|e| e.0),
             injected: o.error.as_ref().is_some_and(|e| e.fault),
+            weight: trace.weight,
         });
     }
 
@@ -338,12 +435,47 @@ impl ForensicsTruth {
         }
     }
 
+    /// Sums the sampling weights per side and names what the warnings must say.
+    fn finish_sampling(&mut self, head_sampled: bool) {
+        let sm = &mut self.sampling;
+        sm.head_sampled = head_sampled;
+        if head_sampled {
+            sm.rules = super::head_sampling::RULES.to_vec();
+        }
+        sm.p99_needed = crate::analysis::judge::tail_samples_needed(0.99, 0.95);
+        for ((service, side), w) in std::mem::take(&mut sm.by_key) {
+            let total = if side == Track::Canary.name() {
+                if w.requests < sm.p99_needed {
+                    sm.thin_canary_services.push(service);
+                }
+                &mut sm.canary
+            } else {
+                &mut sm.stable
+            };
+            total.merge(&w);
+            let mut weights = w;
+            weights.finish();
+            sm.services.push(TruthServiceWeights {
+                service,
+                side,
+                weights,
+            });
+        }
+        sm.canary.finish();
+        sm.stable.finish();
+        let mean = |w: &TruthWeights| w.weighted / w.requests.max(1) as f64;
+        sm.different_rates = sm.canary.requests > 0
+            && sm.stable.requests > 0
+            && (mean(&sm.canary) / mean(&sm.stable) - 1.0).abs() > 0.1;
+    }
+
     /// Adds the observations of a later chunk.
     pub fn merge(&mut self, o: &ForensicsTruth) {
         self.failing_traces.extend(o.failing_traces.iter().cloned());
         let (a, b) = (&mut self.fault_signature, &o.fault_signature);
         a.canary_count += b.canary_count;
         a.stable_count += b.stable_count;
+        a.canary_weighted += b.canary_weighted;
         if !b.service.is_empty() {
             a.service = b.service;
             a.span_name = b.span_name;
@@ -364,6 +496,9 @@ impl ForensicsTruth {
             a.calls += b.calls;
             a.requests_with_call += b.requests_with_call;
         }
+        for (k, w) in &o.sampling.by_key {
+            self.sampling.by_key.entry(*k).or_default().merge(w);
+        }
         let d = &mut self.downstream;
         d.unattributed_spans += o.downstream.unattributed_spans;
         for (k, g) in &o.downstream.by_key {
@@ -376,8 +511,10 @@ impl ForensicsTruth {
         }
     }
 
-    /// The section as written: traces sorted, the signature's constant fields filled.
-    pub fn finish(mut self) -> Self {
+    /// The section as written: traces sorted, the signature's constant fields filled, the
+    /// sampling summed (`head_sampled`: whether [`super::head_sampling`] ran).
+    pub fn finish(mut self, head_sampled: bool) -> Self {
+        self.finish_sampling(head_sampled);
         self.failing_traces.sort_by(|a, b| {
             (a.start_unix_nano, &a.trace_id).cmp(&(b.start_unix_nano, &b.trace_id))
         });

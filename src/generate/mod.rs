@@ -14,8 +14,10 @@
 
 pub mod corpus;
 pub mod forensics_truth;
+pub mod head_sampling;
 pub mod metrics;
 pub mod otlp_json;
+pub mod otlp_proto;
 pub mod plan;
 pub mod resource;
 pub mod scenario;
@@ -97,6 +99,12 @@ pub struct GenerateOptions {
     pub out_dir: PathBuf,
     /// How metrics are exported.
     pub metrics: MetricOptions,
+    /// Head-sample the traces (`--head-sampling`, the forensics scenario only): see
+    /// [`head_sampling`]. Metrics still count every request.
+    pub head_sampling: bool,
+    /// Also write `otlp/traces.binpb` (`--protobuf`): the traces as OTLP protobuf in the
+    /// file exporter's framing ([`otlp_proto`]).
+    pub protobuf: bool,
 }
 
 /// Failures of a generate run.
@@ -211,6 +219,8 @@ impl Stats {
 /// One chunk's rendered outputs.
 struct ChunkOut {
     json: Vec<u8>,
+    /// Framed protobuf (empty without `--protobuf`).
+    proto: Vec<u8>,
     batch: RecordBatch,
     stats: Stats,
     metrics: MetricPartial,
@@ -222,8 +232,10 @@ struct ChunkOut {
 /// Writers shared by all chunks.
 struct Renderers {
     json: otlp_json::OtlpJsonWriter,
+    proto: Option<otlp_proto::OtlpProtoWriter>,
     table: table::TableContext,
     metrics: Recorder,
+    head_sampling: bool,
 }
 
 /// Simulates and renders lines `lines` of `plan`.
@@ -233,6 +245,7 @@ fn render_chunk(
     lines: Range<usize>,
 ) -> Result<ChunkOut, ArrowError> {
     let mut json = Vec::with_capacity(lines.len() * 4096);
+    let mut proto = Vec::new();
     let mut builder = r.table.builder();
     let mut stats = Stats::new(plan.params.scenario);
     let mut metrics = MetricPartial::default();
@@ -241,19 +254,27 @@ fn render_chunk(
         .get(lines.end)
         .map_or(i64::MAX, |l| plan.trace_start[l.start]);
     for li in lines {
-        let line = SimLine::simulate(plan, li);
-        let groups = line.by_resource();
-        r.json.write_line(&line, &groups, &mut json);
-        r.table.append_line(&mut builder, &line, &groups);
-        stats.add_line(&line, plan.canary_start_ns());
+        let mut line = SimLine::simulate(plan, li);
+        // Metrics count every request: SDKs aggregate them before any trace sampling.
         let first = plan.lines[li].start;
         for (t, trace) in line.traces.iter().enumerate() {
             r.metrics
                 .record_trace(&mut metrics, first + t, trace.requests());
         }
+        if r.head_sampling {
+            head_sampling::sample_line(&mut line);
+        }
+        let groups = line.by_resource();
+        r.json.write_line(&line, &groups, &mut json);
+        if let Some(w) = &r.proto {
+            w.write_line(&line, &groups, &mut proto);
+        }
+        r.table.append_line(&mut builder, &line, &groups);
+        stats.add_line(&line, plan.canary_start_ns());
     }
     Ok(ChunkOut {
         json,
+        proto,
         batch: builder.finish()?,
         stats,
         metrics,
@@ -261,39 +282,39 @@ fn render_chunk(
     })
 }
 
-/// The JSON output stream, possibly compressed.
-enum JsonSink {
+/// An output file (JSON, metrics, protobuf), possibly compressed.
+enum FileSink {
     Plain(BufWriter<File>),
     Gzip(flate2::write::GzEncoder<BufWriter<File>>),
     Zstd(zstd::Encoder<'static, BufWriter<File>>),
 }
 
-impl JsonSink {
+impl FileSink {
     fn create(path: &Path, c: Compression) -> std::io::Result<Self> {
         let f = BufWriter::with_capacity(1 << 20, File::create(path)?);
         Ok(match c {
-            Compression::None => JsonSink::Plain(f),
+            Compression::None => FileSink::Plain(f),
             // GzBuilder writes no name and mtime 0: the file depends on content only.
             Compression::Gzip => {
-                JsonSink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
+                FileSink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
             }
-            Compression::Zstd => JsonSink::Zstd(zstd::Encoder::new(f, 3)?),
+            Compression::Zstd => FileSink::Zstd(zstd::Encoder::new(f, 3)?),
         })
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
-            JsonSink::Plain(w) => w.write_all(buf),
-            JsonSink::Gzip(w) => w.write_all(buf),
-            JsonSink::Zstd(w) => w.write_all(buf),
+            FileSink::Plain(w) => w.write_all(buf),
+            FileSink::Gzip(w) => w.write_all(buf),
+            FileSink::Zstd(w) => w.write_all(buf),
         }
     }
 
     fn finish(self) -> std::io::Result<()> {
         let mut inner = match self {
-            JsonSink::Plain(w) => w,
-            JsonSink::Gzip(w) => w.finish()?,
-            JsonSink::Zstd(w) => w.finish()?,
+            FileSink::Plain(w) => w,
+            FileSink::Gzip(w) => w.finish()?,
+            FileSink::Zstd(w) => w.finish()?,
         };
         inner.flush()
     }
@@ -328,6 +349,11 @@ fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
             return bad(format!("--effect-size {f} is not in (0, 1000]"));
         }
     }
+    if o.head_sampling && !o.scenario.mesh() {
+        return bad(
+            "--head-sampling needs --scenario forensics (its truth records the weights)".into(),
+        );
+    }
     if o.metrics.interval_ns < 1_000_000 {
         return bad("--metric-interval-seconds must be at least 0.001".into());
     }
@@ -335,7 +361,8 @@ fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
 }
 
 /// Generates the scenario into `opts.out_dir`: `otlp/traces.jsonl[.gz|.zst]`,
-/// `otlp/metrics.jsonl[.gz|.zst]`, `parquet/spans.parquet` and `truth.json`.
+/// `otlp/metrics.jsonl[.gz|.zst]`, `parquet/spans.parquet`, `truth.json`, and with
+/// `--protobuf` `otlp/traces.binpb`.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError> {
     validate(opts)?;
     let plan = TrafficPlan::new(PlanParams {
@@ -367,12 +394,20 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
 
     let renderers = Renderers {
         json: otlp_json::OtlpJsonWriter::new(),
+        proto: opts.protobuf.then(otlp_proto::OtlpProtoWriter::new),
         table: table::TableContext::new(Arc::new(IdentityConfig::default()), &json_rel),
         metrics: Recorder::new(&plan, opts.metrics),
+        head_sampling: opts.head_sampling,
     };
-    let mut json = JsonSink::create(&json_path, opts.compress).map_err(io(&json_path))?;
+    let mut json = FileSink::create(&json_path, opts.compress).map_err(io(&json_path))?;
+    let proto_path = opts.out_dir.join("otlp/traces.binpb");
+    let mut proto = if opts.protobuf {
+        Some(FileSink::create(&proto_path, Compression::None).map_err(io(&proto_path))?)
+    } else {
+        None
+    };
     let mut metric_sink =
-        JsonSink::create(&metrics_path, opts.compress).map_err(io(&metrics_path))?;
+        FileSink::create(&metrics_path, opts.compress).map_err(io(&metrics_path))?;
     let mut aggregator = MetricAggregator::new(&plan, opts.metrics);
     let mut metric_buf = Vec::new();
     // Row groups of 128 Ki rows bound the writer's buffer (it holds one encoded row group)
@@ -395,6 +430,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
     let mut write = |outs: Vec<ChunkOut>| -> Result<(), GenerateError> {
         for o in outs {
             json.write_all(&o.json).map_err(io(&json_path))?;
+            if let Some(p) = &mut proto {
+                p.write_all(&o.proto).map_err(io(&proto_path))?;
+            }
             parquet.write(&o.batch).map_err(parquet_err)?;
             stats.merge(&o.stats);
             aggregator.merge(o.metrics);
@@ -428,6 +466,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         write(p)?;
     }
     json.finish().map_err(io(&json_path))?;
+    if let Some(p) = proto {
+        p.finish().map_err(io(&proto_path))?;
+    }
     // The last chunk's horizon is `i64::MAX`, so every interval is written by now.
     aggregator.finish(&mut metric_buf);
     metric_sink
@@ -449,7 +490,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
             otlp_metrics: metrics_rel,
         },
     );
-    truth.forensics = stats.forensics.map(|f| f.finish());
+    truth.forensics = stats.forensics.map(|f| f.finish(opts.head_sampling));
     let mut text = serde_json::to_string_pretty(&truth).expect("truth serialises");
     text.push('\n');
     std::fs::write(&truth_path, text).map_err(io(&truth_path))?;

@@ -127,6 +127,10 @@ impl OtlpJsonWriter {
                 out.extend_from_slice(b"\",\"spanId\":\"");
                 hex(out, &sp.span_id);
                 out.push(b'"');
+                if let Some(ts) = trace.tracestate {
+                    out.extend_from_slice(b",\"traceState\":");
+                    json_str(out, ts);
+                }
                 if let Some(p) = sp.parent {
                     out.extend_from_slice(b",\"parentSpanId\":\"");
                     hex(out, &trace.spans[p].span_id);

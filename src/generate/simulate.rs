@@ -218,6 +218,11 @@ pub struct SimTrace {
     pub trace_id: [u8; 16],
     /// Spans, parents before children.
     pub spans: Vec<SimSpan>,
+    /// W3C `tracestate` of every span (`generate --head-sampling`; see
+    /// [`super::head_sampling`]), else none.
+    pub tracestate: Option<&'static str>,
+    /// The requests each span stands for (1 without head sampling).
+    pub weight: f64,
 }
 
 impl SimTrace {
@@ -696,6 +701,8 @@ pub fn simulate_trace(plan: &TrafficPlan, index: usize) -> SimTrace {
     SimTrace {
         trace_id,
         spans: sim.spans,
+        tracestate: None,
+        weight: 1.0,
     }
 }
 
@@ -954,6 +961,8 @@ mod tests {
                 let t = SimTrace {
                     trace_id: [1; 16],
                     spans: std::mem::take(&mut sim.spans),
+                    tracestate: None,
+                    weight: 1.0,
                 };
                 let found = t.requests().find(|r| r.route == route);
                 found

@@ -58,7 +58,7 @@ impl TableContext {
                     end_time_unix_nano: sp.end_ns,
                     status_code: status_code(sp),
                     status_message: sp.error.as_ref().map(|e| e.message.to_string()),
-                    trace_state: None,
+                    trace_state: trace.tracestate.map(str::to_string),
                     attributes: span_attributes(sp)
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v.render()))

@@ -17,12 +17,13 @@ pub mod window;
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::{AnalysisConfig, ConfigError};
 use crate::analysis::findings::Verdict;
+use crate::forensics::{forensics, ForensicsOptions, DEFAULT_ORIGIN_KEYS};
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
 use crate::pipeline::{Columns, PipelineError, Selection, Sources};
 use crate::report::files::slug;
-use crate::report::{write_report_with_metrics, ReportError};
+use crate::report::{write_report_with_forensics, ReportError};
 use config::Job;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -436,7 +437,14 @@ fn report_one(
         levels: cfg.levels.clone(),
         duration_buckets: cfg.method == crate::analysis::config::Method::Sequential,
     };
-    let sources = Sources::open(inputs, &IngestOptions::default(), Columns::Analysis)?;
+    // The report's Forensics section, as `canalyst report` writes it: the spans are read with
+    // the originating-track keys of their attributes (not every attribute).
+    let origin_keys: Vec<String> = DEFAULT_ORIGIN_KEYS.map(String::from).to_vec();
+    let ingest = IngestOptions {
+        span_attribute_keys: Some(std::sync::Arc::from(origin_keys.as_slice())),
+        ..IngestOptions::default()
+    };
+    let sources = Sources::open(inputs, &ingest, Columns::Forensics)?;
     counts.records_read = sources.quality().records_read;
     counts.records_rejected = sources.quality().records_rejected;
     let run = sources.prepare(selection)?;
@@ -448,6 +456,7 @@ fn report_one(
         .then(|| run.metric_data())
         .transpose()?;
     let series = run.series()?;
+    let forensics_input = run.forensics_input(&origin_keys, None)?;
     let (input, quality) = run.into_parts();
     // As in `analyze`: the sequential look interval can be checked only against the window
     // and bucket of the data.
@@ -462,6 +471,7 @@ fn report_one(
         source,
     })?;
     let mut report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
+    let forensics_report = forensics(&forensics_input, &ForensicsOptions::for_report(cfg));
     if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
         report.generated_at = format_rfc3339(window.end_unix_nano);
     }
@@ -482,7 +492,14 @@ fn report_one(
         format_rfc3339(window.end_unix_nano)
     );
     let staging = publish::staging_dir(&dest)?;
-    write_report_with_metrics(&staging, &report, &input, Some(&series), &title)?;
+    write_report_with_forensics(
+        &staging,
+        &report,
+        &input,
+        Some(&series),
+        Some(&forensics_report),
+        &title,
+    )?;
     publish::publish(&staging, &dest)?;
     let failed = report
         .comparisons

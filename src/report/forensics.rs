@@ -158,18 +158,10 @@ pub fn text(r: &ForensicsReport) -> String {
     if !r.failing_traces.is_empty() {
         let _ = writeln!(out, "\nfirst failing traces:");
         for t in r.failing_traces.iter().take(TEXT_ROWS) {
+            let [start, id, track, service, route, ms, o_service, o_span, msg] = trace_cells(t, c);
             let _ = writeln!(
                 out,
-                "  {} {} {:<7} {} {} {:.1} ms <- {} / {}: {}",
-                t.start,
-                t.trace_id,
-                t.track.name(),
-                c(&t.root_service),
-                c(&t.root_route),
-                t.duration_ms,
-                c(&t.origin.service),
-                c(&t.origin.span_name),
-                c(origin_message(t))
+                "  {start} {id} {track:<7} {service} {route} {ms} ms <- {o_service} / {o_span}: {msg}"
             );
         }
     }
@@ -205,6 +197,23 @@ pub fn text(r: &ForensicsReport) -> String {
         );
     }
     out
+}
+
+/// The cells of a failing trace's row, in table order: start, trace id, track, root service
+/// and route, duration ms, origin service and span name, origin message; the telemetry
+/// strings through `esc` (the format's escaper), the others as they are.
+fn trace_cells(t: &FailingTrace, esc: impl Fn(&str) -> String) -> [String; 9] {
+    [
+        t.start.clone(),
+        t.trace_id.clone(),
+        t.track.name().to_string(),
+        esc(&t.root_service),
+        esc(&t.root_route),
+        format!("{:.1}", t.duration_ms),
+        esc(&t.origin.service),
+        esc(&t.origin.span_name),
+        esc(origin_message(t)),
+    ]
 }
 
 fn origin_message(t: &FailingTrace) -> &str {
@@ -302,18 +311,10 @@ pub fn markdown(r: &ForensicsReport) -> String {
     );
     let _ = writeln!(out, "\n## Failing traces ({} listed)\n\n| start | trace | track | root | duration ms | origin | message |\n|---|---|---|---|---:|---|---|", r.failing_traces_listed);
     for t in &r.failing_traces {
+        let [start, id, track, service, route, ms, o_service, o_span, msg] = trace_cells(t, m);
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} {} | {:.1} | {} / {} | {} |",
-            t.start,
-            t.trace_id,
-            t.track.name(),
-            m(&t.root_service),
-            m(&t.root_route),
-            t.duration_ms,
-            m(&t.origin.service),
-            m(&t.origin.span_name),
-            m(origin_message(t))
+            "| {start} | `{id}` | {track} | {service} {route} | {ms} | {o_service} / {o_span} | {msg} |"
         );
     }
     let sw = |w: &crate::forensics::sampling::SideWeights| {
@@ -444,23 +445,31 @@ fn downstream_row(g: &DownstreamGroup, m: &dyn Fn(&str) -> String) -> String {
     )
 }
 
-fn signature_row(s: &Signature, m: &dyn Fn(&str) -> String) -> String {
-    format!(
-        "| {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} | {} | {} |",
-        s.classification.name(),
-        m(&s.service),
-        m(&s.span_name),
-        m(opt(&s.exception_type)),
-        m(&s.message_template),
-        s.canary.count,
-        rate(s.canary.per_1k_requests),
-        s.stable.count,
-        rate(s.stable.per_1k_requests),
+/// The cells of a signature's row, in table order: classification, service, span name,
+/// exception type, message template (through `esc`, the format's escaper), canary and stable
+/// `count (per 1k)`, p-value, adjusted p-value.
+fn signature_cells(s: &Signature, esc: impl Fn(&str) -> String) -> [String; 9] {
+    [
+        s.classification.name().to_string(),
+        esc(&s.service),
+        esc(&s.span_name),
+        esc(opt(&s.exception_type)),
+        esc(&s.message_template),
+        format!("{} ({})", s.canary.count, rate(s.canary.per_1k_requests)),
+        format!("{} ({})", s.stable.count, rate(s.stable.per_1k_requests)),
         p(s.p_value),
         p(s.p_value_adjusted),
-        s.exemplars
-            .first()
-            .map_or(String::new(), |e| format!("`{e}`"))
+    ]
+}
+
+fn signature_row(s: &Signature, m: &dyn Fn(&str) -> String) -> String {
+    let [class, service, span, exception, template, canary, stable, p, q] = signature_cells(s, m);
+    let exemplar = s
+        .exemplars
+        .first()
+        .map_or(String::new(), |e| format!("`{e}`"));
+    format!(
+        "| {class} | {service} | {span} | {exception} | {template} | {canary} | {stable} | {p} | {q} | {exemplar} |"
     )
 }
 
@@ -639,26 +648,19 @@ pub fn html_section(report: &AnalysisReport, f: &ForensicsReport) -> String {
              </tr></thead>\n<tbody>\n",
         );
         for (i, s) in worse {
+            let [class, service, span, exception, template, canary, stable, _, q] =
+                signature_cells(s, t);
+            let exemplars = s
+                .exemplars
+                .iter()
+                .map(|e| trace_link(e))
+                .collect::<Vec<_>>()
+                .join(" ");
             let _ = writeln!(
                 o,
-                "<tr id=\"sig-{i}\"><td class=\"fail\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td>\
-                 <td class=\"num\">{}</td><td>{}</td></tr>",
-                s.classification.name(),
-                t(&s.service),
-                t(&s.span_name),
-                t(opt(&s.exception_type)),
-                t(&s.message_template),
-                s.canary.count,
-                rate(s.canary.per_1k_requests),
-                s.stable.count,
-                rate(s.stable.per_1k_requests),
-                p(s.p_value_adjusted),
-                s.exemplars
-                    .iter()
-                    .map(|e| trace_link(e))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                "<tr id=\"sig-{i}\"><td class=\"fail\">{class}</td><td>{service}</td><td>{span}</td><td>{exception}</td>\
+                 <td>{template}</td><td class=\"num\">{canary}</td><td class=\"num\">{stable}</td>\
+                 <td class=\"num\">{q}</td><td>{exemplars}</td></tr>"
             );
         }
         o.push_str("</tbody>\n</table>\n");
@@ -670,19 +672,12 @@ pub fn html_section(report: &AnalysisReport, f: &ForensicsReport) -> String {
              <th>Origin</th><th>Message</th></tr></thead>\n<tbody>\n",
         );
         for x in traces {
-            let id = escape::html(&escape::clean(&x.trace_id, 64));
+            let [start, id, track, service, route, ms, o_service, o_span, msg] = trace_cells(x, t);
+            let (start, id) = (escape::html(&start), escape::html(&escape::clean(&id, 64)));
             let _ = writeln!(
                 o,
-                "<tr id=\"trace-{id}\"><td>{}</td><td><code>{id}</code></td><td>{}</td>\
-                 <td>{} {}</td><td class=\"num\">{:.1}</td><td>{} / {}</td><td>{}</td></tr>",
-                escape::html(&x.start),
-                x.track.name(),
-                t(&x.root_service),
-                t(&x.root_route),
-                x.duration_ms,
-                t(&x.origin.service),
-                t(&x.origin.span_name),
-                t(origin_message(x))
+                "<tr id=\"trace-{id}\"><td>{start}</td><td><code>{id}</code></td><td>{track}</td>\
+                 <td>{service} {route}</td><td class=\"num\">{ms}</td><td>{o_service} / {o_span}</td><td>{msg}</td></tr>"
             );
         }
         o.push_str("</tbody>\n</table>\n");

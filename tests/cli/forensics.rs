@@ -9,26 +9,57 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// A `forensics` scenario run (the service mesh) with its OTLP/JSON and canonical Parquet kept
-/// (40 000 spans, 20% canary).
+/// A `forensics` scenario run (the service mesh) with its OTLP/JSON, OTLP protobuf and
+/// canonical Parquet kept (40 000 spans, 20% canary).
 fn forensics_run() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = scratch().join("forensics-scenario");
-        let o = run(&[
-            "generate",
-            "--scenario",
-            "forensics",
-            "--spans",
-            "40000",
-            "--canary-share",
-            "0.2",
-            "-o",
-            dir.to_str().unwrap(),
-        ]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
-        dir
-    })
+    DIR.get_or_init(|| mesh_run("forensics-scenario", &[]))
+}
+
+/// The same mesh, head-sampled (`--head-sampling`: `ot=th:` tracestates, weights 1, 2, 8).
+fn head_sampled_run() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| mesh_run("forensics-head-sampled", &["--head-sampling"]))
+}
+
+fn mesh_run(name: &str, extra: &[&str]) -> PathBuf {
+    let dir = scratch().join(name);
+    let mut args = vec![
+        "generate",
+        "--scenario",
+        "forensics",
+        "--spans",
+        "40000",
+        "--canary-share",
+        "0.2",
+        "--protobuf",
+        "-o",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    dir
+}
+
+/// `forensics --format json` over the run's OTLP JSON, OTLP protobuf and Parquet files: the
+/// three reports must be identical (every key), and are returned with their names.
+fn forensics_of_every_format(dir: &Path, truth: &Value) -> Vec<(Value, &'static str)> {
+    let out: Vec<(Value, &str)> = [
+        ("otlp/traces.jsonl", "OTLP JSON"),
+        ("otlp/traces.binpb", "OTLP protobuf"),
+        ("parquet/spans.parquet", "Parquet"),
+    ]
+    .into_iter()
+    .map(|(f, what)| (forensics_json(&dir.join(f), truth), what))
+    .collect();
+    for (v, what) in &out[1..] {
+        assert_eq!(
+            &out[0].0, v,
+            "forensics.json from OTLP JSON and from {what}"
+        );
+    }
+    out
 }
 
 /// `canalyst forensics INPUT` over the truth's canary window, every failing trace listed,
@@ -198,6 +229,16 @@ fn assert_schema(v: &Value) {
     assert!(errs.is_empty(), "{errs:#?}");
 }
 
+/// The signatures of `got` with this exception type.
+fn signatures_of<'a>(got: &'a Value, exception_type: &Value) -> Vec<&'a Value> {
+    got["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| &s["exception_type"] == exception_type)
+        .collect()
+}
+
 /// Asserts that `got` lists exactly the truth's failing traces with their origin span and
 /// track, counts the fault's origin per track, and finds the fault's signature new in canary.
 fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
@@ -261,12 +302,7 @@ fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
 
     // The fault's messages all differ, yet form one signature, new in canary.
     assert!(sig["distinct_messages"].as_u64().unwrap() > 1);
-    let s: Vec<&Value> = got["signatures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["exception_type"] == sig["exception_type"])
-        .collect();
+    let s = signatures_of(got, &sig["exception_type"]);
     assert_eq!(
         s.len(),
         1,
@@ -281,10 +317,14 @@ fn assert_matches_truth(got: &Value, truth: &Value, what: &str) {
     assert_eq!(s["canary"]["count"], sig["canary_count"]);
     assert_eq!(s["stable"]["count"], sig["stable_count"]);
     assert_eq!(s["classification"], "new_in_canary");
-    assert_eq!(
-        got["signatures"][0]["exception_type"], sig["exception_type"],
-        "{what}: the fault ranks first"
-    );
+    // Unsampled, the fault ranks first. Head-sampled, the frontend's own error spans above
+    // it (more recorded canary spans, so a smaller p-value) may rank before it.
+    if truth["forensics"]["sampling"]["head_sampled"] != true {
+        assert_eq!(
+            got["signatures"][0]["exception_type"], sig["exception_type"],
+            "{what}: the fault ranks first"
+        );
+    }
     // Exposure: the canary requests of the service, from the truth's per-route counts.
     let canary_requests: u64 = truth["clean"]
         .as_array()
@@ -481,10 +521,14 @@ fn assert_structure_matches_truth(got: &Value, truth: &Value, what: &str) {
 fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset() {
     let dir = forensics_run();
     let truth = read_json(&dir.join("truth.json"));
-    let from_json = forensics_json(&dir.join("otlp/traces.jsonl"), &truth);
+    let all = forensics_of_every_format(dir, &truth);
+    for (got, what) in &all {
+        assert_matches_truth(got, &truth, what);
+        assert_downstream_matches_truth(got, &truth, what);
+        assert_structure_matches_truth(got, &truth, what);
+    }
+    let from_json = all.into_iter().next().unwrap().0;
     assert_schema(&from_json);
-    assert_matches_truth(&from_json, &truth, "OTLP JSON");
-    assert_downstream_matches_truth(&from_json, &truth, "OTLP JSON");
 
     let dataset = scratch().join("forensics-dataset");
     let _ = std::fs::remove_dir_all(&dataset);
@@ -496,26 +540,111 @@ fn failing_traces_origins_and_signatures_match_the_truth_from_json_and_a_dataset
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let from_dataset = forensics_json(&dataset, &truth);
-    assert_matches_truth(&from_dataset, &truth, "DATASET");
-    assert_downstream_matches_truth(&from_dataset, &truth, "DATASET");
-    let from_parquet = forensics_json(&dir.join("parquet/spans.parquet"), &truth);
-    assert_matches_truth(&from_parquet, &truth, "Parquet");
-    assert_downstream_matches_truth(&from_parquet, &truth, "Parquet");
-    for (got, what) in [
-        (&from_json, "OTLP JSON"),
-        (&from_dataset, "DATASET"),
-        (&from_parquet, "Parquet"),
-    ] {
-        assert_structure_matches_truth(got, &truth, what);
-    }
-    for key in [
-        "signatures",
-        "downstream",
-        "downstream_findings",
-        "structure",
-    ] {
-        assert_eq!(from_json[key], from_dataset[key], "{key}: JSON and DATASET");
-        assert_eq!(from_json[key], from_parquet[key], "{key}: JSON and Parquet");
+    assert_eq!(
+        from_json, from_dataset,
+        "forensics.json from OTLP JSON and a DATASET"
+    );
+}
+
+/// The head-sampled mesh: the same failing traces and origins as the truth from every input
+/// format, and weighted counts, per-1k rates, Kish effective sample sizes and the sampling
+/// warnings exactly as the truth's weights give them.
+#[test]
+fn head_sampled_mesh_weights_rates_effective_sizes_and_warnings_match_the_truth() {
+    let dir = head_sampled_run();
+    let truth = read_json(&dir.join("truth.json"));
+    let t = &truth["forensics"];
+    let ts = &t["sampling"];
+    assert_eq!(ts["head_sampled"], true);
+    // Every failing trace carries a rule's weight, and both the sampled and the kept-whole
+    // traces fail somewhere.
+    let weights: BTreeSet<u64> = t["failing_traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["weight"].as_f64().unwrap() as u64)
+        .collect();
+    assert!(
+        weights.len() > 1 && weights.is_subset(&[1, 2, 8].into()),
+        "{weights:?}"
+    );
+    for (got, what) in forensics_of_every_format(dir, &truth) {
+        assert_schema(&got);
+        assert_matches_truth(&got, &truth, what);
+        let s = &got["sampling"];
+        for side in ["canary", "stable"] {
+            let (g, w) = (&s[side], &ts[side]);
+            assert_eq!(g["requests"], w["requests"], "{what}: {side} requests");
+            assert_eq!(
+                g["weighted_requests"], w["weighted"],
+                "{what}: {side} weighted requests"
+            );
+            let (ess, want) = (
+                g["effective_sample_size"].as_f64().unwrap(),
+                w["effective_sample_size"].as_f64().unwrap(),
+            );
+            assert!(
+                (ess - want).abs() < 1e-9 * want,
+                "{what}: {side} ESS {ess} ≠ {want}"
+            );
+            assert!(
+                ess < w["requests"].as_f64().unwrap(),
+                "{what}: unequal weights"
+            );
+        }
+        // The fault's signature: weighted count and rate per 1k weighted requests.
+        let sig = &t["fault_signature"];
+        let got_sig = signatures_of(&got, &sig["exception_type"])[0];
+        assert_eq!(
+            got_sig["canary"]["weighted"], sig["canary_weighted"],
+            "{what}"
+        );
+        assert!(sig["canary_weighted"].as_f64().unwrap() > sig["canary_count"].as_f64().unwrap());
+        let exposure = ts["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["service"] == sig["service"] && x["side"] == "canary")
+            .unwrap();
+        let per_1k = 1000.0 * sig["canary_weighted"].as_f64().unwrap()
+            / exposure["weighted"].as_f64().unwrap();
+        let got_per_1k = got_sig["canary"]["per_1k_requests"].as_f64().unwrap();
+        assert!(
+            (got_per_1k - per_1k).abs() < 1e-9 * per_1k,
+            "{what}: {got_per_1k} ≠ {per_1k}"
+        );
+        // Warnings: sampled, sampled at different rates (as the truth's means say), and one
+        // thin-sample warning per service whose canary recorded fewer than p99_needed.
+        let w: Vec<&str> = s["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            w[0].starts_with("requests are sampled (weights 1–"),
+            "{what}: {w:?}"
+        );
+        assert_eq!(
+            w.iter().any(|x| x.contains("sampled at different rates")),
+            ts["different_rates"].as_bool().unwrap(),
+            "{what}: {w:?}"
+        );
+        let needed = format!("needs about {}", ts["p99_needed"]);
+        let thin: BTreeSet<&str> = w
+            .iter()
+            .filter(|x| x.ends_with(&needed))
+            .map(|x| x.split(':').next().unwrap())
+            .collect();
+        let want: BTreeSet<&str> = ts["thin_canary_services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        // Some services are thin, the frontend (every trace's root) is not.
+        assert!(!want.is_empty() && !want.contains("frontend"), "{want:?}");
+        assert_eq!(thin, want, "{what}: thin-sample warnings");
     }
 }
 

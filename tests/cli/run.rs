@@ -539,3 +539,75 @@ fn a_sequential_look_interval_longer_than_the_jobs_window_is_an_error_naming_the
         );
     }
 }
+
+/// A job's report carries the Forensics section `canalyst report` writes: the same
+/// `forensics` key in report.json as `report` gives over the same files, service and window,
+/// its signatures' canary exposure equal to the truth's canary requests of the service, and
+/// the section in index.html and report.md.
+#[test]
+fn a_jobs_report_has_the_forensics_section_report_writes() {
+    let jobs = JOBS.replace(
+        r#"services = ["payment", "checkout"]"#,
+        r#"services = ["payment"]"#,
+    );
+    let dir = job_dir("forensics", &jobs);
+    let o = run_jobs(&dir, &[]);
+    assert_eq!(lines(&o)[0]["status"], "ok", "{}", stderr(&o));
+    let job_report = dir.join("reports/2026-01-01/hourly/payment");
+    let got = read_json(&job_report.join("report.json"));
+    let f = &got["forensics"];
+    assert!(f.is_object(), "no forensics key in the job's report.json");
+
+    let truth = read_json(&traffic().join("truth.json"));
+    let canary_requests: u64 = truth["clean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(truth["effects"].as_array().unwrap())
+        .filter(|r| r["service"] == "payment")
+        .map(|r| r["observed"]["canary_requests"].as_u64().unwrap())
+        .sum();
+    let sigs = f["signatures"].as_array().unwrap();
+    assert!(
+        !sigs.is_empty(),
+        "the errors scenario's payment errors make signatures"
+    );
+    for s in sigs {
+        assert_eq!(s["service"], "payment");
+        assert_eq!(
+            s["canary"]["requests"].as_u64(),
+            Some(canary_requests),
+            "{s}"
+        );
+    }
+    let html = std::fs::read_to_string(job_report.join("index.html")).unwrap();
+    assert!(html.contains("<h2 id=\"forensics\">Forensics</h2>"));
+    let md = std::fs::read_to_string(job_report.join("report.md")).unwrap();
+    assert!(md.contains("\n## Forensics\n"));
+
+    let out = scratch().join("run-forensics-report");
+    let _ = std::fs::remove_dir_all(&out);
+    let otlp = traffic().join("otlp");
+    let r = bin()
+        .arg("report")
+        .arg(otlp.join("traces.jsonl"))
+        .arg(otlp.join("metrics.jsonl"))
+        .args([
+            "--service",
+            "payment",
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "--until",
+            AT,
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(matches!(code(&r), 0 | 1 | 3), "{}", stderr(&r));
+    assert_eq!(
+        &read_json(&out.join("report.json"))["forensics"],
+        f,
+        "run's and report's forensics differ"
+    );
+}
