@@ -163,6 +163,9 @@ struct GateSpec {
     name: String,
     metric: &'static str,
     max: f64,
+    /// Argo's `failureCondition` when a `successCondition` is given too: values above fail,
+    /// values between `max` and this are inconclusive.
+    fail_above: Option<f64>,
     window: Option<String>,
 }
 
@@ -439,13 +442,33 @@ impl<'a> Cx<'a> {
             });
             match gate {
                 Some((metric, max)) => {
-                    if m.get("successCondition").is_some() && m.get("failureCondition").is_some() {
-                        self.warn(t, &format!("{p}.failureCondition"), "both conditions given: the gate follows successCondition (a value failing it fails the measurement; Argo would call values between them inconclusive)");
-                    }
+                    // Both conditions: Argo's inconclusive band between them, when the
+                    // failureCondition reads as a ceiling of the same metric.
+                    let band = m
+                        .get("failureCondition")
+                        .and_then(Value::as_str)
+                        .filter(|_| !is_failure);
+                    let fail_above = match band {
+                        None => None,
+                        Some(f) => {
+                            let fail = query.and_then(classify_query).and_then(|k| {
+                                let (op, n) = simple_condition(f)?;
+                                gate_from(&k, op, n, true)
+                            });
+                            match fail {
+                                Some((fm, b)) if fm == metric && b >= max => Some(b),
+                                _ => {
+                                    self.warn(t, &format!("{p}.failureCondition"), "both conditions given but the failureCondition is not a wider ceiling of the same metric: the gate follows successCondition (a value failing it fails the measurement)");
+                                    None
+                                }
+                            }
+                        }
+                    };
                     gates.push(GateSpec {
                         name: mname.to_string(),
                         metric,
                         max,
+                        fail_above,
                         window: None,
                     })
                 }
@@ -806,6 +829,7 @@ impl<'a> Cx<'a> {
                     name: name.to_string(),
                     metric,
                     max,
+                    fail_above: None,
                     window: Some(window.unwrap_or_else(|| "interval".into())),
                 }),
                 None => self.warn(doc, &p, "not a request-success-rate floor, a request-duration ceiling or a MetricTemplate with a recognisable Prometheus query and one bound; not replayed"),
@@ -832,6 +856,9 @@ fn write_gates(t: &mut String, gates: &[GateSpec]) {
             toml_str(g.metric),
             (g.max * 1e9).round() / 1e9
         );
+        if let Some(f) = g.fail_above {
+            let _ = writeln!(t, "fail_above = {}", (f * 1e9).round() / 1e9);
+        }
         if let Some(w) = &g.window {
             let _ = writeln!(t, "window = {}", toml_str(w));
         }
@@ -915,7 +942,9 @@ mod tests {
             .gates
             .iter()
             .map(|g| match &g.kind {
-                GateKind::Threshold { metric, max, .. } => (g.name.as_str(), metric.name(), *max),
+                GateKind::Threshold { metric, max, .. } => {
+                    (g.name.as_str(), metric.name(), max.unwrap())
+                }
                 _ => panic!("threshold gate"),
             })
             .collect();
@@ -982,7 +1011,7 @@ mod tests {
             .iter()
             .map(|g| match &g.kind {
                 GateKind::Threshold { metric, max, .. } => {
-                    (g.name.as_str(), metric.name(), *max, g.window)
+                    (g.name.as_str(), metric.name(), max.unwrap(), g.window)
                 }
                 _ => panic!("threshold gate"),
             })
@@ -1024,5 +1053,36 @@ mod tests {
             let e = import(&fixture(file), &[]).unwrap_err().to_string();
             assert!(e.contains(file) && e.contains(path), "{file}: {e}");
         }
+    }
+
+    #[test]
+    fn argo_success_and_failure_conditions_give_the_inconclusive_band() {
+        let i = import(&fixture("argo-inconclusive.yaml"), &[]).unwrap();
+        let p = policy(&i);
+        use crate::backtest::policy::{GateKind, OnUndecided, Schedule};
+        let Schedule::Argo { measurement, .. } = &p.schedule else {
+            panic!("argo")
+        };
+        // Argo's rule for an inconclusive run: pause.
+        assert_eq!(measurement.on_undecided, OnUndecided::Pause);
+        assert_eq!(measurement.inconclusive_limit, 0);
+        let GateKind::Threshold {
+            metric,
+            max,
+            fail_above,
+            ..
+        } = &p.gates[0].kind
+        else {
+            panic!("threshold gate")
+        };
+        // success rate ≥ 0.90 → error rate ≤ 0.10; success rate < 0.50 → error rate > 0.50.
+        assert_eq!(metric.name(), "error_rate");
+        assert!((max.unwrap() - 0.1).abs() < 1e-9, "{}", i.toml);
+        assert!((fail_above.unwrap() - 0.5).abs() < 1e-9, "{}", i.toml);
+        assert!(
+            !i.warnings.iter().any(|w| w.contains("failureCondition")),
+            "{:?}",
+            i.warnings
+        );
     }
 }

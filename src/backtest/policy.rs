@@ -69,6 +69,50 @@ pub struct Measurement {
     pub consecutive_error_limit: u32,
     /// When positive, this many consecutive successes end the analysis successfully.
     pub consecutive_success_limit: u32,
+    /// What a step does when its analysis ends neither passed nor failed (`on_undecided`).
+    pub on_undecided: OnUndecided,
+}
+
+/// What a step does when its analysis ends **undecided**: more inconclusive measurements than
+/// `inconclusive_limit` (Argo's Inconclusive `AnalysisRun`), or its `count` reached while a
+/// gate's last measurement was `pending` (an analysis verdict `continue` under
+/// `on_continue = "pending"`: not enough evidence yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUndecided {
+    /// Argo Rollouts: an Inconclusive AnalysisRun pauses the rollout for a person to decide
+    /// (the backtest ends `incomplete`). The default, and what imported Argo policies get.
+    Pause,
+    /// The undecided analysis counts as failed: the canary is rolled back (Flagger's reading:
+    /// a check that does not pass counts towards the failed checks).
+    Rollback,
+    /// The rollout moves to the next step at the next weight, where the evidence keeps
+    /// accumulating (with a `window = "rollout"` gate); only the last analysed step must end
+    /// decided: an undecided last step pauses, so nothing is promoted without a pass.
+    Advance,
+}
+
+impl OnUndecided {
+    /// The key's value as written in a policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnUndecided::Pause => "pause",
+            OnUndecided::Rollback => "rollback",
+            OnUndecided::Advance => "advance",
+        }
+    }
+}
+
+/// What an analysis gate's verdict `continue` (not enough evidence yet) counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnContinue {
+    /// A successful measurement (a step of only `continue` passes: no evidence needed).
+    Success,
+    /// Argo's Inconclusive measurement, counted against `inconclusive_limit`.
+    Inconclusive,
+    /// Not a decision yet: shown as `inconclusive`, counted against no limit; a step whose
+    /// analysis reaches its count with this gate's last measurement pending ends undecided
+    /// (`[measurement] on_undecided`).
+    Pending,
 }
 
 impl Default for Measurement {
@@ -82,6 +126,7 @@ impl Default for Measurement {
             inconclusive_limit: 0,
             consecutive_error_limit: 4,
             consecutive_success_limit: 0,
+            on_undecided: OnUndecided::Pause,
         }
     }
 }
@@ -131,6 +176,9 @@ pub enum GateWindow {
     /// The trailing duration, ns (crossing step boundaries; each bucket thinned at its own
     /// step's weight).
     Trailing(i64),
+    /// Everything since the rollout started (each bucket thinned at its own step's weight):
+    /// evidence accumulates across steps.
+    Rollout,
 }
 
 /// A single-number gate on the thinned canary alone (as an Argo `successCondition` on a
@@ -167,15 +215,21 @@ pub enum GateKind {
     Analysis {
         /// The configuration (method already overridden).
         config: Box<AnalysisConfig>,
-        /// Whether a `continue` verdict counts as a success (else inconclusive).
-        continue_is_success: bool,
+        /// What a `continue` verdict counts as.
+        on_continue: OnContinue,
     },
-    /// The canary's value of `metric`, successful when ≤ `max`.
+    /// The canary's value of `metric`: failed when above `fail_above`, else successful when
+    /// ≤ `max`, else (both given: Argo's band between `successCondition` and
+    /// `failureCondition`) inconclusive.
     Threshold {
         /// The metric.
         metric: ThresholdMetric,
-        /// Largest successful value.
-        max: f64,
+        /// Largest successful value (Argo `successCondition: result <= max`); without it,
+        /// every value not failed is successful.
+        max: Option<f64>,
+        /// Values above this fail (Argo `failureCondition: result > fail_above`); without it,
+        /// every value above `max` fails.
+        fail_above: Option<f64>,
         /// Only this route (`service route` as in the report), else every route.
         route: Option<String>,
         /// Fewer canary requests in the window make the measurement an error.
@@ -252,6 +306,7 @@ struct RawMeasurement {
     inconclusive_limit: Option<u32>,
     consecutive_error_limit: Option<u32>,
     consecutive_success_limit: Option<u32>,
+    on_undecided: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +337,7 @@ struct RawGate {
     on_continue: Option<String>,
     metric: Option<ThresholdMetric>,
     max: Option<f64>,
+    fail_above: Option<f64>,
     route: Option<String>,
     min_requests: Option<u64>,
     window: Option<String>,
@@ -476,7 +532,19 @@ fn measurement(m: RawMeasurement, bad: &Bad) -> Result<Measurement, PolicyError>
             "-1 needs consecutive_success_limit > 0 (else nothing could end the analysis but its count, and no failure would count)".into(),
         ));
     }
+    let on_undecided = match m.on_undecided.as_deref() {
+        None | Some("pause") => OnUndecided::Pause,
+        Some("rollback") => OnUndecided::Rollback,
+        Some("advance") => OnUndecided::Advance,
+        Some(other) => {
+            return Err(bad(
+                "measurement.on_undecided",
+                format!("{other:?}: expected \"pause\", \"rollback\" or \"advance\""),
+            ))
+        }
+    };
     Ok(Measurement {
+        on_undecided,
         interval_ns,
         initial_delay_ns,
         failure_limit,
@@ -668,6 +736,7 @@ fn gate(
     let window = match g.window.as_deref() {
         None | Some("step") => GateWindow::Step,
         Some("interval") => GateWindow::Trailing(interval_ns),
+        Some("rollout") => GateWindow::Rollout,
         Some(v) => GateWindow::Trailing(duration(v, &key("window"), false, bad)?),
     };
     let kind = match g.metric {
@@ -687,18 +756,31 @@ fn gate(
                     ));
                 }
             }
-            let max = g
-                .max
-                .ok_or_else(|| bad(&key("max"), "a metric gate needs max".into()))?;
-            if !max.is_finite() || max < 0.0 {
+            if g.max.is_none() && g.fail_above.is_none() {
                 return Err(bad(
                     &key("max"),
-                    format!("{max} is not a non-negative number"),
+                    "a metric gate needs max (success at or below), fail_above (failure above) or both".into(),
                 ));
+            }
+            for (k, v) in [("max", g.max), ("fail_above", g.fail_above)] {
+                if let Some(v) = v {
+                    if !v.is_finite() || v < 0.0 {
+                        return Err(bad(&key(k), format!("{v} is not a non-negative number")));
+                    }
+                }
+            }
+            if let (Some(m), Some(f)) = (g.max, g.fail_above) {
+                if f < m {
+                    return Err(bad(
+                        &key("fail_above"),
+                        format!("{f} is below max = {m}: values in between would be both failed and successful"),
+                    ));
+                }
             }
             GateKind::Threshold {
                 metric,
-                max,
+                max: g.max,
+                fail_above: g.fail_above,
                 route: g.route,
                 min_requests: g.min_requests.unwrap_or(1).max(1),
             }
@@ -706,6 +788,7 @@ fn gate(
         None => {
             for (k, given) in [
                 ("max", g.max.is_some()),
+                ("fail_above", g.fail_above.is_some()),
                 ("route", g.route.is_some()),
                 ("min_requests", g.min_requests.is_some()),
             ] {
@@ -737,19 +820,20 @@ fn gate(
             if let Some(m) = g.method {
                 config.method = m;
             }
-            let continue_is_success = match g.on_continue.as_deref() {
-                None | Some("success") => true,
-                Some("inconclusive") => false,
+            let on_continue = match g.on_continue.as_deref() {
+                None | Some("success") => OnContinue::Success,
+                Some("inconclusive") => OnContinue::Inconclusive,
+                Some("pending") => OnContinue::Pending,
                 Some(other) => {
                     return Err(bad(
                         &key("on_continue"),
-                        format!("{other:?}: expected \"success\" or \"inconclusive\""),
+                        format!("{other:?}: expected \"success\", \"inconclusive\" or \"pending\""),
                     ))
                 }
             };
             GateKind::Analysis {
                 config: Box::new(config),
-                continue_is_success,
+                on_continue,
             }
         }
     };

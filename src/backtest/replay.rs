@@ -10,7 +10,8 @@ use super::outcome::{
     BacktestReport, Exposure, Outcome, Phase, StepRecord, TimelineEntry, BACKTEST_SCHEMA_VERSION,
 };
 use super::policy::{
-    Gate, GateKind, GateWindow, Measurement, Policy, Schedule, StepKind, ThresholdMetric,
+    Gate, GateKind, GateWindow, Measurement, OnContinue, OnUndecided, Policy, Schedule, StepKind,
+    ThresholdMetric,
 };
 use super::summary::{Counts, Summaries};
 use crate::analysis::config::{fmt_interval, Method};
@@ -132,11 +133,20 @@ struct Counters {
     inconclusive: u32,
     consecutive_error: u32,
     consecutive_success: u32,
+    /// The last measurement was pending (a `continue` under `on_continue = "pending"`).
+    last_pending: bool,
 }
 
 impl Counters {
-    fn record(&mut self, p: Phase) {
+    /// Records a measurement; `pending` marks an inconclusive one that counts against no limit.
+    fn record(&mut self, p: Phase, pending: bool) {
         self.count += 1;
+        self.last_pending = pending;
+        if pending {
+            self.consecutive_error = 0;
+            self.consecutive_success = 0;
+            return;
+        }
         match p {
             Phase::Successful => {
                 self.consecutive_error = 0;
@@ -175,6 +185,10 @@ impl Counters {
         }
         if self.consecutive_error > m.consecutive_error_limit {
             return Some(Phase::Error);
+        }
+        if self.count >= count && self.last_pending {
+            // The analysis ended on "not enough evidence yet": undecided (`on_undecided`).
+            return Some(Phase::Inconclusive);
         }
         if self.count >= count {
             // With a consecutive-success limit the count ending first means it was not met:
@@ -313,7 +327,7 @@ fn check_gates(policy: &Policy, s: &Summaries) -> Result<Vec<Option<usize>>, Bac
             }
             GateKind::Analysis { config, .. } if config.method == Method::Sequential => {
                 let window = match g.window {
-                    GateWindow::Step => shortest,
+                    GateWindow::Step | GateWindow::Rollout => shortest,
                     GateWindow::Trailing(w) => w,
                 };
                 config
@@ -445,14 +459,18 @@ impl Replay<'_> {
             GateWindow::Trailing(w) => at
                 .saturating_sub((w / self.s.bucket_ns) as usize)
                 .max(self.b0),
+            GateWindow::Rollout => self.b0,
         };
         let q = |b: usize| self.q_of(b);
         let (phase, value, threshold, detail, canary_n, base_n) = match &gate.kind {
             GateKind::Analysis {
                 config,
-                continue_is_success,
+                on_continue,
             } => {
-                let input = self.s.comparison_input(from, at, &q);
+                // A sequential analysis reads durations look by look (its latency tests).
+                let input =
+                    self.s
+                        .comparison_input(from, at, &q, config.method == Method::Sequential);
                 let can: u64 = input.groups.iter().map(|g| g.canary.count).sum();
                 let base: u64 = input.groups.iter().map(|g| g.baseline.count).sum();
                 if can == 0 {
@@ -474,7 +492,7 @@ impl Replay<'_> {
                     let (phase, verdict) = match report.verdict {
                         Verdict::Rollback => (Phase::Failed, "rollback"),
                         Verdict::Promote => (Phase::Successful, "promote"),
-                        Verdict::Continue if *continue_is_success => {
+                        Verdict::Continue if *on_continue == OnContinue::Success => {
                             (Phase::Successful, "continue")
                         }
                         Verdict::Continue => (Phase::Inconclusive, "continue"),
@@ -496,9 +514,12 @@ impl Replay<'_> {
             GateKind::Threshold {
                 metric,
                 max,
+                fail_above,
                 min_requests,
                 ..
             } => {
+                // The timeline's threshold: the success bound, else the failure bound.
+                let shown = max.or(*fail_above);
                 let route = self.gate_routes[gi];
                 let mut c = Counts::default();
                 let mut base = 0;
@@ -512,7 +533,7 @@ impl Replay<'_> {
                     (
                         Phase::Error,
                         None,
-                        Some(*max),
+                        shown,
                         format!("{} canary requests in the window, fewer than min_requests = {min_requests}", c.requests),
                         c.requests,
                         base,
@@ -535,16 +556,18 @@ impl Replay<'_> {
                             quantile_type7(&d, p)
                         }
                     };
-                    let phase = if value <= *max {
-                        Phase::Successful
-                    } else {
-                        Phase::Failed
+                    let phase = threshold_phase(value, *max, *fail_above);
+                    let bounds = match (max, fail_above) {
+                        (Some(m), Some(f)) => format!("max {m}, fail_above {f}"),
+                        (Some(m), None) => format!("max {m}"),
+                        (None, Some(f)) => format!("fail_above {f}"),
+                        (None, None) => String::new(),
                     };
                     (
                         phase,
                         Some(value),
-                        Some(*max),
-                        format!("canary {} = {value:.6} (max {max})", metric.name()),
+                        shown,
+                        format!("canary {} = {value:.6} ({bounds})", metric.name()),
                         c.requests,
                         base,
                     )
@@ -640,6 +663,8 @@ impl Replay<'_> {
                     let mut counters = vec![Counters::default(); gates];
                     let mut done: Vec<Option<Phase>> = vec![None; gates];
                     let mut last = b;
+                    // A gate ended undecided and the rollout advanced past it.
+                    let mut undecided = false;
                     for j in 1..=count as usize {
                         let at = b + delay + j * iv;
                         if at > self.bend {
@@ -661,7 +686,15 @@ impl Replay<'_> {
                                 continue;
                             }
                             let p = self.measure(gi, n, step.weight, b, at);
-                            counters[gi].record(p);
+                            let pending = p == Phase::Inconclusive
+                                && matches!(
+                                    self.policy.gates[gi].kind,
+                                    GateKind::Analysis {
+                                        on_continue: OnContinue::Pending,
+                                        ..
+                                    }
+                                );
+                            counters[gi].record(p, pending);
                             done[gi] = counters[gi].assess(m, count);
                             let name = &self.policy.gates[gi].name;
                             match done[gi] {
@@ -702,6 +735,46 @@ impl Replay<'_> {
                                     });
                                 }
                                 Some(Phase::Inconclusive) => {
+                                    let why = if counters[gi].inconclusive > m.inconclusive_limit {
+                                        format!(
+                                            "{} inconclusive measurement(s), inconclusive_limit {}",
+                                            counters[gi].inconclusive, m.inconclusive_limit
+                                        )
+                                    } else {
+                                        format!("its last measurement of {count} was still pending (verdict continue)")
+                                    };
+                                    let last_analysed = !steps[k + 1..]
+                                        .iter()
+                                        .any(|s| matches!(s.kind, StepKind::Analysis { .. }));
+                                    match m.on_undecided {
+                                        OnUndecided::Advance if !last_analysed => {
+                                            // Undecided here; the evidence accumulates at the
+                                            // next weight.
+                                            done[gi] = Some(Phase::Successful);
+                                            undecided = true;
+                                            continue;
+                                        }
+                                        OnUndecided::Rollback => {
+                                            self.push_step(
+                                                n,
+                                                step.weight,
+                                                "analysis",
+                                                b,
+                                                at,
+                                                Some(share),
+                                                q,
+                                                "inconclusive",
+                                            );
+                                            return Ok(Decision {
+                                                outcome: Outcome::RolledBack,
+                                                at_bucket: at,
+                                                step: Some(n),
+                                                weight: Some(step.weight),
+                                                reason: format!("rolled back at step {n} ({}%) at {}: gate {name} undecided ({why}); on_undecided = \"rollback\"", step.weight, t(self.time(at))),
+                                            });
+                                        }
+                                        _ => {}
+                                    }
                                     self.push_step(
                                         n,
                                         step.weight,
@@ -712,12 +785,17 @@ impl Replay<'_> {
                                         q,
                                         "inconclusive",
                                     );
+                                    let rule = if m.on_undecided == OnUndecided::Advance {
+                                        "on_undecided = \"advance\" promotes only after a decided last analysed step; Argo pauses the rollout for a person to decide"
+                                    } else {
+                                        "Argo pauses the rollout for a person to decide"
+                                    };
                                     return Ok(Decision {
                                         outcome: Outcome::Incomplete,
                                         at_bucket: at,
                                         step: Some(n),
                                         weight: Some(step.weight),
-                                        reason: format!("paused at step {n} ({}%) at {}: gate {name} inconclusive ({} inconclusive measurement(s), inconclusive_limit {}); Argo pauses the rollout for a person to decide", step.weight, t(self.time(at)), counters[gi].inconclusive, m.inconclusive_limit),
+                                        reason: format!("paused at step {n} ({}%) at {}: gate {name} undecided ({why}); {rule}", step.weight, t(self.time(at))),
                                     });
                                 }
                                 _ => {}
@@ -735,7 +813,7 @@ impl Replay<'_> {
                         last,
                         Some(share),
                         q,
-                        "successful",
+                        if undecided { "undecided" } else { "successful" },
                     );
                     // The step's thinning ends where the step does (early success included).
                     if let Some(sg) = self.segments.last_mut() {
@@ -884,6 +962,21 @@ impl Replay<'_> {
     }
 }
 
+/// A threshold gate's measurement as Argo evaluates a metric with `successCondition`
+/// (`value <= max`) and/or `failureCondition` (`value > fail_above`): the failure condition
+/// first; with only a success condition, not met is failed; with only a failure condition, not
+/// met is successful; with both and neither met, inconclusive (Argo Rollouts, "Analysis &
+/// Progressive Delivery": "If both ... are unmet, the measurement is Inconclusive").
+fn threshold_phase(value: f64, max: Option<f64>, fail_above: Option<f64>) -> Phase {
+    match (max, fail_above) {
+        (_, Some(f)) if value > f => Phase::Failed,
+        (Some(m), _) if value <= m => Phase::Successful,
+        (Some(_), Some(_)) => Phase::Inconclusive,
+        (Some(_), None) => Phase::Failed,
+        (None, _) => Phase::Successful,
+    }
+}
+
 /// The definitions written into every backtest report.
 pub fn definitions() -> Vec<String> {
     vec![
@@ -901,6 +994,7 @@ pub fn definitions() -> Vec<String> {
 mod tests {
     use super::*;
     use crate::analysis::config::AnalysisConfig;
+    use crate::backtest::summary::Summaries;
     use crate::model::comparison::Side;
     use crate::model::requests::RequestRow;
 
@@ -1050,5 +1144,151 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("50.0%"), "{e}");
+    }
+
+    #[test]
+    fn argo_band_between_success_and_failure_conditions_is_inconclusive() {
+        assert_eq!(
+            threshold_phase(0.01, Some(0.02), Some(0.05)),
+            Phase::Successful
+        );
+        assert_eq!(
+            threshold_phase(0.03, Some(0.02), Some(0.05)),
+            Phase::Inconclusive
+        );
+        assert_eq!(threshold_phase(0.06, Some(0.02), Some(0.05)), Phase::Failed);
+        assert_eq!(threshold_phase(0.03, Some(0.02), None), Phase::Failed);
+        assert_eq!(threshold_phase(0.03, None, Some(0.05)), Phase::Successful);
+        // Every second canary request of log(0) is an error (rate 0.5): in the band
+        // (0.2, 0.6] every measurement is inconclusive; the second, beyond
+        // inconclusive_limit 1, pauses (Argo).
+        let r = run(
+            "[measurement]\ninconclusive_limit = 1\n[[steps]]\nweight = 50\ncount = 5\n[[gates]]\nmetric = \"error_rate\"\nmax = 0.2\nfail_above = 0.6\n",
+            &log(0),
+            None,
+        );
+        assert_eq!(r.outcome, Outcome::Incomplete);
+        assert_eq!(r.timeline.len(), 2);
+        assert!(r.timeline.iter().all(|m| m.outcome == Phase::Inconclusive));
+    }
+
+    /// A policy whose analysis gate can never decide: a `default` analysis with more requests
+    /// per side required than the log has, so every verdict is `continue`.
+    fn undecided_policy(on_undecided: &str) -> String {
+        format!(
+            "[measurement]\non_undecided = \"{on_undecided}\"\n[[steps]]\nweight = 20\ncount = 2\n[[steps]]\nweight = 40\ncount = 2\n[[steps]]\nweight = 100\n[[gates]]\nanalysis = \"default\"\nwindow = \"rollout\"\non_continue = \"pending\"\n"
+        )
+    }
+
+    #[test]
+    fn an_undecided_analysis_pauses_rolls_back_or_advances_but_never_promotes() {
+        let mut rows = log(99).rows;
+        rows.truncate(60); // 30 requests a side in minute 0, nothing after: always continue
+        let quiet = crate::backtest::summary::test_log(
+            rows.into_iter()
+                .flat_map(|r| {
+                    (0..10).map(move |m| crate::model::requests::RequestRow {
+                        start_ns: r.start_ns + m * MIN,
+                        trace_hash: r.trace_hash + 1000 * m as u64,
+                        ..r
+                    })
+                })
+                .collect(),
+            10,
+        );
+        let r = run(&undecided_policy("pause"), &quiet, None);
+        assert_eq!(r.outcome, Outcome::Incomplete, "{}", r.reason);
+        assert_eq!(r.timeline.len(), 2);
+        assert!(r.reason.contains("pending"), "{}", r.reason);
+        let r = run(&undecided_policy("rollback"), &quiet, None);
+        assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.reason);
+        assert_eq!(r.steps[0].result, "inconclusive");
+        // Advance: step 1 undecided moves on; the last analysed step undecided pauses.
+        let r = run(&undecided_policy("advance"), &quiet, None);
+        assert_eq!(r.outcome, Outcome::Incomplete, "{}", r.reason);
+        assert_eq!(r.steps[0].result, "undecided");
+        assert_eq!(r.decided_step, Some(2));
+        assert_eq!(r.timeline.len(), 4);
+        assert!(r.timeline.iter().all(|m| m.outcome == Phase::Inconclusive));
+    }
+
+    /// Twenty minutes of one route, 300 requests a minute per side, durations 10–50 ms drawn
+    /// from `seed`; canary durations × `factor` from minute `onset` on.
+    fn latency_log(seed: u64, factor: f64, onset: i64) -> RequestLog {
+        use crate::model::hash::splitmix64;
+        let mut rows = Vec::new();
+        let mut trace = 0u64;
+        for m in 0..20 {
+            for i in 0..300 {
+                for side in [Side::Baseline, Side::Canary] {
+                    trace += 1;
+                    let u =
+                        (splitmix64(trace ^ splitmix64(seed)) >> 11) as f64 / (1u64 << 53) as f64;
+                    let mut ms = 10.0 + 40.0 * u;
+                    if side == Side::Canary && m >= onset {
+                        ms *= factor;
+                    }
+                    rows.push(RequestRow {
+                        start_ns: m * MIN + i * 100_000_000,
+                        duration_ns: (ms * 1e6) as i64,
+                        route: 0,
+                        side,
+                        is_error: false,
+                        weight: 1.0,
+                        trace_hash: trace,
+                    });
+                }
+            }
+        }
+        crate::backtest::summary::test_log(rows, 20)
+    }
+
+    const SEQUENTIAL: &str = "[measurement]\n[[steps]]\nweight = 50\ncount = 19\n[[steps]]\nweight = 100\n[[gates]]\nanalysis = \"default\"\nmethod = \"sequential\"\nwindow = \"rollout\"\non_continue = \"pending\"\n";
+
+    #[test]
+    fn a_sequential_gate_reads_latency_look_by_look_and_detects_only_after_the_onset() {
+        // The summaries give the sequential analysis each duration's bucket, so its latency
+        // comparisons are the anytime-valid quantile test, not the fixed-sample one.
+        let log = latency_log(1, 1.3, 8);
+        let s = Summaries::build(&log, MIN, 1);
+        let cfg = {
+            let mut c = AnalysisConfig::default_preset();
+            c.method = Method::Sequential;
+            c
+        };
+        let input = s.comparison_input(0, 20, &|_| 1.0, true);
+        let report =
+            crate::analysis::analyze_at(&input, &cfg, DataQuality::default(), String::new());
+        assert!(
+            report.comparisons.iter().any(|c| c.test.as_deref()
+                == Some(crate::analysis::sequential_judge::QUANTILE_TEST_NAME)),
+            "no sequential latency test"
+        );
+        // Truth: canary ×1.3 from minute 8. The replay rolls back after it, never before.
+        let r = run(SEQUENTIAL, &log, Some(8 * MIN));
+        assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.reason);
+        assert!(!r.rolled_back_before_onset);
+        assert!(r.decided_at_unix_nano.unwrap() > 8 * MIN);
+        let last = r.timeline.last().unwrap();
+        assert!(last.detail.contains("latency"), "{}", last.detail);
+    }
+
+    #[test]
+    fn sequential_gates_roll_back_aa_logs_at_most_at_alpha() {
+        // 40 A/A logs (seeds): every look of a 19-minute step is an analysis; the sequential
+        // tests keep the chance of any rollback at α = 0.05 over all looks. The 95% Wilson
+        // interval of the rollback rate must reach down to α.
+        let n = 40;
+        let rollbacks = (0..n)
+            .filter(|seed| {
+                run(SEQUENTIAL, &latency_log(100 + seed, 1.0, 0), None).outcome
+                    == Outcome::RolledBack
+            })
+            .count();
+        let ci = crate::stats::proportion::wilson_interval(rollbacks as f64, n as f64, 0.95);
+        assert!(
+            ci.low <= 0.05,
+            "{rollbacks} of {n} A/A logs rolled back: {ci:?}"
+        );
     }
 }

@@ -213,11 +213,15 @@ impl Summaries {
 
     /// The comparison input of buckets `[from, to)`: baseline whole, canary thinned at `q(b)`
     /// bucket by bucket; route groups only, groups with no request on either side left out.
+    /// With `with_buckets` every duration also carries its bucket's index in the side's series
+    /// ([`TrackSample::duration_buckets`], ties by bucket as the engine orders them): what
+    /// `method = "sequential"` needs to read the window's latency look by look.
     pub fn comparison_input(
         &self,
         from: usize,
         to: usize,
         q: &dyn Fn(usize) -> f64,
+        with_buckets: bool,
     ) -> ComparisonInput {
         let groups = (0..self.routes.len())
             .filter_map(|r| {
@@ -243,8 +247,8 @@ impl Summaries {
                 }
                 Some(GroupComparison {
                     key: self.routes[r].clone(),
-                    baseline: sample(&base_rows),
-                    canary: sample(&can_rows),
+                    baseline: sample(&base_rows, with_buckets),
+                    canary: sample(&can_rows, with_buckets),
                     baseline_series: base_series,
                     canary_series: can_series,
                 })
@@ -307,7 +311,19 @@ fn sorted_ms(runs: &[&[Req]]) -> Vec<f64> {
     ns.into_iter().map(ms).collect()
 }
 
-fn sample(runs: &[&[Req]]) -> TrackSample {
+/// Durations (ms, sorted) of `runs` with the index of the run (= of the series bucket) each
+/// came from, ordered by (duration, run) as the engine's `sorted_ms_with_buckets`.
+fn sorted_ms_with_buckets(runs: &[&[Req]]) -> (Vec<f64>, Vec<u32>) {
+    let mut pairs: Vec<(i64, u32)> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.iter().map(move |x| (x.duration_ns, i as u32)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.into_iter().map(|(d, b)| (ms(d), b)).unzip()
+}
+
+fn sample(runs: &[&[Req]], with_buckets: bool) -> TrackSample {
     let mut s = TrackSample::default();
     for x in runs.iter().flat_map(|r| r.iter()) {
         s.count += 1;
@@ -317,7 +333,13 @@ fn sample(runs: &[&[Req]]) -> TrackSample {
             s.weighted_errors += x.weight;
         }
     }
-    let d = sorted_ms(runs);
+    let d = if with_buckets {
+        let (d, b) = sorted_ms_with_buckets(runs);
+        s.duration_buckets = b;
+        d
+    } else {
+        sorted_ms(runs)
+    };
     s.quantiles = Quantiles::of_sorted(&d);
     s.durations_ms = d;
     s
@@ -426,12 +448,18 @@ mod tests {
         ];
         let s = Summaries::build(&log(rows), MIN, 1);
         // Keep everything in bucket 1, nothing in bucket 2.
-        let input = s.comparison_input(0, 3, &|b| if b == 2 { 0.0 } else { 1.0 });
+        let input = s.comparison_input(0, 3, &|b| if b == 2 { 0.0 } else { 1.0 }, true);
         let g = &input.groups[0];
         assert_eq!(g.baseline.durations_ms, vec![10.0, 30.0]);
         assert_eq!((g.baseline.count, g.baseline.errors), (2, 1));
         assert_eq!(g.canary.durations_ms, vec![50.0]);
         assert_eq!(g.canary_series.len(), 1);
+        // Each duration's bucket is its index in the side's series: 10 ms in the second
+        // baseline bucket, 30 ms in the first.
+        assert_eq!(g.baseline.duration_buckets, vec![1, 0]);
+        assert_eq!(g.canary.duration_buckets, vec![0]);
+        let plain = s.comparison_input(0, 3, &|_| 1.0, false);
+        assert!(plain.groups[0].baseline.duration_buckets.is_empty());
         assert_eq!(input.window.end_unix_nano, 3 * MIN);
         assert_eq!(s.recorded(0, 3), (2, 2));
     }

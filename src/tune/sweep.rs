@@ -52,6 +52,10 @@ pub const SWEEPABLE: &[(&str, &str)] = &[
         "gates.max",
         "threshold gates: the largest successful value",
     ),
+    (
+        "gates.fail_above",
+        "threshold gates: values above it fail (with max: Argo's inconclusive band between)",
+    ),
 ];
 
 /// Most settings one run evaluates.
@@ -279,7 +283,8 @@ pub fn apply(policy: &mut Policy, key: &str, v: f64) -> Result<(), SweepError> {
             (GateKind::Threshold { min_requests, .. }, "min_requests") => {
                 *min_requests = integer(key, v, 0.0)? as u64;
             }
-            (GateKind::Threshold { max, .. }, "max") => *max = v,
+            (GateKind::Threshold { max, .. }, "max") => *max = Some(v),
+            (GateKind::Threshold { fail_above, .. }, "fail_above") => *fail_above = Some(v),
             _ => continue,
         }
         applied += 1;

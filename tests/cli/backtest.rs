@@ -366,3 +366,61 @@ fn argo_and_flagger_manifests_are_imported_and_their_unreplayable_parts_named() 
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `on_continue = "pending"` with `on_undecided = "advance"` (the `progressive` preset): a
+/// canary is promoted only on a `promote` verdict. Truth: `truth.json` names the injected
+/// regressions of sample-data and of a generated `mixed` run (bad), and none of an `aa` run
+/// (good). Before, a step of only `continue` verdicts passed, and sample-data's bad canary was
+/// promoted on seed 2 under the progressive shape at its 20% share (`steps-5-10-20`).
+#[test]
+fn a_bad_canary_is_promoted_on_no_seed_and_a_good_one_on_every_seed() {
+    let effects = |dir: &Path| {
+        read_json(&dir.join("truth.json"))["effects"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let sample = root().join("sample-data");
+    let bad = recording("mixed", None);
+    let good = recording("aa", None);
+    assert!(effects(&sample) > 0 && effects(&bad) > 0);
+    assert_eq!(effects(&good), 0);
+    let steps = root()
+        .join("examples/policies/steps-5-10-20.toml")
+        .display()
+        .to_string();
+    for seed in 1..=5 {
+        let s = seed.to_string();
+        // sample-data's 20% share cannot replay the 25% step: that refusal (exit 2) is fine,
+        // a promotion is not.
+        let o = run_env(
+            &[
+                "backtest",
+                &parquet(&sample),
+                "--policy",
+                "progressive",
+                "--seed",
+                &s,
+            ],
+            &[("SOURCE_DATE_EPOCH", "1767225600")],
+        );
+        assert_ne!(code(&o), 0, "seed {seed}: sample-data promoted");
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, r) = backtest(&parquet(&sample), &steps, &["--seed", &s], tmp.path());
+        assert!(c != 0 && r["outcome"] != "promoted", "seed {seed}: {r}");
+        let (c, r) = backtest(&parquet(&bad), "progressive", &["--seed", &s], tmp.path());
+        assert!(c != 0 && r["outcome"] != "promoted", "seed {seed}: {r}");
+        let (c, r) = backtest(&parquet(&good), "progressive", &["--seed", &s], tmp.path());
+        assert_eq!(c, 0, "seed {seed}: {}", r["reason"]);
+        assert_eq!(r["outcome"], "promoted");
+        // Promotion came from a decided analysis: the last measurement is a promote verdict.
+        let last = r["timeline"].as_array().unwrap().last().unwrap();
+        assert!(
+            last["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("verdict promote"),
+            "{last}"
+        );
+    }
+}
