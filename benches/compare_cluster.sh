@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # canalyst analyze locally vs on a Ballista cluster on this machine (`canalyst scheduler` and
-# 1 or 2 `canalyst executor` processes on free localhost ports): wall time (median of REPEATS),
-# bytes the executors wrote to shuffle files (every stage's output, including the final rows
-# the client reads), and a check that every JSON report equals the local one byte for byte.
+# 1 or 2 `canalyst executor` processes on free localhost ports), all in one run:
+# - wall time and client CPU seconds (median of REPEATS), client peak RSS (largest of REPEATS);
+# - per server process: peak RSS (VmHWM) and CPU seconds per analysis (over the REPEATS runs);
+# - bytes shuffled: the sizes of the shuffle files the executors wrote for one analysis
+#   (every stage's output, including the final rows the client fetches; LZ4-framed Arrow IPC),
+#   and the rows the client fetched;
+# - a check that every JSON report equals the local one byte for byte.
 #
 # Usage: benches/compare_cluster.sh DATASET [REPEATS]   (REPEATS default 3)
 # Builds `cargo build --release --features distributed --bin canalyst` unless CANALYST_BIN
@@ -33,47 +37,68 @@ export SOURCE_DATE_EPOCH=1767225600
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on port $1" >&2; exit 2; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Peak resident set of a running process, MiB.
+hwm_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# run_timed NAME ARGS...: runs canalyst ARGS REPEATS times, report to $WORK/NAME.json; prints
-# the median wall time in seconds. Exit codes 0, 1, 3 are verdicts.
+# run_timed NAME ARGS...: runs canalyst ARGS REPEATS times under /usr/bin/time, report to
+# $WORK/NAME.json; sets WALL (median s), CPU (median client CPU s), RSS (largest MiB). Exit
+# codes 0, 1, 3 are verdicts.
 run_timed() {
   local name="$1"; shift
-  local times=()
+  local walls=() cpus=() rsss=()
   for _ in $(seq "$REPEATS"); do
-    local t0 t1 rc=0
-    t0=$(date +%s.%N)
-    "$BIN" "$@" -o "$WORK/$name.json" >/dev/null 2>"$WORK/$name.err" || rc=$?
-    t1=$(date +%s.%N)
+    local rc=0
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" \
+      "$BIN" "$@" -o "$WORK/$name.json" >/dev/null 2>"$WORK/$name.err" || rc=$?
     if [ "$rc" = 2 ]; then cat "$WORK/$name.err" >&2; exit 2; fi
-    times+=("$(echo "$t1 - $t0" | bc)")
+    read -r e u s m < <(tail -1 "$WORK/$name.time")
+    walls+=("$e"); cpus+=("$(echo "$u + $s" | bc)"); rsss+=("$m")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  WALL=$(printf '%s\n' "${walls[@]}" | median)
+  CPU=$(printf '%s\n' "${cpus[@]}" | median)
+  RSS=$(printf '%s\n' "${rsss[@]}" | sort -n | tail -1 | awk '{printf "%.0f", $1 / 1024}')
 }
 
-printf '%-22s %10s %16s %s\n' setup "median_s" "shuffle_bytes" "report"
-local_s=$(run_timed local analyze "$DS")
-printf '%-22s %10.2f %16s %s\n' "local" "$local_s" "-" "reference"
+printf '%-14s %7s %8s %10s | %-24s %-24s | %14s %s\n' setup wall_s client_cpu client_MiB \
+  "scheduler MiB/cpu_s" "executors MiB/cpu_s" shuffle_bytes report
+run_timed local analyze "$DS"
+printf '%-14s %7.2f %8.2f %10s | %-24s %-24s | %14s %s\n' local "$WALL" "$CPU" "$RSS" - - - reference
 
 for n in 1 2; do
   sp=$(free_port)
-  "$BIN" scheduler --bind "127.0.0.1:$sp" 2>"$WORK/scheduler-$n.log" & PIDS+=($!)
+  "$BIN" scheduler --bind "127.0.0.1:$sp" 2>"$WORK/scheduler-$n.log" & sched=$!; PIDS+=("$sched")
   wait_port "$sp"
-  dirs=()
+  dirs=(); execs=()
   for i in $(seq "$n"); do
     ep=$(free_port); d="$WORK/shuffle-$n-$i"; mkdir -p "$d"; dirs+=("$d")
     "$BIN" executor --scheduler "127.0.0.1:$sp" --bind "127.0.0.1:$ep" \
-      --concurrent-tasks $(( (CORES + n - 1) / n )) --work-dir "$d" 2>"$WORK/executor-$n-$i.log" & PIDS+=($!)
+      --concurrent-tasks $(( (CORES + n - 1) / n )) --work-dir "$d" 2>"$WORK/executor-$n-$i.log" &
+    execs+=($!); PIDS+=($!)
     wait_port "$ep"
   done
   sleep 2  # registration
-  # One untimed run for the shuffle volume (files stay until the scheduler's clean-up).
+  # One untimed run for the shuffle volume: its files stay until the scheduler's clean-up
+  # of finished jobs, which comes minutes later.
   "$BIN" --threads "$CORES" analyze "$DS" --cluster "df://127.0.0.1:$sp" -o "$WORK/probe.json" >/dev/null 2>&1 || true
-  bytes=$(du -sb "${dirs[@]}" | awk '{s+=$1} END {print s}')
-  s=$(run_timed "cluster$n" --threads "$CORES" analyze "$DS" --cluster "df://127.0.0.1:$sp")
+  bytes=$(find "${dirs[@]}" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+  files=$(find "${dirs[@]}" -type f | wc -l)
+  before_s=$(cpu_s "$sched"); before_e=(); for p in "${execs[@]}"; do before_e+=("$(cpu_s "$p")"); done
+  run_timed "cluster$n" --threads "$CORES" analyze "$DS" --cluster "df://127.0.0.1:$sp"
+  s_info="$(hwm_mib "$sched")/$(echo "($(cpu_s "$sched") - $before_s) / $REPEATS" | bc -l | xargs printf '%.2f')"
+  e_info=""
+  for k in "${!execs[@]}"; do
+    p=${execs[$k]}
+    e_info+="$(hwm_mib "$p")/$(echo "($(cpu_s "$p") - ${before_e[$k]}) / $REPEATS" | bc -l | xargs printf '%.2f') "
+  done
   same=$(cmp -s "$WORK/local.json" "$WORK/cluster$n.json" && echo "identical" || echo "DIFFERS")
-  printf '%-22s %10.2f %16s %s\n' "cluster, $n executor(s)" "$s" "$bytes" "$same"
+  printf '%-14s %7.2f %8.2f %10s | %-24s %-24s | %14s %s\n' "cluster, $n ex" "$WALL" "$CPU" "$RSS" \
+    "$s_info" "$e_info" "$bytes" "$same ($files shuffle files)"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   PIDS=()
 done
-echo "($REPEATS runs each; $CORES cores; $(du -sh "$DS/spans.parquet" | cut -f1) spans.parquet)"
+echo "($REPEATS runs each; $CORES cores; client --threads $CORES; executors $CORES task slots in all;"
+echo " $(du -sh "$DS/spans.parquet" | cut -f1) spans.parquet; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -26,6 +26,10 @@ pub struct RunArgs {
     /// here; `calendar day` is the last whole UTC day before it.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Where the jobs' queries run (`--cluster`: the job's state directory, which holds the
+    /// DATASET parts the jobs read, must be on a path every executor sees).
+    #[command(flatten)]
+    pub placement: super::placement::ClusterArg,
 }
 
 /// Runs `canalyst run`.
@@ -42,7 +46,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             i64::try_from(now.as_nanos()).context("the system clock is past 2262")?
         }
     };
-    let outcomes = run_jobs(&cfg, &args.jobs, at, |o| {
+    let placement = args.placement.placement()?;
+    let outcomes = run_jobs(&cfg, &args.jobs, at, &placement, |o| {
         match serde_json::to_string(o) {
             Ok(line) => println!("{line}"),
             Err(e) => eprintln!(

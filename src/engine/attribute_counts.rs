@@ -70,12 +70,16 @@ pub async fn attribute_counts(
         ])
         .map_err(err)?;
     // Streamed: only one batch of requests with their attribute maps is held at a time.
-    let mut stream = df.execute_stream().await.map_err(err)?;
+    let (plan, mut stream) = engine.execute_stream(q.name, df).await?;
     let mut out = AttributeCounts::default();
     let mut keys: [HashMap<String, KeyAcc>; 2] = Default::default();
-    while let Some(b) = stream.next().await {
-        count_batch(q.name, &b.map_err(err)?, &mut out, &mut keys)?;
-    }
+    let count = async {
+        while let Some(b) = stream.next().await {
+            count_batch(q.name, &b.map_err(err)?, &mut out, &mut keys)?;
+        }
+        Ok(())
+    };
+    engine.bounded(q.name, &plan, count).await?;
     let [span, resource] = keys;
     let mut list: Vec<KeyCounts> = span
         .into_iter()

@@ -23,8 +23,10 @@
 use super::udaf;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::CancelJobParams;
 use ballista_core::serde::BallistaCodec;
 use ballista_core::utils::default_session_builder;
 use ballista_core::{ConfigProducer, RuntimeProducer};
@@ -35,7 +37,9 @@ use ballista_scheduler::scheduler_process::start_server;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{FunctionRegistry, SessionState, SessionStateBuilder};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::protobuf::LogicalPlanNode;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +51,14 @@ pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
 /// How long a client waits for the scheduler to accept a connection before calling the
 /// cluster unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client waits for one query's job by default (`--cluster-timeout`). Ballista
+/// has no time limit of its own: a job whose stage cannot be scheduled (no executor
+/// registered, or a scheduler bug such as the two in docs/distributed.md) stays queued or
+/// running and the client polls it forever. Half an hour is far beyond what a query of the
+/// analysis takes on a healthy cluster (seconds per 10M spans, docs/benchmarks.md) and short
+/// enough for a scheduled job to fail before its next run.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Errors of starting or reaching a cluster, naming the address concerned.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +95,18 @@ pub enum ClusterError {
         /// Ballista's error.
         reason: String,
     },
+    /// A query's job did not finish within the client's time limit (`--cluster-timeout`).
+    #[error("query {query} on cluster {url} did not finish within {} s (--cluster-timeout); {}", .after.as_secs(), cancel_note(.job))]
+    Timeout {
+        /// The query's name (a shipped query's file name, or "user SQL").
+        query: String,
+        /// The cluster address.
+        url: String,
+        /// The limit that passed.
+        after: Duration,
+        /// The Ballista job id, when the job was submitted and its cancellation accepted.
+        job: Option<String>,
+    },
     /// The executor failed to start or stopped with an error.
     #[error("executor on {bind} (scheduler {scheduler}): {reason}")]
     Executor {
@@ -93,6 +117,14 @@ pub enum ClusterError {
         /// Ballista's error.
         reason: String,
     },
+}
+
+/// What [`ClusterError::Timeout`] says about the job left on the cluster.
+fn cancel_note(job: &Option<String>) -> String {
+    match job {
+        Some(j) => format!("job {j} was cancelled on the scheduler"),
+        None => "its job was not cancelled (the scheduler did not accept it, or the job was not submitted yet)".into(),
+    }
 }
 
 /// A scheduler address, `df://HOST:PORT` (the port defaults to [`DEFAULT_SCHEDULER_PORT`]).
@@ -245,7 +277,13 @@ pub async fn session(
     // (the `requests` view): the scheduler logs "task metrics array size 5 does not equal
     // with the stage metrics array size 6" and the job never finishes. The static planner
     // runs the same plans.
-    let mut config = config.with_ballista_adaptive_query_planner(false);
+    let mut config = config
+        .with_ballista_adaptive_query_planner(false)
+        // Pull tracking: the client learns the job id as soon as the job is submitted, so a
+        // query that runs out of time can be cancelled ([`cancel`]). With push tracking the
+        // id arrives with the first status change, which a job that never gets an executor
+        // does not have. The cost is one status request per 50 ms per query.
+        .set_bool(ballista_core::config::BALLISTA_CLIENT_PULL, true);
     without_dynamic_filters(&mut config);
     let state = SessionStateBuilder::new()
         .with_default_features()
@@ -276,6 +314,31 @@ pub fn hint(error: &DataFusionError) -> Option<&'static str> {
         "a scheduler or executor of this cluster lacks canalyst's functions: start both with \
          `canalyst scheduler` / `canalyst executor` of the same canalyst version",
     )
+}
+
+/// Cancels the Ballista job that `plan` (a client plan: a `DistributedQueryExec` at the root)
+/// submitted, when it was submitted; returns its id when the scheduler accepted the
+/// cancellation. Dropping the client's stream does not cancel a job in Ballista 55, so a
+/// client that gives up on a query says so to the scheduler, which stops the job's tasks on
+/// the executors.
+pub async fn cancel(url: &ClusterUrl, plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
+    let job = plan
+        .downcast_ref::<DistributedQueryExec<LogicalPlanNode>>()?
+        .job_id()?;
+    let mut client = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        SchedulerGrpcClient::connect(url.endpoint()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let reply = client
+        .cancel_job(CancelJobParams {
+            job_id: job.as_str().to_string(),
+        })
+        .await
+        .ok()?;
+    reply.into_inner().cancelled.then(|| job.into_inner())
 }
 
 /// Runs a scheduler with canalyst's functions on `bind` until the process is stopped.
@@ -355,19 +418,37 @@ pub async fn start_in_process(
     tasks: usize,
     canalyst_functions: bool,
 ) -> Result<ClusterUrl, ClusterError> {
-    let err = |reason: String| ClusterError::Scheduler {
-        bind: "localhost:0".into(),
-        reason,
-    };
+    let url = start_scheduler_in_process().await?;
+    add_executors_in_process(&url, executors, tasks, canalyst_functions).await?;
+    Ok(url)
+}
+
+/// Starts a scheduler with canalyst's functions and no executor inside this process, on a
+/// free localhost port (jobs submitted to it wait until [`add_executors_in_process`]).
+pub async fn start_scheduler_in_process() -> Result<ClusterUrl, ClusterError> {
     let config_producer: ConfigProducer = Arc::new(ballista_core::utils::default_config_producer);
     let addr = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
         Arc::new(scheduler_session),
-        config_producer.clone(),
+        config_producer,
         BallistaCodec::default(),
     )
     .await
-    .map_err(|e| err(e.to_string()))?;
-    let url = ClusterUrl::new("localhost", addr.port());
+    .map_err(|e| ClusterError::Scheduler {
+        bind: "localhost:0".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(ClusterUrl::new("localhost", addr.port()))
+}
+
+/// Registers `executors` executors inside this process with the scheduler at `url`, as
+/// [`start_in_process`] does.
+pub async fn add_executors_in_process(
+    url: &ClusterUrl,
+    executors: usize,
+    tasks: usize,
+    canalyst_functions: bool,
+) -> Result<(), ClusterError> {
+    let config_producer: ConfigProducer = Arc::new(ballista_core::utils::default_config_producer);
     for _ in 0..executors {
         let exec_err = |reason: String| ClusterError::Executor {
             bind: "localhost:0".into(),
@@ -395,7 +476,7 @@ pub async fn start_in_process(
         .await
         .map_err(|e| exec_err(e.to_string()))?;
     }
-    Ok(url)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -451,5 +532,57 @@ mod tests {
         let text = e.to_string();
         assert!(matches!(e, ClusterError::Unreachable { .. }), "{text}");
         assert!(text.contains(&format!("df://127.0.0.1:{port}")), "{text}");
+    }
+
+    /// A query whose job gets no executor (a scheduler without any) fails after the time
+    /// limit, naming the query and the cluster, and its job is cancelled on the scheduler; the
+    /// same engine's next query, with executors registered by then, runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_query_without_executors_times_out_and_is_cancelled() {
+        use crate::engine::{Engine, EngineConfig, EngineError};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.parquet");
+        crate::engine::testdata::write_small_row_groups(
+            &crate::engine::testdata::deployment(),
+            &path,
+        );
+        let url = start_scheduler_in_process().await.unwrap();
+        let config = EngineConfig {
+            target_partitions: 2,
+        };
+        let mut engine = Engine::from_parquet_on_cluster(std::slice::from_ref(&path), config, &url)
+            .await
+            .unwrap();
+        engine.set_query_timeout(Duration::from_secs(2));
+        let sql = "SELECT count(*) AS n FROM spans";
+        let started = std::time::Instant::now();
+        let e = engine.query("count", sql, vec![]).await.unwrap_err();
+        let text = e.to_string();
+        let EngineError::Cluster(ClusterError::Timeout { job, after, .. }) = e else {
+            panic!("not a timeout: {text}");
+        };
+        assert_eq!(after, Duration::from_secs(2));
+        assert!(job.is_some(), "job not cancelled: {text}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{text}");
+        assert!(
+            text.contains("query count on cluster")
+                && text.contains(&url.to_string())
+                && text.contains("within 2 s")
+                && text.contains("cancelled"),
+            "{text}"
+        );
+        add_executors_in_process(&url, 1, 2, true).await.unwrap();
+        let (_, batches) = engine.query("count", sql, vec![]).await.unwrap();
+        let n = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .value(0);
+        let rows: usize = crate::engine::testdata::deployment()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert_eq!(n as usize, rows);
     }
 }

@@ -15,6 +15,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SQLOptions;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,6 +85,9 @@ pub struct Engine {
     source: SpanSource,
     /// The cluster address (`df://HOST:PORT`) when the session's plans run on a cluster.
     cluster: Option<String>,
+    /// The cluster and the client's time limit per query, when plans run on a cluster.
+    #[cfg(feature = "distributed")]
+    remote: Option<(super::cluster::ClusterUrl, std::time::Duration)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -139,6 +143,8 @@ impl Engine {
             config,
             source,
             cluster: None,
+            #[cfg(feature = "distributed")]
+            remote: None,
         })
     }
 
@@ -230,7 +236,19 @@ impl Engine {
         register_metric_tables(&ctx, paths)?;
         let mut engine = Self::finish(ctx, config, SpanSource::Files(files)).await?;
         engine.cluster = Some(cluster.to_string());
+        engine.remote = Some((cluster.clone(), super::cluster::DEFAULT_QUERY_TIMEOUT));
         Ok(engine)
+    }
+
+    /// Sets how long each query may run on the cluster before it is cancelled there and fails
+    /// with [`ClusterError::Timeout`](super::cluster::ClusterError::Timeout) (default
+    /// [`DEFAULT_QUERY_TIMEOUT`](super::cluster::DEFAULT_QUERY_TIMEOUT)). No effect on a
+    /// local engine, whose queries cannot hang on another machine.
+    #[cfg(feature = "distributed")]
+    pub fn set_query_timeout(&mut self, limit: std::time::Duration) {
+        if let Some((_, t)) = &mut self.remote {
+            *t = limit;
+        }
     }
 
     /// The DataFusion session (tables `spans`, `requests`; functions `quantile_exact`,
@@ -342,11 +360,63 @@ impl Engine {
     ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
         let df = self.dataframe(name, sql, params).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df
-            .collect()
+        // `DataFrame::collect` in two steps, so that a cluster job can be cancelled by its plan.
+        let task = Arc::new(df.task_ctx());
+        let plan = df
+            .create_physical_plan()
             .await
             .map_err(|error| self.query_error(name, error))?;
+        let run = async {
+            datafusion::physical_plan::collect(Arc::clone(&plan), task)
+                .await
+                .map_err(|error| self.query_error(name, error))
+        };
+        let batches = self.bounded(name, &plan, run).await?;
         Ok((schema, batches))
+    }
+
+    /// Executes `df` as a stream, with the plan it runs (for [`Engine::bounded`]).
+    pub async fn execute_stream(
+        &self,
+        name: &str,
+        df: DataFrame,
+    ) -> Result<(Arc<dyn ExecutionPlan>, SendableRecordBatchStream), EngineError> {
+        let task = Arc::new(df.task_ctx());
+        let plan = df
+            .create_physical_plan()
+            .await
+            .map_err(|error| self.query_error(name, error))?;
+        let stream = datafusion::physical_plan::execute_stream(Arc::clone(&plan), task)
+            .map_err(|error| self.query_error(name, error))?;
+        Ok((plan, stream))
+    }
+
+    /// Awaits `run`, the execution of `plan` by query `name`. On a cluster it waits at most
+    /// the query time limit ([`Engine::set_query_timeout`]); then it cancels the plan's job on
+    /// the scheduler and fails with
+    /// [`ClusterError::Timeout`](super::cluster::ClusterError::Timeout). Locally it just
+    /// awaits.
+    pub async fn bounded<T>(
+        &self,
+        name: &str,
+        plan: &Arc<dyn ExecutionPlan>,
+        run: impl std::future::Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        #[cfg(feature = "distributed")]
+        if let Some((url, limit)) = &self.remote {
+            return match tokio::time::timeout(*limit, run).await {
+                Ok(result) => result,
+                Err(_) => Err(super::cluster::ClusterError::Timeout {
+                    query: name.to_string(),
+                    url: url.to_string(),
+                    after: *limit,
+                    job: super::cluster::cancel(url, plan).await,
+                }
+                .into()),
+            };
+        }
+        let _ = (name, plan);
+        run.await
     }
 }
 

@@ -45,9 +45,15 @@ pub enum Placement {
     /// In this process.
     #[default]
     Local,
-    /// On the Ballista cluster of this scheduler (feature `distributed`).
+    /// On the Ballista cluster of this scheduler (feature `distributed`), each query
+    /// cancelled and failed after `timeout` ([`Engine::set_query_timeout`]).
     #[cfg(feature = "distributed")]
-    Cluster(super::cluster::ClusterUrl),
+    Cluster {
+        /// The scheduler.
+        url: super::cluster::ClusterUrl,
+        /// The client's time limit per query.
+        timeout: std::time::Duration,
+    },
 }
 
 /// An engine over the inputs and the merged data-quality log.
@@ -87,7 +93,7 @@ pub async fn open_inputs_on(
         return Err(InputsError::Empty);
     }
     #[cfg(feature = "distributed")]
-    if let Placement::Cluster(url) = placement {
+    if let Placement::Cluster { url, timeout } = placement {
         if let Some(path) = inputs.iter().find(|p| !is_dataset(p)) {
             return Err(InputsError::NotOnCluster { path: path.clone() });
         }
@@ -95,7 +101,8 @@ pub async fn open_inputs_on(
         for p in inputs {
             quality.merge(open_dataset(p)?.quality);
         }
-        let engine = Engine::from_parquet_on_cluster(inputs, config, url).await?;
+        let mut engine = Engine::from_parquet_on_cluster(inputs, config, url).await?;
+        engine.set_query_timeout(*timeout);
         return Ok(OpenedInputs { engine, quality });
     }
     #[cfg(not(feature = "distributed"))]

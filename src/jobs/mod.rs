@@ -21,7 +21,7 @@ use crate::forensics::{forensics, ForensicsOptions, DEFAULT_ORIGIN_KEYS};
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
-use crate::pipeline::{Columns, PipelineError, Selection, Sources};
+use crate::pipeline::{Columns, PipelineError, Placement, Selection, Sources};
 use crate::report::files::slug;
 use crate::report::{write_report_with_forensics, ReportError};
 use config::Job;
@@ -135,12 +135,14 @@ pub struct JobOutcome {
     pub error: Option<String>,
 }
 
-/// Runs `names` (all jobs when empty) of `cfg` with reference time `at_unix_nano`, calling
-/// `emit` with each outcome as soon as it is known. Unknown names fail before anything runs.
+/// Runs `names` (all jobs when empty) of `cfg` with reference time `at_unix_nano`, the
+/// queries where `placement` says, calling `emit` with each outcome as soon as it is known.
+/// Unknown names fail before anything runs.
 pub fn run_jobs(
     cfg: &config::JobsConfig,
     names: &[String],
     at_unix_nano: i64,
+    placement: &Placement,
     mut emit: impl FnMut(&JobOutcome),
 ) -> Result<Vec<JobOutcome>, JobsError> {
     if let Some(n) = names
@@ -188,8 +190,10 @@ pub fn run_jobs(
             let result = match (&lock, &inputs) {
                 (Err(e @ JobsError::Locked { .. }), _) => Err(("locked", e.to_string())),
                 (_, Err(e)) => Err(("error", e.clone())),
-                (_, Ok(inputs)) => report_one(job, service, window, inputs, &mut o.counts)
-                    .map_err(|e| ("error", e.to_string())),
+                (_, Ok(inputs)) => {
+                    report_one(job, service, window, inputs, placement, &mut o.counts)
+                        .map_err(|e| ("error", e.to_string()))
+                }
             };
             match result {
                 Ok(entry) => {
@@ -413,6 +417,7 @@ fn report_one(
     service: Option<&str>,
     window: Window,
     inputs: &[PathBuf],
+    placement: &Placement,
     counts: &mut RunCounts,
 ) -> Result<history::HistoryEntry, JobsError> {
     let cfg = match &job.config {
@@ -444,7 +449,7 @@ fn report_one(
         span_attribute_keys: Some(std::sync::Arc::from(origin_keys.as_slice())),
         ..IngestOptions::default()
     };
-    let sources = Sources::open(inputs, &ingest, Columns::Forensics)?;
+    let sources = Sources::open_on(inputs, &ingest, Columns::Forensics, placement)?;
     counts.records_read = sources.quality().records_read;
     counts.records_rejected = sources.quality().records_rejected;
     let run = sources.prepare(selection)?;

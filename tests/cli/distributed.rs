@@ -5,7 +5,9 @@
 //! working cluster; bad cases exit 2 naming the address or path.
 
 use super::fixtures::{code, root, run, run_env, sample_dataset, scratch, stderr, EPOCH};
-use canalyst::engine::cluster::{start_in_process, ClusterUrl};
+use canalyst::engine::cluster::{
+    add_executors_in_process, start_in_process, start_scheduler_in_process, ClusterUrl,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::OnceLock;
@@ -555,4 +557,211 @@ fn wait_listening(addr: &str) {
         assert!(Instant::now() < deadline, "nothing listens on {addr}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A new scheduler with no executor, in this process (on its own runtime, returned to keep
+/// it running): a job submitted to it never finishes, which is how a hung cluster looks from
+/// a client, until executors are added ([`add_executors_in_process`]).
+fn idle_scheduler() -> (tokio::runtime::Runtime, ClusterUrl) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = runtime
+        .block_on(start_scheduler_in_process())
+        .expect("start an in-process scheduler");
+    (runtime, url)
+}
+
+/// A job that cannot finish fails after `--cluster-timeout` with exit 2, naming the query
+/// and the cluster, and is cancelled on the scheduler; a bad duration is refused up front.
+#[test]
+fn a_hung_job_times_out_with_a_clear_error() {
+    let (_runtime, url) = idle_scheduler();
+    let url = url.to_string();
+    let started = Instant::now();
+    let o = run(&[
+        "analyze",
+        sample_dataset(),
+        "--cluster",
+        &url,
+        "--cluster-timeout",
+        "2s",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("window.sql")
+            && e.contains(&url)
+            && e.contains("did not finish within 2 s")
+            && e.contains("was cancelled on the scheduler"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60), "{e}");
+    for bad in ["0s", "soon", "5d"] {
+        let o = run(&[
+            "analyze",
+            sample_dataset(),
+            "--cluster",
+            &url,
+            "--cluster-timeout",
+            bad,
+        ]);
+        assert_eq!(code(&o), 2, "{bad}");
+        assert!(stderr(&o).contains("--cluster-timeout"), "{}", stderr(&o));
+    }
+}
+
+/// A DATASET's spans file that the scheduler planned with but that is gone when the
+/// executors come to read it (removed by retention, or not mounted on the executors'
+/// machines): exit 2 naming the file and the cluster. The job is held back by a scheduler
+/// without executors until the file is removed; then executors register and fail to read it.
+#[test]
+fn a_file_gone_before_the_executors_read_it_exits_2_naming_it() {
+    let (runtime, url) = idle_scheduler();
+    let url = &url;
+    let ds = scratch().join("cluster-vanishing");
+    let _ = std::fs::remove_dir_all(&ds);
+    copy_dir(Path::new(sample_dataset()), &ds);
+    let spans = ds.join("spans.parquet");
+    let mut child = super::fixtures::bin()
+        .current_dir(root())
+        .args([
+            "analyze",
+            ds.to_str().unwrap(),
+            "--cluster",
+            &url.to_string(),
+        ])
+        .env("CANALYST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(&mut err)
+            .lines()
+            .map_while(Result::ok)
+        {
+            // Running: the scheduler has planned the job (listed the file, read its footer).
+            if line.contains("is running") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the job never started running on the scheduler");
+    std::fs::remove_file(&spans).unwrap();
+    runtime
+        .block_on(add_executors_in_process(url, 2, 2, true))
+        .unwrap();
+    let status = child.wait().unwrap();
+    let e = reader.join().unwrap();
+    assert_eq!(status.code(), Some(2), "{e}");
+    let last = e.lines().rev().find(|l| l.contains("error")).unwrap_or("");
+    assert!(
+        last.contains(&*spans.to_string_lossy()) && last.contains(&url.to_string()),
+        "{last}\n{e}"
+    );
+}
+
+/// `canalyst run --cluster`: the job's DATASET parts (ingested incrementally on the client,
+/// into the state directory) are read by the executors; the reports equal the local run's
+/// byte for byte. A job whose inputs include a metric file (read whole each run, not into
+/// a DATASET part) is refused on a cluster with the path and exit 2.
+#[test]
+fn run_on_the_cluster_equals_local() {
+    let url = cluster();
+    let dir = scratch().join("cluster-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("otel")).unwrap();
+    for e in std::fs::read_dir(root().join("sample-data/otlp")).unwrap() {
+        let p = e.unwrap().path();
+        std::os::unix::fs::symlink(&p, dir.join("otel").join(p.file_name().unwrap())).unwrap();
+    }
+    let config = dir.join("canalyst.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[job]]
+name = "hourly"
+inputs = ["otel/traces*"]
+window = "last 1h"
+services = ["checkout", "payment"]
+output = "reports/{job}/{service}"
+
+[[job]]
+name = "with-metrics"
+inputs = ["otel/traces*", "otel/metrics*"]
+window = "last 1h"
+output = "reports/{job}"
+"#,
+    )
+    .unwrap();
+    // (global flags, run flags, job)
+    let run_jobs = |global: &[&str], flags: &[&str], job: &str| {
+        super::fixtures::bin()
+            .current_dir(root())
+            .args(global)
+            .args(["run", job, "--config", config.to_str().unwrap()])
+            .args(["--at", "2026-01-01T01:00:00Z"])
+            .args(flags)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .output()
+            .unwrap()
+    };
+    let reports = || {
+        let base = dir.join("reports/hourly");
+        let mut out = Vec::new();
+        for service in ["checkout", "payment"] {
+            for f in ["report.json", "report.md"] {
+                let bytes = read(&base.join(service).join(f));
+                assert!(!bytes.is_empty(), "{service}/{f} is empty");
+                out.push(bytes);
+            }
+        }
+        out
+    };
+    let outcomes = |o: &std::process::Output| -> Vec<(String, String, String)> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let s = |k: &str| v[k].to_string();
+                (s("status"), s("verdict"), v["counts"].to_string())
+            })
+            .collect()
+    };
+    let local = run_jobs(&[], &[], "hourly");
+    assert_ne!(code(&local), 2, "{}", stderr(&local));
+    let local_reports = reports();
+    // A fresh state directory: the cluster run ingests its own DATASET part.
+    std::fs::remove_dir_all(dir.join("reports")).unwrap();
+    std::fs::remove_dir_all(dir.join(".canalyst")).unwrap();
+    let remote = run_jobs(&["--threads", "4"], &["--cluster", &url], "hourly");
+    assert_ne!(code(&remote), 2, "{}", stderr(&remote));
+    assert_eq!(code(&local), code(&remote));
+    let lines = outcomes(&local);
+    assert_eq!(lines.len(), 2, "{}", stderr(&local));
+    assert!(lines.iter().all(|l| l.0 == "\"ok\""), "{lines:?}");
+    assert_eq!(lines, outcomes(&remote));
+    for (i, (l, r)) in local_reports.into_iter().zip(reports()).enumerate() {
+        assert_same(&format!("run report file {i}"), (0, l), (0, r));
+    }
+    let o = run_jobs(&[], &["--cluster", &url], "with-metrics");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let line = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        line.contains("\"status\":\"error\"")
+            && line.contains("metrics")
+            && line.contains("DATASET"),
+        "{line}"
+    );
 }
