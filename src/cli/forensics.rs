@@ -167,7 +167,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         None => trace_partitions(run.span_count()?, args.memory_budget << 20),
     };
     let mut trees = TraceTrees::default();
-    run.downstream_partitions(origin_keys, partitions, |part| trees.add(&part))?;
+    run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,

@@ -189,10 +189,16 @@ pub struct TraceTrees {
 
 impl TraceTrees {
     /// Adds one partition (every span of each of its traces).
-    pub fn add(&mut self, part: &DownstreamInput) {
-        let order = part.trace_order();
-        self.downstream.add(part, &order);
-        self.structure.add(part, &order);
+    pub fn add(&mut self, mut part: DownstreamInput) {
+        part.sort_spans();
+        let order: Vec<usize> = (0..part.spans.len()).collect();
+        self.add_ordered(&part, &order);
+    }
+
+    /// Adds one partition read in place, `order` being its [`DownstreamInput::trace_order`].
+    fn add_ordered(&mut self, part: &DownstreamInput, order: &[usize]) {
+        self.downstream.add(part, order);
+        self.structure.add(part, order);
         if part.names.len() > self.names.len() {
             self.names.clone_from(&part.names);
         }
@@ -203,7 +209,8 @@ impl TraceTrees {
 /// downstream attribution and the structure diff.
 pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsReport {
     let mut trees = TraceTrees::default();
-    trees.add(&input.downstream);
+    // By reference: `report` keeps the whole input, a sorted copy would double it.
+    trees.add_ordered(&input.downstream, &input.downstream.trace_order());
     forensics_with(input, trees, opts)
 }
 
