@@ -241,16 +241,7 @@ impl DownstreamAcc {
         let spans = &input.spans;
         let summary = &mut self.summary;
         let mut by_id: HashMap<[u8; 8], usize> = HashMap::new();
-        let mut start = 0;
-        while start < order.len() {
-            let id = spans[order[start]].trace_id;
-            let end = start
-                + order[start..]
-                    .iter()
-                    .take_while(|&&i| spans[i].trace_id == id)
-                    .count();
-            let trace = &order[start..end];
-            start = end;
+        for trace in order.chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id) {
             if !trace
                 .iter()
                 .any(|&i| spans[i].in_window && !input.is_tracked(spans[i].service))

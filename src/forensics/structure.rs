@@ -238,16 +238,7 @@ impl StructureAcc {
     pub fn add(&mut self, input: &DownstreamInput, order: &[usize]) {
         let spans = &input.spans;
         let walk = &mut self.walk;
-        let mut start = 0;
-        while start < order.len() {
-            let id = spans[order[start]].trace_id;
-            let end = start
-                + order[start..]
-                    .iter()
-                    .take_while(|&&i| spans[i].trace_id == id)
-                    .count();
-            let trace = &order[start..end];
-            start = end;
+        for trace in order.chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id) {
             walk.load(spans, trace);
             for (pos, &i) in trace.iter().enumerate() {
                 let s = &spans[i];
