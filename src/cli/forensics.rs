@@ -3,8 +3,8 @@
 //! without a track of their own compared by the track their calls came from.
 
 use super::selection::AnalysisArgs;
-use crate::engine::forensics::MAX_ORIGIN_KEYS;
-use crate::forensics::{forensics, ForensicsOptions};
+use crate::engine::forensics::{trace_partitions, MAX_ORIGIN_KEYS};
+use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees};
 use crate::model::traces::{BaselineSet, RequestSelect};
 use crate::pipeline::Columns;
 use crate::report::forensics::{markdown, text};
@@ -93,6 +93,14 @@ pub struct ForensicsArgs {
     /// Level for classifying signatures (on Benjamini–Hochberg adjusted p-values).
     #[arg(long, value_name = "ALPHA", default_value_t = 0.05)]
     pub alpha: f64,
+    /// Memory for assembling span trees, MiB: traces are assembled in partitions by a hash of
+    /// the trace id, as many as `spans × 160 bytes / budget` (rounded up), one pass over the
+    /// input each. The output is the same for any partition count.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MEMORY_BUDGET_MIB)]
+    pub memory_budget: u64,
+    /// Partitions of traces, overriding `--memory-budget`'s rule (1: every trace at once).
+    #[arg(long, value_name = "N")]
+    pub trace_partitions: Option<u32>,
     /// Write forensics.json and forensics.md into this directory (created if missing).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
@@ -103,6 +111,9 @@ pub struct ForensicsArgs {
 
 /// The default `--origin-key`s.
 pub use crate::forensics::DEFAULT_ORIGIN_KEYS;
+
+/// Default `--memory-budget`, MiB: about 6.7 million spans assembled at once.
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 1024;
 
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
@@ -136,7 +147,19 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         BaselineArg::Rest => BaselineSet::Rest,
         BaselineArg::Stable => BaselineSet::Stable,
     };
-    let input = run.forensics_input(origin_keys, Some((&select, baseline_set)))?;
+    if args.memory_budget == 0 {
+        bail!("--memory-budget must be at least 1 MiB");
+    }
+    if args.trace_partitions == Some(0) {
+        bail!("--trace-partitions must be at least 1");
+    }
+    let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
+    let partitions = match args.trace_partitions {
+        Some(k) => k,
+        None => trace_partitions(run.span_count()?, args.memory_budget << 20),
+    };
+    let mut trees = TraceTrees::default();
+    run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,
@@ -147,7 +170,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     };
     let report = {
         let _timing = crate::timings::phase("forensics");
-        forensics(&input, &opts)
+        forensics_with(&input, trees, &opts)
     };
     let json = serde_json::to_string_pretty(&report)? + "\n";
     let md = markdown(&report);

@@ -17,6 +17,7 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use datafusion::common::ScalarValue;
+use futures::StreamExt;
 use std::collections::HashMap;
 
 /// Most span attribute keys an originating track is looked up in
@@ -67,21 +68,10 @@ pub async fn forensics_input(
     }
     drop(timing);
     let mut downstream = DownstreamInput::default();
-    if let Some(last) = origin_keys.last() {
-        let _timing = crate::timings::phase("forensics: downstream spans");
-        let q = queries::FORENSICS_DOWNSTREAM_SPANS;
-        let mut values = values.clone();
-        values.extend(
-            (0..MAX_ORIGIN_KEYS)
-                .map(|i| ScalarValue::Utf8(Some(origin_keys.get(i).unwrap_or(last).clone()))),
-        );
-        let (_, batches) = engine.query(q.name, q.sql, values).await?;
-        let mut names = Names::default();
-        for b in &batches {
-            tree_rows(&q, b, params, &mut names, &mut downstream.spans)?;
-        }
-        downstream.names = names.list;
-    }
+    downstream_partitions(engine, params, origin_keys, 1, |part| {
+        downstream = part;
+    })
+    .await?;
     let attributes = match attributes {
         Some((select, baseline)) => {
             let _timing = crate::timings::phase("forensics: attribute counts");
@@ -100,6 +90,98 @@ pub async fn forensics_input(
         downstream,
         attributes,
     })
+}
+
+/// Bytes one span costs while its partition is assembled: the [`TreeSpan`] row (88 bytes),
+/// its place in the trace order and the per-trace span-id index (8 + ~24 bytes), and the
+/// Arrow batches in flight, rounded up. [`trace_partitions`] divides the budget by it.
+pub const TREE_BYTES_PER_SPAN: u64 = 160;
+
+/// Partitions of traces for `spans` spans under a memory budget of `budget_bytes` for the
+/// assembled span trees: `ceil(spans × TREE_BYTES_PER_SPAN / budget_bytes)`, at least 1.
+pub fn trace_partitions(spans: u64, budget_bytes: u64) -> u32 {
+    let need = spans.saturating_mul(TREE_BYTES_PER_SPAN);
+    need.div_ceil(budget_bytes.max(1))
+        .clamp(1, u64::from(u32::MAX)) as u32
+}
+
+/// The partition (of `partitions`) a trace id belongs to: the 64-bit FNV-1a hash of its 16
+/// bytes modulo `partitions`. A hash rather than the id's own bytes, so ids that are not
+/// random (sequential test ids, ids with a fixed prefix) still spread evenly.
+pub fn trace_partition(trace_id: &[u8; 16], partitions: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in trace_id {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(partitions.max(1))) as u32
+}
+
+/// Reads every span for downstream attribution and the structure diff in `partitions`
+/// passes, handing `on_part` one [`DownstreamInput`] per partition of whole traces (those
+/// whose [`trace_partition`] is the pass number), in partition order. Each pass streams the
+/// `forensics_downstream_spans.sql` result batch by batch and keeps only its partition's
+/// rows, so memory holds one partition's spans, not the input; the first pass also finds the
+/// services with a track of their own ([`DownstreamInput::tracked`]) over every row. The
+/// names are interned once for the whole run. With no `origin_keys` (at most
+/// [`MAX_ORIGIN_KEYS`], each bound as a parameter) nothing is read.
+pub async fn downstream_partitions(
+    engine: &Engine,
+    params: &Params,
+    origin_keys: &[String],
+    partitions: u32,
+    mut on_part: impl FnMut(DownstreamInput),
+) -> Result<(), EngineError> {
+    let Some(last) = origin_keys.last() else {
+        return Ok(());
+    };
+    let q = queries::FORENSICS_DOWNSTREAM_SPANS;
+    let mut values = params.values();
+    values.extend(
+        (0..MAX_ORIGIN_KEYS)
+            .map(|i| ScalarValue::Utf8(Some(origin_keys.get(i).unwrap_or(last).clone()))),
+    );
+    let err = |error| EngineError::Query {
+        query: q.name.to_string(),
+        error,
+    };
+    let k = partitions.max(1);
+    let mut names = Names::default();
+    let mut tracked: Vec<bool> = Vec::new();
+    for p in 0..k {
+        let _timing = crate::timings::phase("forensics: downstream spans (one partition)");
+        let df = engine.dataframe(q.name, q.sql, values.clone()).await?;
+        let mut stream = df.execute_stream().await.map_err(err)?;
+        let mut spans = Vec::new();
+        let mut part = Part {
+            index: p,
+            of: k,
+            tracked: (p == 0).then_some(&mut tracked),
+        };
+        while let Some(b) = stream.next().await {
+            tree_rows(
+                &q,
+                &b.map_err(err)?,
+                params,
+                &mut names,
+                &mut spans,
+                &mut part,
+            )?;
+        }
+        on_part(DownstreamInput {
+            names: names.list.clone(),
+            spans,
+            tracked: tracked.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Which rows a pass keeps, and (first pass) where it marks services with their own track.
+struct Part<'a> {
+    index: u32,
+    of: u32,
+    tracked: Option<&'a mut Vec<bool>>,
 }
 
 /// Interned names: each distinct string once, with its index.
@@ -140,6 +222,7 @@ fn tree_rows(
     params: &Params,
     names: &mut Names,
     out: &mut Vec<TreeSpan>,
+    part: &mut Part,
 ) -> Result<(), EngineError> {
     let (trace, span, parent) = (
         ids(q, b, "trace_id")?,
@@ -162,11 +245,27 @@ fn tree_rows(
     let dur = dur.as_primitive::<Int64Type>();
     let weight = cast_to(q, b, "sample_weight", &DataType::Float64)?;
     let weight = weight.as_primitive::<Float64Type>();
-    out.reserve(b.num_rows());
     for i in 0..b.num_rows() {
         let (Some(trace_id), Some(span_id)) = (id(&trace, i), id(&span, i)) else {
             continue;
         };
+        let own_side = side(q, &sides, i)?;
+        let origin = (!origin.is_null(i))
+            .then(|| origin_side(origin.value(i), &params.baseline, &params.canary))
+            .flatten();
+        if let Some(tracked) = part.tracked.as_deref_mut() {
+            // The definition of DownstreamInput::tracked, over every row of the input.
+            if own_side.is_some() && origin.is_none() {
+                let s = names.id(service.value(i)) as usize;
+                if tracked.len() <= s {
+                    tracked.resize(s + 1, false);
+                }
+                tracked[s] = true;
+            }
+        }
+        if part.of > 1 && trace_partition(&trace_id, part.of) != part.index {
+            continue;
+        }
         out.push(TreeSpan {
             trace_id,
             span_id,
@@ -183,10 +282,8 @@ fn tree_rows(
             } else {
                 weight.value(i)
             },
-            side: side(q, &sides, i)?,
-            origin: (!origin.is_null(i))
-                .then(|| origin_side(origin.value(i), &params.baseline, &params.canary))
-                .flatten(),
+            side: own_side,
+            origin,
             in_window: in_window.is_valid(i) && in_window.value(i),
         });
     }
@@ -374,4 +471,35 @@ fn exposure_rows(q: &Query, b: &RecordBatch) -> Result<Vec<Exposure>, EngineErro
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_the_budget() {
+        assert_eq!(trace_partitions(0, 1 << 20), 1);
+        assert_eq!(trace_partitions(1000, 1 << 30), 1);
+        // 10 million spans × 160 bytes = 1.6 GB: two partitions of 1 GiB, 1526 of 1 MiB.
+        assert_eq!(trace_partitions(10_000_000, 1 << 30), 2);
+        assert_eq!(trace_partitions(10_000_000, 1 << 20), 1526);
+        assert_eq!(trace_partitions(u64::MAX, 1), u32::MAX);
+    }
+
+    #[test]
+    fn sequential_trace_ids_spread_over_the_partitions() {
+        let mut counts = [0u32; 7];
+        for i in 0..7000u32 {
+            let mut id = [0u8; 16];
+            id[12..].copy_from_slice(&i.to_be_bytes());
+            counts[trace_partition(&id, 7) as usize] += 1;
+        }
+        // 1000 expected in each; a hash of the bytes keeps each within 15%.
+        assert!(
+            counts.iter().all(|&c| (850..=1150).contains(&c)),
+            "{counts:?}"
+        );
+        assert_eq!(trace_partition(&[9; 16], 1), 0);
+    }
 }

@@ -34,6 +34,7 @@ use crate::model::comparison::{
 };
 use crate::model::quality::DataQuality;
 use crate::model::traces::{DownstreamInput, TreeSpan};
+use crate::stats::exact_sum::ExactSum;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -162,8 +163,8 @@ pub struct Downstream {
 struct Acc {
     count: u64,
     errors: u64,
-    weighted: f64,
-    weighted_errors: f64,
+    weighted: ExactSum,
+    weighted_errors: ExactSum,
     durations_ms: Vec<f64>,
     by_baggage: u64,
     by_trace_tree: u64,
@@ -177,8 +178,8 @@ impl Acc {
         TrackSample {
             count: self.count,
             errors: self.errors,
-            weighted_count: self.weighted,
-            weighted_errors: self.weighted_errors,
+            weighted_count: self.weighted.value(),
+            weighted_errors: self.weighted_errors.value(),
             durations_ms: d.clone(),
             quantiles: Quantiles::of_sorted(d),
             // Downstream comparisons judge the whole window (fixed tests).
@@ -194,8 +195,8 @@ impl Acc {
             requests: self.count,
             errors: self.errors,
             error_rate: some.then(|| self.errors as f64 / self.count as f64),
-            weighted_requests: self.weighted,
-            weighted_errors: self.weighted_errors,
+            weighted_requests: self.weighted.value(),
+            weighted_errors: self.weighted_errors.value(),
             p50_ms: some.then_some(s.quantiles.p50),
             p99_ms: some.then_some(s.quantiles.p99),
             by_baggage: self.by_baggage,
@@ -217,80 +218,100 @@ pub fn downstream(
     window: Window,
     cfg: &AnalysisConfig,
 ) -> Downstream {
-    let spans = &input.spans;
-    let n_names = input.names.len();
-    // A service is tracked when a span of it has its own side without an origin attribute.
-    let mut tracked = vec![false; n_names];
-    for s in spans {
-        if s.side.is_some() && s.origin.is_none() {
-            tracked[s.service as usize] = true;
-        }
-    }
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by(|&a, &b| spans[a].trace_id.cmp(&spans[b].trace_id));
-    let mut summary = DownstreamSummary::default();
-    let mut acc: BTreeMap<(u32, u32), [Acc; 2]> = BTreeMap::new();
-    let mut by_id: HashMap<[u8; 8], usize> = HashMap::new();
-    let mut start = 0;
-    while start < order.len() {
-        let id = spans[order[start]].trace_id;
-        let end = start
-            + order[start..]
+    let mut acc = DownstreamAcc::default();
+    acc.add(input, &input.trace_order());
+    acc.finish(&input.names, baseline, canary, window, cfg)
+}
+
+/// Downstream attribution fed one partition of whole traces at a time
+/// ([`DownstreamAcc::add`]), judged once at the end ([`DownstreamAcc::finish`]). Counts add
+/// up, weights are summed exactly ([`ExactSum`]) and durations are sorted before any
+/// statistic, so the result does not depend on how the traces were partitioned or ordered.
+#[derive(Default)]
+pub struct DownstreamAcc {
+    summary: DownstreamSummary,
+    acc: BTreeMap<(u32, u32), [Acc; 2]>,
+}
+
+impl DownstreamAcc {
+    /// Attributes the untracked spans of `input`, whose traces must be whole (every span of a
+    /// trace in the same partition: the ancestor walk stays inside the trace).
+    /// `order` is [`DownstreamInput::trace_order`].
+    pub fn add(&mut self, input: &DownstreamInput, order: &[usize]) {
+        let spans = &input.spans;
+        let summary = &mut self.summary;
+        let mut by_id: HashMap<[u8; 8], usize> = HashMap::new();
+        for trace in order.chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id) {
+            if !trace
                 .iter()
-                .take_while(|&&i| spans[i].trace_id == id)
-                .count();
-        let trace = &order[start..end];
-        start = end;
-        if !trace
-            .iter()
-            .any(|&i| spans[i].in_window && !tracked[spans[i].service as usize])
-        {
-            continue;
-        }
-        by_id.clear();
-        for &i in trace {
-            by_id.entry(spans[i].span_id).or_insert(i);
-        }
-        for &i in trace {
-            let s = &spans[i];
-            if !s.in_window || tracked[s.service as usize] {
+                .any(|&i| spans[i].in_window && !input.is_tracked(spans[i].service))
+            {
                 continue;
             }
-            summary.spans += 1;
-            let ancestor = tracked_ancestor(s, spans, &by_id, &tracked, trace.len());
-            let (side, baggage) = match (s.origin, ancestor) {
-                (Some(o), _) => (o, true),
-                (None, Some(a)) => (a.side.expect("tracked ancestors have a side"), false),
-                (None, None) => {
-                    summary.unattributed_spans += 1;
+            by_id.clear();
+            for &i in trace {
+                by_id.entry(spans[i].span_id).or_insert(i);
+            }
+            for &i in trace {
+                let s = &spans[i];
+                if !s.in_window || input.is_tracked(s.service) {
                     continue;
                 }
-            };
-            let a = &mut acc.entry((s.service, s.span_name)).or_default()[side as usize];
-            add(a, s, baggage, ancestor.map(|a| a.service));
-            if baggage {
-                summary.by_baggage += 1;
-            } else {
-                summary.by_trace_tree += 1;
+                summary.spans += 1;
+                let ancestor = tracked_ancestor(s, input, &by_id, trace.len());
+                let (side, baggage) = match (s.origin, ancestor) {
+                    (Some(o), _) => (o, true),
+                    (None, Some(a)) => (a.side.expect("tracked ancestors have a side"), false),
+                    (None, None) => {
+                        summary.unattributed_spans += 1;
+                        continue;
+                    }
+                };
+                let a = &mut self.acc.entry((s.service, s.span_name)).or_default()[side as usize];
+                add(a, s, baggage, ancestor.map(|a| a.service));
+                if baggage {
+                    summary.by_baggage += 1;
+                } else {
+                    summary.by_trace_tree += 1;
+                }
             }
         }
     }
-    let names = &input.names;
-    let mut untracked: Vec<String> = acc
-        .keys()
-        .map(|(s, _)| names[*s as usize].clone())
-        .collect();
-    untracked.dedup();
-    summary.untracked_services = untracked;
-    judge(acc, names, baseline, canary, window, cfg, summary)
+
+    /// Judges every (service, operation) seen; `names` is the name list of the last partition
+    /// added (it holds every earlier one's).
+    pub fn finish(
+        self,
+        names: &[String],
+        baseline: &Selector,
+        canary: &Selector,
+        window: Window,
+        cfg: &AnalysisConfig,
+    ) -> Downstream {
+        let mut summary = self.summary;
+        // By name, not by the interned ids: those follow the engine's row order, which depends
+        // on the thread count.
+        let name = |i: u32| names[i as usize].as_str();
+        let mut groups: Vec<((u32, u32), [Acc; 2])> = self.acc.into_iter().collect();
+        groups.sort_by(|((s1, o1), _), ((s2, o2), _)| {
+            (name(*s1), name(*o1)).cmp(&(name(*s2), name(*o2)))
+        });
+        let mut untracked: Vec<String> = groups
+            .iter()
+            .map(|((s, _), _)| name(*s).to_string())
+            .collect();
+        untracked.dedup();
+        summary.untracked_services = untracked;
+        judge(groups, names, baseline, canary, window, cfg, summary)
+    }
 }
 
 fn add(a: &mut Acc, s: &TreeSpan, baggage: bool, caller: Option<u32>) {
     a.count += 1;
     a.errors += u64::from(s.is_error);
-    a.weighted += s.weight;
+    a.weighted.add(s.weight);
     if s.is_error {
-        a.weighted_errors += s.weight;
+        a.weighted_errors.add(s.weight);
     }
     a.durations_ms.push(s.duration_ns as f64 / 1e6);
     if baggage {
@@ -307,15 +328,14 @@ fn add(a: &mut Acc, s: &TreeSpan, baggage: bool, caller: Option<u32>) {
 /// At most `limit` steps, so a parent cycle cannot loop; a missing parent ends the walk.
 fn tracked_ancestor<'a>(
     s: &TreeSpan,
-    spans: &'a [TreeSpan],
+    input: &'a DownstreamInput,
     by_id: &HashMap<[u8; 8], usize>,
-    tracked: &[bool],
     limit: usize,
 ) -> Option<&'a TreeSpan> {
     let mut parent = s.parent_span_id;
     for _ in 0..limit {
-        let p = &spans[*by_id.get(&parent?)?];
-        if tracked[p.service as usize] && p.side.is_some() && p.origin.is_none() {
+        let p = &input.spans[*by_id.get(&parent?)?];
+        if input.is_tracked(p.service) && p.side.is_some() && p.origin.is_none() {
             return Some(p);
         }
         parent = p.parent_span_id;
@@ -325,7 +345,7 @@ fn tracked_ancestor<'a>(
 
 /// Runs analyze's judges over the groups and writes rows and findings.
 fn judge(
-    acc: BTreeMap<(u32, u32), [Acc; 2]>,
+    acc: Vec<((u32, u32), [Acc; 2])>,
     names: &[String],
     baseline: &Selector,
     canary: &Selector,
@@ -414,6 +434,7 @@ fn judge(
         rows[i].comparisons.push(c);
     }
     let findings = findings(&rows, &canary_name(canary), &canary_name(baseline));
+    // Stable: equal keys stay in service, operation order.
     rows.sort_by_key(|r| !r.affected);
     Downstream {
         summary,
@@ -589,15 +610,15 @@ mod tests {
             tree(3, 6, Some(7), 2, None, None, false),
             tree(3, 7, Some(6), 2, None, None, false),
         ];
-        let input = DownstreamInput {
-            names: vec![
+        let input = DownstreamInput::new(
+            vec![
                 "frontend".into(),
                 "inventory".into(),
                 "db".into(),
                 "op".into(),
             ],
             spans,
-        };
+        );
         let d = downstream(
             &input,
             &sel("stable"),
@@ -606,7 +627,7 @@ mod tests {
             &AnalysisConfig::default_preset(),
         );
         let s = &d.summary;
-        assert_eq!(s.untracked_services, vec!["inventory", "db"]);
+        assert_eq!(s.untracked_services, vec!["db", "inventory"]);
         assert_eq!((s.spans, s.by_baggage, s.by_trace_tree), (6, 1, 2));
         assert_eq!(s.unattributed_spans, 3);
         let g = |svc: &str| d.groups.iter().find(|g| g.service == svc).unwrap();

@@ -23,7 +23,7 @@ pub mod trace;
 use crate::analysis::config::AnalysisConfig;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
-use crate::model::traces::{BaselineSet, ForensicsInput, RequestSelect};
+use crate::model::traces::{BaselineSet, DownstreamInput, ForensicsInput, RequestSelect};
 use attributes::AttributeDiff;
 use downstream::{DownstreamFinding, DownstreamGroup, DownstreamSummary};
 use serde::Serialize;
@@ -207,8 +207,50 @@ pub struct ForensicsReport {
     pub not_built: Vec<&'static str>,
 }
 
-/// Runs forensics over `input`.
+/// Downstream attribution and the trace-structure diff, fed one partition of whole traces at
+/// a time: memory holds one partition's spans plus the per-group accumulators, not the
+/// input. Any partitioning of the same spans gives the same result.
+#[derive(Default)]
+pub struct TraceTrees {
+    names: Vec<String>,
+    downstream: downstream::DownstreamAcc,
+    structure: structure::StructureAcc,
+}
+
+impl TraceTrees {
+    /// Adds one partition (every span of each of its traces).
+    pub fn add(&mut self, mut part: DownstreamInput) {
+        part.sort_spans();
+        let order: Vec<usize> = (0..part.spans.len()).collect();
+        self.add_ordered(&part, &order);
+    }
+
+    /// Adds one partition read in place, `order` being its [`DownstreamInput::trace_order`].
+    fn add_ordered(&mut self, part: &DownstreamInput, order: &[usize]) {
+        self.downstream.add(part, order);
+        self.structure.add(part, order);
+        if part.names.len() > self.names.len() {
+            self.names.clone_from(&part.names);
+        }
+    }
+}
+
+/// Runs forensics over `input`, with `input.downstream` (every span, one partition) for
+/// downstream attribution and the structure diff.
 pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsReport {
+    let mut trees = TraceTrees::default();
+    // By reference: `report` keeps the whole input, a sorted copy would double it.
+    trees.add_ordered(&input.downstream, &input.downstream.trace_order());
+    forensics_with(input, trees, opts)
+}
+
+/// Runs forensics over `input`, taking downstream attribution and the structure diff from
+/// `trees` (the partitions already added) instead of `input.downstream`.
+pub fn forensics_with(
+    input: &ForensicsInput,
+    trees: TraceTrees,
+    opts: &ForensicsOptions,
+) -> ForensicsReport {
     let (traces, trace_quality) = trace::failing_traces(&input.failing_spans, input.window);
     let mut counts = TrackCounts::default();
     let mut by_origin: BTreeMap<(String, String, Option<String>), TrackCounts> = BTreeMap::new();
@@ -243,8 +285,8 @@ pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsRe
         )
     });
     let listed: Vec<FailingTrace> = traces.into_iter().take(opts.limit).collect();
-    let down = downstream::downstream(
-        &input.downstream,
+    let down = trees.downstream.finish(
+        &trees.names,
         &input.baseline,
         &input.canary,
         input.window,
@@ -276,7 +318,7 @@ pub fn forensics(input: &ForensicsInput, opts: &ForensicsOptions) -> ForensicsRe
             }
             d
         }),
-        structure: structure::structure(&input.downstream, opts.alpha),
+        structure: trees.structure.finish(&trees.names, opts.alpha),
         sampling: sampling::sampling(
             &input.exposure,
             crate::analysis::judge::tail_samples_needed(0.99, opts.analysis.confidence()),

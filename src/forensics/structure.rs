@@ -51,6 +51,7 @@
 
 use crate::model::comparison::Side;
 use crate::model::traces::{DownstreamInput, TreeSpan};
+use crate::stats::exact_sum::ExactSum;
 use crate::stats::mann_whitney::mann_whitney_u;
 use crate::stats::multiple_testing::benjamini_hochberg;
 use crate::stats::Alternative;
@@ -197,86 +198,94 @@ struct OpAcc {
     calls: Vec<f64>,
     path_share: Vec<f64>,
     n_calls: u64,
-    w_calls: f64,
-    w_with_call: f64,
-    w_share: f64,
-    w_path_ms: f64,
+    w_calls: ExactSum,
+    w_with_call: ExactSum,
+    w_share: ExactSum,
+    w_path_ms: ExactSum,
 }
 
 #[derive(Default)]
 struct RouteAcc {
     requests: [u64; 2],
     errors: [u64; 2],
-    weighted: [f64; 2],
-    w_spans: [f64; 2],
+    weighted: [ExactSum; 2],
+    w_spans: [ExactSum; 2],
     ops: BTreeMap<(u32, u32), [OpAcc; 2]>,
 }
 
 /// The structure diff of every route of `input`'s requests in the window, routes with a
 /// change first, then by service and route.
 pub fn structure(input: &DownstreamInput, alpha: f64) -> Vec<StructureRoute> {
-    let spans = &input.spans;
-    let mut tracked = vec![false; input.names.len()];
-    for s in spans {
-        if s.side.is_some() && s.origin.is_none() {
-            tracked[s.service as usize] = true;
-        }
-    }
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by(|&a, &b| spans[a].trace_id.cmp(&spans[b].trace_id));
-    let mut acc: BTreeMap<(u32, u32), RouteAcc> = BTreeMap::new();
-    let mut walk = Walk::default();
-    let mut start = 0;
-    while start < order.len() {
-        let id = spans[order[start]].trace_id;
-        let end = start
-            + order[start..]
-                .iter()
-                .take_while(|&&i| spans[i].trace_id == id)
-                .count();
-        let trace = &order[start..end];
-        start = end;
-        walk.load(spans, trace);
-        for (pos, &i) in trace.iter().enumerate() {
-            let s = &spans[i];
-            let (Some(side), Some(route)) = (s.side, s.route) else {
-                continue;
-            };
-            if !s.in_window || s.origin.is_some() || !tracked[s.service as usize] {
-                continue;
-            }
-            if !walk.is_entry(spans, trace, pos) {
-                continue;
-            }
-            let r = acc.entry((s.service, route)).or_default();
-            let k = side as usize;
-            if s.is_error {
-                r.errors[k] += 1;
-                continue;
-            }
-            let per_op = walk.request(spans, trace, pos);
-            r.requests[k] += 1;
-            r.weighted[k] += s.weight;
-            let dur = s.duration_ns.max(0) as f64;
-            let mut n_spans = 0;
-            for (&op, &(calls, path_ns)) in per_op {
-                n_spans += calls;
-                let a = &mut r.ops.entry(op).or_default()[k];
-                a.calls.push(f64::from(calls));
-                a.n_calls += u64::from(calls);
-                a.w_calls += s.weight * f64::from(calls);
-                a.w_with_call += s.weight;
-                a.w_path_ms += s.weight * path_ns as f64 / 1e6;
-                if path_ns > 0 && dur > 0.0 {
-                    let share = path_ns as f64 / dur;
-                    a.path_share.push(share);
-                    a.w_share += s.weight * share;
+    let mut acc = StructureAcc::default();
+    acc.add(input, &input.trace_order());
+    acc.finish(&input.names, alpha)
+}
+
+/// The structure diff fed one partition of whole traces at a time ([`StructureAcc::add`]),
+/// tested once at the end ([`StructureAcc::finish`]). Counts add up, weighted sums are exact
+/// ([`ExactSum`]) and per-request values are sorted before the tests, so the result does not
+/// depend on how the traces were partitioned or ordered.
+#[derive(Default)]
+pub struct StructureAcc {
+    routes: BTreeMap<(u32, u32), RouteAcc>,
+    walk: Walk,
+}
+
+impl StructureAcc {
+    /// Adds the requests of `input`, whose traces must be whole (a request's subtree is
+    /// walked inside its trace).
+    /// `order` is [`DownstreamInput::trace_order`].
+    pub fn add(&mut self, input: &DownstreamInput, order: &[usize]) {
+        let spans = &input.spans;
+        let walk = &mut self.walk;
+        for trace in order.chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id) {
+            walk.load(spans, trace);
+            for (pos, &i) in trace.iter().enumerate() {
+                let s = &spans[i];
+                let (Some(side), Some(route)) = (s.side, s.route) else {
+                    continue;
+                };
+                if !s.in_window || s.origin.is_some() || !input.is_tracked(s.service) {
+                    continue;
                 }
+                if !walk.is_entry(spans, trace, pos) {
+                    continue;
+                }
+                let r = self.routes.entry((s.service, route)).or_default();
+                let k = side as usize;
+                if s.is_error {
+                    r.errors[k] += 1;
+                    continue;
+                }
+                let per_op = walk.request(spans, trace, pos);
+                r.requests[k] += 1;
+                r.weighted[k].add(s.weight);
+                let dur = s.duration_ns.max(0) as f64;
+                let mut n_spans = 0;
+                for (&op, &(calls, path_ns)) in per_op {
+                    n_spans += calls;
+                    let a = &mut r.ops.entry(op).or_default()[k];
+                    a.calls.push(f64::from(calls));
+                    a.n_calls += u64::from(calls);
+                    a.w_calls.add(s.weight * f64::from(calls));
+                    a.w_with_call.add(s.weight);
+                    a.w_path_ms.add(s.weight * path_ns as f64 / 1e6);
+                    if path_ns > 0 && dur > 0.0 {
+                        let share = path_ns as f64 / dur;
+                        a.path_share.push(share);
+                        a.w_share.add(s.weight * share);
+                    }
+                }
+                r.w_spans[k].add(s.weight * f64::from(n_spans));
             }
-            r.w_spans[k] += s.weight * f64::from(n_spans);
         }
     }
-    judge(acc, &input.names, alpha)
+
+    /// Tests and classifies every route seen; `names` is the name list of the last partition
+    /// added (it holds every earlier one's).
+    pub fn finish(self, names: &[String], alpha: f64) -> Vec<StructureRoute> {
+        judge(self.routes, names, alpha)
+    }
 }
 
 /// Per-trace scratch: the children of each span of the trace and the walk's visited marks.
@@ -387,7 +396,7 @@ impl Walk {
                 if !(b < at || (first && b <= at)) {
                     continue;
                 }
-                // Ties by later start, then by position (input order): deterministic.
+                // Ties by later start, then by position (the canonical trace order): deterministic.
                 if best.is_none_or(|(bb, ba, _)| (b, a) > (bb, ba)) {
                     best = Some((b, a, c));
                 }
@@ -429,16 +438,18 @@ fn side_stats(a: &OpAcc, weighted: f64) -> OperationSide {
     OperationSide {
         requests_with_call: a.calls.len() as u64,
         calls: a.n_calls,
-        calls_per_request: mean(a.w_calls, weighted),
-        share_of_requests: mean(a.w_with_call, weighted),
-        critical_path_share: mean(a.w_share, weighted),
-        critical_path_ms: mean(a.w_path_ms, weighted),
+        calls_per_request: mean(a.w_calls.value(), weighted),
+        share_of_requests: mean(a.w_with_call.value(), weighted),
+        critical_path_share: mean(a.w_share.value(), weighted),
+        critical_path_ms: mean(a.w_path_ms.value(), weighted),
     }
 }
 
-/// Values of every request of a side: the stored ones and a 0 for each request without.
+/// Values of every request of a side: the stored ones, sorted (the order requests arrived in
+/// depends on the partitioning), and a 0 for each request without.
 fn padded(v: &[f64], requests: u64) -> Vec<f64> {
     let mut out = v.to_vec();
+    out.sort_by(f64::total_cmp);
     out.resize(requests as usize, 0.0);
     out
 }
@@ -474,8 +485,8 @@ fn judge(acc: BTreeMap<(u32, u32), RouteAcc>, names: &[String], alpha: f64) -> V
             ops.push(StructureOperation {
                 service: name(*svc),
                 operation: name(*op),
-                canary: side_stats(&sides[Side::Canary as usize], r.weighted[1]),
-                stable: side_stats(&sides[Side::Baseline as usize], r.weighted[0]),
+                canary: side_stats(&sides[Side::Canary as usize], r.weighted[1].value()),
+                stable: side_stats(&sides[Side::Baseline as usize], r.weighted[0].value()),
                 calls_test: StructureTest {
                     p_value: calls,
                     p_value_adjusted: None,
@@ -491,8 +502,8 @@ fn judge(acc: BTreeMap<(u32, u32), RouteAcc>, names: &[String], alpha: f64) -> V
         let side = |k: usize| RouteSide {
             requests: r.requests[k],
             error_requests: r.errors[k],
-            weighted_requests: r.weighted[k],
-            spans_per_request: mean(r.w_spans[k], r.weighted[k]),
+            weighted_requests: r.weighted[k].value(),
+            spans_per_request: mean(r.w_spans[k].value(), r.weighted[k].value()),
         };
         routes.push(StructureRoute {
             service: name(*service),
@@ -679,10 +690,7 @@ mod tests {
         err.is_error = true;
         spans.push(err);
         spans.push(span(99, 2, Some(1), "old", 10, 20));
-        let input = DownstreamInput {
-            names: names(),
-            spans,
-        };
+        let input = DownstreamInput::new(names(), spans);
         let routes = structure(&input, 0.05);
         assert_eq!(routes.len(), 1);
         let r = &routes[0];

@@ -122,13 +122,93 @@ pub struct TreeSpan {
     pub in_window: bool,
 }
 
-/// Every span, for downstream attribution.
+/// Every span of one partition of whole traces (all of them with one partition), for
+/// downstream attribution and the trace-structure diff.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DownstreamInput {
-    /// Service and span names, indexed by [`TreeSpan::service`] and [`TreeSpan::span_name`].
+    /// Service and span names, indexed by [`TreeSpan::service`] and [`TreeSpan::span_name`];
+    /// shared by every partition of a run (a later partition's list extends an earlier one's).
     pub names: Vec<String>,
     /// The spans, in no particular order.
     pub spans: Vec<TreeSpan>,
+    /// Per name index: the name is a service with a track of its own — some span of it, in
+    /// the whole input, not only this partition, is on a side by its own track or version
+    /// without carrying an originating-track attribute. Shorter than `names` when the last
+    /// names are not such services.
+    pub tracked: Vec<bool>,
+}
+
+impl DownstreamInput {
+    /// An input holding every span of the run, [`DownstreamInput::tracked`] taken from them.
+    pub fn new(names: Vec<String>, spans: Vec<TreeSpan>) -> Self {
+        let mut tracked = vec![false; names.len()];
+        for s in &spans {
+            if s.side.is_some() && s.origin.is_none() {
+                tracked[s.service as usize] = true;
+            }
+        }
+        Self {
+            names,
+            spans,
+            tracked,
+        }
+    }
+
+    /// Whether service `i` (a name index) has a track of its own.
+    pub fn is_tracked(&self, i: u32) -> bool {
+        self.tracked.get(i as usize).copied().unwrap_or(false)
+    }
+
+    /// Indices of [`DownstreamInput::spans`] in the canonical order every trace walk uses:
+    /// by trace id, then start time, span id, parent id, duration, kind, error flag, service
+    /// and span name, route, sides and weight (every field: duplicate rows are interchangeable). It depends on the spans, not on the order the engine returned them in
+    /// (which follows its threads), so "the first row of a duplicate span id" and ties
+    /// between siblings are the same for any thread count and partitioning.
+    pub fn trace_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.spans.len()).collect();
+        order.sort_unstable_by(|&a, &b| canonical(&self.names, &self.spans[a], &self.spans[b]));
+        order
+    }
+
+    /// Sorts [`DownstreamInput::spans`] into [`DownstreamInput::trace_order`]'s order in place
+    /// (then the trace order is `0..len`): the walks then read neighbouring memory.
+    pub fn sort_spans(&mut self) {
+        let names = &self.names;
+        self.spans.sort_unstable_by(|x, y| canonical(names, x, y));
+    }
+}
+
+/// The canonical order of [`DownstreamInput::trace_order`].
+fn canonical(names: &[String], x: &TreeSpan, y: &TreeSpan) -> std::cmp::Ordering {
+    let name = |i: u32| names[i as usize].as_str();
+    let rest = |x: &TreeSpan| {
+        (
+            x.route.map(name),
+            x.side.map(|s| s as u8),
+            x.origin.map(|s| s as u8),
+            x.in_window,
+        )
+    };
+    (
+        x.trace_id,
+        x.start_ns,
+        x.span_id,
+        x.parent_span_id,
+        x.duration_ns,
+    )
+        .cmp(&(
+            y.trace_id,
+            y.start_ns,
+            y.span_id,
+            y.parent_span_id,
+            y.duration_ns,
+        ))
+        .then_with(|| (x.kind, x.is_error).cmp(&(y.kind, y.is_error)))
+        .then_with(|| {
+            (name(x.service), name(x.span_name)).cmp(&(name(y.service), name(y.span_name)))
+        })
+        .then_with(|| rest(x).cmp(&rest(y)))
+        .then_with(|| x.weight.total_cmp(&y.weight))
 }
 
 /// Which canary requests the attribute diff explains (`--select`).

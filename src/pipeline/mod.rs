@@ -19,7 +19,7 @@
 pub mod query;
 
 use crate::engine::context::ANALYSIS_COLUMNS;
-use crate::engine::forensics::forensics_input;
+use crate::engine::forensics::{downstream_partitions, forensics_input};
 pub use crate::engine::inputs::Placement;
 use crate::engine::inputs::{open_inputs_on, InputsError};
 use crate::engine::metric_input::{load_metric_data, metric_window};
@@ -36,7 +36,7 @@ use crate::model::metric_series::MetricSeries;
 use crate::model::quality::DataQuality;
 use crate::model::requests::RequestLog;
 use crate::model::spans::SPAN_COLUMNS;
-use crate::model::traces::{BaselineSet, ForensicsInput, RequestSelect};
+use crate::model::traces::{BaselineSet, DownstreamInput, ForensicsInput, RequestSelect};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
@@ -397,19 +397,50 @@ impl PreparedRun {
         attributes: Option<(&RequestSelect, BaselineSet)>,
     ) -> Result<ForensicsInput, PipelineError> {
         let _timing = crate::timings::phase("forensics input");
-        let params = Params {
+        Ok(self.sources.runtime.block_on(forensics_input(
+            &self.sources.engine,
+            &self.forensics_params(),
+            origin_keys,
+            attributes,
+        ))?)
+    }
+
+    /// Every span for downstream attribution and the structure diff, in `partitions` passes of
+    /// whole traces partitioned by a hash of the trace id, each handed to `on_part`
+    /// ([`crate::engine::forensics::downstream_partitions`]). Memory holds one partition.
+    pub fn downstream_partitions(
+        &self,
+        origin_keys: &[String],
+        partitions: u32,
+        on_part: impl FnMut(DownstreamInput),
+    ) -> Result<(), PipelineError> {
+        let _timing = crate::timings::phase("forensics: downstream spans");
+        Ok(self.sources.runtime.block_on(downstream_partitions(
+            &self.sources.engine,
+            &self.forensics_params(),
+            origin_keys,
+            partitions,
+            on_part,
+        ))?)
+    }
+
+    /// Spans in the inputs (all of them, whatever the window).
+    pub fn span_count(&self) -> Result<u64, PipelineError> {
+        let n = self
+            .sources
+            .runtime
+            .block_on(span_count(&self.sources.engine))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn forensics_params(&self) -> Params {
+        Params {
             baseline: self.input.baseline.clone(),
             canary: self.input.canary.clone(),
             service: self.selection.service.clone(),
             window: self.input.window,
             bucket_ns: self.input.bucket_ns,
-        };
-        Ok(self.sources.runtime.block_on(forensics_input(
-            &self.sources.engine,
-            &params,
-            origin_keys,
-            attributes,
-        ))?)
+        }
     }
 
     /// The comparison input and the data-quality log, dropping the engine.

@@ -10,6 +10,7 @@
 
 pub mod binned_rank_test;
 pub mod distributions;
+pub mod exact_sum;
 pub mod exponential_histogram;
 pub mod fisher;
 pub mod histogram_quantile;

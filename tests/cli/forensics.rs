@@ -78,22 +78,14 @@ fn forensics_json_with(input: &Path, truth: &Value, extra: &[&str]) -> Value {
         (until - 1_767_225_600_000_000_000) / 1_000_000_000 % 60,
         until % 1_000_000_000
     );
-    let mut args = vec![
-        "forensics",
-        input.to_str().unwrap(),
+    let window = [
         "--since",
         tr["canary_start"].as_str().unwrap(),
         "--until",
         &until,
-        "--limit",
-        "100000",
-        "--format",
-        "json",
     ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    stdout_json(&o, "forensics --format json")
+    let out = forensics_bytes(input, &[&window[..], extra].concat());
+    serde_json::from_slice(&out).expect("forensics --format json")
 }
 
 #[test]
@@ -648,6 +640,59 @@ fn head_sampled_mesh_weights_rates_effective_sizes_and_warnings_match_the_truth(
     }
 }
 
+/// `forensics --format json` over `input` with `extra` arguments, as raw bytes.
+fn forensics_bytes(input: &Path, extra: &[&str]) -> Vec<u8> {
+    let mut args = vec![
+        "forensics",
+        input.to_str().unwrap(),
+        "--limit",
+        "100000",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.stdout
+}
+
+#[test]
+fn trace_partitions_and_threads_do_not_change_a_byte() {
+    // Traces assembled in 1, 2 or 7 partitions by trace-id hash, with 1 or 2 threads: the
+    // whole forensics.json is the same, downstream rows included (ordered by name, not by
+    // the engine's row order).
+    let dir = forensics_run();
+    for input in [
+        dir.join("otlp/traces.jsonl"),
+        dir.join("parquet/spans.parquet"),
+    ] {
+        let one = forensics_bytes(&input, &["--trace-partitions", "1", "--threads", "1"]);
+        let v: Value = serde_json::from_slice(&one).unwrap();
+        // Not vacuous: the mesh has downstream groups and structure rows to order.
+        assert!(v["downstream"].as_array().unwrap().len() > 3, "{input:?}");
+        assert!(!v["structure"].as_array().unwrap().is_empty(), "{input:?}");
+        for (k, t) in [("2", "2"), ("7", "1"), ("7", "2")] {
+            let got = forensics_bytes(&input, &["--trace-partitions", k, "--threads", t]);
+            assert!(
+                got == one,
+                "{input:?}: --trace-partitions {k} --threads {t} differs from 1 partition, 1 thread"
+            );
+        }
+    }
+    // The budget rule: about 40 000 spans × 160 bytes need several partitions of 1 MiB.
+    let input = dir.join("parquet/spans.parquet");
+    let budget = forensics_bytes(&input, &["--memory-budget", "1"]);
+    assert!(budget == forensics_bytes(&input, &["--trace-partitions", "1"]));
+    let o = run(&[
+        "forensics",
+        input.to_str().unwrap(),
+        "--trace-partitions",
+        "0",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--trace-partitions"), "{}", stderr(&o));
+}
+
 #[test]
 fn sample_data_payment_errors_are_an_increased_signature_and_files_are_written() {
     let out = scratch().join("forensics-sample");
@@ -691,6 +736,26 @@ fn sample_data_payment_errors_are_an_increased_signature_and_files_are_written()
     }
     let md = std::fs::read_to_string(out.join("forensics.md")).unwrap();
     assert!(md.contains("## Error signatures") && md.contains("PaymentGatewayError"));
+    // Seven partitions of traces on two threads write the same forensics.json.
+    let seven = scratch().join("forensics-sample-7");
+    let o = run(&[
+        "forensics",
+        "sample-data/otlp",
+        "--limit",
+        "5",
+        "--trace-partitions",
+        "7",
+        "--threads",
+        "2",
+        "-o",
+        seven.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        std::fs::read(seven.join("forensics.json")).unwrap()
+            == std::fs::read(out.join("forensics.json")).unwrap(),
+        "sample-data: 7 partitions on 2 threads differ from the default run"
+    );
 }
 
 /// `canalyst forensics DIR` over 2026-01-01T00:00–00:01 as JSON, checked against the schema.
