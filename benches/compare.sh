@@ -47,6 +47,10 @@ measure canalyst "$BIN" ingest "$INPUT" -o "$WORK/ds" --quiet
 C_SECS=$SECS; C_RSS=$RSS_KB
 C_ROWS=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['spans_rows'])" "$WORK/ds/dataset.json")
 
+# DuckDB reads the lines with its default maximum_object_size (16 MB; a line here is a few KB):
+# a larger limit (this script used 1 GB) makes each read buffer hold up to the whole file, which
+# keeps DuckDB's scan on one core and costs it about twice the CPU (docs/benchmarks.md, "The
+# DuckDB baseline"; benches/duck_analyze.py). A line longer than 16 MB fails loudly instead.
 cat > "$WORK/duck.py" <<'PY'
 import sys, duckdb
 src, dst = sys.argv[1], sys.argv[2]
@@ -57,7 +61,7 @@ def lit(s):
 con.execute(f"""
 COPY (
   WITH r AS (SELECT unnest(resourceSpans) AS rs
-             FROM read_json({lit(src)}, format = 'newline_delimited', maximum_object_size = 1073741824)),
+             FROM read_json({lit(src)}, format = 'newline_delimited')),
        s AS (SELECT rs.resource AS resource, unnest(rs.scopeSpans) AS ss FROM r),
        p AS (SELECT resource, ss.scope AS scope, unnest(ss.spans) AS span FROM s)
   SELECT resource, scope, span.* FROM p
@@ -76,7 +80,7 @@ import sys, duckdb
 src = sys.argv[1].replace("'", "''")
 print(duckdb.connect().execute(f"""
   WITH r AS (SELECT unnest(resourceSpans) AS rs
-             FROM read_json('{src}', format = 'newline_delimited', maximum_object_size = 1073741824)),
+             FROM read_json('{src}', format = 'newline_delimited')),
        s AS (SELECT unnest(rs.scopeSpans) AS ss FROM r)
   SELECT sum(len(ss.spans)) FROM s""").fetchone()[0])
 PY

@@ -57,7 +57,7 @@ impl ResourceInfo {
             attributes,
             fingerprint: 0,
         };
-        let mut h = std::hash::DefaultHasher::new();
+        let mut h = content_hasher();
         (
             &info.service_name,
             &info.service_version,
@@ -75,10 +75,28 @@ impl ResourceInfo {
     }
 }
 
+/// The hasher of span and resource content fingerprints: aHash with fixed seeds, so a value is
+/// the same in every thread of one run (duplicate detection compares fingerprints only within
+/// one process; nothing stores them). aHash, not `std`'s SipHash: the fingerprint hashes every
+/// attribute of every span, and SipHash was 3.6% of a one-thread ingest of Collector lines
+/// (docs/benchmarks.md, profile). Its values may differ between CPUs and aHash versions, which
+/// a per-run fingerprint does not mind.
+fn content_hasher() -> ahash::AHasher {
+    use std::hash::BuildHasher;
+    ahash::RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    )
+    .build_hasher()
+}
+
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
 ///
 /// `key` is the trace id and span id; `content` hashes every field but the source location and
-/// the tracestate (SipHash with fixed keys, so it is the same in every run and thread).
+/// the tracestate (aHash with fixed seeds, [`content_hasher`]: the same in every thread of a
+/// run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanFingerprint {
     /// Trace id (16 bytes) followed by span id (8 bytes).
@@ -93,7 +111,7 @@ impl SpanRecord {
         let mut key = [0u8; 24];
         key[..16].copy_from_slice(&self.trace_id);
         key[16..].copy_from_slice(&self.span_id);
-        let mut h = std::hash::DefaultHasher::new();
+        let mut h = content_hasher();
         res.fingerprint.hash(&mut h);
         (
             self.parent_span_id,
@@ -655,5 +673,63 @@ mod tests {
                 assert_eq!(a.as_ref(), b.as_ref(), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn fingerprints_follow_content_not_location() {
+        let span = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            name: "GET /cart".into(),
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 5_000,
+            attributes: vec![("http.route".into(), "/cart".into())],
+            source_line: 3,
+            ..Default::default()
+        };
+        let fp = span.fingerprint(&res());
+        assert_eq!(fp.key[..16], [1; 16]);
+        assert_eq!(fp.key[16..], [2; 8]);
+        // The same content elsewhere in the input, or from another thread, is a duplicate.
+        let moved = SpanRecord {
+            source_line: 99,
+            trace_state: Some("ot=th:8".into()),
+            ..span.clone()
+        };
+        assert_eq!(moved.fingerprint(&res()), fp);
+        let other = std::thread::spawn({
+            let span = span.clone();
+            move || span.fingerprint(&res())
+        });
+        assert_eq!(other.join().unwrap(), fp);
+        // Any change of span or resource content changes the content hash, not the key.
+        let changed = [
+            SpanRecord {
+                name: "GET /carts".into(),
+                ..span.clone()
+            },
+            SpanRecord {
+                end_time_unix_nano: 5_001,
+                ..span.clone()
+            },
+            SpanRecord {
+                attributes: vec![("http.route".into(), "/cart/".into())],
+                ..span.clone()
+            },
+            SpanRecord {
+                exception_type: Some("E".into()),
+                ..span.clone()
+            },
+        ];
+        for c in &changed {
+            let f = c.fingerprint(&res());
+            assert_eq!(f.key, fp.key);
+            assert_ne!(f.content, fp.content, "{c:?}");
+        }
+        let mut attrs = res().attributes;
+        attrs[1].1 = "2.4.1".into();
+        let res2 =
+            ResourceInfo::from_attributes(attrs, Some("scope".into()), &IdentityConfig::default());
+        assert_ne!(span.fingerprint(&res2).content, fp.content);
     }
 }
