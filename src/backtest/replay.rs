@@ -746,34 +746,11 @@ impl Replay<'_> {
                                     let last_analysed = !steps[k + 1..]
                                         .iter()
                                         .any(|s| matches!(s.kind, StepKind::Analysis { .. }));
-                                    match m.on_undecided {
-                                        OnUndecided::Advance if !last_analysed => {
-                                            // Undecided here; the evidence accumulates at the
-                                            // next weight.
-                                            done[gi] = Some(Phase::Successful);
-                                            undecided = true;
-                                            continue;
-                                        }
-                                        OnUndecided::Rollback => {
-                                            self.push_step(
-                                                n,
-                                                step.weight,
-                                                "analysis",
-                                                b,
-                                                at,
-                                                Some(share),
-                                                q,
-                                                "inconclusive",
-                                            );
-                                            return Ok(Decision {
-                                                outcome: Outcome::RolledBack,
-                                                at_bucket: at,
-                                                step: Some(n),
-                                                weight: Some(step.weight),
-                                                reason: format!("rolled back at step {n} ({}%) at {}: gate {name} undecided ({why}); on_undecided = \"rollback\"", step.weight, t(self.time(at))),
-                                            });
-                                        }
-                                        _ => {}
+                                    if m.on_undecided == OnUndecided::Advance && !last_analysed {
+                                        // Undecided here; the evidence accumulates at the next weight.
+                                        done[gi] = Some(Phase::Successful);
+                                        undecided = true;
+                                        continue;
                                     }
                                     self.push_step(
                                         n,
@@ -785,6 +762,15 @@ impl Replay<'_> {
                                         q,
                                         "inconclusive",
                                     );
+                                    if m.on_undecided == OnUndecided::Rollback {
+                                        return Ok(Decision {
+                                            outcome: Outcome::RolledBack,
+                                            at_bucket: at,
+                                            step: Some(n),
+                                            weight: Some(step.weight),
+                                            reason: format!("rolled back at step {n} ({}%) at {}: gate {name} undecided ({why}); on_undecided = \"rollback\"", step.weight, t(self.time(at))),
+                                        });
+                                    }
                                     let rule = if m.on_undecided == OnUndecided::Advance {
                                         "on_undecided = \"advance\" promotes only after a decided last analysed step; Argo pauses the rollout for a person to decide"
                                     } else {
