@@ -476,16 +476,7 @@ fn spans_listing(paths: &[PathBuf]) -> Result<(ListingTable, Vec<PathBuf>), Engi
     for p in paths {
         let file = resolve_spans_file(p)?;
         files.push(file.clone());
-        let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
-            path: file.clone(),
-            reason: "cannot be expressed as a file URL".into(),
-        })?;
-        urls.push(
-            ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
-                path: file.clone(),
-                reason: e.to_string(),
-            })?,
-        );
+        urls.push(listing_url(&file)?);
     }
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -494,6 +485,18 @@ fn spans_listing(paths: &[PathBuf]) -> Result<(ListingTable, Vec<PathBuf>), Engi
         .with_schema(spans_schema());
     let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
     Ok((table, files))
+}
+
+/// The listing-table URL of an absolute local `file`, with errors naming the file.
+fn listing_url(file: &std::path::Path) -> Result<ListingTableUrl, EngineError> {
+    let url = url::Url::from_file_path(file).map_err(|()| EngineError::Input {
+        path: file.to_path_buf(),
+        reason: "cannot be expressed as a file URL".into(),
+    })?;
+    ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// Registers `metric_points`, `histogram_points` and `exp_histogram_points`: over the
@@ -513,16 +516,7 @@ fn register_metric_tables(ctx: &SessionContext, paths: &[PathBuf]) -> Result<(),
                 path: file.clone(),
                 reason: e.to_string(),
             })?;
-            let url = url::Url::from_file_path(&file).map_err(|()| EngineError::Input {
-                path: file.clone(),
-                reason: "cannot be expressed as a file URL".into(),
-            })?;
-            urls.push(
-                ListingTableUrl::try_new(url, None).map_err(|e| EngineError::Input {
-                    path: file.clone(),
-                    reason: e.to_string(),
-                })?,
-            );
+            urls.push(listing_url(&file)?);
         }
         if urls.is_empty() {
             ctx.register_table(name, Arc::new(EmptyTable::new(schema)))
