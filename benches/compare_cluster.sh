@@ -4,8 +4,9 @@
 # - wall time and client CPU seconds (median of REPEATS), client peak RSS (largest of REPEATS);
 # - per server process: peak RSS (VmHWM) and CPU seconds per analysis (over the REPEATS runs);
 # - bytes shuffled: the sizes of the shuffle files the executors wrote for one analysis
-#   (every stage's output, including the final rows the client fetches; LZ4-framed Arrow IPC),
-#   and the rows the client fetched;
+#   (every stage's output, polled while the jobs run because Ballista deletes intermediate
+#   stages' files when a job finishes; LZ4-framed Arrow IPC), by job and stage, and the part
+#   the client fetched (each job's last stage);
 # - a check that every JSON report equals the local one byte for byte.
 #
 # Usage: benches/compare_cluster.sh DATASET [REPEATS]   (REPEATS default 3)
@@ -80,11 +81,44 @@ for n in 1 2; do
     wait_port "$ep"
   done
   sleep 2  # registration
-  # One untimed run for the shuffle volume: its files stay until the scheduler's clean-up
-  # of finished jobs, which comes minutes later.
+  # One untimed run for the shuffle volume. Ballista deletes a job's intermediate stage files
+  # when the job finishes (only the final stage's stay, until the scheduler's clean-up), so a
+  # poller records every shuffle file's largest size while the analysis runs.
+  rm -f "$WORK/stop-poll"
+  python3 - "$WORK/stop-poll" "${dirs[@]}" >"$WORK/shuffle-$n.txt" <<'PY' &
+import os, sys, time
+stop, dirs, seen = sys.argv[1], sys.argv[2:], {}
+while True:
+    last = os.path.exists(stop)
+    for d in dirs:
+        for root, _, files in os.walk(d):
+            for f in files:
+                p = os.path.join(root, f)
+                try:
+                    s = os.path.getsize(p)
+                except OSError:
+                    continue
+                seen[p] = max(s, seen.get(p, 0))
+    if last:
+        break
+    time.sleep(0.01)
+for p, s in sorted(seen.items()):
+    # WORK/shuffle-N-I/JOB/STAGE/PARTITION/FILE
+    job, stage = p.split("/")[-4:-2]
+    print(s, job, stage, p)
+PY
+  poller=$!
+  sleep 0.3
   "$BIN" --threads "$CORES" analyze "$DS" --cluster "df://127.0.0.1:$sp" -o "$WORK/probe.json" >/dev/null 2>&1 || true
-  bytes=$(find "${dirs[@]}" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-  files=$(find "${dirs[@]}" -type f | wc -l)
+  touch "$WORK/stop-poll"; wait "$poller"
+  bytes=$(awk '$4 !~ /\.index$/ {s+=$1} END {print s+0}' "$WORK/shuffle-$n.txt")
+  files=$(awk '$4 !~ /\.index$/' "$WORK/shuffle-$n.txt" | wc -l)
+  # The stage whose output the client fetches is each job's last; the others are exchanges
+  # between executors.
+  final=$(awk '$4 !~ /\.index$/ {if ($3 > last[$2]) last[$2] = $3; b[$2 " " $3] += $1}
+    END {for (k in b) {split(k, a, " "); if (a[2] == last[a[1]]) s += b[k]}; print s+0}' "$WORK/shuffle-$n.txt")
+  echo "cluster, $n ex: shuffle bytes by job and stage:" >&2
+  awk '$4 !~ /\.index$/ {b[$2 " stage " $3] += $1} END {for (k in b) print "  " k, b[k]}' "$WORK/shuffle-$n.txt" | sort >&2
   before_s=$(cpu_s "$sched"); before_e=(); for p in "${execs[@]}"; do before_e+=("$(cpu_s "$p")"); done
   run_timed "cluster$n" --threads "$CORES" analyze "$DS" --cluster "df://127.0.0.1:$sp"
   s_info="$(hwm_mib "$sched")/$(echo "($(cpu_s "$sched") - $before_s) / $REPEATS" | bc -l | xargs printf '%.2f')"
@@ -95,7 +129,7 @@ for n in 1 2; do
   done
   same=$(cmp -s "$WORK/local.json" "$WORK/cluster$n.json" && echo "identical" || echo "DIFFERS")
   printf '%-14s %7.2f %8.2f %10s | %-24s %-24s | %14s %s\n' "cluster, $n ex" "$WALL" "$CPU" "$RSS" \
-    "$s_info" "$e_info" "$bytes" "$same ($files shuffle files)"
+    "$s_info" "$e_info" "$bytes" "$same ($files shuffle files; to the client $final)"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   PIDS=()
