@@ -6,13 +6,16 @@
 //! [`CHUNK_BYTES`] at newlines) while the pieces of the current window are decoded in parallel
 //! (rayon) and the previous window's results are de-duplicated and written, in input order.
 //! So memory is bounded by a few windows whatever the input size (a pretty-printed single JSON
-//! document is split into pieces of whole `resourceSpans` entries by [`DocSplitter`]; a framed
-//! protobuf file is the exception: it is decoded whole), and the
+//! document is split into pieces of whole `resourceSpans` entries by [`DocSplitter`], a
+//! canonical or ClickHouse Parquet span file into pieces of whole row groups by
+//! [`SplitSpans`]; framed protobuf files and Tempo blocks are the exceptions: they are decoded
+//! whole), and the
 //! output is the same for 1 thread or many, because the cut points depend only on the bytes.
 
 use super::doc_split::{DocSplitter, Piece};
 use super::formats;
 use super::otlp_json::{self, Decoded, DocumentPiece};
+use super::parquet_spans::SplitSpans;
 use super::sniff::{self, Container, Content};
 use super::{IngestOptions, SpanChunk};
 use crate::model::metric_delta;
@@ -35,6 +38,10 @@ use std::sync::Arc;
 pub const CHUNK_BYTES: usize = 2 << 20;
 /// Target decompressed bytes read ahead per pipeline step.
 pub const WINDOW_BYTES: usize = 32 << 20;
+/// What a decoded span row is counted as when windows of Parquet row groups are filled (the
+/// compressed bytes say little: a row group of 131,072 canonical rows is about 13 MB on disk
+/// and over 100 MB decoded). With [`WINDOW_BYTES`] that makes windows of about 260,000 rows.
+const PARQUET_BYTES_PER_ROW: usize = 128;
 /// Most bytes read to decide between JSON lines and one document.
 const MAX_HEAD_BYTES: usize = 16 << 20;
 /// File names skipped when walking a directory: a DATASET's own metadata.
@@ -209,8 +216,15 @@ enum Work {
     },
     /// A whole length-framed protobuf file.
     Proto { file: usize, data: Vec<u8> },
-    /// A Parquet file, read by path.
+    /// A Parquet file, read whole by path (Tempo blocks, metric tables, unreadable files).
     Parquet { file: usize },
+    /// Whole row groups of a canonical or ClickHouse span file.
+    ParquetGroups {
+        file: usize,
+        split: Arc<SplitSpans>,
+        groups: std::ops::Range<usize>,
+        rows: u64,
+    },
     /// Findings about the file itself (unsupported, empty, corrupt compression).
     Quality { quality: DataQuality },
     /// End of a file: emit its summary.
@@ -225,6 +239,9 @@ impl Work {
             | Work::Message { data, .. }
             | Work::Proto { data, .. } => data.len(),
             Work::Parquet { .. } => CHUNK_BYTES,
+            Work::ParquetGroups { rows, .. } => {
+                (*rows as usize).saturating_mul(PARQUET_BYTES_PER_ROW)
+            }
             _ => 0,
         }
     }
@@ -338,6 +355,21 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
                 metrics,
             }
         }
+        Work::ParquetGroups {
+            file,
+            split,
+            groups,
+            ..
+        } => {
+            let mut chunks = Vec::new();
+            let f = &files[file];
+            let quality = split.read(&f.path, &f.name, groups, opts, &mut |c| chunks.push(c));
+            Parsed::Reader {
+                chunks,
+                quality,
+                metrics: Vec::new(),
+            }
+        }
         Work::Quality { quality, .. } => Parsed::Quality { quality },
         Work::EndFile { file, format } => Parsed::EndFile { file, format },
     }
@@ -346,6 +378,30 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions) -> Parsed {
 // ---------------------------------------------------------------------------------------------
 // Producer: reads files in order into work units
 // ---------------------------------------------------------------------------------------------
+
+/// A span file's row groups as work units of whole row groups, each of at least
+/// [`CHUNK_BYTES`] counted at [`PARQUET_BYTES_PER_ROW`] (one group each for the canonical
+/// 131,072-row groups).
+fn parquet_pieces(file: usize, split: Arc<SplitSpans>) -> Vec<Work> {
+    let mut works = Vec::new();
+    let (mut start, mut rows) = (0, 0u64);
+    let group_rows = split.group_rows();
+    for (gi, n) in group_rows.iter().enumerate() {
+        rows += n;
+        if (rows as usize).saturating_mul(PARQUET_BYTES_PER_ROW) >= CHUNK_BYTES
+            || gi + 1 == group_rows.len()
+        {
+            works.push(Work::ParquetGroups {
+                file,
+                split: split.clone(),
+                groups: start..gi + 1,
+                rows,
+            });
+            (start, rows) = (gi + 1, 0);
+        }
+    }
+    works
+}
 
 /// A reader that counts the raw bytes it delivers (for the progress bar).
 struct Counting<R> {
@@ -682,7 +738,13 @@ impl<'a> Producer<'a> {
         };
         let mut reader: Box<dyn Read + Send> = match container {
             Container::Parquet => {
-                return Ok(end("parquet", vec![Work::Parquet { file: i }]));
+                return Ok(match SplitSpans::open(&f.path) {
+                    Some(split) => {
+                        let format = split.format_name();
+                        end(format, parquet_pieces(i, Arc::new(split)))
+                    }
+                    None => end("parquet", vec![Work::Parquet { file: i }]),
+                });
             }
             Container::FramedProto => {
                 let mut data = Vec::new();
@@ -1214,6 +1276,64 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/x.jsonl"), "{e}");
+    }
+
+    /// A canonical span file read in pieces of row groups gives the rows and counts of the
+    /// whole-file reader, in order, and names the file's format.
+    #[test]
+    fn parquet_span_files_are_read_in_row_group_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("in.jsonl");
+        let n = 40_000;
+        let text: String = (0..n)
+            .map(|i| line(i).replace("5b8efff7", &format!("{i:08x}")) + "\n")
+            .collect();
+        std::fs::write(&json, text).unwrap();
+        let (_, batches) = run(&[json], 8192);
+        let pq = dir.path().join("spans.parquet");
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(10_000))
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            File::create(&pq).unwrap(),
+            spans_schema(),
+            Some(props),
+        )
+        .unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+
+        let split = Arc::new(SplitSpans::open(&pq).expect("a canonical span file"));
+        let pieces = parquet_pieces(0, split);
+        let ranges: Vec<_> = pieces
+            .iter()
+            .map(|w| match w {
+                Work::ParquetGroups { groups, rows, .. } => (groups.clone(), *rows),
+                _ => panic!("only row-group pieces"),
+            })
+            .collect();
+        // 16,384 rows make a piece of CHUNK_BYTES at 128 bytes a row: two groups each.
+        assert_eq!(ranges, vec![(0..2, 20_000), (2..4, 20_000)]);
+
+        let (q, read) = run(std::slice::from_ref(&pq), 8192);
+        let mut whole = Vec::new();
+        let wq = crate::ingest::parquet_spans::read_parquet_file(
+            &pq,
+            &pq.display().to_string(),
+            &IngestOptions {
+                batch_rows: 8192,
+                ..Default::default()
+            },
+            &mut |c| whole.push(c.batch),
+        );
+        let cat = |b: &[RecordBatch]| arrow::compute::concat_batches(&spans_schema(), b).unwrap();
+        assert_eq!(cat(&read), cat(&whole));
+        assert_eq!(cat(&read).num_rows(), n);
+        assert_eq!(q.files, wq.files);
+        assert_eq!(q.files[0].format, "parquet-canonical");
+        assert_eq!((q.records_read, q.records_ingested), (n as u64, n as u64));
     }
 
     #[test]

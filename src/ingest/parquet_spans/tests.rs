@@ -659,6 +659,65 @@ fn corrupt_row_group_is_located_and_skipped() {
     assert_eq!(q.files[0].records_ingested, 7);
 }
 
+/// Read in pieces of row groups ([`SplitSpans`], as ingest does), a file gives the rows of the
+/// whole-file reader, and a corrupt group in a later piece is located by its row numbers from
+/// the start of the file, not of the piece.
+#[test]
+fn split_reads_equal_the_whole_file_and_locate_rows_from_the_file_start() {
+    let batches = canonical_batches();
+    let f = write_parquet(&batches, 3);
+    let meta = parquet::file::reader::SerializedFileReader::new(f.reopen().unwrap()).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(meta.metadata().num_row_groups(), 5);
+    let off = meta.metadata().row_group(3).column(0).data_page_offset() as usize;
+    let mut bytes = std::fs::read(f.path()).unwrap();
+    for b in &mut bytes[off..off + 12] {
+        *b = 0xFF;
+    }
+    std::fs::write(f.path(), &bytes).unwrap();
+
+    let (whole, wq) = read(f.path(), "c.parquet", 4);
+    let split = SplitSpans::open(f.path()).expect("canonical");
+    assert_eq!(split.group_rows(), vec![3, 3, 3, 3, 2]);
+    let opts = IngestOptions {
+        batch_rows: 4,
+        ..Default::default()
+    };
+    let mut pieces = Vec::new();
+    let mut sq = DataQuality::default();
+    for groups in [0..2, 2..5] {
+        sq.merge(split.read(f.path(), "c.parquet", groups, &opts, &mut |c| {
+            pieces.push(c)
+        }));
+    }
+    assert_eq!(concat(&pieces), concat(&whole));
+    assert_eq!(
+        concat(&pieces).num_rows(),
+        11,
+        "groups other than 3 are read"
+    );
+    assert!(sq.files.is_empty(), "the caller writes the file's summary");
+    assert_eq!(
+        (sq.records_read, sq.records_ingested, sq.records_rejected),
+        (wq.records_read, wq.records_ingested, wq.records_rejected)
+    );
+    assert_eq!(sq.issues, wq.issues);
+    let i = &sq.issues[0];
+    assert_eq!(i.row, Some(9));
+    assert!(
+        i.reason.contains("row group 3 (rows 9..12)"),
+        "{}",
+        i.reason
+    );
+
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), b"PAR1 this is not parquet").unwrap();
+    assert!(
+        SplitSpans::open(junk.path()).is_none(),
+        "read whole, rejected there"
+    );
+}
+
 #[test]
 fn unknown_schema_and_non_parquet_are_rejected() {
     let batch =
