@@ -820,6 +820,14 @@ fn gate(
             if let Some(m) = g.method {
                 config.method = m;
             }
+            // A gate is asked at every measurement. `latency_shift` has no anytime-valid
+            // test: its fixed-sample Mann–Whitney test, repeated look after look, fails
+            // unchanged canaries far more often than α (session 7: A/A recordings rolled back
+            // at 5%). Sequential gates leave it out so that every comparison able to fail is
+            // anytime-valid (docs/backtest.md, "Repeated looks").
+            if config.method == Method::Sequential {
+                config.metrics.latency_shift.enabled = false;
+            }
             let on_continue = match g.on_continue.as_deref() {
                 None | Some("success") => OnContinue::Success,
                 Some("inconclusive") => OnContinue::Inconclusive,
@@ -853,6 +861,23 @@ mod tests {
 
     fn parse(text: &str) -> Result<Policy, PolicyError> {
         Policy::from_toml_str(text, "p.toml", None, &AnalysisConfig::default_preset())
+    }
+
+    #[test]
+    fn sequential_gates_leave_out_the_fixed_sample_latency_shift() {
+        let gate = |method: &str| {
+            let p = parse(&format!(
+                "name = \"p\"\n[[steps]]\nweight = 5\nanalysis = \"10m\"\n[[steps]]\nweight = 100\n\
+                 [[gates]]\nanalysis = \"default\"\nmethod = \"{method}\"\n"
+            ))
+            .unwrap();
+            let GateKind::Analysis { config, .. } = &p.gates[0].kind else {
+                panic!("analysis gate")
+            };
+            (config.method, config.metrics.latency_shift.enabled)
+        };
+        assert_eq!(gate("sequential"), (Method::Sequential, false));
+        assert_eq!(gate("intervals"), (Method::Intervals, true));
     }
 
     #[test]

@@ -424,3 +424,41 @@ fn a_bad_canary_is_promoted_on_no_seed_and_a_good_one_on_every_seed() {
         );
     }
 }
+
+/// A sequential gate asked every minute keeps false rollbacks at α: `latency_shift` (a
+/// fixed-sample test, repeated at every measurement) is left out of it, so every comparison
+/// that can fail is anytime-valid. Truth: the `aa` recording's `truth.json` has no effect, so
+/// any rollback is false. A copy of `progressive` with `method = "sequential"` on three
+/// thinning seeds: never a failed measurement, never rolled back.
+#[test]
+fn a_sequential_progressive_never_rolls_back_an_aa_recording() {
+    let good = recording("aa", None);
+    assert_eq!(
+        read_json(&good.join("truth.json"))["effects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("examples/policies/progressive.toml"))
+        .unwrap()
+        .replace(
+            "on_continue = \"pending\"",
+            "on_continue = \"pending\"\nmethod = \"sequential\"",
+        );
+    assert!(text.contains("method = \"sequential\""));
+    let policy = tmp.path().join("progressive-sequential.toml");
+    std::fs::write(&policy, text).unwrap();
+    let policy = policy.display().to_string();
+    for seed in 1..=3 {
+        let s = seed.to_string();
+        let out = tmp.path().join(format!("out-{seed}"));
+        let (c, r) = backtest(&parquet(&good), &policy, &["--seed", &s], &out);
+        assert_ne!(c, 1, "seed {seed}: {}", r["reason"]);
+        assert_ne!(r["outcome"], "rolled_back", "seed {seed}: {}", r["reason"]);
+        assert!(failed(&r).is_empty(), "seed {seed}: {:?}", failed(&r));
+        // The gate did look every minute of the three analysed steps.
+        assert_eq!(r["timeline"].as_array().unwrap().len(), 35, "seed {seed}");
+    }
+}
