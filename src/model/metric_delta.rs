@@ -278,11 +278,11 @@ mod tests {
         data: PointData,
     ) -> MetricPoint {
         MetricPoint {
-            resource: Arc::new(ResourceInfo {
-                service_name: "svc".into(),
-                attributes: vec![("service.name".into(), "svc".into())],
-                ..Default::default()
-            }),
+            resource: Arc::new(ResourceInfo::from_attributes(
+                vec![("service.name".into(), "svc".into())],
+                None,
+                &crate::model::identity::IdentityConfig::default(),
+            )),
             name: Arc::from("m"),
             description: None,
             unit: Arc::from("1"),

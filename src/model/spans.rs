@@ -5,8 +5,9 @@
 
 use super::identity::{self, IdentityConfig};
 use arrow::array::{
-    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int32Builder, Int64Builder,
-    MapBuilder, StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder,
+    Array, ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int32Builder,
+    Int64Builder, MapBuilder, StringArray, StringBuilder, StringDictionaryBuilder,
+    TimestampNanosecondBuilder,
 };
 use arrow::datatypes::{Int32Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -32,9 +33,59 @@ pub struct ResourceInfo {
     pub scope_name: Option<String>,
     /// All resource attributes, values rendered as strings (see [`SpanRecord`] docs).
     pub attributes: Vec<(String, String)>,
+    /// Sampling rate of the resource: the first of [`IdentityConfig::sample_rate_keys`] in
+    /// `attributes`, parsed as a number (`None` when absent or not a number). Resolved once
+    /// per resource; a span's own rate attribute takes precedence ([`SpansBuilder::append`]).
+    pub sample_rate: Option<f64>,
     /// Stable hash of everything above, computed once so duplicate detection does not rehash
     /// the resource for every span.
     pub fingerprint: u64,
+    /// `attributes` as Arrow strings, built once per resource so that each span's
+    /// `resource_attributes` entry is two bulk copies instead of one append per key and
+    /// value. Derived by [`ResourceInfo::from_attributes`]; a value built otherwise (struct
+    /// literal) has none and is appended key by key.
+    prepared: PreparedAttributes,
+}
+
+/// Keys and values of a resource's attributes, in order, as the two string columns of a
+/// `resource_attributes` map entry.
+#[derive(Debug, Clone, PartialEq)]
+struct PreparedAttributes {
+    keys: StringArray,
+    values: StringArray,
+}
+
+impl Default for PreparedAttributes {
+    fn default() -> Self {
+        Self {
+            keys: StringArray::from(Vec::<&str>::new()),
+            values: StringArray::from(Vec::<&str>::new()),
+        }
+    }
+}
+
+impl PreparedAttributes {
+    fn new(attributes: &[(String, String)]) -> Self {
+        Self {
+            keys: attributes.iter().map(|(k, _)| Some(k.as_str())).collect(),
+            values: attributes.iter().map(|(_, v)| Some(v.as_str())).collect(),
+        }
+    }
+
+    /// Whether these are the entries of `attributes` (cheap check: the count; in debug
+    /// builds every key and value).
+    fn matches(&self, attributes: &[(String, String)]) -> bool {
+        let same_len = self.keys.len() == attributes.len();
+        debug_assert!(
+            !same_len
+                || attributes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, (k, v))| { self.keys.value(i) == k && self.values.value(i) == v }),
+            "ResourceInfo::attributes changed after construction"
+        );
+        same_len
+    }
 }
 
 impl ResourceInfo {
@@ -54,6 +105,9 @@ impl ResourceInfo {
             deployment_track: get(&cfg.track_resource_keys),
             deployment_environment: get(&cfg.environment_keys),
             scope_name,
+            sample_rate: identity::first_of(&attributes, &cfg.sample_rate_keys)
+                .and_then(|v| v.parse::<f64>().ok()),
+            prepared: PreparedAttributes::new(&attributes),
             attributes,
             fingerprint: 0,
         };
@@ -381,9 +435,11 @@ impl SpansBuilder {
             .append_option(span.exception_type.as_deref());
         self.exception_message
             .append_option(span.exception_message.as_deref());
-        let rate = identity::first_of(a, &self.cfg.sample_rate_keys)
-            .or_else(|| identity::first_of(&res.attributes, &self.cfg.sample_rate_keys))
-            .and_then(|v| v.parse::<f64>().ok());
+        // The span's own rate attribute, else the resource's (resolved once per resource).
+        let rate = match identity::first_of(a, &self.cfg.sample_rate_keys) {
+            Some(v) => v.parse::<f64>().ok(),
+            None => res.sample_rate,
+        };
         let th = span
             .trace_state
             .as_deref()
@@ -404,7 +460,16 @@ impl SpansBuilder {
                 .append(true)
                 .expect("map keys and values appended in pairs");
         } else if self.attribute_maps {
-            append_map(&mut self.resource_attributes, &res.attributes);
+            if res.prepared.matches(&res.attributes) {
+                let p = &res.prepared;
+                let b = &mut self.resource_attributes;
+                b.keys().append_array(&p.keys).expect("offsets fit i32");
+                b.values().append_array(&p.values).expect("offsets fit i32");
+                b.append(true)
+                    .expect("map keys and values appended in pairs");
+            } else {
+                append_map(&mut self.resource_attributes, &res.attributes);
+            }
             append_map(&mut self.span_attributes, a);
         } else {
             append_map(&mut self.resource_attributes, &[]);
@@ -672,6 +737,94 @@ mod tests {
             } else {
                 assert_eq!(a.as_ref(), b.as_ref(), "{name}");
             }
+        }
+    }
+
+    /// A resource as [`ResourceInfo::from_attributes`] builds it, but without the prepared
+    /// map entries: appended key by key, as before they existed.
+    fn unprepared(res: &ResourceInfo) -> ResourceInfo {
+        ResourceInfo {
+            prepared: PreparedAttributes::default(),
+            ..res.clone()
+        }
+    }
+
+    #[test]
+    fn resource_sample_rate_is_resolved_once_and_the_span_rate_wins() {
+        let cfg = IdentityConfig::default();
+        let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let res = ResourceInfo::from_attributes(
+            vec![kv("service.name", "a"), kv("SampleRate", "4")],
+            None,
+            &cfg,
+        );
+        assert_eq!(res.sample_rate, Some(4.0));
+        let bad = ResourceInfo::from_attributes(vec![kv("sample_rate", "x")], None, &cfg);
+        assert_eq!(bad.sample_rate, None);
+        let weights = |attrs: Vec<(String, String)>| {
+            let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "in.jsonl");
+            b.append(
+                &res,
+                &SpanRecord {
+                    attributes: attrs,
+                    ..Default::default()
+                },
+            );
+            let batch = b.finish().unwrap();
+            let w = batch.column_by_name("sample_weight").unwrap();
+            w.as_primitive::<arrow::datatypes::Float64Type>().value(0)
+        };
+        assert_eq!(weights(vec![]), 4.0, "the resource's rate");
+        assert_eq!(
+            weights(vec![kv("sampling.weight", "10")]),
+            10.0,
+            "the span's"
+        );
+        // A span rate that is not a number means weight 1, not the resource's (as before).
+        assert_eq!(weights(vec![kv("sampling.weight", "ten")]), 1.0);
+    }
+
+    proptest::proptest! {
+        /// Prepared resource entries give the same batch as appending every key and value,
+        /// and the weight follows the span's rate key, else the resource's, for any attributes
+        /// (keys drawn so rate keys and repeated keys occur).
+        #[test]
+        fn prepared_resources_append_like_key_by_key(
+            resources in proptest::collection::vec(
+                proptest::collection::vec(("(service.name|SampleRate|sample_rate|k[0-3]|)", "(0.25|3|x|[a-z]{0,6})"), 0..8),
+                1..4,
+            ),
+            spans in proptest::collection::vec(
+                (0usize..4, proptest::collection::vec(("(sampling.weight|SampleRate|k[0-2])", "(2|0.5|y|[a-z]{0,4})"), 0..4)),
+                1..12,
+            ),
+        ) {
+            let cfg = Arc::new(IdentityConfig::default());
+            let kvs = |v: &Vec<(String, String)>| v.clone();
+            let res: Vec<ResourceInfo> = resources
+                .iter()
+                .map(|a| ResourceInfo::from_attributes(kvs(a), Some("s".into()), &cfg))
+                .collect();
+            let mut fast = SpansBuilder::new(cfg.clone(), "in.jsonl");
+            let mut slow = SpansBuilder::new(cfg.clone(), "in.jsonl");
+            let mut want_weights = Vec::new();
+            for (ri, attrs) in &spans {
+                let r = &res[ri % res.len()];
+                let span = SpanRecord { attributes: attrs.clone(), ..Default::default() };
+                fast.append(r, &span);
+                slow.append(&unprepared(r), &span);
+                let rate = identity::first_of(attrs, &cfg.sample_rate_keys)
+                    .or_else(|| identity::first_of(&r.attributes, &cfg.sample_rate_keys))
+                    .and_then(|v| v.parse::<f64>().ok());
+                want_weights.push(identity::sample_weight(rate, None));
+            }
+            let (a, fa) = fast.finish_with_fingerprints().unwrap();
+            let (b, fb) = slow.finish_with_fingerprints().unwrap();
+            proptest::prop_assert_eq!(&a, &b);
+            proptest::prop_assert_eq!(fa, fb);
+            let w = a.column_by_name("sample_weight").unwrap();
+            let w = w.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec();
+            proptest::prop_assert_eq!(w, want_weights);
         }
     }
 
