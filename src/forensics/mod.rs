@@ -14,6 +14,7 @@
 pub mod attribute_pairs;
 pub mod attributes;
 pub mod downstream;
+pub mod quality;
 pub mod sampling;
 pub mod signatures;
 pub mod structure;
@@ -203,6 +204,8 @@ pub struct ForensicsReport {
     pub sampling: sampling::Sampling,
     /// Problems met while assembling the failing traces.
     pub trace_quality: TraceQuality,
+    /// Trace defects over every trace of the input (see [`quality`]).
+    pub input_trace_quality: quality::InputTraceQuality,
     /// Parts of forensics not built yet, by their `forensics.json` key.
     pub not_built: Vec<&'static str>,
 }
@@ -215,6 +218,7 @@ pub struct TraceTrees {
     names: Vec<String>,
     downstream: downstream::DownstreamAcc,
     structure: structure::StructureAcc,
+    quality: quality::QualityAcc,
 }
 
 impl TraceTrees {
@@ -229,6 +233,7 @@ impl TraceTrees {
     fn add_ordered(&mut self, part: &DownstreamInput, order: &[usize]) {
         self.downstream.add(part, order);
         self.structure.add(part, order);
+        self.quality.add(part, order);
         if part.names.len() > self.names.len() {
             self.names.clone_from(&part.names);
         }
@@ -324,6 +329,7 @@ pub fn forensics_with(
             crate::analysis::judge::tail_samples_needed(0.99, opts.analysis.confidence()),
         ),
         trace_quality,
+        input_trace_quality: trees.quality.finish(),
         not_built: Vec::new(),
     }
 }
