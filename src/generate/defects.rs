@@ -133,3 +133,56 @@ pub fn inject(t: &mut SimTrace) -> DefectCounts {
     }
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::scenario::Scenario;
+    use crate::generate::simulate::{simulate_trace, tests::plan};
+    use std::collections::HashSet;
+
+    #[test]
+    fn each_selected_trace_gets_its_one_defect_and_the_others_are_untouched() {
+        let p = plan(Scenario::Mixed, 40_000, 0.1);
+        let mut total = DefectCounts::default();
+        for i in 0..p.trace_start.len() {
+            let clean = simulate_trace(&p, i);
+            let mut t = clean.clone();
+            let c = inject(&mut t);
+            total.merge(&c);
+            let ids: Vec<[u8; 8]> = t.spans.iter().map(|s| s.span_id).collect();
+            let distinct: HashSet<[u8; 8]> = ids.iter().copied().collect();
+            let roots = t
+                .spans
+                .iter()
+                .filter(|s| s.parent.is_none() && s.parent_override.is_none())
+                .count();
+            let orphans = t
+                .spans
+                .iter()
+                .filter(|s| s.parent_override.is_some_and(|p| !distinct.contains(&p)))
+                .count();
+            assert_eq!(
+                (
+                    (ids.len() - distinct.len()) as u64,
+                    orphans as u64,
+                    roots as u64 - 1
+                ),
+                (c.duplicate_span_ids, c.orphan_spans, c.split_traces),
+                "trace {i}"
+            );
+            if c == DefectCounts::default() {
+                assert_eq!(t, clean, "trace {i} was not selected");
+            }
+        }
+        for n in [
+            total.duplicate_span_ids,
+            total.orphan_spans,
+            total.cycle_spans / 2,
+            total.split_traces,
+            total.clock_skew_spans,
+        ] {
+            assert!(n > 10, "{total:?}");
+        }
+    }
+}

@@ -863,7 +863,7 @@ pub fn status_code(sp: &SimSpan) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::plan::PlanParams;
     use super::super::scenario::Scenario;
     use super::*;
