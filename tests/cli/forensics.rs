@@ -1140,3 +1140,57 @@ fn injected_trace_defects_are_found_exactly_for_every_format_and_partition_count
         "{text}"
     );
 }
+
+#[test]
+fn report_forensics_section_is_the_same_for_one_and_three_trace_partitions() {
+    // `report --trace-partitions K` (and `--memory-budget`) as in `forensics`: the whole
+    // report (its Forensics section in report.json, report.md and index.html) is the same
+    // for K = 1 and K = 3, and not empty.
+    let dir = forensics_run();
+    let input = dir.join("parquet/spans.parquet");
+    let render = |k: &str| {
+        let out = scratch().join(format!("forensics-report-k{k}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let o = crate::fixtures::run_env(
+            &[
+                "report",
+                input.to_str().unwrap(),
+                "--trace-partitions",
+                k,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &[("SOURCE_DATE_EPOCH", crate::fixtures::EPOCH)],
+        );
+        assert!(matches!(code(&o), 0 | 1 | 3), "{}", stderr(&o));
+        out
+    };
+    let (one, three) = (render("1"), render("3"));
+    let f = &read_json(&one.join("report.json"))["forensics"];
+    assert!(f["downstream"].as_array().unwrap().len() > 3, "{f:#}");
+    assert!(!f["structure"].as_array().unwrap().is_empty());
+    assert!(f["input_trace_quality"]["traces"].as_u64().unwrap() > 1000);
+    for file in ["report.json", "report.md", "index.html"] {
+        let (a, b) = (
+            std::fs::read(one.join(file)).unwrap(),
+            std::fs::read(three.join(file)).unwrap(),
+        );
+        assert!(a == b, "{file} differs between --trace-partitions 1 and 3");
+    }
+    let md = std::fs::read_to_string(one.join("report.md")).unwrap();
+    assert!(md.contains("## Forensics"), "{md}");
+    assert!(
+        md.contains("Trace quality over every trace of the input"),
+        "{md}"
+    );
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--trace-partitions",
+        "0",
+        "-o",
+        scratch().join("forensics-report-k0").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--trace-partitions"), "{}", stderr(&o));
+}
