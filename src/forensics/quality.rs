@@ -24,6 +24,7 @@
 
 use crate::model::traces::DownstreamInput;
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 /// How far a child may start before or end after its parent before it counts as clock skew:
@@ -83,6 +84,9 @@ impl InputTraceQuality {
     }
 }
 
+/// An example while accumulating: trace id, span id, file name.
+type Example = ([u8; 16], [u8; 8], String);
+
 /// Accumulates [`InputTraceQuality`] over partitions of whole traces.
 #[derive(Debug, Default)]
 pub struct QualityAcc {
@@ -91,7 +95,7 @@ pub struct QualityAcc {
     counts: [u64; 5],
     /// Per kind: the smallest (trace id, span id, file name) seen, at most
     /// [`MAX_QUALITY_EXAMPLES`].
-    examples: [BTreeSet<([u8; 16], [u8; 8], String)>; 5],
+    examples: [BTreeSet<Example>; 5],
 }
 
 /// Field names of the kinds, in [`QualityAcc::counts`] order.
@@ -135,11 +139,12 @@ impl QualityAcc {
             by_id.clear();
             let mut kept: Vec<usize> = Vec::with_capacity(trace.len());
             for &i in trace {
-                if by_id.contains_key(&spans[i].span_id) {
-                    self.note(DUPLICATE, tid, spans[i].span_id, file(i));
-                } else {
-                    by_id.insert(spans[i].span_id, kept.len());
-                    kept.push(i);
+                match by_id.entry(spans[i].span_id) {
+                    Entry::Occupied(_) => self.note(DUPLICATE, tid, spans[i].span_id, file(i)),
+                    Entry::Vacant(v) => {
+                        v.insert(kept.len());
+                        kept.push(i);
+                    }
                 }
             }
             self.spans += kept.len() as u64;

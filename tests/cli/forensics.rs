@@ -3,7 +3,7 @@
 //! traces; `forensics.json` checked against `docs/forensics.schema.json`.
 
 use crate::analyze::check_schema;
-use crate::fixtures::{code, generated_with, read_json, root, run, scratch, stderr, stdout_json};
+use crate::fixtures::{code, read_json, root, run, scratch, stderr, stdout_json};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
