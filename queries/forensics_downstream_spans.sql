@@ -17,7 +17,8 @@
 -- service_name, span_name, span_kind (INT), route (or NULL), start_ns, duration_ns (BIGINT), is_error (BOOLEAN), sample_weight (DOUBLE),
 -- side ('baseline' | 'canary' | NULL: the span's own side, by deployment_track and
 -- service_version as in window.sql; NULL for services other than $5), origin_value (the first origin key's value, or NULL),
--- in_window (BOOLEAN: the span starts inside the window).
+-- in_window (BOOLEAN: the span starts inside the window), source_file (the file it was read
+-- from, for the trace-quality examples).
 SELECT
     trace_id,
     span_id,
@@ -39,5 +40,6 @@ SELECT
     END AS side,
     COALESCE(span_attributes[$9], span_attributes[$10], span_attributes[$11],
              span_attributes[$12], span_attributes[$13], span_attributes[$14]) AS origin_value,
-    (start_time >= $6 AND start_time < $7) AS in_window
+    (start_time >= $6 AND start_time < $7) AS in_window,
+    CAST(source_file AS VARCHAR) AS source_file
 FROM spans

@@ -52,6 +52,41 @@ impl OriginKeys {
     }
 }
 
+/// `--memory-budget` and `--trace-partitions`, shared by `forensics` and `report`.
+#[derive(Debug, Args)]
+pub struct TracePartitionArgs {
+    /// Memory for assembling span trees, MiB: traces are assembled in partitions by a hash of
+    /// the trace id, as many as `spans × 160 bytes / budget` (rounded up), one pass over the
+    /// input each. The output is the same for any partition count.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MEMORY_BUDGET_MIB)]
+    pub memory_budget: u64,
+    /// Partitions of traces, overriding `--memory-budget`'s rule (1: every trace at once).
+    #[arg(long, value_name = "N")]
+    pub trace_partitions: Option<u32>,
+}
+
+impl TracePartitionArgs {
+    /// Exit-2 errors for a zero budget or partition count.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.memory_budget == 0 {
+            bail!("--memory-budget must be at least 1 MiB");
+        }
+        if self.trace_partitions == Some(0) {
+            bail!("--trace-partitions must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The partition count for `run`'s input: `--trace-partitions`, else the budget rule over
+    /// its span count.
+    pub fn partitions(&self, run: &crate::pipeline::PreparedRun) -> anyhow::Result<u32> {
+        Ok(match self.trace_partitions {
+            Some(k) => k,
+            None => trace_partitions(run.span_count()?, self.memory_budget << 20),
+        })
+    }
+}
+
 /// `--baseline` of the attribute diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BaselineArg {
@@ -93,14 +128,9 @@ pub struct ForensicsArgs {
     /// Level for classifying signatures (on Benjamini–Hochberg adjusted p-values).
     #[arg(long, value_name = "ALPHA", default_value_t = 0.05)]
     pub alpha: f64,
-    /// Memory for assembling span trees, MiB: traces are assembled in partitions by a hash of
-    /// the trace id, as many as `spans × 160 bytes / budget` (rounded up), one pass over the
-    /// input each. The output is the same for any partition count.
-    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MEMORY_BUDGET_MIB)]
-    pub memory_budget: u64,
-    /// Partitions of traces, overriding `--memory-budget`'s rule (1: every trace at once).
-    #[arg(long, value_name = "N")]
-    pub trace_partitions: Option<u32>,
+    /// `--memory-budget`, `--trace-partitions`.
+    #[command(flatten)]
+    pub partitions: TracePartitionArgs,
     /// Write forensics.json and forensics.md into this directory (created if missing).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
@@ -112,8 +142,8 @@ pub struct ForensicsArgs {
 /// The default `--origin-key`s.
 pub use crate::forensics::DEFAULT_ORIGIN_KEYS;
 
-/// Default `--memory-budget`, MiB: about 6.7 million spans assembled at once.
-pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 1024;
+/// Default `--memory-budget`, MiB.
+pub use crate::forensics::DEFAULT_MEMORY_BUDGET_MIB;
 
 /// Runs `canalyst forensics`.
 pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
@@ -147,17 +177,9 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         BaselineArg::Rest => BaselineSet::Rest,
         BaselineArg::Stable => BaselineSet::Stable,
     };
-    if args.memory_budget == 0 {
-        bail!("--memory-budget must be at least 1 MiB");
-    }
-    if args.trace_partitions == Some(0) {
-        bail!("--trace-partitions must be at least 1");
-    }
+    args.partitions.check()?;
     let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
-    let partitions = match args.trace_partitions {
-        Some(k) => k,
-        None => trace_partitions(run.span_count()?, args.memory_budget << 20),
-    };
+    let partitions = args.partitions.partitions(&run)?;
     let mut trees = TraceTrees::default();
     run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
     let opts = ForensicsOptions {

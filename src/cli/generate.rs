@@ -73,6 +73,11 @@ pub struct GenerateArgs {
     /// exporter's `format: proto` framing (the same spans as the JSON file).
     #[arg(long)]
     pub protobuf: bool,
+    /// Damage one trace in 40 per kind of defect (orphan span, duplicate span id, parent
+    /// cycle, second root, child ending 5 ms after its parent) and count them in
+    /// `truth.json` `trace_defects`; not with `--scenario forensics`.
+    #[arg(long)]
+    pub trace_defects: bool,
 }
 
 fn minutes_ns(m: f64, flag: &str) -> anyhow::Result<i64> {
@@ -115,6 +120,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         },
         head_sampling: args.head_sampling,
         protobuf: args.protobuf,
+        trace_defects: args.trace_defects,
     };
     let t0 = Instant::now();
     if let Some(n) = args.corpus {

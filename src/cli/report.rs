@@ -1,9 +1,9 @@
 //! `canalyst report`: the analysis rendered as HTML, Markdown, JSON and charts in a directory.
 
-use super::forensics::OriginKeys;
+use super::forensics::{OriginKeys, TracePartitionArgs};
 use super::selection::AnalysisArgs;
 use crate::analysis::human_summary;
-use crate::forensics::{forensics, ForensicsOptions};
+use crate::forensics::{forensics_with, ForensicsOptions};
 use crate::report::write_report_with_forensics;
 use clap::Args;
 use std::path::PathBuf;
@@ -32,19 +32,23 @@ pub struct ReportArgs {
     /// As for `canalyst forensics`.
     #[command(flatten)]
     pub origin: OriginKeys,
+    /// As for `canalyst forensics`: how the Forensics section assembles span trees.
+    #[command(flatten)]
+    pub partitions: TracePartitionArgs,
 }
 
 /// Runs `canalyst report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     let keys = args.origin.checked()?;
-    let keys = (!args.no_forensics).then_some(keys);
-    let (input, report, metrics, forensics_input) =
-        args.analysis.run_analysis_metrics_forensics(true, keys)?;
+    let forensics = (!args.no_forensics).then_some((keys, &args.partitions));
+    let (input, report, metrics, forensics_input) = args
+        .analysis
+        .run_analysis_metrics_forensics(true, forensics)?;
     let forensics_report = match forensics_input {
-        Some(fi) => {
+        Some((fi, trees)) => {
             let opts = ForensicsOptions::for_report(args.analysis.config()?);
             let _timing = crate::timings::phase("forensics");
-            Some(forensics(&fi, &opts))
+            Some(forensics_with(&fi, trees, &opts))
         }
         None => None,
     };

@@ -3,6 +3,7 @@
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::findings::AnalysisReport;
+use crate::forensics::TraceTrees;
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{ComparisonInput, GroupLevel, Selector};
 use crate::model::metric_series::MetricSeries;
@@ -185,19 +186,24 @@ impl AnalysisArgs {
     }
 
     /// [`Self::run_analysis_and_metrics`], plus the forensics input of the same sides, service
-    /// and window when `origin_keys` is given (raw inputs are then read with the columns
-    /// forensics needs).
+    /// and window when `forensics` (the originating-track keys and the trace partitioning) is
+    /// given: raw inputs are then read with the columns forensics needs, and the span trees
+    /// are assembled in the partitions `forensics.1` chooses.
     #[allow(clippy::type_complexity)]
     pub fn run_analysis_metrics_forensics(
         &self,
         with_series: bool,
-        origin_keys: Option<&[String]>,
+        forensics: Option<(&[String], &super::forensics::TracePartitionArgs)>,
     ) -> anyhow::Result<(
         ComparisonInput,
         AnalysisReport,
         Option<MetricSeries>,
-        Option<ForensicsInput>,
+        Option<(ForensicsInput, TraceTrees)>,
     )> {
+        let origin_keys = forensics.map(|f| f.0);
+        if let Some((_, p)) = forensics {
+            p.check()?;
+        }
         let cfg = self.config()?;
         let columns = match origin_keys {
             Some(_) => Columns::Forensics,
@@ -216,9 +222,17 @@ impl AnalysisArgs {
             .then(|| run.metric_data())
             .transpose()?;
         let series = with_series.then(|| run.series()).transpose()?;
-        let forensics = origin_keys
-            .map(|keys| run.forensics_input(keys, None))
-            .transpose()?;
+        let forensics = match forensics {
+            Some((keys, partitions)) => {
+                let fi = run.forensics_input(&[], None)?;
+                let mut trees = TraceTrees::default();
+                run.downstream_partitions(keys, partitions.partitions(&run)?, |part| {
+                    trees.add(part)
+                })?;
+                Some((fi, trees))
+            }
+            None => None,
+        };
         let (input, quality) = run.into_parts();
         let w = input.window;
         cfg.check_looks(

@@ -236,7 +236,7 @@ fn tree_rows(
         strings(q, b, "origin_value")?,
     );
     let (is_error, in_window) = (flags(q, b, "is_error")?, flags(q, b, "in_window")?);
-    let route = strings(q, b, "route")?;
+    let (route, file) = (strings(q, b, "route")?, strings(q, b, "source_file")?);
     let kind = cast_to(q, b, "span_kind", &DataType::Int32)?;
     let kind = kind.as_primitive::<Int32Type>();
     let start = cast_to(q, b, "start_ns", &DataType::Int64)?;
@@ -285,6 +285,7 @@ fn tree_rows(
             side: own_side,
             origin,
             in_window: in_window.is_valid(i) && in_window.value(i),
+            file: names.id(if file.is_null(i) { "" } else { file.value(i) }),
         });
     }
     Ok(())

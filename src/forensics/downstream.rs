@@ -578,6 +578,7 @@ mod tests {
             side,
             origin,
             in_window: true,
+            file: 0,
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod attribute_pairs;
 pub mod attributes;
 pub mod downstream;
+pub mod quality;
 pub mod sampling;
 pub mod signatures;
 pub mod structure;
@@ -63,6 +64,11 @@ pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
     "baggage.deployment.track",
     "canary.track",
 ];
+
+/// Default memory for assembling span trees, MiB (`forensics`/`report --memory-budget`, and
+/// what `run`'s reports use): about 6.7 million spans assembled at once
+/// ([`crate::engine::forensics::trace_partitions`]).
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 1024;
 
 /// Failing traces a report's Forensics section (`report`, `run`) lists in its `forensics`
 /// key (all are counted).
@@ -203,6 +209,8 @@ pub struct ForensicsReport {
     pub sampling: sampling::Sampling,
     /// Problems met while assembling the failing traces.
     pub trace_quality: TraceQuality,
+    /// Trace defects over every trace of the input (see [`quality`]).
+    pub input_trace_quality: quality::InputTraceQuality,
     /// Parts of forensics not built yet, by their `forensics.json` key.
     pub not_built: Vec<&'static str>,
 }
@@ -215,6 +223,7 @@ pub struct TraceTrees {
     names: Vec<String>,
     downstream: downstream::DownstreamAcc,
     structure: structure::StructureAcc,
+    quality: quality::QualityAcc,
 }
 
 impl TraceTrees {
@@ -229,6 +238,7 @@ impl TraceTrees {
     fn add_ordered(&mut self, part: &DownstreamInput, order: &[usize]) {
         self.downstream.add(part, order);
         self.structure.add(part, order);
+        self.quality.add(part, order);
         if part.names.len() > self.names.len() {
             self.names.clone_from(&part.names);
         }
@@ -324,6 +334,7 @@ pub fn forensics_with(
             crate::analysis::judge::tail_samples_needed(0.99, opts.analysis.confidence()),
         ),
         trace_quality,
+        input_trace_quality: trees.quality.finish(),
         not_built: Vec::new(),
     }
 }

@@ -613,6 +613,7 @@ mod tests {
             side: None,
             origin: None,
             in_window: true,
+            file: 0,
         }
     }
 

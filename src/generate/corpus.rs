@@ -120,6 +120,7 @@ pub fn write_corpus(
             metrics: base.metrics,
             head_sampling: false,
             protobuf: false,
+            trace_defects: false,
         };
         let s = generate(&opts)?;
         // The corpus is replayed from Parquet; the OTLP JSON copies would double its size.

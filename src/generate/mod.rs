@@ -13,6 +13,7 @@
 //! which writes each export interval once no later trace can end in it.
 
 pub mod corpus;
+pub mod defects;
 pub mod forensics_truth;
 pub mod head_sampling;
 pub mod metrics;
@@ -105,6 +106,9 @@ pub struct GenerateOptions {
     /// Also write `otlp/traces.binpb` (`--protobuf`): the traces as OTLP protobuf in the
     /// file exporter's framing ([`otlp_proto`]).
     pub protobuf: bool,
+    /// Damage some traces (`--trace-defects`): orphans, duplicate span ids, cycles, split
+    /// traces and clock skew, counted in `truth.json` ([`defects`]).
+    pub trace_defects: bool,
 }
 
 /// Failures of a generate run.
@@ -158,6 +162,8 @@ struct Stats {
     counts: Vec<Counts>,
     /// Only for the `forensics` scenario (the per-trace work is skipped otherwise).
     forensics: Option<forensics_truth::ForensicsTruth>,
+    /// Defects injected (`--trace-defects`).
+    defects: defects::DefectCounts,
 }
 
 impl Stats {
@@ -168,6 +174,7 @@ impl Stats {
             end_ns: i64::MIN,
             counts: vec![Counts::default(); ROUTES.len()],
             forensics: (scenario == Scenario::Forensics).then(Default::default),
+            defects: defects::DefectCounts::default(),
         }
     }
 
@@ -204,6 +211,7 @@ impl Stats {
         self.spans += o.spans;
         self.lines += o.lines;
         self.end_ns = self.end_ns.max(o.end_ns);
+        self.defects.merge(&o.defects);
         if let (Some(a), Some(b)) = (&mut self.forensics, &o.forensics) {
             a.merge(b);
         }
@@ -236,6 +244,7 @@ struct Renderers {
     table: table::TableContext,
     metrics: Recorder,
     head_sampling: bool,
+    trace_defects: bool,
 }
 
 /// Simulates and renders lines `lines` of `plan`.
@@ -263,6 +272,11 @@ fn render_chunk(
         }
         if r.head_sampling {
             head_sampling::sample_line(&mut line);
+        }
+        if r.trace_defects {
+            for t in &mut line.traces {
+                stats.defects.merge(&defects::inject(t));
+            }
         }
         let groups = line.by_resource();
         r.json.write_line(&line, &groups, &mut json);
@@ -354,6 +368,11 @@ fn validate(o: &GenerateOptions) -> Result<(), GenerateError> {
             "--head-sampling needs --scenario forensics (its truth records the weights)".into(),
         );
     }
+    if o.trace_defects && o.scenario == Scenario::Forensics {
+        return bad(
+            "--trace-defects cannot be combined with --scenario forensics (its truth follows whole span trees)".into(),
+        );
+    }
     if o.metrics.interval_ns < 1_000_000 {
         return bad("--metric-interval-seconds must be at least 0.001".into());
     }
@@ -398,6 +417,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         table: table::TableContext::new(Arc::new(IdentityConfig::default()), &json_rel),
         metrics: Recorder::new(&plan, opts.metrics),
         head_sampling: opts.head_sampling,
+        trace_defects: opts.trace_defects,
     };
     let mut json = FileSink::create(&json_path, opts.compress).map_err(io(&json_path))?;
     let proto_path = opts.out_dir.join("otlp/traces.binpb");
@@ -491,6 +511,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         },
     );
     truth.forensics = stats.forensics.map(|f| f.finish(opts.head_sampling));
+    truth.trace_defects = opts.trace_defects.then_some(stats.defects);
     let mut text = serde_json::to_string_pretty(&truth).expect("truth serialises");
     text.push('\n');
     std::fs::write(&truth_path, text).map_err(io(&truth_path))?;

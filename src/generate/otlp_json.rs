@@ -131,9 +131,9 @@ impl OtlpJsonWriter {
                     out.extend_from_slice(b",\"traceState\":");
                     json_str(out, ts);
                 }
-                if let Some(p) = sp.parent {
+                if let Some(p) = sp.parent_span_id(trace) {
                     out.extend_from_slice(b",\"parentSpanId\":\"");
-                    hex(out, &trace.spans[p].span_id);
+                    hex(out, &p);
                     out.push(b'"');
                 }
                 out.extend_from_slice(b",\"name\":");

@@ -87,8 +87,8 @@ impl OtlpProtoWriter {
                             span_id: sp.span_id.to_vec(),
                             trace_state: trace.tracestate.unwrap_or_default().to_string(),
                             parent_span_id: sp
-                                .parent
-                                .map_or_else(Vec::new, |p| trace.spans[p].span_id.to_vec()),
+                                .parent_span_id(trace)
+                                .map_or_else(Vec::new, |p| p.to_vec()),
                             name: sp.name.to_string(),
                             kind: sp.kind,
                             start_time_unix_nano: sp.start_ns as u64,

@@ -154,6 +154,9 @@ pub struct SimSpan {
     pub stage: Option<Track>,
     /// The mesh's database slowdown hit this span ([`MESH_SLOW_DB`]).
     pub slowed: bool,
+    /// Parent span id written instead of `parent`'s (`generate --trace-defects`: a missing
+    /// parent or a cycle; see [`super::defects`]).
+    pub parent_override: Option<[u8; 8]>,
 }
 
 impl SimSpan {
@@ -164,6 +167,12 @@ impl SimSpan {
         } else {
             resource_id(self.service, self.track)
         }
+    }
+
+    /// The parent span id written for the span in `trace`.
+    pub fn parent_span_id(&self, trace: &SimTrace) -> Option<[u8; 8]> {
+        self.parent_override
+            .or_else(|| self.parent.map(|p| trace.spans[p].span_id))
     }
 
     /// The side canalyst reads for the span: its resource's track, else the track its span
@@ -465,6 +474,7 @@ impl Sim<'_> {
             origin,
             stage,
             slowed: false,
+            parent_override: None,
         });
         let own_ns = ms_to_ns(own_ms);
         let pre = (own_ns as f64 * self.rng.random_range(0.04..0.12)) as i64;
@@ -518,6 +528,7 @@ impl Sim<'_> {
                             origin,
                             stage,
                             slowed: false,
+                            parent_override: None,
                         });
                         let server_start = cursor + self.network_ns();
                         let out = self.serve(*callee, server_start, Some(client));
@@ -580,6 +591,7 @@ impl Sim<'_> {
                         origin,
                         stage,
                         slowed,
+                        parent_override: None,
                     });
                     cursor += dur + self.gap_ns();
                     if failed {
@@ -609,6 +621,7 @@ impl Sim<'_> {
                         origin,
                         stage,
                         slowed: false,
+                        parent_override: None,
                     });
                     cursor += dur + self.gap_ns();
                 }
@@ -850,7 +863,7 @@ pub fn status_code(sp: &SimSpan) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::plan::PlanParams;
     use super::super::scenario::Scenario;
     use super::*;

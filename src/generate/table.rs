@@ -51,7 +51,7 @@ impl TableContext {
                 let record = SpanRecord {
                     trace_id: trace.trace_id,
                     span_id: sp.span_id,
-                    parent_span_id: sp.parent.map(|p| trace.spans[p].span_id),
+                    parent_span_id: sp.parent_span_id(trace),
                     name: sp.name.to_string(),
                     kind: sp.kind,
                     start_time_unix_nano: sp.start_ns,

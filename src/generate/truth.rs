@@ -176,6 +176,9 @@ pub struct Truth {
     /// scenario only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forensics: Option<super::forensics_truth::ForensicsTruth>,
+    /// Trace defects injected (`--trace-defects` only; see [`super::defects`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_defects: Option<super::defects::DefectCounts>,
 }
 
 fn callers(route: RouteId) -> Vec<Visibility> {
@@ -340,5 +343,6 @@ pub fn build(
         metric_resets: metrics.1,
         files,
         forensics: None,
+        trace_defects: None,
     }
 }

@@ -17,7 +17,9 @@ pub mod window;
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::{AnalysisConfig, ConfigError};
 use crate::analysis::findings::Verdict;
-use crate::forensics::{forensics, ForensicsOptions, DEFAULT_ORIGIN_KEYS};
+use crate::forensics::{
+    forensics_with, ForensicsOptions, TraceTrees, DEFAULT_MEMORY_BUDGET_MIB, DEFAULT_ORIGIN_KEYS,
+};
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
@@ -461,7 +463,15 @@ fn report_one(
         .then(|| run.metric_data())
         .transpose()?;
     let series = run.series()?;
-    let forensics_input = run.forensics_input(&origin_keys, None)?;
+    // Span trees assembled in partitions of traces under `forensics`'s default memory budget,
+    // as `report` does without `--memory-budget`.
+    let forensics_input = run.forensics_input(&[], None)?;
+    let partitions = crate::engine::forensics::trace_partitions(
+        run.span_count()?,
+        DEFAULT_MEMORY_BUDGET_MIB << 20,
+    );
+    let mut trees = TraceTrees::default();
+    run.downstream_partitions(&origin_keys, partitions, |part| trees.add(part))?;
     let (input, quality) = run.into_parts();
     // As in `analyze`: the sequential look interval can be checked only against the window
     // and bucket of the data.
@@ -476,7 +486,8 @@ fn report_one(
         source,
     })?;
     let mut report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
-    let forensics_report = forensics(&forensics_input, &ForensicsOptions::for_report(cfg));
+    let forensics_report =
+        forensics_with(&forensics_input, trees, &ForensicsOptions::for_report(cfg));
     if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
         report.generated_at = format_rfc3339(window.end_unix_nano);
     }

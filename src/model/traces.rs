@@ -120,6 +120,8 @@ pub struct TreeSpan {
     pub origin: Option<Side>,
     /// The span starts inside the window (the others are only ancestors).
     pub in_window: bool,
+    /// The file the span was read from (`source_file`), an index into the names.
+    pub file: u32,
 }
 
 /// Every span of one partition of whole traces (all of them with one partition), for
@@ -187,6 +189,7 @@ fn canonical(names: &[String], x: &TreeSpan, y: &TreeSpan) -> std::cmp::Ordering
             x.side.map(|s| s as u8),
             x.origin.map(|s| s as u8),
             x.in_window,
+            name(x.file),
         )
     };
     (

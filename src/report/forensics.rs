@@ -5,6 +5,7 @@
 use super::escape;
 use crate::analysis::findings::{AnalysisReport, Comparison};
 use crate::forensics::downstream::{Attribution, DownstreamGroup, OriginStats};
+use crate::forensics::quality::InputTraceQuality;
 use crate::forensics::signatures::{Classification as SignatureClass, Signature};
 use crate::forensics::trace::FailingTrace;
 use crate::forensics::{ForensicsReport, TrackCounts};
@@ -196,7 +197,80 @@ pub fn text(r: &ForensicsReport) -> String {
             q.duplicate_span_ids, q.orphan_spans, q.cycle_spans, q.multiple_roots, q.split_across_files, q.clock_skew_spans
         );
     }
+    let iq = &r.input_trace_quality;
+    if iq.any() {
+        let _ = writeln!(out, "\n{}", trace_quality_sentence(iq));
+        for line in trace_quality_examples(iq, |s| escape::clean(s, 4 * CELL))
+            .iter()
+            .take(TEXT_ROWS)
+        {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out
+}
+
+/// One sentence on the trace defects of the whole input (README "Bad traces"), plain text.
+pub fn trace_quality_sentence(q: &InputTraceQuality) -> String {
+    format!(
+        "Trace quality over every trace of the input ({} traces, {} spans): {} duplicate span ids, \
+         {} orphan spans, {} spans in or below parent cycles, {} split traces (several roots), {} \
+         clock-skewed spans (outside their parent by more than {} ms).",
+        q.traces,
+        q.spans,
+        q.duplicate_span_ids,
+        q.orphan_spans,
+        q.cycle_spans,
+        q.split_traces,
+        q.clock_skew_spans,
+        q.clock_skew_tolerance_ms
+    )
+}
+
+/// The examples of [`InputTraceQuality`], one line each (`kind: trace … span … in FILE`), the
+/// file name through `esc`.
+pub fn trace_quality_examples(q: &InputTraceQuality, esc: impl Fn(&str) -> String) -> Vec<String> {
+    q.examples
+        .iter()
+        .flat_map(|(kind, list)| {
+            let esc = &esc;
+            list.iter().map(move |e| {
+                format!(
+                    "{kind}: trace {} span {} in {}",
+                    escape::clean(&e.trace_id, 64),
+                    escape::clean(&e.span_id, 64),
+                    esc(&e.file)
+                )
+            })
+        })
+        .collect()
+}
+
+/// The trace-quality part of a report's Data quality section (HTML): the sentence and, with
+/// any defect, the examples.
+pub fn trace_quality_html(q: &InputTraceQuality) -> String {
+    let mut o = format!("<p>{}</p>\n", escape::html(&trace_quality_sentence(q)));
+    if q.any() {
+        o.push_str("<ul>\n");
+        for line in trace_quality_examples(q, |s| escape::html(&escape::clean(s, 4 * CELL))) {
+            let _ = writeln!(o, "<li>{line}</li>");
+        }
+        o.push_str("</ul>\n");
+    }
+    o
+}
+
+/// The trace-quality part of a Markdown data-quality section: the sentence and, with any
+/// defect, the examples as a list.
+pub fn trace_quality_markdown(q: &InputTraceQuality) -> String {
+    let mut o = format!("{}\n\n", escape::markdown(&trace_quality_sentence(q)));
+    if q.any() {
+        for line in trace_quality_examples(q, |s| escape::markdown(&escape::clean(s, 4 * CELL))) {
+            let _ = writeln!(o, "- {line}");
+        }
+        o.push('\n');
+    }
+    o
 }
 
 /// The cells of a failing trace's row, in table order: start, trace id, track, root service
@@ -332,6 +406,11 @@ pub fn markdown(r: &ForensicsReport) -> String {
     for w in &r.sampling.warnings {
         let _ = writeln!(out, "- {}", m(w));
     }
+    let _ = write!(
+        out,
+        "\n## Trace quality\n\n{}",
+        trace_quality_markdown(&r.input_trace_quality)
+    );
     if !r.not_built.is_empty() {
         let _ = writeln!(out, "\nNot built yet: {}.", r.not_built.join(", "));
     }

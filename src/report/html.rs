@@ -510,6 +510,11 @@ pub fn render(
          {} exact duplicates dropped.</p>",
         dq.records_read, dq.records_ingested, dq.records_rejected, dq.duplicates_dropped
     );
+    if let Some(f) = forensics {
+        o.push_str(&super::forensics::trace_quality_html(
+            &f.input_trace_quality,
+        ));
+    }
     if !dq.counts.is_empty() {
         o.push_str("<p>Issues by kind: ");
         let parts: Vec<String> = dq

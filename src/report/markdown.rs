@@ -204,6 +204,11 @@ pub fn render(
         "## Data quality\n\n{} records read, {} ingested, {} rejected, {} exact duplicates dropped.\n",
         dq.records_read, dq.records_ingested, dq.records_rejected, dq.duplicates_dropped
     );
+    if let Some(f) = forensics {
+        o.push_str(&super::forensics::trace_quality_markdown(
+            &f.input_trace_quality,
+        ));
+    }
     if !dq.counts.is_empty() {
         let parts: Vec<String> = dq
             .counts

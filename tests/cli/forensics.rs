@@ -1029,3 +1029,168 @@ fn report_reads_only_origin_keys_and_finds_what_forensics_finds() {
     // The baggage attribute was read: the mesh's cartservice spans are attributed by it.
     assert!(lean["downstream_summary"]["by_baggage"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn injected_trace_defects_are_found_exactly_for_every_format_and_partition_count() {
+    // `generate --trace-defects` damages one trace in 40 per kind and counts what it wrote;
+    // `input_trace_quality` must find exactly that, over every trace of the input, from OTLP
+    // JSON, protobuf and Parquet, with traces assembled in 1 or 3 partitions.
+    let dir = scratch().join("mixed-trace-defects");
+    let o = run(&[
+        "generate",
+        "--scenario",
+        "mixed",
+        "--spans",
+        "20000",
+        "--trace-defects",
+        "--protobuf",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let truth = read_json(&dir.join("truth.json"));
+    let injected = &truth["trace_defects"];
+    let kinds = [
+        "duplicate_span_ids",
+        "orphan_spans",
+        "cycle_spans",
+        "split_traces",
+        "clock_skew_spans",
+    ];
+    for k in kinds {
+        // Not vacuous: every kind was injected, more often than the examples kept.
+        assert!(injected[k].as_u64().unwrap() > 5, "{k}: {injected}");
+    }
+    let mut first: Option<Value> = None;
+    for f in [
+        "otlp/traces.jsonl",
+        "otlp/traces.binpb",
+        "parquet/spans.parquet",
+    ] {
+        for parts in ["1", "3"] {
+            let input = dir.join(f);
+            let v: Value =
+                serde_json::from_slice(&forensics_bytes(&input, &["--trace-partitions", parts]))
+                    .unwrap();
+            assert_schema(&v);
+            let q = &v["input_trace_quality"];
+            let what = format!("{f}, {parts} partitions");
+            assert_eq!(q["traces"], truth["traces"], "{what}");
+            assert_eq!(
+                q["spans"].as_u64(),
+                truth["spans"]
+                    .as_u64()
+                    .map(|n| n - injected["duplicate_span_ids"].as_u64().unwrap()),
+                "{what}"
+            );
+            for k in kinds {
+                assert_eq!(q[k], injected[k], "{what}: {k}");
+                let ex = q["examples"][k].as_array().unwrap();
+                assert_eq!(ex.len(), 5, "{what}: {k}");
+                let keys: Vec<(&str, &str)> = ex
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["trace_id"].as_str().unwrap(),
+                            e["span_id"].as_str().unwrap(),
+                        )
+                    })
+                    .collect();
+                assert!(keys.windows(2).all(|w| w[0] < w[1]), "{what}: {k} {keys:?}");
+            }
+            // The spans generate added carry ids it derived: c0ffee + salt (1 and 2 for the
+            // cycle, 3 for the second root).
+            for e in q["examples"]["split_traces"].as_array().unwrap() {
+                assert!(
+                    e["span_id"].as_str().unwrap().starts_with("c0ffee03"),
+                    "{e}"
+                );
+            }
+            for e in q["examples"]["cycle_spans"].as_array().unwrap() {
+                let s = e["span_id"].as_str().unwrap();
+                assert!(
+                    s.starts_with("c0ffee01") || s.starts_with("c0ffee02"),
+                    "{e}"
+                );
+                assert!(
+                    e["file"].as_str().unwrap().ends_with("traces.jsonl")
+                        || e["file"].as_str().unwrap().ends_with("traces.binpb"),
+                    "{e}"
+                );
+            }
+            // Identical (files aside: a Parquet table names the file it was ingested from).
+            let mut same = q.clone();
+            for list in same["examples"].as_object_mut().unwrap().values_mut() {
+                for e in list.as_array_mut().unwrap() {
+                    e.as_object_mut().unwrap().remove("file");
+                }
+            }
+            match &first {
+                None => first = Some(same),
+                Some(one) => assert_eq!(&same, one, "{what}"),
+            }
+        }
+    }
+    // The text summary names them too.
+    let o = run(&["forensics", dir.join("otlp/traces.jsonl").to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("{} orphan spans", injected["orphan_spans"])),
+        "{text}"
+    );
+}
+
+#[test]
+fn report_forensics_section_is_the_same_for_one_and_three_trace_partitions() {
+    // `report --trace-partitions K` (and `--memory-budget`) as in `forensics`: the whole
+    // report (its Forensics section in report.json, report.md and index.html) is the same
+    // for K = 1 and K = 3, and not empty.
+    let dir = forensics_run();
+    let input = dir.join("parquet/spans.parquet");
+    let render = |k: &str| {
+        let out = scratch().join(format!("forensics-report-k{k}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let o = crate::fixtures::run_env(
+            &[
+                "report",
+                input.to_str().unwrap(),
+                "--trace-partitions",
+                k,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &[("SOURCE_DATE_EPOCH", crate::fixtures::EPOCH)],
+        );
+        assert!(matches!(code(&o), 0 | 1 | 3), "{}", stderr(&o));
+        out
+    };
+    let (one, three) = (render("1"), render("3"));
+    let f = &read_json(&one.join("report.json"))["forensics"];
+    assert!(f["downstream"].as_array().unwrap().len() > 3, "{f:#}");
+    assert!(!f["structure"].as_array().unwrap().is_empty());
+    assert!(f["input_trace_quality"]["traces"].as_u64().unwrap() > 1000);
+    for file in ["report.json", "report.md", "index.html"] {
+        let (a, b) = (
+            std::fs::read(one.join(file)).unwrap(),
+            std::fs::read(three.join(file)).unwrap(),
+        );
+        assert!(a == b, "{file} differs between --trace-partitions 1 and 3");
+    }
+    let md = std::fs::read_to_string(one.join("report.md")).unwrap();
+    assert!(md.contains("## Forensics"), "{md}");
+    assert!(
+        md.contains("Trace quality over every trace of the input"),
+        "{md}"
+    );
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--trace-partitions",
+        "0",
+        "-o",
+        scratch().join("forensics-report-k0").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--trace-partitions"), "{}", stderr(&o));
+}
