@@ -628,20 +628,29 @@ fn canonical_fingerprints_match_original_records() {
     assert_eq!(chunks[0].fingerprints, fp);
 }
 
-#[test]
-fn corrupt_row_group_is_located_and_skipped() {
-    let batches = canonical_batches();
-    let f = write_parquet(&batches, 7);
-    let meta = parquet::file::reader::SerializedFileReader::new(f.reopen().unwrap()).unwrap();
+/// Overwrites the first bytes of row group `group`'s first data page; returns the number of
+/// row groups.
+fn corrupt_group(f: &tempfile::NamedTempFile, group: usize) -> usize {
     use parquet::file::reader::FileReader;
-    assert_eq!(meta.metadata().num_row_groups(), 2);
-    let rg0 = meta.metadata().row_group(0);
-    let off = rg0.column(0).data_page_offset() as usize;
+    let meta = parquet::file::reader::SerializedFileReader::new(f.reopen().unwrap()).unwrap();
+    let off = meta
+        .metadata()
+        .row_group(group)
+        .column(0)
+        .data_page_offset() as usize;
     let mut bytes = std::fs::read(f.path()).unwrap();
     for b in &mut bytes[off..off + 12] {
         *b = 0xFF;
     }
     std::fs::write(f.path(), &bytes).unwrap();
+    meta.metadata().num_row_groups()
+}
+
+#[test]
+fn corrupt_row_group_is_located_and_skipped() {
+    let batches = canonical_batches();
+    let f = write_parquet(&batches, 7);
+    assert_eq!(corrupt_group(&f, 0), 2);
     let (chunks, q) = read(f.path(), "c.parquet", 100);
     assert_eq!(
         concat(&chunks).num_rows(),
@@ -666,15 +675,7 @@ fn corrupt_row_group_is_located_and_skipped() {
 fn split_reads_equal_the_whole_file_and_locate_rows_from_the_file_start() {
     let batches = canonical_batches();
     let f = write_parquet(&batches, 3);
-    let meta = parquet::file::reader::SerializedFileReader::new(f.reopen().unwrap()).unwrap();
-    use parquet::file::reader::FileReader;
-    assert_eq!(meta.metadata().num_row_groups(), 5);
-    let off = meta.metadata().row_group(3).column(0).data_page_offset() as usize;
-    let mut bytes = std::fs::read(f.path()).unwrap();
-    for b in &mut bytes[off..off + 12] {
-        *b = 0xFF;
-    }
-    std::fs::write(f.path(), &bytes).unwrap();
+    assert_eq!(corrupt_group(&f, 3), 5);
 
     let (whole, wq) = read(f.path(), "c.parquet", 4);
     let split = SplitSpans::open(f.path()).expect("canonical");
