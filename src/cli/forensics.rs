@@ -2,8 +2,8 @@
 //! origin and track, error signatures compared between canary and stable, and services
 //! without a track of their own compared by the track their calls came from.
 
-use super::selection::AnalysisArgs;
-use crate::engine::forensics::{trace_partitions, MAX_ORIGIN_KEYS};
+use super::selection::{AnalysisArgs, TracePartitionArgs};
+use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees};
 use crate::model::traces::{BaselineSet, RequestSelect};
 use crate::pipeline::Columns;
@@ -49,41 +49,6 @@ impl OriginKeys {
             bail!("--origin-key: a key is empty");
         }
         Ok(&self.keys)
-    }
-}
-
-/// `--memory-budget` and `--trace-partitions`, shared by `forensics` and `report`.
-#[derive(Debug, Args)]
-pub struct TracePartitionArgs {
-    /// Memory for assembling span trees, MiB: traces are assembled in partitions by a hash of
-    /// the trace id, as many as `spans × 160 bytes / budget` (rounded up), one pass over the
-    /// input each. The output is the same for any partition count.
-    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MEMORY_BUDGET_MIB)]
-    pub memory_budget: u64,
-    /// Partitions of traces, overriding `--memory-budget`'s rule (1: every trace at once).
-    #[arg(long, value_name = "N")]
-    pub trace_partitions: Option<u32>,
-}
-
-impl TracePartitionArgs {
-    /// Exit-2 errors for a zero budget or partition count.
-    pub fn check(&self) -> anyhow::Result<()> {
-        if self.memory_budget == 0 {
-            bail!("--memory-budget must be at least 1 MiB");
-        }
-        if self.trace_partitions == Some(0) {
-            bail!("--trace-partitions must be at least 1");
-        }
-        Ok(())
-    }
-
-    /// The partition count for `run`'s input: `--trace-partitions`, else the budget rule over
-    /// its span count.
-    pub fn partitions(&self, run: &crate::pipeline::PreparedRun) -> anyhow::Result<u32> {
-        Ok(match self.trace_partitions {
-            Some(k) => k,
-            None => trace_partitions(run.span_count()?, self.memory_budget << 20),
-        })
     }
 }
 
