@@ -88,6 +88,9 @@ pub struct Engine {
     /// The cluster and the client's time limit per query, when plans run on a cluster.
     #[cfg(feature = "distributed")]
     remote: Option<(super::cluster::ClusterUrl, std::time::Duration)>,
+    /// The temporary directory holding the spans when raw inputs were spilled to disk
+    /// ([`Engine::from_spilled`]); removed when the engine is dropped.
+    spill: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -145,6 +148,7 @@ impl Engine {
             cluster: None,
             #[cfg(feature = "distributed")]
             remote: None,
+            spill: None,
         })
     }
 
@@ -199,6 +203,28 @@ impl Engine {
         Self::finish(ctx, config, source).await
     }
 
+    /// An engine over raw inputs that were spilled to `dir/spans.parquet`, a Parquet file
+    /// holding `columns` of the canonical schema in canonical order (see [`projection`]).
+    /// The engine owns `dir` and removes it when dropped; queries that read other columns
+    /// fail to plan, as on [`Engine::from_projected_batches_with`].
+    pub async fn from_spilled(
+        dir: tempfile::TempDir,
+        columns: &[&str],
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let schema = spans_schema()
+            .project(&projection(columns)?)
+            .map_err(|e| register_err("spans")(e.into()))?;
+        let (table, files) = spans_listing(&[dir.path().to_path_buf()], Arc::new(schema))?;
+        let ctx = Self::session(config);
+        ctx.register_table("spans", Arc::new(table))
+            .map_err(register_err("spans"))?;
+        register_metric_tables(&ctx, &[])?;
+        let mut engine = Self::finish(ctx, config, SpanSource::Files(files)).await?;
+        engine.spill = Some(dir);
+        Ok(engine)
+    }
+
     /// An engine over canonical Parquet files. Each path is either a `.parquet` file in the
     /// canonical spans schema or a dataset directory holding `spans.parquet`.
     pub async fn from_parquet(paths: &[PathBuf]) -> Result<Self, EngineError> {
@@ -210,7 +236,7 @@ impl Engine {
         paths: &[PathBuf],
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let (table, files) = spans_listing(paths)?;
+        let (table, files) = spans_listing(paths, spans_schema())?;
         let ctx = Self::session(config);
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
@@ -229,7 +255,7 @@ impl Engine {
         config: EngineConfig,
         cluster: &super::cluster::ClusterUrl,
     ) -> Result<Self, EngineError> {
-        let (table, files) = spans_listing(paths)?;
+        let (table, files) = spans_listing(paths, spans_schema())?;
         let ctx = super::cluster::session(cluster, Self::session_config(config)).await?;
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
@@ -464,7 +490,10 @@ fn check_schema(want: &SchemaRef, got: &SchemaRef) -> Result<(), String> {
 
 /// The `spans` table over the canonical Parquet files of `paths` (see
 /// [`Engine::from_parquet`]), and the files.
-fn spans_listing(paths: &[PathBuf]) -> Result<(ListingTable, Vec<PathBuf>), EngineError> {
+fn spans_listing(
+    paths: &[PathBuf],
+    schema: SchemaRef,
+) -> Result<(ListingTable, Vec<PathBuf>), EngineError> {
     if paths.is_empty() {
         return Err(EngineError::Input {
             path: PathBuf::new(),
@@ -482,7 +511,7 @@ fn spans_listing(paths: &[PathBuf]) -> Result<(ListingTable, Vec<PathBuf>), Engi
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let table_config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
-        .with_schema(spans_schema());
+        .with_schema(schema);
     let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
     Ok((table, files))
 }

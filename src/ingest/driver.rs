@@ -16,6 +16,7 @@ use super::doc_split::{DocSplitter, Piece};
 use super::formats;
 use super::otlp_json::{self, Decoded, DocumentPiece};
 use super::parquet_spans::SplitSpans;
+use super::seen_spans::{Seen, SeenSpans};
 use super::sniff::{self, Container, Content};
 use super::{IngestOptions, SpanChunk};
 use crate::model::metric_delta;
@@ -903,7 +904,7 @@ struct Consumer<'a> {
     files: &'a [InputFile],
     quality: DataQuality,
     acc: FileAcc,
-    seen: ahash::AHashMap<[u8; 24], u64>,
+    seen: SeenSpans,
     conflicts: HashSet<SpanFingerprint>,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
@@ -983,17 +984,15 @@ impl<'a> Consumer<'a> {
     fn take(&mut self, batch: RecordBatch, fps: &[SpanFingerprint]) -> Result<(), IngestError> {
         let mut keep: Option<Vec<bool>> = None;
         for (i, fp) in fps.iter().enumerate() {
-            let drop = match self.seen.entry(fp.key) {
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(fp.content);
-                    false
-                }
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    if *e.get() == fp.content || !self.conflicts.insert(*fp) {
-                        true
-                    } else {
+            let drop = match self.seen.observe(fp) {
+                Seen::New => false,
+                Seen::Same => true,
+                Seen::Different => {
+                    if self.conflicts.insert(*fp) {
                         self.conflict_note(&batch, i);
                         false
+                    } else {
+                        true
                     }
                 }
             };
@@ -1118,7 +1117,7 @@ pub fn ingest_paths_with_progress(
         files: &files,
         quality: DataQuality::default(),
         acc: FileAcc::default(),
-        seen: ahash::AHashMap::new(),
+        seen: SeenSpans::new(),
         conflicts: HashSet::new(),
         pending: Vec::new(),
         pending_rows: 0,

@@ -71,6 +71,7 @@ pub mod inventory;
 pub mod otlp_json;
 pub mod otlp_proto;
 pub mod parquet_spans;
+mod seen_spans;
 pub mod sniff;
 
 pub use dataset::{is_dataset, load_spans, load_spans_into, open_dataset, Dataset, ParquetSink};

@@ -21,7 +21,7 @@ pub mod query;
 use crate::engine::context::ANALYSIS_COLUMNS;
 use crate::engine::forensics::{downstream_partitions, forensics_input};
 pub use crate::engine::inputs::Placement;
-use crate::engine::inputs::{open_inputs_on, InputsError};
+use crate::engine::inputs::{open_inputs_on, InputsError, SpillPolicy};
 use crate::engine::metric_input::{load_metric_data, metric_window};
 use crate::engine::metric_series::{metric_series, report_bucket_ns};
 use crate::engine::output::{write_result, OutputError};
@@ -202,6 +202,8 @@ impl Sources {
             Columns::All => SPAN_COLUMNS,
             Columns::Forensics => forensics_columns(),
         };
+        // Raw inputs past CANALYST_SPILL_MIB of kept columns go to a temporary file.
+        let spill = SpillPolicy::from_env()?;
         let opened = runtime.block_on(async {
             let _timing = crate::timings::phase("open inputs");
             open_inputs_on(
@@ -212,6 +214,7 @@ impl Sources {
                     target_partitions: threads,
                 },
                 placement,
+                &spill,
             )
             .await
         })?;

@@ -729,3 +729,48 @@ fn since_and_until_narrow_the_window() {
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
+
+/// Raw inputs past `CANALYST_SPILL_MIB` of kept columns go to a temporary Parquet file; the
+/// report is the same byte for byte, the file is gone afterwards, and bad settings are exit 2.
+#[test]
+fn spilled_raw_inputs_give_the_same_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spill_dir = tmp.path().to_str().unwrap();
+    let o = run_env(
+        &["--threads", "1", "analyze", "sample-data/otlp", "-o", "-"],
+        &[
+            ("SOURCE_DATE_EPOCH", EPOCH),
+            ("CANALYST_SPILL_MIB", "0"),
+            ("CANALYST_SPILL_DIR", spill_dir),
+        ],
+    );
+    let (held_code, held) = sample_analysis();
+    assert_eq!(code(&o), *held_code, "{}", stderr(&o));
+    assert_same_text(
+        "spilled vs held in memory",
+        &String::from_utf8_lossy(&o.stdout),
+        held,
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the spill directory is removed"
+    );
+
+    let o = run_env(
+        &["analyze", "sample-data/otlp", "-o", "-"],
+        &[("CANALYST_SPILL_MIB", "half")],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("CANALYST_SPILL_MIB=half"), "{}", stderr(&o));
+    let missing = tmp.path().join("no-such-dir");
+    let o = run_env(
+        &["analyze", "sample-data/otlp", "-o", "-"],
+        &[
+            ("CANALYST_SPILL_MIB", "0"),
+            ("CANALYST_SPILL_DIR", missing.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("no-such-dir"), "{}", stderr(&o));
+}
