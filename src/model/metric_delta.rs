@@ -36,15 +36,15 @@ struct StreamKey {
     attributes: Attrs,
 }
 
-fn sorted(a: &Attrs) -> Attrs {
-    let mut v = a.clone();
+fn sorted(a: &[(String, String)]) -> Attrs {
+    let mut v = a.to_vec();
     v.sort();
     v
 }
 
 fn key_of(p: &MetricPoint) -> StreamKey {
     StreamKey {
-        resource: sorted(&p.resource.attributes),
+        resource: sorted(p.resource.attributes()),
         scope: p.resource.scope_name.clone(),
         name: p.name.to_string(),
         kind: p.kind,

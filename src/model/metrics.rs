@@ -413,7 +413,7 @@ impl CommonColumns {
         self.deployment_environment
             .append_option(r.deployment_environment.as_deref());
         self.scope_name.append_option(r.scope_name.as_deref());
-        append_map(&mut self.resource_attributes, &r.attributes);
+        append_map(&mut self.resource_attributes, r.attributes());
         append_map(&mut self.attributes, &p.attributes);
         self.start_time.append_option(p.start_time);
         self.time.append_value(p.time);

@@ -31,8 +31,9 @@ pub struct ResourceInfo {
     pub deployment_environment: Option<String>,
     /// Instrumentation scope name.
     pub scope_name: Option<String>,
-    /// All resource attributes, values rendered as strings (see [`SpanRecord`] docs).
-    pub attributes: Vec<(String, String)>,
+    /// All resource attributes, values rendered as strings (see [`SpanRecord`] docs);
+    /// private so that they cannot drift from `prepared` ([`ResourceInfo::attributes`]).
+    attributes: Vec<(String, String)>,
     /// Sampling rate of the resource: the first of [`IdentityConfig::sample_rate_keys`] in
     /// `attributes`, parsed as a number (`None` when absent or not a number). Resolved once
     /// per resource; a span's own rate attribute takes precedence ([`SpansBuilder::append`]).
@@ -42,8 +43,8 @@ pub struct ResourceInfo {
     pub fingerprint: u64,
     /// `attributes` as Arrow strings, built once per resource so that each span's
     /// `resource_attributes` entry is two bulk copies instead of one append per key and
-    /// value. Derived by [`ResourceInfo::from_attributes`]; a value built otherwise (struct
-    /// literal) has none and is appended key by key.
+    /// value. Derived by [`ResourceInfo::from_attributes`] (or both empty, by `Default`);
+    /// both fields are private, so they cannot drift apart.
     prepared: PreparedAttributes,
 }
 
@@ -72,23 +73,22 @@ impl PreparedAttributes {
         }
     }
 
-    /// Whether these are the entries of `attributes` (cheap check: the count; in debug
-    /// builds every key and value).
+    /// Whether these are the entries of `attributes` (checked in debug builds only).
     fn matches(&self, attributes: &[(String, String)]) -> bool {
-        let same_len = self.keys.len() == attributes.len();
-        debug_assert!(
-            !same_len
-                || attributes
-                    .iter()
-                    .enumerate()
-                    .all(|(i, (k, v))| { self.keys.value(i) == k && self.values.value(i) == v }),
-            "ResourceInfo::attributes changed after construction"
-        );
-        same_len
+        self.keys.len() == attributes.len()
+            && attributes
+                .iter()
+                .enumerate()
+                .all(|(i, (k, v))| self.keys.value(i) == k && self.values.value(i) == v)
     }
 }
 
 impl ResourceInfo {
+    /// All resource attributes, values rendered as strings, in input order.
+    pub fn attributes(&self) -> &[(String, String)] {
+        &self.attributes
+    }
+
     /// Resolves identity fields from the resource attributes.
     pub fn from_attributes(
         attributes: Vec<(String, String)>,
@@ -460,16 +460,13 @@ impl SpansBuilder {
                 .append(true)
                 .expect("map keys and values appended in pairs");
         } else if self.attribute_maps {
-            if res.prepared.matches(&res.attributes) {
-                let p = &res.prepared;
-                let b = &mut self.resource_attributes;
-                b.keys().append_array(&p.keys).expect("offsets fit i32");
-                b.values().append_array(&p.values).expect("offsets fit i32");
-                b.append(true)
-                    .expect("map keys and values appended in pairs");
-            } else {
-                append_map(&mut self.resource_attributes, &res.attributes);
-            }
+            let p = &res.prepared;
+            debug_assert!(p.matches(&res.attributes), "prepared resource attributes");
+            let b = &mut self.resource_attributes;
+            b.keys().append_array(&p.keys).expect("offsets fit i32");
+            b.values().append_array(&p.values).expect("offsets fit i32");
+            b.append(true)
+                .expect("map keys and values appended in pairs");
             append_map(&mut self.span_attributes, a);
         } else {
             append_map(&mut self.resource_attributes, &[]);
@@ -740,15 +737,6 @@ mod tests {
         }
     }
 
-    /// A resource as [`ResourceInfo::from_attributes`] builds it, but without the prepared
-    /// map entries: appended key by key, as before they existed.
-    fn unprepared(res: &ResourceInfo) -> ResourceInfo {
-        ResourceInfo {
-            prepared: PreparedAttributes::default(),
-            ..res.clone()
-        }
-    }
-
     #[test]
     fn resource_sample_rate_is_resolved_once_and_the_span_rate_wins() {
         let cfg = IdentityConfig::default();
@@ -785,9 +773,10 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Prepared resource entries give the same batch as appending every key and value,
-        /// and the weight follows the span's rate key, else the resource's, for any attributes
-        /// (keys drawn so rate keys and repeated keys occur).
+        /// Each span's `resource_attributes` entry (copied from the prepared arrays) holds
+        /// its resource's attributes in order, and the weight follows the span's rate key,
+        /// else the resource's, for any attributes (keys drawn so rate keys and repeated keys
+        /// occur).
         #[test]
         fn prepared_resources_append_like_key_by_key(
             resources in proptest::collection::vec(
@@ -806,22 +795,28 @@ mod tests {
                 .map(|a| ResourceInfo::from_attributes(kvs(a), Some("s".into()), &cfg))
                 .collect();
             let mut fast = SpansBuilder::new(cfg.clone(), "in.jsonl");
-            let mut slow = SpansBuilder::new(cfg.clone(), "in.jsonl");
             let mut want_weights = Vec::new();
+            let mut want_maps = Vec::new();
             for (ri, attrs) in &spans {
                 let r = &res[ri % res.len()];
                 let span = SpanRecord { attributes: attrs.clone(), ..Default::default() };
                 fast.append(r, &span);
-                slow.append(&unprepared(r), &span);
                 let rate = identity::first_of(attrs, &cfg.sample_rate_keys)
-                    .or_else(|| identity::first_of(&r.attributes, &cfg.sample_rate_keys))
+                    .or_else(|| identity::first_of(r.attributes(), &cfg.sample_rate_keys))
                     .and_then(|v| v.parse::<f64>().ok());
                 want_weights.push(identity::sample_weight(rate, None));
+                want_maps.push(r.attributes().to_vec());
             }
-            let (a, fa) = fast.finish_with_fingerprints().unwrap();
-            let (b, fb) = slow.finish_with_fingerprints().unwrap();
-            proptest::prop_assert_eq!(&a, &b);
-            proptest::prop_assert_eq!(fa, fb);
+            let a = fast.finish().unwrap();
+            let maps = a.column_by_name("resource_attributes").unwrap().as_map();
+            let got_maps: Vec<Vec<(String, String)>> = (0..a.num_rows())
+                .map(|i| {
+                    let e = maps.value(i);
+                    let (k, v) = (e.column(0).as_string::<i32>(), e.column(1).as_string::<i32>());
+                    (0..e.len()).map(|j| (k.value(j).to_string(), v.value(j).to_string())).collect()
+                })
+                .collect();
+            proptest::prop_assert_eq!(got_maps, want_maps);
             let w = a.column_by_name("sample_weight").unwrap();
             let w = w.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec();
             proptest::prop_assert_eq!(w, want_weights);

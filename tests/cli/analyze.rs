@@ -762,7 +762,11 @@ fn spilled_raw_inputs_give_the_same_report() {
         &[("CANALYST_SPILL_MIB", "half")],
     );
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("CANALYST_SPILL_MIB=half"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("CANALYST_SPILL_MIB=half"),
+        "{}",
+        stderr(&o)
+    );
     let missing = tmp.path().join("no-such-dir");
     let o = run_env(
         &["analyze", "sample-data/otlp", "-o", "-"],
