@@ -35,6 +35,7 @@ use serde::Deserialize;
 mod any_value;
 mod document;
 mod metrics;
+mod parse;
 mod scalars;
 
 use any_value::*;
@@ -106,6 +107,8 @@ pub struct Location<'f> {
 /// from span to span) and counters.
 pub struct SpanDecoder {
     rec: SpanRecord,
+    /// simd-json's reusable buffers (see `parse`), taken out while a parsed object is alive.
+    parser: Option<parse::Parser>,
     /// Whether any decoded object carried `resourceLogs` (not ingested).
     pub saw_non_span_data: bool,
     /// Metric points decoded so far (objects with `resourceMetrics`), in input order.
@@ -304,6 +307,7 @@ impl SpanDecoder {
     pub fn new() -> Self {
         Self {
             rec: SpanRecord::default(),
+            parser: Some(parse::Parser::default()),
             saw_non_span_data: false,
             metrics: Vec::new(),
             first_resource: 0,
@@ -322,7 +326,26 @@ impl SpanDecoder {
         quality: &mut DataQuality,
         flush: &mut dyn FnMut(&mut SpansBuilder),
     ) -> Result<u64, serde_json::Error> {
-        let doc: Doc = serde_json::from_slice(json)?;
+        // The parsed object borrows the parser's copy of the input while `self` is filled.
+        let mut parser = self.parser.take().unwrap_or_default();
+        let r = match parser.parse::<Doc>(json) {
+            Ok(doc) => Ok(self.decode_doc(&doc, at, opts, builder, quality, flush)),
+            Err(e) => Err(e),
+        };
+        self.parser = Some(parser);
+        r
+    }
+
+    /// Appends the spans (and collects the metric points) of one parsed object.
+    fn decode_doc(
+        &mut self,
+        doc: &Doc,
+        at: Location,
+        opts: &IngestOptions,
+        builder: &mut SpansBuilder,
+        quality: &mut DataQuality,
+        flush: &mut dyn FnMut(&mut SpansBuilder),
+    ) -> u64 {
         if doc.resource_logs.is_some() {
             self.saw_non_span_data = true;
         }
@@ -383,7 +406,7 @@ impl SpanDecoder {
                 }
             }
         }
-        Ok(seen)
+        seen
     }
 
     /// Fills the scratch record from `span`; on success records the span's notes.
@@ -897,6 +920,117 @@ mod tests {
         let d = decode_lines(one(&spans).as_bytes(), 1, false, "f", &o);
         let sizes: Vec<usize> = d.batches.iter().map(|b| b.0.num_rows()).collect();
         assert_eq!(sizes, [2, 2, 1]);
+    }
+
+    /// `decoded` equals what serde_json alone decodes: the same batches (rows and
+    /// fingerprints), data quality (counts, issues with their messages) and metric points.
+    fn assert_same_as_serde(what: &str, decoded: &Decoded, serde: &Decoded) {
+        assert_eq!(decoded.batches, serde.batches, "{what}: batches");
+        assert_eq!(decoded.quality, serde.quality, "{what}: data quality");
+        assert_eq!(
+            format!("{:?}", decoded.metrics),
+            format!("{:?}", serde.metrics),
+            "{what}: metric points"
+        );
+        assert_eq!(decoded.saw_non_span_data, serde.saw_non_span_data, "{what}");
+    }
+
+    /// Decodes `bytes` as lines and as one document, with simd-json (and its serde_json
+    /// fallback) and with serde_json alone, and checks the results are equal.
+    fn check_both_parsers(what: &str, bytes: &[u8]) {
+        let o = opts();
+        let lines = decode_lines(bytes, 1, true, "f", &o);
+        let doc = decode_document(bytes, 1, "f", &o);
+        let (lines_s, doc_s) = parse::tests::with_serde_only(|| {
+            (
+                decode_lines(bytes, 1, true, "f", &o),
+                decode_document(bytes, 1, "f", &o),
+            )
+        });
+        assert_same_as_serde(&format!("{what} (lines)"), &lines, &lines_s);
+        assert_same_as_serde(&format!("{what} (document)"), &doc, &doc_s);
+    }
+
+    #[test]
+    fn negative_zero_and_deep_values_decode_as_with_serde_json_alone() {
+        let minus_zero = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{"key":"z","value":{"doubleValue":-0}}]}"#;
+        let line = one(minus_zero);
+        check_both_parsers("-0", line.as_bytes());
+        let d = decode_lines(line.as_bytes(), 1, false, "f", &opts());
+        let m = d.batches[0]
+            .0
+            .column_by_name("span_attributes")
+            .unwrap()
+            .as_map();
+        assert_eq!(m.values().as_string::<i32>().value(0), "-0");
+        // Array values nested past simd-json's depth bound and past serde_json's limit.
+        for depth in [5, 60, 95, 130] {
+            let nested = format!(
+                "{}{{\"stringValue\":\"x\"}}{}",
+                r#"{"arrayValue":{"values":["#.repeat(depth),
+                "]}}".repeat(depth)
+            );
+            let span = format!(
+                r#"{{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{{"key":"n","value":{nested}}}]}}"#
+            );
+            check_both_parsers(&format!("depth {depth}"), one(&span).as_bytes());
+        }
+    }
+
+    #[test]
+    fn every_sample_file_decodes_as_with_serde_json_alone() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut n = 0;
+        for dir in [
+            "tests/fixtures/otlp-samples",
+            "tests/fixtures/bad",
+            "sample-data/otlp",
+        ] {
+            for e in walkdir::WalkDir::new(root.join(dir)).sort_by_file_name() {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().to_string();
+                let bytes = if name.ends_with(".json") || name.ends_with(".jsonl") {
+                    std::fs::read(e.path()).unwrap()
+                } else if name.ends_with(".jsonl.gz") {
+                    let mut out = Vec::new();
+                    let f = std::fs::File::open(e.path()).unwrap();
+                    // The generated sample is 156 MB of lines: its first 2 MB of whole lines.
+                    let gz = flate2::read::GzDecoder::new(f);
+                    std::io::Read::read_to_end(&mut std::io::Read::take(gz, 2 << 20), &mut out)
+                        .unwrap();
+                    let end = out.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                    out.truncate(end);
+                    out
+                } else {
+                    continue;
+                };
+                check_both_parsers(&e.path().display().to_string(), &bytes);
+                n += 1;
+            }
+        }
+        assert!(n >= 30, "only {n} sample files found");
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_lines_decode_as_with_serde_json_alone(
+            edits in prop::collection::vec((0usize..2000, any::<u8>(), 0u8..3), 1..4),
+        ) {
+            let span = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","parentSpanId":"","name":"GET /\u00e9x","kind":"SPAN_KIND_SERVER","startTimeUnixNano":"1000","endTimeUnixNano":2500,"status":{"code":2,"message":"b\"oom"},"attributes":[{"key":"d","value":{"doubleValue":0.1}},{"key":"i","value":{"intValue":"-42"}},{"key":"a","value":{"arrayValue":{"values":[{"boolValue":true},{"kvlistValue":{"values":[{"key":"k","value":{"bytesValue":"AAE="}}]}}]}}}],"events":[{"name":"exception","attributes":[{"key":"exception.type","value":{"stringValue":"E"}}]}]}"#;
+            let mut line = one(&format!("{span},{GOOD}")).into_bytes();
+            for (at, b, op) in edits {
+                let i = at % (line.len() + 1);
+                match op {
+                    0 if i < line.len() => line[i] = b,
+                    1 => line.insert(i, b),
+                    _ if i < line.len() => { line.remove(i); }
+                    _ => {}
+                }
+            }
+            line.push(b'\n');
+            line.extend_from_slice(one(GOOD).as_bytes());
+            check_both_parsers("mutated line", &line);
+        }
     }
 
     proptest! {
