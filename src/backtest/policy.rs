@@ -640,12 +640,14 @@ fn measurement(m: RawMeasurement, bad: &Bad) -> Result<Measurement, PolicyError>
         Some("rollback") => OnUndecided::Rollback,
         Some("advance") => OnUndecided::Advance,
         Some("pass_at_horizon") => OnUndecided::PassAtHorizon,
-        Some(other) => return Err(bad(
-            "measurement.on_undecided",
-            format!(
+        Some(other) => {
+            return Err(bad(
+                "measurement.on_undecided",
+                format!(
                 "{other:?}: expected \"pause\", \"rollback\", \"advance\" or \"pass_at_horizon\""
             ),
-        )),
+            ))
+        }
     };
     Ok(Measurement {
         on_undecided,
@@ -944,18 +946,19 @@ fn gate(
                     ))
                 }
             };
-            let alpha_spending =
-                match g.alpha_spending.as_deref() {
-                    None | Some("none") => AlphaSpending::None,
-                    Some("bonferroni") => AlphaSpending::Bonferroni,
-                    Some("haybittle-peto") => AlphaSpending::HaybittlePeto,
-                    Some(other) => return Err(bad(
+            let alpha_spending = match g.alpha_spending.as_deref() {
+                None | Some("none") => AlphaSpending::None,
+                Some("bonferroni") => AlphaSpending::Bonferroni,
+                Some("haybittle-peto") => AlphaSpending::HaybittlePeto,
+                Some(other) => {
+                    return Err(bad(
                         &key("alpha_spending"),
                         format!(
                             "{other:?}: expected \"none\", \"bonferroni\" or \"haybittle-peto\""
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             if alpha_spending != AlphaSpending::None && config.method == Method::Sequential {
                 return Err(bad(
                     &key("alpha_spending"),

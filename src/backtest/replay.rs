@@ -1038,16 +1038,27 @@ fn no_evidence_of_harm(
 ) -> (bool, String) {
     use crate::analysis::findings::Classification;
     let cs = &report.comparisons;
-    let failed = cs.iter().filter(|c| c.classification.is_fail()).count();
-    let leaning = cs
-        .iter()
-        .filter(|c| crate::analysis::verdict::leans_to_failure(c))
-        .count();
-    if failed > 0 || leaning > 0 {
-        return (
-            false,
-            format!("; evidence of harm: {failed} failed, {leaning} critical leaning to failure"),
-        );
+    let ids = |pick: &dyn Fn(&crate::analysis::findings::Comparison) -> bool| -> Vec<&str> {
+        cs.iter()
+            .filter(|c| pick(c))
+            .map(|c| c.id.as_str())
+            .collect()
+    };
+    let failed = ids(&|c| c.classification.is_fail());
+    let leaning = ids(&crate::analysis::verdict::leans_to_failure);
+    if !failed.is_empty() || !leaning.is_empty() {
+        let mut text = String::from("; evidence of harm:");
+        if !failed.is_empty() {
+            text.push_str(&format!(" failed {}", failed.join(", ")));
+        }
+        if !leaning.is_empty() {
+            text.push_str(&format!(
+                "{} critical leaning to failure (interval beyond the allowed change, not significant at this α) {}",
+                if failed.is_empty() { "" } else { ";" },
+                leaning.join(", ")
+            ));
+        }
+        return (false, text);
     }
     if canary_requests < config.min_total_requests {
         return (
