@@ -8,8 +8,9 @@
 //! canary is drawn exactly as the baseline, so every rollback is false; the preset's gate
 //! spends α = 0.05 over its 7 planned measurements (Haybittle–Peto), so the false-rollback
 //! rate over a whole replay must stay at or below α. Bad recordings get a canary effect from
-//! minute [`ONSET_MIN`] on, at the start of the 50% step (the rollout starts at minute 0:
-//! 5% over 0–10, 25% over 10–20, 50% over 20–35): they must be rolled back after it.
+//! minute [`ONSET_MIN`] on, two minutes into the 50% step (the rollout starts at minute 0:
+//! 5% over 0–10, 25% over 10–20, 50% over 20–35), with twice the traffic
+//! ([`PER_MINUTE_ONSET`]): they must be rolled back after it, within the 50% step.
 //!
 //! Print the counts with `cargo test --lib backtest::calibration_tests -- --nocapture`.
 
@@ -28,8 +29,14 @@ use rand_distr::{Distribution, LogNormal};
 const MIN: i64 = 60_000_000_000;
 /// Minutes recorded (the rollout needs 35 whole ones).
 const MINUTES: i64 = 37;
-/// Requests a minute per route and side.
+/// Requests a minute per route and side of the A/A recordings.
 const PER_MINUTE: i64 = 50;
+/// Requests a minute per route and side of the onset recordings. At [`PER_MINUTE`] the ×5
+/// error onset (about 30 canary errors after it against a 1% baseline) was promoted on 1 of 10
+/// seeds by the `default` analysis's own pass rule (the error comparison inconclusive, every
+/// other one passed): the preset's power at that size is below 100%, which this test does not
+/// claim. Twice the traffic is caught on every seed.
+const PER_MINUTE_ONSET: i64 = 100;
 /// When the bad recordings' canary goes bad, minutes after the start.
 const ONSET_MIN: i64 = 22;
 /// A/A replays.
@@ -50,13 +57,13 @@ enum Effect {
     Errors(f64),
 }
 
-fn recording(seed: u64, effect: Effect) -> RequestLog {
+fn recording(seed: u64, effect: Effect, per_minute: i64) -> RequestLog {
     let mut rng = StdRng::seed_from_u64(seed);
     let duration = LogNormal::new(40f64.ln(), 0.5).expect("valid log-normal");
-    let mut rows = Vec::with_capacity((MINUTES * PER_MINUTE * 4) as usize);
+    let mut rows = Vec::with_capacity((MINUTES * per_minute * 4) as usize);
     let mut trace = seed << 32;
     for m in 0..MINUTES {
-        for i in 0..PER_MINUTE {
+        for i in 0..per_minute {
             for route in 0..2u32 {
                 for side in [Side::Baseline, Side::Canary] {
                     trace += 1;
@@ -69,7 +76,7 @@ fn recording(seed: u64, effect: Effect) -> RequestLog {
                         _ => {}
                     }
                     rows.push(RequestRow {
-                        start_ns: m * MIN + i * (MIN / PER_MINUTE) + i64::from(route),
+                        start_ns: m * MIN + i * (MIN / per_minute) + i64::from(route),
                         duration_ns: (ms * 1e6) as i64,
                         route,
                         side,
@@ -104,7 +111,11 @@ fn aa_replays_roll_back_at_most_alpha_and_mostly_promote() {
     let policy = preset();
     let (mut rolled_back, mut promoted) = (0u32, 0u32);
     for seed in 0..AA_REPLAYS {
-        let r = replay(&recording(1000 + seed, Effect::None), &policy, None);
+        let r = replay(
+            &recording(1000 + seed, Effect::None, PER_MINUTE),
+            &policy,
+            None,
+        );
         match r.outcome {
             Outcome::RolledBack => rolled_back += 1,
             Outcome::Promoted => promoted += 1,
@@ -144,7 +155,11 @@ fn latency_and_error_onsets_are_rolled_back_after_the_onset_never_before() {
         (Effect::Errors(5.0), "error_rate"),
     ] {
         for seed in 0..10 {
-            let r = replay(&recording(2000 + seed, effect), &policy, Some(onset));
+            let r = replay(
+                &recording(2000 + seed, effect, PER_MINUTE_ONSET),
+                &policy,
+                Some(onset),
+            );
             assert_eq!(
                 r.outcome,
                 Outcome::RolledBack,
