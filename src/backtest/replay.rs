@@ -1070,8 +1070,14 @@ fn no_evidence_of_harm(
         );
     }
     let mut text = String::from("; no evidence of harm");
-    let mut metrics: Vec<_> = cs.iter().map(|c| c.metric).collect();
-    metrics.dedup();
+    // Each metric once, in the order of first appearance (the comparisons are sorted by
+    // severity, so one metric's comparisons are not adjacent).
+    let mut metrics = Vec::new();
+    for c in cs {
+        if !metrics.contains(&c.metric) {
+            metrics.push(c.metric);
+        }
+    }
     let mut parts = Vec::new();
     for m in metrics {
         let mut mdes: Vec<(f64, &str, &str)> = cs
@@ -1367,8 +1373,20 @@ mod tests {
             bucket_ns: MIN,
             generated_at: String::new(),
         };
-        // Clean: undecided at 20% (advances), undecided at the horizon without harm: promoted.
-        let r = replay(&log(99), &p, &opts(None)).unwrap();
+        // Clean (two routes, so that one metric's comparisons are not adjacent in the
+        // report): undecided at 20% (advances), undecided at the horizon without harm: promoted.
+        let rows = log(99).rows;
+        let second = rows.iter().map(|r| crate::model::requests::RequestRow {
+            route: 1,
+            trace_hash: r.trace_hash + 1_000_000,
+            ..*r
+        });
+        let two = crate::backtest::summary::test_log_routes(
+            rows.iter().copied().chain(second).collect(),
+            10,
+            &["GET /", "GET /b"],
+        );
+        let r = replay(&two, &p, &opts(None)).unwrap();
         assert_eq!(r.outcome, Outcome::Promoted, "{}", r.reason);
         assert!(r.reason.contains("planned horizon"), "{}", r.reason);
         assert_eq!(r.steps[0].result, "undecided");
@@ -1379,6 +1397,19 @@ mod tests {
             "{}",
             last.detail
         );
+        // What could not be ruled out, each metric once.
+        assert!(
+            last.detail.contains("minimum detectable effects"),
+            "{}",
+            last.detail
+        );
+        for m in ["error_rate", "latency_p50", "latency_p99", "latency_shift"] {
+            assert!(
+                last.detail.matches(&format!("{m} median")).count() <= 1,
+                "{}",
+                last.detail
+            );
+        }
         // Every measurement judged at α/4 (Bonferroni over the 4 planned).
         assert!(r.timeline.iter().all(|m| m.alpha == Some(0.05 / 4.0)));
         // Half the canary requests fail from minute 0: rolled back, never passed.
