@@ -2,7 +2,7 @@
 # canalyst backtest (the `progressive` preset) vs canalyst analyze on the same DATASET: wall time
 # and peak RSS of alternating runs (issue 15: a backtest within 2x analyze, because the requests
 # are read once into per-bucket summaries and every measurement merges buckets, never spans).
-# The recording is an A/A run at 50% canary share, so the replay takes all 35 measurements of
+# The recording is an A/A run at 50% canary share, so the replay takes all 7 measurements of
 # the preset and promotes (the worst case: a rollback stops earlier).
 #
 # Usage: benches/compare_backtest.sh [SPANS] [WORKDIR] [RUNS]

@@ -8,7 +8,7 @@
 #   threshold  examples/policies/error-rate-gate.toml, gates.max 0.005..0.1 (20) x
 #              measurement.failure_limit 0..4 (5) = 100 settings;
 #   analysis   the `progressive` preset (canalyst's default analysis at every look),
-#              gates.alpha 0.01..0.1 (10 settings): each setting is 20 x 35 full analyses.
+#              gates.alpha 0.01..0.1 (10 settings): each setting is 20 x 7 full analyses (35 before session 9).
 #
 # Usage: benches/compare_tune.sh [SPANS] [WORKDIR] [RUNS]
 #   defaults: 20000 spans per deployment on average, a temporary dir, 1 run.

@@ -12,6 +12,8 @@
 //! Uses the analysis as a library ([`crate::analysis::analyze_at`] with the gate's
 //! configuration) on comparison inputs built from the summaries; never reads spans itself.
 
+#[cfg(test)]
+mod calibration_tests;
 pub mod import;
 pub mod outcome;
 pub mod policy;

@@ -83,6 +83,10 @@ pub struct TimelineEntry {
     pub canary_requests: u64,
     /// Baseline requests in that data.
     pub baseline_requests: u64,
+    /// The level α the analysis gate judged this measurement at: the analysis's `alpha`, or
+    /// its share under the gate's `alpha_spending`; absent for metric gates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
 }
 
 /// One step as replayed.
@@ -104,8 +108,9 @@ pub struct StepRecord {
     pub keep_probability: f64,
     /// Canary share of the requests after thinning, up to `ended_at`.
     pub thinned_share: Option<f64>,
-    /// `successful`, `failed`, `inconclusive`, `error`, `paused` or `not_reached_end` (the data
-    /// ended first).
+    /// `successful`, `failed`, `inconclusive`, `error`, `paused`, `undecided` (advanced past
+    /// without a decision), `passed_at_horizon` (undecided at its planned end without evidence
+    /// of harm, `on_undecided = "pass_at_horizon"`) or `not_reached_end` (the data ended first).
     pub result: String,
 }
 

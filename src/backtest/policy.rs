@@ -89,6 +89,13 @@ pub enum OnUndecided {
     /// accumulating (with a `window = "rollout"` gate); only the last analysed step must end
     /// decided: an undecided last step pauses, so nothing is promoted without a pass.
     Advance,
+    /// As [`OnUndecided::Advance`] before the last analysed step; the last analysed step,
+    /// undecided when its planned measurements are all taken (the *horizon*), passes when
+    /// every gate's last measurement showed **no evidence of harm** (no comparison failed or
+    /// leaned to failure at the measurement's level, and the canary reached the analysis's
+    /// `min_total_requests`), and pauses otherwise. The classic outcome of a planned analysis
+    /// that ends without a rejection; what it could not rule out is written beside it.
+    PassAtHorizon,
 }
 
 impl OnUndecided {
@@ -98,6 +105,7 @@ impl OnUndecided {
             OnUndecided::Pause => "pause",
             OnUndecided::Rollback => "rollback",
             OnUndecided::Advance => "advance",
+            OnUndecided::PassAtHorizon => "pass_at_horizon",
         }
     }
 }
@@ -113,6 +121,53 @@ pub enum OnContinue {
     /// analysis reaches its count with this gate's last measurement pending ends undecided
     /// (`[measurement] on_undecided`).
     Pending,
+}
+
+/// How an analysis gate spends its analysis's α over the rollout's planned measurements
+/// (`alpha_spending`). A fixed-sample analysis is a level-α test of "canary = baseline" at one
+/// look; repeated at every measurement on growing data its chance of ever rolling back an
+/// unchanged canary grows with the number of looks. Spending gives measurement `j` of `J`
+/// planned a level `α_j` with `Σ α_j = α`, so by the union bound (Bonferroni over looks) the
+/// chance that any measurement of the whole replay rolls back an unchanged canary is at most
+/// α, whatever the correlation between looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlphaSpending {
+    /// Every measurement at the analysis's α (not calibrated over repeated looks).
+    None,
+    /// `α/J` at each of the `J` planned measurements.
+    Bonferroni,
+    /// Haybittle–Peto: every interim measurement at `α/50` (Haybittle 1971, Peto et al. 1976:
+    /// 0.001 at α = 0.05), the last planned one at what is left, `α·(1 − (J−1)/50)`: early
+    /// looks stop only on overwhelming evidence, the planned horizon keeps almost all of α.
+    HaybittlePeto,
+}
+
+/// Share of α each interim measurement gets under [`AlphaSpending::HaybittlePeto`].
+pub const HAYBITTLE_PETO_INTERIM: f64 = 1.0 / 50.0;
+
+impl AlphaSpending {
+    /// The key's value as written in a policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlphaSpending::None => "none",
+            AlphaSpending::Bonferroni => "bonferroni",
+            AlphaSpending::HaybittlePeto => "haybittle-peto",
+        }
+    }
+
+    /// The level of measurement `j` (1-based) of `planned`, the gate's α being `alpha`.
+    /// Measurements beyond the plan get 0 (cannot happen in an Argo replay).
+    pub fn level(self, alpha: f64, j: u32, planned: u32) -> f64 {
+        match self {
+            AlphaSpending::None => alpha,
+            _ if j == 0 || j > planned => 0.0,
+            AlphaSpending::Bonferroni => alpha / planned as f64,
+            AlphaSpending::HaybittlePeto if j < planned => alpha * HAYBITTLE_PETO_INTERIM,
+            AlphaSpending::HaybittlePeto => {
+                alpha * (1.0 - (planned - 1) as f64 * HAYBITTLE_PETO_INTERIM)
+            }
+        }
+    }
 }
 
 impl Default for Measurement {
@@ -217,6 +272,8 @@ pub enum GateKind {
         config: Box<AnalysisConfig>,
         /// What a `continue` verdict counts as.
         on_continue: OnContinue,
+        /// How the analysis's α is spread over the rollout's planned measurements.
+        alpha_spending: AlphaSpending,
     },
     /// The canary's value of `metric`: failed when above `fail_above`, else successful when
     /// ≤ `max`, else (both given: Argo's band between `successCondition` and
@@ -341,6 +398,7 @@ struct RawGate {
     route: Option<String>,
     min_requests: Option<u64>,
     window: Option<String>,
+    alpha_spending: Option<String>,
 }
 
 impl Policy {
@@ -439,6 +497,29 @@ impl Policy {
             .enumerate()
             .map(|(i, g)| gate(i, g, path, dir, default_analysis, interval_ns, &bad))
             .collect::<Result<Vec<_>, _>>()?;
+        let planned = planned_measurements(&schedule);
+        for (i, g) in gates.iter().enumerate() {
+            let GateKind::Analysis { alpha_spending, .. } = g.kind else {
+                continue;
+            };
+            let key = format!("gates[{i}].alpha_spending");
+            match (alpha_spending, planned) {
+                (AlphaSpending::None, _) => {}
+                (_, None) => return Err(bad(
+                    &key,
+                    "a [flagger] policy has no planned number of checks (the weight moves on passes), so α cannot be spread over them".into(),
+                )),
+                (AlphaSpending::HaybittlePeto, Some(j))
+                    if j.saturating_sub(1) as f64 * HAYBITTLE_PETO_INTERIM >= 1.0 =>
+                {
+                    return Err(bad(
+                        &key,
+                        format!("{j} planned measurements: Haybittle–Peto gives each interim one α/50, so it needs at most 50 (use a longer measurement.interval, or \"bonferroni\")"),
+                    ))
+                }
+                _ => {}
+            }
+        }
         let mut names: Vec<&str> = gates.iter().map(|g| g.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -450,6 +531,13 @@ impl Policy {
             gates,
             share_tolerance,
         })
+    }
+
+    /// The number of measurements the policy plans over the whole rollout (the sum of its
+    /// analysis steps' counts): what an analysis gate's `alpha_spending` divides α over.
+    /// `None` for Flagger policies, whose number of checks depends on their results.
+    pub fn planned_measurements(&self) -> Option<u32> {
+        planned_measurements(&self.schedule)
     }
 
     /// The weights the policy analyses at (promotion steps left out), in order.
@@ -489,6 +577,21 @@ impl Policy {
             }
         }
         d
+    }
+}
+
+fn planned_measurements(schedule: &Schedule) -> Option<u32> {
+    match schedule {
+        Schedule::Argo { steps, .. } => Some(
+            steps
+                .iter()
+                .map(|s| match s.kind {
+                    StepKind::Analysis { count } => count,
+                    _ => 0,
+                })
+                .sum(),
+        ),
+        Schedule::Flagger(_) => None,
     }
 }
 
@@ -536,10 +639,13 @@ fn measurement(m: RawMeasurement, bad: &Bad) -> Result<Measurement, PolicyError>
         None | Some("pause") => OnUndecided::Pause,
         Some("rollback") => OnUndecided::Rollback,
         Some("advance") => OnUndecided::Advance,
+        Some("pass_at_horizon") => OnUndecided::PassAtHorizon,
         Some(other) => {
             return Err(bad(
                 "measurement.on_undecided",
-                format!("{other:?}: expected \"pause\", \"rollback\" or \"advance\""),
+                format!(
+                "{other:?}: expected \"pause\", \"rollback\", \"advance\" or \"pass_at_horizon\""
+            ),
             ))
         }
     };
@@ -745,6 +851,7 @@ fn gate(
                 ("analysis", g.analysis.is_some()),
                 ("method", g.method.is_some()),
                 ("on_continue", g.on_continue.is_some()),
+                ("alpha_spending", g.alpha_spending.is_some()),
             ] {
                 if given {
                     return Err(bad(
@@ -839,9 +946,29 @@ fn gate(
                     ))
                 }
             };
+            let alpha_spending = match g.alpha_spending.as_deref() {
+                None | Some("none") => AlphaSpending::None,
+                Some("bonferroni") => AlphaSpending::Bonferroni,
+                Some("haybittle-peto") => AlphaSpending::HaybittlePeto,
+                Some(other) => {
+                    return Err(bad(
+                        &key("alpha_spending"),
+                        format!(
+                            "{other:?}: expected \"none\", \"bonferroni\" or \"haybittle-peto\""
+                        ),
+                    ))
+                }
+            };
+            if alpha_spending != AlphaSpending::None && config.method == Method::Sequential {
+                return Err(bad(
+                    &key("alpha_spending"),
+                    "a sequential gate is anytime-valid over all its looks already; alpha_spending is for fixed-sample analyses".into(),
+                ));
+            }
             GateKind::Analysis {
                 config: Box::new(config),
                 on_continue,
+                alpha_spending,
             }
         }
     };
@@ -881,6 +1008,71 @@ mod tests {
     }
 
     #[test]
+    fn alpha_spending_spends_exactly_alpha_over_the_planned_measurements() {
+        for planned in [1u32, 7, 35, 50] {
+            for spending in [AlphaSpending::Bonferroni, AlphaSpending::HaybittlePeto] {
+                let total: f64 = (1..=planned)
+                    .map(|j| spending.level(0.05, j, planned))
+                    .sum();
+                assert!(
+                    (total - 0.05).abs() < 1e-12,
+                    "{spending:?} over {planned}: {total}"
+                );
+                assert_eq!(spending.level(0.05, planned + 1, planned), 0.0);
+            }
+        }
+        // Haybittle–Peto at α = 0.05 over 7: 0.001 at each interim, 0.044 at the horizon.
+        let hp = AlphaSpending::HaybittlePeto;
+        assert!((hp.level(0.05, 1, 7) - 0.001).abs() < 1e-15);
+        assert!((hp.level(0.05, 7, 7) - 0.044).abs() < 1e-15);
+        assert!((AlphaSpending::Bonferroni.level(0.05, 3, 7) - 0.05 / 7.0).abs() < 1e-15);
+        assert_eq!(AlphaSpending::None.level(0.05, 99, 7), 0.05);
+    }
+
+    #[test]
+    fn alpha_spending_is_refused_where_it_cannot_apply_naming_the_key() {
+        let argo = |count: u32, gate: &str| {
+            format!("[[steps]]\nweight = 5\ncount = {count}\n[[steps]]\nweight = 100\n[[gates]]\n{gate}\n")
+        };
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        let e = err(&argo(51, "alpha_spending = \"haybittle-peto\""));
+        assert!(
+            e.contains("gates[0].alpha_spending") && e.contains("51 planned"),
+            "{e}"
+        );
+        assert!(parse(&argo(50, "alpha_spending = \"haybittle-peto\"")).is_ok());
+        assert!(parse(&argo(51, "alpha_spending = \"bonferroni\"")).is_ok());
+        let e = err(&argo(5, "alpha_spending = \"pocock\""));
+        assert!(
+            e.contains("gates[0].alpha_spending") && e.contains("\"pocock\""),
+            "{e}"
+        );
+        let e = err(&argo(
+            5,
+            "method = \"sequential\"\nalpha_spending = \"bonferroni\"",
+        ));
+        assert!(
+            e.contains("gates[0].alpha_spending") && e.contains("anytime-valid"),
+            "{e}"
+        );
+        let e = err(&argo(
+            5,
+            "metric = \"error_rate\"\nmax = 0.1\nalpha_spending = \"bonferroni\"",
+        ));
+        assert!(
+            e.contains("gates[0].alpha_spending") && e.contains("analysis gate"),
+            "{e}"
+        );
+        let e = err("[flagger]\nstep_weight = 10\n[[gates]]\nalpha_spending = \"bonferroni\"\n");
+        assert!(
+            e.contains("gates[0].alpha_spending") && e.contains("flagger"),
+            "{e}"
+        );
+        let e = err("[measurement]\non_undecided = \"pass\"\n[[steps]]\nweight = 5\ncount = 1\n[[gates]]\nanalysis = \"default\"\n");
+        assert!(e.contains("pass_at_horizon"), "{e}");
+    }
+
+    #[test]
     fn presets_load_with_their_documented_steps() {
         let p = Policy::load("progressive", &AnalysisConfig::default_preset()).unwrap();
         let Schedule::Argo { steps, measurement } = &p.schedule else {
@@ -890,17 +1082,25 @@ mod tests {
         assert_eq!(
             shape,
             vec![
-                (5.0, StepKind::Analysis { count: 10 }),
-                (25.0, StepKind::Analysis { count: 10 }),
-                (50.0, StepKind::Analysis { count: 15 }),
+                (5.0, StepKind::Analysis { count: 2 }),
+                (25.0, StepKind::Analysis { count: 2 }),
+                (50.0, StepKind::Analysis { count: 3 }),
                 (100.0, StepKind::Promote),
             ]
         );
-        assert_eq!(measurement.interval_ns, 60 * NS);
-        let GateKind::Analysis { config, .. } = &p.gates[0].kind else {
+        assert_eq!(measurement.interval_ns, 300 * NS);
+        assert_eq!(measurement.on_undecided, OnUndecided::PassAtHorizon);
+        assert_eq!(p.planned_measurements(), Some(7));
+        let GateKind::Analysis {
+            config,
+            alpha_spending,
+            ..
+        } = &p.gates[0].kind
+        else {
             panic!("analysis gate")
         };
         assert_eq!(config.name, "default");
+        assert_eq!(*alpha_spending, AlphaSpending::HaybittlePeto);
         let s = Policy::load("progressive-simple", &AnalysisConfig::default_preset()).unwrap();
         let GateKind::Analysis { config, .. } = &s.gates[0].kind else {
             panic!("analysis gate")

@@ -10,8 +10,8 @@ use super::outcome::{
     BacktestReport, Exposure, Outcome, Phase, StepRecord, TimelineEntry, BACKTEST_SCHEMA_VERSION,
 };
 use super::policy::{
-    Gate, GateKind, GateWindow, Measurement, OnContinue, OnUndecided, Policy, Schedule, StepKind,
-    ThresholdMetric,
+    AlphaSpending, Gate, GateKind, GateWindow, Measurement, OnContinue, OnUndecided, Policy,
+    Schedule, StepKind, ThresholdMetric,
 };
 use super::summary::{Counts, Summaries};
 use crate::analysis::config::{fmt_interval, Method};
@@ -135,13 +135,16 @@ struct Counters {
     consecutive_success: u32,
     /// The last measurement was pending (a `continue` under `on_continue = "pending"`).
     last_pending: bool,
+    /// The last measurement showed no evidence of harm ([`Measured::harmless`]).
+    last_harmless: bool,
 }
 
 impl Counters {
     /// Records a measurement; `pending` marks an inconclusive one that counts against no limit.
-    fn record(&mut self, p: Phase, pending: bool) {
+    fn record(&mut self, p: Phase, pending: bool, harmless: bool) {
         self.count += 1;
         self.last_pending = pending;
+        self.last_harmless = harmless;
         if pending {
             self.consecutive_error = 0;
             self.consecutive_success = 0;
@@ -227,6 +230,19 @@ struct Replay<'a> {
     steps: Vec<StepRecord>,
     /// Route index of each threshold gate with a route.
     gate_routes: Vec<Option<usize>>,
+    /// Measurements taken so far by each gate over the whole rollout (for `alpha_spending`).
+    taken: Vec<u32>,
+    /// Planned measurements of the rollout ([`Policy::planned_measurements`]).
+    planned: u32,
+}
+
+/// One measurement's phase, and whether it showed no evidence of harm: an analysis verdict
+/// `continue` with no comparison failed or leaning to failure and at least the analysis's
+/// `min_total_requests` canary requests (what `on_undecided = "pass_at_horizon"` needs).
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    phase: Phase,
+    harmless: bool,
 }
 
 /// Replays `log` through `policy`.
@@ -291,6 +307,8 @@ pub fn replay_summaries(
         segments: Vec::new(),
         timeline: Vec::new(),
         steps: Vec::new(),
+        taken: vec![0; policy.gates.len()],
+        planned: policy.planned_measurements().unwrap_or(0),
         gate_routes,
     };
     let decision = match &policy.schedule {
@@ -452,8 +470,11 @@ impl Replay<'_> {
         weight: f64,
         step_from: usize,
         at: usize,
-    ) -> Phase {
+    ) -> Measured {
         let gate: &Gate = &self.policy.gates[gi];
+        self.taken[gi] += 1;
+        let mut harmless = false;
+        let mut alpha = None;
         let from = match gate.window {
             GateWindow::Step => step_from,
             GateWindow::Trailing(w) => at
@@ -466,7 +487,20 @@ impl Replay<'_> {
             GateKind::Analysis {
                 config,
                 on_continue,
+                alpha_spending,
             } => {
+                let level = alpha_spending.level(config.alpha, self.taken[gi], self.planned);
+                alpha = Some(level);
+                let spent;
+                let config: &crate::analysis::config::AnalysisConfig =
+                    if *alpha_spending == AlphaSpending::None {
+                        config
+                    } else {
+                        let mut c = (**config).clone();
+                        c.alpha = level;
+                        spent = c;
+                        &spent
+                    };
                 // A sequential analysis reads durations look by look (its latency tests).
                 let input =
                     self.s
@@ -500,6 +534,11 @@ impl Replay<'_> {
                     let mut detail = format!("verdict {verdict}, {}", report.decided.describe());
                     if !report.drivers.is_empty() && phase != Phase::Successful {
                         detail.push_str(&format!("; drivers: {}", report.drivers.join(", ")));
+                    }
+                    if report.verdict == Verdict::Continue {
+                        let (ok, text) = no_evidence_of_harm(&report, config, can);
+                        harmless = ok;
+                        detail.push_str(&text);
                     }
                     (
                         phase,
@@ -587,8 +626,9 @@ impl Replay<'_> {
             window_start: t(self.time(from)),
             canary_requests: canary_n,
             baseline_requests: base_n,
+            alpha,
         });
-        phase
+        Measured { phase, harmless }
     }
 
     fn argo(
@@ -598,6 +638,8 @@ impl Replay<'_> {
     ) -> Result<Decision, BacktestError> {
         let bn = self.s.bucket_ns;
         let mut b = self.b0;
+        // The last analysed step passed at its horizon without evidence of harm.
+        let mut horizon = false;
         for (k, step) in steps.iter().enumerate() {
             let n = k + 1;
             match step.kind {
@@ -608,10 +650,17 @@ impl Replay<'_> {
                         at_bucket: b,
                         step: Some(n),
                         weight: Some(step.weight),
-                        reason: format!(
-                            "promoted: every step passed; step {n} sets the canary to {}%",
-                            step.weight
-                        ),
+                        reason: if horizon {
+                            format!(
+                                "promoted: every step passed, the last analysed one at its planned horizon without evidence of harm (on_undecided = \"pass_at_horizon\"); step {n} sets the canary to {}%",
+                                step.weight
+                            )
+                        } else {
+                            format!(
+                                "promoted: every step passed; step {n} sets the canary to {}%",
+                                step.weight
+                            )
+                        },
                     });
                 }
                 StepKind::Pause { duration_ns } => {
@@ -685,7 +734,8 @@ impl Replay<'_> {
                             if done[gi].is_some() {
                                 continue;
                             }
-                            let p = self.measure(gi, n, step.weight, b, at);
+                            let Measured { phase: p, harmless } =
+                                self.measure(gi, n, step.weight, b, at);
                             let pending = p == Phase::Inconclusive
                                 && matches!(
                                     self.policy.gates[gi].kind,
@@ -694,7 +744,7 @@ impl Replay<'_> {
                                         ..
                                     }
                                 );
-                            counters[gi].record(p, pending);
+                            counters[gi].record(p, pending, harmless);
                             done[gi] = counters[gi].assess(m, count);
                             let name = &self.policy.gates[gi].name;
                             match done[gi] {
@@ -746,10 +796,26 @@ impl Replay<'_> {
                                     let last_analysed = !steps[k + 1..]
                                         .iter()
                                         .any(|s| matches!(s.kind, StepKind::Analysis { .. }));
-                                    if m.on_undecided == OnUndecided::Advance && !last_analysed {
+                                    let advances = matches!(
+                                        m.on_undecided,
+                                        OnUndecided::Advance | OnUndecided::PassAtHorizon
+                                    );
+                                    if advances && !last_analysed {
                                         // Undecided here; the evidence accumulates at the next weight.
                                         done[gi] = Some(Phase::Successful);
                                         undecided = true;
+                                        continue;
+                                    }
+                                    let at_horizon = counters[gi].count >= count
+                                        && counters[gi].last_pending
+                                        && counters[gi].inconclusive <= m.inconclusive_limit;
+                                    if m.on_undecided == OnUndecided::PassAtHorizon
+                                        && at_horizon
+                                        && counters[gi].last_harmless
+                                    {
+                                        // The planned horizon reached without evidence of harm.
+                                        done[gi] = Some(Phase::Successful);
+                                        horizon = true;
                                         continue;
                                     }
                                     self.push_step(
@@ -771,10 +837,10 @@ impl Replay<'_> {
                                             reason: format!("rolled back at step {n} ({}%) at {}: gate {name} undecided ({why}); on_undecided = \"rollback\"", step.weight, t(self.time(at))),
                                         });
                                     }
-                                    let rule = if m.on_undecided == OnUndecided::Advance {
-                                        "on_undecided = \"advance\" promotes only after a decided last analysed step; Argo pauses the rollout for a person to decide"
-                                    } else {
-                                        "Argo pauses the rollout for a person to decide"
+                                    let rule = match m.on_undecided {
+                                        OnUndecided::Advance => "on_undecided = \"advance\" promotes only after a decided last analysed step; Argo pauses the rollout for a person to decide",
+                                        OnUndecided::PassAtHorizon => "on_undecided = \"pass_at_horizon\" passes the planned horizon only without evidence of harm and with the analysis's min_total_requests; Argo pauses the rollout for a person to decide",
+                                        _ => "Argo pauses the rollout for a person to decide",
                                     };
                                     return Ok(Decision {
                                         outcome: Outcome::Incomplete,
@@ -799,7 +865,13 @@ impl Replay<'_> {
                         last,
                         Some(share),
                         q,
-                        if undecided { "undecided" } else { "successful" },
+                        if horizon {
+                            "passed_at_horizon"
+                        } else if undecided {
+                            "undecided"
+                        } else {
+                            "successful"
+                        },
                     );
                     // The step's thinning ends where the step does (early success included).
                     if let Some(sg) = self.segments.last_mut() {
@@ -851,7 +923,7 @@ impl Replay<'_> {
             share_sum = (share_sum.0 + share, share_sum.1 + 1);
             self.segments.push(Segment { from: b, to: at, q });
             let phases: Vec<Phase> = (0..self.policy.gates.len())
-                .map(|gi| self.measure(gi, n, w, weight_from, at))
+                .map(|gi| self.measure(gi, n, w, weight_from, at).phase)
                 .collect();
             b = at;
             if phases
@@ -953,6 +1025,94 @@ impl Replay<'_> {
 /// first; with only a success condition, not met is failed; with only a failure condition, not
 /// met is successful; with both and neither met, inconclusive (Argo Rollouts, "Analysis &
 /// Progressive Delivery": "If both ... are unmet, the measurement is Inconclusive").
+/// Whether an analysis with verdict `continue` showed **no evidence of harm** (no comparison
+/// failed, no critical one leaned to failure, at least `min_total_requests` canary requests),
+/// and the text the timeline gets: why not, or what the data could not rule out — per metric
+/// the median and the largest minimum detectable effect (at the measurement's α and the
+/// configuration's power) of the undecided comparisons, the type-II side of a pass at the
+/// horizon made visible.
+fn no_evidence_of_harm(
+    report: &crate::analysis::findings::AnalysisReport,
+    config: &crate::analysis::config::AnalysisConfig,
+    canary_requests: u64,
+) -> (bool, String) {
+    use crate::analysis::findings::Classification;
+    let cs = &report.comparisons;
+    let ids = |pick: &dyn Fn(&crate::analysis::findings::Comparison) -> bool| -> Vec<&str> {
+        cs.iter()
+            .filter(|c| pick(c))
+            .map(|c| c.id.as_str())
+            .collect()
+    };
+    let failed = ids(&|c| c.classification.is_fail());
+    let leaning = ids(&crate::analysis::verdict::leans_to_failure);
+    if !failed.is_empty() || !leaning.is_empty() {
+        let mut text = String::from("; evidence of harm:");
+        if !failed.is_empty() {
+            text.push_str(&format!(" failed {}", failed.join(", ")));
+        }
+        if !leaning.is_empty() {
+            text.push_str(&format!(
+                "{} critical leaning to failure (interval beyond the allowed change, not significant at this α) {}",
+                if failed.is_empty() { "" } else { ";" },
+                leaning.join(", ")
+            ));
+        }
+        return (false, text);
+    }
+    if canary_requests < config.min_total_requests {
+        return (
+            false,
+            format!(
+                "; too little evidence to pass: {canary_requests} canary requests, min_total_requests {}",
+                config.min_total_requests
+            ),
+        );
+    }
+    let mut text = String::from("; no evidence of harm");
+    // Each metric once, in the order of first appearance (the comparisons are sorted by
+    // severity, so one metric's comparisons are not adjacent).
+    let mut metrics = Vec::new();
+    for c in cs {
+        if !metrics.contains(&c.metric) {
+            metrics.push(c.metric);
+        }
+    }
+    let mut parts = Vec::new();
+    for m in metrics {
+        let mut mdes: Vec<(f64, &str, &str)> = cs
+            .iter()
+            .filter(|c| c.metric == m && c.classification == Classification::Inconclusive)
+            .filter_map(|c| {
+                c.minimum_detectable_effect
+                    .filter(|v| v.is_finite())
+                    .map(|v| (v, c.id.as_str(), c.unit.as_str()))
+            })
+            .collect();
+        if mdes.is_empty() {
+            continue;
+        }
+        mdes.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (median, largest) = (mdes[mdes.len() / 2], mdes[mdes.len() - 1]);
+        parts.push(format!(
+            "{} median {} (largest {}, {})",
+            crate::analysis::config::metric_key(m),
+            crate::analysis::format::fmt_value(median.0, median.2),
+            crate::analysis::format::fmt_value(largest.0, largest.2),
+            largest.1
+        ));
+    }
+    if !parts.is_empty() {
+        text.push_str(&format!(
+            "; undecided comparisons' minimum detectable effects (α {:.2e}, power {:.0}%): {}",
+            config.alpha,
+            config.power * 100.0,
+            parts.join("; ")
+        ));
+    }
+    (true, text)
+}
+
 fn threshold_phase(value: f64, max: Option<f64>, fail_above: Option<f64>) -> Phase {
     match (max, fail_above) {
         (_, Some(f)) if value > f => Phase::Failed,
@@ -1196,6 +1356,77 @@ mod tests {
         assert_eq!(r.decided_step, Some(2));
         assert_eq!(r.timeline.len(), 4);
         assert!(r.timeline.iter().all(|m| m.outcome == Phase::Inconclusive));
+    }
+
+    #[test]
+    fn pass_at_horizon_passes_only_an_undecided_last_step_without_evidence_of_harm() {
+        // An analysis that never promotes (every comparison must be decided, and the constant
+        // durations leave the latency quantiles undecided), with a low request minimum.
+        let mut cfg = AnalysisConfig::default_preset();
+        cfg.min_decided_fraction = 1.0;
+        cfg.min_total_requests = 100;
+        let text = "[measurement]\non_undecided = \"pass_at_horizon\"\n[[steps]]\nweight = 20\ncount = 2\n[[steps]]\nweight = 40\ncount = 2\n[[steps]]\nweight = 100\n[[gates]]\nwindow = \"rollout\"\non_continue = \"pending\"\nalpha_spending = \"bonferroni\"\n";
+        let p = Policy::from_toml_str(text, "t.toml", None, &cfg).unwrap();
+        let opts = |onset| ReplayOptions {
+            seed: 1,
+            onset_unix_nano: onset,
+            bucket_ns: MIN,
+            generated_at: String::new(),
+        };
+        // Clean (two routes, so that one metric's comparisons are not adjacent in the
+        // report): undecided at 20% (advances), undecided at the horizon without harm: promoted.
+        let rows = log(99).rows;
+        let second = rows.iter().map(|r| crate::model::requests::RequestRow {
+            route: 1,
+            trace_hash: r.trace_hash + 1_000_000,
+            ..*r
+        });
+        let two = crate::backtest::summary::test_log_routes(
+            rows.iter().copied().chain(second).collect(),
+            10,
+            &["GET /", "GET /b"],
+        );
+        let r = replay(&two, &p, &opts(None)).unwrap();
+        assert_eq!(r.outcome, Outcome::Promoted, "{}", r.reason);
+        assert!(r.reason.contains("planned horizon"), "{}", r.reason);
+        assert_eq!(r.steps[0].result, "undecided");
+        assert_eq!(r.steps[1].result, "passed_at_horizon");
+        let last = r.timeline.last().unwrap();
+        assert!(
+            last.detail.contains("no evidence of harm"),
+            "{}",
+            last.detail
+        );
+        // What could not be ruled out, each metric once.
+        assert!(
+            last.detail.contains("minimum detectable effects"),
+            "{}",
+            last.detail
+        );
+        for m in ["error_rate", "latency_p50", "latency_p99", "latency_shift"] {
+            assert!(
+                last.detail.matches(&format!("{m} median")).count() <= 1,
+                "{}",
+                last.detail
+            );
+        }
+        // Every measurement judged at α/4 (Bonferroni over the 4 planned).
+        assert!(r.timeline.iter().all(|m| m.alpha == Some(0.05 / 4.0)));
+        // Half the canary requests fail from minute 0: rolled back, never passed.
+        let r = replay(&log(0), &p, &opts(Some(0))).unwrap();
+        assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.reason);
+        // Too little evidence at the horizon (the minimum not met): paused, not passed.
+        cfg.min_total_requests = 1_000_000;
+        let p = Policy::from_toml_str(text, "t.toml", None, &cfg).unwrap();
+        let r = replay(&log(99), &p, &opts(None)).unwrap();
+        assert_eq!(r.outcome, Outcome::Incomplete, "{}", r.reason);
+        assert!(r.reason.contains("pass_at_horizon"), "{}", r.reason);
+        let last = r.timeline.last().unwrap();
+        assert!(
+            last.detail.contains("too little evidence"),
+            "{}",
+            last.detail
+        );
     }
 
     /// Twenty minutes of one route, 300 requests a minute per side, durations 10–50 ms drawn

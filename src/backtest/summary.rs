@@ -372,6 +372,16 @@ fn bucket(t: i64, rows: &[Req], sorted_by_duration: bool) -> TimeBucket {
 /// `stable` and `canary`.
 #[cfg(test)]
 pub(crate) fn test_log(rows: Vec<crate::model::requests::RequestRow>, minutes: i64) -> RequestLog {
+    test_log_routes(rows, minutes, &["GET /"])
+}
+
+/// [`test_log`] with routes `s NAME` for each of `names` (sorted; a row's `route` indexes them).
+#[cfg(test)]
+pub(crate) fn test_log_routes(
+    rows: Vec<crate::model::requests::RequestRow>,
+    minutes: i64,
+    names: &[&str],
+) -> RequestLog {
     use crate::model::comparison::{GroupLevel, Selector};
     let sel = |t: &str| Selector {
         track: Some(t.into()),
@@ -384,11 +394,14 @@ pub(crate) fn test_log(rows: Vec<crate::model::requests::RequestRow>, minutes: i
             start_unix_nano: 0,
             end_unix_nano: minutes * 60_000_000_000,
         },
-        routes: vec![GroupKey {
-            service: "s".into(),
-            level: GroupLevel::Route,
-            name: "GET /".into(),
-        }],
+        routes: names
+            .iter()
+            .map(|name| GroupKey {
+                service: "s".into(),
+                level: GroupLevel::Route,
+                name: (*name).into(),
+            })
+            .collect(),
         rows,
     }
 }

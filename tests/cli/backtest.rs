@@ -13,7 +13,13 @@ use std::path::{Path, PathBuf};
 /// `scenario`'s effect from minute `onset` (or from the canary's start), created once per
 /// process. Returns its directory.
 fn recording(scenario: &str, onset: Option<u32>) -> PathBuf {
+    recording_seed(scenario, onset, None)
+}
+
+/// [`recording`] with the generator's `--seed` (its default, 42, when `None`).
+fn recording_seed(scenario: &str, onset: Option<u32>, seed: Option<u32>) -> PathBuf {
     let onset = onset.map(|m| m.to_string());
+    let seed = seed.map(|s| s.to_string());
     let mut args = vec![
         "--scenario",
         scenario,
@@ -29,7 +35,14 @@ fn recording(scenario: &str, onset: Option<u32>) -> PathBuf {
     if let Some(m) = &onset {
         args.extend(["--onset-minutes", m]);
     }
-    generated_with(&format!("backtest-{scenario}-{onset:?}"), &args)
+    if let Some(s) = &seed {
+        args.extend(["--seed", s]);
+    }
+    let key = match &seed {
+        None => format!("backtest-{scenario}-{onset:?}"),
+        Some(s) => format!("backtest-{scenario}-{onset:?}-seed{s}"),
+    };
+    generated_with(&key, &args)
 }
 
 fn parquet(dir: &Path) -> String {
@@ -61,27 +74,30 @@ fn failed(r: &Value) -> Vec<&Value> {
         .collect()
 }
 
-#[test]
-fn an_injected_onset_is_detected_after_it_and_only_on_the_affected_route() {
-    let dir = recording("latency", Some(22));
+/// Replays `dir` (a generated recording with an onset) through `progressive` with the onset of
+/// its `truth.json`: the replay must roll back at or after the onset, never fail a measurement
+/// before it, and name only comparisons of the routes `truth.json` says were affected.
+/// Returns `backtest.json`.
+fn rolled_back_after_the_onset(dir: &Path, out: &Path) -> Value {
     let truth = read_json(&dir.join("truth.json"));
     let onset_ns = truth["time_range"]["effects_onset_unix_nano"]
         .as_i64()
         .unwrap();
     let onset = truth["time_range"]["effects_onset"].as_str().unwrap();
-    let effect = &truth["effects"][0];
-    let route = format!(
-        "{}/route/{}",
-        effect["service"].as_str().unwrap(),
-        effect["route"].as_str().unwrap()
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, r) = backtest(
-        &parquet(&dir),
-        "progressive",
-        &["--onset", onset],
-        tmp.path(),
-    );
+    let affected: Vec<String> = truth["effects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/route/{}/",
+                e["service"].as_str().unwrap(),
+                e["route"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(!affected.is_empty());
+    let (c, r) = backtest(&parquet(dir), "progressive", &["--onset", onset], out);
     assert_eq!(c, 1, "{}", r["reason"]);
     assert_eq!(r["outcome"], "rolled_back");
     let decided = r["decided_at_unix_nano"].as_i64().unwrap();
@@ -96,16 +112,24 @@ fn an_injected_onset_is_detected_after_it_and_only_on_the_affected_route() {
             m["time_unix_nano"].as_i64().unwrap() > onset_ns,
             "failed before the onset: {m}"
         );
-        // The drivers of a failed analysis are the affected route's comparisons only.
+        // The drivers of a failed analysis are the affected routes' comparisons only.
         let detail = m["detail"].as_str().unwrap();
         let drivers = detail.split("drivers: ").nth(1).unwrap_or("");
         for d in drivers.split(", ") {
             assert!(
-                d.starts_with(&route),
+                affected.iter().any(|a| d.starts_with(a.as_str())),
                 "a clean route failed: {d} ({detail})"
             );
         }
     }
+    r
+}
+
+#[test]
+fn an_injected_onset_is_detected_after_it_and_only_on_the_affected_route() {
+    let dir = recording("latency", Some(22));
+    let tmp = tempfile::tempdir().unwrap();
+    let r = rolled_back_after_the_onset(&dir, tmp.path());
     // Exposure: the canary traffic served before the decision, from the timeline's steps.
     assert!(r["exposure"]["canary_requests"].as_u64().unwrap() > 0);
     assert!(
@@ -123,8 +147,13 @@ fn a_good_deployment_is_promoted_with_every_step_at_its_weight() {
     assert_eq!(r["outcome"], "promoted");
     assert_eq!(r["decided_step"], 4);
     assert!(failed(&r).is_empty());
-    // 10 + 10 + 15 one-minute measurements of the one gate.
-    assert_eq!(r["timeline"].as_array().unwrap().len(), 35);
+    // 2 + 2 + 3 five-minute measurements of the one gate, each at its Haybittle–Peto level.
+    let timeline = r["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 7);
+    for (j, m) in timeline.iter().enumerate() {
+        let want = if j < 6 { 0.001 } else { 0.044 };
+        assert!((m["alpha"].as_f64().unwrap() - want).abs() < 1e-12, "{m}");
+    }
     let weights: Vec<f64> = r["steps"]
         .as_array()
         .unwrap()
@@ -413,13 +442,15 @@ fn a_bad_canary_is_promoted_on_no_seed_and_a_good_one_on_every_seed() {
         let (c, r) = backtest(&parquet(&good), "progressive", &["--seed", &s], tmp.path());
         assert_eq!(c, 0, "seed {seed}: {}", r["reason"]);
         assert_eq!(r["outcome"], "promoted");
-        // Promotion came from a decided analysis: the last measurement is a promote verdict.
+        // Promotion came from a decided analysis (a promote verdict) or from the planned
+        // horizon reached without evidence of harm, never from a step of bare `continue`s.
         let last = r["timeline"].as_array().unwrap().last().unwrap();
+        let detail = last["detail"].as_str().unwrap();
         assert!(
-            last["detail"]
-                .as_str()
-                .unwrap()
-                .starts_with("verdict promote"),
+            detail.starts_with("verdict promote")
+                || (detail.starts_with("verdict continue")
+                    && detail.contains("no evidence of harm")
+                    && r["steps"][2]["result"] == "passed_at_horizon"),
             "{last}"
         );
     }
@@ -444,8 +475,8 @@ fn a_sequential_progressive_never_rolls_back_an_aa_recording() {
     let text = std::fs::read_to_string(root().join("examples/policies/progressive.toml"))
         .unwrap()
         .replace(
-            "on_continue = \"pending\"",
-            "on_continue = \"pending\"\nmethod = \"sequential\"",
+            "alpha_spending = \"haybittle-peto\"",
+            "method = \"sequential\"",
         );
     assert!(text.contains("method = \"sequential\""));
     let policy = tmp.path().join("progressive-sequential.toml");
@@ -458,7 +489,32 @@ fn a_sequential_progressive_never_rolls_back_an_aa_recording() {
         assert_ne!(c, 1, "seed {seed}: {}", r["reason"]);
         assert_ne!(r["outcome"], "rolled_back", "seed {seed}: {}", r["reason"]);
         assert!(failed(&r).is_empty(), "seed {seed}: {:?}", failed(&r));
-        // The gate did look every minute of the three analysed steps.
-        assert_eq!(r["timeline"].as_array().unwrap().len(), 35, "seed {seed}");
+        // The gate measured every five minutes of the three analysed steps (its tests look
+        // every minute inside each measurement's window).
+        assert_eq!(r["timeline"].as_array().unwrap().len(), 7, "seed {seed}");
     }
+}
+
+/// The `progressive` preset is calibrated over a whole rollout (α spent over its 7 planned
+/// measurements, Haybittle–Peto) and passes the planned horizon without evidence of harm.
+/// Truth: A/A recordings of generator seeds 1–3 (`truth.json`: no effect) are promoted, never
+/// rolled back; a `mixed` recording whose three effects start at minute 22 (`truth.json`'s
+/// onset and effects) is rolled back after the onset, its failed comparisons all on affected
+/// routes.
+#[test]
+fn the_progressive_preset_promotes_aa_recordings_and_rolls_back_an_onset_after_it() {
+    for seed in 1..=3 {
+        let good = recording_seed("aa", None, Some(seed));
+        let truth = read_json(&good.join("truth.json"));
+        assert_eq!(truth["effects"].as_array().unwrap().len(), 0);
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, r) = backtest(&parquet(&good), "progressive", &[], tmp.path());
+        assert_eq!(c, 0, "A/A seed {seed}: {}", r["reason"]);
+        assert_eq!(r["outcome"], "promoted", "A/A seed {seed}");
+        assert!(failed(&r).is_empty(), "A/A seed {seed}: {:?}", failed(&r));
+    }
+    let bad = recording("mixed", Some(22));
+    let tmp = tempfile::tempdir().unwrap();
+    let r = rolled_back_after_the_onset(&bad, tmp.path());
+    assert_eq!(failed(&r).len(), 1);
 }

@@ -235,9 +235,10 @@ fn aa_corpus_under_sequential_gates_rolls_back_no_more_than_alpha() {
     let text = std::fs::read_to_string(root().join("examples/policies/progressive.toml"))
         .unwrap()
         .replace(
-            "analysis = \"default\"",
-            "analysis = \"default\"\nmethod = \"sequential\"",
+            "alpha_spending = \"haybittle-peto\"",
+            "method = \"sequential\"",
         );
+    assert!(text.contains("method = \"sequential\""));
     let p = scratch().join("tune-sequential.toml");
     std::fs::write(&p, text).unwrap();
     let p = p.display().to_string();
