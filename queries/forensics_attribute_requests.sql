@@ -6,7 +6,10 @@
 -- Parameters: $1..$5 as in window.sql (selectors, service filter); $6 window start
 -- (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive).
 --
--- Output: side ('baseline' | 'canary'), service_name, route, span_name, http_method,
+-- The requests are the probe side of the join with the (small) p99 table, so the engine
+-- streams them batch by batch instead of collecting them with their attribute maps.
+--
+-- Output: side ('baseline' | 'canary'), trace_id (16 bytes), service_name, route, span_name, http_method,
 -- http_status_code, status_message, exception_type, is_error, duration_ns (BIGINT), p99_ns
 -- (DOUBLE: the baseline's exact p99 duration of the same service and route, NULL when the
 -- baseline has none), sample_weight, span_attributes, resource_attributes, span_kind (INT),
@@ -19,6 +22,7 @@ WITH r AS (
             WHEN ($3 IS NULL OR deployment_track = $3) AND ($4 IS NULL OR service_version = $4)
                 THEN 'canary'
         END AS side,
+        trace_id,
         CAST(service_name AS VARCHAR) AS service_name,
         route, span_name, http_method, http_status_code, status_message, exception_type,
         is_error, duration_ns, sample_weight, span_attributes, resource_attributes, span_kind,
@@ -34,9 +38,9 @@ p99 AS (
     WHERE side = 'baseline'
     GROUP BY service_name, route
 )
-SELECT r.side, r.service_name, r.route, r.span_name, r.http_method, r.http_status_code,
+SELECT r.side, r.trace_id, r.service_name, r.route, r.span_name, r.http_method, r.http_status_code,
        r.status_message, r.exception_type, r.is_error, r.duration_ns, p99.p99_ns,
        r.sample_weight, r.span_attributes, r.resource_attributes, r.span_kind, r.is_root
-FROM r
-LEFT JOIN p99 ON r.service_name = p99.p_service AND r.route IS NOT DISTINCT FROM p99.p_route
+FROM p99
+RIGHT JOIN r ON r.service_name = p99.p_service AND r.route IS NOT DISTINCT FROM p99.p_route
 WHERE r.side IS NOT NULL

@@ -143,8 +143,8 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         BaselineArg::Stable => BaselineSet::Stable,
     };
     args.partitions.check()?;
-    let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
     let partitions = args.partitions.partitions(&run)?;
+    let input = run.forensics_input(&[], Some((&select, baseline_set)), partitions)?;
     let mut trees = TraceTrees::default();
     run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
     let opts = ForensicsOptions {

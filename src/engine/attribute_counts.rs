@@ -10,30 +10,196 @@
 //! read-only, so an expression can read but never change anything.
 
 use super::context::Engine;
+use super::forensics::trace_partition;
 use super::queries::{self, Params};
 use super::EngineError;
 use crate::model::traces::{
-    AttributeCounts, AttributeSource, BaselineSet, KeyCounts, RequestSelect,
+    AttributeCounts, AttributeRef, AttributeSource, BaselineSet, KeyCounts, PairCounts,
+    RequestSelect,
 };
-use arrow::array::{Array, AsArray, BooleanArray, MapArray, RecordBatch, StringArray};
+use arrow::array::{
+    Array, AsArray, BooleanArray, FixedSizeBinaryArray, MapArray, RecordBatch, StringArray,
+};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{Expr, ExprSchemable};
-use datafusion::prelude::{col, lit};
+use datafusion::prelude::{col, lit, DataFrame};
 use futures::StreamExt;
 use std::collections::HashMap;
 
-/// Per key while counting: rows with the key, value counts and ids, whether the cap was hit.
-type KeyAcc = ([u64; 2], HashMap<String, ([u64; 2], u32)>, bool);
-
-/// Counts every attribute value over the selection and the baseline requests of `params`.
+/// Counts every attribute value over the selection and the baseline requests of `params`, in
+/// `partitions` passes over the requests: pass `p` counts the requests whose trace id is in
+/// partition `p` ([`trace_partition`]), each into the same [`AttributeAcc`], so the counts
+/// are the exact sums over every request, and the per-key cap ([`KeyCounts::MAX_VALUES`])
+/// depends only on the set of distinct values: the result is the same for any partition
+/// count and row order. Each pass streams the query's result batch by batch; memory holds
+/// one batch and at most `MAX_VALUES + 1` values per key.
 pub async fn attribute_counts(
     engine: &Engine,
     params: &Params,
     select: &RequestSelect,
     baseline: BaselineSet,
+    partitions: u32,
 ) -> Result<AttributeCounts, EngineError> {
+    let mut acc = AttributeAcc::default();
+    let columns = [
+        "trace_id",
+        "selected",
+        "span_attributes",
+        "resource_attributes",
+        "span_kind",
+        "is_root",
+    ];
+    for_each_request_batch(
+        engine,
+        params,
+        select,
+        baseline,
+        partitions,
+        |df| df.select_columns(&columns),
+        |b, keep| count_batch(b, keep, &mut acc),
+    )
+    .await?;
+    Ok(acc.finish())
+}
+
+/// The second pass of the attribute pairs: the requests (selection and baseline, as in
+/// [`attribute_counts`]) carrying each pair of `candidates` (at most 32), in `partitions`
+/// passes reading only the candidates' keys.
+pub async fn pair_counts(
+    engine: &Engine,
+    params: &Params,
+    select: &RequestSelect,
+    baseline: BaselineSet,
+    partitions: u32,
+    candidates: Vec<AttributeRef>,
+) -> Result<PairCounts, EngineError> {
+    let mut pairs = PairCounts::new(candidates);
+    if pairs.candidates.len() < 2 {
+        return Ok(pairs);
+    }
+    // One column per distinct (source, key): the request's value of that key (the first one
+    // when a map repeats a key), or NULL.
+    let mut keys: Vec<(AttributeSource, String)> = pairs
+        .candidates
+        .iter()
+        .map(|c| (c.source, c.key.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let column_of: Vec<usize> = pairs
+        .candidates
+        .iter()
+        .map(|c| {
+            keys.iter()
+                .position(|(s, k)| *s == c.source && *k == c.key)
+                .expect("every candidate's key is listed")
+        })
+        .collect();
+    let exprs: Vec<Expr> = [col("trace_id"), col("selected")]
+        .into_iter()
+        .chain(keys.iter().enumerate().map(|(i, (source, key))| {
+            let map = match source {
+                AttributeSource::Span => "span_attributes",
+                AttributeSource::Resource => "resource_attributes",
+            };
+            // The key is a literal of the expression tree, never SQL text.
+            get_field(col(map), key.clone()).alias(format!("k{i}"))
+        }))
+        .collect();
+    let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
+    for_each_request_batch(
+        engine,
+        params,
+        select,
+        baseline,
+        partitions,
+        |df| df.select(exprs.clone()),
+        |b, keep| {
+            let selected = boolean(name, b, "selected")?;
+            let values = (0..keys.len())
+                .map(|i| {
+                    let c = b
+                        .column_by_name(&format!("k{i}"))
+                        .ok_or_else(|| shape(name, &format!("k{i}"), "missing"))?;
+                    strings(name, c)
+                })
+                .collect::<Result<Vec<StringArray>, EngineError>>()?;
+            for i in (0..b.num_rows()).filter(|&i| keep(i)) {
+                let mut mask = 0u32;
+                for (x, c) in pairs.candidates.iter().enumerate() {
+                    let v = &values[column_of[x]];
+                    if v.is_valid(i) && v.value(i) == c.value {
+                        mask |= 1 << x;
+                    }
+                }
+                pairs.add(selected.is_valid(i) && selected.value(i), mask);
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(pairs)
+}
+
+/// Runs the attribute requests query (with the `selected` column) once per partition,
+/// projected by `project`, and hands `on_batch` each result batch with a test of which of
+/// its rows belong to the pass's partition.
+async fn for_each_request_batch(
+    engine: &Engine,
+    params: &Params,
+    select: &RequestSelect,
+    baseline: BaselineSet,
+    partitions: u32,
+    project: impl Fn(DataFrame) -> datafusion::error::Result<DataFrame>,
+    mut on_batch: impl FnMut(&RecordBatch, &dyn Fn(usize) -> bool) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
+    let err = |error| EngineError::Query {
+        query: q.name.to_string(),
+        error,
+    };
+    let k = partitions.max(1);
+    for p in 0..k {
+        let df = project(requests_frame(engine, params, select, baseline).await?).map_err(err)?;
+        // Streamed: only one batch of requests is held at a time.
+        let (plan, mut stream) = engine.execute_stream(q.name, df).await?;
+        let run = async {
+            while let Some(b) = stream.next().await {
+                let b = b.map_err(err)?;
+                let trace = b
+                    .column_by_name("trace_id")
+                    .and_then(|c| c.as_fixed_size_binary_opt())
+                    .ok_or_else(|| shape(q.name, "trace_id", "expected FixedSizeBinary"))?;
+                let keep = |i: usize| k == 1 || in_partition(trace, i, p, k);
+                on_batch(&b, &keep)?;
+            }
+            Ok(())
+        };
+        engine.bounded(q.name, &plan, run).await?;
+    }
+    Ok(())
+}
+
+/// Whether row `i`'s trace id is in partition `p` of `k` (a request without a 16-byte trace
+/// id goes to partition 0).
+fn in_partition(trace: &FixedSizeBinaryArray, i: usize, p: u32, k: u32) -> bool {
+    let id: Option<[u8; 16]> = (!trace.is_null(i))
+        .then(|| trace.value(i).try_into().ok())
+        .flatten();
+    id.map_or(0, |id| trace_partition(&id, k)) == p
+}
+
+/// The attribute requests query with `selected` (the request is in the selection) and only
+/// the selection's and the baseline's requests.
+async fn requests_frame(
+    engine: &Engine,
+    params: &Params,
+    select: &RequestSelect,
+    baseline: BaselineSet,
+) -> Result<DataFrame, EngineError> {
     let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
     let df = engine.dataframe(q.name, q.sql, params.values()).await?;
     let err = |error| EngineError::Query {
@@ -54,56 +220,109 @@ pub async fn attribute_counts(
         BaselineSet::Rest => canary.and(col("selected").is_false()),
         BaselineSet::Stable => col("side").eq(lit("baseline")),
     };
-    let df = df
-        .with_column("selected", selected)
+    df.with_column("selected", selected)
         .map_err(err)?
         .with_column("in_baseline", in_baseline)
         .map_err(err)?
         .filter(col("selected").or(col("in_baseline")))
-        .map_err(err)?
-        .select_columns(&[
-            "selected",
-            "span_attributes",
-            "resource_attributes",
-            "span_kind",
-            "is_root",
-        ])
-        .map_err(err)?;
-    // Streamed: only one batch of requests with their attribute maps is held at a time.
-    let (plan, mut stream) = engine.execute_stream(q.name, df).await?;
-    let mut out = AttributeCounts::default();
-    let mut keys: [HashMap<String, KeyAcc>; 2] = Default::default();
-    let count = async {
-        while let Some(b) = stream.next().await {
-            count_batch(q.name, &b.map_err(err)?, &mut out, &mut keys)?;
+        .map_err(err)
+}
+
+/// Attribute value counts while the requests are read: per key, the requests carrying it and
+/// the requests per value, until the key has more than [`KeyCounts::MAX_VALUES`] distinct
+/// values (then it is capped and its values dropped). Every count is a sum over requests and
+/// capping depends only on the set of values seen, so adding the same requests in any order
+/// or in any partitions gives the same [`AttributeAcc::finish`].
+#[derive(Debug, Default)]
+pub struct AttributeAcc {
+    selection: u64,
+    baseline: u64,
+    other_entry_requests: u64,
+    keys: [HashMap<String, KeyAcc>; 2],
+}
+
+#[derive(Debug, Default)]
+struct KeyAcc {
+    rows: [u64; 2],
+    values: HashMap<String, [u64; 2]>,
+    capped: bool,
+}
+
+impl AttributeAcc {
+    /// Counts one request: in the selection (`selected`) or the baseline; `whole` when its
+    /// entry span is a SERVER, CONSUMER or root span (whose attributes a lean ingest keeps).
+    pub fn add_request(&mut self, selected: bool, whole: bool) {
+        if selected {
+            self.selection += 1;
+        } else {
+            self.baseline += 1;
         }
-        Ok(())
-    };
-    engine.bounded(q.name, &plan, count).await?;
-    let [span, resource] = keys;
-    let mut list: Vec<KeyCounts> = span
-        .into_iter()
-        .map(|k| (AttributeSource::Span, k))
-        .chain(resource.into_iter().map(|k| (AttributeSource::Resource, k)))
-        .map(|(source, (key, (rows, values, capped)))| {
-            let (values, value_ids) = values.into_iter().map(|(v, (c, id))| ((v, c), id)).unzip();
-            KeyCounts {
-                source,
-                key,
-                rows,
-                values,
-                value_ids,
-                capped,
-            }
-        })
-        .collect();
-    list.sort_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
-    out.keys = list;
-    Ok(out)
+        self.other_entry_requests += u64::from(!whole);
+    }
+
+    /// Counts one attribute `key` = `value` of a request of the selection or the baseline.
+    pub fn add_value(&mut self, source: AttributeSource, key: &str, value: &str, selected: bool) {
+        let side = usize::from(!selected);
+        let map = &mut self.keys[source as usize];
+        // Look up by the borrowed key: allocating a String per attribute of every request
+        // would dominate the pass.
+        let acc = match map.get_mut(key) {
+            Some(acc) => acc,
+            None => map.entry(key.to_string()).or_default(),
+        };
+        acc.rows[side] += 1;
+        if acc.capped {
+            return;
+        }
+        if let Some(c) = acc.values.get_mut(value) {
+            c[side] += 1;
+            return;
+        }
+        let mut c = [0, 0];
+        c[side] = 1;
+        acc.values.insert(value.to_string(), c);
+        if acc.values.len() > KeyCounts::MAX_VALUES {
+            acc.capped = true;
+            acc.values = HashMap::new();
+        }
+    }
+
+    /// The counts, keys sorted by source then key, values by requests (most first) then value.
+    pub fn finish(self) -> AttributeCounts {
+        let [span, resource] = self.keys;
+        let mut keys: Vec<KeyCounts> = span
+            .into_iter()
+            .map(|k| (AttributeSource::Span, k))
+            .chain(resource.into_iter().map(|k| (AttributeSource::Resource, k)))
+            .map(|(source, (key, acc))| {
+                let mut values: Vec<(String, [u64; 2])> = acc.values.into_iter().collect();
+                values.sort_by(|a, b| {
+                    (b.1[0] + b.1[1])
+                        .cmp(&(a.1[0] + a.1[1]))
+                        .then_with(|| a.0.cmp(&b.0))
+                });
+                KeyCounts {
+                    source,
+                    key,
+                    rows: acc.rows,
+                    values,
+                    capped: acc.capped,
+                }
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
+        AttributeCounts {
+            selection: self.selection,
+            baseline: self.baseline,
+            keys,
+            pairs: PairCounts::default(),
+            other_entry_requests: self.other_entry_requests,
+        }
+    }
 }
 
 /// Parses `--select SQL` as one boolean expression over the query's columns.
-fn user_predicate(df: &datafusion::prelude::DataFrame, text: &str) -> Result<Expr, EngineError> {
+fn user_predicate(df: &DataFrame, text: &str) -> Result<Expr, EngineError> {
     let expr = df
         .parse_sql_expr(text)
         .map_err(|error| EngineError::Query {
@@ -136,40 +355,44 @@ fn user_predicate(df: &datafusion::prelude::DataFrame, text: &str) -> Result<Exp
 }
 
 fn strings(name: &str, a: &dyn Array) -> Result<StringArray, EngineError> {
-    let c = cast(a, &DataType::Utf8).map_err(|e| EngineError::ResultShape {
-        query: name.into(),
-        column: "attributes".into(),
-        reason: e.to_string(),
-    })?;
+    let c = cast(a, &DataType::Utf8).map_err(|e| shape(name, "attributes", &e.to_string()))?;
     Ok(c.as_string::<i32>().clone())
 }
 
-fn count_batch(
-    name: &str,
-    b: &RecordBatch,
-    out: &mut AttributeCounts,
-    keys: &mut [HashMap<String, KeyAcc>; 2],
-) -> Result<(), EngineError> {
-    let shape = |column: &str, reason: &str| EngineError::ResultShape {
+fn shape(name: &str, column: &str, reason: &str) -> EngineError {
+    EngineError::ResultShape {
         query: name.into(),
         column: column.into(),
         reason: reason.into(),
-    };
-    let selected: &BooleanArray = b
-        .column_by_name("selected")
+    }
+}
+
+fn boolean<'a>(
+    name: &str,
+    b: &'a RecordBatch,
+    column: &str,
+) -> Result<&'a BooleanArray, EngineError> {
+    b.column_by_name(column)
         .and_then(|c| c.as_boolean_opt())
-        .ok_or_else(|| shape("selected", "expected Boolean"))?;
+        .ok_or_else(|| shape(name, column, "expected Boolean"))
+}
+
+/// Counts the rows of `b` that `keep` accepts into `acc`.
+fn count_batch(
+    b: &RecordBatch,
+    keep: &dyn Fn(usize) -> bool,
+    acc: &mut AttributeAcc,
+) -> Result<(), EngineError> {
+    let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
+    let selected = boolean(name, b, "selected")?;
     let kind = cast(
         b.column_by_name("span_kind")
-            .ok_or_else(|| shape("span_kind", "missing"))?,
+            .ok_or_else(|| shape(name, "span_kind", "missing"))?,
         &DataType::Int32,
     )
-    .map_err(|e| shape("span_kind", &e.to_string()))?;
+    .map_err(|e| shape(name, "span_kind", &e.to_string()))?;
     let kind = kind.as_primitive::<arrow::datatypes::Int32Type>();
-    let root: &BooleanArray = b
-        .column_by_name("is_root")
-        .and_then(|c| c.as_boolean_opt())
-        .ok_or_else(|| shape("is_root", "expected Boolean"))?;
+    let root = boolean(name, b, "is_root")?;
     let mut maps = Vec::new();
     for (column, source) in [
         ("span_attributes", AttributeSource::Span),
@@ -178,7 +401,7 @@ fn count_batch(
         let m: &MapArray = b
             .column_by_name(column)
             .and_then(|c| c.as_map_opt())
-            .ok_or_else(|| shape(column, "expected Map"))?;
+            .ok_or_else(|| shape(name, column, "expected Map"))?;
         maps.push((
             m,
             strings(name, m.keys())?,
@@ -186,21 +409,11 @@ fn count_batch(
             source,
         ));
     }
-    for i in 0..b.num_rows() {
-        let side = usize::from(!(selected.is_valid(i) && selected.value(i)));
-        if side == 0 {
-            out.selection += 1;
-        } else {
-            out.baseline += 1;
-        }
+    for i in (0..b.num_rows()).filter(|&i| keep(i)) {
+        let sel = selected.is_valid(i) && selected.value(i);
         // SERVER (2), CONSUMER (5) or a root: the spans a lean ingest keeps whole.
         let whole = matches!(kind.value(i), 2 | 5) || (root.is_valid(i) && root.value(i));
-        out.other_entry_requests += u64::from(!whole);
-        let r = &mut out.requests;
-        r.selected.push(side == 0);
-        if r.offsets.is_empty() {
-            r.offsets.push(0);
-        }
+        acc.add_request(sel, whole);
         for (m, k, v, source) in &maps {
             if m.is_null(i) {
                 continue;
@@ -211,33 +424,125 @@ fn count_batch(
                 if k.is_null(j) {
                     continue;
                 }
-                let key = k.value(j);
-                let map = &mut keys[*source as usize];
-                // Look up by the borrowed key: allocating a String per attribute of every
-                // request would dominate the pass.
-                if !map.contains_key(key) {
-                    map.insert(key.to_string(), KeyAcc::default());
-                }
-                let acc = map.get_mut(key).expect("inserted above");
-                acc.0[side] += 1;
                 let value = if v.is_null(j) { "" } else { v.value(j) };
-                if let Some((c, id)) = acc.1.get_mut(value) {
-                    c[side] += 1;
-                    out.requests.ids.push(*id);
-                } else if acc.1.len() < KeyCounts::MAX_VALUES {
-                    let mut c = [0, 0];
-                    c[side] = 1;
-                    let id = out.requests.next_id;
-                    out.requests.next_id += 1;
-                    acc.1.insert(value.to_string(), (c, id));
-                    out.requests.ids.push(id);
-                } else {
-                    acc.2 = true;
+                acc.add_value(*source, k.value(j), value, sel);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A request: trace id, in the selection, whole entry span, (source, key, value) attributes.
+    type Request = ([u8; 16], bool, bool, Vec<(AttributeSource, String, String)>);
+
+    /// Counts `requests` as the engine does over `k` partitions: pass `p` adds the requests
+    /// of partition `p`, in the order given.
+    fn count(requests: &[Request], k: u32) -> AttributeCounts {
+        let mut acc = AttributeAcc::default();
+        for p in 0..k {
+            for (trace, sel, whole, attrs) in requests {
+                if k > 1 && trace_partition(trace, k) != p {
+                    continue;
+                }
+                acc.add_request(*sel, *whole);
+                for (source, key, value) in attrs {
+                    acc.add_value(*source, key, value, *sel);
                 }
             }
         }
-        let r = &mut out.requests;
-        r.offsets.push(r.ids.len() as u32);
+        acc.finish()
     }
-    Ok(())
+
+    fn request() -> impl Strategy<Value = Request> {
+        // Keys `a` (3 values), `b` (30 values), `id` (up to 400 distinct: capped in large
+        // draws), in either source.
+        (
+            any::<[u8; 16]>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u32..3,
+            0u32..30,
+            0u32..400,
+            any::<bool>(),
+        )
+            .prop_map(|(trace, sel, whole, a, b, id, res)| {
+                let source = if res {
+                    AttributeSource::Resource
+                } else {
+                    AttributeSource::Span
+                };
+                let attrs = vec![
+                    (AttributeSource::Span, "a".to_string(), format!("a{a}")),
+                    (source, "b".to_string(), format!("b{b}")),
+                    (AttributeSource::Span, "id".to_string(), format!("{id}")),
+                ];
+                (trace, sel, whole, attrs)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Counts, the cap and so the whole diff are the same for any partition count and any
+        /// row order.
+        #[test]
+        fn counts_do_not_depend_on_partitions_or_row_order(
+            requests in prop::collection::vec(request(), 0..600),
+            k in 2u32..8,
+            seed in any::<u64>(),
+        ) {
+            let one = count(&requests, 1);
+            let mut shuffled = requests.clone();
+            // A deterministic shuffle from the seed (Fisher–Yates with an LCG).
+            let mut s = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            prop_assert_eq!(&one, &count(&shuffled, k));
+            // Exact sums: requests per side, and per key the requests carrying it.
+            let sel = requests.iter().filter(|r| r.1).count() as u64;
+            prop_assert_eq!((one.selection, one.baseline), (sel, requests.len() as u64 - sel));
+            let id = one.keys.iter().find(|k| k.key == "id");
+            let distinct: std::collections::BTreeSet<&str> =
+                requests.iter().map(|r| r.3[2].2.as_str()).collect();
+            if let Some(id) = id {
+                prop_assert_eq!(id.rows[0] + id.rows[1], requests.len() as u64);
+                prop_assert_eq!(id.capped, distinct.len() > KeyCounts::MAX_VALUES);
+                prop_assert_eq!(id.distinct_values(), distinct.len().min(KeyCounts::MAX_VALUES));
+            }
+            // The diff and the pair candidates built on them are therefore the same too.
+            let diff = |c: &AttributeCounts| {
+                crate::forensics::attributes::pair_candidates(c, &RequestSelect::Errors)
+            };
+            prop_assert_eq!(diff(&one), diff(&count(&shuffled, k)));
+        }
+    }
+
+    #[test]
+    fn a_key_is_capped_exactly_when_it_has_more_than_max_values_distinct_values() {
+        let mut acc = AttributeAcc::default();
+        for i in 0..KeyCounts::MAX_VALUES {
+            acc.add_value(AttributeSource::Span, "k", &format!("v{i}"), i % 2 == 0);
+        }
+        acc.add_value(AttributeSource::Span, "k", "v0", true);
+        let c = acc.finish();
+        assert!(!c.keys[0].capped);
+        assert_eq!(c.keys[0].values.len(), KeyCounts::MAX_VALUES);
+        // Most requests first: v0 has two.
+        assert_eq!(c.keys[0].values[0], ("v0".to_string(), [2, 0]));
+        let mut acc = AttributeAcc::default();
+        for i in 0..=KeyCounts::MAX_VALUES {
+            acc.add_value(AttributeSource::Resource, "k", &format!("v{i}"), false);
+        }
+        acc.add_value(AttributeSource::Resource, "k", "v0", true);
+        let c = acc.finish();
+        assert!(c.keys[0].capped && c.keys[0].values.is_empty());
+        assert_eq!(c.keys[0].rows, [1, KeyCounts::MAX_VALUES as u64 + 1]);
+    }
 }

@@ -8,8 +8,7 @@ use super::queries::{self, Params, Query};
 use super::EngineError;
 use crate::model::comparison::{Selector, Side};
 use crate::model::traces::{
-    BaselineSet, DownstreamInput, ErrorSpan, Exposure, ForensicsInput, RequestSelect, TraceSpan,
-    TreeSpan,
+    DownstreamInput, ErrorSpan, Exposure, ForensicsInput, TraceSpan, TreeSpan,
 };
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
@@ -26,14 +25,12 @@ pub const MAX_ORIGIN_KEYS: usize = 6;
 
 /// Reads the forensics input of `params` (selectors, service, window) from `engine`. With
 /// `origin_keys` (at most [`MAX_ORIGIN_KEYS`], each bound as a parameter) it also reads every
-/// span for downstream attribution; with none it skips that pass. With `attributes` it counts
-/// attribute values over that selection and baseline
-/// ([`super::attribute_counts::attribute_counts`]).
+/// span for downstream attribution; with none it skips that pass. The attribute counts are
+/// left to [`super::attribute_counts`] (`attributes` is `None`).
 pub async fn forensics_input(
     engine: &Engine,
     params: &Params,
     origin_keys: &[String],
-    attributes: Option<(&RequestSelect, BaselineSet)>,
 ) -> Result<ForensicsInput, EngineError> {
     let values = params.values();
     let run = |q: Query| {
@@ -72,13 +69,6 @@ pub async fn forensics_input(
         downstream = part;
     })
     .await?;
-    let attributes = match attributes {
-        Some((select, baseline)) => {
-            let _timing = crate::timings::phase("forensics: attribute counts");
-            Some(super::attribute_counts::attribute_counts(engine, params, select, baseline).await?)
-        }
-        None => None,
-    };
     Ok(ForensicsInput {
         baseline: params.baseline.clone(),
         canary: params.canary.clone(),
@@ -88,7 +78,7 @@ pub async fn forensics_input(
         error_spans,
         exposure,
         downstream,
-        attributes,
+        attributes: None,
     })
 }
 

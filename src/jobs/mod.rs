@@ -465,7 +465,7 @@ fn report_one(
     let series = run.series()?;
     // Span trees assembled in partitions of traces under `forensics`'s default memory budget,
     // as `report` does without `--memory-budget`.
-    let forensics_input = run.forensics_input(&[], None)?;
+    let forensics_input = run.forensics_input(&[], None, 1)?;
     let partitions = crate::engine::forensics::trace_partitions(
         run.span_count()?,
         DEFAULT_MEMORY_BUDGET_MIB << 20,
