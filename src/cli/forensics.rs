@@ -2,7 +2,8 @@
 //! origin and track, error signatures compared between canary and stable, and services
 //! without a track of their own compared by the track their calls came from.
 
-use super::selection::{AnalysisArgs, TracePartitionArgs};
+use super::partitions::TracePartitionArgs;
+use super::selection::AnalysisArgs;
 use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees};
 use crate::model::traces::{BaselineSet, RequestSelect};

@@ -95,6 +95,39 @@ pub fn trace_partitions(spans: u64, budget_bytes: u64) -> u32 {
         .clamp(1, u64::from(u32::MAX)) as u32
 }
 
+/// Default memory for assembling span trees, MiB (`forensics`/`report`/`run
+/// --memory-budget`, a job's `memory_budget`): about 6.7 million spans assembled at once
+/// ([`trace_partitions`]).
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 1024;
+
+/// How forensics splits the traces into partitions: by a memory budget for the assembled
+/// span trees ([`trace_partitions`]), or a fixed count (`--memory-budget`,
+/// `--trace-partitions`; a `canalyst.toml` job's `memory_budget`, `trace_partitions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracePartitioning {
+    /// As many partitions as the spans need under this many bytes.
+    Budget(u64),
+    /// Exactly this many partitions (at least 1).
+    Fixed(u32),
+}
+
+impl Default for TracePartitioning {
+    /// The default budget, [`DEFAULT_MEMORY_BUDGET_MIB`].
+    fn default() -> Self {
+        Self::Budget(DEFAULT_MEMORY_BUDGET_MIB << 20)
+    }
+}
+
+impl TracePartitioning {
+    /// The partition count for an input of `spans` spans.
+    pub fn partitions(self, spans: u64) -> u32 {
+        match self {
+            Self::Budget(bytes) => trace_partitions(spans, bytes),
+            Self::Fixed(k) => k.max(1),
+        }
+    }
+}
+
 /// The partition (of `partitions`) a trace id belongs to: the 64-bit FNV-1a hash of its 16
 /// bytes modulo `partitions`. A hash rather than the id's own bytes, so ids that are not
 /// random (sequential test ids, ids with a fixed prefix) still spread evenly.
@@ -476,6 +509,10 @@ mod tests {
         assert_eq!(trace_partitions(10_000_000, 1 << 30), 2);
         assert_eq!(trace_partitions(10_000_000, 1 << 20), 1526);
         assert_eq!(trace_partitions(u64::MAX, 1), u32::MAX);
+        // The default budget is 1 GiB; a fixed count ignores the span count.
+        assert_eq!(TracePartitioning::default().partitions(10_000_000), 2);
+        assert_eq!(TracePartitioning::Fixed(3).partitions(10), 3);
+        assert_eq!(TracePartitioning::Fixed(0).partitions(10), 1);
     }
 
     #[test]
