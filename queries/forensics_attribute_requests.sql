@@ -4,7 +4,10 @@
 -- spliced into this text.
 --
 -- Parameters: $1..$5 as in window.sql (selectors, service filter); $6 window start
--- (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive).
+-- (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive); $9 (BOOLEAN) whether p99_ns is
+-- wanted: when false the p99 table's filter is constant false, which DataFusion's optimizer
+-- turns into an empty relation, so the `requests` view (a semi-join over every span) is not
+-- evaluated a second time for a column nobody reads (p99_ns is then NULL).
 --
 -- The requests are the probe side of the join with the (small) p99 table, so the engine
 -- streams them batch by batch instead of collecting them with their attribute maps.
@@ -35,7 +38,7 @@ p99 AS (
     SELECT service_name AS p_service, route AS p_route,
            quantile_exact(CAST(duration_ns AS DOUBLE), 0.99) AS p99_ns
     FROM r
-    WHERE side = 'baseline'
+    WHERE $9 AND side = 'baseline'
     GROUP BY service_name, route
 )
 SELECT r.side, r.trace_id, r.service_name, r.route, r.span_name, r.http_method, r.http_status_code,

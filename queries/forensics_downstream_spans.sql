@@ -18,15 +18,16 @@
 -- side ('baseline' | 'canary' | NULL: the span's own side, by deployment_track and
 -- service_version as in window.sql; NULL for services other than $5), origin_value (the first origin key's value, or NULL),
 -- in_window (BOOLEAN: the span starts inside the window), source_file (the file it was read
--- from, for the trace-quality examples).
+-- from, for the trace-quality examples). Names stay dictionary-encoded as stored: the engine
+-- interns each distinct name once per batch.
 SELECT
     trace_id,
     span_id,
     parent_span_id,
-    CAST(service_name AS VARCHAR) AS service_name,
+    service_name,
     span_name,
     span_kind,
-    CAST(route AS VARCHAR) AS route,
+    route,
     CAST(start_time AS BIGINT) AS start_ns,
     duration_ns,
     is_error,
@@ -41,5 +42,5 @@ SELECT
     COALESCE(span_attributes[$9], span_attributes[$10], span_attributes[$11],
              span_attributes[$12], span_attributes[$13], span_attributes[$14]) AS origin_value,
     (start_time >= $6 AND start_time < $7) AS in_window,
-    CAST(source_file AS VARCHAR) AS source_file
+    source_file
 FROM spans

@@ -23,7 +23,7 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
-use datafusion::functions::core::expr_fn::get_field;
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::prelude::{col, lit, DataFrame};
 use futures::StreamExt;
@@ -80,68 +80,89 @@ pub async fn pair_counts(
     if pairs.candidates.len() < 2 {
         return Ok(pairs);
     }
-    // One column per distinct (source, key): the request's value of that key (the first one
-    // when a map repeats a key), or NULL.
-    let mut keys: Vec<(AttributeSource, String)> = pairs
-        .candidates
-        .iter()
-        .map(|c| (c.source, c.key.clone()))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let column_of: Vec<usize> = pairs
-        .candidates
-        .iter()
-        .map(|c| {
-            keys.iter()
-                .position(|(s, k)| *s == c.source && *k == c.key)
-                .expect("every candidate's key is listed")
-        })
-        .collect();
-    let exprs: Vec<Expr> = [col("trace_id"), col("selected")]
-        .into_iter()
-        .chain(keys.iter().enumerate().map(|(i, (source, key))| {
-            let map = match source {
-                AttributeSource::Span => "span_attributes",
-                AttributeSource::Resource => "resource_attributes",
-            };
-            // The key is a literal of the expression tree, never SQL text.
-            get_field(col(map), key.clone()).alias(format!("k{i}"))
-        }))
-        .collect();
+    // Per source, per candidate key: the candidates of that key (index, value).
+    let cands = pairs.candidates.clone();
+    let mut wanted: [HashMap<&str, Vec<(usize, &str)>>; 2] = Default::default();
+    for (i, c) in cands.iter().enumerate() {
+        wanted[c.source as usize]
+            .entry(c.key.as_str())
+            .or_default()
+            .push((i, c.value.as_str()));
+    }
+    let mut columns = vec!["trace_id", "selected"];
+    for (source, column) in MAPS {
+        if !wanted[source as usize].is_empty() {
+            columns.push(column);
+        }
+    }
     let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
+    let mut masks: Vec<u32> = Vec::new();
     for_each_request_batch(
         engine,
         params,
         select,
         baseline,
         partitions,
-        |df| df.select(exprs.clone()),
+        |df| df.select_columns(&columns),
         |b, keep| {
             let selected = boolean(name, b, "selected")?;
-            let values = (0..keys.len())
-                .map(|i| {
-                    let c = b
-                        .column_by_name(&format!("k{i}"))
-                        .ok_or_else(|| shape(name, &format!("k{i}"), "missing"))?;
-                    strings(name, c)
-                })
-                .collect::<Result<Vec<StringArray>, EngineError>>()?;
-            for i in (0..b.num_rows()).filter(|&i| keep(i)) {
-                let mut mask = 0u32;
-                for (x, c) in pairs.candidates.iter().enumerate() {
-                    let v = &values[column_of[x]];
-                    if v.is_valid(i) && v.value(i) == c.value {
-                        mask |= 1 << x;
+            masks.clear();
+            masks.resize(b.num_rows(), 0);
+            for (source, column) in MAPS {
+                let want = &wanted[source as usize];
+                if want.is_empty() {
+                    continue;
+                }
+                let (m, k, v) = map_columns(name, b, column)?;
+                let offsets = m.value_offsets();
+                for (i, mask) in masks.iter_mut().enumerate() {
+                    if m.is_null(i) || !keep(i) {
+                        continue;
+                    }
+                    for j in offsets[i] as usize..offsets[i + 1] as usize {
+                        if k.is_null(j) {
+                            continue;
+                        }
+                        let Some(of_key) = want.get(k.value(j)) else {
+                            continue;
+                        };
+                        // As the first pass counts it: a NULL value is "".
+                        let value = if v.is_null(j) { "" } else { v.value(j) };
+                        for (x, _) in of_key.iter().filter(|(_, c)| *c == value) {
+                            *mask |= 1 << x;
+                        }
                     }
                 }
-                pairs.add(selected.is_valid(i) && selected.value(i), mask);
+            }
+            for (i, &mask) in masks.iter().enumerate() {
+                if keep(i) {
+                    pairs.add(selected.is_valid(i) && selected.value(i), mask);
+                }
             }
             Ok(())
         },
     )
     .await?;
     Ok(pairs)
+}
+
+/// The attribute map columns and where their keys are read.
+const MAPS: [(AttributeSource, &str); 2] = [
+    (AttributeSource::Span, "span_attributes"),
+    (AttributeSource::Resource, "resource_attributes"),
+];
+
+/// A map column of `b` with its keys and values as strings.
+fn map_columns<'a>(
+    name: &str,
+    b: &'a RecordBatch,
+    column: &str,
+) -> Result<(&'a MapArray, StringArray, StringArray), EngineError> {
+    let m: &MapArray = b
+        .column_by_name(column)
+        .and_then(|c| c.as_map_opt())
+        .ok_or_else(|| shape(name, column, "expected Map"))?;
+    Ok((m, strings(name, m.keys())?, strings(name, m.values())?))
 }
 
 /// Runs the attribute requests query (with the `selected` column) once per partition,
@@ -201,7 +222,16 @@ async fn requests_frame(
     baseline: BaselineSet,
 ) -> Result<DataFrame, EngineError> {
     let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
-    let df = engine.dataframe(q.name, q.sql, params.values()).await?;
+    // `$9`: the baseline p99 is computed only when the selection can read it (a condition
+    // that names `p99_ns` anywhere in its text, however quoted or cased, may read it).
+    let wants_p99 = match select {
+        RequestSelect::Errors => false,
+        RequestSelect::Slow => true,
+        RequestSelect::Sql(text) => text.to_ascii_lowercase().contains("p99_ns"),
+    };
+    let mut values = params.values();
+    values.push(ScalarValue::Boolean(Some(wants_p99)));
+    let df = engine.dataframe(q.name, q.sql, values).await?;
     let err = |error| EngineError::Query {
         query: q.name.to_string(),
         error,
@@ -398,16 +428,8 @@ fn count_batch(
         ("span_attributes", AttributeSource::Span),
         ("resource_attributes", AttributeSource::Resource),
     ] {
-        let m: &MapArray = b
-            .column_by_name(column)
-            .and_then(|c| c.as_map_opt())
-            .ok_or_else(|| shape(name, column, "expected Map"))?;
-        maps.push((
-            m,
-            strings(name, m.keys())?,
-            strings(name, m.values())?,
-            source,
-        ));
+        let (m, k, v) = map_columns(name, b, column)?;
+        maps.push((m, k, v, source));
     }
     for i in (0..b.num_rows()).filter(|&i| keep(i)) {
         let sel = selected.is_valid(i) && selected.value(i);

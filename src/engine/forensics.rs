@@ -252,14 +252,17 @@ fn tree_rows(
         ids(q, b, "span_id")?,
         ids(q, b, "parent_span_id")?,
     );
-    let (service, name, sides, origin) = (
-        strings(q, b, "service_name")?,
-        strings(q, b, "span_name")?,
+    let (mut service, mut name, sides, origin) = (
+        NameColumn::of(q, b, "service_name")?,
+        NameColumn::of(q, b, "span_name")?,
         strings(q, b, "side")?,
         strings(q, b, "origin_value")?,
     );
     let (is_error, in_window) = (flags(q, b, "is_error")?, flags(q, b, "in_window")?);
-    let (route, file) = (strings(q, b, "route")?, strings(q, b, "source_file")?);
+    let (mut route, mut file) = (
+        NameColumn::of(q, b, "route")?,
+        NameColumn::of(q, b, "source_file")?,
+    );
     let kind = cast_to(q, b, "span_kind", &DataType::Int32)?;
     let kind = kind.as_primitive::<Int32Type>();
     let start = cast_to(q, b, "start_ns", &DataType::Int64)?;
@@ -279,7 +282,7 @@ fn tree_rows(
         if let Some(tracked) = part.tracked.as_deref_mut() {
             // The definition of DownstreamInput::tracked, over every row of the input.
             if own_side.is_some() && origin.is_none() {
-                let s = names.id(service.value(i)) as usize;
+                let s = service.id(i, names).unwrap_or_else(|| names.id("")) as usize;
                 if tracked.len() <= s {
                     tracked.resize(s + 1, false);
                 }
@@ -293,10 +296,10 @@ fn tree_rows(
             trace_id,
             span_id,
             parent_span_id: id(&parent, i),
-            service: names.id(service.value(i)),
-            span_name: names.id(name.value(i)),
+            service: service.id(i, names).unwrap_or_else(|| names.id("")),
+            span_name: name.id(i, names).unwrap_or_else(|| names.id("")),
             kind: kind.value(i),
-            route: (!route.is_null(i)).then(|| names.id(route.value(i))),
+            route: route.id(i, names),
             start_ns: start.value(i),
             duration_ns: dur.value(i),
             is_error: is_error.is_valid(i) && is_error.value(i),
@@ -308,10 +311,58 @@ fn tree_rows(
             side: own_side,
             origin,
             in_window: in_window.is_valid(i) && in_window.value(i),
-            file: names.id(if file.is_null(i) { "" } else { file.value(i) }),
+            file: file.id(i, names).unwrap_or_else(|| names.id("")),
         });
     }
     Ok(())
+}
+
+/// A string column read as interned name ids. A dictionary column (`service_name`,
+/// `span_name`, `route`, `source_file` in the canonical table) interns each dictionary value
+/// once, at its first row, instead of hashing the string of every row; the ids are the same
+/// as interning row by row (first use decides the id). Anything else is cast to Utf8.
+enum NameColumn {
+    Dict {
+        keys: arrow::array::PrimitiveArray<Int32Type>,
+        values: StringArray,
+        ids: Vec<Option<u32>>,
+    },
+    Plain(StringArray),
+}
+
+impl NameColumn {
+    fn of(q: &Query, b: &RecordBatch, name: &str) -> Result<Self, EngineError> {
+        let c = column(q, b, name)?;
+        if let Some(d) = c.as_dictionary_opt::<Int32Type>() {
+            let values = cast(d.values(), &DataType::Utf8)
+                .map_err(|e| shape(q, name, e.to_string()))?
+                .as_string::<i32>()
+                .clone();
+            return Ok(Self::Dict {
+                keys: d.keys().clone(),
+                ids: vec![None; values.len()],
+                values,
+            });
+        }
+        Ok(Self::Plain(strings(q, b, name)?))
+    }
+
+    /// Row `i`'s name id, `None` when null.
+    fn id(&mut self, i: usize, names: &mut Names) -> Option<u32> {
+        match self {
+            Self::Plain(a) => (!a.is_null(i)).then(|| names.id(a.value(i))),
+            Self::Dict { keys, values, ids } => {
+                if keys.is_null(i) {
+                    return None;
+                }
+                let k = keys.value(i) as usize;
+                if values.is_null(k) {
+                    return None;
+                }
+                Some(*ids[k].get_or_insert_with(|| names.id(values.value(k))))
+            }
+        }
+    }
 }
 
 /// Column `name` of `b`, or a [`EngineError::ResultShape`] naming the query.
