@@ -29,82 +29,70 @@ use datafusion::prelude::{col, lit, DataFrame};
 use futures::StreamExt;
 use std::collections::HashMap;
 
-/// Counts every attribute value over the selection and the baseline requests of `params`, in
-/// `partitions` passes over the requests: pass `p` counts the requests whose trace id is in
-/// partition `p` ([`trace_partition`]), each into the same [`AttributeAcc`], so the counts
-/// are the exact sums over every request, and the per-key cap ([`KeyCounts::MAX_VALUES`])
-/// depends only on the set of distinct values: the result is the same for any partition
-/// count and row order. Each pass streams the query's result batch by batch; memory holds
-/// one batch and at most `MAX_VALUES + 1` values per key.
-pub async fn attribute_counts(
-    engine: &Engine,
-    params: &Params,
-    select: &RequestSelect,
-    baseline: BaselineSet,
-    partitions: u32,
-) -> Result<AttributeCounts, EngineError> {
-    let mut acc = AttributeAcc::default();
-    let columns = [
-        "trace_id",
-        "selected",
-        "span_attributes",
-        "resource_attributes",
-        "span_kind",
-        "is_root",
-    ];
-    for_each_request_batch(
-        engine,
-        params,
-        select,
-        baseline,
-        partitions,
-        |df| df.select_columns(&columns),
-        |b, keep| count_batch(b, keep, &mut acc),
-    )
-    .await?;
-    Ok(acc.finish())
+/// The requests the attribute diff reads: the selection and the baseline of `params`, in
+/// `partitions` passes of trace partitions ([`trace_partition`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AttributeRequests<'a> {
+    /// The session.
+    pub engine: &'a Engine,
+    /// Sides, service and window.
+    pub params: &'a Params,
+    /// The selection (`--select`).
+    pub select: &'a RequestSelect,
+    /// What it is compared against (`--baseline`).
+    pub baseline: BaselineSet,
+    /// Trace partitions (at least 1).
+    pub partitions: u32,
 }
 
-/// The second pass of the attribute pairs: the requests (selection and baseline, as in
-/// [`attribute_counts`]) carrying each pair of `candidates` (at most 32), in `partitions`
-/// passes reading only the candidates' keys.
-pub async fn pair_counts(
-    engine: &Engine,
-    params: &Params,
-    select: &RequestSelect,
-    baseline: BaselineSet,
-    partitions: u32,
-    candidates: Vec<AttributeRef>,
-) -> Result<PairCounts, EngineError> {
-    let mut pairs = PairCounts::new(candidates);
-    if pairs.candidates.len() < 2 {
-        return Ok(pairs);
+impl AttributeRequests<'_> {
+    /// Counts every attribute value over the selection and the baseline requests: pass `p`
+    /// counts the requests whose trace id is in partition `p`, each into the same
+    /// [`AttributeAcc`], so the counts are the exact sums over every request, and the per-key
+    /// cap ([`KeyCounts::MAX_VALUES`]) depends only on the set of distinct values: the result
+    /// is the same for any partition count and row order. Each pass streams the query's result
+    /// batch by batch; memory holds one batch and at most `MAX_VALUES + 1` values per key.
+    pub async fn counts(&self) -> Result<AttributeCounts, EngineError> {
+        let mut acc = AttributeAcc::default();
+        let columns = [
+            "trace_id",
+            "selected",
+            "span_attributes",
+            "resource_attributes",
+            "span_kind",
+            "is_root",
+        ];
+        self.for_each_batch(&columns, |b, keep| count_batch(b, keep, &mut acc))
+            .await?;
+        Ok(acc.finish())
     }
-    // Per source, per candidate key: the candidates of that key (index, value).
-    let cands = pairs.candidates.clone();
-    let mut wanted: [HashMap<&str, Vec<(usize, &str)>>; 2] = Default::default();
-    for (i, c) in cands.iter().enumerate() {
-        wanted[c.source as usize]
-            .entry(c.key.as_str())
-            .or_default()
-            .push((i, c.value.as_str()));
-    }
-    let mut columns = vec!["trace_id", "selected"];
-    for (source, column) in MAPS {
-        if !wanted[source as usize].is_empty() {
-            columns.push(column);
+
+    /// The second pass of the attribute pairs: the requests carrying each pair of
+    /// `candidates` (at most 32), read in the same partitions, only the candidates' keys
+    /// looked at.
+    pub async fn pairs(&self, candidates: Vec<AttributeRef>) -> Result<PairCounts, EngineError> {
+        let mut pairs = PairCounts::new(candidates);
+        if pairs.candidates.len() < 2 {
+            return Ok(pairs);
         }
-    }
-    let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
-    let mut masks: Vec<u32> = Vec::new();
-    for_each_request_batch(
-        engine,
-        params,
-        select,
-        baseline,
-        partitions,
-        |df| df.select_columns(&columns),
-        |b, keep| {
+        // Per source, per candidate key: the candidates of that key (index, value).
+        let cands = pairs.candidates.clone();
+        let mut wanted: [HashMap<&str, Vec<(usize, &str)>>; 2] = Default::default();
+        for (i, c) in cands.iter().enumerate() {
+            wanted[c.source as usize]
+                .entry(c.key.as_str())
+                .or_default()
+                .push((i, c.value.as_str()));
+        }
+        let mut columns = vec!["trace_id", "selected"];
+        for (source, column) in MAPS {
+            if !wanted[source as usize].is_empty() {
+                columns.push(column);
+            }
+        }
+        let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
+        let mut masks: Vec<u32> = Vec::new();
+        self.for_each_batch(&columns, |b, keep| {
             let selected = boolean(name, b, "selected")?;
             masks.clear();
             masks.resize(b.num_rows(), 0);
@@ -140,10 +128,48 @@ pub async fn pair_counts(
                 }
             }
             Ok(())
-        },
-    )
-    .await?;
-    Ok(pairs)
+        })
+        .await?;
+        Ok(pairs)
+    }
+
+    /// Runs the attribute requests query (with the `selected` column) once per partition,
+    /// keeping `columns`, and hands `on_batch` each result batch with a test of which of its
+    /// rows belong to the pass's partition.
+    async fn for_each_batch(
+        &self,
+        columns: &[&str],
+        mut on_batch: impl FnMut(&RecordBatch, &dyn Fn(usize) -> bool) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
+        let err = |error| EngineError::Query {
+            query: q.name.to_string(),
+            error,
+        };
+        let k = self.partitions.max(1);
+        for p in 0..k {
+            let df = requests_frame(self.engine, self.params, self.select, self.baseline)
+                .await?
+                .select_columns(columns)
+                .map_err(err)?;
+            // Streamed: only one batch of requests is held at a time.
+            let (plan, mut stream) = self.engine.execute_stream(q.name, df).await?;
+            let run = async {
+                while let Some(b) = stream.next().await {
+                    let b = b.map_err(err)?;
+                    let trace = b
+                        .column_by_name("trace_id")
+                        .and_then(|c| c.as_fixed_size_binary_opt())
+                        .ok_or_else(|| shape(q.name, "trace_id", "expected FixedSizeBinary"))?;
+                    let keep = |i: usize| k == 1 || in_partition(trace, i, p, k);
+                    on_batch(&b, &keep)?;
+                }
+                Ok(())
+            };
+            self.engine.bounded(q.name, &plan, run).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The attribute map columns and where their keys are read.
@@ -163,45 +189,6 @@ fn map_columns<'a>(
         .and_then(|c| c.as_map_opt())
         .ok_or_else(|| shape(name, column, "expected Map"))?;
     Ok((m, strings(name, m.keys())?, strings(name, m.values())?))
-}
-
-/// Runs the attribute requests query (with the `selected` column) once per partition,
-/// projected by `project`, and hands `on_batch` each result batch with a test of which of
-/// its rows belong to the pass's partition.
-async fn for_each_request_batch(
-    engine: &Engine,
-    params: &Params,
-    select: &RequestSelect,
-    baseline: BaselineSet,
-    partitions: u32,
-    project: impl Fn(DataFrame) -> datafusion::error::Result<DataFrame>,
-    mut on_batch: impl FnMut(&RecordBatch, &dyn Fn(usize) -> bool) -> Result<(), EngineError>,
-) -> Result<(), EngineError> {
-    let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
-    let err = |error| EngineError::Query {
-        query: q.name.to_string(),
-        error,
-    };
-    let k = partitions.max(1);
-    for p in 0..k {
-        let df = project(requests_frame(engine, params, select, baseline).await?).map_err(err)?;
-        // Streamed: only one batch of requests is held at a time.
-        let (plan, mut stream) = engine.execute_stream(q.name, df).await?;
-        let run = async {
-            while let Some(b) = stream.next().await {
-                let b = b.map_err(err)?;
-                let trace = b
-                    .column_by_name("trace_id")
-                    .and_then(|c| c.as_fixed_size_binary_opt())
-                    .ok_or_else(|| shape(q.name, "trace_id", "expected FixedSizeBinary"))?;
-                let keep = |i: usize| k == 1 || in_partition(trace, i, p, k);
-                on_batch(&b, &keep)?;
-            }
-            Ok(())
-        };
-        engine.bounded(q.name, &plan, run).await?;
-    }
-    Ok(())
 }
 
 /// Whether row `i`'s trace id is in partition `p` of `k` (a request without a 16-byte trace

@@ -15,7 +15,6 @@ use arrow::array::{
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
-use datafusion::common::ScalarValue;
 use futures::StreamExt;
 use std::collections::HashMap;
 
@@ -146,8 +145,10 @@ pub fn trace_partition(trace_id: &[u8; 16], partitions: u32) -> u32 {
 /// `forensics_downstream_spans.sql` result batch by batch and keeps only its partition's
 /// rows, so memory holds one partition's spans, not the input; the first pass also finds the
 /// services with a track of their own ([`DownstreamInput::tracked`]) over every row. The
-/// names are interned once for the whole run. With no `origin_keys` (at most
-/// [`MAX_ORIGIN_KEYS`], each bound as a parameter) nothing is read.
+/// names are interned once for the whole run. A span's originating-track value is the value
+/// of the first of `origin_keys` its attribute map holds (not NULL), looked up here rather
+/// than with map lookups in SQL (six `span_attributes[key]` per span were most of the
+/// query). With no `origin_keys` nothing is read.
 pub async fn downstream_partitions(
     engine: &Engine,
     params: &Params,
@@ -155,15 +156,11 @@ pub async fn downstream_partitions(
     partitions: u32,
     mut on_part: impl FnMut(DownstreamInput),
 ) -> Result<(), EngineError> {
-    let Some(last) = origin_keys.last() else {
+    if origin_keys.is_empty() {
         return Ok(());
-    };
+    }
     let q = queries::FORENSICS_DOWNSTREAM_SPANS;
-    let mut values = params.values();
-    values.extend(
-        (0..MAX_ORIGIN_KEYS)
-            .map(|i| ScalarValue::Utf8(Some(origin_keys.get(i).unwrap_or(last).clone()))),
-    );
+    let values = params.values();
     let err = |error| EngineError::Query {
         query: q.name.to_string(),
         error,
@@ -180,6 +177,7 @@ pub async fn downstream_partitions(
             index: p,
             of: k,
             tracked: (p == 0).then_some(&mut tracked),
+            origin_keys,
         };
         while let Some(b) = stream.next().await {
             tree_rows(
@@ -205,6 +203,7 @@ struct Part<'a> {
     index: u32,
     of: u32,
     tracked: Option<&'a mut Vec<bool>>,
+    origin_keys: &'a [String],
 }
 
 /// Interned names: each distinct string once, with its index.
@@ -252,12 +251,35 @@ fn tree_rows(
         ids(q, b, "span_id")?,
         ids(q, b, "parent_span_id")?,
     );
-    let (mut service, mut name, sides, origin) = (
+    let (mut service, mut name, sides) = (
         NameColumn::of(q, b, "service_name")?,
         NameColumn::of(q, b, "span_name")?,
         strings(q, b, "side")?,
-        strings(q, b, "origin_value")?,
     );
+    let attrs = column(q, b, "span_attributes")?
+        .as_map_opt()
+        .ok_or_else(|| shape(q, "span_attributes", "expected Map".into()))?;
+    let (attr_keys, attr_values) = (
+        cast(attrs.keys(), &DataType::Utf8)
+            .map_err(|e| shape(q, "span_attributes", e.to_string()))?,
+        cast(attrs.values(), &DataType::Utf8)
+            .map_err(|e| shape(q, "span_attributes", e.to_string()))?,
+    );
+    let (attr_keys, attr_values) = (attr_keys.as_string::<i32>(), attr_values.as_string::<i32>());
+    let offsets = attrs.value_offsets();
+    // The first origin key the span's map holds with a value, as COALESCE(m[k1], m[k2], …).
+    let origin_value = |i: usize| -> Option<&str> {
+        if attrs.is_null(i) {
+            return None;
+        }
+        let entries = offsets[i] as usize..offsets[i + 1] as usize;
+        part.origin_keys.iter().find_map(|key| {
+            let j = entries
+                .clone()
+                .find(|&j| attr_keys.is_valid(j) && attr_keys.value(j) == key)?;
+            attr_values.is_valid(j).then(|| attr_values.value(j))
+        })
+    };
     let (is_error, in_window) = (flags(q, b, "is_error")?, flags(q, b, "in_window")?);
     let (mut route, mut file) = (
         NameColumn::of(q, b, "route")?,
@@ -276,9 +298,7 @@ fn tree_rows(
             continue;
         };
         let own_side = side(q, &sides, i)?;
-        let origin = (!origin.is_null(i))
-            .then(|| origin_side(origin.value(i), &params.baseline, &params.canary))
-            .flatten();
+        let origin = origin_value(i).and_then(|v| origin_side(v, &params.baseline, &params.canary));
         if let Some(tracked) = part.tracked.as_deref_mut() {
             // The definition of DownstreamInput::tracked, over every row of the input.
             if own_side.is_some() && origin.is_none() {

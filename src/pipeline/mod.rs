@@ -18,7 +18,7 @@
 
 pub mod query;
 
-use crate::engine::attribute_counts::{attribute_counts, pair_counts};
+use crate::engine::attribute_counts::AttributeRequests;
 use crate::engine::context::ANALYSIS_COLUMNS;
 use crate::engine::forensics::{downstream_partitions, forensics_input};
 pub use crate::engine::inputs::Placement;
@@ -394,7 +394,7 @@ impl PreparedRun {
     /// per attribute value for the attribute diff, read in `partitions` passes of requests
     /// partitioned by trace id; then the candidate pairs
     /// ([`crate::forensics::attributes::pair_candidates`]) chosen from the merged counts are
-    /// counted in as many passes more ([`crate::engine::attribute_counts`]).
+    /// counted in as many passes more ([`AttributeRequests`]).
     pub fn forensics_input(
         &self,
         origin_keys: &[String],
@@ -407,14 +407,19 @@ impl PreparedRun {
         Ok(self.sources.runtime.block_on(async {
             let mut input = forensics_input(engine, &params, origin_keys).await?;
             if let Some((select, baseline)) = attributes {
+                let requests = AttributeRequests {
+                    engine,
+                    params: &params,
+                    select,
+                    baseline,
+                    partitions,
+                };
                 let timing = crate::timings::phase("forensics: attribute counts");
-                let mut counts =
-                    attribute_counts(engine, &params, select, baseline, partitions).await?;
+                let mut counts = requests.counts().await?;
                 drop(timing);
                 let _timing = crate::timings::phase("forensics: attribute pairs");
                 let candidates = crate::forensics::attributes::pair_candidates(&counts, select);
-                counts.pairs =
-                    pair_counts(engine, &params, select, baseline, partitions, candidates).await?;
+                counts.pairs = requests.pairs(candidates).await?;
                 input.attributes = Some(counts);
             }
             Ok::<_, EngineError>(input)
