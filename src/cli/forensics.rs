@@ -145,7 +145,7 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     };
     args.partitions.check()?;
     let partitions = args.partitions.partitions(&run)?;
-    let input = run.forensics_input(&[], Some((&select, baseline_set)), partitions)?;
+    let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
     let mut trees = TraceTrees::default();
     run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
     let opts = ForensicsOptions {

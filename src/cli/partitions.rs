@@ -1,6 +1,5 @@
 //! `--memory-budget` and `--trace-partitions`, shared by `forensics`, `report` and `run`: how
-//! many partitions of traces forensics assembles its span trees (and counts its attribute
-//! diff) in.
+//! many partitions of traces forensics assembles its span trees in.
 
 use crate::engine::forensics::TracePartitioning;
 use anyhow::bail;

@@ -11,8 +11,8 @@
 //!   values (`other` never). Over-representation is not asked of a candidate: a value that
 //!   matters only together with another may not stand out alone (iDice's point). The
 //!   candidates are chosen from the single values once their counts are merged over every
-//!   request ([`candidates`]); then a second pass over the requests, trace partition by trace
-//!   partition, reads only the candidates' keys and counts the requests carrying each pair of
+//!   request ([`candidates`]); then a second streamed pass over the requests reads only the
+//!   candidates' keys and counts the requests carrying each pair of
 //!   candidates of two different keys (at most 66 pairs;
 //!   [`crate::model::traces::PairCounts`]). No per-request list is kept.
 //! * Per pair: requests carrying both values in the selection and in the baseline, their

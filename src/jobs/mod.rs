@@ -463,7 +463,7 @@ fn report_one(
     let series = run.series()?;
     // Span trees assembled in partitions of traces as the job (or `run --memory-budget`,
     // `--trace-partitions`) asks, as `report` does.
-    let forensics_input = run.forensics_input(&[], None, 1)?;
+    let forensics_input = run.forensics_input(&[], None)?;
     let partitions = job.partitioning.partitions(run.span_count()?);
     let mut trees = TraceTrees::default();
     run.downstream_partitions(&origin_keys, partitions, |part| trees.add(part))?;

@@ -391,15 +391,14 @@ impl PreparedRun {
     /// attributes that carry an originating track) every span for downstream attribution
     /// (`canalyst forensics`).
     /// With `attributes` (a selection and what it is compared against), also the request counts
-    /// per attribute value for the attribute diff, read in `partitions` passes of requests
-    /// partitioned by trace id; then the candidate pairs
-    /// ([`crate::forensics::attributes::pair_candidates`]) chosen from the merged counts are
-    /// counted in as many passes more ([`AttributeRequests`]).
+    /// per attribute value for the attribute diff, read in one streamed pass over the
+    /// requests; then the candidate pairs
+    /// ([`crate::forensics::attributes::pair_candidates`]) chosen from those counts are
+    /// counted in a second pass ([`AttributeRequests`]).
     pub fn forensics_input(
         &self,
         origin_keys: &[String],
         attributes: Option<(&RequestSelect, BaselineSet)>,
-        partitions: u32,
     ) -> Result<ForensicsInput, PipelineError> {
         let _timing = crate::timings::phase("forensics input");
         let engine = &self.sources.engine;
@@ -412,7 +411,6 @@ impl PreparedRun {
                     params: &params,
                     select,
                     baseline,
-                    partitions,
                 };
                 let timing = crate::timings::phase("forensics: attribute counts");
                 let mut counts = requests.counts().await?;
