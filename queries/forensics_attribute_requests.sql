@@ -4,9 +4,15 @@
 -- spliced into this text.
 --
 -- Parameters: $1..$5 as in window.sql (selectors, service filter); $6 window start
--- (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive).
+-- (TIMESTAMP ns UTC, inclusive), $7 window end (exclusive); $9 (BOOLEAN) whether p99_ns is
+-- wanted: when false the p99 table's filter is constant false, which DataFusion's optimizer
+-- turns into an empty relation, so the `requests` view (a semi-join over every span) is not
+-- evaluated a second time for a column nobody reads (p99_ns is then NULL).
 --
--- Output: side ('baseline' | 'canary'), service_name, route, span_name, http_method,
+-- The requests are the probe side of the join with the (small) p99 table, so the engine
+-- streams them batch by batch instead of collecting them with their attribute maps.
+--
+-- Output: side ('baseline' | 'canary'), trace_id (16 bytes), service_name, route, span_name, http_method,
 -- http_status_code, status_message, exception_type, is_error, duration_ns (BIGINT), p99_ns
 -- (DOUBLE: the baseline's exact p99 duration of the same service and route, NULL when the
 -- baseline has none), sample_weight, span_attributes, resource_attributes, span_kind (INT),
@@ -19,6 +25,7 @@ WITH r AS (
             WHEN ($3 IS NULL OR deployment_track = $3) AND ($4 IS NULL OR service_version = $4)
                 THEN 'canary'
         END AS side,
+        trace_id,
         CAST(service_name AS VARCHAR) AS service_name,
         route, span_name, http_method, http_status_code, status_message, exception_type,
         is_error, duration_ns, sample_weight, span_attributes, resource_attributes, span_kind,
@@ -31,12 +38,12 @@ p99 AS (
     SELECT service_name AS p_service, route AS p_route,
            quantile_exact(CAST(duration_ns AS DOUBLE), 0.99) AS p99_ns
     FROM r
-    WHERE side = 'baseline'
+    WHERE $9 AND side = 'baseline'
     GROUP BY service_name, route
 )
-SELECT r.side, r.service_name, r.route, r.span_name, r.http_method, r.http_status_code,
+SELECT r.side, r.trace_id, r.service_name, r.route, r.span_name, r.http_method, r.http_status_code,
        r.status_message, r.exception_type, r.is_error, r.duration_ns, p99.p99_ns,
        r.sample_weight, r.span_attributes, r.resource_attributes, r.span_kind, r.is_root
-FROM r
-LEFT JOIN p99 ON r.service_name = p99.p_service AND r.route IS NOT DISTINCT FROM p99.p_route
+FROM p99
+RIGHT JOIN r ON r.service_name = p99.p_service AND r.route IS NOT DISTINCT FROM p99.p_route
 WHERE r.side IS NOT NULL

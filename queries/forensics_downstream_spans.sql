@@ -9,24 +9,25 @@
 -- Parameters: $1..$4 the selectors as in window.sql; $5 the service whose spans keep their
 -- own side (NULL: every service's; with a service, every other service is compared by the
 -- track of that service's request that caused its spans); $6 window start (TIMESTAMP ns UTC,
--- inclusive), $7 window end (exclusive); $9..$14 the span attribute keys that carry the
--- originating track (`[forensics] origin_keys`, tried in order; unused slots repeat the
--- last key, because a NULL map key is an error). Keys are bound, never spliced.
+-- inclusive), $7 window end (exclusive). The originating track is looked up by the engine in
+-- `span_attributes` (the first of the origin keys, in order, with a value): six map lookups
+-- per span in SQL were most of this query's time.
 --
 -- Output: trace_id (16 bytes), span_id (8 bytes), parent_span_id (8 bytes or NULL),
 -- service_name, span_name, span_kind (INT), route (or NULL), start_ns, duration_ns (BIGINT), is_error (BOOLEAN), sample_weight (DOUBLE),
 -- side ('baseline' | 'canary' | NULL: the span's own side, by deployment_track and
--- service_version as in window.sql; NULL for services other than $5), origin_value (the first origin key's value, or NULL),
+-- service_version as in window.sql; NULL for services other than $5), span_attributes (the map),
 -- in_window (BOOLEAN: the span starts inside the window), source_file (the file it was read
--- from, for the trace-quality examples).
+-- from, for the trace-quality examples). Names stay dictionary-encoded as stored: the engine
+-- interns each distinct name once per batch.
 SELECT
     trace_id,
     span_id,
     parent_span_id,
-    CAST(service_name AS VARCHAR) AS service_name,
+    service_name,
     span_name,
     span_kind,
-    CAST(route AS VARCHAR) AS route,
+    route,
     CAST(start_time AS BIGINT) AS start_ns,
     duration_ns,
     is_error,
@@ -38,8 +39,7 @@ SELECT
         WHEN ($3 IS NULL OR deployment_track = $3) AND ($4 IS NULL OR service_version = $4)
             THEN 'canary'
     END AS side,
-    COALESCE(span_attributes[$9], span_attributes[$10], span_attributes[$11],
-             span_attributes[$12], span_attributes[$13], span_attributes[$14]) AS origin_value,
+    span_attributes,
     (start_time >= $6 AND start_time < $7) AS in_window,
-    CAST(source_file AS VARCHAR) AS source_file
+    source_file
 FROM spans

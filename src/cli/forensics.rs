@@ -2,7 +2,8 @@
 //! origin and track, error signatures compared between canary and stable, and services
 //! without a track of their own compared by the track their calls came from.
 
-use super::selection::{AnalysisArgs, TracePartitionArgs};
+use super::partitions::TracePartitionArgs;
+use super::selection::AnalysisArgs;
 use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees};
 use crate::model::traces::{BaselineSet, RequestSelect};
@@ -143,8 +144,8 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
         BaselineArg::Stable => BaselineSet::Stable,
     };
     args.partitions.check()?;
-    let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
     let partitions = args.partitions.partitions(&run)?;
+    let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
     let mut trees = TraceTrees::default();
     run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
     let opts = ForensicsOptions {

@@ -16,6 +16,7 @@ pub mod forensics;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
+pub mod partitions;
 pub mod placement;
 pub mod query;
 pub mod report;

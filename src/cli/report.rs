@@ -1,8 +1,8 @@
 //! `canalyst report`: the analysis rendered as HTML, Markdown, JSON and charts in a directory.
 
 use super::forensics::OriginKeys;
+use super::partitions::TracePartitionArgs;
 use super::selection::AnalysisArgs;
-use super::selection::TracePartitionArgs;
 use crate::analysis::human_summary;
 use crate::forensics::{forensics_with, ForensicsOptions};
 use crate::report::write_report_with_forensics;

@@ -30,11 +30,19 @@ pub struct RunArgs {
     /// DATASET parts the jobs read, must be on a path every executor sees).
     #[command(flatten)]
     pub placement: super::placement::ClusterArg,
+    /// `--memory-budget`, `--trace-partitions` for every job's Forensics section (overriding
+    /// the jobs' `memory_budget`/`trace_partitions` keys).
+    #[command(flatten)]
+    pub partitions: super::partitions::TracePartitionArgs,
 }
 
 /// Runs `canalyst run`.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let cfg = JobsConfig::from_file(&args.config)?;
+    let mut cfg = JobsConfig::from_file(&args.config)?;
+    args.partitions.check()?;
+    for job in &mut cfg.jobs {
+        job.partitioning = args.partitions.partitioning(job.partitioning);
+    }
     let at = match &args.at {
         Some(s) => {
             parse_rfc3339(s).with_context(|| format!("--at {s:?} is not an RFC 3339 time"))?

@@ -1,5 +1,6 @@
 //! Flags shared by `analyze` and `report`: inputs, sides, window, configuration.
 
+use super::partitions::TracePartitionArgs;
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::findings::AnalysisReport;
@@ -244,43 +245,5 @@ impl AnalysisArgs {
         let report = analyze_with_metrics(&input, metrics.as_ref(), &cfg, quality);
         drop(timing);
         Ok((input, report, series, forensics))
-    }
-}
-
-/// `--memory-budget` and `--trace-partitions`, shared by `forensics` and `report`.
-#[derive(Debug, Args)]
-pub struct TracePartitionArgs {
-    /// Memory for assembling span trees, MiB: traces are assembled in partitions by a hash of
-    /// the trace id, as many as `spans × 160 bytes / budget` (rounded up), one pass over the
-    /// input each. The output is the same for any partition count.
-    #[arg(long, value_name = "MIB", default_value_t = crate::forensics::DEFAULT_MEMORY_BUDGET_MIB)]
-    pub memory_budget: u64,
-    /// Partitions of traces, overriding `--memory-budget`'s rule (1: every trace at once).
-    #[arg(long, value_name = "N")]
-    pub trace_partitions: Option<u32>,
-}
-
-impl TracePartitionArgs {
-    /// Exit-2 errors for a zero budget or partition count.
-    pub fn check(&self) -> anyhow::Result<()> {
-        if self.memory_budget == 0 {
-            bail!("--memory-budget must be at least 1 MiB");
-        }
-        if self.trace_partitions == Some(0) {
-            bail!("--trace-partitions must be at least 1");
-        }
-        Ok(())
-    }
-
-    /// The partition count for `run`'s input: `--trace-partitions`, else the budget rule over
-    /// its span count.
-    pub fn partitions(&self, run: &crate::pipeline::PreparedRun) -> anyhow::Result<u32> {
-        Ok(match self.trace_partitions {
-            Some(k) => k,
-            None => crate::engine::forensics::trace_partitions(
-                run.span_count()?,
-                self.memory_budget << 20,
-            ),
-        })
     }
 }

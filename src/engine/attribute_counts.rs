@@ -13,29 +13,185 @@ use super::context::Engine;
 use super::queries::{self, Params};
 use super::EngineError;
 use crate::model::traces::{
-    AttributeCounts, AttributeSource, BaselineSet, KeyCounts, RequestSelect,
+    AttributeCounts, AttributeRef, AttributeSource, BaselineSet, KeyCounts, PairCounts,
+    RequestSelect,
 };
 use arrow::array::{Array, AsArray, BooleanArray, MapArray, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, ExprSchemable};
-use datafusion::prelude::{col, lit};
+use datafusion::prelude::{col, lit, DataFrame};
 use futures::StreamExt;
 use std::collections::HashMap;
 
-/// Per key while counting: rows with the key, value counts and ids, whether the cap was hit.
-type KeyAcc = ([u64; 2], HashMap<String, ([u64; 2], u32)>, bool);
+/// The requests the attribute diff reads: the selection and the baseline of `params`, each
+/// pass one streamed evaluation of the query. Not split into trace partitions: the counts
+/// are bounded whatever the input size (one batch and at most `MAX_VALUES + 1` values per
+/// key), so K passes would only multiply the time (10M spans, K = 2: 60 s instead of 30 s).
+#[derive(Debug, Clone, Copy)]
+pub struct AttributeRequests<'a> {
+    /// The session.
+    pub engine: &'a Engine,
+    /// Sides, service and window.
+    pub params: &'a Params,
+    /// The selection (`--select`).
+    pub select: &'a RequestSelect,
+    /// What it is compared against (`--baseline`).
+    pub baseline: BaselineSet,
+}
 
-/// Counts every attribute value over the selection and the baseline requests of `params`.
-pub async fn attribute_counts(
+impl AttributeRequests<'_> {
+    /// Counts every attribute value over the selection and the baseline requests into an
+    /// [`AttributeAcc`]: the counts are exact sums over every request, and the per-key cap
+    /// ([`KeyCounts::MAX_VALUES`]) depends only on the set of distinct values, so the result
+    /// is the same for any row order (and any split of the rows, see the tests). The query's
+    /// result is streamed batch by batch; memory holds one batch and at most
+    /// `MAX_VALUES + 1` values per key.
+    pub async fn counts(&self) -> Result<AttributeCounts, EngineError> {
+        let mut acc = AttributeAcc::default();
+        let columns = [
+            "selected",
+            "span_attributes",
+            "resource_attributes",
+            "span_kind",
+            "is_root",
+        ];
+        self.for_each_batch(&columns, |b| count_batch(b, &mut acc))
+            .await?;
+        Ok(acc.finish())
+    }
+
+    /// The second pass of the attribute pairs: the requests carrying each pair of
+    /// `candidates` (at most 32), only the candidates' keys looked at.
+    pub async fn pairs(&self, candidates: Vec<AttributeRef>) -> Result<PairCounts, EngineError> {
+        let mut pairs = PairCounts::new(candidates);
+        if pairs.candidates.len() < 2 {
+            return Ok(pairs);
+        }
+        // Per source, per candidate key: the candidates of that key (index, value).
+        let cands = pairs.candidates.clone();
+        let mut wanted: [HashMap<&str, Vec<(usize, &str)>>; 2] = Default::default();
+        for (i, c) in cands.iter().enumerate() {
+            wanted[c.source as usize]
+                .entry(c.key.as_str())
+                .or_default()
+                .push((i, c.value.as_str()));
+        }
+        let mut columns = vec!["selected"];
+        for (source, column) in MAPS {
+            if !wanted[source as usize].is_empty() {
+                columns.push(column);
+            }
+        }
+        let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
+        let mut masks: Vec<u32> = Vec::new();
+        self.for_each_batch(&columns, |b| {
+            let selected = boolean(name, b, "selected")?;
+            masks.clear();
+            masks.resize(b.num_rows(), 0);
+            for (source, column) in MAPS {
+                let want = &wanted[source as usize];
+                if want.is_empty() {
+                    continue;
+                }
+                let (m, k, v) = map_columns(name, b, column)?;
+                let offsets = m.value_offsets();
+                for (i, mask) in masks.iter_mut().enumerate() {
+                    if m.is_null(i) {
+                        continue;
+                    }
+                    for j in offsets[i] as usize..offsets[i + 1] as usize {
+                        if k.is_null(j) {
+                            continue;
+                        }
+                        let Some(of_key) = want.get(k.value(j)) else {
+                            continue;
+                        };
+                        // As the first pass counts it: a NULL value is "".
+                        let value = if v.is_null(j) { "" } else { v.value(j) };
+                        for (x, _) in of_key.iter().filter(|(_, c)| *c == value) {
+                            *mask |= 1 << x;
+                        }
+                    }
+                }
+            }
+            for (i, &mask) in masks.iter().enumerate() {
+                pairs.add(selected.is_valid(i) && selected.value(i), mask);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(pairs)
+    }
+
+    /// Runs the attribute requests query (with the `selected` column), keeping `columns`,
+    /// and hands `on_batch` each result batch.
+    async fn for_each_batch(
+        &self,
+        columns: &[&str],
+        mut on_batch: impl FnMut(&RecordBatch) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
+        let err = |error| EngineError::Query {
+            query: q.name.to_string(),
+            error,
+        };
+        let df = requests_frame(self.engine, self.params, self.select, self.baseline)
+            .await?
+            .select_columns(columns)
+            .map_err(err)?;
+        // Streamed: only one batch of requests is held at a time.
+        let (plan, mut stream) = self.engine.execute_stream(q.name, df).await?;
+        let run = async {
+            while let Some(b) = stream.next().await {
+                on_batch(&b.map_err(err)?)?;
+            }
+            Ok(())
+        };
+        self.engine.bounded(q.name, &plan, run).await
+    }
+}
+
+/// The attribute map columns and where their keys are read.
+const MAPS: [(AttributeSource, &str); 2] = [
+    (AttributeSource::Span, "span_attributes"),
+    (AttributeSource::Resource, "resource_attributes"),
+];
+
+/// A map column of `b` with its keys and values as strings.
+fn map_columns<'a>(
+    name: &str,
+    b: &'a RecordBatch,
+    column: &str,
+) -> Result<(&'a MapArray, StringArray, StringArray), EngineError> {
+    let m: &MapArray = b
+        .column_by_name(column)
+        .and_then(|c| c.as_map_opt())
+        .ok_or_else(|| shape(name, column, "expected Map"))?;
+    Ok((m, strings(name, m.keys())?, strings(name, m.values())?))
+}
+
+/// The attribute requests query with `selected` (the request is in the selection) and only
+/// the selection's and the baseline's requests.
+async fn requests_frame(
     engine: &Engine,
     params: &Params,
     select: &RequestSelect,
     baseline: BaselineSet,
-) -> Result<AttributeCounts, EngineError> {
+) -> Result<DataFrame, EngineError> {
     let q = queries::FORENSICS_ATTRIBUTE_REQUESTS;
-    let df = engine.dataframe(q.name, q.sql, params.values()).await?;
+    // `$9`: the baseline p99 is computed only when the selection can read it (a condition
+    // that names `p99_ns` anywhere in its text, however quoted or cased, may read it).
+    let wants_p99 = match select {
+        RequestSelect::Errors => false,
+        RequestSelect::Slow => true,
+        RequestSelect::Sql(text) => text.to_ascii_lowercase().contains("p99_ns"),
+    };
+    let mut values = params.values();
+    values.push(ScalarValue::Boolean(Some(wants_p99)));
+    let df = engine.dataframe(q.name, q.sql, values).await?;
     let err = |error| EngineError::Query {
         query: q.name.to_string(),
         error,
@@ -54,56 +210,109 @@ pub async fn attribute_counts(
         BaselineSet::Rest => canary.and(col("selected").is_false()),
         BaselineSet::Stable => col("side").eq(lit("baseline")),
     };
-    let df = df
-        .with_column("selected", selected)
+    df.with_column("selected", selected)
         .map_err(err)?
         .with_column("in_baseline", in_baseline)
         .map_err(err)?
         .filter(col("selected").or(col("in_baseline")))
-        .map_err(err)?
-        .select_columns(&[
-            "selected",
-            "span_attributes",
-            "resource_attributes",
-            "span_kind",
-            "is_root",
-        ])
-        .map_err(err)?;
-    // Streamed: only one batch of requests with their attribute maps is held at a time.
-    let (plan, mut stream) = engine.execute_stream(q.name, df).await?;
-    let mut out = AttributeCounts::default();
-    let mut keys: [HashMap<String, KeyAcc>; 2] = Default::default();
-    let count = async {
-        while let Some(b) = stream.next().await {
-            count_batch(q.name, &b.map_err(err)?, &mut out, &mut keys)?;
+        .map_err(err)
+}
+
+/// Attribute value counts while the requests are read: per key, the requests carrying it and
+/// the requests per value, until the key has more than [`KeyCounts::MAX_VALUES`] distinct
+/// values (then it is capped and its values dropped). Every count is a sum over requests and
+/// capping depends only on the set of values seen, so adding the same requests in any order
+/// or in any partitions gives the same [`AttributeAcc::finish`].
+#[derive(Debug, Default)]
+pub struct AttributeAcc {
+    selection: u64,
+    baseline: u64,
+    other_entry_requests: u64,
+    keys: [HashMap<String, KeyAcc>; 2],
+}
+
+#[derive(Debug, Default)]
+struct KeyAcc {
+    rows: [u64; 2],
+    values: HashMap<String, [u64; 2]>,
+    capped: bool,
+}
+
+impl AttributeAcc {
+    /// Counts one request: in the selection (`selected`) or the baseline; `whole` when its
+    /// entry span is a SERVER, CONSUMER or root span (whose attributes a lean ingest keeps).
+    pub fn add_request(&mut self, selected: bool, whole: bool) {
+        if selected {
+            self.selection += 1;
+        } else {
+            self.baseline += 1;
         }
-        Ok(())
-    };
-    engine.bounded(q.name, &plan, count).await?;
-    let [span, resource] = keys;
-    let mut list: Vec<KeyCounts> = span
-        .into_iter()
-        .map(|k| (AttributeSource::Span, k))
-        .chain(resource.into_iter().map(|k| (AttributeSource::Resource, k)))
-        .map(|(source, (key, (rows, values, capped)))| {
-            let (values, value_ids) = values.into_iter().map(|(v, (c, id))| ((v, c), id)).unzip();
-            KeyCounts {
-                source,
-                key,
-                rows,
-                values,
-                value_ids,
-                capped,
-            }
-        })
-        .collect();
-    list.sort_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
-    out.keys = list;
-    Ok(out)
+        self.other_entry_requests += u64::from(!whole);
+    }
+
+    /// Counts one attribute `key` = `value` of a request of the selection or the baseline.
+    pub fn add_value(&mut self, source: AttributeSource, key: &str, value: &str, selected: bool) {
+        let side = usize::from(!selected);
+        let map = &mut self.keys[source as usize];
+        // Look up by the borrowed key: allocating a String per attribute of every request
+        // would dominate the pass.
+        let acc = match map.get_mut(key) {
+            Some(acc) => acc,
+            None => map.entry(key.to_string()).or_default(),
+        };
+        acc.rows[side] += 1;
+        if acc.capped {
+            return;
+        }
+        if let Some(c) = acc.values.get_mut(value) {
+            c[side] += 1;
+            return;
+        }
+        let mut c = [0, 0];
+        c[side] = 1;
+        acc.values.insert(value.to_string(), c);
+        if acc.values.len() > KeyCounts::MAX_VALUES {
+            acc.capped = true;
+            acc.values = HashMap::new();
+        }
+    }
+
+    /// The counts, keys sorted by source then key, values by requests (most first) then value.
+    pub fn finish(self) -> AttributeCounts {
+        let [span, resource] = self.keys;
+        let mut keys: Vec<KeyCounts> = span
+            .into_iter()
+            .map(|k| (AttributeSource::Span, k))
+            .chain(resource.into_iter().map(|k| (AttributeSource::Resource, k)))
+            .map(|(source, (key, acc))| {
+                let mut values: Vec<(String, [u64; 2])> = acc.values.into_iter().collect();
+                values.sort_by(|a, b| {
+                    (b.1[0] + b.1[1])
+                        .cmp(&(a.1[0] + a.1[1]))
+                        .then_with(|| a.0.cmp(&b.0))
+                });
+                KeyCounts {
+                    source,
+                    key,
+                    rows: acc.rows,
+                    values,
+                    capped: acc.capped,
+                }
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
+        AttributeCounts {
+            selection: self.selection,
+            baseline: self.baseline,
+            keys,
+            pairs: PairCounts::default(),
+            other_entry_requests: self.other_entry_requests,
+        }
+    }
 }
 
 /// Parses `--select SQL` as one boolean expression over the query's columns.
-fn user_predicate(df: &datafusion::prelude::DataFrame, text: &str) -> Result<Expr, EngineError> {
+fn user_predicate(df: &DataFrame, text: &str) -> Result<Expr, EngineError> {
     let expr = df
         .parse_sql_expr(text)
         .map_err(|error| EngineError::Query {
@@ -136,71 +345,53 @@ fn user_predicate(df: &datafusion::prelude::DataFrame, text: &str) -> Result<Exp
 }
 
 fn strings(name: &str, a: &dyn Array) -> Result<StringArray, EngineError> {
-    let c = cast(a, &DataType::Utf8).map_err(|e| EngineError::ResultShape {
-        query: name.into(),
-        column: "attributes".into(),
-        reason: e.to_string(),
-    })?;
+    let c = cast(a, &DataType::Utf8).map_err(|e| shape(name, "attributes", &e.to_string()))?;
     Ok(c.as_string::<i32>().clone())
 }
 
-fn count_batch(
-    name: &str,
-    b: &RecordBatch,
-    out: &mut AttributeCounts,
-    keys: &mut [HashMap<String, KeyAcc>; 2],
-) -> Result<(), EngineError> {
-    let shape = |column: &str, reason: &str| EngineError::ResultShape {
+fn shape(name: &str, column: &str, reason: &str) -> EngineError {
+    EngineError::ResultShape {
         query: name.into(),
         column: column.into(),
         reason: reason.into(),
-    };
-    let selected: &BooleanArray = b
-        .column_by_name("selected")
+    }
+}
+
+fn boolean<'a>(
+    name: &str,
+    b: &'a RecordBatch,
+    column: &str,
+) -> Result<&'a BooleanArray, EngineError> {
+    b.column_by_name(column)
         .and_then(|c| c.as_boolean_opt())
-        .ok_or_else(|| shape("selected", "expected Boolean"))?;
+        .ok_or_else(|| shape(name, column, "expected Boolean"))
+}
+
+/// Counts the rows of `b` into `acc`.
+fn count_batch(b: &RecordBatch, acc: &mut AttributeAcc) -> Result<(), EngineError> {
+    let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
+    let selected = boolean(name, b, "selected")?;
     let kind = cast(
         b.column_by_name("span_kind")
-            .ok_or_else(|| shape("span_kind", "missing"))?,
+            .ok_or_else(|| shape(name, "span_kind", "missing"))?,
         &DataType::Int32,
     )
-    .map_err(|e| shape("span_kind", &e.to_string()))?;
+    .map_err(|e| shape(name, "span_kind", &e.to_string()))?;
     let kind = kind.as_primitive::<arrow::datatypes::Int32Type>();
-    let root: &BooleanArray = b
-        .column_by_name("is_root")
-        .and_then(|c| c.as_boolean_opt())
-        .ok_or_else(|| shape("is_root", "expected Boolean"))?;
+    let root = boolean(name, b, "is_root")?;
     let mut maps = Vec::new();
     for (column, source) in [
         ("span_attributes", AttributeSource::Span),
         ("resource_attributes", AttributeSource::Resource),
     ] {
-        let m: &MapArray = b
-            .column_by_name(column)
-            .and_then(|c| c.as_map_opt())
-            .ok_or_else(|| shape(column, "expected Map"))?;
-        maps.push((
-            m,
-            strings(name, m.keys())?,
-            strings(name, m.values())?,
-            source,
-        ));
+        let (m, k, v) = map_columns(name, b, column)?;
+        maps.push((m, k, v, source));
     }
     for i in 0..b.num_rows() {
-        let side = usize::from(!(selected.is_valid(i) && selected.value(i)));
-        if side == 0 {
-            out.selection += 1;
-        } else {
-            out.baseline += 1;
-        }
+        let sel = selected.is_valid(i) && selected.value(i);
         // SERVER (2), CONSUMER (5) or a root: the spans a lean ingest keeps whole.
         let whole = matches!(kind.value(i), 2 | 5) || (root.is_valid(i) && root.value(i));
-        out.other_entry_requests += u64::from(!whole);
-        let r = &mut out.requests;
-        r.selected.push(side == 0);
-        if r.offsets.is_empty() {
-            r.offsets.push(0);
-        }
+        acc.add_request(sel, whole);
         for (m, k, v, source) in &maps {
             if m.is_null(i) {
                 continue;
@@ -211,33 +402,127 @@ fn count_batch(
                 if k.is_null(j) {
                     continue;
                 }
-                let key = k.value(j);
-                let map = &mut keys[*source as usize];
-                // Look up by the borrowed key: allocating a String per attribute of every
-                // request would dominate the pass.
-                if !map.contains_key(key) {
-                    map.insert(key.to_string(), KeyAcc::default());
-                }
-                let acc = map.get_mut(key).expect("inserted above");
-                acc.0[side] += 1;
                 let value = if v.is_null(j) { "" } else { v.value(j) };
-                if let Some((c, id)) = acc.1.get_mut(value) {
-                    c[side] += 1;
-                    out.requests.ids.push(*id);
-                } else if acc.1.len() < KeyCounts::MAX_VALUES {
-                    let mut c = [0, 0];
-                    c[side] = 1;
-                    let id = out.requests.next_id;
-                    out.requests.next_id += 1;
-                    acc.1.insert(value.to_string(), (c, id));
-                    out.requests.ids.push(id);
-                } else {
-                    acc.2 = true;
+                acc.add_value(*source, k.value(j), value, sel);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::forensics::trace_partition;
+    use proptest::prelude::*;
+
+    /// A request: trace id, in the selection, whole entry span, (source, key, value) attributes.
+    type Request = ([u8; 16], bool, bool, Vec<(AttributeSource, String, String)>);
+
+    /// Counts `requests` into one accumulator, `k` partitions of them one after the other
+    /// (pass `p` adds the requests of trace partition `p`, in the order given): any split of
+    /// the rows, as a partitioned or parallel reader would make it.
+    fn count(requests: &[Request], k: u32) -> AttributeCounts {
+        let mut acc = AttributeAcc::default();
+        for p in 0..k {
+            for (trace, sel, whole, attrs) in requests {
+                if k > 1 && trace_partition(trace, k) != p {
+                    continue;
+                }
+                acc.add_request(*sel, *whole);
+                for (source, key, value) in attrs {
+                    acc.add_value(*source, key, value, *sel);
                 }
             }
         }
-        let r = &mut out.requests;
-        r.offsets.push(r.ids.len() as u32);
+        acc.finish()
     }
-    Ok(())
+
+    fn request() -> impl Strategy<Value = Request> {
+        // Keys `a` (3 values), `b` (30 values), `id` (up to 400 distinct: capped in large
+        // draws), in either source.
+        (
+            any::<[u8; 16]>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u32..3,
+            0u32..30,
+            0u32..400,
+            any::<bool>(),
+        )
+            .prop_map(|(trace, sel, whole, a, b, id, res)| {
+                let source = if res {
+                    AttributeSource::Resource
+                } else {
+                    AttributeSource::Span
+                };
+                let attrs = vec![
+                    (AttributeSource::Span, "a".to_string(), format!("a{a}")),
+                    (source, "b".to_string(), format!("b{b}")),
+                    (AttributeSource::Span, "id".to_string(), format!("{id}")),
+                ];
+                (trace, sel, whole, attrs)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Counts, the cap and so the whole diff are the same for any partition count and any
+        /// row order.
+        #[test]
+        fn counts_do_not_depend_on_partitions_or_row_order(
+            requests in prop::collection::vec(request(), 0..600),
+            k in 2u32..8,
+            seed in any::<u64>(),
+        ) {
+            let one = count(&requests, 1);
+            let mut shuffled = requests.clone();
+            // A deterministic shuffle from the seed (Fisher–Yates with an LCG).
+            let mut s = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            prop_assert_eq!(&one, &count(&shuffled, k));
+            // Exact sums: requests per side, and per key the requests carrying it.
+            let sel = requests.iter().filter(|r| r.1).count() as u64;
+            prop_assert_eq!((one.selection, one.baseline), (sel, requests.len() as u64 - sel));
+            let id = one.keys.iter().find(|k| k.key == "id");
+            let distinct: std::collections::BTreeSet<&str> =
+                requests.iter().map(|r| r.3[2].2.as_str()).collect();
+            if let Some(id) = id {
+                prop_assert_eq!(id.rows[0] + id.rows[1], requests.len() as u64);
+                prop_assert_eq!(id.capped, distinct.len() > KeyCounts::MAX_VALUES);
+                prop_assert_eq!(id.distinct_values(), distinct.len().min(KeyCounts::MAX_VALUES));
+            }
+            // The diff and the pair candidates built on them are therefore the same too.
+            let diff = |c: &AttributeCounts| {
+                crate::forensics::attributes::pair_candidates(c, &RequestSelect::Errors)
+            };
+            prop_assert_eq!(diff(&one), diff(&count(&shuffled, k)));
+        }
+    }
+
+    #[test]
+    fn a_key_is_capped_exactly_when_it_has_more_than_max_values_distinct_values() {
+        let mut acc = AttributeAcc::default();
+        for i in 0..KeyCounts::MAX_VALUES {
+            acc.add_value(AttributeSource::Span, "k", &format!("v{i}"), i % 2 == 0);
+        }
+        acc.add_value(AttributeSource::Span, "k", "v0", true);
+        let c = acc.finish();
+        assert!(!c.keys[0].capped);
+        assert_eq!(c.keys[0].values.len(), KeyCounts::MAX_VALUES);
+        // Most requests first: v0 has two.
+        assert_eq!(c.keys[0].values[0], ("v0".to_string(), [2, 0]));
+        let mut acc = AttributeAcc::default();
+        for i in 0..=KeyCounts::MAX_VALUES {
+            acc.add_value(AttributeSource::Resource, "k", &format!("v{i}"), false);
+        }
+        acc.add_value(AttributeSource::Resource, "k", "v0", true);
+        let c = acc.finish();
+        assert!(c.keys[0].capped && c.keys[0].values.is_empty());
+        assert_eq!(c.keys[0].rows, [1, KeyCounts::MAX_VALUES as u64 + 1]);
+    }
 }

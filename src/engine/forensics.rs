@@ -8,15 +8,13 @@ use super::queries::{self, Params, Query};
 use super::EngineError;
 use crate::model::comparison::{Selector, Side};
 use crate::model::traces::{
-    BaselineSet, DownstreamInput, ErrorSpan, Exposure, ForensicsInput, RequestSelect, TraceSpan,
-    TreeSpan,
+    DownstreamInput, ErrorSpan, Exposure, ForensicsInput, TraceSpan, TreeSpan,
 };
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
-use datafusion::common::ScalarValue;
 use futures::StreamExt;
 use std::collections::HashMap;
 
@@ -26,14 +24,12 @@ pub const MAX_ORIGIN_KEYS: usize = 6;
 
 /// Reads the forensics input of `params` (selectors, service, window) from `engine`. With
 /// `origin_keys` (at most [`MAX_ORIGIN_KEYS`], each bound as a parameter) it also reads every
-/// span for downstream attribution; with none it skips that pass. With `attributes` it counts
-/// attribute values over that selection and baseline
-/// ([`super::attribute_counts::attribute_counts`]).
+/// span for downstream attribution; with none it skips that pass. The attribute counts are
+/// left to [`super::attribute_counts`] (`attributes` is `None`).
 pub async fn forensics_input(
     engine: &Engine,
     params: &Params,
     origin_keys: &[String],
-    attributes: Option<(&RequestSelect, BaselineSet)>,
 ) -> Result<ForensicsInput, EngineError> {
     let values = params.values();
     let run = |q: Query| {
@@ -72,13 +68,6 @@ pub async fn forensics_input(
         downstream = part;
     })
     .await?;
-    let attributes = match attributes {
-        Some((select, baseline)) => {
-            let _timing = crate::timings::phase("forensics: attribute counts");
-            Some(super::attribute_counts::attribute_counts(engine, params, select, baseline).await?)
-        }
-        None => None,
-    };
     Ok(ForensicsInput {
         baseline: params.baseline.clone(),
         canary: params.canary.clone(),
@@ -88,7 +77,7 @@ pub async fn forensics_input(
         error_spans,
         exposure,
         downstream,
-        attributes,
+        attributes: None,
     })
 }
 
@@ -103,6 +92,39 @@ pub fn trace_partitions(spans: u64, budget_bytes: u64) -> u32 {
     let need = spans.saturating_mul(TREE_BYTES_PER_SPAN);
     need.div_ceil(budget_bytes.max(1))
         .clamp(1, u64::from(u32::MAX)) as u32
+}
+
+/// Default memory for assembling span trees, MiB (`forensics`/`report`/`run
+/// --memory-budget`, a job's `memory_budget`): about 6.7 million spans assembled at once
+/// ([`trace_partitions`]).
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 1024;
+
+/// How forensics splits the traces into partitions: by a memory budget for the assembled
+/// span trees ([`trace_partitions`]), or a fixed count (`--memory-budget`,
+/// `--trace-partitions`; a `canalyst.toml` job's `memory_budget`, `trace_partitions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracePartitioning {
+    /// As many partitions as the spans need under this many bytes.
+    Budget(u64),
+    /// Exactly this many partitions (at least 1).
+    Fixed(u32),
+}
+
+impl Default for TracePartitioning {
+    /// The default budget, [`DEFAULT_MEMORY_BUDGET_MIB`].
+    fn default() -> Self {
+        Self::Budget(DEFAULT_MEMORY_BUDGET_MIB << 20)
+    }
+}
+
+impl TracePartitioning {
+    /// The partition count for an input of `spans` spans.
+    pub fn partitions(self, spans: u64) -> u32 {
+        match self {
+            Self::Budget(bytes) => trace_partitions(spans, bytes),
+            Self::Fixed(k) => k.max(1),
+        }
+    }
 }
 
 /// The partition (of `partitions`) a trace id belongs to: the 64-bit FNV-1a hash of its 16
@@ -123,8 +145,10 @@ pub fn trace_partition(trace_id: &[u8; 16], partitions: u32) -> u32 {
 /// `forensics_downstream_spans.sql` result batch by batch and keeps only its partition's
 /// rows, so memory holds one partition's spans, not the input; the first pass also finds the
 /// services with a track of their own ([`DownstreamInput::tracked`]) over every row. The
-/// names are interned once for the whole run. With no `origin_keys` (at most
-/// [`MAX_ORIGIN_KEYS`], each bound as a parameter) nothing is read.
+/// names are interned once for the whole run. A span's originating-track value is the value
+/// of the first of `origin_keys` its attribute map holds (not NULL), looked up here rather
+/// than with map lookups in SQL (six `span_attributes[key]` per span were most of the
+/// query). With no `origin_keys` nothing is read.
 pub async fn downstream_partitions(
     engine: &Engine,
     params: &Params,
@@ -132,15 +156,11 @@ pub async fn downstream_partitions(
     partitions: u32,
     mut on_part: impl FnMut(DownstreamInput),
 ) -> Result<(), EngineError> {
-    let Some(last) = origin_keys.last() else {
+    if origin_keys.is_empty() {
         return Ok(());
-    };
+    }
     let q = queries::FORENSICS_DOWNSTREAM_SPANS;
-    let mut values = params.values();
-    values.extend(
-        (0..MAX_ORIGIN_KEYS)
-            .map(|i| ScalarValue::Utf8(Some(origin_keys.get(i).unwrap_or(last).clone()))),
-    );
+    let values = params.values();
     let err = |error| EngineError::Query {
         query: q.name.to_string(),
         error,
@@ -157,6 +177,7 @@ pub async fn downstream_partitions(
             index: p,
             of: k,
             tracked: (p == 0).then_some(&mut tracked),
+            origin_keys,
         };
         while let Some(b) = stream.next().await {
             tree_rows(
@@ -182,6 +203,7 @@ struct Part<'a> {
     index: u32,
     of: u32,
     tracked: Option<&'a mut Vec<bool>>,
+    origin_keys: &'a [String],
 }
 
 /// Interned names: each distinct string once, with its index.
@@ -229,14 +251,40 @@ fn tree_rows(
         ids(q, b, "span_id")?,
         ids(q, b, "parent_span_id")?,
     );
-    let (service, name, sides, origin) = (
-        strings(q, b, "service_name")?,
-        strings(q, b, "span_name")?,
+    let (mut service, mut name, sides) = (
+        NameColumn::of(q, b, "service_name")?,
+        NameColumn::of(q, b, "span_name")?,
         strings(q, b, "side")?,
-        strings(q, b, "origin_value")?,
     );
+    let attrs = column(q, b, "span_attributes")?
+        .as_map_opt()
+        .ok_or_else(|| shape(q, "span_attributes", "expected Map".into()))?;
+    let (attr_keys, attr_values) = (
+        cast(attrs.keys(), &DataType::Utf8)
+            .map_err(|e| shape(q, "span_attributes", e.to_string()))?,
+        cast(attrs.values(), &DataType::Utf8)
+            .map_err(|e| shape(q, "span_attributes", e.to_string()))?,
+    );
+    let (attr_keys, attr_values) = (attr_keys.as_string::<i32>(), attr_values.as_string::<i32>());
+    let offsets = attrs.value_offsets();
+    // The first origin key the span's map holds with a value, as COALESCE(m[k1], m[k2], …).
+    let origin_value = |i: usize| -> Option<&str> {
+        if attrs.is_null(i) {
+            return None;
+        }
+        let entries = offsets[i] as usize..offsets[i + 1] as usize;
+        part.origin_keys.iter().find_map(|key| {
+            let j = entries
+                .clone()
+                .find(|&j| attr_keys.is_valid(j) && attr_keys.value(j) == key)?;
+            attr_values.is_valid(j).then(|| attr_values.value(j))
+        })
+    };
     let (is_error, in_window) = (flags(q, b, "is_error")?, flags(q, b, "in_window")?);
-    let (route, file) = (strings(q, b, "route")?, strings(q, b, "source_file")?);
+    let (mut route, mut file) = (
+        NameColumn::of(q, b, "route")?,
+        NameColumn::of(q, b, "source_file")?,
+    );
     let kind = cast_to(q, b, "span_kind", &DataType::Int32)?;
     let kind = kind.as_primitive::<Int32Type>();
     let start = cast_to(q, b, "start_ns", &DataType::Int64)?;
@@ -250,13 +298,11 @@ fn tree_rows(
             continue;
         };
         let own_side = side(q, &sides, i)?;
-        let origin = (!origin.is_null(i))
-            .then(|| origin_side(origin.value(i), &params.baseline, &params.canary))
-            .flatten();
+        let origin = origin_value(i).and_then(|v| origin_side(v, &params.baseline, &params.canary));
         if let Some(tracked) = part.tracked.as_deref_mut() {
             // The definition of DownstreamInput::tracked, over every row of the input.
             if own_side.is_some() && origin.is_none() {
-                let s = names.id(service.value(i)) as usize;
+                let s = service.id(i, names).unwrap_or_else(|| names.id("")) as usize;
                 if tracked.len() <= s {
                     tracked.resize(s + 1, false);
                 }
@@ -270,10 +316,10 @@ fn tree_rows(
             trace_id,
             span_id,
             parent_span_id: id(&parent, i),
-            service: names.id(service.value(i)),
-            span_name: names.id(name.value(i)),
+            service: service.id(i, names).unwrap_or_else(|| names.id("")),
+            span_name: name.id(i, names).unwrap_or_else(|| names.id("")),
             kind: kind.value(i),
-            route: (!route.is_null(i)).then(|| names.id(route.value(i))),
+            route: route.id(i, names),
             start_ns: start.value(i),
             duration_ns: dur.value(i),
             is_error: is_error.is_valid(i) && is_error.value(i),
@@ -285,10 +331,58 @@ fn tree_rows(
             side: own_side,
             origin,
             in_window: in_window.is_valid(i) && in_window.value(i),
-            file: names.id(if file.is_null(i) { "" } else { file.value(i) }),
+            file: file.id(i, names).unwrap_or_else(|| names.id("")),
         });
     }
     Ok(())
+}
+
+/// A string column read as interned name ids. A dictionary column (`service_name`,
+/// `span_name`, `route`, `source_file` in the canonical table) interns each dictionary value
+/// once, at its first row, instead of hashing the string of every row; the ids are the same
+/// as interning row by row (first use decides the id). Anything else is cast to Utf8.
+enum NameColumn {
+    Dict {
+        keys: arrow::array::PrimitiveArray<Int32Type>,
+        values: StringArray,
+        ids: Vec<Option<u32>>,
+    },
+    Plain(StringArray),
+}
+
+impl NameColumn {
+    fn of(q: &Query, b: &RecordBatch, name: &str) -> Result<Self, EngineError> {
+        let c = column(q, b, name)?;
+        if let Some(d) = c.as_dictionary_opt::<Int32Type>() {
+            let values = cast(d.values(), &DataType::Utf8)
+                .map_err(|e| shape(q, name, e.to_string()))?
+                .as_string::<i32>()
+                .clone();
+            return Ok(Self::Dict {
+                keys: d.keys().clone(),
+                ids: vec![None; values.len()],
+                values,
+            });
+        }
+        Ok(Self::Plain(strings(q, b, name)?))
+    }
+
+    /// Row `i`'s name id, `None` when null.
+    fn id(&mut self, i: usize, names: &mut Names) -> Option<u32> {
+        match self {
+            Self::Plain(a) => (!a.is_null(i)).then(|| names.id(a.value(i))),
+            Self::Dict { keys, values, ids } => {
+                if keys.is_null(i) {
+                    return None;
+                }
+                let k = keys.value(i) as usize;
+                if values.is_null(k) {
+                    return None;
+                }
+                Some(*ids[k].get_or_insert_with(|| names.id(values.value(k))))
+            }
+        }
+    }
 }
 
 /// Column `name` of `b`, or a [`EngineError::ResultShape`] naming the query.
@@ -486,6 +580,10 @@ mod tests {
         assert_eq!(trace_partitions(10_000_000, 1 << 30), 2);
         assert_eq!(trace_partitions(10_000_000, 1 << 20), 1526);
         assert_eq!(trace_partitions(u64::MAX, 1), u32::MAX);
+        // The default budget is 1 GiB; a fixed count ignores the span count.
+        assert_eq!(TracePartitioning::default().partitions(10_000_000), 2);
+        assert_eq!(TracePartitioning::Fixed(3).partitions(10), 3);
+        assert_eq!(TracePartitioning::Fixed(0).partitions(10), 1);
     }
 
     #[test]

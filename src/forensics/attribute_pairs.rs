@@ -9,9 +9,12 @@
 //!   candidates are the [`MAX_CANDIDATES`] values carried by the most selection requests,
 //!   among the values carried by at least [`MIN_SUPPORT`] of them, of keys with two or more
 //!   values (`other` never). Over-representation is not asked of a candidate: a value that
-//!   matters only together with another may not stand out alone (iDice's point). Every pair
-//!   of candidates of two different keys is counted over the requests in one pass: at most
-//!   66 pairs.
+//!   matters only together with another may not stand out alone (iDice's point). The
+//!   candidates are chosen from the single values once their counts are merged over every
+//!   request ([`candidates`]); then a second streamed pass over the requests reads only the
+//!   candidates' keys and counts the requests carrying each pair of
+//!   candidates of two different keys (at most 66 pairs;
+//!   [`crate::model::traces::PairCounts`]). No per-request list is kept.
 //! * Per pair: requests carrying both values in the selection and in the baseline, their
 //!   shares and difference, and the **precision** = selection requests among the requests
 //!   carrying both (likewise each value's own precision). **Lift** = the pair's precision over
@@ -27,13 +30,12 @@
 //! * Score: the signed Adtributor surprise of the pair's shares, as for a single value
 //!   ([`crate::stats::surprise::surprise`]); pairs ranked by whether they explain more, then score.
 
-use crate::model::traces::{AttributeCounts, AttributeSource};
+use crate::model::traces::{AttributeCounts, AttributeRef, AttributeSource};
 use crate::stats::fisher::fisher_exact_counts;
 use crate::stats::multiple_testing::benjamini_hochberg;
 use crate::stats::surprise::surprise;
 use crate::stats::Alternative;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Values tried in pairs (at most 66 pairs).
 pub const MAX_CANDIDATES: usize = 12;
@@ -107,20 +109,16 @@ pub struct AttributePair {
     pub explains_more: bool,
 }
 
-/// The pairs of the candidate values of `values` (the single values of `counts`),
-/// counted over `counts.requests`. Empty when fewer than two candidates of different keys or
-/// the requests were not recorded.
-pub fn attribute_pairs(
-    counts: &AttributeCounts,
-    values: &[ValueCount],
-    alpha: f64,
-) -> Vec<AttributePair> {
+/// The candidate values of the pair search among the single values `values` of `counts`
+/// (see the module docs): at most [`MAX_CANDIDATES`], most selection requests first, ties
+/// by source, key and value.
+pub fn candidates(counts: &AttributeCounts, values: &[ValueCount]) -> Vec<AttributeRef> {
     let distinct = |v: &ValueCount| {
         counts
             .keys
             .iter()
             .find(|k| k.source == v.source && k.key == v.key)
-            .map_or(0, |k| k.values.len())
+            .map_or(0, |k| k.distinct_values())
     };
     let mut cand: Vec<&ValueCount> = values
         .iter()
@@ -132,55 +130,45 @@ pub fn attribute_pairs(
             .then_with(|| (a.source, &a.key, &a.value).cmp(&(b.source, &b.key, &b.value)))
     });
     cand.truncate(MAX_CANDIDATES);
-    // The id of each candidate as the requests record it.
-    let mut index: HashMap<u32, usize> = HashMap::new();
-    for (i, v) in cand.iter().enumerate() {
-        let id = counts
-            .keys
-            .iter()
-            .find(|k| k.source == v.source && k.key == v.key)
-            .and_then(|k| {
-                let pos = k.values.iter().position(|(x, _)| *x == v.value)?;
-                k.value_ids.get(pos).copied()
-            });
-        if let Some(id) = id {
-            index.insert(id, i);
-        }
-    }
+    cand.into_iter()
+        .map(|v| AttributeRef {
+            source: v.source,
+            key: v.key.clone(),
+            value: v.value.clone(),
+        })
+        .collect()
+}
+
+/// The pairs of the candidate values counted in `counts.pairs` (chosen by [`candidates`]
+/// from the same single values `values`). Empty when fewer than two candidates of
+/// different keys.
+pub fn attribute_pairs(
+    counts: &AttributeCounts,
+    values: &[ValueCount],
+    alpha: f64,
+) -> Vec<AttributePair> {
+    let pc = &counts.pairs;
+    // Each candidate's single-value counts.
+    let cand: Vec<Option<&ValueCount>> = pc
+        .candidates
+        .iter()
+        .map(|c| {
+            values.iter().find(|v| {
+                !v.is_other && v.source == c.source && v.key == c.key && v.value == c.value
+            })
+        })
+        .collect();
     let n = cand.len();
-    let r = &counts.requests;
-    let mut both = vec![[0u64; 2]; n * n];
-    for i in 0..r.selected.len() {
-        let (a, b) = (r.offsets[i] as usize, r.offsets[i + 1] as usize);
-        let mut mask = 0u32;
-        for id in &r.ids[a..b] {
-            if let Some(&c) = index.get(id) {
-                mask |= 1 << c;
-            }
-        }
-        if mask.count_ones() < 2 {
-            continue;
-        }
-        let side = usize::from(!r.selected[i]);
-        for x in 0..n {
-            if mask & (1 << x) == 0 {
-                continue;
-            }
-            for y in x + 1..n {
-                if mask & (1 << y) != 0 {
-                    both[x * n + y][side] += 1;
-                }
-            }
-        }
-    }
     let (ns, nb) = (counts.selection, counts.baseline);
     let share = |x: u64, n: u64| if n == 0 { 0.0 } else { x as f64 / n as f64 };
     let precision = |s: u64, b: u64| share(s, s + b);
     let mut pairs = Vec::new();
     for x in 0..n {
         for y in x + 1..n {
-            let (a, b) = (cand[x], cand[y]);
-            let [s, bl] = both[x * n + y];
+            let (Some(a), Some(b)) = (cand[x], cand[y]) else {
+                continue;
+            };
+            let [s, bl] = pc.both(x, y);
             if (a.source, &a.key) == (b.source, &b.key) || s == 0 {
                 continue;
             }
@@ -248,37 +236,28 @@ pub fn attribute_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forensics::attributes::attribute_diff;
-    use crate::model::traces::{KeyCounts, RequestSelect, RequestValues};
+    use crate::forensics::attributes::{attribute_diff, pair_candidates};
+    use crate::model::traces::{KeyCounts, PairCounts, RequestSelect};
 
-    /// Requests as (selected, region, client); ids: region 0..3, client 3..6.
+    /// Requests as (selected, region, client, times), counted as the engine does: the
+    /// single values first, then the pairs of the candidates they give.
     fn counts(requests: &[(bool, u32, u32, u64)]) -> AttributeCounts {
         let regions = ["eu", "us", "ap"];
         let clients = ["web", "ios", "android"];
-        let mut r = RequestValues {
-            next_id: 6,
-            offsets: vec![0],
-            ..Default::default()
-        };
         let mut reg = [[0u64; 2]; 3];
         let mut cli = [[0u64; 2]; 3];
         let (mut ns, mut nb) = (0, 0);
         for &(sel, g, c, times) in requests {
-            for _ in 0..times {
-                r.selected.push(sel);
-                r.ids.extend([g, 3 + c]);
-                r.offsets.push(r.ids.len() as u32);
-                let side = usize::from(!sel);
-                reg[g as usize][side] += 1;
-                cli[c as usize][side] += 1;
-                if sel {
-                    ns += 1
-                } else {
-                    nb += 1
-                }
+            let side = usize::from(!sel);
+            reg[g as usize][side] += times;
+            cli[c as usize][side] += times;
+            if sel {
+                ns += times
+            } else {
+                nb += times
             }
         }
-        let key = |k: &str, names: [&str; 3], c: [[u64; 2]; 3], first: u32| KeyCounts {
+        let key = |k: &str, names: [&str; 3], c: [[u64; 2]; 3]| KeyCounts {
             source: AttributeSource::Span,
             key: k.into(),
             rows: [ns, nb],
@@ -287,19 +266,30 @@ mod tests {
                 .zip(c)
                 .map(|(n, c)| (n.to_string(), c))
                 .collect(),
-            value_ids: (first..first + 3).collect(),
             capped: false,
         };
-        AttributeCounts {
+        let mut counts = AttributeCounts {
             selection: ns,
             baseline: nb,
-            keys: vec![
-                key("client", clients, cli, 3),
-                key("region", regions, reg, 0),
-            ],
-            requests: r,
-            other_entry_requests: 0,
+            keys: vec![key("client", clients, cli), key("region", regions, reg)],
+            ..Default::default()
+        };
+        let cand = pair_candidates(&counts, &RequestSelect::Errors);
+        let mut pairs = PairCounts::new(cand.clone());
+        for &(sel, g, c, times) in requests {
+            let carried = [
+                ("region", regions[g as usize]),
+                ("client", clients[c as usize]),
+            ];
+            let mask = cand.iter().enumerate().fold(0u32, |m, (i, a)| {
+                m | (u32::from(carried.contains(&(a.key.as_str(), a.value.as_str()))) << i)
+            });
+            for _ in 0..times {
+                pairs.add(sel, mask);
+            }
         }
+        counts.pairs = pairs;
+        counts
     }
 
     #[test]
@@ -343,9 +333,10 @@ mod tests {
     }
 
     #[test]
-    fn no_recorded_requests_no_pairs() {
+    fn no_counted_pairs_no_pairs() {
         let mut c = counts(&[(true, 0, 1, 5), (false, 1, 0, 5)]);
-        c.requests = RequestValues::default();
+        assert!(!c.pairs.candidates.is_empty());
+        c.pairs = PairCounts::default();
         let d = attribute_diff(&c, &RequestSelect::Errors, "rest", 0.05);
         assert!(d.pairs.is_empty());
     }

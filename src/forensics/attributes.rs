@@ -26,8 +26,10 @@
 //! * Then pairs of values that explain the selection clearly more together than either alone
 //!   ([`super::attribute_pairs`]).
 
-use super::attribute_pairs::{attribute_pairs, AttributePair, ValueCount};
-use crate::model::traces::{AttributeCounts, AttributeSource, KeyCounts, RequestSelect};
+use super::attribute_pairs::{attribute_pairs, candidates, AttributePair, ValueCount};
+use crate::model::traces::{
+    AttributeCounts, AttributeRef, AttributeSource, KeyCounts, RequestSelect,
+};
 use crate::stats::fisher::fisher_exact_counts;
 use crate::stats::multiple_testing::benjamini_hochberg;
 pub use crate::stats::surprise::surprise;
@@ -124,10 +126,59 @@ pub fn attribute_diff(
     alpha: f64,
 ) -> AttributeDiff {
     let (ns, nb) = (counts.selection, counts.baseline);
+    let (mut values, skipped) = kept_values(counts, select);
+    let p: Vec<f64> = values.iter().map(|v| v.p_value).collect();
+    for (v, q) in values.iter_mut().zip(benjamini_hochberg(&p)) {
+        v.p_value_adjusted = q;
+        // `other` is not a value anyone can act on: tested and listed, never ranked on top.
+        v.score = if q < alpha && !v.is_other {
+            surprise(v.selection_share, v.baseline_share) * v.difference_pp.signum()
+        } else {
+            0.0
+        };
+    }
+    values.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.p_value_adjusted.total_cmp(&b.p_value_adjusted))
+            .then_with(|| (a.source, &a.key, &a.value).cmp(&(b.source, &b.key, &b.value)))
+    });
+    let pairs = attribute_pairs(counts, &value_counts(&values), alpha);
+    AttributeDiff {
+        pairs,
+        requests_without_attributes: 0,
+        selection: match select {
+            RequestSelect::Errors => "errors".into(),
+            RequestSelect::Slow => "slow".into(),
+            RequestSelect::Sql(s) => s.clone(),
+        },
+        baseline,
+        selection_requests: ns,
+        baseline_requests: nb,
+        values,
+        skipped,
+    }
+}
+
+/// The values the pair search tries for `select` ([`super::attribute_pairs::candidates`]
+/// over the kept values of `counts`): what the second pass over the requests counts in
+/// pairs ([`crate::model::traces::PairCounts`]). Depends only on the merged single-value
+/// counts, so it is the same for any partitioning and row order.
+pub fn pair_candidates(counts: &AttributeCounts, select: &RequestSelect) -> Vec<AttributeRef> {
+    let (values, _) = kept_values(counts, select);
+    candidates(counts, &value_counts(&values))
+}
+
+/// Every key's top values (tested, not yet adjusted or scored) and the keys left out.
+fn kept_values(
+    counts: &AttributeCounts,
+    select: &RequestSelect,
+) -> (Vec<AttributeValue>, Vec<SkippedKey>) {
+    let (ns, nb) = (counts.selection, counts.baseline);
     let mut values = Vec::new();
     let mut skipped = Vec::new();
     for k in &counts.keys {
-        let distinct = k.values.len();
+        let distinct = k.distinct_values();
         let rows = k.rows[0] + k.rows[1];
         let reason = if *select == RequestSelect::Errors && ERROR_KEYS.contains(&k.key.as_str()) {
             Some("restates_selection")
@@ -149,23 +200,12 @@ pub fn attribute_diff(
         }
         values.extend(top_values(k, ns, nb));
     }
-    let p: Vec<f64> = values.iter().map(|v| v.p_value).collect();
-    for (v, q) in values.iter_mut().zip(benjamini_hochberg(&p)) {
-        v.p_value_adjusted = q;
-        // `other` is not a value anyone can act on: tested and listed, never ranked on top.
-        v.score = if q < alpha && !v.is_other {
-            surprise(v.selection_share, v.baseline_share) * v.difference_pp.signum()
-        } else {
-            0.0
-        };
-    }
-    values.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.p_value_adjusted.total_cmp(&b.p_value_adjusted))
-            .then_with(|| (a.source, &a.key, &a.value).cmp(&(b.source, &b.key, &b.value)))
-    });
-    let singles: Vec<ValueCount> = values
+    (values, skipped)
+}
+
+/// The pair search's view of the single values.
+fn value_counts(values: &[AttributeValue]) -> Vec<ValueCount> {
+    values
         .iter()
         .map(|v| ValueCount {
             source: v.source,
@@ -176,22 +216,7 @@ pub fn attribute_diff(
             baseline_count: v.baseline_count,
             selection_share: v.selection_share,
         })
-        .collect();
-    let pairs = attribute_pairs(counts, &singles, alpha);
-    AttributeDiff {
-        pairs,
-        requests_without_attributes: 0,
-        selection: match select {
-            RequestSelect::Errors => "errors".into(),
-            RequestSelect::Slow => "slow".into(),
-            RequestSelect::Sql(s) => s.clone(),
-        },
-        baseline,
-        selection_requests: ns,
-        baseline_requests: nb,
-        values,
-        skipped,
-    }
+        .collect()
 }
 
 /// The key's top [`TOP_K`] values and `other`, each tested.
@@ -258,7 +283,6 @@ mod tests {
                 .iter()
                 .map(|(v, a, b)| (v.to_string(), [*a, *b]))
                 .collect(),
-            value_ids: Vec::new(),
             capped: false,
         }
     }

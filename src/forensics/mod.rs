@@ -65,10 +65,7 @@ pub const DEFAULT_ORIGIN_KEYS: [&str; 5] = [
     "canary.track",
 ];
 
-/// Default memory for assembling span trees, MiB (`forensics`/`report --memory-budget`, and
-/// what `run`'s reports use): about 6.7 million spans assembled at once
-/// ([`crate::engine::forensics::trace_partitions`]).
-pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 1024;
+pub use crate::engine::forensics::DEFAULT_MEMORY_BUDGET_MIB;
 
 /// Failing traces a report's Forensics section (`report`, `run`) lists in its `forensics`
 /// key (all are counted).

@@ -5,6 +5,7 @@
 
 use super::window::JobWindow;
 use super::JobsError;
+use crate::engine::forensics::TracePartitioning;
 use serde::Deserialize;
 use std::path::{Component, Path, PathBuf};
 
@@ -43,6 +44,10 @@ pub struct Job {
     /// Retention: reports whose window ended this long before the reference time are
     /// deleted, with their history entries and DATASET parts (`None`: keep everything).
     pub keep_ns: Option<i64>,
+    /// How the Forensics section's traces are partitioned (`memory_budget` in MiB or
+    /// `trace_partitions`; default: the default budget). `run --memory-budget` or
+    /// `--trace-partitions` overrides it for every job.
+    pub partitioning: TracePartitioning,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +72,8 @@ struct RawJob {
     canary_track: Option<String>,
     output: String,
     keep: Option<String>,
+    memory_budget: Option<u64>,
+    trace_partitions: Option<u32>,
 }
 
 /// Placeholders an output template may use.
@@ -142,6 +149,23 @@ impl JobsConfig {
             if j.services.iter().any(|s| s.is_empty()) {
                 return Err(bad(key("services"), "an empty service name".into()));
             }
+            let partitioning = match (j.memory_budget, j.trace_partitions) {
+                (Some(_), Some(_)) => {
+                    return Err(bad(
+                        key("trace_partitions"),
+                        "give memory_budget or trace_partitions, not both".into(),
+                    ))
+                }
+                (Some(0), None) => {
+                    return Err(bad(key("memory_budget"), "must be at least 1 (MiB)".into()))
+                }
+                (None, Some(0)) => {
+                    return Err(bad(key("trace_partitions"), "must be at least 1".into()))
+                }
+                (Some(mib), None) => TracePartitioning::Budget(mib.saturating_mul(1 << 20)),
+                (None, Some(k)) => TracePartitioning::Fixed(k),
+                (None, None) => TracePartitioning::default(),
+            };
             let keep_ns = j
                 .keep
                 .as_deref()
@@ -159,6 +183,7 @@ impl JobsConfig {
                 canary_track: j.canary_track.unwrap_or_else(|| "canary".into()),
                 output: resolve(&j.output).to_string_lossy().into_owned(),
                 keep_ns,
+                partitioning,
             });
         }
         let state_dir = resolve(raw.state_dir.as_deref().unwrap_or(".canalyst"));
@@ -224,6 +249,15 @@ output = "reports/{date}/{service}"
         assert_eq!(c.jobs[0].output, "/etc/canalyst/reports/{date}/{service}");
         assert_eq!(c.state_dir, Path::new("/etc/canalyst/.canalyst"));
         assert_eq!(c.jobs[0].canary_track, "canary");
+        assert_eq!(c.jobs[0].partitioning, TracePartitioning::default());
+    }
+
+    #[test]
+    fn forensics_partitions_come_from_memory_budget_or_trace_partitions() {
+        let c = parse(&format!("{OK}memory_budget = 64\n")).unwrap();
+        assert_eq!(c.jobs[0].partitioning, TracePartitioning::Budget(64 << 20));
+        let c = parse(&format!("{OK}trace_partitions = 3\n")).unwrap();
+        assert_eq!(c.jobs[0].partitioning, TracePartitioning::Fixed(3));
     }
 
     #[test]

@@ -17,9 +17,7 @@ pub mod window;
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::{AnalysisConfig, ConfigError};
 use crate::analysis::findings::Verdict;
-use crate::forensics::{
-    forensics_with, ForensicsOptions, TraceTrees, DEFAULT_MEMORY_BUDGET_MIB, DEFAULT_ORIGIN_KEYS,
-};
+use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees, DEFAULT_ORIGIN_KEYS};
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
@@ -463,13 +461,10 @@ fn report_one(
         .then(|| run.metric_data())
         .transpose()?;
     let series = run.series()?;
-    // Span trees assembled in partitions of traces under `forensics`'s default memory budget,
-    // as `report` does without `--memory-budget`.
+    // Span trees assembled in partitions of traces as the job (or `run --memory-budget`,
+    // `--trace-partitions`) asks, as `report` does.
     let forensics_input = run.forensics_input(&[], None)?;
-    let partitions = crate::engine::forensics::trace_partitions(
-        run.span_count()?,
-        DEFAULT_MEMORY_BUDGET_MIB << 20,
-    );
+    let partitions = job.partitioning.partitions(run.span_count()?);
     let mut trees = TraceTrees::default();
     run.downstream_partitions(&origin_keys, partitions, |part| trees.add(part))?;
     let (input, quality) = run.into_parts();

@@ -253,34 +253,88 @@ pub struct KeyCounts {
     pub key: String,
     /// Requests carrying the key: `[selection, baseline]`.
     pub rows: [u64; 2],
-    /// Requests per value: `[selection, baseline]`, in no particular order; only the first
-    /// [`KeyCounts::MAX_VALUES`] distinct values are kept.
+    /// Requests per value: `[selection, baseline]`, most requests first, ties by value;
+    /// empty when the key is [`KeyCounts::capped`].
     pub values: Vec<(String, [u64; 2])>,
-    /// The id of each value in [`KeyCounts::values`] (same order) as
-    /// [`RequestValues::ids`] writes it; empty when the requests were not recorded.
-    pub value_ids: Vec<u32>,
-    /// More than [`KeyCounts::MAX_VALUES`] distinct values were seen.
+    /// More than [`KeyCounts::MAX_VALUES`] distinct values were seen (over every request,
+    /// whatever the partitioning or row order): the values are not kept.
     pub capped: bool,
-}
-
-/// Which kept attribute values each request carries, for the attribute pairs: request `i`
-/// carries `ids[offsets[i]..offsets[i + 1]]` and is in the selection when `selected[i]`.
-/// About 4 bytes per attribute of each request.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RequestValues {
-    /// Per request: in the selection (else in the baseline).
-    pub selected: Vec<bool>,
-    /// Start of each request's ids, plus the end (empty without requests).
-    pub offsets: Vec<u32>,
-    /// Value ids, request after request.
-    pub ids: Vec<u32>,
-    /// The next unused id.
-    pub next_id: u32,
 }
 
 impl KeyCounts {
     /// Distinct values kept per key; a key with more is unbounded for any top-K.
     pub const MAX_VALUES: usize = 200;
+
+    /// Distinct values: the kept values' count, or [`KeyCounts::MAX_VALUES`] when capped.
+    pub fn distinct_values(&self) -> usize {
+        if self.capped {
+            Self::MAX_VALUES
+        } else {
+            self.values.len()
+        }
+    }
+}
+
+/// One attribute value of one key (a candidate of the attribute pairs).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttributeRef {
+    /// Where the key was read.
+    pub source: AttributeSource,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+}
+
+/// Requests carrying two candidate values together, counted in a second pass over the
+/// requests once the candidates are known: `both[x * n + y]` (`x < y`, `n` candidates) is
+/// `[selection, baseline]` requests carrying `candidates[x]` and `candidates[y]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PairCounts {
+    /// The candidate values, in the order the pair search chose them.
+    pub candidates: Vec<AttributeRef>,
+    /// Requests carrying both values of each pair, row-major `n × n` (upper triangle used).
+    pub both: Vec<[u64; 2]>,
+}
+
+impl PairCounts {
+    /// Zero counts for `candidates` (at most 32).
+    pub fn new(candidates: Vec<AttributeRef>) -> Self {
+        let n = candidates.len();
+        assert!(n <= 32, "at most 32 pair candidates, got {n}");
+        Self {
+            candidates,
+            both: vec![[0, 0]; n * n],
+        }
+    }
+
+    /// Counts one request of the selection (`selected`) or the baseline that carries the
+    /// candidates whose bits are set in `mask` (bit `i`: `candidates[i]`).
+    pub fn add(&mut self, selected: bool, mask: u32) {
+        if mask.count_ones() < 2 {
+            return;
+        }
+        let n = self.candidates.len();
+        let side = usize::from(!selected);
+        for x in 0..n {
+            if mask & (1 << x) == 0 {
+                continue;
+            }
+            for y in x + 1..n {
+                if mask & (1 << y) != 0 {
+                    self.both[x * n + y][side] += 1;
+                }
+            }
+        }
+    }
+
+    /// `[selection, baseline]` requests carrying candidates `x` and `y` (`x < y`).
+    pub fn both(&self, x: usize, y: usize) -> [u64; 2] {
+        self.both
+            .get(x * self.candidates.len() + y)
+            .copied()
+            .unwrap_or([0, 0])
+    }
 }
 
 /// The attribute diff's input: request counts per attribute value.
@@ -292,8 +346,8 @@ pub struct AttributeCounts {
     pub baseline: u64,
     /// Per key, sorted by source then key.
     pub keys: Vec<KeyCounts>,
-    /// The values of each request (for attribute pairs).
-    pub requests: RequestValues,
+    /// Requests carrying two candidate values together (for attribute pairs).
+    pub pairs: PairCounts,
     /// Requests whose entry span is neither a SERVER, a CONSUMER nor a root span (a lean
     /// ingest keeps only the originating-track attributes of such spans).
     pub other_entry_requests: u64,

@@ -18,6 +18,7 @@
 
 pub mod query;
 
+use crate::engine::attribute_counts::AttributeRequests;
 use crate::engine::context::ANALYSIS_COLUMNS;
 use crate::engine::forensics::{downstream_partitions, forensics_input};
 pub use crate::engine::inputs::Placement;
@@ -393,19 +394,37 @@ impl PreparedRun {
     /// attributes that carry an originating track) every span for downstream attribution
     /// (`canalyst forensics`).
     /// With `attributes` (a selection and what it is compared against), also the request counts
-    /// per attribute value for the attribute diff.
+    /// per attribute value for the attribute diff, read in one streamed pass over the
+    /// requests; then the candidate pairs
+    /// ([`crate::forensics::attributes::pair_candidates`]) chosen from those counts are
+    /// counted in a second pass ([`AttributeRequests`]).
     pub fn forensics_input(
         &self,
         origin_keys: &[String],
         attributes: Option<(&RequestSelect, BaselineSet)>,
     ) -> Result<ForensicsInput, PipelineError> {
         let _timing = crate::timings::phase("forensics input");
-        Ok(self.sources.runtime.block_on(forensics_input(
-            &self.sources.engine,
-            &self.forensics_params(),
-            origin_keys,
-            attributes,
-        ))?)
+        let engine = &self.sources.engine;
+        let params = self.forensics_params();
+        Ok(self.sources.runtime.block_on(async {
+            let mut input = forensics_input(engine, &params, origin_keys).await?;
+            if let Some((select, baseline)) = attributes {
+                let requests = AttributeRequests {
+                    engine,
+                    params: &params,
+                    select,
+                    baseline,
+                };
+                let timing = crate::timings::phase("forensics: attribute counts");
+                let mut counts = requests.counts().await?;
+                drop(timing);
+                let _timing = crate::timings::phase("forensics: attribute pairs");
+                let candidates = crate::forensics::attributes::pair_candidates(&counts, select);
+                counts.pairs = requests.pairs(candidates).await?;
+                input.attributes = Some(counts);
+            }
+            Ok::<_, EngineError>(input)
+        })?)
     }
 
     /// Every span for downstream attribution and the structure diff, in `partitions` passes of

@@ -668,9 +668,13 @@ fn trace_partitions_and_threads_do_not_change_a_byte() {
     ] {
         let one = forensics_bytes(&input, &["--trace-partitions", "1", "--threads", "1"]);
         let v: Value = serde_json::from_slice(&one).unwrap();
-        // Not vacuous: the mesh has downstream groups and structure rows to order.
+        // Not vacuous: the mesh has downstream groups and structure rows to order, and
+        // attribute values and pairs (counted per partition, merged, then capped).
         assert!(v["downstream"].as_array().unwrap().len() > 3, "{input:?}");
         assert!(!v["structure"].as_array().unwrap().is_empty(), "{input:?}");
+        assert!(v["attributes"]["values"].as_array().unwrap().len() > 10);
+        assert!(v["attributes"]["pairs"].as_array().unwrap().len() > 10);
+        assert!(!v["attributes"]["skipped"].as_array().unwrap().is_empty());
         for (k, t) in [("2", "2"), ("7", "1"), ("7", "2")] {
             let got = forensics_bytes(&input, &["--trace-partitions", k, "--threads", t]);
             assert!(
@@ -679,6 +683,19 @@ fn trace_partitions_and_threads_do_not_change_a_byte() {
             );
         }
     }
+    // The other selection and baseline: slow canary requests against stable's, whose pair
+    // candidates come from other keys.
+    let input = dir.join("otlp/traces.binpb");
+    let slow = ["--select", "slow", "--baseline", "stable"];
+    let one = forensics_bytes(&input, &[&slow[..], &["--trace-partitions", "1"]].concat());
+    let v: Value = serde_json::from_slice(&one).unwrap();
+    assert!(v["attributes"]["selection_requests"].as_u64().unwrap() > 0);
+    assert!(!v["attributes"]["pairs"].as_array().unwrap().is_empty());
+    let seven = forensics_bytes(&input, &[&slow[..], &["--trace-partitions", "7"]].concat());
+    assert!(
+        seven == one,
+        "--select slow --baseline stable: 7 partitions differ from 1"
+    );
     // The budget rule: about 40 000 spans × 160 bytes need several partitions of 1 MiB.
     let input = dir.join("parquet/spans.parquet");
     let budget = forensics_bytes(&input, &["--memory-budget", "1"]);

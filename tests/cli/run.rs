@@ -277,6 +277,21 @@ fn bad_configuration_is_exit_2_naming_the_key() {
         (JOBS.replace("{service}\"", "{host}\""), "job[0].output"),
         (JOBS.replace("services =", "servces ="), "servces"),
         (JOBS.replace("name = \"hourly\"\n", ""), "name"),
+        (
+            JOBS.replace("window =", "trace_partitions = 0\nwindow ="),
+            "job[0].trace_partitions",
+        ),
+        (
+            JOBS.replace("window =", "memory_budget = 0\nwindow ="),
+            "job[0].memory_budget",
+        ),
+        (
+            JOBS.replace(
+                "window =",
+                "memory_budget = 8\ntrace_partitions = 2\nwindow =",
+            ),
+            "job[0].trace_partitions",
+        ),
     ];
     for (text, key) in cases {
         let dir = job_dir("bad", &text);
@@ -610,4 +625,54 @@ fn a_jobs_report_has_the_forensics_section_report_writes() {
         f,
         "run's and report's forensics differ"
     );
+}
+
+/// The Forensics section's traces assembled in one partition (the job's `trace_partitions =
+/// 1`) or three (`run --trace-partitions 3`, overriding the key): the same reports, byte for
+/// byte. The job's `memory_budget = 1` (one partition for these 6000 spans) too.
+#[test]
+fn a_jobs_forensics_section_is_the_same_for_one_and_three_trace_partitions() {
+    let dir = job_dir("partitions", JOBS);
+    // The same directory each time, so the input paths in the reports are the same.
+    let reports = |key: &str, args: &[&str]| {
+        let jobs = JOBS
+            .replace(
+                r#"services = ["payment", "checkout"]"#,
+                r#"services = ["payment"]"#,
+            )
+            .replace("window =", &format!("{key}\nwindow ="));
+        std::fs::write(dir.join("canalyst.toml"), jobs).unwrap();
+        let _ = std::fs::remove_dir_all(dir.join("reports"));
+        let o = run_jobs(&dir, args);
+        assert_eq!(lines(&o)[0]["status"], "ok", "{}", stderr(&o));
+        tree(&dir.join("reports"))
+    };
+    let one = reports("trace_partitions = 1", &[]);
+    let report = one
+        .iter()
+        .find(|(p, _)| p.ends_with("report.json"))
+        .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap())
+        .expect("report.json");
+    // Not vacuous: signatures and structure rows to order.
+    assert!(!report["forensics"]["signatures"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(!report["forensics"]["structure"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let three = reports("trace_partitions = 1", &["--trace-partitions", "3"]);
+    assert!(
+        one == three,
+        "run --trace-partitions 3 differs from trace_partitions = 1"
+    );
+    let budget = reports("memory_budget = 1", &[]);
+    assert!(
+        one == budget,
+        "memory_budget = 1 differs from trace_partitions = 1"
+    );
+    let o = run_jobs(&dir, &["--memory-budget", "0"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--memory-budget"), "{}", stderr(&o));
 }
