@@ -173,10 +173,7 @@ impl Engine {
         columns: &[&str],
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let schema = spans_schema()
-            .project(&projection(columns)?)
-            .map_err(|e| register_err("spans")(e.into()))?;
-        Self::from_schema_batches(Arc::new(schema), batches, config).await
+        Self::from_schema_batches(projected_schema(columns)?, batches, config).await
     }
 
     async fn from_schema_batches(
@@ -212,10 +209,8 @@ impl Engine {
         columns: &[&str],
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let schema = spans_schema()
-            .project(&projection(columns)?)
-            .map_err(|e| register_err("spans")(e.into()))?;
-        let (table, files) = spans_listing(&[dir.path().to_path_buf()], Arc::new(schema))?;
+        let schema = projected_schema(columns)?;
+        let (table, files) = spans_listing(&[dir.path().to_path_buf()], schema)?;
         let ctx = Self::session(config);
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
@@ -490,6 +485,14 @@ fn check_schema(want: &SchemaRef, got: &SchemaRef) -> Result<(), String> {
 
 /// The `spans` table over the canonical Parquet files of `paths` (see
 /// [`Engine::from_parquet`]), and the files.
+/// The canonical spans schema cut to `columns` (canonical order, see [`projection`]).
+fn projected_schema(columns: &[&str]) -> Result<SchemaRef, EngineError> {
+    let schema = spans_schema()
+        .project(&projection(columns)?)
+        .map_err(|e| register_err("spans")(e.into()))?;
+    Ok(Arc::new(schema))
+}
+
 fn spans_listing(
     paths: &[PathBuf],
     schema: SchemaRef,
