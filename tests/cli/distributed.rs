@@ -184,7 +184,9 @@ fn report_query_forensics_and_backtest_on_the_cluster_equal_local() {
         scratch().join("cl-bt-local"),
         scratch().join("cl-bt-remote"),
     );
-    let policy = root().join("examples/policies/progressive.toml");
+    // The sample records a 20% canary: a policy whose weights it can thin to (progressive's
+    // 25% step is refused), with an analysis gate that decides within it.
+    let policy = root().join("examples/policies/steps-5-10-20.toml");
     let policy = policy.to_str().unwrap();
     let lo = run_env(
         &[
@@ -228,6 +230,8 @@ fn read(p: &Path) -> Vec<u8> {
 fn extra_params(file: &str) -> Vec<&'static str> {
     match file {
         // Missing keys repeat the last one, as `canalyst forensics` binds them.
+        // $8 is unused there; $9: whether the p99 side is wanted.
+        "forensics_attribute_requests.sql" => vec!["bool:true"],
         "forensics_downstream_spans.sql" => vec![
             "str:canary.origin",
             "str:origin.track",
