@@ -18,7 +18,7 @@
 //! to collide as well (about n² / 2^129). The id hash is keyed with fixed seeds, so an ingest
 //! is reproducible run to run.
 
-use crate::model::spans::SpanFingerprint;
+use crate::model::spans::{fingerprint_hash_state, SpanFingerprint};
 
 /// Shards: 256, picked by the id hash's top byte.
 const SHARD_BITS: u32 = 8;
@@ -45,12 +45,7 @@ impl SeenSpans {
     pub(crate) fn new() -> Self {
         Self {
             // Fixed seeds: which ids collide must not change from run to run.
-            ids: ahash::RandomState::with_seeds(
-                0x243f_6a88_85a3_08d3,
-                0x1319_8a2e_0370_7344,
-                0xa409_3822_299f_31d0,
-                0x082e_fa98_ec4e_6c89,
-            ),
+            ids: fingerprint_hash_state(),
             shards: (0..1 << SHARD_BITS)
                 .map(|_| ahash::AHashMap::new())
                 .collect(),

@@ -137,13 +137,18 @@ impl ResourceInfo {
 /// a per-run fingerprint does not mind.
 fn content_hasher() -> ahash::AHasher {
     use std::hash::BuildHasher;
+    fingerprint_hash_state().build_hasher()
+}
+
+/// The fixed-seed aHash state behind [`content_hasher`], shared by ingest's duplicate set
+/// (`ingest::seen_spans`), whose id hashes must also be the same from run to run.
+pub(crate) fn fingerprint_hash_state() -> ahash::RandomState {
     ahash::RandomState::with_seeds(
         0x243f_6a88_85a3_08d3,
         0x1319_8a2e_0370_7344,
         0xa409_3822_299f_31d0,
         0x082e_fa98_ec4e_6c89,
     )
-    .build_hasher()
 }
 
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
