@@ -5,7 +5,7 @@
 use super::partitions::TracePartitionArgs;
 use super::selection::AnalysisArgs;
 use crate::engine::forensics::MAX_ORIGIN_KEYS;
-use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees};
+use crate::forensics::{forensics_with, ForensicsOptions};
 use crate::model::traces::{BaselineSet, RequestSelect};
 use crate::pipeline::Columns;
 use crate::report::forensics::{markdown, text};
@@ -145,9 +145,8 @@ pub fn run(args: ForensicsArgs) -> anyhow::Result<i32> {
     };
     args.partitions.check()?;
     let partitions = args.partitions.partitions(&run)?;
-    let input = run.forensics_input(&[], Some((&select, baseline_set)))?;
-    let mut trees = TraceTrees::default();
-    run.downstream_partitions(origin_keys, partitions, |part| trees.add(part))?;
+    let (input, trees) =
+        run.forensics_and_trees(origin_keys, partitions, Some((&select, baseline_set)))?;
     let opts = ForensicsOptions {
         limit: args.limit,
         alpha: args.alpha,

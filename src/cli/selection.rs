@@ -225,12 +225,7 @@ impl AnalysisArgs {
         let series = with_series.then(|| run.series()).transpose()?;
         let forensics = match forensics {
             Some((keys, partitions)) => {
-                let fi = run.forensics_input(&[], None)?;
-                let mut trees = TraceTrees::default();
-                run.downstream_partitions(keys, partitions.partitions(&run)?, |part| {
-                    trees.add(part)
-                })?;
-                Some((fi, trees))
+                Some(run.forensics_and_trees(keys, partitions.partitions(&run)?, None)?)
             }
             None => None,
         };

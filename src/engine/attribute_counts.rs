@@ -26,8 +26,9 @@ use datafusion::prelude::{col, lit, DataFrame};
 use futures::StreamExt;
 use std::collections::HashMap;
 
-/// The requests the attribute diff reads: the selection and the baseline of `params`, each
-/// pass one streamed evaluation of the query. Not split into trace partitions: the counts
+/// The requests the attribute diff reads: the selection and the baseline of `params`, the
+/// first pass one streamed evaluation of the query, the pairs pass the first pass's batches
+/// when they were kept ([`FirstPass`]) or a second evaluation. Not split into trace partitions: the counts
 /// are bounded whatever the input size (one batch and at most `MAX_VALUES + 1` values per
 /// key), so K passes would only multiply the time (10M spans, K = 2: 60 s instead of 30 s).
 #[derive(Debug, Clone, Copy)]
@@ -47,25 +48,30 @@ impl AttributeRequests<'_> {
     /// [`AttributeAcc`]: the counts are exact sums over every request, and the per-key cap
     /// ([`KeyCounts::MAX_VALUES`]) depends only on the set of distinct values, so the result
     /// is the same for any row order (and any split of the rows, see the tests). The query's
-    /// result is streamed batch by batch; memory holds one batch and at most
-    /// `MAX_VALUES + 1` values per key.
-    pub async fn counts(&self) -> Result<AttributeCounts, EngineError> {
+    /// result is streamed batch by batch; memory holds at most `MAX_VALUES + 1` values per
+    /// key, and the batches seen so far while they stay under [`FIRST_PASS_KEEP_BYTES`]
+    /// (returned as the [`FirstPass`] for [`AttributeRequests::pairs`]).
+    pub async fn counts(&self) -> Result<(AttributeCounts, FirstPass), EngineError> {
         let mut acc = AttributeAcc::default();
-        let columns = [
-            "selected",
-            "span_attributes",
-            "resource_attributes",
-            "span_kind",
-            "is_root",
-        ];
-        self.for_each_batch(&columns, |b| count_batch(b, &mut acc))
-            .await?;
-        Ok(acc.finish())
+        let mut kept = FirstPass::default();
+        self.for_each_batch(&FIRST_PASS_COLUMNS, |b| {
+            count_batch(b, &mut acc)?;
+            kept.keep(b);
+            Ok(())
+        })
+        .await?;
+        Ok((acc.finish(), kept))
     }
 
     /// The second pass of the attribute pairs: the requests carrying each pair of
     /// `candidates` (at most 32), only the candidates' keys looked at.
-    pub async fn pairs(&self, candidates: Vec<AttributeRef>) -> Result<PairCounts, EngineError> {
+    /// With the first pass's batches kept ([`FirstPass`]) they are read instead of running
+    /// the query again.
+    pub async fn pairs(
+        &self,
+        candidates: Vec<AttributeRef>,
+        first: FirstPass,
+    ) -> Result<PairCounts, EngineError> {
         let mut pairs = PairCounts::new(candidates);
         if pairs.candidates.len() < 2 {
             return Ok(pairs);
@@ -87,7 +93,7 @@ impl AttributeRequests<'_> {
         }
         let name = queries::FORENSICS_ATTRIBUTE_REQUESTS.name;
         let mut masks: Vec<u32> = Vec::new();
-        self.for_each_batch(&columns, |b| {
+        let mut count = |b: &RecordBatch| -> Result<(), EngineError> {
             let selected = boolean(name, b, "selected")?;
             masks.clear();
             masks.resize(b.num_rows(), 0);
@@ -121,8 +127,11 @@ impl AttributeRequests<'_> {
                 pairs.add(selected.is_valid(i) && selected.value(i), mask);
             }
             Ok(())
-        })
-        .await?;
+        };
+        match first.batches {
+            Some(batches) => batches.iter().try_for_each(&mut count)?,
+            None => self.for_each_batch(&columns, count).await?,
+        }
         Ok(pairs)
     }
 
@@ -151,6 +160,68 @@ impl AttributeRequests<'_> {
             Ok(())
         };
         self.engine.bounded(q.name, &plan, run).await
+    }
+}
+
+/// The columns the first pass reads (and keeps for the second, see [`FirstPass`]).
+const FIRST_PASS_COLUMNS: [&str; 5] = [
+    "selected",
+    "span_attributes",
+    "resource_attributes",
+    "span_kind",
+    "is_root",
+];
+
+/// Most bytes of first-pass result batches kept for the pairs pass (256 MiB): beyond, the
+/// second pass evaluates the query again, as it always did. Below, the `requests` view (a
+/// filter carrying the attribute maps and a semi-join over every span) is evaluated once
+/// instead of twice; at 1M spans that is ~30 MB of entry-span maps, at 10M spans the batches
+/// pass the cap and memory stays where it was.
+pub const FIRST_PASS_KEEP_BYTES: usize = 256 << 20;
+
+/// The first attribute pass's result batches, kept for the pairs pass while they stay under
+/// [`FIRST_PASS_KEEP_BYTES`]. The pair counts are sums over the requests, so reading the kept
+/// batches gives the same counts as a second evaluation of the query.
+#[derive(Debug)]
+pub struct FirstPass {
+    batches: Option<Vec<RecordBatch>>,
+    bytes: usize,
+}
+
+impl Default for FirstPass {
+    fn default() -> Self {
+        Self {
+            batches: Some(Vec::new()),
+            bytes: 0,
+        }
+    }
+}
+
+impl FirstPass {
+    /// Keeps `b` while the total stays under the cap; past it, drops every kept batch for good.
+    fn keep(&mut self, b: &RecordBatch) {
+        let Some(batches) = &mut self.batches else {
+            return;
+        };
+        self.bytes += b.get_array_memory_size();
+        if self.bytes > FIRST_PASS_KEEP_BYTES {
+            self.batches = None;
+        } else {
+            batches.push(b.clone());
+        }
+    }
+
+    /// A first pass that kept nothing: the pairs pass runs the query again.
+    pub fn dropped() -> Self {
+        Self {
+            batches: None,
+            bytes: 0,
+        }
+    }
+
+    /// Whether the batches were kept (under the cap).
+    pub fn kept(&self) -> bool {
+        self.batches.is_some()
     }
 }
 
@@ -414,7 +485,62 @@ fn count_batch(b: &RecordBatch, acc: &mut AttributeAcc) -> Result<(), EngineErro
 mod tests {
     use super::*;
     use crate::engine::forensics::trace_partition;
+    use crate::model::comparison::{Selector, Window};
     use proptest::prelude::*;
+
+    /// The pairs pass reading the first pass's kept batches counts exactly what a second
+    /// evaluation of the query counts (the path taken past [`FIRST_PASS_KEEP_BYTES`]).
+    #[tokio::test]
+    async fn pairs_from_the_kept_first_pass_equal_a_second_evaluation() {
+        let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-data/otlp/traces.jsonl.gz");
+        let mut sink = crate::ingest::driver::MemorySink::default();
+        crate::ingest::load_spans_into(&[sample], &Default::default(), &mut sink).unwrap();
+        let engine = Engine::from_batches(sink.batches).await.unwrap();
+        let side = |t: &str| Selector {
+            track: Some(t.to_string()),
+            version: None,
+        };
+        let params = Params {
+            baseline: side("stable"),
+            canary: side("canary"),
+            service: None,
+            window: Window {
+                start_unix_nano: 0,
+                end_unix_nano: i64::MAX,
+            },
+            bucket_ns: 60_000_000_000,
+        };
+        let requests = AttributeRequests {
+            engine: &engine,
+            params: &params,
+            select: &RequestSelect::Errors,
+            baseline: BaselineSet::Rest,
+        };
+        let (counts, first) = requests.counts().await.unwrap();
+        assert!(first.kept(), "the sample's requests are far under the cap");
+        assert!(counts.selection > 0 && counts.baseline > 0);
+        // The most frequent value of each bounded key with at least two values.
+        let candidates: Vec<AttributeRef> = counts
+            .keys
+            .iter()
+            .filter(|k| !k.capped && k.values.len() > 1)
+            .take(8)
+            .map(|k| AttributeRef {
+                source: k.source,
+                key: k.key.clone(),
+                value: k.values[0].0.clone(),
+            })
+            .collect();
+        assert!(candidates.len() >= 3, "{candidates:?}");
+        let kept = requests.pairs(candidates.clone(), first).await.unwrap();
+        let again = requests
+            .pairs(candidates, FirstPass::dropped())
+            .await
+            .unwrap();
+        assert_eq!(kept, again);
+        assert!(kept.both.iter().any(|c| c[0] + c[1] > 0));
+    }
 
     /// A request: trace id, in the selection, whole entry span, (source, key, value) attributes.
     type Request = ([u8; 16], bool, bool, Vec<(AttributeSource, String, String)>);

@@ -33,7 +33,7 @@ use crate::model::comparison::{
     Window,
 };
 use crate::model::quality::DataQuality;
-use crate::model::traces::{DownstreamInput, TreeSpan};
+use crate::model::traces::{DownstreamInput, SpanIndex, TreeSpan};
 use crate::stats::exact_sum::ExactSum;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -240,7 +240,7 @@ impl DownstreamAcc {
     pub fn add(&mut self, input: &DownstreamInput, order: &[usize]) {
         let spans = &input.spans;
         let summary = &mut self.summary;
-        let mut by_id: HashMap<[u8; 8], usize> = HashMap::new();
+        let mut by_id: SpanIndex = SpanIndex::default();
         for trace in order.chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id) {
             if !trace
                 .iter()
@@ -329,7 +329,7 @@ fn add(a: &mut Acc, s: &TreeSpan, baggage: bool, caller: Option<u32>) {
 fn tracked_ancestor<'a>(
     s: &TreeSpan,
     input: &'a DownstreamInput,
-    by_id: &HashMap<[u8; 8], usize>,
+    by_id: &SpanIndex,
     limit: usize,
 ) -> Option<&'a TreeSpan> {
     let mut parent = s.parent_span_id;

@@ -226,6 +226,7 @@ pub struct TraceTrees {
 impl TraceTrees {
     /// Adds one partition (every span of each of its traces).
     pub fn add(&mut self, mut part: DownstreamInput) {
+        let _timing = crate::timings::phase("forensics: trace trees (one partition)");
         part.sort_spans();
         let order: Vec<usize> = (0..part.spans.len()).collect();
         self.add_ordered(&part, &order);
@@ -233,9 +234,14 @@ impl TraceTrees {
 
     /// Adds one partition read in place, `order` being its [`DownstreamInput::trace_order`].
     fn add_ordered(&mut self, part: &DownstreamInput, order: &[usize]) {
-        self.downstream.add(part, order);
-        self.structure.add(part, order);
-        self.quality.add(part, order);
+        // Three independent accumulators over the same read-only partition: on the rayon
+        // pool (`--threads`) they run side by side; each one's result is the same as alone.
+        let (downstream, structure, quality) =
+            (&mut self.downstream, &mut self.structure, &mut self.quality);
+        rayon::join(
+            || downstream.add(part, order),
+            || rayon::join(|| structure.add(part, order), || quality.add(part, order)),
+        );
         if part.names.len() > self.names.len() {
             self.names.clone_from(&part.names);
         }

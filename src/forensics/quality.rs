@@ -22,10 +22,10 @@
 //! Counts are sums over traces and the examples are the smallest (trace id, span id) pairs of
 //! each kind, so the result is the same for any partitioning of the traces.
 
-use crate::model::traces::DownstreamInput;
+use crate::model::traces::{DownstreamInput, SpanIndex};
 use serde::Serialize;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// How far a child may start before or end after its parent before it counts as clock skew:
 /// 1 ms, above the sub-millisecond scheduling jitter between a parent's own timestamps and a
@@ -132,7 +132,7 @@ impl QualityAcc {
     pub fn add(&mut self, input: &DownstreamInput, order: &[usize]) {
         let spans = &input.spans;
         let file = |i: usize| input.names[spans[i].file as usize].as_str();
-        let mut by_id: HashMap<[u8; 8], usize> = HashMap::new();
+        let mut by_id: SpanIndex = SpanIndex::default();
         for trace in order.chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id) {
             let tid = spans[trace[0]].trace_id;
             self.traces += 1;

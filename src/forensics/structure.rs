@@ -50,13 +50,13 @@
 //! request, the first row read of a duplicate id is the parent).
 
 use crate::model::comparison::Side;
-use crate::model::traces::{DownstreamInput, TreeSpan};
+use crate::model::traces::{DownstreamInput, SpanIndex, TreeSpan};
 use crate::stats::exact_sum::ExactSum;
 use crate::stats::mann_whitney::mann_whitney_u;
 use crate::stats::multiple_testing::benjamini_hochberg;
 use crate::stats::Alternative;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Fewest requests per side for a test.
 pub const MIN_REQUESTS: u64 = 2;
@@ -291,7 +291,7 @@ impl StructureAcc {
 /// Per-trace scratch: the children of each span of the trace and the walk's visited marks.
 #[derive(Default)]
 struct Walk {
-    by_id: HashMap<[u8; 8], usize>,
+    by_id: SpanIndex,
     children: Vec<Vec<usize>>,
     seen: Vec<bool>,
     per_op: BTreeMap<(u32, u32), (u32, i64)>,

@@ -17,7 +17,7 @@ pub mod window;
 use crate::analysis::analyze_with_metrics;
 use crate::analysis::config::{AnalysisConfig, ConfigError};
 use crate::analysis::findings::Verdict;
-use crate::forensics::{forensics_with, ForensicsOptions, TraceTrees, DEFAULT_ORIGIN_KEYS};
+use crate::forensics::{forensics_with, ForensicsOptions, DEFAULT_ORIGIN_KEYS};
 use crate::ingest::IngestOptions;
 use crate::model::comparison::{Selector, Window};
 use crate::model::time::format_rfc3339;
@@ -463,10 +463,8 @@ fn report_one(
     let series = run.series()?;
     // Span trees assembled in partitions of traces as the job (or `run --memory-budget`,
     // `--trace-partitions`) asks, as `report` does.
-    let forensics_input = run.forensics_input(&[], None)?;
     let partitions = job.partitioning.partitions(run.span_count()?);
-    let mut trees = TraceTrees::default();
-    run.downstream_partitions(&origin_keys, partitions, |part| trees.add(part))?;
+    let (forensics_input, trees) = run.forensics_and_trees(&origin_keys, partitions, None)?;
     let (input, quality) = run.into_parts();
     // As in `analyze`: the sequential look interval can be checked only against the window
     // and bucket of the data.

@@ -29,6 +29,7 @@ use crate::engine::output::{write_result, OutputError};
 use crate::engine::queries::{parse_param, Params};
 use crate::engine::request_log::request_log;
 use crate::engine::{comparison_input, Engine, EngineConfig, EngineError, EngineOptions};
+use crate::forensics::TraceTrees;
 use crate::ingest::inventory::{inspect_paths, Inventory};
 use crate::ingest::{is_dataset, IngestError, IngestOptions};
 use crate::model::comparison::{ComparisonInput, GroupLevel, Selector, Window};
@@ -416,15 +417,37 @@ impl PreparedRun {
                     baseline,
                 };
                 let timing = crate::timings::phase("forensics: attribute counts");
-                let mut counts = requests.counts().await?;
+                let (mut counts, first) = requests.counts().await?;
                 drop(timing);
                 let _timing = crate::timings::phase("forensics: attribute pairs");
                 let candidates = crate::forensics::attributes::pair_candidates(&counts, select);
-                counts.pairs = requests.pairs(candidates).await?;
+                counts.pairs = requests.pairs(candidates, first).await?;
                 input.attributes = Some(counts);
             }
             Ok::<_, EngineError>(input)
         })?)
+    }
+
+    /// [`Run::forensics_input`] (without origin keys) and the trace trees of every partition
+    /// ([`Run::downstream_partitions`] added to a [`TraceTrees`]), read side by side on two
+    /// threads: the two reads are independent, and together they fill the cores each leaves
+    /// idle (the queries' single-threaded stretches, the tree walks). The results are those
+    /// of the two calls one after the other; peak memory holds both at once.
+    pub fn forensics_and_trees(
+        &self,
+        origin_keys: &[String],
+        partitions: u32,
+        attributes: Option<(&RequestSelect, BaselineSet)>,
+    ) -> Result<(ForensicsInput, TraceTrees), PipelineError> {
+        std::thread::scope(|s| {
+            let input = s.spawn(|| self.forensics_input(&[], attributes));
+            let mut trees = TraceTrees::default();
+            let down = self.downstream_partitions(origin_keys, partitions, |part| trees.add(part));
+            let input = input
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((input?, down.map(|()| trees)?))
+        })
     }
 
     /// Every span for downstream attribution and the structure diff, in `partitions` passes of
