@@ -4,7 +4,6 @@
 
 use super::partitions::TracePartitionArgs;
 use super::selection::AnalysisArgs;
-use crate::engine::forensics::MAX_ORIGIN_KEYS;
 use crate::forensics::{forensics_with, ForensicsOptions};
 use crate::model::traces::{BaselineSet, RequestSelect};
 use crate::pipeline::Columns;
@@ -28,7 +27,8 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct OriginKeys {
     /// Span attribute carrying the track a call originated on (W3C baggage copied into span
-    /// attributes), tried in the order given; repeat for several (at most 6).
+    /// attributes), tried in the order given; repeat for several (any number;
+    /// the first one a span holds decides).
     #[arg(
         long = "origin-key",
         value_name = "KEY",
@@ -38,14 +38,8 @@ pub struct OriginKeys {
 }
 
 impl OriginKeys {
-    /// The keys, or an exit-2 error for a list the downstream query cannot take.
+    /// The keys, or an exit-2 error for an empty key.
     pub fn checked(&self) -> anyhow::Result<&[String]> {
-        if self.keys.len() > MAX_ORIGIN_KEYS {
-            bail!(
-                "--origin-key: at most {MAX_ORIGIN_KEYS} keys, got {}",
-                self.keys.len()
-            );
-        }
         if self.keys.iter().any(|k| k.is_empty()) {
             bail!("--origin-key: a key is empty");
         }

@@ -18,12 +18,8 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use futures::StreamExt;
 use std::collections::HashMap;
 
-/// Most span attribute keys an originating track is looked up in
-/// (`forensics_downstream_spans.sql` has this many slots).
-pub const MAX_ORIGIN_KEYS: usize = 6;
-
 /// Reads the forensics input of `params` (selectors, service, window) from `engine`. With
-/// `origin_keys` (at most [`MAX_ORIGIN_KEYS`], each bound as a parameter) it also reads every
+/// `origin_keys` (any number, looked up by the engine in each span's attribute map) it also reads every
 /// span for downstream attribution; with none it skips that pass. The attribute counts are
 /// left to [`super::attribute_counts`] (`attributes` is `None`).
 pub async fn forensics_input(

@@ -711,6 +711,45 @@ fn trace_partitions_and_threads_do_not_change_a_byte() {
 }
 
 #[test]
+fn any_number_of_origin_keys_is_taken_in_order() {
+    // Eleven keys (the engine looks them up itself, there is no limit): six that no span
+    // holds, then the defaults. Attribution is that of the defaults alone; the same keys
+    // after one the mesh's spans hold with another meaning (`http.route`, never a side)
+    // leave the baggage unread: the first key a span holds decides.
+    let input = forensics_run().join("otlp/traces.jsonl");
+    let defaults = [
+        "deployment.stage",
+        "deployment.track",
+        "baggage.deployment.stage",
+        "baggage.deployment.track",
+        "canary.track",
+    ];
+    let mut keys: Vec<String> = (1..=6).map(|i| format!("absent.key.{i}")).collect();
+    keys.extend(defaults.iter().map(|k| k.to_string()));
+    let args: Vec<&str> = keys
+        .iter()
+        .flat_map(|k| ["--origin-key", k.as_str()])
+        .collect();
+    let field = |bytes: &[u8], k: &str| serde_json::from_slice::<Value>(bytes).unwrap()[k].clone();
+    let plain = forensics_bytes(&input, &[]);
+    let eleven = forensics_bytes(&input, &args);
+    let summary = field(&plain, "downstream_summary");
+    assert!(summary["by_baggage"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(field(&eleven, "downstream_summary"), summary);
+    assert_eq!(field(&eleven, "downstream"), field(&plain, "downstream"));
+    let mut shadowed = vec!["--origin-key", "http.route"];
+    shadowed.extend(defaults.iter().flat_map(|k| ["--origin-key", *k]));
+    let s = field(&forensics_bytes(&input, &shadowed), "downstream_summary");
+    assert!(
+        s["by_baggage"].as_u64().unwrap() < summary["by_baggage"].as_u64().unwrap(),
+        "{s}"
+    );
+    let o = run(&["forensics", input.to_str().unwrap(), "--origin-key", ""]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--origin-key"), "{}", stderr(&o));
+}
+
+#[test]
 fn sample_data_payment_errors_are_an_increased_signature_and_files_are_written() {
     let out = scratch().join("forensics-sample");
     let o = run(&[
