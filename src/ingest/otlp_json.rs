@@ -34,6 +34,7 @@ use serde::Deserialize;
 
 mod any_value;
 mod document;
+mod fast;
 mod metrics;
 mod parse;
 mod scalars;
@@ -109,6 +110,8 @@ pub struct SpanDecoder {
     rec: SpanRecord,
     /// simd-json's reusable buffers (see `parse`), taken out while a parsed object is alive.
     parser: Option<parse::Parser>,
+    /// The fast path's reusable state (see `fast`).
+    fast: fast::Scanner,
     /// Whether any decoded object carried `resourceLogs` (not ingested).
     pub saw_non_span_data: bool,
     /// Metric points decoded so far (objects with `resourceMetrics`), in input order.
@@ -308,6 +311,7 @@ impl SpanDecoder {
         Self {
             rec: SpanRecord::default(),
             parser: Some(parse::Parser::default()),
+            fast: fast::Scanner::default(),
             saw_non_span_data: false,
             metrics: Vec::new(),
             first_resource: 0,
@@ -326,6 +330,9 @@ impl SpanDecoder {
         quality: &mut DataQuality,
         flush: &mut dyn FnMut(&mut SpansBuilder),
     ) -> Result<u64, serde_json::Error> {
+        if let Some(n) = self.decode_fast(json, at, opts, builder, quality, flush) {
+            return Ok(n);
+        }
         // The parsed object borrows the parser's copy of the input while `self` is filled.
         let mut parser = self.parser.take().unwrap_or_default();
         let r = match parser.parse::<Doc>(json) {
@@ -334,6 +341,42 @@ impl SpanDecoder {
         };
         self.parser = Some(parser);
         r
+    }
+
+    /// The fast path (`fast`): decodes a canonical object and returns its span count, or
+    /// returns `None` having appended nothing. Rows, fingerprints and counts equal the serde
+    /// path's (`decode_doc`) for every object it accepts.
+    fn decode_fast(
+        &mut self,
+        json: &[u8],
+        at: Location,
+        opts: &IngestOptions,
+        builder: &mut SpansBuilder,
+        quality: &mut DataQuality,
+        flush: &mut dyn FnMut(&mut SpansBuilder),
+    ) -> Option<u64> {
+        #[cfg(test)]
+        if parse::tests::FORCE_SERDE.with(|f| f.get()) {
+            return None;
+        }
+        let text = std::str::from_utf8(json).ok()?;
+        let scanned = self.fast.scan(text)?;
+        let rec = &mut self.rec;
+        let mut seen = 0u64;
+        scanned.for_each_scope(|res_attrs, scope_name, spans| {
+            let res = ResourceInfo::from_attributes(res_attrs, scope_name, &opts.identity);
+            for i in spans {
+                seen += 1;
+                quality.records_read += 1;
+                scanned.fill(i, rec, at.line);
+                builder.append(&res, rec);
+                quality.records_ingested += 1;
+                if builder.len() >= opts.batch_rows.max(1) {
+                    flush(builder);
+                }
+            }
+        });
+        Some(seen)
     }
 
     /// Appends the spans (and collects the metric points) of one parsed object.
@@ -981,6 +1024,7 @@ mod tests {
     fn every_sample_file_decodes_as_with_serde_json_alone() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut n = 0;
+        let mut accepted = Vec::new();
         for dir in [
             "tests/fixtures/otlp-samples",
             "tests/fixtures/bad",
@@ -1004,11 +1048,232 @@ mod tests {
                 } else {
                     continue;
                 };
-                check_both_parsers(&e.path().display().to_string(), &bytes);
+                let ((), fast) = fast::tests::accepted_during(|| {
+                    check_both_parsers(&e.path().display().to_string(), &bytes)
+                });
+                accepted.push((e.path().display().to_string(), fast));
                 n += 1;
             }
         }
         assert!(n >= 30, "only {n} sample files found");
+        // The fast path is exercised by the canonical files (the generated sample, the
+        // Collector's and SDKs' exports), so the comparison above tests it.
+        // (The spec's file-exporter examples have empty ids: rejections, left to serde.)
+        let fast_files = accepted.iter().filter(|(_, k)| *k > 0).count();
+        assert!(fast_files >= 8, "fast path took only {accepted:?}");
+        // Every one of the generated sample's 41 lines in its first 2 MB.
+        assert!(
+            accepted
+                .iter()
+                .any(|(f, k)| f.ends_with("sample-data/otlp/traces.jsonl.gz") && *k >= 41),
+            "{accepted:?}"
+        );
+    }
+
+    /// A span as OTLP/JSON exporters write it: the fast path's subset.
+    const CANONICAL: &str = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","parentSpanId":"a0df9075ed8a90e8","traceState":"ot=th:8","name":"GET /\u00e9x \"q\"","kind":2,"startTimeUnixNano":"1000","endTimeUnixNano":2500,"droppedAttributesCount":0,"status":{"code":2,"message":"b\"oom"},"attributes":[{"key":"d","value":{"doubleValue":0.1}},{"key":"i","value":{"intValue":"-42"}},{"key":"n","value":{"intValue":7}},{"key":"b","value":{"boolValue":false}},{"key":"e","value":{}},{"key":"http.route","value":{"stringValue":"/x/{id}"}}],"events":[{"name":"start","timeUnixNano":"1100"},{"name":"exception","attributes":[{"key":"exception.type","value":{"stringValue":"E"}},{"key":"exception.message","value":{"stringValue":"line1\nline2"}}]},{"name":"exception","attributes":[]}],"links":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175","attributes":[]}],"flags":257}"#;
+
+    #[test]
+    fn the_canonical_span_takes_the_fast_path_and_decodes_as_with_serde_json_alone() {
+        let line = one(&format!("{CANONICAL},{GOOD}"));
+        let ((), fast) =
+            fast::tests::accepted_during(|| check_both_parsers("canonical", line.as_bytes()));
+        assert_eq!(fast, 2, "lines and document both on the fast path");
+        let d = decode_lines(line.as_bytes(), 1, false, "f", &opts());
+        let b = &d.batches[0].0;
+        let col = |n: &str| b.column_by_name(n).unwrap().clone();
+        let names = col("span_name");
+        let names = names.as_dictionary::<Int32Type>();
+        let values = names.values().as_string::<i32>();
+        assert_eq!(
+            values.value(names.keys().value(0) as usize),
+            "GET /éx \"q\""
+        );
+        let exc = col("exception_message");
+        assert_eq!(exc.as_string::<i32>().value(0), "line1\nline2");
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_canonical_lines_decode_as_with_serde_json_alone(
+            edits in prop::collection::vec((0usize..3000, any::<u8>(), 0u8..3), 1..4),
+        ) {
+            let mut line = one(&format!("{CANONICAL},{GOOD}")).into_bytes();
+            for (at, b, op) in edits {
+                let i = at % (line.len() + 1);
+                match op {
+                    0 if i < line.len() => line[i] = b,
+                    1 => line.insert(i, b),
+                    _ if i < line.len() => { line.remove(i); }
+                    _ => {}
+                }
+            }
+            line.push(b'\n');
+            line.extend_from_slice(one(CANONICAL).as_bytes());
+            check_both_parsers("mutated canonical line", &line);
+        }
+
+        #[test]
+        fn generated_canonical_spans_decode_as_with_serde_json_alone(
+            spans in prop::collection::vec(canonical_span(), 1..6),
+            pretty in any::<bool>(),
+        ) {
+            let line = one(&spans.join(","));
+            let text = if pretty {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                serde_json::to_string_pretty(&v).unwrap()
+            } else {
+                line.clone()
+            };
+            let ((), fast) = fast::tests::accepted_during(|| check_both_parsers("generated", text.as_bytes()));
+            // Lines: only the compact form is one line; the document is decoded either way.
+            prop_assert!(fast >= 1, "fast path refused {}", text);
+        }
+    }
+
+    fn json_string() -> impl Strategy<Value = String> {
+        "[a-z\"\\\n\t\u{1}\u{e9}\u{1F600}/ ]{0,10}".prop_map(|s| serde_json::to_string(&s).unwrap())
+    }
+
+    fn any_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            json_string().prop_map(|s| format!(r#"{{"stringValue":{s}}}"#)),
+            any::<i64>().prop_map(|i| format!(r#"{{"intValue":"{i}"}}"#)),
+            any::<i64>().prop_map(|i| format!(r#"{{"intValue":{i}}}"#)),
+            any::<bool>().prop_map(|b| format!(r#"{{"boolValue":{b}}}"#)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| format!(
+                    r#"{{"doubleValue":{}}}"#,
+                    serde_json::to_string(&f).unwrap()
+                )),
+            Just("{}".to_string()),
+        ]
+    }
+
+    fn key_values() -> impl Strategy<Value = String> {
+        prop::collection::vec((json_string(), prop::option::of(any_value())), 0..5).prop_map(
+            |kvs| {
+                let items: Vec<String> = kvs
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!(r#"{{"key":{k},"value":{v}}}"#),
+                        None => format!(r#"{{"key":{k}}}"#),
+                    })
+                    .collect();
+                format!("[{}]", items.join(","))
+            },
+        )
+    }
+
+    /// Spans in the fast path's subset, fields in random order, optional fields present or not.
+    fn canonical_span() -> impl Strategy<Value = String> {
+        let hex = |n: usize| {
+            prop::collection::vec(any::<u8>(), n)
+                .prop_filter("non-zero", |b| b.iter().any(|&x| x != 0))
+                .prop_map(|b| to_hex(&b))
+        };
+        (
+            (
+                hex(16),
+                hex(8),
+                prop::option::of(prop_oneof![
+                    Just(String::new()),
+                    Just("0000000000000000".to_string()),
+                    hex(8)
+                ]),
+            ),
+            (
+                0i64..1 << 60,
+                0i64..1 << 40,
+                any::<bool>(),
+                prop::option::of(0i32..6),
+            ),
+            (
+                prop::option::of(json_string()),
+                prop::option::of(json_string()),
+            ),
+            (
+                prop::option::of(key_values()),
+                prop::option::of((prop::option::of(0i32..3), prop::option::of(json_string()))),
+            ),
+            (prop::option::of(prop::collection::vec(
+                (
+                    prop_oneof![Just("\"exception\"".to_string()), json_string()],
+                    prop::option::of(key_values()),
+                ),
+                0..3,
+            ))),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(
+                    (t, s, p),
+                    (start, dur, num_times, kind),
+                    (name, ts),
+                    (attrs, status),
+                    events,
+                    order,
+                )| {
+                    let time = |v: i64| {
+                        if num_times {
+                            v.to_string()
+                        } else {
+                            format!("\"{v}\"")
+                        }
+                    };
+                    let mut fields = vec![
+                        format!(r#""traceId":"{t}""#),
+                        format!(r#""spanId":"{s}""#),
+                        format!(r#""startTimeUnixNano":{}"#, time(start)),
+                        format!(r#""endTimeUnixNano":{}"#, time(start + dur)),
+                    ];
+                    if let Some(p) = p {
+                        fields.push(format!(r#""parentSpanId":"{p}""#));
+                    }
+                    if let Some(k) = kind {
+                        fields.push(format!(r#""kind":{k}"#));
+                    }
+                    if let Some(n) = name {
+                        fields.push(format!(r#""name":{n}"#));
+                    }
+                    if let Some(ts) = ts {
+                        fields.push(format!(r#""traceState":{ts}"#));
+                    }
+                    if let Some(a) = attrs {
+                        fields.push(format!(r#""attributes":{a}"#));
+                    }
+                    if let Some((code, msg)) = status {
+                        let mut st = Vec::new();
+                        if let Some(c) = code {
+                            st.push(format!(r#""code":{c}"#));
+                        }
+                        if let Some(m) = msg {
+                            st.push(format!(r#""message":{m}"#));
+                        }
+                        fields.push(format!(r#""status":{{{}}}"#, st.join(",")));
+                    }
+                    if let Some(evs) = events {
+                        let evs: Vec<String> = evs
+                            .into_iter()
+                            .map(|(n, a)| match a {
+                                Some(a) => format!(r#"{{"name":{n},"attributes":{a}}}"#),
+                                None => format!(r#"{{"name":{n}}}"#),
+                            })
+                            .collect();
+                        fields.push(format!(r#""events":[{}]"#, evs.join(",")));
+                    }
+                    // A deterministic shuffle from the drawn seed.
+                    let mut seed = order;
+                    for i in (1..fields.len()).rev() {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        fields.swap(i, (seed >> 33) as usize % (i + 1));
+                    }
+                    format!("{{{}}}", fields.join(","))
+                },
+            )
     }
 
     proptest! {
