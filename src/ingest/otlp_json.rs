@@ -359,7 +359,7 @@ impl SpanDecoder {
         if parse::tests::FORCE_SERDE.with(|f| f.get()) {
             return None;
         }
-        let text = std::str::from_utf8(json).ok()?;
+        let text = simdutf8::basic::from_utf8(json).ok()?;
         let scanned = self.fast.scan(text)?;
         let rec = &mut self.rec;
         let mut seen = 0u64;

@@ -31,7 +31,7 @@
 
 use super::any_value::push_f64;
 use crate::model::identity::{kind, status};
-use crate::model::ids::decode_hex;
+use crate::model::ids::decode_hex_bytes;
 use crate::model::spans::SpanRecord;
 use std::fmt::Write as _;
 
@@ -589,8 +589,7 @@ fn id<const N: usize>(c: &mut Cur, arena: &mut String) -> R<[u8; N]> {
     if s.arena {
         return None;
     }
-    let t = std::str::from_utf8(&c.b[s.start as usize..s.end as usize]).ok()?;
-    decode_hex::<N>(t)
+    decode_hex_bytes::<N>(&c.b[s.start as usize..s.end as usize])
 }
 
 impl Scanner {
@@ -724,8 +723,7 @@ impl Scanner {
                     }
                     // "" is how OTLP/JSON writes "no parent"; all zeros means the same.
                     if s.start != s.end {
-                        let t = std::str::from_utf8(&c.b[s.start as usize..s.end as usize]).ok()?;
-                        let p = decode_hex::<8>(t)?;
+                        let p = decode_hex_bytes::<8>(&c.b[s.start as usize..s.end as usize])?;
                         parent = (p != [0; 8]).then_some(p);
                     }
                 }
@@ -841,10 +839,68 @@ impl Scanner {
         }
     }
 
+    /// A `KeyValue` written exactly as exporters write it, `{"key":K,"value":{"T":V}}` with
+    /// no whitespace and `T` one of `stringValue`, `intValue`, `boolValue`: compared as byte
+    /// strings instead of key by key (most of a span's bytes are such entries). `None` leaves
+    /// `c` where it was, for the general path.
+    fn key_value_literal(&mut self, c: &mut Cur) -> R<Kv> {
+        let save = c.i;
+        let r = self.key_value_literal_at(c);
+        if r.is_none() {
+            c.i = save;
+        }
+        r
+    }
+
+    #[inline]
+    fn key_value_literal_at(&mut self, c: &mut Cur) -> R<Kv> {
+        const HEAD: &[u8] = b"{\"key\":";
+        const VALUE: &[u8] = b",\"value\":{\"";
+        c.ws();
+        if !c.b[c.i..].starts_with(HEAD) {
+            return None;
+        }
+        c.i += HEAD.len();
+        let key = c.string(&mut self.arena)?;
+        if !c.b[c.i..].starts_with(VALUE) {
+            return None;
+        }
+        c.i += VALUE.len();
+        let rest = &c.b[c.i..];
+        let val = if rest.starts_with(b"stringValue\":") {
+            c.i += 13;
+            Val::Str(c.string(&mut self.arena)?)
+        } else if rest.starts_with(b"intValue\":\"") {
+            c.i += 10;
+            let s = c.string(&mut self.arena)?;
+            if s.arena {
+                return None;
+            }
+            Val::Int(parse_i64(&c.b[s.start as usize..s.end as usize])?)
+        } else if rest.starts_with(b"boolValue\":true") {
+            c.i += 15;
+            Val::Bool(true)
+        } else if rest.starts_with(b"boolValue\":false") {
+            c.i += 16;
+            Val::Bool(false)
+        } else {
+            return None;
+        };
+        if !c.b[c.i..].starts_with(b"}}") {
+            return None;
+        }
+        c.i += 2;
+        Some(Kv { key, val })
+    }
+
     /// A `KeyValue` list at nesting `depth`; its entries are appended to `kvs`.
     fn key_values(&mut self, c: &mut Cur, depth: usize) -> R<Range> {
         let start = len32(&self.kvs)?;
         c.array(|c| {
+            if let Some(kv) = self.key_value_literal(c) {
+                self.kvs.push(kv);
+                return Some(());
+            }
             let mut seen = 0;
             let mut key = EMPTY;
             let mut val = Val::Absent;
