@@ -360,16 +360,15 @@ impl SpanDecoder {
             return None;
         }
         let text = simdutf8::basic::from_utf8(json).ok()?;
-        let scanned = self.fast.scan(text)?;
+        let scanned = self.fast.scan(text, &opts.identity)?;
         let rec = &mut self.rec;
         let mut seen = 0u64;
-        scanned.for_each_scope(|res_attrs, scope_name, spans| {
-            let res = ResourceInfo::from_attributes(res_attrs, scope_name, &opts.identity);
+        scanned.for_each_scope(&opts.identity, |res, spans| {
             for i in spans {
                 seen += 1;
                 quality.records_read += 1;
                 scanned.fill(i, rec, at.line);
-                builder.append(&res, rec);
+                builder.append(res, rec);
                 quality.records_ingested += 1;
                 if builder.len() >= opts.batch_rows.max(1) {
                     flush(builder);
@@ -790,6 +789,7 @@ mod tests {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int32Type, Int64Type};
     use proptest::prelude::*;
+    use std::sync::Arc;
 
     fn opts() -> IngestOptions {
         IngestOptions::default()
@@ -1091,6 +1091,65 @@ mod tests {
         );
         let exc = col("exception_message");
         assert_eq!(exc.as_string::<i32>().value(0), "line1\nline2");
+    }
+
+    /// A line of `n` resources `svc-0..` (each with `extra` attributes) of one span each.
+    fn resources_line(n: usize, first: usize, scope: &str) -> String {
+        let entries: Vec<String> = (first..first + n)
+            .map(|i| {
+                format!(
+                    r#"{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc-{i}"}}}},{{"key":"service.version","value":{{"stringValue":"1.{i}"}}}},{{"key":"app.version","value":{{"stringValue":"9.{i}"}}}}]}},"scopeSpans":[{{"scope":{{"name":"{scope}"}},"spans":[{GOOD}]}},{{"scope":{{"name":"other"}},"spans":[{GOOD},{GOOD}]}}]}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"resourceSpans":[{}]}}"#, entries.join(","))
+    }
+
+    #[test]
+    fn cached_resources_decode_as_with_serde_json_alone() {
+        // Lines repeating resources (hits), new ones among them, other scope names.
+        let mut text = String::new();
+        for (n, first, scope) in [
+            (3, 0, "s"),
+            (3, 0, "s"),
+            (4, 1, "t"),
+            (2, 2, ""),
+            (3, 0, "s"),
+        ] {
+            text.push_str(&resources_line(n, first, scope));
+            text.push('\n');
+        }
+        let ((), hits) =
+            fast::tests::cache_hits_during(|| check_both_parsers("repeats", text.as_bytes()));
+        assert!(hits >= 10, "{hits} cache hits");
+        // The same bytes under another identity configuration resolve another version.
+        let mut other = opts();
+        other.identity = Arc::new(crate::model::identity::IdentityConfig {
+            version_keys: vec!["app.version".into()],
+            ..Default::default()
+        });
+        let line = resources_line(2, 0, "s");
+        for o in [opts(), other.clone(), opts()] {
+            let d = decode_lines(line.as_bytes(), 1, false, "f", &o);
+            let s =
+                parse::tests::with_serde_only(|| decode_lines(line.as_bytes(), 1, false, "f", &o));
+            assert_same_as_serde("config change", &d, &s);
+        }
+        let d = decode_lines(line.as_bytes(), 1, false, "f", &other);
+        let v = d.batches[0]
+            .0
+            .column_by_name("service_version")
+            .unwrap()
+            .clone();
+        let v = arrow::compute::cast(&v, &arrow::datatypes::DataType::Utf8).unwrap();
+        assert_eq!(v.as_string::<i32>().value(0), "9.0");
+        // More resources than the cache holds, in one object and across objects.
+        let many = format!(
+            "{}\n{}\n",
+            resources_line(fast::CACHE_ENTRIES + 50, 0, "s"),
+            resources_line(fast::CACHE_ENTRIES + 50, 0, "s")
+        );
+        check_both_parsers("cache full", many.as_bytes());
     }
 
     proptest! {

@@ -30,10 +30,14 @@
 //! beyond the `f64` range.
 
 use super::any_value::push_f64;
+use crate::model::identity::IdentityConfig;
 use crate::model::identity::{kind, status};
 use crate::model::ids::decode_hex_bytes;
-use crate::model::spans::SpanRecord;
+use crate::model::spans::{ResourceInfo, SpanRecord};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// Deepest nesting of objects and arrays the scanner follows; deeper objects go to the serde
 /// path (simd-json's bound there is 100, serde_json's 128).
@@ -86,6 +90,128 @@ struct ScopeIr {
 struct ResourceIr {
     attrs: Range,
     scopes: Range,
+    /// Where the resource came from: the cache entry its bytes matched, or the byte range of
+    /// its object (to be cached), or neither (no `resource` key).
+    source: ResourceSource,
+}
+
+#[derive(Clone, Copy)]
+enum ResourceSource {
+    None,
+    Cached(usize),
+    Parsed(usize, usize),
+}
+
+/// Resources already decoded on this thread, by the exact bytes of their `resource` object.
+///
+/// A Collector batch line repeats each of a few dozen resources in line after line (28
+/// `resourceSpans` entries per line, the same pods all day), and decoding a resource —
+/// parsing ~13 attributes, rendering them, resolving identity, preparing the Arrow strings —
+/// is the same work each time. Identical bytes parse to identical attributes, so a resource
+/// whose bytes equal a cached entry's is not parsed again: the scanner compares the bytes up
+/// to the next `"scopeSpans"` key with the entries of the same hash, and on a match jumps
+/// over them. A candidate found any other way would be as safe: only byte equality with an
+/// entry that was parsed and accepted counts. Bounded by [`CACHE_ENTRIES`] and
+/// [`CACHE_BYTES`] (cleared when full), and cleared when the identity configuration changes.
+#[derive(Default)]
+struct ResourceCache {
+    cfg: Option<Arc<IdentityConfig>>,
+    entries: Vec<CachedResource>,
+    by_hash: HashMap<u64, Vec<usize>, ahash::RandomState>,
+    bytes: usize,
+}
+
+struct CachedResource {
+    bytes: Box<[u8]>,
+    attrs: Vec<(String, String)>,
+    /// The resource under each scope name it was seen with.
+    scopes: Vec<(Option<String>, Arc<ResourceInfo>)>,
+}
+
+/// Most resources the cache holds per thread.
+pub(super) const CACHE_ENTRIES: usize = 1024;
+/// Most bytes of resource objects the cache holds per thread.
+pub(super) const CACHE_BYTES: usize = 8 << 20;
+
+thread_local! {
+    static CACHE: RefCell<ResourceCache> = RefCell::new(ResourceCache::default());
+}
+
+impl ResourceCache {
+    fn hash(bytes: &[u8]) -> u64 {
+        crate::model::spans::fingerprint_hash_state().hash_one(bytes)
+    }
+
+    /// The entry whose bytes start the input at `i` and end just before the next
+    /// `"scopeSpans"` key (whitespace and a comma between them), with its length.
+    fn lookup(&self, b: &[u8], i: usize) -> Option<(usize, usize)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let window = &b[i..b.len().min(i + 64 * 1024)];
+        let k = memchr::memmem::find(window, b"\"scopeSpans\"")?;
+        let mut j = k;
+        while j > 0 && matches!(window[j - 1], b' ' | b'\n' | b'\r' | b'\t') {
+            j -= 1;
+        }
+        if j == 0 || window[j - 1] != b',' {
+            return None;
+        }
+        j -= 1;
+        while j > 0 && matches!(window[j - 1], b' ' | b'\n' | b'\r' | b'\t') {
+            j -= 1;
+        }
+        let cand = &window[..j];
+        let ids = self.by_hash.get(&Self::hash(cand))?;
+        ids.iter()
+            .find(|&&e| *self.entries[e].bytes == *cand)
+            .map(|&e| (e, j))
+    }
+
+    /// Before a scan (no entry index is held then): clears the cache when `cfg` is not the
+    /// configuration its entries were resolved with, or when it is full.
+    fn prepare(&mut self, cfg: &Arc<IdentityConfig>) {
+        let full = self.entries.len() >= CACHE_ENTRIES || self.bytes >= CACHE_BYTES;
+        if full || !self.cfg.as_ref().is_some_and(|c| Arc::ptr_eq(c, cfg)) {
+            *self = Self {
+                cfg: Some(cfg.clone()),
+                ..Self::default()
+            };
+        }
+    }
+
+    /// Caches a parsed resource; `None` when the cache is full (entries are only dropped by
+    /// [`ResourceCache::prepare`], so indices taken during one object stay valid).
+    fn insert(&mut self, bytes: &[u8], attrs: Vec<(String, String)>) -> Option<usize> {
+        if self.entries.len() >= CACHE_ENTRIES || self.bytes + bytes.len() > CACHE_BYTES {
+            return None;
+        }
+        let e = self.entries.len();
+        self.bytes += bytes.len();
+        self.by_hash.entry(Self::hash(bytes)).or_default().push(e);
+        self.entries.push(CachedResource {
+            bytes: bytes.into(),
+            attrs,
+            scopes: Vec::new(),
+        });
+        Some(e)
+    }
+
+    /// The resource of entry `e` under `scope_name`.
+    fn info(&mut self, e: usize, scope_name: Option<String>) -> Arc<ResourceInfo> {
+        let entry = &mut self.entries[e];
+        if let Some((_, r)) = entry.scopes.iter().find(|(n, _)| *n == scope_name) {
+            return r.clone();
+        }
+        let cfg = self.cfg.as_deref().expect("prepare before info");
+        let r = Arc::new(ResourceInfo::from_attributes(
+            entry.attrs.clone(),
+            scope_name.clone(),
+            cfg,
+        ));
+        entry.scopes.push((scope_name, r.clone()));
+        r
+    }
 }
 
 struct SpanIr {
@@ -595,7 +721,11 @@ fn id<const N: usize>(c: &mut Cur, arena: &mut String) -> R<[u8; N]> {
 impl Scanner {
     /// Scans one object (`text`, already a valid `&str`). `None` means "use the serde path";
     /// nothing has been appended anywhere then.
-    pub(super) fn scan<'s>(&'s mut self, text: &'s str) -> R<Scanned<'s>> {
+    pub(super) fn scan<'s>(
+        &'s mut self,
+        text: &'s str,
+        cfg: &Arc<IdentityConfig>,
+    ) -> R<Scanned<'s>> {
         self.arena.clear();
         self.resources.clear();
         self.scopes.clear();
@@ -605,35 +735,50 @@ impl Scanner {
             b: text.as_bytes(),
             i: 0,
         };
-        let ok = self.doc(&mut c).and_then(|()| {
-            c.ws();
-            (c.i == c.b.len()).then_some(())
-        });
+        let ok = CACHE
+            .with(|cache| {
+                cache.borrow_mut().prepare(cfg);
+                self.doc(&mut c, &cache.borrow())
+            })
+            .and_then(|()| {
+                c.ws();
+                (c.i == c.b.len()).then_some(())
+            });
         ok?;
         #[cfg(test)]
         tests::ACCEPTED.with(|a| a.set(a.get() + 1));
         Some(Scanned { text, sc: self })
     }
 
-    fn doc(&mut self, c: &mut Cur) -> R<()> {
+    fn doc(&mut self, c: &mut Cur, cache: &ResourceCache) -> R<()> {
         let mut seen = 0;
         c.object(|c, k| match k {
             b"resourceSpans" => {
                 once(&mut seen, 1)?;
-                c.array(|c| self.resource_spans(c))
+                c.array(|c| self.resource_spans(c, cache))
             }
             k if is_alias(k) => None,
             _ => c.skip_value(1),
         })
     }
 
-    fn resource_spans(&mut self, c: &mut Cur) -> R<()> {
+    fn resource_spans(&mut self, c: &mut Cur, cache: &ResourceCache) -> R<()> {
         let mut seen = 0;
         let mut attrs = (0, 0);
         let scopes_start = len32(&self.scopes)?;
+        let mut source = ResourceSource::None;
         c.object(|c, k| match k {
             b"resource" => {
                 once(&mut seen, 1)?;
+                c.ws();
+                let start = c.i;
+                if let Some((e, len)) = cache.lookup(c.b, start) {
+                    #[cfg(test)]
+                    tests::CACHE_HITS.with(|h| h.set(h.get() + 1));
+                    c.i += len;
+                    source = ResourceSource::Cached(e);
+                    return Some(());
+                }
                 let mut rseen = 0;
                 c.object(|c, k| match k {
                     b"attributes" => {
@@ -643,7 +788,9 @@ impl Scanner {
                     }
                     k if is_alias(k) => None,
                     _ => c.skip_value(4),
-                })
+                })?;
+                source = ResourceSource::Parsed(start, c.i);
+                Some(())
             }
             b"scopeSpans" => {
                 once(&mut seen, 2)?;
@@ -655,6 +802,7 @@ impl Scanner {
         self.resources.push(ResourceIr {
             attrs,
             scopes: (scopes_start, len32(&self.scopes)?),
+            source,
         });
         Some(())
     }
@@ -1018,23 +1166,52 @@ impl Scanned<'_> {
     /// attributes and scope name, and the spans' indices (`decode_doc`'s loop).
     pub(super) fn for_each_scope(
         &self,
-        mut f: impl FnMut(Vec<(String, String)>, Option<String>, std::ops::Range<usize>),
+        cfg: &IdentityConfig,
+        mut f: impl FnMut(&ResourceInfo, std::ops::Range<usize>),
     ) {
-        for res in &self.sc.resources {
-            for sc in &self.sc.scopes[res.scopes.0 as usize..res.scopes.1 as usize] {
-                if sc.spans.0 == sc.spans.1 {
-                    continue;
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            for res in &self.sc.resources {
+                let mut entry = match res.source {
+                    ResourceSource::Cached(e) => Some(e),
+                    _ => None,
+                };
+                let mut res_uncached = false;
+                for sc in &self.sc.scopes[res.scopes.0 as usize..res.scopes.1 as usize] {
+                    if sc.spans.0 == sc.spans.1 {
+                        continue;
+                    }
+                    let scope_name = sc
+                        .name
+                        .map(|n| self.str(n))
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_string);
+                    let spans = sc.spans.0 as usize..sc.spans.1 as usize;
+                    if let (None, false, ResourceSource::Parsed(a, b)) =
+                        (entry, res_uncached, res.source)
+                    {
+                        let mut attrs = Vec::new();
+                        self.fill_attributes(res.attrs, &mut attrs);
+                        entry = cache.insert(&self.text.as_bytes()[a..b], attrs);
+                        if entry.is_none() {
+                            // Full: this object's other scopes decode it again, uncached.
+                            res_uncached = true;
+                        }
+                    }
+                    match entry {
+                        Some(e) => f(&cache.info(e, scope_name), spans),
+                        None => {
+                            let mut attrs = Vec::new();
+                            self.fill_attributes(res.attrs, &mut attrs);
+                            f(
+                                &ResourceInfo::from_attributes(attrs, scope_name, cfg),
+                                spans,
+                            );
+                        }
+                    }
                 }
-                let mut attrs = Vec::new();
-                self.fill_attributes(res.attrs, &mut attrs);
-                let scope_name = sc
-                    .name
-                    .map(|n| self.str(n))
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string);
-                f(attrs, scope_name, sc.spans.0 as usize..sc.spans.1 as usize);
             }
-        }
+        });
     }
 
     /// Fills `rec` from span `i` (`SpanDecoder::fill` for a span the fast path accepted).
@@ -1089,6 +1266,15 @@ pub(super) mod tests {
     thread_local! {
         /// Objects the fast path accepted on this thread (tests check it is exercised).
         pub(crate) static ACCEPTED: Cell<u64> = const { Cell::new(0) };
+        /// Resources taken from the cache on this thread.
+        pub(crate) static CACHE_HITS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Runs `f` and returns how many resources came from the cache meanwhile.
+    pub(crate) fn cache_hits_during<R>(f: impl FnOnce() -> R) -> (R, u64) {
+        let before = CACHE_HITS.with(|a| a.get());
+        let r = f();
+        (r, CACHE_HITS.with(|a| a.get()) - before)
     }
 
     /// Runs `f` and returns how many objects the fast path accepted meanwhile.
@@ -1099,7 +1285,9 @@ pub(super) mod tests {
     }
 
     fn scan(s: &str) -> bool {
-        Scanner::default().scan(s).is_some()
+        Scanner::default()
+            .scan(s, &Arc::new(IdentityConfig::default()))
+            .is_some()
     }
 
     #[test]
@@ -1147,7 +1335,9 @@ pub(super) mod tests {
     fn escapes_decode_into_the_arena() {
         let mut sc = Scanner::default();
         let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","name":"a\"\\\/\n\u00e9\ud83d\ude00z"}]}]}]}"#;
-        let s = sc.scan(text).expect("canonical");
+        let s = sc
+            .scan(text, &Arc::new(IdentityConfig::default()))
+            .expect("canonical");
         let mut rec = SpanRecord::default();
         s.fill(0, &mut rec, 1);
         assert_eq!(rec.name, "a\"\\/\né😀z");
