@@ -10,6 +10,7 @@
 //! seen half-written.
 
 use super::driver::{BatchSink, IngestError};
+use super::parallel_writer::ParallelArrowWriter;
 use crate::model::metrics::{MetricTables, METRICS_SCHEMA_VERSION};
 use crate::model::quality::DataQuality;
 use crate::model::spans::{spans_schema, SPANS_SCHEMA_VERSION};
@@ -120,7 +121,7 @@ const METRIC_FILES: [&str; 3] = [
 pub struct ParquetSink {
     dir: PathBuf,
     tmp: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<ParallelArrowWriter<File>>,
     rows: u64,
     min_start: Option<i64>,
     max_end: Option<i64>,
@@ -204,7 +205,7 @@ impl ParquetSink {
         }
         let tmp = dir.join(format!(".spans.parquet.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let writer = ArrowWriter::try_new(file, spans_schema(), Some(writer_properties()))
+        let writer = ParallelArrowWriter::try_new(file, spans_schema(), writer_properties())
             .map_err(|source| IngestError::Parquet {
                 path: tmp.clone(),
                 source,

@@ -70,6 +70,7 @@ pub mod formats;
 pub mod inventory;
 pub mod otlp_json;
 pub mod otlp_proto;
+pub mod parallel_writer;
 pub mod parquet_spans;
 mod seen_spans;
 pub mod sniff;
