@@ -326,6 +326,16 @@ impl BatchSink for ParquetSink {
         })
     }
 
+    /// The writer takes batches of any size (a row group is closed at its row count, not at
+    /// a batch's end), so consecutive batches are written as they are: concatenating them
+    /// first copied every column once more (0.3 CPU s of a 1M-span ingest).
+    fn write_all(&mut self, batches: Vec<RecordBatch>) -> Result<(), IngestError> {
+        for batch in batches {
+            self.write(batch)?;
+        }
+        Ok(())
+    }
+
     /// Kept until [`ParquetSink::finish`], so an abandoned ingest writes no metric files.
     fn write_metrics(&mut self, tables: MetricTables) -> Result<(), IngestError> {
         self.keep_metrics(tables);

@@ -106,6 +106,19 @@ pub trait BatchSink: Send {
     /// Takes one batch in the canonical spans schema.
     fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError>;
 
+    /// Takes consecutive batches that make one write of about the ingest's batch size. This
+    /// default concatenates them, for sinks that keep what they receive (few large batches);
+    /// a sink that encodes batches as they come overrides it to take them one by one and skip
+    /// the copy.
+    fn write_all(&mut self, batches: Vec<RecordBatch>) -> Result<(), IngestError> {
+        let batch = if batches.len() == 1 {
+            batches.into_iter().next().expect("one batch")
+        } else {
+            arrow::compute::concat_batches(&spans_schema(), &batches)?
+        };
+        self.write(batch)
+    }
+
     /// Takes the metric tables, once, after the last span batch (metric points are held until
     /// the end of the ingest for the cumulative → delta conversion). Span-only sinks keep this
     /// default, which drops them.
@@ -1082,15 +1095,8 @@ impl<'a> Consumer<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = if self.pending.len() == 1 {
-            self.pending.pop().expect("one batch")
-        } else {
-            let b = arrow::compute::concat_batches(&spans_schema(), &self.pending)?;
-            self.pending.clear();
-            b
-        };
         self.pending_rows = 0;
-        self.sink.write(batch)
+        self.sink.write_all(std::mem::take(&mut self.pending))
     }
 
     fn finish(mut self) -> Result<DataQuality, IngestError> {
