@@ -995,6 +995,25 @@ mod tests {
     }
 
     #[test]
+    fn negative_times_written_as_numbers_are_rejected_as_with_serde_json_alone() {
+        // Found by review: the fast path refused "-5" as a string but took -5 as a number.
+        for (start, end) in [("-5", "-1"), ("-1", "\"5\""), ("\"1\"", "-2"), ("-0", "3")] {
+            let span = format!(
+                r#"{{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":{start},"endTimeUnixNano":{end}}}"#
+            );
+            let line = one(&span);
+            check_both_parsers(&format!("times {start} {end}"), line.as_bytes());
+            let d = decode_lines(line.as_bytes(), 1, false, "f", &opts());
+            let rejected = start.starts_with("-") && start != "-0" || end.starts_with('-');
+            assert_eq!(
+                d.quality.records_rejected,
+                u64::from(rejected),
+                "{start} {end}"
+            );
+        }
+    }
+
+    #[test]
     fn negative_zero_and_deep_values_decode_as_with_serde_json_alone() {
         let minus_zero = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{"key":"z","value":{"doubleValue":-0}}]}"#;
         let line = one(minus_zero);

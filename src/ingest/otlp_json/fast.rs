@@ -26,8 +26,9 @@
 //! Values of keys the serde model skips (`IgnoredAny`) are skipped here with full JSON
 //! validation (strings, escapes, number grammar, literals, nesting), because the serde path
 //! rejects a line whose skipped parts are not JSON. Numbers in skipped places with an exponent
-//! or more than [`MAX_SKIPPED_NUMBER`] characters are refused, as serde_json rejects those
-//! beyond the `f64` range.
+//! or more than [`MAX_SKIPPED_NUMBER`] characters are refused: serde_json checks only the
+//! grammar of a number it skips, so this is caution (no range reasoning to get wrong), not a
+//! rule of the serde path; such numbers do not occur in exporters' output.
 
 use super::any_value::push_f64;
 use crate::model::identity::IdentityConfig;
@@ -119,6 +120,10 @@ struct ResourceCache {
     entries: Vec<CachedResource>,
     by_hash: HashMap<u64, Vec<usize>, ahash::RandomState>,
     bytes: usize,
+    /// An insert was refused for lack of room: cleared at the next [`ResourceCache::prepare`]
+    /// (by bytes the cache rarely reaches exactly [`CACHE_BYTES`], so that test alone could
+    /// leave it refusing every new resource for good).
+    full: bool,
 }
 
 struct CachedResource {
@@ -132,6 +137,9 @@ struct CachedResource {
 pub(super) const CACHE_ENTRIES: usize = 1024;
 /// Most bytes of resource objects the cache holds per thread.
 pub(super) const CACHE_BYTES: usize = 8 << 20;
+/// How far past a `resource` key a lookup searches for the `"scopeSpans"` key that ends the
+/// candidate; a larger resource is neither looked up nor cached.
+const LOOKUP_WINDOW: usize = 64 * 1024;
 
 thread_local! {
     static CACHE: RefCell<ResourceCache> = RefCell::new(ResourceCache::default());
@@ -148,7 +156,7 @@ impl ResourceCache {
         if self.entries.is_empty() {
             return None;
         }
-        let window = &b[i..b.len().min(i + 64 * 1024)];
+        let window = &b[i..b.len().min(i + LOOKUP_WINDOW)];
         let k = memchr::memmem::find(window, b"\"scopeSpans\"")?;
         let mut j = k;
         while j > 0 && matches!(window[j - 1], b' ' | b'\n' | b'\r' | b'\t') {
@@ -171,7 +179,7 @@ impl ResourceCache {
     /// Before a scan (no entry index is held then): clears the cache when `cfg` is not the
     /// configuration its entries were resolved with, or when it is full.
     fn prepare(&mut self, cfg: &Arc<IdentityConfig>) {
-        let full = self.entries.len() >= CACHE_ENTRIES || self.bytes >= CACHE_BYTES;
+        let full = self.full || self.entries.len() >= CACHE_ENTRIES || self.bytes >= CACHE_BYTES;
         if full || !self.cfg.as_ref().is_some_and(|c| Arc::ptr_eq(c, cfg)) {
             *self = Self {
                 cfg: Some(cfg.clone()),
@@ -183,7 +191,12 @@ impl ResourceCache {
     /// Caches a parsed resource; `None` when the cache is full (entries are only dropped by
     /// [`ResourceCache::prepare`], so indices taken during one object stay valid).
     fn insert(&mut self, bytes: &[u8], attrs: Vec<(String, String)>) -> Option<usize> {
+        if bytes.len() > LOOKUP_WINDOW {
+            // `lookup` could never find it again.
+            return None;
+        }
         if self.entries.len() >= CACHE_ENTRIES || self.bytes + bytes.len() > CACHE_BYTES {
+            self.full = true;
             return None;
         }
         let e = self.entries.len();
@@ -693,7 +706,9 @@ fn len32<T>(v: &[T]) -> R<u32> {
     u32::try_from(v.len()).ok()
 }
 
-/// A 64-bit integer written as a digit string or an integer number.
+/// A time: a non-negative 64-bit integer written as a digit string or an integer number. A
+/// negative one, either way, is refused: the serde path rejects the span with a note
+/// (`negative time`), which only it writes.
 fn int64(c: &mut Cur, arena: &mut String) -> R<i64> {
     if c.peek()? == b'"' {
         let s = c.string(arena)?;
@@ -706,7 +721,7 @@ fn int64(c: &mut Cur, arena: &mut String) -> R<i64> {
         }
         parse_i64(t)
     } else {
-        c.int()
+        c.int().filter(|v| *v >= 0)
     }
 }
 
@@ -1356,5 +1371,28 @@ pub(super) mod tests {
             let b = "é".repeat(n).into_bytes();
             assert_eq!(Cur { b: &b, i: 0 }.string_stop(0), None);
         }
+    }
+
+    #[test]
+    fn a_cache_that_refused_an_insert_is_cleared_at_the_next_scan() {
+        let cfg = Arc::new(IdentityConfig::default());
+        let mut c = ResourceCache::default();
+        c.prepare(&cfg);
+        // Filled to within less than one resource of the byte limit.
+        let big = vec![b' '; LOOKUP_WINDOW - 1];
+        while c.bytes + big.len() <= CACHE_BYTES {
+            assert!(c.insert(&big, Vec::new()).is_some());
+        }
+        assert!(c.bytes < CACHE_BYTES && c.entries.len() < CACHE_ENTRIES);
+        assert!(c.insert(&big, Vec::new()).is_none());
+        c.prepare(&cfg);
+        assert!(c.entries.is_empty() && c.bytes == 0);
+        assert!(c.insert(b"{}", Vec::new()).is_some());
+        // A resource too large to be looked up is not stored, and does not mark the cache full.
+        assert!(c
+            .insert(&vec![b' '; LOOKUP_WINDOW + 1], Vec::new())
+            .is_none());
+        c.prepare(&cfg);
+        assert_eq!(c.entries.len(), 1);
     }
 }
