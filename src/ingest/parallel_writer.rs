@@ -32,7 +32,6 @@ pub struct ParallelArrowWriter<W: Write + Send> {
     max_rows: Option<usize>,
     /// Column writers of the row group being filled, one per leaf, and its rows.
     in_progress: Option<(Vec<ArrowColumnWriter>, usize)>,
-    row_groups: usize,
 }
 
 impl<W: Write + Send> ParallelArrowWriter<W> {
@@ -53,7 +52,6 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             schema,
             max_rows,
             in_progress: None,
-            row_groups: 0,
         })
     }
 
@@ -71,7 +69,9 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             }
         }
         if self.in_progress.is_none() {
-            let writers = self.factory.create_column_writers(self.row_groups)?;
+            let writers = self
+                .factory
+                .create_column_writers(self.file.flushed_row_groups().len())?;
             self.in_progress = Some((writers, 0));
         }
         let (writers, rows) = self.in_progress.as_mut().expect("just set");
@@ -111,7 +111,6 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             chunk.append_to_row_group(&mut rg)?;
         }
         rg.close()?;
-        self.row_groups += 1;
         Ok(())
     }
 
