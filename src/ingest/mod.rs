@@ -7,7 +7,7 @@
 
 use crate::model::identity::IdentityConfig;
 use crate::model::quality::DataQuality;
-use crate::model::spans::{SpanFingerprint, SpansBuilder};
+use crate::model::spans::{KeptColumns, SpanFingerprint, SpansBuilder};
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 
@@ -27,6 +27,9 @@ pub struct IngestOptions {
     /// With `span_attribute_keys`: SERVER, CONSUMER and root spans keep both maps whole
     /// ([`SpansBuilder::entry_attribute_maps`]).
     pub entry_attribute_maps: bool,
+    /// Fill only these columns span by span, the skippable others written as nulls (see
+    /// [`SpansBuilder::kept_columns`]); `None` fills every column.
+    pub kept_columns: Option<KeptColumns>,
 }
 
 impl IngestOptions {
@@ -36,6 +39,7 @@ impl IngestOptions {
             .attribute_maps(self.attribute_maps)
             .span_attribute_keys(self.span_attribute_keys.clone())
             .entry_attribute_maps(self.entry_attribute_maps)
+            .kept_columns(self.kept_columns)
     }
 }
 
@@ -47,6 +51,7 @@ impl Default for IngestOptions {
             attribute_maps: true,
             span_attribute_keys: None,
             entry_attribute_maps: false,
+            kept_columns: None,
         }
     }
 }

@@ -160,33 +160,29 @@ impl ResourceInfo {
     }
 }
 
-/// The hasher of span and resource content fingerprints: aHash with fixed seeds, so a value is
-/// the same in every thread of one run (duplicate detection compares fingerprints only within
-/// one process; nothing stores them). aHash, not `std`'s SipHash: the fingerprint hashes every
-/// attribute of every span, and SipHash was 3.6% of a one-thread ingest of Collector lines
-/// (docs/benchmarks.md, profile). Its values may differ between CPUs and aHash versions, which
-/// a per-run fingerprint does not mind.
-fn content_hasher() -> ahash::AHasher {
+/// The hasher of span and resource content fingerprints: foldhash's quality variant with a
+/// fixed seed, so a value is the same in every thread of one run (duplicate detection compares
+/// fingerprints only within one process; nothing stores them). Not `std`'s SipHash (3.6% of a
+/// one-thread ingest of Collector lines, docs/benchmarks.md) nor aHash, whose portable
+/// fallback (no AES instructions in a generic x86-64 build) cost 4–5% of a one-thread
+/// `analyze` of SDK lines in hashing every attribute of every span. Its values may differ
+/// between foldhash versions, which a per-run fingerprint does not mind.
+fn content_hasher() -> foldhash::quality::FoldHasher<'static> {
     use std::hash::BuildHasher;
     fingerprint_hash_state().build_hasher()
 }
 
-/// The fixed-seed aHash state behind [`content_hasher`], shared by ingest's duplicate set
+/// The fixed-seed state behind [`content_hasher`], shared by ingest's duplicate set
 /// (`ingest::seen_spans`), whose id hashes must also be the same from run to run.
-pub(crate) fn fingerprint_hash_state() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(
-        0x243f_6a88_85a3_08d3,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-        0x082e_fa98_ec4e_6c89,
-    )
+pub(crate) fn fingerprint_hash_state() -> foldhash::quality::FixedState {
+    foldhash::quality::FixedState::with_seed(0x243f_6a88_85a3_08d3)
 }
 
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
 ///
 /// `key` is the trace id and span id; `content` hashes every field but the source location and
-/// the tracestate (aHash with fixed seeds, [`content_hasher`]: the same in every thread of a
-/// run).
+/// the tracestate (foldhash with a fixed seed, [`content_hasher`]: the same in every thread of
+/// a run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanFingerprint {
     /// Trace id (16 bytes) followed by span id (8 bytes).
@@ -270,6 +266,45 @@ fn parse_i32(s: Option<&str>) -> Option<i32> {
         .map(|v| v as i32)
 }
 
+/// Which canonical columns a reader keeps, as a set of [`SPAN_COLUMNS`] positions; with it a
+/// [`SpansBuilder`] skips the per-span work of the columns outside the set (see
+/// [`SpansBuilder::kept_columns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptColumns(u32);
+
+impl KeptColumns {
+    /// The columns of `names`; `None` when a name is not a canonical column.
+    pub fn of(names: &[&str]) -> Option<Self> {
+        let mut bits = 0u32;
+        for n in names {
+            bits |= 1 << SPAN_COLUMNS.iter().position(|c| c == n)?;
+        }
+        Some(Self(bits))
+    }
+
+    /// The columns of both sets.
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether the column at `position` of [`SPAN_COLUMNS`] is kept.
+    pub fn contains(self, position: usize) -> bool {
+        self.0 & (1 << position) != 0
+    }
+}
+
+/// Positions in [`SPAN_COLUMNS`] of the columns [`SpansBuilder::kept_columns`] can skip: the
+/// ones filled per span from fields no identity rule needs downstream of the builder.
+mod col {
+    pub const STATUS_CODE: usize = 12;
+    pub const STATUS_MESSAGE: usize = 13;
+    pub const HTTP_ROUTE: usize = 14;
+    pub const HTTP_METHOD: usize = 15;
+    pub const HTTP_STATUS_CODE: usize = 16;
+    pub const EXCEPTION_TYPE: usize = 19;
+    pub const EXCEPTION_MESSAGE: usize = 20;
+}
+
 /// Column builders of the canonical spans table. One builder per file chunk; `finish` yields a
 /// batch in the canonical schema.
 pub struct SpansBuilder {
@@ -313,6 +348,9 @@ pub struct SpansBuilder {
     entry_maps: bool,
     /// Rows whose resource columns are not yet appended (see [`ResourceRun`]).
     run: ResourceRun,
+    /// Columns filled row by row; the others are written as nulls or zeros by `finish` (see
+    /// [`SpansBuilder::kept_columns`]). `None`: all.
+    kept: Option<KeptColumns>,
 }
 
 /// Consecutive rows of one resource (the spans of a `resourceSpans` entry arrive together)
@@ -380,6 +418,7 @@ impl SpansBuilder {
             span_keys: None,
             entry_maps: false,
             run: ResourceRun::default(),
+            kept: None,
         }
     }
 
@@ -446,6 +485,22 @@ impl SpansBuilder {
         self
     }
 
+    /// With `Some(columns)`, the skippable columns outside `columns` — `status_code`,
+    /// `status_message`, `http_route`, `http_method`, `http_status_code`, `exception_type`,
+    /// `exception_message` — are not filled span by span: `finish` writes them as nulls
+    /// (`status_code`, not nullable, as zeros). For readers that project batches to `columns`
+    /// at once (`analyze` on raw files, like [`SpansBuilder::attribute_maps`]): their
+    /// dictionary lookups and appends were about 4% of a one-thread `analyze`, for columns the
+    /// projection freed unread. Routes, errors, weights and fingerprints still use every field.
+    pub fn kept_columns(mut self, kept: Option<KeptColumns>) -> Self {
+        self.kept = kept;
+        self
+    }
+
+    fn keeps(&self, position: usize) -> bool {
+        self.kept.is_none_or(|k| k.contains(position))
+    }
+
     /// Rows appended so far.
     pub fn len(&self) -> usize {
         self.len
@@ -505,23 +560,37 @@ impl SpansBuilder {
             span.end_time_unix_nano
                 .saturating_sub(span.start_time_unix_nano),
         );
-        self.status_code.append_value(span.status_code);
-        self.status_message
-            .append_option(span.status_message.as_deref().filter(|m| !m.is_empty()));
+        if self.keeps(col::STATUS_CODE) {
+            self.status_code.append_value(span.status_code);
+        }
+        if self.keeps(col::STATUS_MESSAGE) {
+            self.status_message
+                .append_option(span.status_message.as_deref().filter(|m| !m.is_empty()));
+        }
         let http_route = first_static(a, HTTP_ROUTE_KEYS);
-        self.http_route.append_option(http_route);
-        self.http_method
-            .append_option(first_static(a, HTTP_METHOD_KEYS));
+        if self.keeps(col::HTTP_ROUTE) {
+            self.http_route.append_option(http_route);
+        }
+        if self.keeps(col::HTTP_METHOD) {
+            self.http_method
+                .append_option(first_static(a, HTTP_METHOD_KEYS));
+        }
         let http_status = parse_i32(first_static(a, HTTP_STATUS_KEYS));
-        self.http_status_code.append_option(http_status);
+        if self.keeps(col::HTTP_STATUS_CODE) {
+            self.http_status_code.append_option(http_status);
+        }
         self.route
             .append_option(identity::route(span.kind, &span.name, http_route).as_deref());
         self.is_error
             .append_value(identity::is_error(span.status_code, span.kind, http_status));
-        self.exception_type
-            .append_option(span.exception_type.as_deref());
-        self.exception_message
-            .append_option(span.exception_message.as_deref());
+        if self.keeps(col::EXCEPTION_TYPE) {
+            self.exception_type
+                .append_option(span.exception_type.as_deref());
+        }
+        if self.keeps(col::EXCEPTION_MESSAGE) {
+            self.exception_message
+                .append_option(span.exception_message.as_deref());
+        }
         // The span's own rate attribute, else the resource's (resolved once per resource).
         let rate = match identity::first_of(a, &self.cfg.sample_rate_keys) {
             Some(v) => v.parse::<f64>().ok(),
@@ -577,7 +646,25 @@ impl SpansBuilder {
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         self.flush_run();
         self.fingerprints.clear();
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols = self.finish_columns();
+        if self.kept.is_some() {
+            let schema = spans_schema();
+            for (i, c) in cols.iter_mut().enumerate() {
+                if !self.keeps(i) && c.len() != self.len {
+                    *c = if i == col::STATUS_CODE {
+                        Arc::new(arrow::array::Int32Array::from_value(0, self.len))
+                    } else {
+                        arrow::array::new_null_array(schema.field(i).data_type(), self.len)
+                    };
+                }
+            }
+        }
+        self.len = 0;
+        RecordBatch::try_new(spans_schema(), cols)
+    }
+
+    fn finish_columns(&mut self) -> Vec<ArrayRef> {
+        vec![
             Arc::new(self.trace_id.finish()),
             Arc::new(self.span_id.finish()),
             Arc::new(self.parent_span_id.finish()),
@@ -604,9 +691,7 @@ impl SpansBuilder {
             Arc::new(self.span_attributes.finish()),
             Arc::new(self.source_file.finish()),
             Arc::new(self.source_line.finish()),
-        ];
-        self.len = 0;
-        RecordBatch::try_new(spans_schema(), cols)
+        ]
     }
 }
 
@@ -922,6 +1007,87 @@ mod tests {
                 assert_eq!(b.as_map().value(0).len(), 0, "{name}");
             } else {
                 assert_eq!(a.as_ref(), b.as_ref(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_columns_fill_the_kept_ones_alike_and_write_the_others_empty() {
+        for (pos, name) in [
+            (col::STATUS_CODE, "status_code"),
+            (col::STATUS_MESSAGE, "status_message"),
+            (col::HTTP_ROUTE, "http_route"),
+            (col::HTTP_METHOD, "http_method"),
+            (col::HTTP_STATUS_CODE, "http_status_code"),
+            (col::EXCEPTION_TYPE, "exception_type"),
+            (col::EXCEPTION_MESSAGE, "exception_message"),
+        ] {
+            assert_eq!(SPAN_COLUMNS[pos], name);
+        }
+        assert_eq!(KeptColumns::of(&["route", "no_such_column"]), None);
+        let spans: Vec<SpanRecord> = (0..5u8)
+            .map(|i| SpanRecord {
+                trace_id: [i + 1; 16],
+                span_id: [2; 8],
+                name: format!("GET /cart/{i}"),
+                kind: identity::kind::SERVER,
+                start_time_unix_nano: 1_000,
+                end_time_unix_nano: 5_000 + i64::from(i),
+                status_code: i32::from(i % 3),
+                status_message: Some(format!("m{i}")),
+                attributes: vec![
+                    ("http.route".into(), format!("/cart/{}", i % 2)),
+                    ("http.request.method".into(), "GET".into()),
+                    (
+                        "http.response.status_code".into(),
+                        format!("{}", 200 + 100 * u32::from(i)),
+                    ),
+                ],
+                exception_type: (i == 3).then(|| "Boom".to_string()),
+                exception_message: (i == 3).then(|| "it broke".to_string()),
+                ..Default::default()
+            })
+            .collect();
+        let build = |kept: Option<KeptColumns>| {
+            let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "in.jsonl")
+                .kept_columns(kept);
+            for s in &spans {
+                b.append(&res(), s);
+            }
+            b.finish_with_fingerprints().unwrap()
+        };
+        let names = [
+            "trace_id",
+            "route",
+            "is_error",
+            "http_method",
+            "source_line",
+        ];
+        let (full, fp_full) = build(None);
+        let (lean, fp_lean) = build(KeptColumns::of(&names));
+        assert_eq!(lean.schema(), spans_schema());
+        assert_eq!(fp_full, fp_lean, "fingerprints still cover every field");
+        let skippable = [
+            col::STATUS_CODE,
+            col::STATUS_MESSAGE,
+            col::HTTP_ROUTE,
+            col::HTTP_STATUS_CODE,
+            col::EXCEPTION_TYPE,
+            col::EXCEPTION_MESSAGE,
+        ];
+        for (i, name) in SPAN_COLUMNS.iter().enumerate() {
+            let (a, b) = (full.column(i), lean.column(i));
+            if !skippable.contains(&i) {
+                assert_eq!(a.as_ref(), b.as_ref(), "{name}");
+            } else if i == col::STATUS_CODE {
+                assert!(b
+                    .as_primitive::<Int32Type>()
+                    .values()
+                    .iter()
+                    .all(|&v| v == 0));
+            } else {
+                assert_eq!(b.null_count(), spans.len(), "{name}");
+                assert!(a.null_count() < spans.len(), "{name} has values when kept");
             }
         }
     }

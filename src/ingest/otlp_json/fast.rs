@@ -147,7 +147,7 @@ thread_local! {
 
 impl ResourceCache {
     fn hash(bytes: &[u8]) -> u64 {
-        crate::model::spans::fingerprint_hash_state().hash_one(bytes)
+        std::hash::BuildHasher::hash_one(&crate::model::spans::fingerprint_hash_state(), bytes)
     }
 
     /// The entry whose bytes start the input at `i` and end just before the next
