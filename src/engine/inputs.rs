@@ -210,10 +210,9 @@ pub async fn open_inputs_on(
         attribute_maps: columns
             .iter()
             .any(|c| *c == "resource_attributes" || *c == "span_attributes"),
-        // Nor the columns it drops, except the two a conflicting duplicate's note reads.
-        kept_columns: KeptColumns::of(columns).map(|k| {
-            k.union(KeptColumns::of(&["source_file", "source_line"]).expect("canonical columns"))
-        }),
+        // Nor the skippable columns it drops (never `source_file` and `source_line`, which a
+        // conflicting duplicate's note reads).
+        kept_columns: KeptColumns::of(columns),
         ..ingest.clone()
     };
     let quality = load_spans_into(inputs, &ingest, &mut sink)?;

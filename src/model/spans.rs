@@ -282,11 +282,6 @@ impl KeptColumns {
         Some(Self(bits))
     }
 
-    /// The columns of both sets.
-    pub fn union(self, other: Self) -> Self {
-        Self(self.0 | other.0)
-    }
-
     /// Whether the column at `position` of [`SPAN_COLUMNS`] is kept.
     pub fn contains(self, position: usize) -> bool {
         self.0 & (1 << position) != 0
@@ -303,6 +298,16 @@ mod col {
     pub const HTTP_STATUS_CODE: usize = 16;
     pub const EXCEPTION_TYPE: usize = 19;
     pub const EXCEPTION_MESSAGE: usize = 20;
+    /// All of the above: the columns `finish` writes empty when they are not kept.
+    pub const SKIPPABLE: [usize; 7] = [
+        STATUS_CODE,
+        STATUS_MESSAGE,
+        HTTP_ROUTE,
+        HTTP_METHOD,
+        HTTP_STATUS_CODE,
+        EXCEPTION_TYPE,
+        EXCEPTION_MESSAGE,
+    ];
 }
 
 /// Column builders of the canonical spans table. One builder per file chunk; `finish` yields a
@@ -647,20 +652,16 @@ impl SpansBuilder {
         self.flush_run();
         self.fingerprints.clear();
         let mut cols = self.finish_columns();
-        if self.kept.is_some() {
-            let schema = spans_schema();
-            for (i, c) in cols.iter_mut().enumerate() {
-                if !self.keeps(i) && c.len() != self.len {
-                    *c = if i == col::STATUS_CODE {
-                        Arc::new(arrow::array::Int32Array::from_value(0, self.len))
-                    } else {
-                        arrow::array::new_null_array(schema.field(i).data_type(), self.len)
-                    };
-                }
-            }
+        let schema = spans_schema();
+        for i in col::SKIPPABLE.into_iter().filter(|&i| !self.keeps(i)) {
+            cols[i] = if i == col::STATUS_CODE {
+                Arc::new(arrow::array::Int32Array::from_value(0, self.len))
+            } else {
+                arrow::array::new_null_array(schema.field(i).data_type(), self.len)
+            };
         }
         self.len = 0;
-        RecordBatch::try_new(spans_schema(), cols)
+        RecordBatch::try_new(schema, cols)
     }
 
     fn finish_columns(&mut self) -> Vec<ArrayRef> {
