@@ -37,7 +37,6 @@ use crate::model::ids::decode_hex_bytes;
 use crate::model::spans::{ResourceInfo, SpanRecord};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// Deepest nesting of objects and arrays the scanner follows; deeper objects go to the serde
@@ -140,9 +139,15 @@ pub(super) const CACHE_BYTES: usize = 8 << 20;
 /// How far past a `resource` key a lookup searches for the `"scopeSpans"` key that ends the
 /// candidate; a larger resource is neither looked up nor cached.
 const LOOKUP_WINDOW: usize = 64 * 1024;
+/// Most spare attribute pairs kept per thread (`SPARE_PAIRS`).
+const SPARE_PAIRS_MAX: usize = 64;
 
 thread_local! {
     static CACHE: RefCell<ResourceCache> = RefCell::new(ResourceCache::default());
+    /// Key–value pairs a span record gave up when it had fewer attributes than the one before,
+    /// kept with their strings' storage for the next record with more: truncating would free
+    /// the strings and the next span would allocate them again.
+    static SPARE_PAIRS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl ResourceCache {
@@ -1142,9 +1147,7 @@ impl Scanned<'_> {
             Val::Absent | Val::Empty => {}
             Val::Str(s) => out.push_str(self.str(s)),
             Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Val::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
+            Val::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
             Val::Double(d) => push_f64(out, d),
         }
     }
@@ -1152,9 +1155,19 @@ impl Scanned<'_> {
     /// Renders a key–value list into `out`, reusing its strings (`fill_attributes`).
     fn fill_attributes(&self, r: Range, out: &mut Vec<(String, String)>) {
         let kvs = &self.sc.kvs[r.0 as usize..r.1 as usize];
-        out.truncate(kvs.len());
-        while out.len() < kvs.len() {
-            out.push((String::new(), String::new()));
+        if out.len() != kvs.len() {
+            SPARE_PAIRS.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if out.len() > kvs.len() {
+                    // Bounded: one span with thousands of attributes should not pin their
+                    // strings for the rest of the thread's life.
+                    let room = SPARE_PAIRS_MAX.saturating_sub(spare.len());
+                    spare.extend(out.drain(kvs.len()..).take(room));
+                }
+                while out.len() < kvs.len() {
+                    out.push(spare.pop().unwrap_or_default());
+                }
+            });
         }
         for (kv, slot) in kvs.iter().zip(out.iter_mut()) {
             slot.0.clear();
