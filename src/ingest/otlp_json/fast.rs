@@ -1152,15 +1152,18 @@ impl Scanned<'_> {
         }
     }
 
-    /// Renders a key–value list into `out`, reusing its strings (`fill_attributes`).
+    /// Renders a span's key–value list into `out`, reusing its strings and the thread's spare
+    /// pairs (`fill_attributes`).
     fn fill_attributes(&self, r: Range, out: &mut Vec<(String, String)>) {
         let kvs = &self.sc.kvs[r.0 as usize..r.1 as usize];
         if out.len() != kvs.len() {
             SPARE_PAIRS.with(|spare| {
                 let mut spare = spare.borrow_mut();
                 if out.len() > kvs.len() {
-                    // Bounded: one span with thousands of attributes should not pin their
-                    // strings for the rest of the thread's life.
+                    // Bounded in count: one span with thousands of attributes should not pin
+                    // their strings for the rest of the thread's life. The strings keep their
+                    // capacity, at most 64 of the thread's largest values; they go only back
+                    // into span records (`attributes` gives resources new strings).
                     let room = SPARE_PAIRS_MAX.saturating_sub(spare.len());
                     spare.extend(out.drain(kvs.len()..).take(room));
                 }
@@ -1175,6 +1178,20 @@ impl Scanned<'_> {
             slot.1.clear();
             self.render(kv.val, &mut slot.1);
         }
+    }
+
+    /// A key–value list rendered into new strings of its own size: resources, which the cache
+    /// keeps and charges by their JSON bytes, must not take spare pairs whose strings may have
+    /// grown large on another span's values.
+    fn attributes(&self, r: Range) -> Vec<(String, String)> {
+        self.sc.kvs[r.0 as usize..r.1 as usize]
+            .iter()
+            .map(|kv| {
+                let mut v = String::new();
+                self.render(kv.val, &mut v);
+                (self.str(kv.key).to_string(), v)
+            })
+            .collect()
     }
 
     /// `attr_string`: the rendered value of the first entry with `key`.
@@ -1218,8 +1235,7 @@ impl Scanned<'_> {
                     if let (None, false, ResourceSource::Parsed(a, b)) =
                         (entry, res_uncached, res.source)
                     {
-                        let mut attrs = Vec::new();
-                        self.fill_attributes(res.attrs, &mut attrs);
+                        let attrs = self.attributes(res.attrs);
                         entry = cache.insert(&self.text.as_bytes()[a..b], attrs);
                         if entry.is_none() {
                             // Full: this object's other scopes decode it again, uncached.
@@ -1229,8 +1245,7 @@ impl Scanned<'_> {
                     match entry {
                         Some(e) => f(&cache.info(e, scope_name), spans),
                         None => {
-                            let mut attrs = Vec::new();
-                            self.fill_attributes(res.attrs, &mut attrs);
+                            let attrs = self.attributes(res.attrs);
                             f(
                                 &ResourceInfo::from_attributes(attrs, scope_name, cfg),
                                 spans,
