@@ -1172,26 +1172,27 @@ impl Scanned<'_> {
                 }
             });
         }
-        for (kv, slot) in kvs.iter().zip(out.iter_mut()) {
-            slot.0.clear();
-            slot.0.push_str(self.str(kv.key));
-            slot.1.clear();
-            self.render(kv.val, &mut slot.1);
-        }
+        self.render_pairs(kvs, out);
     }
 
     /// A key–value list rendered into new strings of its own size: resources, which the cache
     /// keeps and charges by their JSON bytes, must not take spare pairs whose strings may have
     /// grown large on another span's values.
     fn attributes(&self, r: Range) -> Vec<(String, String)> {
-        self.sc.kvs[r.0 as usize..r.1 as usize]
-            .iter()
-            .map(|kv| {
-                let mut v = String::new();
-                self.render(kv.val, &mut v);
-                (self.str(kv.key).to_string(), v)
-            })
-            .collect()
+        let kvs = &self.sc.kvs[r.0 as usize..r.1 as usize];
+        let mut out = vec![(String::new(), String::new()); kvs.len()];
+        self.render_pairs(kvs, &mut out);
+        out
+    }
+
+    /// Renders `kvs` into the pairs of `out` (as many), overwriting what they held.
+    fn render_pairs(&self, kvs: &[Kv], out: &mut [(String, String)]) {
+        for (kv, slot) in kvs.iter().zip(out) {
+            slot.0.clear();
+            slot.0.push_str(self.str(kv.key));
+            slot.1.clear();
+            self.render(kv.val, &mut slot.1);
+        }
     }
 
     /// `attr_string`: the rendered value of the first entry with `key`.
