@@ -1,15 +1,16 @@
 //! The ingest driver: inputs → sniffed readers → parallel decoding → ordered, de-duplicated
 //! batches in a [`BatchSink`].
 //!
-//! Pipeline (one step per *window* of about [`WINDOW_BYTES`] of decompressed input):
-//! a reader thread fills the next window (files in order; JSON lines cut into pieces of about
-//! [`CHUNK_BYTES`] at newlines) while the pieces of the current window are decoded in parallel
-//! (rayon) and the previous window's results are de-duplicated and written, in input order.
-//! So memory is bounded by a few windows whatever the input size (a pretty-printed single JSON
-//! document is split into pieces of whole `resourceSpans` entries by [`DocSplitter`], a
-//! canonical or ClickHouse Parquet span file into pieces of whole row groups by
-//! [`SplitSpans`]; framed protobuf files and Tempo blocks are the exceptions: they are decoded
-//! whole), and the
+//! Pipeline: a reader thread reads the inputs in order (JSON lines cut into pieces of about
+//! [`CHUNK_BYTES`] at newlines) and hands each piece to rayon's pool as soon as it is read; the
+//! calling thread takes the decoded pieces back *in input order*, de-duplicates them and writes
+//! them. Nothing waits for a whole step: a decoding thread that finishes a piece takes the
+//! next, whichever thread the reader or the writer is waiting on. At most [`IN_FLIGHT_BYTES`]
+//! of input are read and not yet written, so memory is bounded whatever the input size (a
+//! pretty-printed single JSON document is split into pieces of whole `resourceSpans` entries by
+//! [`DocSplitter`], a canonical or ClickHouse Parquet span file into pieces of whole row groups
+//! by [`SplitSpans`]; framed protobuf files and Tempo blocks are the exceptions: they are
+//! decoded whole), and the
 //! output is the same for 1 thread or many, because the cut points depend only on the bytes.
 
 use super::doc_split::{DocSplitter, Piece};
@@ -27,21 +28,24 @@ use arrow::array::{AsArray, BooleanArray};
 use arrow::datatypes::Int64Type;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use rayon::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Target size of one decoding piece of JSON lines (cut at the next newline).
 pub const CHUNK_BYTES: usize = 2 << 20;
-/// Target decompressed bytes read ahead per pipeline step.
-pub const WINDOW_BYTES: usize = 32 << 20;
+/// Most decompressed input bytes read and not yet handed to the sink (pieces being decoded,
+/// and decoded pieces waiting for an earlier one). A piece larger than this is read alone.
+pub const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// What a decoded span row is counted as when windows of Parquet row groups are filled (the
 /// compressed bytes say little: a row group of 131,072 canonical rows is about 13 MB on disk
-/// and over 100 MB decoded). With [`WINDOW_BYTES`] that makes windows of about 260,000 rows.
+/// and over 100 MB decoded). With [`IN_FLIGHT_BYTES`] that is about 520,000 rows in flight.
 const PARQUET_BYTES_PER_ROW: usize = 128;
 /// Most bytes read to decide between JSON lines and one document.
 const MAX_HEAD_BYTES: usize = 16 << 20;
@@ -283,13 +287,12 @@ enum Parsed {
 /// Read buffers handed back after their piece is decoded, for the producer to fill again: a
 /// fresh 2 MiB buffer per piece came from `mmap` and was returned to the kernel when freed,
 /// so every piece paid page faults and the zeroing of its pages (about a tenth of ingest's
-/// CPU on Collector lines). At most [`BufferPool::MAX`] are kept, about the pieces of two
-/// windows in flight.
+/// CPU on Collector lines). At most [`BufferPool::MAX`] are kept, about the pieces in flight.
 #[derive(Default)]
 struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
 
 impl BufferPool {
-    const MAX: usize = 2 * WINDOW_BYTES / CHUNK_BYTES + 2;
+    const MAX: usize = IN_FLIGHT_BYTES / CHUNK_BYTES + 2;
 
     /// A buffer handed back if there is one (else a new empty one). Its length is what was
     /// used of it and its bytes are meaningless: it is storage to read into, already written
@@ -309,6 +312,117 @@ impl BufferPool {
         let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < Self::MAX {
             pool.push(buf);
+        }
+    }
+}
+
+/// The input bytes in flight, bounded (by [`IN_FLIGHT_BYTES`] in an ingest): the reader takes a piece's
+/// bytes before handing it out, the consumer gives them back once the piece is written.
+struct Budget {
+    limit: usize,
+    /// Bytes taken, and whether the consumer has stopped.
+    state: Mutex<(usize, bool)>,
+    freed: Condvar,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            state: Mutex::new((0, false)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `bytes` more fit (a piece larger than the budget is let through alone).
+    /// False when the consumer has stopped: the reader ends.
+    fn acquire(&self, bytes: usize) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if st.1 {
+                return false;
+            }
+            if st.0 == 0 || st.0 + bytes <= self.limit {
+                st.0 += bytes;
+                return true;
+            }
+            st = self.freed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 -= bytes;
+        self.freed.notify_one();
+    }
+
+    /// The consumer has stopped (done, failed or panicking): wakes the reader to end.
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.freed.notify_one();
+    }
+}
+
+/// Closes the [`Budget`] when dropped, also while unwinding.
+struct CloseOnDrop<'a>(&'a Budget);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// A decoded piece: its place in input order, the result (`Err` outside: decoding panicked),
+/// and its bytes in the [`Budget`].
+type Delivery = (u64, std::thread::Result<Result<Parsed, IngestError>>, usize);
+
+/// Hands the decoded pieces to `consume` in input order (0, 1, 2, …) as they arrive in any
+/// order, giving each piece's bytes back to `budget` once consumed. Ends when every sender is
+/// gone (the reader has finished and every piece was delivered), at the first error in input
+/// order (a read error travels as a piece), or when `consume` fails; a piece whose decoding
+/// panicked resumes the panic here.
+fn consume_in_order(
+    rx: &mpsc::Receiver<Delivery>,
+    mut consume: impl FnMut(Parsed) -> Result<(), IngestError>,
+    budget: &Budget,
+) -> Result<(), IngestError> {
+    let mut next = 0u64;
+    let mut early = std::collections::HashMap::new();
+    loop {
+        while let Some((parsed, bytes)) = early.remove(&next) {
+            next += 1;
+            consume(parsed?)?;
+            budget.release(bytes);
+        }
+        match receive(rx) {
+            Some((_, Err(panic), _)) => std::panic::resume_unwind(panic),
+            Some((seq, Ok(parsed), bytes)) => {
+                early.insert(seq, (parsed, bytes));
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The next delivery, or `None` when every sender is gone. The consumer runs on a thread of
+/// rayon's pool; blocking there would take a thread from the decoding being waited for, so the
+/// wait runs pending jobs, and sleeps (at most a millisecond at a time, to look for new jobs
+/// again) only when there are none. An ingest runs here only with two or more threads (one
+/// thread takes the sequential path), so another thread is always free for the decoding.
+fn receive(rx: &mpsc::Receiver<Delivery>) -> Option<Delivery> {
+    loop {
+        match rx.try_recv() {
+            Ok(d) => return Some(d),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    match rx.recv_timeout(Duration::from_millis(1)) {
+                        Ok(d) => return Some(d),
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    }
+                }
+            }
         }
     }
 }
@@ -557,21 +671,6 @@ struct Producer<'a> {
 }
 
 impl<'a> Producer<'a> {
-    fn next_window(&mut self) -> Result<Vec<Work>, IngestError> {
-        let mut works = Vec::new();
-        let mut bytes = 0;
-        while bytes < WINDOW_BYTES {
-            match self.next_work()? {
-                Some(w) => {
-                    bytes += w.bytes();
-                    works.push(w);
-                }
-                None => break,
-            }
-        }
-        Ok(works)
-    }
-
     fn next_work(&mut self) -> Result<Option<Work>, IngestError> {
         loop {
             let Some(state) = self.cur.as_mut() else {
@@ -998,9 +1097,9 @@ struct Consumer<'a> {
 }
 
 impl<'a> Consumer<'a> {
-    fn consume(&mut self, parsed: Vec<Parsed>) -> Result<(), IngestError> {
-        for p in parsed {
-            match p {
+    fn consume(&mut self, parsed: Parsed) -> Result<(), IngestError> {
+        {
+            match parsed {
                 Parsed::Json { mut decoded } => {
                     self.metrics.append(&mut decoded.metrics);
                     self.acc.add(&decoded.quality);
@@ -1164,6 +1263,17 @@ pub fn ingest_paths_with_progress(
     sink: &mut dyn BatchSink,
     progress: bool,
 ) -> Result<DataQuality, IngestError> {
+    ingest_pipeline(inputs, opts, sink, progress, IN_FLIGHT_BYTES)
+}
+
+/// [`ingest_paths_with_progress`] with at most `in_flight` input bytes in flight.
+fn ingest_pipeline(
+    inputs: &[PathBuf],
+    opts: &IngestOptions,
+    sink: &mut dyn BatchSink,
+    progress: bool,
+    in_flight: usize,
+) -> Result<DataQuality, IngestError> {
     let files = list_inputs(inputs)?;
     if files.is_empty() {
         let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
@@ -1204,28 +1314,75 @@ pub fn ingest_paths_with_progress(
         batch_rows: opts.batch_rows.max(1),
         metrics: Vec::new(),
     };
-    let mut to_parse = producer.next_window()?;
-    let mut to_consume: Vec<Parsed> = Vec::new();
-    while !(to_parse.is_empty() && to_consume.is_empty()) {
-        let parse_in = std::mem::take(&mut to_parse);
-        let consume_in = std::mem::take(&mut to_consume);
-        let files = &files;
-        let (parsed, (next, consumed)) = rayon::join(
-            || {
-                parse_in
-                    .into_par_iter()
-                    .map(|w| parse(w, files, opts, &pool))
-                    .collect::<Vec<_>>()
-            },
-            || rayon::join(|| producer.next_window(), || consumer.consume(consume_in)),
-        );
-        consumed?;
-        to_parse = next?;
-        to_consume = parsed;
-        if let Some(b) = &bar {
-            b.set_position(counter.load(Ordering::Relaxed));
+    if rayon::current_num_threads() == 1 {
+        // One thread: read, decode and write each piece in turn on this thread, so that a
+        // one-thread run uses one core (no reader thread beside it).
+        while let Some(w) = producer.next_work()? {
+            consumer.consume(parse(w, &files, opts, &pool))?;
+            if let Some(b) = &bar {
+                b.set_position(counter.load(Ordering::Relaxed));
+            }
         }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        return consumer.finish();
     }
+    let budget = Budget::new(in_flight);
+    let files = &files;
+    let pool = &pool;
+    // The consumer runs on a thread of the pool: the writer's column tasks it spawns go to the
+    // front of the pool's work (other threads steal them before the queued decoding), and
+    // while it waits for the next piece in order it decodes pieces itself.
+    let consumed = rayon::scope(|rs| {
+        let (tx, rx) = mpsc::channel::<Delivery>();
+        std::thread::scope(|ts| {
+            let budget = &budget;
+            ts.spawn(move || {
+                let mut seq = 0u64;
+                loop {
+                    match producer.next_work() {
+                        Ok(Some(w)) => {
+                            let bytes = w.bytes();
+                            if !budget.acquire(bytes) {
+                                break;
+                            }
+                            let tx = tx.clone();
+                            rs.spawn(move |_| {
+                                // A panic travels to the consumer, which would otherwise wait
+                                // for this piece forever.
+                                let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                    parse(w, files, opts, pool)
+                                }));
+                                let _ = tx.send((seq, parsed.map(Ok), bytes));
+                            });
+                            seq += 1;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send((seq, Ok(Err(e)), 0));
+                            break;
+                        }
+                    }
+                }
+            });
+            // Whatever ends the consumer (done, failed or panicking), the producer must not
+            // wait for budget any more.
+            let _close = CloseOnDrop(budget);
+            consume_in_order(
+                &rx,
+                |parsed| {
+                    consumer.consume(parsed)?;
+                    if let Some(b) = &bar {
+                        b.set_position(counter.load(Ordering::Relaxed));
+                    }
+                    Ok(())
+                },
+                budget,
+            )
+        })
+    });
+    consumed?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -1467,6 +1624,138 @@ mod tests {
             .unwrap();
         let lines = lines.as_primitive::<Int64Type>();
         assert_eq!(lines.value(lines.len() - 1), n as i64);
+    }
+
+    /// `n` distinct JSON lines (a distinct trace id per line, so nothing is a duplicate).
+    fn distinct_lines(n: usize, salt: usize) -> String {
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&line(i).replace("5b8efff7", &format!("{:08x}", salt * n + i)));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Files of several pieces each, so that pieces are decoded out of order.
+    fn pieces_of_three_files(dir: &Path) -> Vec<PathBuf> {
+        let n = CHUNK_BYTES / LINE.len() * 2 + 7;
+        (0..3)
+            .map(|f| {
+                let p = dir.join(format!("f{f}.jsonl"));
+                std::fs::write(&p, distinct_lines(n, f)).unwrap();
+                p
+            })
+            .collect()
+    }
+
+    fn ingest_with(paths: &[PathBuf], in_flight: usize) -> (DataQuality, RecordBatch) {
+        let mut sink = MemorySink::default();
+        let opts = IngestOptions {
+            batch_rows: 1000,
+            ..Default::default()
+        };
+        let q = ingest_pipeline(paths, &opts, &mut sink, false, in_flight).unwrap();
+        let all = arrow::compute::concat_batches(&spans_schema(), &sink.batches).unwrap();
+        (q, all)
+    }
+
+    #[test]
+    fn pieces_reach_the_sink_in_input_order_from_any_caller_and_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = pieces_of_three_files(dir.path());
+        let (q, all) = ingest_with(&paths, IN_FLIGHT_BYTES);
+        let lines = all.column_by_name("source_line").unwrap();
+        let lines = lines.as_primitive::<Int64Type>();
+        // Each file's lines in order, the files one after another.
+        let n = lines.len() / 3;
+        let expected: Vec<i64> = (0..3).flat_map(|_| 1..=n as i64).collect();
+        assert_eq!(lines.values().to_vec(), expected);
+        assert_eq!(q.files.len(), 3);
+        // The same rows and log with one piece in flight, and from inside a pool of one and of
+        // three threads, where the caller is itself a thread the decoding runs on (a caller
+        // that blocked there would wait forever with one thread).
+        assert_eq!(ingest_with(&paths, 1), (q.clone(), all.clone()));
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for in_flight in [1, IN_FLIGHT_BYTES] {
+                let got = pool.install(|| ingest_with(&paths, in_flight));
+                assert_eq!(got, (q.clone(), all.clone()), "{threads} threads");
+            }
+        }
+    }
+
+    /// Runs `f` on its own thread; fails (instead of hanging the test run) when it has not
+    /// returned within a minute.
+    fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the ingest neither returned nor panicked within a minute")
+    }
+
+    /// A sink that fails on its first write.
+    struct FailingSink;
+
+    impl BatchSink for FailingSink {
+        fn write(&mut self, _: RecordBatch) -> Result<(), IngestError> {
+            Err(IngestError::Invalid {
+                path: PathBuf::from("sink"),
+                message: "disk full".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_stops_the_reader_and_its_error_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = pieces_of_three_files(dir.path());
+        let opts = IngestOptions {
+            batch_rows: 10,
+            ..Default::default()
+        };
+        // With one piece in flight the reader is waiting for budget when the sink fails: it
+        // must be woken and end, or the ingest never returns.
+        for in_flight in [1, IN_FLIGHT_BYTES] {
+            let (paths, opts) = (paths.clone(), opts.clone());
+            let e = within_a_minute(move || {
+                ingest_pipeline(&paths, &opts, &mut FailingSink, false, in_flight)
+                    .unwrap_err()
+                    .to_string()
+            });
+            assert!(e.contains("disk full"), "{e}");
+        }
+    }
+
+    /// A sink that panics on its first write.
+    struct PanickingSink;
+
+    impl BatchSink for PanickingSink {
+        fn write(&mut self, _: RecordBatch) -> Result<(), IngestError> {
+            panic!("sink bug");
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_panics_the_ingest_instead_of_hanging_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = pieces_of_three_files(dir.path());
+        let opts = IngestOptions {
+            batch_rows: 10,
+            ..Default::default()
+        };
+        // One piece in flight: the reader waits for budget when the sink panics.
+        let panicked = within_a_minute(move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                ingest_pipeline(&paths, &opts, &mut PanickingSink, false, 1)
+            }))
+            .is_err()
+        });
+        assert!(panicked);
     }
 
     #[test]
