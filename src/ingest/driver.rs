@@ -2,11 +2,12 @@
 //! batches in a [`BatchSink`].
 //!
 //! Pipeline: a reader thread reads the inputs in order (JSON lines cut into pieces of about
-//! [`CHUNK_BYTES`] at newlines) and hands each piece to rayon's pool as soon as it is read; the
-//! calling thread takes the decoded pieces back *in input order*, de-duplicates them and writes
-//! them. Nothing waits for a whole step: a decoding thread that finishes a piece takes the
-//! next, whichever thread the reader or the writer is waiting on. At most [`IN_FLIGHT_BYTES`]
-//! of input are read and not yet written, so memory is bounded whatever the input size (a
+//! [`CHUNK_BYTES`] at newlines) and hands each piece to rayon's pool as soon as it is read; a
+//! consumer on one of the pool's threads takes the decoded pieces back *in input order*,
+//! de-duplicates them and writes them (the caller waits). Nothing waits for a whole step: a
+//! decoding thread that finishes a piece takes the next, whichever thread the reader or the
+//! writer is waiting on. About [`IN_FLIGHT_BYTES`] of input are read and not yet written (see
+//! there for what is counted), so memory is bounded whatever the input size (a
 //! pretty-printed single JSON document is split into pieces of whole `resourceSpans` entries by
 //! [`DocSplitter`], a canonical or ClickHouse Parquet span file into pieces of whole row groups
 //! by [`SplitSpans`]; framed protobuf files and Tempo blocks are the exceptions: they are
@@ -40,8 +41,11 @@ use std::time::Duration;
 
 /// Target size of one decoding piece of JSON lines (cut at the next newline).
 pub const CHUNK_BYTES: usize = 2 << 20;
-/// Most decompressed input bytes read and not yet handed to the sink (pieces being decoded,
-/// and decoded pieces waiting for an earlier one). A piece larger than this is read alone.
+/// Decompressed input bytes handed to the decoders and not yet written (pieces being decoded,
+/// and decoded pieces waiting for an earlier one), plus the one piece the reader has read and
+/// is waiting to hand over. A piece larger than this is handed over alone. Pieces of Parquet
+/// files count by estimate ([`PARQUET_BYTES_PER_ROW`] per row of a row-group piece, a whole
+/// file read by path as [`CHUNK_BYTES`]), and the markers between files as nothing.
 pub const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// What a decoded span row is counted as when windows of Parquet row groups are filled (the
 /// compressed bytes say little: a row group of 131,072 canonical rows is about 13 MB on disk
@@ -380,7 +384,8 @@ type Delivery = (u64, std::thread::Result<Result<Parsed, IngestError>>, usize);
 /// order, giving each piece's bytes back to `budget` once consumed. Ends when every sender is
 /// gone (the reader has finished and every piece was delivered), at the first error in input
 /// order (a read error travels as a piece), or when `consume` fails; a piece whose decoding
-/// panicked resumes the panic here.
+/// panicked resumes the panic here when its turn comes, so what ends the ingest is the first
+/// failure in input order, as on the sequential path.
 fn consume_in_order(
     rx: &mpsc::Receiver<Delivery>,
     mut consume: impl FnMut(Parsed) -> Result<(), IngestError>,
@@ -391,12 +396,14 @@ fn consume_in_order(
     loop {
         while let Some((parsed, bytes)) = early.remove(&next) {
             next += 1;
-            consume(parsed?)?;
+            match parsed {
+                Ok(parsed) => consume(parsed?)?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
             budget.release(bytes);
         }
         match receive(rx) {
-            Some((_, Err(panic), _)) => std::panic::resume_unwind(panic),
-            Some((seq, Ok(parsed), bytes)) => {
+            Some((seq, parsed, bytes)) => {
                 early.insert(seq, (parsed, bytes));
             }
             None => return Ok(()),
@@ -407,8 +414,7 @@ fn consume_in_order(
 /// The next delivery, or `None` when every sender is gone. The consumer runs on a thread of
 /// rayon's pool; blocking there would take a thread from the decoding being waited for, so the
 /// wait runs pending jobs, and sleeps (at most a millisecond at a time, to look for new jobs
-/// again) only when there are none. An ingest runs here only with two or more threads (one
-/// thread takes the sequential path), so another thread is always free for the decoding.
+/// again) only when there are none.
 fn receive(rx: &mpsc::Receiver<Delivery>) -> Option<Delivery> {
     loop {
         match rx.try_recv() {
@@ -1636,9 +1642,20 @@ mod tests {
         text
     }
 
+    /// A pool of `threads` threads (the pipeline path needs two or more).
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    /// Lines per file of [`pieces_of_three_files`].
+    const LINES_PER_FILE: usize = CHUNK_BYTES / LINE.len() * 2 + 7;
+
     /// Files of several pieces each, so that pieces are decoded out of order.
     fn pieces_of_three_files(dir: &Path) -> Vec<PathBuf> {
-        let n = CHUNK_BYTES / LINE.len() * 2 + 7;
+        let n = LINES_PER_FILE;
         (0..3)
             .map(|f| {
                 let p = dir.join(format!("f{f}.jsonl"));
@@ -1663,26 +1680,27 @@ mod tests {
     fn pieces_reach_the_sink_in_input_order_from_any_caller_and_budget() {
         let dir = tempfile::tempdir().unwrap();
         let paths = pieces_of_three_files(dir.path());
-        let (q, all) = ingest_with(&paths, IN_FLIGHT_BYTES);
+        // The sequential path (one thread) is the reference.
+        let (q, all) = pool(1).install(|| ingest_with(&paths, IN_FLIGHT_BYTES));
         let lines = all.column_by_name("source_line").unwrap();
         let lines = lines.as_primitive::<Int64Type>();
-        // Each file's lines in order, the files one after another.
-        let n = lines.len() / 3;
-        let expected: Vec<i64> = (0..3).flat_map(|_| 1..=n as i64).collect();
+        // Every line once (a piece consumed twice would show as duplicates dropped), each
+        // file's lines in order, the files one after another.
+        let n = LINES_PER_FILE as i64;
+        let expected: Vec<i64> = (0..3).flat_map(|_| 1..=n).collect();
         assert_eq!(lines.values().to_vec(), expected);
+        assert_eq!(q.duplicates_dropped, 0);
         assert_eq!(q.files.len(), 3);
-        // The same rows and log with one piece in flight, and from inside a pool of one and of
-        // three threads, where the caller is itself a thread the decoding runs on (a caller
-        // that blocked there would wait forever with one thread).
-        assert_eq!(ingest_with(&paths, 1), (q.clone(), all.clone()));
-        for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+        // The pipeline gives the same rows and log with one piece in flight and with many,
+        // called from outside a pool (the consumer is a pool thread, the caller waits) and from
+        // inside one (the consumer is the caller's own pool thread).
+        for threads in [2, 3] {
             for in_flight in [1, IN_FLIGHT_BYTES] {
-                let got = pool.install(|| ingest_with(&paths, in_flight));
-                assert_eq!(got, (q.clone(), all.clone()), "{threads} threads");
+                let outside = within_a_minute({
+                    let paths = paths.clone();
+                    move || pool(threads).install(|| ingest_with(&paths, in_flight))
+                });
+                assert_eq!(outside, (q.clone(), all.clone()), "{threads} threads");
             }
         }
     }
@@ -1696,6 +1714,86 @@ mod tests {
         });
         rx.recv_timeout(std::time::Duration::from_secs(60))
             .expect("the ingest neither returned nor panicked within a minute")
+    }
+
+    /// What [`consume_in_order`] hands on: the file number of each `EndFile` piece, in order,
+    /// and how it ended.
+    fn consume_deliveries(deliveries: Vec<Delivery>) -> (Vec<usize>, Result<(), String>) {
+        let budget = Budget::new(usize::MAX);
+        let (tx, rx) = mpsc::channel();
+        for d in deliveries {
+            assert!(budget.acquire(d.2));
+            tx.send(d).unwrap();
+        }
+        drop(tx);
+        let mut seen = Vec::new();
+        let r = consume_in_order(
+            &rx,
+            |p| match p {
+                Parsed::EndFile { file: 99, .. } => Err(IngestError::Invalid {
+                    path: PathBuf::from("sink"),
+                    message: "sink failed".into(),
+                }),
+                Parsed::EndFile { file, .. } => {
+                    seen.push(file);
+                    Ok(())
+                }
+                _ => unreachable!(),
+            },
+            &budget,
+        );
+        if r.is_ok() {
+            assert_eq!(budget.state.lock().unwrap().0, 0, "every byte given back");
+        }
+        (seen, r.map_err(|e| e.to_string()))
+    }
+
+    fn piece(seq: u64, file: usize) -> Delivery {
+        let parsed = Parsed::EndFile {
+            file,
+            format: String::new(),
+        };
+        (seq, Ok(Ok(parsed)), 10)
+    }
+
+    #[test]
+    fn deliveries_are_consumed_in_sequence_and_the_first_failure_in_order_wins() {
+        // Arriving in reverse order, consumed in sequence.
+        let reversed = (0..6).rev().map(|i| piece(i, i as usize)).collect();
+        assert_eq!(
+            consume_deliveries(reversed),
+            (vec![0, 1, 2, 3, 4, 5], Ok(()))
+        );
+        // A read error travels as piece 3: pieces 0–2 are consumed first, nothing after it.
+        let mut d: Vec<Delivery> = vec![piece(4, 4), piece(1, 1), piece(0, 0), piece(2, 2)];
+        let read_error = IngestError::Invalid {
+            path: PathBuf::from("f"),
+            message: "read failed".into(),
+        };
+        d.insert(1, (3, Ok(Err(read_error)), 0));
+        let (seen, r) = consume_deliveries(d);
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert!(r.unwrap_err().contains("read failed"));
+        // A decoding panic (piece 3) that arrives before a sink failure (piece 1) earlier in
+        // input order: the sink failure is what the ingest returns, as on one thread.
+        let panicked: Box<dyn std::any::Any + Send> = Box::new("decoder bug");
+        let d = vec![
+            (3, Err(panicked), 10),
+            piece(2, 2),
+            piece(0, 0),
+            piece(1, 99),
+        ];
+        let (seen, r) = consume_deliveries(d);
+        assert_eq!(seen, vec![0]);
+        assert!(r.unwrap_err().contains("sink failed"));
+        // The panic itself, when nothing fails before it.
+        let panicked: Box<dyn std::any::Any + Send> = Box::new("decoder bug");
+        let d = vec![(1, Err(panicked), 10), piece(0, 0)];
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| consume_deliveries(d)));
+        assert_eq!(
+            r.unwrap_err().downcast_ref::<&str>().copied(),
+            Some("decoder bug")
+        );
     }
 
     /// A sink that fails on its first write.
@@ -1723,9 +1821,11 @@ mod tests {
         for in_flight in [1, IN_FLIGHT_BYTES] {
             let (paths, opts) = (paths.clone(), opts.clone());
             let e = within_a_minute(move || {
-                ingest_pipeline(&paths, &opts, &mut FailingSink, false, in_flight)
-                    .unwrap_err()
-                    .to_string()
+                pool(2).install(|| {
+                    ingest_pipeline(&paths, &opts, &mut FailingSink, false, in_flight)
+                        .unwrap_err()
+                        .to_string()
+                })
             });
             assert!(e.contains("disk full"), "{e}");
         }
@@ -1751,7 +1851,7 @@ mod tests {
         // One piece in flight: the reader waits for budget when the sink panics.
         let panicked = within_a_minute(move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
-                ingest_pipeline(&paths, &opts, &mut PanickingSink, false, 1)
+                pool(2).install(|| ingest_pipeline(&paths, &opts, &mut PanickingSink, false, 1))
             }))
             .is_err()
         });
