@@ -46,10 +46,10 @@ pub const CHUNK_BYTES: usize = 2 << 20;
 /// is waiting to hand over. A piece larger than this is handed over alone. Pieces of Parquet
 /// files count by estimate ([`PARQUET_BYTES_PER_ROW`] per row of a row-group piece, a whole
 /// file read by path as [`CHUNK_BYTES`]), and the markers between files as nothing.
-pub const IN_FLIGHT_BYTES: usize = 64 << 20;
+pub const IN_FLIGHT_BYTES: usize = 32 << 20;
 /// What a decoded span row is counted as when windows of Parquet row groups are filled (the
 /// compressed bytes say little: a row group of 131,072 canonical rows is about 13 MB on disk
-/// and over 100 MB decoded). With [`IN_FLIGHT_BYTES`] that is about 520,000 rows in flight.
+/// and over 100 MB decoded). With [`IN_FLIGHT_BYTES`] that is about 260,000 rows in flight.
 const PARQUET_BYTES_PER_ROW: usize = 128;
 /// Most bytes read to decide between JSON lines and one document.
 const MAX_HEAD_BYTES: usize = 16 << 20;
