@@ -320,8 +320,8 @@ impl BufferPool {
     }
 }
 
-/// The input bytes in flight, bounded (by [`IN_FLIGHT_BYTES`] in an ingest): the reader takes a piece's
-/// bytes before handing it out, the consumer gives them back once the piece is written.
+/// The input bytes in flight, bounded (by [`IN_FLIGHT_BYTES`] in an ingest): the reader takes
+/// a piece's bytes before handing it out, the consumer gives them back once it is written.
 struct Budget {
     limit: usize,
     /// Bytes taken, and whether the consumer has stopped.
@@ -379,6 +379,40 @@ impl Drop for CloseOnDrop<'_> {
 /// A decoded piece: its place in input order, the result (`Err` outside: decoding panicked),
 /// and its bytes in the [`Budget`].
 type Delivery = (u64, std::thread::Result<Result<Parsed, IngestError>>, usize);
+
+/// The reader thread: reads the pieces in order and spawns each one's decoding on `rs` once
+/// its bytes fit the budget; a read error is sent as the next piece, in its place in the order.
+fn hand_out<'s>(
+    mut producer: Producer<'s>,
+    budget: &Budget,
+    rs: &rayon::Scope<'s>,
+    tx: mpsc::Sender<Delivery>,
+    files: &'s [InputFile],
+    opts: &'s IngestOptions,
+    pool: &'s BufferPool,
+) {
+    for seq in 0u64.. {
+        let w = match producer.next_work() {
+            Ok(Some(w)) => w,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send((seq, Ok(Err(e)), 0));
+                return;
+            }
+        };
+        let bytes = w.bytes();
+        if !budget.acquire(bytes) {
+            return;
+        }
+        let tx = tx.clone();
+        rs.spawn(move |_| {
+            // A panic travels to the consumer, which would otherwise wait for this piece
+            // forever.
+            let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| parse(w, files, opts, pool)));
+            let _ = tx.send((seq, parsed.map(Ok), bytes));
+        });
+    }
+}
 
 /// Hands the decoded pieces to `consume` in input order (0, 1, 2, …) as they arrive in any
 /// order, giving each piece's bytes back to `budget` once consumed. Ends when every sender is
@@ -1104,37 +1138,35 @@ struct Consumer<'a> {
 
 impl<'a> Consumer<'a> {
     fn consume(&mut self, parsed: Parsed) -> Result<(), IngestError> {
-        {
-            match parsed {
-                Parsed::Json { mut decoded } => {
-                    self.metrics.append(&mut decoded.metrics);
-                    self.acc.add(&decoded.quality);
-                    self.acc.non_span |= decoded.saw_non_span_data;
-                    self.quality.merge(decoded.quality);
-                    for (batch, fps) in decoded.batches {
-                        self.take(batch, &fps)?;
-                    }
+        match parsed {
+            Parsed::Json { mut decoded } => {
+                self.metrics.append(&mut decoded.metrics);
+                self.acc.add(&decoded.quality);
+                self.acc.non_span |= decoded.saw_non_span_data;
+                self.quality.merge(decoded.quality);
+                for (batch, fps) in decoded.batches {
+                    self.take(batch, &fps)?;
                 }
-                Parsed::Reader {
-                    chunks,
-                    quality,
-                    mut metrics,
-                } => {
-                    self.metrics.append(&mut metrics);
-                    for c in chunks {
-                        self.acc.add(&c.quality);
-                        self.quality.merge(c.quality);
-                        self.take(c.batch, &c.fingerprints)?;
-                    }
-                    self.acc.add(&quality);
-                    self.quality.merge(quality);
-                }
-                Parsed::Quality { quality } => {
-                    self.acc.add(&quality);
-                    self.quality.merge(quality);
-                }
-                Parsed::EndFile { file, format } => self.end_file(file, format),
             }
+            Parsed::Reader {
+                chunks,
+                quality,
+                mut metrics,
+            } => {
+                self.metrics.append(&mut metrics);
+                for c in chunks {
+                    self.acc.add(&c.quality);
+                    self.quality.merge(c.quality);
+                    self.take(c.batch, &c.fingerprints)?;
+                }
+                self.acc.add(&quality);
+                self.quality.merge(quality);
+            }
+            Parsed::Quality { quality } => {
+                self.acc.add(&quality);
+                self.quality.merge(quality);
+            }
+            Parsed::EndFile { file, format } => self.end_file(file, format),
         }
         Ok(())
     }
@@ -1320,74 +1352,40 @@ fn ingest_pipeline(
         batch_rows: opts.batch_rows.max(1),
         metrics: Vec::new(),
     };
-    if rayon::current_num_threads() == 1 {
+    let mut on_piece = |parsed: Parsed| {
+        consumer.consume(parsed)?;
+        if let Some(b) = &bar {
+            b.set_position(counter.load(Ordering::Relaxed));
+        }
+        Ok(())
+    };
+    let consumed = if rayon::current_num_threads() == 1 {
         // One thread: read, decode and write each piece in turn on this thread, so that a
         // one-thread run uses one core (no reader thread beside it).
-        while let Some(w) = producer.next_work()? {
-            consumer.consume(parse(w, &files, opts, &pool))?;
-            if let Some(b) = &bar {
-                b.set_position(counter.load(Ordering::Relaxed));
+        (|| {
+            while let Some(w) = producer.next_work()? {
+                on_piece(parse(w, &files, opts, &pool))?;
             }
-        }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        return consumer.finish();
-    }
-    let budget = Budget::new(in_flight);
-    let files = &files;
-    let pool = &pool;
-    // The consumer runs on a thread of the pool: the writer's column tasks it spawns go to the
-    // front of the pool's work (other threads steal them before the queued decoding), and
-    // while it waits for the next piece in order it decodes pieces itself.
-    let consumed = rayon::scope(|rs| {
-        let (tx, rx) = mpsc::channel::<Delivery>();
-        std::thread::scope(|ts| {
-            let budget = &budget;
-            ts.spawn(move || {
-                let mut seq = 0u64;
-                loop {
-                    match producer.next_work() {
-                        Ok(Some(w)) => {
-                            let bytes = w.bytes();
-                            if !budget.acquire(bytes) {
-                                break;
-                            }
-                            let tx = tx.clone();
-                            rs.spawn(move |_| {
-                                // A panic travels to the consumer, which would otherwise wait
-                                // for this piece forever.
-                                let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                                    parse(w, files, opts, pool)
-                                }));
-                                let _ = tx.send((seq, parsed.map(Ok), bytes));
-                            });
-                            seq += 1;
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = tx.send((seq, Ok(Err(e)), 0));
-                            break;
-                        }
-                    }
-                }
-            });
-            // Whatever ends the consumer (done, failed or panicking), the producer must not
-            // wait for budget any more.
-            let _close = CloseOnDrop(budget);
-            consume_in_order(
-                &rx,
-                |parsed| {
-                    consumer.consume(parsed)?;
-                    if let Some(b) = &bar {
-                        b.set_position(counter.load(Ordering::Relaxed));
-                    }
-                    Ok(())
-                },
-                budget,
-            )
+            Ok(())
+        })()
+    } else {
+        let budget = Budget::new(in_flight);
+        let (files, pool) = (&files[..], &pool);
+        // The consumer runs on a thread of the pool: the writer's column tasks it spawns go
+        // to the front of the pool's work (other threads steal them before the queued
+        // decoding), and while it waits for the next piece in order it decodes pieces itself.
+        rayon::scope(|rs| {
+            let (tx, rx) = mpsc::channel::<Delivery>();
+            std::thread::scope(|ts| {
+                let budget = &budget;
+                ts.spawn(move || hand_out(producer, budget, rs, tx, files, opts, pool));
+                // Whatever ends the consumer (done, failed or panicking), the reader must not
+                // wait for budget any more.
+                let _close = CloseOnDrop(budget);
+                consume_in_order(&rx, on_piece, budget)
+            })
         })
-    });
+    };
     consumed?;
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -1796,6 +1794,14 @@ mod tests {
         );
     }
 
+    /// Options that make a sink write after every few rows.
+    fn small_batches() -> IngestOptions {
+        IngestOptions {
+            batch_rows: 10,
+            ..Default::default()
+        }
+    }
+
     /// A sink that fails on its first write.
     struct FailingSink;
 
@@ -1811,11 +1817,7 @@ mod tests {
     #[test]
     fn a_failing_sink_stops_the_reader_and_its_error_is_returned() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = pieces_of_three_files(dir.path());
-        let opts = IngestOptions {
-            batch_rows: 10,
-            ..Default::default()
-        };
+        let (paths, opts) = (pieces_of_three_files(dir.path()), small_batches());
         // With one piece in flight the reader is waiting for budget when the sink fails: it
         // must be woken and end, or the ingest never returns.
         for in_flight in [1, IN_FLIGHT_BYTES] {
@@ -1843,11 +1845,7 @@ mod tests {
     #[test]
     fn a_panicking_sink_panics_the_ingest_instead_of_hanging_it() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = pieces_of_three_files(dir.path());
-        let opts = IngestOptions {
-            batch_rows: 10,
-            ..Default::default()
-        };
+        let (paths, opts) = (pieces_of_three_files(dir.path()), small_batches());
         // One piece in flight: the reader waits for budget when the sink panics.
         let panicked = within_a_minute(move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
