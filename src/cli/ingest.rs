@@ -44,10 +44,10 @@ pub fn print_quality(q: &DataQuality) {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
-    let opts = IngestOptions {
+    let opts = ParquetSink::ingest_options(IngestOptions {
         batch_rows: args.batch_rows.max(1),
         ..IngestOptions::default()
-    };
+    });
     let existed = args.output.exists();
     let mut sink = ParquetSink::create(&args.output)?;
     let quality = if args.quiet {

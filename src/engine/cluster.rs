@@ -191,11 +191,13 @@ impl std::str::FromStr for ClusterUrl {
     }
 }
 
-/// `state` with canalyst's aggregate functions registered (next to DataFusion's).
+/// `state` with canalyst's aggregate functions and `canalyst_resource_attributes` registered
+/// (next to DataFusion's).
 fn with_canalyst_functions(mut state: SessionState) -> datafusion::common::Result<SessionState> {
     for f in udaf::all() {
         state.register_udaf(Arc::new(f))?;
     }
+    state.register_udf(Arc::new(super::resource_udf::udf()))?;
     Ok(state)
 }
 
@@ -296,6 +298,7 @@ pub async fn session(
     for f in udaf::all() {
         ctx.register_udaf(f);
     }
+    ctx.register_udf(super::resource_udf::udf());
     Ok(ctx)
 }
 

@@ -4,6 +4,7 @@ use super::scan::SpanSource;
 use super::udaf;
 use super::EngineError;
 use crate::model::metrics::{metric_schemas, MetricTables};
+use crate::model::resources::{stored_spans_schema, RESOURCE_ATTRIBUTES, RESOURCE_ID};
 use crate::model::spans::spans_schema;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -116,6 +117,7 @@ impl Engine {
         for f in udaf::all() {
             ctx.register_udaf(f);
         }
+        ctx.register_udf(super::resource_udf::udf());
         ctx
     }
 
@@ -231,10 +233,8 @@ impl Engine {
         paths: &[PathBuf],
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let (table, files) = spans_listing(paths, spans_schema())?;
         let ctx = Self::session(config);
-        ctx.register_table("spans", Arc::new(table))
-            .map_err(register_err("spans"))?;
+        let files = register_spans(&ctx, paths)?;
         register_metric_tables(&ctx, paths)?;
         Self::finish(ctx, config, SpanSource::Files(files)).await
     }
@@ -250,10 +250,8 @@ impl Engine {
         config: EngineConfig,
         cluster: &super::cluster::ClusterUrl,
     ) -> Result<Self, EngineError> {
-        let (table, files) = spans_listing(paths, spans_schema())?;
         let ctx = super::cluster::session(cluster, Self::session_config(config)).await?;
-        ctx.register_table("spans", Arc::new(table))
-            .map_err(register_err("spans"))?;
+        let files = register_spans(&ctx, paths)?;
         register_metric_tables(&ctx, paths)?;
         let mut engine = Self::finish(ctx, config, SpanSource::Files(files)).await?;
         engine.cluster = Some(cluster.to_string());
@@ -517,6 +515,80 @@ fn spans_listing(
         .with_schema(schema);
     let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
     Ok((table, files))
+}
+
+/// Registers `spans` over the span files of `paths` and returns the files, in input order.
+/// Canonical files (`resource_attributes` in every row: version-1 DATASETs, bare canonical
+/// files) are the table as they are; DATASETs' stored files (schema version 2,
+/// `resource_id`) are a view that puts `resource_attributes` back from the `resources.parquet`
+/// beside each file ([`super::resource_udf`]); inputs of both kinds are the union of the two.
+fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf>, EngineError> {
+    let (mut stored, mut carrying) = (Vec::new(), Vec::new());
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let file = resolve_spans_file(p)?;
+        if is_stored_spans_file(&file)? {
+            stored.push(p.clone());
+        } else {
+            carrying.push(p.clone());
+        }
+        files.push(file);
+    }
+    if stored.is_empty() {
+        let (table, _) = spans_listing(&carrying, spans_schema())?;
+        ctx.register_table("spans", Arc::new(table))
+            .map_err(register_err("spans"))?;
+        return Ok(files);
+    }
+    let (table, stored_files) = spans_listing(&stored, stored_spans_schema())?;
+    let resources: Vec<PathBuf> = stored_files
+        .iter()
+        .map(|f| f.with_file_name(crate::ingest::resources_file::RESOURCES_FILE))
+        .collect();
+    if let Some(missing) = resources.iter().find(|r| !r.is_file()) {
+        return Err(EngineError::Input {
+            path: missing.clone(),
+            reason: "missing: a DATASET's spans.parquet is read with the resources.parquet \
+                     beside it"
+                .into(),
+        });
+    }
+    let refs: Vec<&std::path::Path> = resources.iter().map(PathBuf::as_path).collect();
+    let exprs =
+        super::resource_udf::spans_view_exprs(&refs).map_err(|reason| EngineError::Input {
+            path: resources[0].clone(),
+            reason,
+        })?;
+    let mut view = ctx
+        .read_table(Arc::new(table))
+        .and_then(|df| df.alias("stored_spans"))
+        .and_then(|df| df.select(exprs))
+        .map_err(register_err("spans"))?;
+    if !carrying.is_empty() {
+        let (table, _) = spans_listing(&carrying, spans_schema())?;
+        view = ctx
+            .read_table(Arc::new(table))
+            .and_then(|df| view.union(df))
+            .map_err(register_err("spans"))?;
+    }
+    ctx.register_table("spans", view.into_view())
+        .map_err(register_err("spans"))?;
+    Ok(files)
+}
+
+/// Whether the Parquet file holds `resource_id` instead of `resource_attributes` (a DATASET's
+/// stored layout). Reads the footer only.
+fn is_stored_spans_file(file: &std::path::Path) -> Result<bool, EngineError> {
+    let bad = |reason: String| EngineError::Input {
+        path: file.to_path_buf(),
+        reason,
+    };
+    let f = std::fs::File::open(file).map_err(|e| bad(e.to_string()))?;
+    let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let schema = b.schema();
+    Ok(schema.field_with_name(RESOURCE_ID).is_ok()
+        && schema.field_with_name(RESOURCE_ATTRIBUTES).is_err())
 }
 
 /// The listing-table URL of an absolute local `file`, with errors naming the file.

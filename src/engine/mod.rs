@@ -20,6 +20,7 @@ pub mod output;
 pub mod quantile;
 pub mod queries;
 pub mod request_log;
+pub mod resource_udf;
 pub mod samples;
 pub mod scan;
 mod sql_scan;

@@ -1,7 +1,9 @@
 //! The DATASET directory written by `canalyst ingest` and read by later commands.
 //!
-//! Layout: `spans.parquet` (canonical spans schema, zstd, dictionary encoding, row groups of
-//! [`ROW_GROUP_ROWS`] rows), `data_quality.json` (the [`DataQuality`] of the ingest) and
+//! Layout: `spans.parquet` (the canonical spans columns with `resource_id` in the place of
+//! `resource_attributes`, [`stored_spans_schema`]; zstd, dictionary encoding, row groups of
+//! [`ROW_GROUP_ROWS`] rows), `resources.parquet` (each distinct resource's attributes once,
+//! [`resources_schema`]; see [`crate::model::resources`]), `data_quality.json` (the [`DataQuality`] of the ingest) and
 //! `dataset.json` (the [`Manifest`]: schema version, canalyst version, row counts, time range),
 //! and, only when the ingest produced metric points of that kind, `metric_points.parquet`,
 //! `histogram_points.parquet` and `exp_histogram_points.parquet` (see `docs/metrics.md`; an
@@ -13,11 +15,12 @@ use super::driver::{BatchSink, IngestError};
 use super::parallel_writer::ParallelArrowWriter;
 use crate::model::metrics::{MetricTables, METRICS_SCHEMA_VERSION};
 use crate::model::quality::DataQuality;
-use crate::model::spans::{spans_schema, SPANS_SCHEMA_VERSION};
+use crate::model::resources::{resources_schema, stored_spans_schema, ResourceTable};
+use crate::model::spans::SPANS_SCHEMA_VERSION;
 use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -28,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 /// Canonical spans file in a DATASET.
 pub const SPANS_FILE: &str = "spans.parquet";
+pub use super::resources_file::RESOURCES_FILE;
 /// Data-quality log in a DATASET.
 pub const QUALITY_FILE: &str = "data_quality.json";
 /// Manifest in a DATASET.
@@ -81,6 +85,9 @@ pub struct Manifest {
     pub canalyst_version: String,
     /// Rows in `spans.parquet`.
     pub spans_rows: u64,
+    /// Rows in `resources.parquet` (distinct resources).
+    #[serde(default)]
+    pub resources_rows: u64,
     /// Records read, ingested and rejected, and duplicates dropped (as in the data-quality log).
     pub records_read: u64,
     /// Records ingested (after duplicate removal).
@@ -122,6 +129,7 @@ pub struct ParquetSink {
     dir: PathBuf,
     tmp: PathBuf,
     writer: Option<ParallelArrowWriter<File>>,
+    resources: ResourceTable,
     rows: u64,
     min_start: Option<i64>,
     max_end: Option<i64>,
@@ -187,9 +195,11 @@ impl ParquetSink {
             for e in entries {
                 let e = e.map_err(io(dir))?;
                 let name = e.file_name().to_string_lossy().to_string();
-                let ours = [SPANS_FILE, QUALITY_FILE, MANIFEST_FILE].contains(&name.as_str())
+                let ours = [SPANS_FILE, RESOURCES_FILE, QUALITY_FILE, MANIFEST_FILE]
+                    .contains(&name.as_str())
                     || METRIC_FILES.contains(&name.as_str())
                     || name.starts_with(".spans.parquet.")
+                    || name.starts_with(".resources.parquet.")
                     || name.starts_with(".metric");
                 if !ours {
                     return Err(IngestError::Invalid {
@@ -205,7 +215,7 @@ impl ParquetSink {
         }
         let tmp = dir.join(format!(".spans.parquet.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let writer = ParallelArrowWriter::try_new(file, spans_schema(), writer_properties())
+        let writer = ParallelArrowWriter::try_new(file, stored_spans_schema(), writer_properties())
             .map_err(|source| IngestError::Parquet {
                 path: tmp.clone(),
                 source,
@@ -214,6 +224,7 @@ impl ParquetSink {
             dir: dir.to_path_buf(),
             tmp,
             writer: Some(writer),
+            resources: ResourceTable::new(),
             rows: 0,
             min_start: None,
             max_end: None,
@@ -221,7 +232,21 @@ impl ParquetSink {
         })
     }
 
-    /// Closes `spans.parquet` and writes `data_quality.json` and `dataset.json`.
+    /// `base` with what this sink's input should be built with: every attribute and a
+    /// resource id per row ([`IngestOptions::resource_ids`](super::IngestOptions)), so each
+    /// resource's attributes are copied once per batch, not once per span. The sink also takes
+    /// plain canonical batches, hashing every row's map.
+    pub fn ingest_options(base: super::IngestOptions) -> super::IngestOptions {
+        super::IngestOptions {
+            attribute_maps: true,
+            span_attribute_keys: None,
+            resource_ids: true,
+            ..base
+        }
+    }
+
+    /// Closes `spans.parquet` and writes `resources.parquet`, `data_quality.json` and
+    /// `dataset.json`.
     pub fn finish(mut self, quality: &DataQuality) -> Result<Manifest, IngestError> {
         if let Some(w) = self.writer.take() {
             w.close().map_err(|source| IngestError::Parquet {
@@ -229,6 +254,19 @@ impl ParquetSink {
                 source,
             })?;
         }
+        let resources = self.dir.join(RESOURCES_FILE);
+        let tmp = self
+            .dir
+            .join(format!(".{RESOURCES_FILE}.{}.tmp", std::process::id()));
+        let batch = self
+            .resources
+            .to_batch()
+            .map_err(|e| IngestError::Invalid {
+                path: resources.clone(),
+                message: e.to_string(),
+            })?;
+        write_parquet(&tmp, batch)?;
+        std::fs::rename(&tmp, &resources).map_err(io(&resources))?;
         let spans = self.dir.join(SPANS_FILE);
         std::fs::rename(&self.tmp, &spans).map_err(io(&spans))?;
         let mut metric_rows = [0u64; 3];
@@ -245,15 +283,7 @@ impl ParquetSink {
                 let tmp = self
                     .dir
                     .join(format!(".{name}.parquet.{}.tmp", std::process::id()));
-                let file = File::create(&tmp).map_err(io(&tmp))?;
-                let pq = |source| IngestError::Parquet {
-                    path: tmp.clone(),
-                    source,
-                };
-                let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
-                    .map_err(pq)?;
-                w.write(batch).map_err(pq)?;
-                w.close().map_err(pq)?;
+                write_parquet(&tmp, batch.clone())?;
                 std::fs::rename(&tmp, &path).map_err(io(&path))?;
             }
         } else {
@@ -270,6 +300,7 @@ impl ParquetSink {
             spans_schema_version: SPANS_SCHEMA_VERSION,
             canalyst_version: env!("CARGO_PKG_VERSION").to_string(),
             spans_rows: self.rows,
+            resources_rows: self.resources.len() as u64,
             records_read: quality.records_read,
             records_ingested: quality.records_ingested,
             records_rejected: quality.records_rejected,
@@ -294,8 +325,31 @@ impl ParquetSink {
     }
 }
 
+/// Writes `batch` to a new Parquet file at `path` with the DATASET's writer properties.
+fn write_parquet(path: &Path, batch: RecordBatch) -> Result<(), IngestError> {
+    let file = File::create(path).map_err(io(path))?;
+    let pq = |source| IngestError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut w =
+        ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(pq)?;
+    w.write(&batch).map_err(pq)?;
+    w.close().map_err(pq)?;
+    Ok(())
+}
+
 impl BatchSink for ParquetSink {
+    /// Takes a canonical batch, or one built with resource ids
+    /// ([`ParquetSink::ingest_options`]), and writes it in the stored layout.
     fn write(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        let batch = self
+            .resources
+            .absorb(&batch)
+            .map_err(|e| IngestError::Invalid {
+                path: self.tmp.clone(),
+                message: e.to_string(),
+            })?;
         if let (Some(s), Some(d)) = (
             batch.column_by_name("start_time"),
             batch.column_by_name("duration_ns"),
@@ -370,6 +424,8 @@ pub struct Dataset {
     pub dir: PathBuf,
     /// Path of `spans.parquet`.
     pub spans: PathBuf,
+    /// Path of `resources.parquet` (absent in a version-1 DATASET).
+    pub resources: PathBuf,
     /// The manifest.
     pub manifest: Manifest,
     /// The data-quality log of the ingest that wrote it.
@@ -414,16 +470,50 @@ impl Dataset {
         })
     }
 
-    /// A reader of `spans.parquet` in the canonical schema, `batch_rows` rows per batch.
-    pub fn spans_reader(&self, batch_rows: usize) -> Result<ParquetRecordBatchReader, IngestError> {
+    /// Reads `resources.parquet` (empty for a version-1 DATASET, which has none).
+    pub fn read_resources(&self) -> Result<ResourceTable, IngestError> {
+        if self.manifest.spans_schema_version == 1 {
+            return Ok(ResourceTable::new());
+        }
+        read_resources(&self.resources)
+    }
+
+    /// A reader of `spans.parquet` in the canonical (in-memory) schema, `batch_rows` rows per
+    /// batch: each row's `resource_attributes` is put back from `resources.parquet`.
+    pub fn spans_reader(
+        &self,
+        batch_rows: usize,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>, IngestError>
+    {
+        let resources = self.read_resources()?;
         let file = File::open(&self.spans).map_err(io(&self.spans))?;
-        ParquetRecordBatchReaderBuilder::try_new(file)
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.with_batch_size(batch_rows.max(1)).build())
             .map_err(|source| IngestError::ParquetRead {
                 path: self.spans.clone(),
                 source,
+            })?;
+        Ok(reader.map(move |b| {
+            b.and_then(|b| {
+                resources
+                    .expand(&b)
+                    .map_err(|e| arrow::error::ArrowError::ExternalError(Box::new(e)))
             })
+        }))
     }
+}
+
+/// Reads a `resources.parquet` ([`super::resources_file::read_resources`]).
+pub fn read_resources(path: &Path) -> Result<ResourceTable, IngestError> {
+    use super::resources_file::ResourcesFileError as E;
+    super::resources_file::read_resources(path).map_err(|e| match e {
+        E::Io { path, source } => IngestError::Io { path, source },
+        E::Parquet { path, source } => IngestError::ParquetRead { path, source },
+        E::Invalid { path, reason } => IngestError::Invalid {
+            path,
+            message: reason,
+        },
+    })
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, IngestError> {
@@ -443,11 +533,13 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
         });
     }
     let manifest: Manifest = read_json(&path.join(MANIFEST_FILE))?;
-    if manifest.spans_schema_version != SPANS_SCHEMA_VERSION {
+    // Version 1 (resource attributes in every span row, before resources.parquet) is still
+    // read: its spans.parquet is the canonical table as it is.
+    if ![1, SPANS_SCHEMA_VERSION].contains(&manifest.spans_schema_version) {
         return Err(IngestError::Invalid {
             path: path.to_path_buf(),
             message: format!(
-                "spans schema version {} but this canalyst reads version {SPANS_SCHEMA_VERSION}; re-run `canalyst ingest`",
+                "spans schema version {} but this canalyst reads versions 1 and {SPANS_SCHEMA_VERSION}; re-run `canalyst ingest`",
                 manifest.spans_schema_version
             ),
         });
@@ -461,7 +553,12 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
             ),
         });
     }
-    check_schema(&path.join(SPANS_FILE), &spans_schema())?;
+    if manifest.spans_schema_version == 1 {
+        check_schema(&path.join(SPANS_FILE), &crate::model::spans::spans_schema())?;
+    } else {
+        check_schema(&path.join(SPANS_FILE), &stored_spans_schema())?;
+        check_schema(&path.join(RESOURCES_FILE), &resources_schema())?;
+    }
     for (name, schema) in crate::model::metrics::metric_schemas() {
         let file = path.join(metric_file(name));
         if !file.is_file() {
@@ -487,6 +584,7 @@ pub fn open_dataset(path: &Path) -> Result<Dataset, IngestError> {
     Ok(Dataset {
         dir: path.to_path_buf(),
         spans: path.join(SPANS_FILE),
+        resources: path.join(RESOURCES_FILE),
         manifest,
         quality,
     })
@@ -619,28 +717,37 @@ mod tests {
             );
         }
         let leaf = ColumnPath::from(vec![
-            "resource_attributes".to_string(),
+            "span_attributes".to_string(),
             "entries".into(),
             "values".into(),
         ]);
         assert_eq!(p.statistics_enabled(&leaf), EnabledStatistics::None);
         // The leaf path exists in the written schema, so the setting is not a no-op.
         let schema = parquet::arrow::ArrowSchemaConverter::new()
-            .convert(&spans_schema())
+            .convert(&stored_spans_schema())
             .unwrap();
         assert!((0..schema.num_columns()).any(|i| *schema.column(i).path() == leaf));
     }
 
     fn batch(n: usize) -> RecordBatch {
-        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "f");
-        let res = ResourceInfo::from_attributes(
-            vec![("service.name".into(), "s".into())],
-            None,
-            &IdentityConfig::default(),
-        );
+        batch_with(n, false)
+    }
+
+    /// `n` spans of two resources (alternating in runs of two), built with or without
+    /// resource ids.
+    fn batch_with(n: usize, ids: bool) -> RecordBatch {
+        let mut b = SpansBuilder::new(Arc::new(IdentityConfig::default()), "f").resource_ids(ids);
+        let res = |s: &str| {
+            ResourceInfo::from_attributes(
+                vec![("service.name".into(), s.into())],
+                None,
+                &IdentityConfig::default(),
+            )
+        };
+        let (r1, r2) = (res("s"), res("t"));
         for i in 0..n {
             b.append(
-                &res,
+                if i % 4 < 2 { &r1 } else { &r2 },
                 &SpanRecord {
                     trace_id: [1; 16],
                     span_id: [i as u8 + 1; 8],
@@ -678,7 +785,13 @@ mod tests {
             .sum();
         assert_eq!(rows, 3);
         let first = ds.spans_reader(10).unwrap().next().unwrap().unwrap();
-        assert_eq!(first.schema(), spans_schema());
+        assert_eq!(
+            first,
+            batch(3),
+            "read back in the canonical layout, maps included"
+        );
+        assert_eq!(m.resources_rows, 2);
+        assert_eq!(ds.read_resources().unwrap().len(), 2);
         // Overwriting a DATASET is allowed; writing into an unrelated directory is not.
         ParquetSink::create(&out).unwrap().abandon();
         std::fs::write(dir.path().join("other.txt"), "x").unwrap();
@@ -687,5 +800,73 @@ mod tests {
         let (batches, q) = load_spans(&[out], &Default::default()).unwrap();
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
         assert_eq!(q.records_read, 3);
+    }
+
+    /// Batches built with resource ids (as `ingest` builds them) and canonical batches (every
+    /// row's map hashed by the sink) give byte-identical files.
+    #[test]
+    fn carrier_and_canonical_batches_write_the_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, ids: bool| {
+            let out = dir.path().join(name);
+            let mut sink = ParquetSink::create(&out).unwrap();
+            sink.write(batch_with(5, ids)).unwrap();
+            sink.write(batch_with(3, ids)).unwrap();
+            sink.finish(&DataQuality::default()).unwrap();
+            out
+        };
+        let (a, b) = (write("a", false), write("b", true));
+        for f in [SPANS_FILE, RESOURCES_FILE] {
+            assert_eq!(
+                std::fs::read(a.join(f)).unwrap(),
+                std::fs::read(b.join(f)).unwrap(),
+                "{f}"
+            );
+        }
+        let back: Vec<RecordBatch> = open_dataset(&b)
+            .unwrap()
+            .spans_reader(100)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let want = arrow::compute::concat_batches(
+            &crate::model::spans::spans_schema(),
+            &[batch_with(5, false), batch_with(3, false)],
+        )
+        .unwrap();
+        assert_eq!(back, vec![want]);
+    }
+
+    /// A DATASET without its resources table, or of a version this canalyst does not know,
+    /// is refused with the reason, not read with maps missing; one of version 1 (maps in
+    /// every row) is read as it is.
+    #[test]
+    fn dataset_versions_and_a_missing_resources_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ds");
+        let mut sink = ParquetSink::create(&out).unwrap();
+        sink.write(batch(2)).unwrap();
+        sink.finish(&DataQuality::default()).unwrap();
+        std::fs::remove_file(out.join(RESOURCES_FILE)).unwrap();
+        let err = open_dataset(&out).unwrap_err().to_string();
+        assert!(err.contains(RESOURCES_FILE), "{err}");
+        let manifest = std::fs::read_to_string(out.join(MANIFEST_FILE)).unwrap();
+        let v9 = manifest.replace("\"spans_schema_version\": 2", "\"spans_schema_version\": 9");
+        assert_ne!(v9, manifest);
+        std::fs::write(out.join(MANIFEST_FILE), &v9).unwrap();
+        let err = open_dataset(&out).unwrap_err().to_string();
+        assert!(err.contains("re-run `canalyst ingest`"), "{err}");
+        // Version 1: the canonical table itself in spans.parquet.
+        let v1 = manifest.replace("\"spans_schema_version\": 2", "\"spans_schema_version\": 1");
+        std::fs::write(out.join(MANIFEST_FILE), &v1).unwrap();
+        let err = open_dataset(&out).unwrap_err().to_string();
+        assert!(err.contains("not the canonical schema"), "{err}");
+        let f = File::create(out.join(SPANS_FILE)).unwrap();
+        let mut w = ArrowWriter::try_new(f, crate::model::spans::spans_schema(), None).unwrap();
+        w.write(&batch(2)).unwrap();
+        w.close().unwrap();
+        let ds = open_dataset(&out).unwrap();
+        let back: Vec<RecordBatch> = ds.spans_reader(10).unwrap().map(|b| b.unwrap()).collect();
+        assert_eq!(back, vec![batch(2)]);
     }
 }

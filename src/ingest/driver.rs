@@ -53,8 +53,9 @@ pub const IN_FLIGHT_BYTES: usize = 32 << 20;
 const PARQUET_BYTES_PER_ROW: usize = 128;
 /// Most bytes read to decide between JSON lines and one document.
 const MAX_HEAD_BYTES: usize = 16 << 20;
-/// File names skipped when walking a directory: a DATASET's own metadata.
-const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json"];
+/// File names skipped when walking a directory: a DATASET's own metadata, and its resources
+/// table (read with the `spans.parquet` beside it).
+const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json", "resources.parquet"];
 
 /// Why an ingest failed as a whole (bad *records* are data-quality issues, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +172,8 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 }
 
 /// Expands the inputs: files as given, directories walked recursively in sorted order,
-/// skipping hidden entries and DATASET metadata files (`data_quality.json`, `dataset.json`).
+/// skipping hidden entries, DATASET metadata files (`data_quality.json`, `dataset.json`) and
+/// a DATASET's `resources.parquet` (read with its `spans.parquet`).
 pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
     let mut out = Vec::new();
     for input in inputs {

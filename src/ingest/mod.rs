@@ -30,6 +30,10 @@ pub struct IngestOptions {
     /// Fill only these columns span by span, the skippable others written as nulls (see
     /// [`SpansBuilder::kept_columns`]); `None` fills every column.
     pub kept_columns: Option<KeptColumns>,
+    /// Build batches for the DATASET writer ([`SpansBuilder::resource_ids`]: a
+    /// `resource_id` column, each resource's map once per batch). Only for a [`ParquetSink`];
+    /// [`ParquetSink::ingest_options`] sets it.
+    pub resource_ids: bool,
 }
 
 impl IngestOptions {
@@ -40,6 +44,7 @@ impl IngestOptions {
             .span_attribute_keys(self.span_attribute_keys.clone())
             .entry_attribute_maps(self.entry_attribute_maps)
             .kept_columns(self.kept_columns)
+            .resource_ids(self.resource_ids)
     }
 }
 
@@ -52,6 +57,7 @@ impl Default for IngestOptions {
             span_attribute_keys: None,
             entry_attribute_maps: false,
             kept_columns: None,
+            resource_ids: false,
         }
     }
 }
@@ -77,6 +83,7 @@ pub mod otlp_json;
 pub mod otlp_proto;
 pub mod parallel_writer;
 pub mod parquet_spans;
+pub mod resources_file;
 mod seen_spans;
 pub mod sniff;
 

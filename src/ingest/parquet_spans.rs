@@ -15,6 +15,7 @@ mod tempo;
 use super::otlp_proto::flush;
 use super::{IngestOptions, SpanChunk};
 use crate::model::quality::{DataQuality, FileSummary, Issue, IssueKind};
+use crate::model::resources::{ResourceTable, RESOURCE_ATTRIBUTES, RESOURCE_ID};
 use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder, SPAN_COLUMNS};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
@@ -26,6 +27,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Format name of canalyst's own canonical spans files.
 pub const FORMAT_CANONICAL: &str = "parquet-canonical";
@@ -76,10 +78,12 @@ pub(crate) fn find_col<'a>(schema: &'a Schema, name: &str) -> Option<(usize, &'a
 
 /// Detects the flavour from the Arrow schema of a Parquet file.
 pub fn detect_flavour(schema: &Schema) -> Option<Flavour> {
-    if SPAN_COLUMNS
-        .iter()
-        .all(|c| schema.field_with_name(c).is_ok())
-    {
+    // A DATASET's spans.parquet (schema version 2) has resource_id for resource_attributes.
+    let has_resources = |c: &str| {
+        schema.field_with_name(c).is_ok()
+            || (c == RESOURCE_ATTRIBUTES && schema.field_with_name(RESOURCE_ID).is_ok())
+    };
+    if SPAN_COLUMNS.iter().all(|c| has_resources(c)) {
         return Some(Flavour::Canonical);
     }
     if schema.field_with_name("rs").is_ok() && schema.field_with_name("TraceID").is_ok() {
@@ -93,6 +97,26 @@ pub fn detect_flavour(schema: &Schema) -> Option<Flavour> {
         return Some(Flavour::ClickHouse);
     }
     None
+}
+
+/// The resources table of a DATASET's `spans.parquet` (schema version 2: `resource_id` in the
+/// place of `resource_attributes`), read from the `resources.parquet` beside it; `None` for a
+/// file that carries its maps.
+fn stored_resources(path: &Path, schema: &Schema) -> Result<Option<Arc<ResourceTable>>, String> {
+    if schema.field_with_name(RESOURCE_ATTRIBUTES).is_ok()
+        || schema.field_with_name(RESOURCE_ID).is_err()
+    {
+        return Ok(None);
+    }
+    let beside = path.with_file_name(super::resources_file::RESOURCES_FILE);
+    super::resources_file::read_resources(&beside)
+        .map(|t| Some(Arc::new(t)))
+        .map_err(|e| {
+            format!(
+                "a DATASET's spans file (resource_id for resource_attributes) is read with the \
+                 resources.parquet beside it: {e}"
+            )
+        })
 }
 
 /// Collects rows into chunks of about `batch_rows`, and the file's counts.
@@ -238,6 +262,10 @@ pub fn read_parquet_file(
             "parquet",
         );
     };
+    let resources = match stored_resources(path, &schema) {
+        Ok(r) => r,
+        Err(e) => return file_level_rejection(file, IssueKind::BadParquet, e, "parquet"),
+    };
     let mut sink = RowSink::new(file, opts, emit);
     let mut flavour_state = match flavour {
         Flavour::TempoV4 | Flavour::TempoV5 => Some(tempo::Dedicated::load(path, &mut sink)),
@@ -249,6 +277,7 @@ pub fn read_parquet_file(
         &meta,
         flavour,
         flavour_state.as_mut(),
+        resources.as_deref(),
         groups,
         &mut sink,
     );
@@ -272,6 +301,7 @@ fn read_groups(
     meta: &ArrowReaderMetadata,
     flavour: Flavour,
     mut flavour_state: Option<&mut tempo::Dedicated>,
+    resources: Option<&ResourceTable>,
     groups: std::ops::Range<usize>,
     sink: &mut RowSink,
 ) {
@@ -296,7 +326,13 @@ fn read_groups(
                 let batch = batch.map_err(|e| e.to_string())?;
                 let rows = batch.num_rows() as u64;
                 match flavour {
-                    Flavour::Canonical => read_canonical(&batch, row, sink)?,
+                    Flavour::Canonical => match resources {
+                        Some(t) => {
+                            let batch = t.expand(&batch).map_err(|e| e.to_string())?;
+                            read_canonical(&batch, row, sink)?
+                        }
+                        None => read_canonical(&batch, row, sink)?,
+                    },
                     Flavour::ClickHouse => clickhouse::read_batch(&batch, row, sink)?,
                     Flavour::TempoV4 | Flavour::TempoV5 => tempo::read_batch(
                         &batch,
@@ -347,6 +383,8 @@ fn read_groups(
 pub struct SplitSpans {
     meta: ArrowReaderMetadata,
     flavour: Flavour,
+    /// A stored spans file's resources ([`stored_resources`]).
+    resources: Option<Arc<ResourceTable>>,
 }
 
 impl SplitSpans {
@@ -361,8 +399,15 @@ impl SplitSpans {
         if clickhouse_metrics::detect(meta.schema()).is_some() {
             return None;
         }
+        // A stored spans file whose resources cannot be read is left to the whole-file reader,
+        // which rejects it with the reason.
+        let resources = stored_resources(path, meta.schema()).ok()?;
         match detect_flavour(meta.schema())? {
-            flavour @ (Flavour::Canonical | Flavour::ClickHouse) => Some(Self { meta, flavour }),
+            flavour @ (Flavour::Canonical | Flavour::ClickHouse) => Some(Self {
+                meta,
+                flavour,
+                resources,
+            }),
             Flavour::TempoV4 | Flavour::TempoV5 => None,
         }
     }
@@ -395,7 +440,15 @@ impl SplitSpans {
     ) -> DataQuality {
         let mut sink = RowSink::new(file, opts, emit);
         match File::open(path) {
-            Ok(f) => read_groups(&f, &self.meta, self.flavour, None, groups, &mut sink),
+            Ok(f) => read_groups(
+                &f,
+                &self.meta,
+                self.flavour,
+                None,
+                self.resources.as_deref(),
+                groups,
+                &mut sink,
+            ),
             Err(e) => sink.quality.push(Issue::rejected(
                 IssueKind::BadParquet,
                 file,

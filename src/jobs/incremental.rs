@@ -269,7 +269,7 @@ pub fn prepare(dir: &Path, files: &[PathBuf]) -> Result<Prepared, JobsError> {
         let tmp = dir.join(format!(".{part}.tmp"));
         let _ = std::fs::remove_dir_all(&tmp);
         let mut sink = ParquetSink::create(&tmp)?;
-        let opts = IngestOptions::default();
+        let opts = ParquetSink::ingest_options(IngestOptions::default());
         let quality = ingest_paths_with_progress(&slices, &opts, &mut sink, false)?;
         sink.finish(&quality)?;
         let dest = dir.join(&part);

@@ -15,6 +15,7 @@ pub mod metric_series;
 pub mod metrics;
 pub mod quality;
 pub mod requests;
+pub mod resources;
 pub mod route;
 pub mod spans;
 pub mod time;

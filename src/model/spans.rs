@@ -15,8 +15,11 @@ use arrow::record_batch::RecordBatch;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
-/// Version of the canonical table layout, written to `dataset.json`. Bump on any change.
-pub const SPANS_SCHEMA_VERSION: u32 = 1;
+/// Version of the DATASET's spans layout, written to `dataset.json`. Bump on any change.
+/// Version 2 stores `resource_attributes` once per resource in `resources.parquet` and a
+/// `resource_id` in its place in `spans.parquet` ([`super::resources`]); the in-memory table
+/// ([`spans_schema`]) is the same as in version 1.
+pub const SPANS_SCHEMA_VERSION: u32 = 2;
 
 /// Resource-level fields shared by every span of one `ResourceSpans` (and its scope).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,6 +44,9 @@ pub struct ResourceInfo {
     /// Stable hash of everything above, computed once so duplicate detection does not rehash
     /// the resource for every span.
     pub fingerprint: u64,
+    /// [`resource_id_of`] the attributes (0 for none), computed once: the
+    /// DATASET's `resource_id`. Private, like `attributes`, so that they cannot drift apart.
+    resource_id: i64,
     /// `attributes` as Arrow strings, built once per resource so that each span's
     /// `resource_attributes` entry is two bulk copies instead of one append per key and
     /// value. Derived by [`ResourceInfo::from_attributes`] (or both empty, by `Default`);
@@ -119,6 +125,11 @@ impl ResourceInfo {
         &self.attributes
     }
 
+    /// The resource's id in a DATASET ([`resource_id_of`] its attributes).
+    pub fn resource_id(&self) -> i64 {
+        self.resource_id
+    }
+
     /// Resolves identity fields from the resource attributes.
     pub fn from_attributes(
         attributes: Vec<(String, String)>,
@@ -138,6 +149,7 @@ impl ResourceInfo {
             sample_rate: identity::first_of(&attributes, &cfg.sample_rate_keys)
                 .and_then(|v| v.parse::<f64>().ok()),
             prepared: PreparedAttributes::new(&attributes),
+            resource_id: resource_id_of(attributes.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             attributes,
             fingerprint: 0,
             serial: Serial::next(),
@@ -176,6 +188,56 @@ fn content_hasher() -> foldhash::quality::FoldHasher<'static> {
 /// (`ingest::seen_spans`), whose id hashes must also be the same from run to run.
 pub(crate) fn fingerprint_hash_state() -> foldhash::quality::FixedState {
     foldhash::quality::FixedState::with_seed(0x243f_6a88_85a3_08d3)
+}
+
+/// The id of a resource with these attributes (in order), the DATASET's `resource_id`
+/// (`model::resources`): foldhash with a fixed seed over the count, then each key and value
+/// followed by a separator byte, as an `i64`. An empty list is id 0. Equal lists give equal
+/// ids in every thread and run of one canalyst version; values may change between versions
+/// (foldhash's), which is why a DATASET stores its own table.
+pub fn resource_id_of<'a>(attributes: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> i64 {
+    use std::hash::BuildHasher;
+    if attributes.len() == 0 {
+        return 0;
+    }
+    let mut h = fingerprint_hash_state().build_hasher();
+    h.write_usize(attributes.len());
+    for (k, v) in attributes {
+        h.write(k.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish() as i64
+}
+
+/// The schema of batches built with resource ids ([`SpansBuilder::resource_ids`]): the
+/// canonical columns, `resource_attributes` nullable (set only on the first row of each
+/// resource in the batch), then `resource_id` (Int64).
+pub fn carrier_spans_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let mut fields: Vec<arrow::datatypes::Field> = spans_schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    let f = f.as_ref().clone();
+                    if f.name() == "resource_attributes" {
+                        f.with_nullable(true)
+                    } else {
+                        f
+                    }
+                })
+                .collect();
+            fields.push(arrow::datatypes::Field::new(
+                "resource_id",
+                arrow::datatypes::DataType::Int64,
+                false,
+            ));
+            Arc::new(Schema::new(fields))
+        })
+        .clone()
 }
 
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
@@ -356,6 +418,19 @@ pub struct SpansBuilder {
     /// Columns filled row by row; the others are written as nulls or zeros by `finish` (see
     /// [`SpansBuilder::kept_columns`]). `None`: all.
     kept: Option<KeptColumns>,
+    /// With resource ids ([`SpansBuilder::resource_ids`]): the `resource_id` column and the
+    /// ids whose map this batch already carries.
+    ids: Option<ResourceIds>,
+}
+
+/// The state of [`SpansBuilder::resource_ids`].
+#[derive(Default)]
+struct ResourceIds {
+    column: Int64Builder,
+    /// Ids whose attributes a row of this batch carries; the last one checked first, since
+    /// the spans of one resource arrive together.
+    carried: std::collections::HashSet<i64>,
+    last: Option<i64>,
 }
 
 /// Consecutive rows of one resource (the spans of a `resourceSpans` entry arrive together)
@@ -424,6 +499,7 @@ impl SpansBuilder {
             entry_maps: false,
             run: ResourceRun::default(),
             kept: None,
+            ids: None,
         }
     }
 
@@ -499,6 +575,17 @@ impl SpansBuilder {
     /// projection freed unread. Routes, errors, weights and fingerprints still use every field.
     pub fn kept_columns(mut self, kept: Option<KeptColumns>) -> Self {
         self.kept = kept;
+        self
+    }
+
+    /// With `true`, batches are built for the DATASET writer ([`super::resources`]): a
+    /// `resource_id` column follows the canonical ones, and `resource_attributes` is set only
+    /// on the first row of each resource in the batch (null on the others), so a resource's
+    /// attributes are copied once per batch instead of once per span (schema
+    /// [`carrier_spans_schema`]). Meant with every attribute kept (the
+    /// default [`SpansBuilder::attribute_maps`], no [`SpansBuilder::span_attribute_keys`]).
+    pub fn resource_ids(mut self, on: bool) -> Self {
+        self.ids = on.then(ResourceIds::default);
         self
     }
 
@@ -611,16 +698,31 @@ impl SpansBuilder {
             && (span.kind == identity::kind::SERVER
                 || span.kind == identity::kind::CONSUMER
                 || span.parent_span_id.is_none());
-        if let (true, false, Some(keys)) = (self.attribute_maps, whole, &self.span_keys) {
-            append_map(&mut self.resource_attributes, &[]);
-            for (k, v) in a.iter().filter(|(k, _)| keys.contains(k)) {
-                self.span_attributes.keys().append_value(k);
-                self.span_attributes.values().append_value(v);
+        let cut = match (self.attribute_maps, whole, &self.span_keys) {
+            (true, false, Some(keys)) => Some(keys),
+            _ => None,
+        };
+        if let Some(ids) = &mut self.ids {
+            // The DATASET writer's layout: the resource map on the first row of each resource
+            // in the batch, whatever the span map holds.
+            let id = res.resource_id;
+            ids.column.append_value(id);
+            let carry = ids.last != Some(id) && ids.carried.insert(id);
+            ids.last = Some(id);
+            let b = &mut self.resource_attributes;
+            if carry {
+                b.keys()
+                    .append_array(&res.prepared.keys)
+                    .expect("offsets fit i32");
+                b.values()
+                    .append_array(&res.prepared.values)
+                    .expect("offsets fit i32");
             }
-            self.span_attributes
-                .append(true)
+            b.append(carry)
                 .expect("map keys and values appended in pairs");
-        } else if self.attribute_maps {
+        } else if cut.is_some() || !self.attribute_maps {
+            append_map(&mut self.resource_attributes, &[]);
+        } else {
             let p = &res.prepared;
             debug_assert!(p.matches(&res.attributes), "prepared resource attributes");
             let b = &mut self.resource_attributes;
@@ -628,10 +730,19 @@ impl SpansBuilder {
             b.values().append_array(&p.values).expect("offsets fit i32");
             b.append(true)
                 .expect("map keys and values appended in pairs");
-            append_map(&mut self.span_attributes, a);
-        } else {
-            append_map(&mut self.resource_attributes, &[]);
-            append_map(&mut self.span_attributes, &[]);
+        }
+        match cut {
+            Some(keys) => {
+                for (k, v) in a.iter().filter(|(k, _)| keys.contains(k)) {
+                    self.span_attributes.keys().append_value(k);
+                    self.span_attributes.values().append_value(v);
+                }
+                self.span_attributes
+                    .append(true)
+                    .expect("map keys and values appended in pairs");
+            }
+            None if self.attribute_maps => append_map(&mut self.span_attributes, a),
+            None => append_map(&mut self.span_attributes, &[]),
         }
         self.source_line.append_value(span.source_line);
         self.fingerprints.push(span.fingerprint(res));
@@ -661,7 +772,15 @@ impl SpansBuilder {
             };
         }
         self.len = 0;
-        RecordBatch::try_new(schema, cols)
+        match &mut self.ids {
+            Some(ids) => {
+                cols.push(Arc::new(ids.column.finish()));
+                ids.carried.clear();
+                ids.last = None;
+                RecordBatch::try_new(carrier_spans_schema(), cols)
+            }
+            None => RecordBatch::try_new(schema, cols),
+        }
     }
 
     fn finish_columns(&mut self) -> Vec<ArrayRef> {

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The DATASET tables; each is refused when it is not in the canonical schema.
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "spans",
+    "resources",
     "metric_points",
     "histogram_points",
     "exp_histogram_points",
@@ -44,7 +45,12 @@ fn dataset_copy(name: &str) -> PathBuf {
     let dir = scratch().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for f in ["spans.parquet", "dataset.json", "data_quality.json"] {
+    for f in [
+        "spans.parquet",
+        "resources.parquet",
+        "dataset.json",
+        "data_quality.json",
+    ] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
     dir
@@ -95,7 +101,7 @@ fn a_foreign_table_in_a_dataset_is_refused_naming_file_and_column() {
 #[test]
 fn a_changed_column_type_is_named() {
     let ds = dataset_copy("retyped-spans");
-    let canonical = canalyst::model::spans::spans_schema();
+    let canonical = canalyst::model::resources::stored_spans_schema();
     let fields: Vec<Field> = canonical
         .fields()
         .iter()

@@ -320,13 +320,71 @@ fn synthetic(lines: usize, per_line: usize) -> String {
     s
 }
 
+/// `spans.parquet` and `resources.parquet` of an ingest of `input` into `dir/ds`, one after
+/// the other.
 fn spans_bytes(dir: &Path, input: &str, threads: &str) -> Vec<u8> {
     let o = canalyst(
         &["--threads", threads, "ingest", input, "-o", "ds", "--quiet"],
         Some(dir),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    std::fs::read(dir.join("ds/spans.parquet")).unwrap()
+    dataset_bytes(&dir.join("ds"))
+}
+
+fn dataset_bytes(ds: &Path) -> Vec<u8> {
+    let mut b = std::fs::read(ds.join("spans.parquet")).unwrap();
+    b.extend(std::fs::read(ds.join("resources.parquet")).unwrap());
+    b
+}
+
+/// Resource attributes live once per resource in `resources.parquet` (schema version 2):
+/// SQL over the DATASET shows them in every span as SQL over the raw file does, and a DATASET
+/// read back as input (its directory, or its `spans.parquet` alone) re-ingests to the same
+/// two files.
+#[test]
+fn resources_are_stored_once_and_read_back_in_every_span() {
+    let d = tempfile::tempdir().unwrap();
+    // Two resources (one service on two tracks), 300 spans.
+    std::fs::write(d.path().join("t.jsonl"), synthetic(60, 5)).unwrap();
+    let o = canalyst(
+        &["ingest", "t.jsonl", "-o", "ds", "--quiet"],
+        Some(d.path()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("ds/dataset.json")).unwrap()).unwrap();
+    assert_eq!(m["spans_schema_version"], 2);
+    let q = "SELECT resource_attributes['service.name'] AS svc, \
+             resource_attributes['deployment.track'] AS track, count(*) AS n \
+             FROM spans GROUP BY 1, 2 ORDER BY 1, 2";
+    let sql = |input: &str| {
+        let o = canalyst(&["sql", q, input, "--format", "csv"], Some(d.path()));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (raw, stored) = (sql("t.jsonl"), sql("ds"));
+    assert_eq!(raw, stored);
+    assert_eq!(raw.lines().count(), 3, "a header and two resources: {raw}");
+    assert_eq!(m["resources_rows"], 2);
+    let first = dataset_bytes(&d.path().join("ds"));
+    for (input, out) in [("ds", "again"), ("ds/spans.parquet", "alone")] {
+        let o = canalyst(&["ingest", input, "-o", out, "--quiet"], Some(d.path()));
+        assert_eq!(o.status.code(), Some(0), "{input}: {}", stderr(&o));
+        assert!(
+            dataset_bytes(&d.path().join(out)) == first,
+            "re-ingesting {input} changed the DATASET"
+        );
+    }
+    // Without its resources table a DATASET's spans file is refused with the reason, not
+    // read with empty maps.
+    std::fs::remove_file(d.path().join("ds/resources.parquet")).unwrap();
+    let o = canalyst(
+        &["ingest", "ds/spans.parquet", "-o", "lost", "--strict"],
+        Some(d.path()),
+    );
+    assert_ne!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(err.contains("resources.parquet"), "{err}");
 }
 
 #[test]
@@ -377,7 +435,10 @@ fn one_thread_and_many_write_byte_identical_datasets() {
     std::fs::write(d.path().join("t.jsonl"), &text).unwrap();
     let one = spans_bytes(d.path(), "t.jsonl", "1");
     let many = spans_bytes(d.path(), "t.jsonl", "3");
-    assert!(one == many, "thread count changed spans.parquet");
+    assert!(
+        one == many,
+        "thread count changed spans.parquet or resources.parquet"
+    );
     let (_, q, _, _dd) = ingest(&d.path().join("t.jsonl"), &["--quiet"]);
     assert_eq!(n(&q.unwrap(), "records_ingested"), 12_000);
 }
@@ -422,24 +483,28 @@ fn duckdb_and_polars_open_the_dataset() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let file = d.path().join("ds/spans.parquet");
     let file = file.to_str().unwrap();
-    // The path goes in as a Python string literal (repr), never spliced into SQL text.
+    let res = d.path().join("ds/resources.parquet");
+    let res = res.to_str().unwrap();
+    // The paths go in as Python string literals (repr), never spliced into SQL text. The
+    // resource attributes are read as the README shows: spans joined with resources.parquet
+    // on resource_id; every span's resource must name the span's own service.
     let test = "duckdb_and_polars_open_the_dataset";
     if let Some(out) = python(
         test,
         "duckdb",
         &format!(
-            "import duckdb; p={file:?}; print(duckdb.execute('SELECT count(*), count(DISTINCT service_name), sum(CASE WHEN is_error THEN 1 ELSE 0 END) FROM read_parquet(?)', [p]).fetchone())"
+            "import duckdb; p={file:?}; r={res:?}; print(duckdb.execute(\"SELECT count(*), count(DISTINCT service_name), sum(CASE WHEN is_error THEN 1 ELSE 0 END), sum(CASE WHEN resource_attributes['service.name'] = service_name THEN 1 ELSE 0 END) FROM read_parquet(?) JOIN read_parquet(?) USING (resource_id)\", [p, r]).fetchone())"
         ),
     ) {
-        assert_eq!(out, "(200, 1, 4)");
+        assert_eq!(out, "(200, 1, 4, 200)");
     }
     if let Some(out) = python(
         test,
         "polars",
         &format!(
-            "import polars as pl; df = pl.scan_parquet({file:?}).collect(); print(df.height, df['deployment_track'].n_unique(), df['span_attributes'].dtype.__class__.__name__)"
+            "import polars as pl; df = pl.scan_parquet({file:?}).join(pl.scan_parquet({res:?}), on='resource_id', how='left').collect(); same = (df['resource_attributes'].map.get('service.name') == df['service_name'].cast(pl.String)).sum(); print(df.height, df['deployment_track'].n_unique(), df['span_attributes'].dtype.__class__.__name__, df['resource_attributes'].dtype.__class__.__name__, same)"
         ),
     ) {
-        assert_eq!(out, "200 2 Map");
+        assert_eq!(out, "200 2 Map Map 200");
     }
 }

@@ -116,6 +116,7 @@ fn span_only_dataset_has_empty_metric_tables() {
     }
     let m: Value =
         serde_json::from_slice(&std::fs::read(ds.join("dataset.json")).unwrap()).unwrap();
-    assert_eq!(m["spans_schema_version"], 1);
+    assert_eq!(m["spans_schema_version"], 2);
+    assert!(m["resources_rows"].as_u64().unwrap() >= 1, "{m}");
     assert_eq!(m["metric_points_rows"], 0);
 }

@@ -412,6 +412,17 @@ fn stage_is_read_from_span_and_resource_attributes() {
     assert_eq!(v["sides"][0]["errors"], 1);
     assert_eq!(v["value"], 0.25);
     assert_eq!(v["total"]["count"], 6);
+    // The same from a DATASET, whose resource attributes are stored once per resource and
+    // read back through the `spans` view (README "Resources once per resource").
+    let ds = tmp.path().join("ds");
+    let ds = ds.to_str().unwrap();
+    let o = run(&["ingest", f, "-o", ds, "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = query(&["error_rate", ds, "--stage", "canary", "--format", "json"]);
+    let stored = stdout_json(&o, "stage");
+    for key in ["sides", "value", "total"] {
+        assert_eq!(stored[key], v[key], "{key}: DATASET and raw file disagree");
+    }
     // The track rule reads deployment.stage from the resource and, since the
     // BaggageSpanProcessor copies baggage into span attributes, from the span too (README
     // "Identity rules"; issue 10 part 3): the same 4 spans.

@@ -1,0 +1,169 @@
+//! `canalyst_resource_attributes(resource_id, resources_files)`: the scalar function through
+//! which the SQL `spans` table over DATASETs shows `resource_attributes` where the files hold a
+//! `resource_id` (schema version 2, [`crate::model::resources`]).
+//!
+//! The `spans` table of an engine over DATASETs is a view ([`spans_view_exprs`]) that projects
+//! every canonical column and computes `resource_attributes` with this function, so queries
+//! read the map as before (`resource_attributes['k8s.pod.name']`) and a query that does not
+//! select it never calls it (DataFusion drops unused projections through a view). The second
+//! argument is a constant: the JSON array of the `resources.parquet` files of the DATASETs, so
+//! the function needs no state of its own and a Ballista executor (which resolves functions by
+//! name and reads the same shared paths as the spans files) evaluates it the same way. Each
+//! process keeps the tables it has read, keyed by the files' paths, sizes and modification
+//! times.
+
+use crate::model::resources::{ResourceTable, RESOURCE_ATTRIBUTES, RESOURCE_ID};
+use crate::model::spans::spans_schema;
+use arrow::array::{Array, AsArray, Int64Array};
+use arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{exec_err, Column, Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The function's SQL name.
+pub const NAME: &str = "canalyst_resource_attributes";
+
+/// The function (see the module docs).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ResourceAttributes {
+    signature: Signature,
+}
+
+impl Default for ResourceAttributes {
+    fn default() -> Self {
+        Self {
+            signature: Signature::exact(
+                vec![DataType::Int64, DataType::Utf8],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+/// The function as DataFusion registers it.
+pub fn udf() -> ScalarUDF {
+    ScalarUDF::from(ResourceAttributes::default())
+}
+
+fn map_type() -> DataType {
+    spans_schema()
+        .field_with_name(RESOURCE_ATTRIBUTES)
+        .expect("canonical column")
+        .data_type()
+        .clone()
+}
+
+/// The tables read by this process, by [`cache_key`].
+fn cache() -> &'static Mutex<HashMap<String, Arc<ResourceTable>>> {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Arc<ResourceTable>>>> =
+        std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The files with their sizes and modification times, so a rewritten DATASET is read again.
+fn cache_key(files: &[PathBuf]) -> String {
+    let mut key = String::new();
+    for f in files {
+        let stamp = std::fs::metadata(f)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()));
+        key.push_str(&format!("{}\u{0}{stamp:?}\u{0}", f.display()));
+    }
+    key
+}
+
+/// The merged resources of `files` (a JSON array of paths), read once per process.
+fn tables(files: &str) -> Result<Arc<ResourceTable>> {
+    let files: Vec<PathBuf> = match serde_json::from_str(files) {
+        Ok(f) => f,
+        Err(e) => {
+            return exec_err!("{NAME}: the second argument is not a JSON array of paths: {e}")
+        }
+    };
+    let key = cache_key(&files);
+    if let Some(t) = cache().lock().expect("cache lock").get(&key) {
+        return Ok(t.clone());
+    }
+    let mut merged = ResourceTable::new();
+    for f in &files {
+        let t = match crate::ingest::resources_file::read_resources(f) {
+            Ok(t) => t,
+            Err(e) => return exec_err!("{NAME}: {e}"),
+        };
+        if let Err(e) = merged.merge(&t) {
+            return exec_err!("{NAME}: {}: {e}", f.display());
+        }
+    }
+    let merged = Arc::new(merged);
+    cache()
+        .lock()
+        .expect("cache lock")
+        .insert(key, merged.clone());
+    Ok(merged)
+}
+
+impl ScalarUDFImpl for ResourceAttributes {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(map_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let files = match args.args.get(1) {
+            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(f)))) => f.clone(),
+            _ => return exec_err!("{NAME}: the second argument must be a constant string"),
+        };
+        let table = tables(&files)?;
+        let ids = match args.args.first() {
+            Some(ColumnarValue::Array(a)) => match a.as_primitive_opt::<Int64Type>() {
+                Some(ids) => ids.clone(),
+                None => return exec_err!("{NAME}: {RESOURCE_ID} must be Int64"),
+            },
+            Some(ColumnarValue::Scalar(ScalarValue::Int64(id))) => {
+                Int64Array::from(vec![*id; args.number_rows])
+            }
+            _ => return exec_err!("{NAME}: the first argument must be Int64"),
+        };
+        match table.attributes_of(&ids) {
+            Ok(maps) => {
+                debug_assert_eq!(maps.len(), ids.len());
+                Ok(ColumnarValue::Array(maps))
+            }
+            Err(e) => exec_err!("{NAME}: {e}"),
+        }
+    }
+}
+
+/// The projection of the `spans` view over stored spans files: every canonical column in
+/// canonical order, `resource_attributes` computed from `resource_id` with the resources of
+/// `resources` (one `resources.parquet` per DATASET). Fails on a path that is not UTF-8.
+pub fn spans_view_exprs(resources: &[&Path]) -> Result<Vec<Expr>, String> {
+    let files = serde_json::to_string(resources).map_err(|e| e.to_string())?;
+    Ok(spans_schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == RESOURCE_ATTRIBUTES {
+                udf()
+                    .call(vec![
+                        Expr::Column(Column::from_name(RESOURCE_ID)),
+                        Expr::Literal(ScalarValue::Utf8(Some(files.clone())), None),
+                    ])
+                    .alias(RESOURCE_ATTRIBUTES)
+            } else {
+                Expr::Column(Column::from_name(f.name()))
+            }
+        })
+        .collect())
+}
