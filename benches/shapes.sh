@@ -9,7 +9,7 @@
 # Per run and shape: `canalyst ingest --threads T` (to a DATASET), `canalyst analyze --threads T`
 # (from the raw file), and `benches/duck_analyze.py json` with DUCK_THREADS=T (read_json +
 # unnest + the same route groups and exact quantiles). Wall time and peak RSS come from
-# /usr/bin/time. Checks, failing the script: spans.parquet and the analyze report are
+# /usr/bin/time. Checks, failing the script: spans.parquet, resources.parquet and the analyze report are
 # byte-identical for 1 and 2 threads, and every route group equals DuckDB's
 # (benches/crosscheck.py). Writes WORKDIR/shapes-results.txt and prints a table of medians.
 set -euo pipefail
@@ -64,7 +64,7 @@ for shape in $SHAPES; do
         python3 benches/duck_analyze.py json "$IN" "$WORK/duck-$t.json"
     done
   done
-  for what in ds-%s/spans.parquet analyze-%s.json; do
+  for what in ds-%s/spans.parquet ds-%s/resources.parquet analyze-%s.json; do
     # shellcheck disable=SC2059
     a="$WORK/$(printf "$what" 1)"; b="$WORK/$(printf "$what" 2)"
     if cmp -s "$a" "$b"; then echo "$shape: $(basename "$a") identical for 1 and 2 threads"
