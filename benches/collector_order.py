@@ -8,11 +8,16 @@ Rule (the Collector shape of issue 14, as benches/shapes.py writes JSON lines): 
 when complete; a line holds 28 pieces, so ~28 resources and ~310 spans per line. `source_line`
 becomes the line number.
 
+A DATASET of spans schema version 2 stores each resource once (`resource_id` in spans.parquet,
+the attributes in resources.parquet): a resource is then its `resource_id`, and resources.parquet
+is copied beside OUT.parquet, where `canalyst ingest` looks for it.
+
 Usage: collector_order.py IN_DATASET OUT.parquet [SEED]   (deterministic for a seed)
 Memory: the whole table (about 4 GB for 10M spans).
 """
 import os
 import random
+import shutil
 import sys
 
 import numpy as np
@@ -34,11 +39,16 @@ def codes(col):
     return pc.dictionary_encode(col).indices.fill_null(-1).to_pylist()
 
 
-pods = pc.list_element(pc.map_lookup(table["resource_attributes"], "k8s.pod.name", "all"), 0) \
-    if hasattr(pc, "map_lookup") else None
-keys = list(zip(codes(table["service_name"]), codes(table["service_version"]),
-                codes(table["deployment_track"]),
-                codes(pods) if pods is not None else [0] * n))
+if "resource_id" in table.column_names:
+    keys = codes(table["resource_id"])
+    shutil.copyfile(os.path.join(src, "resources.parquet"),
+                    os.path.join(os.path.dirname(os.path.abspath(out)), "resources.parquet"))
+else:
+    pods = pc.list_element(pc.map_lookup(table["resource_attributes"], "k8s.pod.name", "all"), 0) \
+        if hasattr(pc, "map_lookup") else None
+    keys = list(zip(codes(table["service_name"]), codes(table["service_version"]),
+                    codes(table["deployment_track"]),
+                    codes(pods) if pods is not None else [0] * n))
 
 order, lines = [], []
 pieces = {}

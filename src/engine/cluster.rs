@@ -222,7 +222,9 @@ fn scheduler_session(mut config: SessionConfig) -> datafusion::common::Result<Se
     with_canalyst_functions(default_session_builder(config)?)
 }
 
-/// The functions an executor resolves plan nodes against: DataFusion's and canalyst's.
+/// The functions an executor resolves plan nodes against: DataFusion's and canalyst's
+/// (the aggregates and `canalyst_resource_attributes`, which the `spans` view over DATASETs
+/// calls).
 pub fn function_registry() -> BallistaFunctionRegistry {
     let mut registry = BallistaFunctionRegistry::default();
     for f in udaf::all() {
@@ -230,6 +232,10 @@ pub fn function_registry() -> BallistaFunctionRegistry {
             .aggregate_functions
             .insert(f.name().to_string(), Arc::new(f));
     }
+    let f = super::resource_udf::udf();
+    registry
+        .scalar_functions
+        .insert(f.name().to_string(), Arc::new(f));
     registry
 }
 
@@ -515,6 +521,8 @@ mod tests {
             assert!(r.udaf(f.name()).is_ok(), "{}", f.name());
         }
         assert!(r.udaf("sum").is_ok());
+        assert!(r.udf(super::super::resource_udf::NAME).is_ok());
+        assert!(r.udf("abs").is_ok());
         assert!(BallistaFunctionRegistry::default()
             .udaf("quantile_exact")
             .is_err());

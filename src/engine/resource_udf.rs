@@ -9,8 +9,8 @@
 //! argument is a constant: the JSON array of the `resources.parquet` files of the DATASETs, so
 //! the function needs no state of its own and a Ballista executor (which resolves functions by
 //! name and reads the same shared paths as the spans files) evaluates it the same way. Each
-//! process keeps the tables it has read, keyed by the files' paths, sizes and modification
-//! times.
+//! process keeps the last tables it has read, keyed by the files' paths, sizes and
+//! modification times.
 
 use crate::model::resources::{ResourceTable, RESOURCE_ATTRIBUTES, RESOURCE_ID};
 use crate::model::spans::spans_schema;
@@ -57,6 +57,9 @@ fn map_type() -> DataType {
         .clone()
 }
 
+/// How many merged tables a process keeps (see [`tables`]).
+const CACHED_TABLES: usize = 16;
+
 /// The tables read by this process, by [`cache_key`].
 fn cache() -> &'static Mutex<HashMap<String, Arc<ResourceTable>>> {
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Arc<ResourceTable>>>> =
@@ -99,10 +102,12 @@ fn tables(files: &str) -> Result<Arc<ResourceTable>> {
         }
     }
     let merged = Arc::new(merged);
-    cache()
-        .lock()
-        .expect("cache lock")
-        .insert(key, merged.clone());
+    let mut cache = cache().lock().expect("cache lock");
+    // A long-running executor meets many sets of DATASETs: keep the last few tables only.
+    if cache.len() >= CACHED_TABLES {
+        cache.clear();
+    }
+    cache.insert(key, merged.clone());
     Ok(merged)
 }
 

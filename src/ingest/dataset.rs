@@ -265,8 +265,12 @@ impl ParquetSink {
                 path: resources.clone(),
                 message: e.to_string(),
             })?;
-        write_parquet(&tmp, batch)?;
-        std::fs::rename(&tmp, &resources).map_err(io(&resources))?;
+        let written = write_parquet(&tmp, batch)
+            .and_then(|()| std::fs::rename(&tmp, &resources).map_err(io(&resources)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
         let spans = self.dir.join(SPANS_FILE);
         std::fs::rename(&self.tmp, &spans).map_err(io(&spans))?;
         let mut metric_rows = [0u64; 3];
@@ -347,8 +351,8 @@ impl BatchSink for ParquetSink {
             .resources
             .absorb(&batch)
             .map_err(|e| IngestError::Invalid {
-                path: self.tmp.clone(),
-                message: e.to_string(),
+                path: self.dir.clone(),
+                message: format!("writing the DATASET's resources: {e}"),
             })?;
         if let (Some(s), Some(d)) = (
             batch.column_by_name("start_time"),

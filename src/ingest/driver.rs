@@ -53,9 +53,16 @@ pub const IN_FLIGHT_BYTES: usize = 32 << 20;
 const PARQUET_BYTES_PER_ROW: usize = 128;
 /// Most bytes read to decide between JSON lines and one document.
 const MAX_HEAD_BYTES: usize = 16 << 20;
-/// File names skipped when walking a directory: a DATASET's own metadata, and its resources
-/// table (read with the `spans.parquet` beside it).
-const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json", "resources.parquet"];
+/// File names skipped when walking a directory: a DATASET's own metadata.
+const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json"];
+
+/// Whether a file found by a directory walk is a DATASET's resources table: read with the
+/// `spans.parquet` beside it, not as an input of its own.
+fn is_resources_table(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n == super::resources_file::RESOURCES_FILE)
+        && path.with_file_name("spans.parquet").is_file()
+}
 
 /// Why an ingest failed as a whole (bad *records* are data-quality issues, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +180,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 
 /// Expands the inputs: files as given, directories walked recursively in sorted order,
 /// skipping hidden entries, DATASET metadata files (`data_quality.json`, `dataset.json`) and
-/// a DATASET's `resources.parquet` (read with its `spans.parquet`).
+/// a `resources.parquet` beside a `spans.parquet` (read with it).
 pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
     let mut out = Vec::new();
     for input in inputs {
@@ -201,7 +208,10 @@ pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
                 }
             })?;
             let name = entry.file_name().to_string_lossy();
-            if entry.file_type().is_dir() || SKIPPED_NAMES.contains(&name.as_ref()) {
+            if entry.file_type().is_dir()
+                || SKIPPED_NAMES.contains(&name.as_ref())
+                || is_resources_table(entry.path())
+            {
                 continue;
             }
             out.push(InputFile {

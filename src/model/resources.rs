@@ -67,6 +67,13 @@ fn attributes_field() -> Field {
     spans_schema().field(attributes_position()).clone()
 }
 
+/// The fields of `schema` with the one at `at` replaced by `field`.
+fn with_field(schema: &Schema, at: usize, field: Field) -> Vec<Field> {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[at] = field;
+    fields
+}
+
 fn id_field() -> Field {
     Field::new(RESOURCE_ID, DataType::Int64, false)
 }
@@ -77,20 +84,7 @@ pub fn stored_spans_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
         .get_or_init(|| {
-            let canonical = spans_schema();
-            let at = attributes_position();
-            let fields: Vec<Field> = canonical
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    if i == at {
-                        id_field()
-                    } else {
-                        f.as_ref().clone()
-                    }
-                })
-                .collect();
+            let fields = with_field(&spans_schema(), attributes_position(), id_field());
             Arc::new(Schema::new(fields))
         })
         .clone()
@@ -224,15 +218,15 @@ impl ResourceTable {
         };
         let mut last: Option<i64> = None;
         for (i, id) in ids.values().iter().copied().enumerate() {
-            if last == Some(id) {
-                continue;
-            }
-            last = Some(id);
+            // Every row that carries a map is checked (in a carrier batch only the first row of
+            // each resource does, or a colliding resource's row); a row without one is trusted
+            // when the id is the previous row's.
             if map.is_valid(i) {
                 self.insert(id, row_entries(map, i))?;
-            } else if !self.index.contains_key(&id) {
+            } else if last != Some(id) && !self.index.contains_key(&id) {
                 return Err(ResourceError::Unknown { id });
             }
+            last = Some(id);
         }
         let mut cols: Vec<ArrayRef> = batch.columns()[..n_canonical].to_vec();
         cols[at] = Arc::new(ids);
@@ -266,6 +260,11 @@ impl ResourceTable {
                     "needs {RESOURCE_ID} (Int64) and {RESOURCE_ATTRIBUTES} (map)"
                 )));
             };
+            if map.null_count() > 0 || map.values().null_count() > 0 {
+                return Err(ResourceError::Schema(format!(
+                    "a null {RESOURCE_ATTRIBUTES} map or value"
+                )));
+            }
             for (i, id) in ids.iter().enumerate() {
                 let id = id.ok_or_else(|| ResourceError::Schema(format!("null {RESOURCE_ID}")))?;
                 t.insert(id, row_entries(map, i))?;
@@ -325,18 +324,7 @@ impl ResourceTable {
             .ok_or_else(|| ResourceError::Schema(format!("{RESOURCE_ID} is not Int64")))?;
         let mut cols = batch.columns().to_vec();
         cols[at] = self.attributes_of(ids)?;
-        let fields: Vec<Field> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                if i == at {
-                    attributes_field()
-                } else {
-                    f.as_ref().clone()
-                }
-            })
-            .collect();
+        let fields = with_field(&schema, at, attributes_field());
         Ok(RecordBatch::try_new(
             Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
             cols,
@@ -441,6 +429,41 @@ mod tests {
             ResourceTable::new().expand(&stored),
             Err(ResourceError::Unknown { .. })
         ));
+    }
+
+    /// Two resources under one id (a hash collision, forced here) are an error in the
+    /// writer, whether the builder saw them in one batch or the table meets them later.
+    #[test]
+    fn a_collision_is_found_inside_one_batch() {
+        let (_, carrier) = batches();
+        let at = carrier.num_columns() - 1;
+        let mut cols = carrier.columns().to_vec();
+        cols[at] = Arc::new(Int64Array::from(vec![42; carrier.num_rows()]));
+        let forced = RecordBatch::try_new(carrier.schema(), cols).unwrap();
+        assert!(matches!(
+            ResourceTable::new().absorb(&forced),
+            Err(ResourceError::Collision { id: 42 })
+        ));
+    }
+
+    /// A foreign file whose schema lets the map be null: a null map is refused, not read as
+    /// a resource without attributes.
+    #[test]
+    fn a_null_map_in_a_resources_file_is_refused() {
+        let mut t = ResourceTable::new();
+        t.insert(3, [("k", "v")].into_iter()).unwrap();
+        let good = t.to_batch().unwrap();
+        let (fields, offsets, entries, _, sorted) = good.column(1).as_map().clone().into_parts();
+        let nulls = Some(arrow::buffer::NullBuffer::from(vec![false]));
+        let null_map = MapArray::new(fields, offsets, entries, nulls, sorted);
+        let schema = Schema::new(vec![id_field(), attributes_field().with_nullable(true)]);
+        let bad = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![good.column(0).clone(), Arc::new(null_map)],
+        )
+        .unwrap();
+        let err = ResourceTable::from_batches([&bad]).unwrap_err().to_string();
+        assert!(err.contains("null"), "{err}");
     }
 
     #[test]

@@ -427,10 +427,34 @@ pub struct SpansBuilder {
 #[derive(Default)]
 struct ResourceIds {
     column: Int64Builder,
-    /// Ids whose attributes a row of this batch carries; the last one checked first, since
-    /// the spans of one resource arrive together.
-    carried: std::collections::HashSet<i64>,
-    last: Option<i64>,
+    /// Ids whose attributes a row of this batch carries, with the [`Serial`] and attributes
+    /// of the resource that carried them: another resource with the same id (a hash
+    /// collision) carries its own map too, and the writer, comparing, fails on it.
+    carried: std::collections::HashMap<i64, (u64, PreparedAttributes)>,
+    /// Id and serial of the previous row: the spans of one resource arrive together.
+    last: Option<(i64, u64)>,
+}
+
+impl ResourceIds {
+    /// Appends `res`'s id; whether this row carries the resource's map.
+    fn carry(&mut self, res: &ResourceInfo) -> bool {
+        let key = (res.resource_id, res.serial.0);
+        self.column.append_value(res.resource_id);
+        if self.last == Some(key) {
+            return false;
+        }
+        self.last = Some(key);
+        match self.carried.entry(res.resource_id) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((res.serial.0, res.prepared.clone()));
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let (serial, prepared) = e.get();
+                *serial != res.serial.0 && *prepared != res.prepared
+            }
+        }
+    }
 }
 
 /// Consecutive rows of one resource (the spans of a `resourceSpans` entry arrive together)
@@ -705,10 +729,7 @@ impl SpansBuilder {
         if let Some(ids) = &mut self.ids {
             // The DATASET writer's layout: the resource map on the first row of each resource
             // in the batch, whatever the span map holds.
-            let id = res.resource_id;
-            ids.column.append_value(id);
-            let carry = ids.last != Some(id) && ids.carried.insert(id);
-            ids.last = Some(id);
+            let carry = ids.carry(res);
             let b = &mut self.resource_attributes;
             if carry {
                 b.keys()
@@ -950,6 +971,43 @@ mod tests {
             Some("scope".into()),
             &IdentityConfig::default(),
         )
+    }
+
+    /// A resource whose id collides with another's in the same batch carries its own map, so
+    /// the writer compares the two and fails instead of giving its spans the other's map.
+    #[test]
+    fn a_colliding_resource_carries_its_own_map() {
+        let a = res();
+        let mut b = ResourceInfo::from_attributes(
+            vec![("service.name".into(), "other".into())],
+            None,
+            &IdentityConfig::default(),
+        );
+        b.resource_id = a.resource_id;
+        let mut builder =
+            SpansBuilder::new(Arc::new(IdentityConfig::default()), "f").resource_ids(true);
+        for r in [&a, &a, &b, &a] {
+            builder.append(r, &SpanRecord::default());
+        }
+        let batch = builder.finish().unwrap();
+        let maps = batch
+            .column_by_name("resource_attributes")
+            .unwrap()
+            .as_map();
+        assert_eq!(
+            (0..4).map(|i| maps.is_valid(i)).collect::<Vec<_>>(),
+            [true, false, true, false]
+        );
+        let err = crate::model::resources::ResourceTable::new()
+            .absorb(&batch)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::model::resources::ResourceError::Collision { .. }
+            ),
+            "{err}"
+        );
     }
 
     /// The resource columns as strings, row by row.
