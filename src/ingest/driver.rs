@@ -56,12 +56,15 @@ const MAX_HEAD_BYTES: usize = 16 << 20;
 /// File names skipped when walking a directory: a DATASET's own metadata.
 const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json"];
 
-/// Whether a file found by a directory walk is a DATASET's resources table: read with the
-/// `spans.parquet` beside it, not as an input of its own.
+/// Whether a file found by a directory walk is a DATASET's resources table (a
+/// `resources.parquet` beside a `spans.parquet` or a `dataset.json`): read with the spans
+/// file, not as an input of its own.
 fn is_resources_table(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|n| n == super::resources_file::RESOURCES_FILE)
-        && path.with_file_name("spans.parquet").is_file()
+        && ["spans.parquet", "dataset.json"]
+            .iter()
+            .any(|f| path.with_file_name(f).is_file())
 }
 
 /// Why an ingest failed as a whole (bad *records* are data-quality issues, not errors).
@@ -180,7 +183,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 
 /// Expands the inputs: files as given, directories walked recursively in sorted order,
 /// skipping hidden entries, DATASET metadata files (`data_quality.json`, `dataset.json`) and
-/// a `resources.parquet` beside a `spans.parquet` (read with it).
+/// a DATASET's `resources.parquet` ([`is_resources_table`]).
 pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
     let mut out = Vec::new();
     for input in inputs {
@@ -1409,6 +1412,31 @@ fn ingest_pipeline(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A walk skips a resources table only where it belongs to a DATASET (beside its spans
+    /// file or manifest); elsewhere it is an input like any other (and rejected by content).
+    #[test]
+    fn walks_skip_a_datasets_resources_table_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("resources.parquet"), b"x").unwrap();
+        }
+        std::fs::write(a.join("spans.parquet"), b"x").unwrap();
+        let names: Vec<String> = list_inputs(&[dir.path().to_path_buf()])
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["a/spans.parquet", "b/resources.parquet"]);
+    }
 
     #[test]
     fn buffers_handed_back_are_reused_as_storage_and_the_pool_is_bounded() {
