@@ -4,7 +4,7 @@ use super::scan::SpanSource;
 use super::udaf;
 use super::EngineError;
 use crate::model::metrics::{metric_schemas, MetricTables};
-use crate::model::resources::{stored_spans_schema, RESOURCE_ATTRIBUTES, RESOURCE_ID};
+use crate::model::resources::{is_stored_layout, stored_spans_schema};
 use crate::model::spans::spans_schema;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -543,7 +543,7 @@ fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf
     let (table, stored_files) = spans_listing(&stored, stored_spans_schema())?;
     let resources: Vec<PathBuf> = stored_files
         .iter()
-        .map(|f| f.with_file_name(crate::ingest::resources_file::RESOURCES_FILE))
+        .map(|f| crate::ingest::resources_file::beside(f))
         .collect();
     if let Some(missing) = resources.iter().find(|r| !r.is_file()) {
         return Err(EngineError::Input {
@@ -586,9 +586,7 @@ fn is_stored_spans_file(file: &std::path::Path) -> Result<bool, EngineError> {
     let f = std::fs::File::open(file).map_err(|e| bad(e.to_string()))?;
     let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
-    let schema = b.schema();
-    Ok(schema.field_with_name(RESOURCE_ID).is_ok()
-        && schema.field_with_name(RESOURCE_ATTRIBUTES).is_err())
+    Ok(is_stored_layout(b.schema()))
 }
 
 /// The listing-table URL of an absolute local `file`, with errors naming the file.

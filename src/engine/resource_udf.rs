@@ -6,11 +6,11 @@
 //! every canonical column and computes `resource_attributes` with this function, so queries
 //! read the map as before (`resource_attributes['k8s.pod.name']`) and a query that does not
 //! select it never calls it (DataFusion drops unused projections through a view). The second
-//! argument is a constant: the JSON array of the `resources.parquet` files of the DATASETs, so
+//! argument is a constant: the JSON array of the `resources.parquet` files of the DATASETs
+//! with their sizes and modification times when the view was made, so
 //! the function needs no state of its own and a Ballista executor (which resolves functions by
 //! name and reads the same shared paths as the spans files) evaluates it the same way. Each
-//! process keeps the last tables it has read, keyed by the files' paths, sizes and
-//! modification times.
+//! process keeps the last tables it has read, keyed by that argument.
 
 use crate::model::resources::{ResourceTable, RESOURCE_ATTRIBUTES, RESOURCE_ID};
 use crate::model::spans::spans_schema;
@@ -60,45 +60,41 @@ fn map_type() -> DataType {
 /// How many merged tables a process keeps (see [`tables`]).
 const CACHED_TABLES: usize = 16;
 
-/// The tables read by this process, by [`cache_key`].
+/// The tables read by this process, by the function's second argument.
 fn cache() -> &'static Mutex<HashMap<String, Arc<ResourceTable>>> {
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Arc<ResourceTable>>>> =
         std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-/// The files with their sizes and modification times, so a rewritten DATASET is read again.
-fn cache_key(files: &[PathBuf]) -> String {
-    let mut key = String::new();
-    for f in files {
-        let stamp = std::fs::metadata(f)
-            .ok()
-            .map(|m| (m.len(), m.modified().ok()));
-        key.push_str(&format!("{}\u{0}{stamp:?}\u{0}", f.display()));
-    }
-    key
+/// One resources file as the second argument names it: path, size and modification time
+/// (taken when the view is made, so a DATASET rewritten since is another argument, and the
+/// function needs no file-system call to find its table).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stamped {
+    path: PathBuf,
+    len: u64,
+    modified_ns: u128,
 }
 
-/// The merged resources of `files` (a JSON array of paths), read once per process.
-fn tables(files: &str) -> Result<Arc<ResourceTable>> {
-    let files: Vec<PathBuf> = match serde_json::from_str(files) {
-        Ok(f) => f,
-        Err(e) => {
-            return exec_err!("{NAME}: the second argument is not a JSON array of paths: {e}")
-        }
-    };
-    let key = cache_key(&files);
-    if let Some(t) = cache().lock().expect("cache lock").get(&key) {
+/// The merged resources of the files in `arg` (a JSON array of [`Stamped`]), read once per
+/// process and argument.
+fn tables(arg: &str) -> Result<Arc<ResourceTable>> {
+    if let Some(t) = cache().lock().expect("cache lock").get(arg) {
         return Ok(t.clone());
     }
+    let files: Vec<Stamped> = match serde_json::from_str(arg) {
+        Ok(f) => f,
+        Err(e) => return exec_err!("{NAME}: the second argument is not a list of files: {e}"),
+    };
     let mut merged = ResourceTable::new();
     for f in &files {
-        let t = match crate::ingest::resources_file::read_resources(f) {
+        let t = match crate::ingest::resources_file::read_resources(&f.path) {
             Ok(t) => t,
             Err(e) => return exec_err!("{NAME}: {e}"),
         };
         if let Err(e) = merged.merge(&t) {
-            return exec_err!("{NAME}: {}: {e}", f.display());
+            return exec_err!("{NAME}: {}: {e}", f.path.display());
         }
     }
     let merged = Arc::new(merged);
@@ -107,7 +103,7 @@ fn tables(files: &str) -> Result<Arc<ResourceTable>> {
     if cache.len() >= CACHED_TABLES {
         cache.clear();
     }
-    cache.insert(key, merged.clone());
+    cache.insert(arg.to_string(), merged.clone());
     Ok(merged)
 }
 
@@ -152,9 +148,26 @@ impl ScalarUDFImpl for ResourceAttributes {
 
 /// The projection of the `spans` view over stored spans files: every canonical column in
 /// canonical order, `resource_attributes` computed from `resource_id` with the resources of
-/// `resources` (one `resources.parquet` per DATASET). Fails on a path that is not UTF-8.
+/// `resources` (one `resources.parquet` per DATASET). Fails on a file that cannot be stat'ed
+/// or a path that is not UTF-8.
 pub fn spans_view_exprs(resources: &[&Path]) -> Result<Vec<Expr>, String> {
-    let files = serde_json::to_string(resources).map_err(|e| e.to_string())?;
+    let stamped = resources
+        .iter()
+        .map(|p| {
+            let m = std::fs::metadata(p).map_err(|e| e.to_string())?;
+            let modified_ns = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            Ok(Stamped {
+                path: p.to_path_buf(),
+                len: m.len(),
+                modified_ns,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let files = serde_json::to_string(&stamped).map_err(|e| e.to_string())?;
     Ok(spans_schema()
         .fields()
         .iter()

@@ -254,41 +254,29 @@ impl ParquetSink {
                 source,
             })?;
         }
-        let resources = self.dir.join(RESOURCES_FILE);
-        let tmp = self
-            .dir
-            .join(format!(".{RESOURCES_FILE}.{}.tmp", std::process::id()));
-        let batch = self
+        let resources = self
             .resources
             .to_batch()
             .map_err(|e| IngestError::Invalid {
-                path: resources.clone(),
+                path: self.dir.join(RESOURCES_FILE),
                 message: e.to_string(),
             })?;
-        let written = write_parquet(&tmp, batch)
-            .and_then(|()| std::fs::rename(&tmp, &resources).map_err(io(&resources)));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written?;
+        write_parquet_atomically(&self.dir, RESOURCES_FILE, &resources)?;
         let spans = self.dir.join(SPANS_FILE);
         std::fs::rename(&self.tmp, &spans).map_err(io(&spans))?;
         let mut metric_rows = [0u64; 3];
         if let Some(tables) = self.metrics.take() {
             for (i, (name, batch)) in tables.tables().into_iter().enumerate() {
                 metric_rows[i] = batch.num_rows() as u64;
-                let path = self.dir.join(metric_file(name));
+                let file = metric_file(name);
+                let path = self.dir.join(&file);
                 if batch.num_rows() == 0 {
                     if path.exists() {
                         std::fs::remove_file(&path).map_err(io(&path))?;
                     }
                     continue;
                 }
-                let tmp = self
-                    .dir
-                    .join(format!(".{name}.parquet.{}.tmp", std::process::id()));
-                write_parquet(&tmp, batch.clone())?;
-                std::fs::rename(&tmp, &path).map_err(io(&path))?;
+                write_parquet_atomically(&self.dir, &file, batch)?;
             }
         } else {
             for f in METRIC_FILES {
@@ -329,18 +317,31 @@ impl ParquetSink {
     }
 }
 
-/// Writes `batch` to a new Parquet file at `path` with the DATASET's writer properties.
-fn write_parquet(path: &Path, batch: RecordBatch) -> Result<(), IngestError> {
-    let file = File::create(path).map_err(io(path))?;
-    let pq = |source| IngestError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut w =
-        ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(pq)?;
-    w.write(&batch).map_err(pq)?;
-    w.close().map_err(pq)?;
-    Ok(())
+/// Writes `batch` to `dir/name` with the DATASET's writer properties: to a temporary file
+/// first (removed if anything fails), renamed into place at the end.
+fn write_parquet_atomically(
+    dir: &Path,
+    name: &str,
+    batch: &RecordBatch,
+) -> Result<(), IngestError> {
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let path = dir.join(name);
+    let written = (|| {
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let pq = |source| IngestError::Parquet {
+            path: tmp.clone(),
+            source,
+        };
+        let mut w =
+            ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(pq)?;
+        w.write(batch).map_err(pq)?;
+        w.close().map_err(pq)?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 impl BatchSink for ParquetSink {
@@ -479,7 +480,7 @@ impl Dataset {
         if self.manifest.spans_schema_version == 1 {
             return Ok(ResourceTable::new());
         }
-        read_resources(&self.resources)
+        Ok(super::resources_file::read_resources(&self.resources)?)
     }
 
     /// A reader of `spans.parquet` in the canonical (in-memory) schema, `batch_rows` rows per
@@ -507,17 +508,19 @@ impl Dataset {
     }
 }
 
-/// Reads a `resources.parquet` ([`super::resources_file::read_resources`]).
-pub fn read_resources(path: &Path) -> Result<ResourceTable, IngestError> {
-    use super::resources_file::ResourcesFileError as E;
-    super::resources_file::read_resources(path).map_err(|e| match e {
-        E::Io { path, source } => IngestError::Io { path, source },
-        E::Parquet { path, source } => IngestError::ParquetRead { path, source },
-        E::Invalid { path, reason } => IngestError::Invalid {
-            path,
-            message: reason,
-        },
-    })
+/// A resources table that cannot be read, as an ingest error naming the file.
+impl From<super::resources_file::ResourcesFileError> for IngestError {
+    fn from(e: super::resources_file::ResourcesFileError) -> Self {
+        use super::resources_file::ResourcesFileError as E;
+        match e {
+            E::Io { path, source } => IngestError::Io { path, source },
+            E::Parquet { path, source } => IngestError::ParquetRead { path, source },
+            E::Invalid { path, reason } => IngestError::Invalid {
+                path,
+                message: reason,
+            },
+        }
+    }
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, IngestError> {
@@ -806,6 +809,15 @@ mod tests {
         assert_eq!(q.records_read, 3);
     }
 
+    /// A DATASET at `out` of `batches`, with an empty data-quality log.
+    fn write_dataset(out: &Path, batches: Vec<RecordBatch>) -> Manifest {
+        let mut sink = ParquetSink::create(out).unwrap();
+        for b in batches {
+            sink.write(b).unwrap();
+        }
+        sink.finish(&DataQuality::default()).unwrap()
+    }
+
     /// Batches built with resource ids (as `ingest` builds them) and canonical batches (every
     /// row's map hashed by the sink) give byte-identical files.
     #[test]
@@ -813,10 +825,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, ids: bool| {
             let out = dir.path().join(name);
-            let mut sink = ParquetSink::create(&out).unwrap();
-            sink.write(batch_with(5, ids)).unwrap();
-            sink.write(batch_with(3, ids)).unwrap();
-            sink.finish(&DataQuality::default()).unwrap();
+            write_dataset(&out, vec![batch_with(5, ids), batch_with(3, ids)]);
             out
         };
         let (a, b) = (write("a", false), write("b", true));
@@ -848,9 +857,7 @@ mod tests {
     fn dataset_versions_and_a_missing_resources_table() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ds");
-        let mut sink = ParquetSink::create(&out).unwrap();
-        sink.write(batch(2)).unwrap();
-        sink.finish(&DataQuality::default()).unwrap();
+        write_dataset(&out, vec![batch(2)]);
         std::fs::remove_file(out.join(RESOURCES_FILE)).unwrap();
         let err = open_dataset(&out).unwrap_err().to_string();
         assert!(err.contains(RESOURCES_FILE), "{err}");

@@ -15,7 +15,7 @@ mod tempo;
 use super::otlp_proto::flush;
 use super::{IngestOptions, SpanChunk};
 use crate::model::quality::{DataQuality, FileSummary, Issue, IssueKind};
-use crate::model::resources::{ResourceTable, RESOURCE_ATTRIBUTES, RESOURCE_ID};
+use crate::model::resources::{is_stored_layout, ResourceTable, RESOURCE_ATTRIBUTES};
 use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder, SPAN_COLUMNS};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
@@ -79,11 +79,9 @@ pub(crate) fn find_col<'a>(schema: &'a Schema, name: &str) -> Option<(usize, &'a
 /// Detects the flavour from the Arrow schema of a Parquet file.
 pub fn detect_flavour(schema: &Schema) -> Option<Flavour> {
     // A DATASET's spans.parquet (schema version 2) has resource_id for resource_attributes.
-    let has_resources = |c: &str| {
-        schema.field_with_name(c).is_ok()
-            || (c == RESOURCE_ATTRIBUTES && schema.field_with_name(RESOURCE_ID).is_ok())
-    };
-    if SPAN_COLUMNS.iter().all(|c| has_resources(c)) {
+    let stored = is_stored_layout(schema);
+    let has = |c: &str| schema.field_with_name(c).is_ok() || (stored && c == RESOURCE_ATTRIBUTES);
+    if SPAN_COLUMNS.iter().all(|c| has(c)) {
         return Some(Flavour::Canonical);
     }
     if schema.field_with_name("rs").is_ok() && schema.field_with_name("TraceID").is_ok() {
@@ -103,13 +101,10 @@ pub fn detect_flavour(schema: &Schema) -> Option<Flavour> {
 /// place of `resource_attributes`), read from the `resources.parquet` beside it; `None` for a
 /// file that carries its maps.
 fn stored_resources(path: &Path, schema: &Schema) -> Result<Option<Arc<ResourceTable>>, String> {
-    if schema.field_with_name(RESOURCE_ATTRIBUTES).is_ok()
-        || schema.field_with_name(RESOURCE_ID).is_err()
-    {
+    if !is_stored_layout(schema) {
         return Ok(None);
     }
-    let beside = path.with_file_name(super::resources_file::RESOURCES_FILE);
-    super::resources_file::read_resources(&beside)
+    super::resources_file::read_resources(&super::resources_file::beside(path))
         .map(|t| Some(Arc::new(t)))
         .map_err(|e| {
             format!(

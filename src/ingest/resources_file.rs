@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 /// Resources table in a DATASET (schema version 2 on).
 pub const RESOURCES_FILE: &str = "resources.parquet";
 
+/// The resources table that belongs to the DATASET spans file `spans` (beside it).
+pub fn beside(spans: &Path) -> PathBuf {
+    spans.with_file_name(RESOURCES_FILE)
+}
+
 /// Why a resources table could not be read; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ResourcesFileError {

@@ -21,16 +21,13 @@ pub use super::spans::{carrier_spans_schema, resource_id_of};
 use arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, MapArray, MapBuilder, StringBuilder, UInt32Array,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-/// Name of the id column in `spans.parquet` and `resources.parquet`.
-pub const RESOURCE_ID: &str = "resource_id";
-/// Name of the map column the id stands for.
-pub const RESOURCE_ATTRIBUTES: &str = "resource_attributes";
+pub use super::spans::{RESOURCE_ATTRIBUTES, RESOURCE_ID};
 
 /// Why resource ids and attributes do not fit together.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +72,14 @@ fn with_field(schema: &Schema, at: usize, field: Field) -> Vec<Field> {
 }
 
 fn id_field() -> Field {
-    Field::new(RESOURCE_ID, DataType::Int64, false)
+    super::spans::resource_id_field()
+}
+
+/// Whether `schema` is the stored layout of a DATASET's spans file (schema version 2):
+/// `resource_id`, no `resource_attributes`.
+pub fn is_stored_layout(schema: &Schema) -> bool {
+    schema.field_with_name(RESOURCE_ID).is_ok()
+        && schema.field_with_name(RESOURCE_ATTRIBUTES).is_err()
 }
 
 /// The schema of a DATASET's `spans.parquet`: the canonical columns in canonical order, with

@@ -211,6 +211,17 @@ pub fn resource_id_of<'a>(attributes: impl ExactSizeIterator<Item = (&'a str, &'
     h.finish() as i64
 }
 
+/// Name of the column that stands for `resource_attributes` in a DATASET's `spans.parquet`
+/// and keys its `resources.parquet` (`model::resources`).
+pub const RESOURCE_ID: &str = "resource_id";
+/// Name of the canonical map column of resource attributes.
+pub const RESOURCE_ATTRIBUTES: &str = "resource_attributes";
+
+/// The `resource_id` field (Int64, not null).
+pub(crate) fn resource_id_field() -> arrow::datatypes::Field {
+    arrow::datatypes::Field::new(RESOURCE_ID, arrow::datatypes::DataType::Int64, false)
+}
+
 /// The schema of batches built with resource ids ([`SpansBuilder::resource_ids`]): the
 /// canonical columns, `resource_attributes` nullable (set only on the first row of each
 /// resource in the batch), then `resource_id` (Int64).
@@ -223,18 +234,14 @@ pub fn carrier_spans_schema() -> SchemaRef {
                 .iter()
                 .map(|f| {
                     let f = f.as_ref().clone();
-                    if f.name() == "resource_attributes" {
+                    if f.name() == RESOURCE_ATTRIBUTES {
                         f.with_nullable(true)
                     } else {
                         f
                     }
                 })
                 .collect();
-            fields.push(arrow::datatypes::Field::new(
-                "resource_id",
-                arrow::datatypes::DataType::Int64,
-                false,
-            ));
+            fields.push(resource_id_field());
             Arc::new(Schema::new(fields))
         })
         .clone()

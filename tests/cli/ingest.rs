@@ -320,6 +320,18 @@ fn synthetic(lines: usize, per_line: usize) -> String {
     s
 }
 
+/// A temporary directory holding `t.jsonl` ([`synthetic`]) and its DATASET `ds`.
+fn synthetic_dataset(lines: usize, per_line: usize) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.jsonl"), synthetic(lines, per_line)).unwrap();
+    let o = canalyst(
+        &["ingest", "t.jsonl", "-o", "ds", "--quiet"],
+        Some(d.path()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    d
+}
+
 /// `spans.parquet` and `resources.parquet` of an ingest of `input` into `dir/ds`, one after
 /// the other.
 fn spans_bytes(dir: &Path, input: &str, threads: &str) -> Vec<u8> {
@@ -343,14 +355,8 @@ fn dataset_bytes(ds: &Path) -> Vec<u8> {
 /// two files.
 #[test]
 fn resources_are_stored_once_and_read_back_in_every_span() {
-    let d = tempfile::tempdir().unwrap();
     // Two resources (one service on two tracks), 300 spans.
-    std::fs::write(d.path().join("t.jsonl"), synthetic(60, 5)).unwrap();
-    let o = canalyst(
-        &["ingest", "t.jsonl", "-o", "ds", "--quiet"],
-        Some(d.path()),
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let d = synthetic_dataset(60, 5);
     let m: Value =
         serde_json::from_slice(&std::fs::read(d.path().join("ds/dataset.json")).unwrap()).unwrap();
     assert_eq!(m["spans_schema_version"], 2);
@@ -474,13 +480,7 @@ fn inspect_reads_raw_files_and_datasets_alike() {
 
 #[test]
 fn duckdb_and_polars_open_the_dataset() {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("t.jsonl"), synthetic(40, 5)).unwrap();
-    let o = canalyst(
-        &["ingest", "t.jsonl", "-o", "ds", "--quiet"],
-        Some(d.path()),
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let d = synthetic_dataset(40, 5);
     let file = d.path().join("ds/spans.parquet");
     let file = file.to_str().unwrap();
     let res = d.path().join("ds/resources.parquet");
