@@ -381,6 +381,33 @@ fn resources_are_stored_once_and_read_back_in_every_span() {
             "re-ingesting {input} changed the DATASET"
         );
     }
+    // A version-1 DATASET (the map in every row of spans.parquet) is read, but not together
+    // with a version-2 one: refused, naming it. (Raw inputs next to a DATASET are ingested
+    // into memory in the canonical layout and mix freely.)
+    let v1 = d.path().join("v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    std::fs::copy(
+        crate::fixtures::root().join("sample-data/parquet/spans.parquet"),
+        v1.join("spans.parquet"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(d.path().join("ds/dataset.json")).unwrap();
+    let manifest = manifest.replace("\"spans_schema_version\": 2", "\"spans_schema_version\": 1");
+    std::fs::write(v1.join("dataset.json"), manifest).unwrap();
+    let count = |inputs: &[&str]| {
+        let mut args = vec!["sql", "SELECT count(*) AS n FROM spans", "--format", "csv"];
+        args.extend_from_slice(inputs);
+        canalyst(&args, Some(d.path()))
+    };
+    let o = count(&["v1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = count(&["ds", "v1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("v1") && stderr(&o).contains("re-ingest"),
+        "{}",
+        stderr(&o)
+    );
     // Without its resources table a DATASET's spans file is refused with the reason, not
     // read with empty maps.
     std::fs::remove_file(d.path().join("ds/resources.parquet")).unwrap();
