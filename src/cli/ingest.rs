@@ -1,5 +1,6 @@
 //! `canalyst ingest INPUT... -o DATASET`: read telemetry files into a DATASET directory.
 
+use crate::ingest::dataset::Codec;
 use crate::ingest::{ingest_paths, IngestOptions, ParquetSink};
 use crate::model::quality::DataQuality;
 use anyhow::Context as _;
@@ -25,6 +26,10 @@ pub struct IngestArgs {
     /// Print only errors (no summary, no progress bar).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Compression of the DATASET's Parquet files: lz4 (faster to write and to read), zstd
+    /// (level 3; about a fifth smaller), zstd:LEVEL (1-22) or none.
+    #[arg(long, value_name = "CODEC", default_value = "lz4")]
+    pub compression: Codec,
 }
 
 /// Issues printed after the summary.
@@ -49,7 +54,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         ..IngestOptions::default()
     });
     let existed = args.output.exists();
-    let mut sink = ParquetSink::create(&args.output)?;
+    let mut sink = ParquetSink::create(&args.output, args.compression)?;
     let quality = if args.quiet {
         crate::ingest::driver::ingest_paths_with_progress(&args.inputs, &opts, &mut sink, false)
     } else {

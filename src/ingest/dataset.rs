@@ -1,7 +1,8 @@
 //! The DATASET directory written by `canalyst ingest` and read by later commands.
 //!
 //! Layout: `spans.parquet` (the canonical spans columns with `resource_id` in the place of
-//! `resource_attributes`, [`stored_spans_schema`]; zstd, dictionary encoding, row groups of
+//! `resource_attributes`, [`stored_spans_schema`]; LZ4 by default ([`Codec`]), dictionary
+//! encoding, row groups of
 //! [`ROW_GROUP_ROWS`] rows), `resources.parquet` (each distinct resource's attributes once,
 //! [`resources_schema`]; see [`crate::model::resources`]), `data_quality.json` (the [`DataQuality`] of the ingest) and
 //! `dataset.json` (the [`Manifest`]: schema version, canalyst version, row counts, time range),
@@ -123,12 +124,80 @@ const METRIC_FILES: [&str; 3] = [
     "exp_histogram_points.parquet",
 ];
 
+/// How a DATASET's Parquet files are compressed (`canalyst ingest --compression`).
+///
+/// LZ4 is the default because it is the cheaper of the two in both directions: on 1M spans of
+/// Collector output, against zstd level 3, a one-thread `ingest` took about 10% less CPU and
+/// `analyze` of the DATASET about 20% less time, for a `spans.parquet` of 37.0 MB instead of
+/// 29.0 MB (7% and 6% of the 500 MB of JSON; docs/benchmarks.md, "Session 17"). zstd suits
+/// DATASETs kept for long. All three are read by every Parquet reader canalyst's interop is
+/// tested with (DuckDB, polars, pyarrow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// LZ4 block compression, Parquet's `LZ4_RAW` codec.
+    #[default]
+    Lz4,
+    /// zstd at this level (1–22; `zstd` alone is level 3).
+    Zstd(i32),
+    /// No compression.
+    Uncompressed,
+}
+
+impl Codec {
+    fn parquet(self) -> Compression {
+        match self {
+            Codec::Lz4 => Compression::LZ4_RAW,
+            Codec::Zstd(level) => {
+                Compression::ZSTD(ZstdLevel::try_new(level).expect("level checked when parsed"))
+            }
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+        }
+    }
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+    /// `lz4`, `zstd`, `zstd:LEVEL` (1–22) or `none`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("unknown compression {s:?}: expected lz4, zstd, zstd:LEVEL (1-22) or none");
+        match s {
+            "lz4" => Ok(Codec::Lz4),
+            "zstd" => Ok(Codec::Zstd(3)),
+            "none" => Ok(Codec::Uncompressed),
+            _ => {
+                let level: i32 = s
+                    .strip_prefix("zstd:")
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
+                if (1..=22).contains(&level) {
+                    Ok(Codec::Zstd(level))
+                } else {
+                    Err(format!("zstd level {level} is outside 1-22"))
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Codec::Lz4 => f.write_str("lz4"),
+            Codec::Zstd(level) => write!(f, "zstd:{level}"),
+            Codec::Uncompressed => f.write_str("none"),
+        }
+    }
+}
+
 /// Writes canonical span batches to `DIR/spans.parquet` (via a temporary file) and, on
 /// [`ParquetSink::finish`], the data-quality log and manifest.
 pub struct ParquetSink {
     dir: PathBuf,
     tmp: PathBuf,
     writer: Option<ParallelArrowWriter<File>>,
+    codec: Codec,
     resources: ResourceTable,
     rows: u64,
     min_start: Option<i64>,
@@ -143,18 +212,33 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
     }
 }
 
-/// Writer properties of `spans.parquet`.
-fn writer_properties() -> WriterProperties {
+/// Columns of `spans.parquet` written without min/max statistics: no reader prunes row groups
+/// by them. Time, service, version, track, span name and route keep theirs.
+const UNPRUNED_COLUMNS: [&str; 11] = [
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "scope_name",
+    "status_message",
+    "http_route",
+    "http_method",
+    "exception_type",
+    "exception_message",
+    "source_file",
+    "source_line",
+];
+
+/// Writer properties of the DATASET's Parquet files.
+fn writer_properties(codec: Codec) -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("zstd level 3 is valid"),
-        ))
+        .set_compression(codec.parquet())
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     // Two writer costs that buy nothing for this table (measured together, one-thread ingest
     // of 1M Collector spans: 6.4 → 6.0 user CPU s, the file 12% smaller; docs/benchmarks.md):
-    // - min/max page statistics of the attribute-map leaves: two string comparisons per entry
-    //   (20 per span) for bounds no reader prunes by;
+    // - min/max page statistics of the attribute-map leaves and of the columns below: two
+    //   comparisons per value for bounds no query prunes by (random ids, free text, the
+    //   source location; the writer compares strings even on dictionary columns, per row);
     // - dictionaries for near-unique columns: the writer interns up to a row group's values
     //   per column only to write almost every one of them once.
     for m in ["resource_attributes", "span_attributes"] {
@@ -162,6 +246,9 @@ fn writer_properties() -> WriterProperties {
             let path = ColumnPath::from(vec![m.to_string(), "entries".into(), leaf.into()]);
             b = b.set_column_statistics_enabled(path, EnabledStatistics::None);
         }
+    }
+    for c in UNPRUNED_COLUMNS {
+        b = b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
     }
     for c in [
         "trace_id",
@@ -187,9 +274,10 @@ fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), Ing
 }
 
 impl ParquetSink {
-    /// Starts a DATASET in `dir` (created if missing). Refuses a directory that holds other
-    /// files than a previous DATASET's, so an ingest never clobbers unrelated data.
-    pub fn create(dir: &Path) -> Result<Self, IngestError> {
+    /// Starts a DATASET in `dir` (created if missing) whose files are compressed with `codec`.
+    /// Refuses a directory that holds other files than a previous DATASET's, so an ingest never
+    /// clobbers unrelated data.
+    pub fn create(dir: &Path, codec: Codec) -> Result<Self, IngestError> {
         if dir.exists() {
             let entries = std::fs::read_dir(dir).map_err(io(dir))?;
             for e in entries {
@@ -215,15 +303,17 @@ impl ParquetSink {
         }
         let tmp = dir.join(format!(".spans.parquet.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let writer = ParallelArrowWriter::try_new(file, stored_spans_schema(), writer_properties())
-            .map_err(|source| IngestError::Parquet {
-                path: tmp.clone(),
-                source,
-            })?;
+        let writer =
+            ParallelArrowWriter::try_new(file, stored_spans_schema(), writer_properties(codec))
+                .map_err(|source| IngestError::Parquet {
+                    path: tmp.clone(),
+                    source,
+                })?;
         Ok(Self {
             dir: dir.to_path_buf(),
             tmp,
             writer: Some(writer),
+            codec,
             resources: ResourceTable::new(),
             rows: 0,
             min_start: None,
@@ -261,7 +351,7 @@ impl ParquetSink {
                 path: self.dir.join(RESOURCES_FILE),
                 message: e.to_string(),
             })?;
-        write_parquet_atomically(&self.dir, RESOURCES_FILE, &resources)?;
+        write_parquet_atomically(&self.dir, RESOURCES_FILE, &resources, self.codec)?;
         let spans = self.dir.join(SPANS_FILE);
         std::fs::rename(&self.tmp, &spans).map_err(io(&spans))?;
         let mut metric_rows = [0u64; 3];
@@ -276,7 +366,7 @@ impl ParquetSink {
                     }
                     continue;
                 }
-                write_parquet_atomically(&self.dir, &file, batch)?;
+                write_parquet_atomically(&self.dir, &file, batch, self.codec)?;
             }
         } else {
             for f in METRIC_FILES {
@@ -317,12 +407,13 @@ impl ParquetSink {
     }
 }
 
-/// Writes `batch` to `dir/name` with the DATASET's writer properties: to a temporary file
-/// first (removed if anything fails), renamed into place at the end.
+/// Writes `batch` to `dir/name` with the DATASET's writer properties and `codec`: to a
+/// temporary file first (removed if anything fails), renamed into place at the end.
 fn write_parquet_atomically(
     dir: &Path,
     name: &str,
     batch: &RecordBatch,
+    codec: Codec,
 ) -> Result<(), IngestError> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let path = dir.join(name);
@@ -332,8 +423,8 @@ fn write_parquet_atomically(
             path: tmp.clone(),
             source,
         };
-        let mut w =
-            ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(pq)?;
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(codec)))
+            .map_err(pq)?;
         w.write(batch).map_err(pq)?;
         w.close().map_err(pq)?;
         std::fs::rename(&tmp, &path).map_err(io(&path))
@@ -701,12 +792,47 @@ pub fn load_spans_into(
 mod tests {
     use super::*;
     use crate::model::identity::IdentityConfig;
-    use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder};
+    use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder, SPAN_COLUMNS};
     use std::sync::Arc;
 
     #[test]
+    fn codecs_parse_print_and_set_the_writer() {
+        for (text, codec, parquet) in [
+            ("lz4", Codec::Lz4, Compression::LZ4_RAW),
+            (
+                "zstd",
+                Codec::Zstd(3),
+                Compression::ZSTD(ZstdLevel::try_new(3).unwrap()),
+            ),
+            (
+                "zstd:1",
+                Codec::Zstd(1),
+                Compression::ZSTD(ZstdLevel::try_new(1).unwrap()),
+            ),
+            (
+                "zstd:22",
+                Codec::Zstd(22),
+                Compression::ZSTD(ZstdLevel::try_new(22).unwrap()),
+            ),
+            ("none", Codec::Uncompressed, Compression::UNCOMPRESSED),
+        ] {
+            let parsed: Codec = text.parse().unwrap();
+            assert_eq!(parsed, codec, "{text}");
+            assert_eq!(parsed.to_string().parse::<Codec>(), Ok(codec));
+            let p = writer_properties(codec);
+            for c in ["trace_id", "service_name"] {
+                assert_eq!(p.compression(&ColumnPath::from(c)), parquet, "{text} {c}");
+            }
+        }
+        assert_eq!(Codec::default(), Codec::Lz4);
+        for bad in ["", "LZ4", "zstd:", "zstd:0", "zstd:23", "zstd:x", "gzip"] {
+            assert!(bad.parse::<Codec>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn writer_skips_dictionaries_of_unique_columns_and_statistics_of_maps() {
-        let p = writer_properties();
+        let p = writer_properties(Codec::default());
         for c in [
             "trace_id",
             "span_id",
@@ -721,6 +847,21 @@ mod tests {
             assert_ne!(
                 p.statistics_enabled(&ColumnPath::from(c)),
                 EnabledStatistics::None
+            );
+        }
+        for c in ["start_time", "service_version", "deployment_track"] {
+            assert_ne!(
+                p.statistics_enabled(&ColumnPath::from(c)),
+                EnabledStatistics::None,
+                "{c}"
+            );
+        }
+        for c in UNPRUNED_COLUMNS {
+            assert!(SPAN_COLUMNS.contains(&c), "{c} is not a column");
+            assert_eq!(
+                p.statistics_enabled(&ColumnPath::from(c)),
+                EnabledStatistics::None,
+                "{c}"
             );
         }
         let leaf = ColumnPath::from(vec![
@@ -772,7 +913,7 @@ mod tests {
     fn writes_and_reopens_a_dataset() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ds");
-        let mut sink = ParquetSink::create(&out).unwrap();
+        let mut sink = ParquetSink::create(&out, Codec::default()).unwrap();
         sink.write(batch(3)).unwrap();
         let q = DataQuality {
             records_read: 3,
@@ -800,9 +941,11 @@ mod tests {
         assert_eq!(m.resources_rows, 2);
         assert_eq!(ds.read_resources().unwrap().len(), 2);
         // Overwriting a DATASET is allowed; writing into an unrelated directory is not.
-        ParquetSink::create(&out).unwrap().abandon();
+        ParquetSink::create(&out, Codec::default())
+            .unwrap()
+            .abandon();
         std::fs::write(dir.path().join("other.txt"), "x").unwrap();
-        assert!(ParquetSink::create(dir.path()).is_err());
+        assert!(ParquetSink::create(dir.path(), Codec::default()).is_err());
         assert!(!is_dataset(dir.path()));
         let (batches, q) = load_spans(&[out], &Default::default()).unwrap();
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
@@ -811,7 +954,7 @@ mod tests {
 
     /// A DATASET at `out` of `batches`, with an empty data-quality log.
     fn write_dataset(out: &Path, batches: Vec<RecordBatch>) -> Manifest {
-        let mut sink = ParquetSink::create(out).unwrap();
+        let mut sink = ParquetSink::create(out, Codec::default()).unwrap();
         for b in batches {
             sink.write(b).unwrap();
         }

@@ -7,8 +7,9 @@
 
 use crate::model::identity::IdentityConfig;
 use crate::model::quality::DataQuality;
-use crate::model::spans::{KeptColumns, SpanFingerprint, SpansBuilder};
+use crate::model::spans::{KeptColumns, MapCapacity, SpanFingerprint, SpansBuilder, SpansCapacity};
 use arrow::record_batch::RecordBatch;
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// Options shared by every reader.
@@ -37,15 +38,35 @@ pub struct IngestOptions {
 }
 
 impl IngestOptions {
-    /// A spans builder for rows read from `source_file` under these options.
+    /// A spans builder for rows read from `source_file` under these options, with room for
+    /// what the last batch finished on this thread held ([`remember_capacity`]).
     pub fn spans_builder(&self, source_file: &str) -> SpansBuilder {
-        SpansBuilder::new(self.identity.clone(), source_file)
+        let cap = LAST_CAPACITY.get();
+        SpansBuilder::with_capacity(self.identity.clone(), source_file, cap)
             .attribute_maps(self.attribute_maps)
             .span_attribute_keys(self.span_attribute_keys.clone())
             .entry_attribute_maps(self.entry_attribute_maps)
             .kept_columns(self.kept_columns)
             .resource_ids(self.resource_ids)
     }
+}
+
+thread_local! {
+    /// What the last batch finished on this thread filled: the pieces a decoding thread takes
+    /// are alike in size (chunks of the same input), so the next builder starts there.
+    static LAST_CAPACITY: Cell<SpansCapacity> = const { Cell::new(SpansCapacity {
+        rows: 0,
+        status_message_bytes: 0,
+        exception_message_bytes: 0,
+        resource_attributes: MapCapacity { entries: 0, key_bytes: 0, value_bytes: 0 },
+        span_attributes: MapCapacity { entries: 0, key_bytes: 0, value_bytes: 0 },
+    }) };
+}
+
+/// Notes what `builder` filled, before it is finished, as the room of the next builder
+/// [`IngestOptions::spans_builder`] makes on this thread.
+pub(crate) fn remember_capacity(builder: &mut SpansBuilder) {
+    LAST_CAPACITY.set(builder.capacity_used());
 }
 
 impl Default for IngestOptions {

@@ -599,6 +599,7 @@ fn finish_into(builder: &mut SpansBuilder, out: &mut Vec<(RecordBatch, Vec<SpanF
     if builder.is_empty() {
         return;
     }
+    super::remember_capacity(builder);
     // The builder's columns always match its own schema; failure here is a programming error.
     let b = builder
         .finish_with_fingerprints()

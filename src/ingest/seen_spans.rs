@@ -18,8 +18,7 @@
 //! to collide as well (about n² / 2^129). The id hash is keyed with fixed seeds, so an ingest
 //! is reproducible run to run.
 
-use crate::model::spans::{fingerprint_hash_state, SpanFingerprint};
-use std::hash::BuildHasher as _;
+use crate::model::spans::SpanFingerprint;
 
 /// Shards: 256, picked by the id hash's top byte.
 const SHARD_BITS: u32 = 8;
@@ -37,7 +36,6 @@ pub(crate) enum Seen {
 
 /// Every span taken so far, by a 64-bit hash of (trace id, span id) → content hash.
 pub(crate) struct SeenSpans {
-    ids: foldhash::quality::FixedState,
     shards: Vec<std::collections::HashMap<u64, u64, PreHashed>>,
 }
 
@@ -79,8 +77,6 @@ impl SeenSpans {
     /// An empty set.
     pub(crate) fn new() -> Self {
         Self {
-            // Fixed seeds: which ids collide must not change from run to run.
-            ids: fingerprint_hash_state(),
             shards: (0..1 << SHARD_BITS)
                 .map(|_| std::collections::HashMap::with_hasher(PreHashed))
                 .collect(),
@@ -89,7 +85,7 @@ impl SeenSpans {
 
     /// Looks `fp` up and remembers it if its ids are new.
     pub(crate) fn observe(&mut self, fp: &SpanFingerprint) -> Seen {
-        let h = self.ids.hash_one(fp.key);
+        let h = fp.ids;
         let shard = &mut self.shards[(h >> (64 - SHARD_BITS)) as usize];
         match shard.entry(h) {
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -113,12 +109,13 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use std::collections::HashSet;
+    use std::hash::BuildHasher as _;
 
     fn fp(trace: u128, span: u64, content: u64) -> SpanFingerprint {
         let mut key = [0u8; 24];
         key[..16].copy_from_slice(&trace.to_be_bytes());
         key[16..].copy_from_slice(&span.to_be_bytes());
-        SpanFingerprint { key, content }
+        SpanFingerprint::new(key, content)
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!   Files that are not JSON (OTLP protobuf, Parquet) are read whole on every run as well.
 
 use super::JobsError;
-use crate::ingest::dataset::ParquetSink;
+use crate::ingest::dataset::{Codec, ParquetSink};
 use crate::ingest::driver::ingest_paths_with_progress;
 use crate::ingest::IngestOptions;
 use crate::model::hash::fnv1a64;
@@ -268,7 +268,7 @@ pub fn prepare(dir: &Path, files: &[PathBuf]) -> Result<Prepared, JobsError> {
         let part = format!("part-{:06}", cp.parts.len() + 1);
         let tmp = dir.join(format!(".{part}.tmp"));
         let _ = std::fs::remove_dir_all(&tmp);
-        let mut sink = ParquetSink::create(&tmp)?;
+        let mut sink = ParquetSink::create(&tmp, Codec::default())?;
         let opts = ParquetSink::ingest_options(IngestOptions::default());
         let quality = ingest_paths_with_progress(&slices, &opts, &mut sink, false)?;
         sink.finish(&quality)?;

@@ -535,3 +535,73 @@ fn duckdb_and_polars_open_the_dataset() {
         assert_eq!(out, "200 2 Map Map 200");
     }
 }
+
+/// Every table of a DATASET with the column chunks' codec, read back.
+fn tables_and_codecs(ds: &Path) -> Vec<(Vec<arrow::record_batch::RecordBatch>, Vec<String>)> {
+    ["spans.parquet", "resources.parquet"]
+        .iter()
+        .map(|f| {
+            let file = std::fs::File::open(ds.join(f)).unwrap();
+            let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap();
+            let codecs = b
+                .metadata()
+                .row_groups()
+                .iter()
+                .flat_map(|rg| {
+                    rg.columns()
+                        .iter()
+                        .map(|c| format!("{:?}", c.compression()))
+                })
+                // The name only: a Parquet file does not record the zstd level it was written at.
+                .map(|c| c.split('(').next().unwrap_or_default().to_string())
+                .collect();
+            let batches = b.build().unwrap().map(|r| r.unwrap()).collect();
+            (batches, codecs)
+        })
+        .collect()
+}
+
+/// `--compression` picks the codec of every Parquet file of the DATASET (LZ4_RAW by default)
+/// and changes nothing else: the tables read back equal; a bad codec is refused by name.
+#[test]
+fn compression_picks_the_codec_and_nothing_else() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.jsonl"), synthetic(40, 5)).unwrap();
+    let mut seen = Vec::new();
+    for (flag, codec) in [
+        (None, "LZ4_RAW"),
+        (Some("zstd"), "ZSTD"),
+        (Some("zstd:9"), "ZSTD"),
+        (Some("none"), "UNCOMPRESSED"),
+    ] {
+        let out = format!("ds-{}", flag.unwrap_or("default"));
+        let mut args = vec!["ingest", "t.jsonl", "-o", out.as_str(), "--quiet"];
+        args.extend(flag.map(|f| ["--compression", f]).iter().flatten());
+        let o = canalyst(&args, Some(d.path()));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let tables = tables_and_codecs(&d.path().join(&out));
+        for (_, codecs) in &tables {
+            assert!(!codecs.is_empty());
+            assert!(codecs.iter().all(|c| c == codec), "{flag:?}: {codecs:?}");
+        }
+        seen.push(tables.into_iter().map(|t| t.0).collect::<Vec<_>>());
+    }
+    assert!(
+        seen.iter().all(|t| *t == seen[0]),
+        "a codec changed the tables"
+    );
+    assert_eq!(seen[0][0].iter().map(|b| b.num_rows()).sum::<usize>(), 200);
+    for (bad, says) in [
+        ("zstd:30", "zstd level 30 is outside 1-22"),
+        ("brotli", "unknown compression \"brotli\""),
+    ] {
+        let o = canalyst(
+            &["ingest", "t.jsonl", "-o", "bad", "--compression", bad],
+            Some(d.path()),
+        );
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains(says), "{bad}: {}", stderr(&o));
+        assert!(!d.path().join("bad").exists());
+    }
+}
