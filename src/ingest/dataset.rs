@@ -263,6 +263,22 @@ fn writer_properties(codec: Codec) -> WriterProperties {
     b.build()
 }
 
+/// Whether a file named `name` belongs in a DATASET directory: one of its files, or the
+/// temporary file of one that an interrupted ingest left behind (`.NAME.PID.tmp` for the
+/// Parquet files, `NAME.tmp` for the JSON ones).
+fn is_dataset_file(name: &str) -> bool {
+    let parquet = [SPANS_FILE, RESOURCES_FILE].into_iter().chain(METRIC_FILES);
+    let json = [QUALITY_FILE, MANIFEST_FILE];
+    parquet.clone().chain(json).any(|f| name == f)
+        || parquet.into_iter().any(|f| {
+            name.strip_prefix('.')
+                .and_then(|n| n.strip_prefix(f))
+                .and_then(|n| n.strip_prefix('.'))
+                .is_some_and(|n| n.ends_with(".tmp"))
+        })
+        || json.iter().any(|f| name.strip_suffix(".tmp") == Some(f))
+}
+
 fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), IngestError> {
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(value).map_err(|e| IngestError::Invalid {
@@ -283,13 +299,7 @@ impl ParquetSink {
             for e in entries {
                 let e = e.map_err(io(dir))?;
                 let name = e.file_name().to_string_lossy().to_string();
-                let ours = [SPANS_FILE, RESOURCES_FILE, QUALITY_FILE, MANIFEST_FILE]
-                    .contains(&name.as_str())
-                    || METRIC_FILES.contains(&name.as_str())
-                    || name.starts_with(".spans.parquet.")
-                    || name.starts_with(".resources.parquet.")
-                    || name.starts_with(".metric");
-                if !ours {
+                if !is_dataset_file(&name) {
                     return Err(IngestError::Invalid {
                         path: dir.to_path_buf(),
                         message: format!(
@@ -794,6 +804,48 @@ mod tests {
     use crate::model::identity::IdentityConfig;
     use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder, SPAN_COLUMNS};
     use std::sync::Arc;
+
+    /// What an interrupted ingest leaves (any table's temporary file) does not make the
+    /// directory look foreign; anything else does.
+    #[test]
+    fn leftovers_of_an_interrupted_ingest_are_dataset_files() {
+        let pid = 4242;
+        for ours in [
+            "spans.parquet".to_string(),
+            "exp_histogram_points.parquet".into(),
+            "dataset.json".into(),
+            format!(".spans.parquet.{pid}.tmp"),
+            format!(".resources.parquet.{pid}.tmp"),
+            format!(".metric_points.parquet.{pid}.tmp"),
+            format!(".histogram_points.parquet.{pid}.tmp"),
+            format!(".exp_histogram_points.parquet.{pid}.tmp"),
+            "data_quality.json.tmp".into(),
+            "dataset.json.tmp".into(),
+        ] {
+            assert!(is_dataset_file(&ours), "{ours}");
+        }
+        for foreign in [
+            "other.txt",
+            ".metrics.tmp",
+            ".spans.parquet",
+            "spans.parquet.tmp",
+            ".spans.parquet.1.bak",
+            ".histogram_points.parquetX.1.tmp",
+            "notes.json.tmp",
+        ] {
+            assert!(!is_dataset_file(foreign), "{foreign}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path()
+                .join(format!(".histogram_points.parquet.{pid}.tmp")),
+            "x",
+        )
+        .unwrap();
+        ParquetSink::create(dir.path(), Codec::default())
+            .unwrap()
+            .abandon();
+    }
 
     #[test]
     fn codecs_parse_print_and_set_the_writer() {
