@@ -43,7 +43,7 @@ measure() {
 }
 
 rm -rf "$WORK/ds"
-measure canalyst "$BIN" ingest "$INPUT" -o "$WORK/ds" --quiet
+measure canalyst "$BIN" ingest "$INPUT" -o "$WORK/ds" --quiet --compression zstd
 C_SECS=$SECS; C_RSS=$RSS_KB
 C_ROWS=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['spans_rows'])" "$WORK/ds/dataset.json")
 

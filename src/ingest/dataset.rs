@@ -137,8 +137,8 @@ pub enum Codec {
     /// LZ4 block compression, Parquet's `LZ4_RAW` codec.
     #[default]
     Lz4,
-    /// zstd at this level (1–22; `zstd` alone is level 3).
-    Zstd(i32),
+    /// zstd at this level (`zstd` alone is level 3).
+    Zstd(ZstdLevel),
     /// No compression.
     Uncompressed,
 }
@@ -147,9 +147,7 @@ impl Codec {
     fn parquet(self) -> Compression {
         match self {
             Codec::Lz4 => Compression::LZ4_RAW,
-            Codec::Zstd(level) => {
-                Compression::ZSTD(ZstdLevel::try_new(level).expect("level checked when parsed"))
-            }
+            Codec::Zstd(level) => Compression::ZSTD(level),
             Codec::Uncompressed => Compression::UNCOMPRESSED,
         }
     }
@@ -163,7 +161,9 @@ impl std::str::FromStr for Codec {
             || format!("unknown compression {s:?}: expected lz4, zstd, zstd:LEVEL (1-22) or none");
         match s {
             "lz4" => Ok(Codec::Lz4),
-            "zstd" => Ok(Codec::Zstd(3)),
+            "zstd" => Ok(Codec::Zstd(
+                ZstdLevel::try_new(3).expect("3 is a zstd level"),
+            )),
             "none" => Ok(Codec::Uncompressed),
             _ => {
                 let level: i32 = s
@@ -172,7 +172,9 @@ impl std::str::FromStr for Codec {
                     .parse()
                     .map_err(|_| bad())?;
                 if (1..=22).contains(&level) {
-                    Ok(Codec::Zstd(level))
+                    ZstdLevel::try_new(level)
+                        .map(Codec::Zstd)
+                        .map_err(|e| e.to_string())
                 } else {
                     Err(format!("zstd level {level} is outside 1-22"))
                 }
@@ -185,7 +187,7 @@ impl std::fmt::Display for Codec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Codec::Lz4 => f.write_str("lz4"),
-            Codec::Zstd(level) => write!(f, "zstd:{level}"),
+            Codec::Zstd(level) => write!(f, "zstd:{}", level.compression_level()),
             Codec::Uncompressed => f.write_str("none"),
         }
     }
@@ -212,9 +214,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
     }
 }
 
-/// Columns of `spans.parquet` written without min/max statistics: no reader prunes row groups
-/// by them. Time, service, version, track, span name and route keep theirs.
-const UNPRUNED_COLUMNS: [&str; 11] = [
+/// Columns of `spans.parquet` written without min/max statistics (a same-named column of
+/// another DATASET table too): random ids and free text, which never bound a row group, and
+/// which no query canalyst ships filters by. Time, service, version, track, span name, route
+/// and the source file and line (clustered by input) keep theirs.
+const UNPRUNED_COLUMNS: [&str; 9] = [
     "trace_id",
     "span_id",
     "parent_span_id",
@@ -224,8 +228,6 @@ const UNPRUNED_COLUMNS: [&str; 11] = [
     "http_method",
     "exception_type",
     "exception_message",
-    "source_file",
-    "source_line",
 ];
 
 /// Writer properties of the DATASET's Parquet files.
@@ -849,21 +851,22 @@ mod tests {
 
     #[test]
     fn codecs_parse_print_and_set_the_writer() {
+        let zstd = |l| Codec::Zstd(ZstdLevel::try_new(l).unwrap());
         for (text, codec, parquet) in [
             ("lz4", Codec::Lz4, Compression::LZ4_RAW),
             (
                 "zstd",
-                Codec::Zstd(3),
+                zstd(3),
                 Compression::ZSTD(ZstdLevel::try_new(3).unwrap()),
             ),
             (
                 "zstd:1",
-                Codec::Zstd(1),
+                zstd(1),
                 Compression::ZSTD(ZstdLevel::try_new(1).unwrap()),
             ),
             (
                 "zstd:22",
-                Codec::Zstd(22),
+                zstd(22),
                 Compression::ZSTD(ZstdLevel::try_new(22).unwrap()),
             ),
             ("none", Codec::Uncompressed, Compression::UNCOMPRESSED),
@@ -901,7 +904,13 @@ mod tests {
                 EnabledStatistics::None
             );
         }
-        for c in ["start_time", "service_version", "deployment_track"] {
+        for c in [
+            "start_time",
+            "service_version",
+            "deployment_track",
+            "source_file",
+            "source_line",
+        ] {
             assert_ne!(
                 p.statistics_enabled(&ColumnPath::from(c)),
                 EnabledStatistics::None,

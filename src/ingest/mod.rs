@@ -38,10 +38,22 @@ pub struct IngestOptions {
 }
 
 impl IngestOptions {
-    /// A spans builder for rows read from `source_file` under these options, with room for
-    /// what the last batch finished on this thread held ([`remember_capacity`]).
+    /// A spans builder for rows read from `source_file` under these options.
     pub fn spans_builder(&self, source_file: &str) -> SpansBuilder {
-        let cap = LAST_CAPACITY.get();
+        self.sized_spans_builder(source_file, 0)
+    }
+
+    /// A spans builder for a piece of `piece_bytes` input bytes: with room for what the last
+    /// piece decoded on this thread filled ([`remember_capacity`]), scaled by the two pieces'
+    /// sizes and at most [`IngestOptions::batch_rows`] rows, so a small piece after a large
+    /// one (another file, a document's last piece) does not get the large one's buffers.
+    pub fn sized_spans_builder(&self, source_file: &str, piece_bytes: usize) -> SpansBuilder {
+        let (last, last_bytes) = LAST_CAPACITY.get();
+        let cap = if piece_bytes == 0 || last_bytes == 0 {
+            SpansCapacity::default()
+        } else {
+            last.scaled(piece_bytes as f64 / last_bytes as f64, self.batch_rows)
+        };
         SpansBuilder::with_capacity(self.identity.clone(), source_file, cap)
             .attribute_maps(self.attribute_maps)
             .span_attribute_keys(self.span_attribute_keys.clone())
@@ -52,21 +64,23 @@ impl IngestOptions {
 }
 
 thread_local! {
-    /// What the last batch finished on this thread filled: the pieces a decoding thread takes
-    /// are alike in size (chunks of the same input), so the next builder starts there.
-    static LAST_CAPACITY: Cell<SpansCapacity> = const { Cell::new(SpansCapacity {
+    /// What the last whole piece decoded on this thread filled, and its input bytes: the
+    /// pieces of one input are alike, so the next builder starts there
+    /// ([`IngestOptions::sized_spans_builder`]).
+    static LAST_CAPACITY: Cell<(SpansCapacity, usize)> = const { Cell::new((SpansCapacity {
         rows: 0,
         status_message_bytes: 0,
         exception_message_bytes: 0,
         resource_attributes: MapCapacity { entries: 0, key_bytes: 0, value_bytes: 0 },
         span_attributes: MapCapacity { entries: 0, key_bytes: 0, value_bytes: 0 },
-    }) };
+    }, 0)) };
 }
 
-/// Notes what `builder` filled, before it is finished, as the room of the next builder
-/// [`IngestOptions::spans_builder`] makes on this thread.
-pub(crate) fn remember_capacity(builder: &mut SpansBuilder) {
-    LAST_CAPACITY.set(builder.capacity_used());
+/// Notes what `builder` filled from a piece of `piece_bytes` input bytes, before it is
+/// finished, for the next [`IngestOptions::sized_spans_builder`] on this thread. Only a
+/// builder that holds its whole piece says how the piece's bytes turn into rows.
+pub(crate) fn remember_capacity(builder: &mut SpansBuilder, piece_bytes: usize) {
+    LAST_CAPACITY.set((builder.capacity_used(), piece_bytes));
 }
 
 impl Default for IngestOptions {

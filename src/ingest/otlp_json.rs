@@ -599,7 +599,6 @@ fn finish_into(builder: &mut SpansBuilder, out: &mut Vec<(RecordBatch, Vec<SpanF
     if builder.is_empty() {
         return;
     }
-    super::remember_capacity(builder);
     // The builder's columns always match its own schema; failure here is a programming error.
     let b = builder
         .finish_with_fingerprints()
@@ -662,7 +661,7 @@ pub fn decode_lines(
     opts: &IngestOptions,
 ) -> Decoded {
     let mut out = Decoded::default();
-    let mut builder = opts.spans_builder(file);
+    let mut builder = opts.sized_spans_builder(file, bytes.len());
     let mut dec = SpanDecoder::new();
     let mut batches = Vec::new();
     let mut line_no = first_line;
@@ -693,6 +692,9 @@ pub fn decode_lines(
             }
         }
         line_no += 1;
+    }
+    if batches.is_empty() {
+        super::remember_capacity(&mut builder, bytes.len());
     }
     finish_into(&mut builder, &mut batches);
     out.batches = batches;
@@ -739,7 +741,7 @@ pub fn decode_document_piece(
 ) -> Decoded {
     let first_line = piece.doc_line;
     let mut out = Decoded::default();
-    let mut builder = opts.spans_builder(file);
+    let mut builder = opts.sized_spans_builder(file, data.len());
     let mut dec = SpanDecoder::new();
     dec.first_resource = piece.first_resource;
     let mut batches = Vec::new();
@@ -769,6 +771,9 @@ pub fn decode_document_piece(
                 ),
             )
         });
+    }
+    if batches.is_empty() {
+        super::remember_capacity(&mut builder, data.len());
     }
     finish_into(&mut builder, &mut batches);
     out.batches = batches;

@@ -929,6 +929,32 @@ pub struct SpansCapacity {
     pub span_attributes: MapCapacity,
 }
 
+impl SpansCapacity {
+    /// This room times `factor` (rounded up), with at most `max_rows` rows and the bytes and
+    /// entries cut in proportion.
+    pub fn scaled(self, factor: f64, max_rows: usize) -> Self {
+        let want = (self.rows as f64 * factor).ceil();
+        let f = if self.rows == 0 || want <= max_rows as f64 {
+            factor
+        } else {
+            max_rows as f64 / self.rows as f64
+        };
+        let n = |x: usize| (x as f64 * f).ceil() as usize;
+        let m = |c: MapCapacity| MapCapacity {
+            entries: n(c.entries),
+            key_bytes: n(c.key_bytes),
+            value_bytes: n(c.value_bytes),
+        };
+        SpansCapacity {
+            rows: n(self.rows).min(max_rows),
+            status_message_bytes: n(self.status_message_bytes),
+            exception_message_bytes: n(self.exception_message_bytes),
+            resource_attributes: m(self.resource_attributes),
+            span_attributes: m(self.span_attributes),
+        }
+    }
+}
+
 /// Room in one attribute map column of a [`SpansBuilder`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MapCapacity {
@@ -1216,6 +1242,33 @@ mod tests {
         build(&mut second);
         assert_eq!(second.finish().unwrap(), first.finish().unwrap());
         assert_eq!(first.capacity_used(), SpansCapacity::default());
+    }
+
+    #[test]
+    fn capacity_scales_with_the_piece_and_stops_at_the_batch() {
+        let cap = SpansCapacity {
+            rows: 1000,
+            status_message_bytes: 100,
+            exception_message_bytes: 0,
+            resource_attributes: MapCapacity::default(),
+            span_attributes: MapCapacity {
+                entries: 3000,
+                key_bytes: 30_000,
+                value_bytes: 60_000,
+            },
+        };
+        let half = cap.scaled(0.5, 65_536);
+        assert_eq!((half.rows, half.status_message_bytes), (500, 50));
+        assert_eq!(half.span_attributes.value_bytes, 30_000);
+        // A piece 1000 times larger gets at most a batch's rows, bytes cut in proportion.
+        let big = cap.scaled(1000.0, 4000);
+        assert_eq!(big.rows, 4000);
+        assert_eq!(big.span_attributes.entries, 12_000);
+        assert_eq!(big.span_attributes.key_bytes, 120_000);
+        assert_eq!(
+            SpansCapacity::default().scaled(7.0, 10),
+            SpansCapacity::default()
+        );
     }
 
     #[test]
