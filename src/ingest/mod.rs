@@ -7,7 +7,7 @@
 
 use crate::model::identity::IdentityConfig;
 use crate::model::quality::DataQuality;
-use crate::model::spans::{KeptColumns, MapCapacity, SpanFingerprint, SpansBuilder, SpansCapacity};
+use crate::model::spans::{KeptColumns, SpanFingerprint, SpansBuilder, SpansCapacity};
 use arrow::record_batch::RecordBatch;
 use std::cell::Cell;
 use std::sync::Arc;
@@ -48,11 +48,11 @@ impl IngestOptions {
     /// sizes and at most [`IngestOptions::batch_rows`] rows, so a small piece after a large
     /// one (another file, a document's last piece) does not get the large one's buffers.
     pub fn sized_spans_builder(&self, source_file: &str, piece_bytes: usize) -> SpansBuilder {
-        let (last, last_bytes) = LAST_CAPACITY.get();
-        let cap = if piece_bytes == 0 || last_bytes == 0 {
-            SpansCapacity::default()
-        } else {
-            last.scaled(piece_bytes as f64 / last_bytes as f64, self.batch_rows)
+        let cap = match LAST_CAPACITY.get() {
+            Some((last, last_bytes)) if piece_bytes > 0 && last_bytes > 0 => {
+                last.scaled(piece_bytes as f64 / last_bytes as f64, self.batch_rows)
+            }
+            _ => SpansCapacity::default(),
         };
         SpansBuilder::with_capacity(self.identity.clone(), source_file, cap)
             .attribute_maps(self.attribute_maps)
@@ -67,20 +67,14 @@ thread_local! {
     /// What the last whole piece decoded on this thread filled, and its input bytes: the
     /// pieces of one input are alike, so the next builder starts there
     /// ([`IngestOptions::sized_spans_builder`]).
-    static LAST_CAPACITY: Cell<(SpansCapacity, usize)> = const { Cell::new((SpansCapacity {
-        rows: 0,
-        status_message_bytes: 0,
-        exception_message_bytes: 0,
-        resource_attributes: MapCapacity { entries: 0, key_bytes: 0, value_bytes: 0 },
-        span_attributes: MapCapacity { entries: 0, key_bytes: 0, value_bytes: 0 },
-    }, 0)) };
+    static LAST_CAPACITY: Cell<Option<(SpansCapacity, usize)>> = const { Cell::new(None) };
 }
 
 /// Notes what `builder` filled from a piece of `piece_bytes` input bytes, before it is
 /// finished, for the next [`IngestOptions::sized_spans_builder`] on this thread. Only a
 /// builder that holds its whole piece says how the piece's bytes turn into rows.
 pub(crate) fn remember_capacity(builder: &mut SpansBuilder, piece_bytes: usize) {
-    LAST_CAPACITY.set((builder.capacity_used(), piece_bytes));
+    LAST_CAPACITY.set(Some((builder.capacity_used(), piece_bytes)));
 }
 
 impl Default for IngestOptions {

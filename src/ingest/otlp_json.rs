@@ -606,6 +606,19 @@ fn finish_into(builder: &mut SpansBuilder, out: &mut Vec<(RecordBatch, Vec<SpanF
     out.push(b);
 }
 
+/// Finishes the last batch of a piece of `piece_bytes` input bytes; when it is the piece's
+/// only batch, first notes what it filled for the next piece's builder on this thread.
+fn finish_piece(
+    builder: &mut SpansBuilder,
+    out: &mut Vec<(RecordBatch, Vec<SpanFingerprint>)>,
+    piece_bytes: usize,
+) {
+    if out.is_empty() {
+        super::remember_capacity(builder, piece_bytes);
+    }
+    finish_into(builder, out);
+}
+
 /// Records a line that could not be decoded: `truncated_line` when it is the unterminated last
 /// line of the file, `wrong_type` for a structural type error, else `malformed_json`.
 fn line_error(
@@ -693,10 +706,7 @@ pub fn decode_lines(
         }
         line_no += 1;
     }
-    if batches.is_empty() {
-        super::remember_capacity(&mut builder, bytes.len());
-    }
-    finish_into(&mut builder, &mut batches);
+    finish_piece(&mut builder, &mut batches, bytes.len());
     out.batches = batches;
     out.saw_non_span_data = dec.saw_non_span_data;
     out.metrics = dec.metrics;
@@ -772,10 +782,7 @@ pub fn decode_document_piece(
             )
         });
     }
-    if batches.is_empty() {
-        super::remember_capacity(&mut builder, data.len());
-    }
-    finish_into(&mut builder, &mut batches);
+    finish_piece(&mut builder, &mut batches, data.len());
     out.batches = batches;
     out.saw_non_span_data = dec.saw_non_span_data;
     out.metrics = dec.metrics;
