@@ -44,6 +44,12 @@ pub struct Cli {
     /// Worker threads for parsing and aggregation (default: all cores). Results do not depend on it.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// Read input files instead of mapping them into memory. Maps are faster (uncompressed
+    /// JSON lines), but a file truncated while it is read ends the process with SIGBUS; use
+    /// this where something may truncate inputs under a running command. Results do not
+    /// depend on it.
+    #[arg(long, global = true)]
+    pub no_mmap: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -97,6 +103,7 @@ pub fn main() -> i32 {
             .num_threads(n.max(1))
             .build_global();
     }
+    crate::ingest::driver::set_memory_maps(!cli.no_mmap);
     let result: anyhow::Result<i32> = match cli.command {
         Command::Sql(args) => sql::run(args),
         Command::Generate(args) => generate::run(args),

@@ -562,6 +562,50 @@ fn tables_and_codecs(ds: &Path) -> Vec<(Vec<arrow::record_batch::RecordBatch>, V
         .collect()
 }
 
+/// Uncompressed JSON lines are mapped into memory unless `--no-mmap`; either way, at one thread
+/// or two, the DATASET is byte for byte the same (the input spans several 2 MiB pieces).
+#[test]
+fn no_mmap_changes_nothing_written() {
+    let d = tempfile::tempdir().unwrap();
+    let text = synthetic(1200, 20);
+    assert!(text.len() > 3 * (2 << 20), "{} bytes", text.len());
+    std::fs::write(d.path().join("t.jsonl"), text).unwrap();
+    let mut runs = Vec::new();
+    for (flags, out) in [
+        (&[][..], "mapped"),
+        (&["--no-mmap"][..], "read"),
+        (&["--threads", "2"][..], "mapped-2"),
+        (&["--threads", "2", "--no-mmap"][..], "read-2"),
+    ] {
+        let mut args = vec!["ingest", "t.jsonl", "-o", out, "--quiet"];
+        args.extend(flags);
+        let o = canalyst(&args, Some(d.path()));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d.path().join(out))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into(),
+                    std::fs::read(p).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        runs.push((out, files));
+    }
+    let names: Vec<&String> = runs[0].1.iter().map(|f| &f.0).collect();
+    assert!(names.iter().any(|n| *n == "spans.parquet"), "{names:?}");
+    for (out, files) in &runs[1..] {
+        assert!(
+            *files == runs[0].1,
+            "{out} differs from the mapped one-thread ingest"
+        );
+    }
+    let q = std::fs::read_to_string(d.path().join("read/data_quality.json")).unwrap();
+    assert!(q.contains("\"records_ingested\": 24000"), "{q}");
+}
+
 /// `--compression` picks the codec of every Parquet file of the DATASET (LZ4_RAW by default)
 /// and changes nothing else: the tables read back equal; a bad codec is refused by name.
 #[test]
