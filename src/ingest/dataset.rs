@@ -807,6 +807,114 @@ mod tests {
     use crate::model::spans::{ResourceInfo, SpanRecord, SpansBuilder, SPAN_COLUMNS};
     use std::sync::Arc;
 
+    /// A string-dictionary column is written as its values (vendor/parquet/PATCHED.md: the
+    /// writer resolves each dictionary key once): read back, it equals the same strings written
+    /// as a plain column, with the same chunk statistics and page index, also with more
+    /// distinct values than the patch's key cache has slots (keys that share a slot), nulls,
+    /// unused dictionary entries, several batches with their own dictionaries, and a
+    /// dictionary page limit that makes the column fall back to plain encoding.
+    #[test]
+    fn dictionary_columns_are_written_as_their_values() {
+        use arrow::array::{DictionaryArray, Int32Array, StringArray};
+        use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+        use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+        use parquet::arrow::ArrowWriter;
+        use parquet::basic::{Encoding, PageType};
+        use parquet::file::metadata::PageIndexPolicy;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let dir = tempfile::tempdir().unwrap();
+        let read = |bytes: Vec<u8>| {
+            let path = dir.path().join("t.parquet");
+            std::fs::write(&path, bytes).unwrap();
+            let opts = ArrowReaderOptions::new()
+                .with_page_index_policy(PageIndexPolicy::Required)
+                .with_encoding_stats_as_mask(false);
+            let file = std::fs::File::open(&path).unwrap();
+            let b = ParquetRecordBatchReaderBuilder::try_new_with_options(file, opts).unwrap();
+            let meta = b.metadata().clone();
+            let mut values: Vec<Option<String>> = Vec::new();
+            for batch in b.build().unwrap() {
+                let c = arrow::compute::cast(batch.unwrap().column(0), &DataType::Utf8).unwrap();
+                values.extend(c.as_string::<i32>().iter().map(|v| v.map(str::to_string)));
+            }
+            let chunks: Vec<String> = meta
+                .row_groups()
+                .iter()
+                .map(|g| format!("{:?}", g.column(0).statistics()))
+                .collect();
+            // Per row group, the encodings of its data pages (not the dictionary page's).
+            let encodings: Vec<Vec<Encoding>> = meta
+                .row_groups()
+                .iter()
+                .map(|g| {
+                    let stats = g
+                        .column(0)
+                        .page_encoding_stats()
+                        .expect("page encoding stats");
+                    let data = stats
+                        .iter()
+                        .filter(|s| s.page_type != PageType::DICTIONARY_PAGE);
+                    data.map(|s| s.encoding).collect()
+                })
+                .collect();
+            (
+                values,
+                chunks,
+                format!("{:?}", meta.column_index()),
+                encodings,
+            )
+        };
+        for (distinct, dictionary_limit) in [(5, None), (3000, None), (3000, Some(8 << 10))] {
+            let dict_type =
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+            let schema_d = Arc::new(Schema::new(vec![Field::new("c", dict_type, true)]));
+            let schema_p = Arc::new(Schema::new(vec![Field::new("c", DataType::Utf8, true)]));
+            let mut props = writer_properties(Codec::Lz4).into_builder();
+            if let Some(limit) = dictionary_limit {
+                props = props.set_dictionary_page_size_limit(limit);
+            }
+            let props = props.set_max_row_group_row_count(Some(5000)).build();
+            let mut wd =
+                ArrowWriter::try_new(Vec::new(), schema_d.clone(), Some(props.clone())).unwrap();
+            let mut wp = ArrowWriter::try_new(Vec::new(), schema_p.clone(), Some(props)).unwrap();
+            for _ in 0..4 {
+                let values: Vec<String> = (0..distinct)
+                    .map(|i| format!("v{:05}-{i}", rng.random_range(0..100_000)))
+                    .collect();
+                // The last tenth of each dictionary is never used.
+                let used = (distinct * 9 / 10).max(1);
+                let keys: Vec<Option<i32>> = (0..3000)
+                    .map(|_| rng.random_bool(0.9).then(|| rng.random_range(0..used)))
+                    .collect();
+                let plain: StringArray = keys
+                    .iter()
+                    .map(|k| k.map(|k| values[k as usize].as_str()))
+                    .collect();
+                let dict = DictionaryArray::<Int32Type>::new(
+                    Int32Array::from(keys),
+                    Arc::new(StringArray::from(values)),
+                );
+                wd.write(&RecordBatch::try_new(schema_d.clone(), vec![Arc::new(dict)]).unwrap())
+                    .unwrap();
+                wp.write(&RecordBatch::try_new(schema_p.clone(), vec![Arc::new(plain)]).unwrap())
+                    .unwrap();
+            }
+            let (d, p) = (
+                read(wd.into_inner().unwrap()),
+                read(wp.into_inner().unwrap()),
+            );
+            assert_eq!(d.0.len(), 12_000);
+            assert!(d.0 == p.0, "{distinct}: values differ");
+            assert_eq!(d.1, p.1, "{distinct}: chunk statistics differ");
+            assert!(d.1.iter().all(|s| s.contains("min")), "{:?}", d.1);
+            assert_eq!(d.2, p.2, "{distinct}: page index differs");
+            assert_eq!(d.3, p.3, "{distinct}: encodings differ");
+            let plain_pages = d.3.iter().any(|e| e.contains(&Encoding::PLAIN));
+            assert_eq!(plain_pages, dictionary_limit.is_some(), "{:?}", d.3);
+        }
+    }
+
     /// What an interrupted ingest leaves (any table's temporary file) does not make the
     /// directory look foreign; anything else does.
     #[test]

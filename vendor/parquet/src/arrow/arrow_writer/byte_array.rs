@@ -431,6 +431,65 @@ pub struct ByteArrayEncoder {
     geo_stats_accumulator: Option<Box<dyn GeoStatsAccumulator>>,
 }
 
+impl ByteArrayEncoder {
+    /// canalyst's patch (the idea of apache/arrow-rs PR #10862): writes the rows `indices`
+    /// of a `Dictionary(Int32, Utf8)` array to the dictionary encoder resolving each distinct
+    /// input key once, through a direct-mapped cache from input key to interned key, instead
+    /// of interning (hashing and comparing) every row's value. The min/max statistics are
+    /// taken over the distinct values met, which is the same minimum and maximum.
+    ///
+    /// Returns false, having written nothing, for anything else (other array types, no
+    /// dictionary encoder or one that fell back to plain, bloom filters, geospatial
+    /// statistics): the generic path writes those.
+    fn write_dictionary_keys(&mut self, values: &dyn Array, indices: &[usize]) -> bool {
+        use arrow_array::cast::AsArray;
+        if self.bloom_filter.is_some() || self.geo_stats_accumulator.is_some() {
+            return false;
+        }
+        let Some(encoder) = self.dict_encoder.as_mut() else {
+            return false;
+        };
+        let Some(dict) = values.as_dictionary_opt::<arrow_array::types::Int32Type>() else {
+            return false;
+        };
+        let Some(strings) = dict.values().as_string_opt::<i32>() else {
+            return false;
+        };
+        let keys = dict.keys().values();
+        let offsets = strings.value_offsets();
+        // At most 1024 slots (16 KiB), cleared per call: a call covers one mini-batch.
+        let slots = strings.len().clamp(1, 1024).next_power_of_two();
+        let mut cache: Vec<(usize, u64)> = vec![(usize::MAX, 0); slots];
+        let stats = self.statistics_enabled != EnabledStatistics::None;
+        let (mut min, mut max): (Option<&str>, Option<&str>) = (None, None);
+        encoder.indices.reserve(indices.len());
+        for &row in indices {
+            let key = keys[row] as usize;
+            let slot = &mut cache[key & (slots - 1)];
+            if slot.0 != key {
+                let value = strings.value(key);
+                *slot = (key, encoder.interner.intern(value.as_bytes()));
+                if stats {
+                    min = Some(min.map_or(value, |m| m.min(value)));
+                    max = Some(max.map_or(value, |m| m.max(value)));
+                }
+            }
+            encoder.indices.push(slot.1);
+            encoder.variable_length_bytes += (offsets[key + 1] - offsets[key]) as i64;
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            let (min, max) = (ByteArray::from(min), ByteArray::from(max));
+            if self.min_value.as_ref().is_none_or(|m| m > &min) {
+                self.min_value = Some(min);
+            }
+            if self.max_value.as_ref().is_none_or(|m| m < &max) {
+                self.max_value = Some(max);
+            }
+        }
+        true
+    }
+}
+
 impl ColumnValueEncoder for ByteArrayEncoder {
     type T = ByteArray;
     type Values = dyn Array;
@@ -473,6 +532,10 @@ impl ColumnValueEncoder for ByteArrayEncoder {
     }
 
     fn write_gather(&mut self, values: &Self::Values, indices: &[usize]) -> Result<()> {
+        // canalyst's patch: see `write_dictionary_keys`.
+        if self.write_dictionary_keys(values, indices) {
+            return Ok(());
+        }
         downcast_op!(
             values.data_type(),
             values,
