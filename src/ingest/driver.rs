@@ -298,7 +298,10 @@ enum Work {
     Lines {
         file: usize,
         data: PieceBytes,
-        first_line: u64,
+        /// `None`: the piece's lines are numbered from 1 and the consumer shifts them past
+        /// the file's earlier pieces (a mapped file: counting newlines ahead of the decoders
+        /// was a whole extra pass over the bytes, the first to touch them).
+        first_line: Option<u64>,
         unterminated_last: bool,
     },
     /// One piece of a JSON document, split by [`DocSplitter`].
@@ -350,6 +353,9 @@ impl Work {
 enum Parsed {
     Json {
         decoded: Decoded,
+        /// Lines numbered from 1 within the piece, to be shifted by the consumer
+        /// ([`Work::Lines`] without a first line).
+        relative_lines: bool,
     },
     Reader {
         chunks: Vec<SpanChunk>,
@@ -554,22 +560,27 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions, pool: &BufferPoo
         } => {
             let decoded = otlp_json::decode_lines(
                 &data,
-                first_line,
+                first_line.unwrap_or(1),
                 unterminated_last,
                 &files[file].name,
                 opts,
             );
             data.release(pool);
-            Parsed::Json { decoded }
+            Parsed::Json {
+                decoded,
+                relative_lines: first_line.is_none(),
+            }
         }
         Work::DocPiece { file, data, piece } => Parsed::Json {
             decoded: otlp_json::decode_document_piece(&data, piece, &files[file].name, opts),
+            relative_lines: false,
         },
         Work::Message { file, data, frame } => {
             let name = &files[file].name;
             if otlp_json::trim_ascii(&data).first() == Some(&b'{') {
                 Parsed::Json {
                     decoded: otlp_json::decode_document(&data, frame, name, opts),
+                    relative_lines: false,
                 }
             } else {
                 let mut builder = opts.spans_builder(name);
@@ -598,7 +609,9 @@ fn parse(work: Work, files: &[InputFile], opts: &IngestOptions, pool: &BufferPoo
                         quality,
                         saw_non_span_data: false,
                         metrics,
+                        lines: 0,
                     },
+                    relative_lines: false,
                 }
             }
         }
@@ -925,7 +938,7 @@ impl<'a> Producer<'a> {
         Ok(Some(Work::Lines {
             file: st.file,
             data: PieceBytes::Read(buf),
-            first_line,
+            first_line: Some(first_line),
             unterminated_last,
         }))
     }
@@ -964,15 +977,11 @@ impl<'a> Producer<'a> {
         if end == start {
             return None;
         }
-        let data = &m.map[start..end];
-        let newlines = memchr::memchr_iter(b'\n', data).count() as u64;
-        let first_line = st.next_line;
-        st.next_line += newlines;
-        let unterminated_last = st.eof && end == m.read_end && !data.ends_with(b"\n");
+        let unterminated_last = st.eof && end == m.read_end && !m.map[..end].ends_with(b"\n");
         Some(Work::Lines {
             file: st.file,
             data: PieceBytes::Mapped(m.map.clone(), start..end),
-            first_line,
+            first_line: None,
             unterminated_last,
         })
     }
@@ -1311,12 +1320,51 @@ struct Consumer<'a> {
     pending_rows: usize,
     batch_rows: usize,
     metrics: Vec<MetricPoint>,
+    /// Lines of the current file's pieces consumed so far that were numbered from 1
+    /// ([`Parsed::Json`]'s `relative_lines`).
+    line_base: u64,
+}
+
+/// Shifts the line numbers of a piece decoded with its lines numbered from 1 by `base`, the
+/// lines of its file before it: the issues' lines and the `source_line` column (its -1, no
+/// line, stays).
+fn shift_lines(decoded: &mut Decoded, base: u64) -> Result<(), IngestError> {
+    if base == 0 {
+        return Ok(());
+    }
+    for issue in &mut decoded.quality.issues {
+        if let Some(line) = issue.line.as_mut() {
+            *line += base;
+        }
+    }
+    let by = base as i64;
+    for (batch, _) in &mut decoded.batches {
+        let Some(i) = batch.schema().index_of("source_line").ok() else {
+            continue;
+        };
+        let Some(lines) = batch.column(i).as_primitive_opt::<Int64Type>() else {
+            continue;
+        };
+        let shifted: arrow::array::Int64Array =
+            arrow::compute::kernels::arity::unary(lines, |l| if l >= 0 { l + by } else { l });
+        let mut columns = batch.columns().to_vec();
+        columns[i] = Arc::new(shifted);
+        *batch = RecordBatch::try_new(batch.schema(), columns)?;
+    }
+    Ok(())
 }
 
 impl<'a> Consumer<'a> {
     fn consume(&mut self, parsed: Parsed) -> Result<(), IngestError> {
         match parsed {
-            Parsed::Json { mut decoded } => {
+            Parsed::Json {
+                mut decoded,
+                relative_lines,
+            } => {
+                if relative_lines {
+                    shift_lines(&mut decoded, self.line_base)?;
+                    self.line_base += decoded.lines;
+                }
                 self.metrics.append(&mut decoded.metrics);
                 self.acc.add(&decoded.quality);
                 self.acc.non_span |= decoded.saw_non_span_data;
@@ -1349,6 +1397,7 @@ impl<'a> Consumer<'a> {
     }
 
     fn end_file(&mut self, file: usize, format: String) {
+        self.line_base = 0;
         let acc = std::mem::take(&mut self.acc);
         let name = &self.files[file].name;
         if acc.non_span {
@@ -1529,6 +1578,7 @@ fn ingest_pipeline(
         pending_rows: 0,
         batch_rows: opts.batch_rows.max(1),
         metrics: Vec::new(),
+        line_base: 0,
     };
     let mut on_piece = |parsed: Parsed| {
         consumer.consume(parsed)?;
@@ -1834,9 +1884,12 @@ mod tests {
     }
 
     /// `n` distinct JSON lines (a distinct trace id per line, so nothing is a duplicate).
-    /// The pieces (bytes, first line number, unterminated last line) the producer cuts `path`
-    /// into, mapped or read, and how many of them came from a map.
-    fn cut_lines(path: &Path, memory_maps: bool) -> (Vec<(Vec<u8>, u64, bool)>, usize) {
+    /// A piece as [`cut_lines`] sees it: bytes, first line number, unterminated last line.
+    type Cut = (Vec<u8>, Option<u64>, bool);
+
+    /// The pieces the producer cuts `path` into, mapped or read, and how many of them came
+    /// from a map.
+    fn cut_lines(path: &Path, memory_maps: bool) -> (Vec<Cut>, usize) {
         let files = list_inputs(&[path.to_path_buf()]).unwrap();
         let pool = BufferPool::default();
         let mut producer = Producer {
@@ -1868,10 +1921,11 @@ mod tests {
         (pieces, mapped)
     }
 
-    /// A mapped file is cut into the same pieces, with the same line numbers, as the same file
-    /// read, so a DATASET does not depend on `--no-mmap`: lines longer than a piece, a first
-    /// line longer than the sniffed head, no newline at the end, files ending just before, on
-    /// and after the edge of a read.
+    /// A mapped file is cut into the same pieces as the same file read, so a DATASET does not
+    /// depend on `--no-mmap`: lines longer than a piece, a first line longer than the sniffed
+    /// head, no newline at the end, files ending just before, on and after the edge of a read.
+    /// A mapped piece's lines are numbered by the consumer (no first line); the read pieces'
+    /// first lines are the newlines before them.
     #[test]
     fn mapped_and_read_lines_are_cut_alike() {
         use rand::{Rng, SeedableRng};
@@ -1910,7 +1964,16 @@ mod tests {
             assert_eq!(none, 0);
             assert_eq!(all, mapped.len(), "case {k}: every piece from the map");
             assert!(read.len() >= 2, "case {k}: {} pieces", read.len());
-            assert!(read == mapped, "case {k}: cut differently");
+            let cuts = |p: &[Cut]| -> Vec<(Vec<u8>, bool)> {
+                p.iter().map(|(b, _, last)| (b.clone(), *last)).collect()
+            };
+            assert!(cuts(&read) == cuts(&mapped), "case {k}: cut differently");
+            assert!(mapped.iter().all(|p| p.1.is_none()), "case {k}");
+            let mut line = 1;
+            for (bytes, first, _) in &read {
+                assert_eq!(*first, Some(line), "case {k}");
+                line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+            }
             let joined: Vec<u8> = read.iter().flat_map(|p| p.0.clone()).collect();
             assert!(
                 joined == text.as_bytes(),

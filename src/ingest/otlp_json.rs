@@ -593,6 +593,9 @@ pub struct Decoded {
     pub saw_non_span_data: bool,
     /// Metric points (not yet delta-converted), in input order.
     pub metrics: Vec<MetricPoint>,
+    /// Newline-terminated lines of the input ([`decode_lines`] only; 0 otherwise): what the
+    /// next piece's first line number is counted from.
+    pub lines: u64,
 }
 
 fn finish_into(builder: &mut SpansBuilder, out: &mut Vec<(RecordBatch, Vec<SpanFingerprint>)>) {
@@ -685,6 +688,7 @@ pub fn decode_lines(
             None => (rest, &rest[rest.len()..], false),
         };
         rest = next;
+        out.lines += u64::from(terminated);
         let trimmed = trim_ascii(line);
         if !trimmed.is_empty() {
             let at = Location {

@@ -563,11 +563,18 @@ fn tables_and_codecs(ds: &Path) -> Vec<(Vec<arrow::record_batch::RecordBatch>, V
 }
 
 /// Uncompressed JSON lines are mapped into memory unless `--no-mmap`; either way, at one thread
-/// or two, the DATASET is byte for byte the same (the input spans several 2 MiB pieces).
+/// or two, the DATASET is byte for byte the same (the input spans several 2 MiB pieces, whose
+/// lines a mapped ingest numbers after decoding): spans' source lines, and bad lines' issues
+/// at their lines in later pieces.
 #[test]
 fn no_mmap_changes_nothing_written() {
     let d = tempfile::tempdir().unwrap();
-    let text = synthetic(1200, 20);
+    let mut lines: Vec<String> = synthetic(1200, 20).lines().map(str::to_string).collect();
+    let bad = [5, 700, 1150];
+    for at in bad {
+        lines.insert(at - 1, "{\"resourceSpans\": [".to_string());
+    }
+    let text = lines.join("\n") + "\n";
     assert!(text.len() > 3 * (2 << 20), "{} bytes", text.len());
     std::fs::write(d.path().join("t.jsonl"), text).unwrap();
     let mut runs = Vec::new();
@@ -602,8 +609,14 @@ fn no_mmap_changes_nothing_written() {
             "{out} differs from the mapped one-thread ingest"
         );
     }
-    let q = std::fs::read_to_string(d.path().join("read/data_quality.json")).unwrap();
+    let q = std::fs::read_to_string(d.path().join("mapped/data_quality.json")).unwrap();
     assert!(q.contains("\"records_ingested\": 24000"), "{q}");
+    for at in bad {
+        assert!(
+            q.contains(&format!("\"line\": {at},")),
+            "no issue at line {at}: {q}"
+        );
+    }
 }
 
 /// `--compression` picks the codec of every Parquet file of the DATASET (LZ4_RAW by default)
