@@ -818,6 +818,24 @@ struct Producer<'a> {
 }
 
 impl<'a> Producer<'a> {
+    /// A producer of `files`' pieces from their start, counting the bytes it reads in
+    /// `counter`, mapping uncompressed JSON lines if `memory_maps`.
+    fn new(
+        files: &'a [InputFile],
+        pool: &'a BufferPool,
+        counter: Arc<AtomicU64>,
+        memory_maps: bool,
+    ) -> Self {
+        Self {
+            files,
+            pool,
+            next_file: 0,
+            cur: None,
+            counter,
+            memory_maps,
+        }
+    }
+
     fn next_work(&mut self) -> Result<Option<Work>, IngestError> {
         loop {
             let Some(state) = self.cur.as_mut() else {
@@ -1559,14 +1577,12 @@ fn ingest_pipeline(
         b
     });
     let pool = BufferPool::default();
-    let mut producer = Producer {
-        files: &files,
-        pool: &pool,
-        next_file: 0,
-        cur: None,
-        counter: counter.clone(),
-        memory_maps: MEMORY_MAPS.load(Ordering::Relaxed),
-    };
+    let mut producer = Producer::new(
+        &files,
+        &pool,
+        counter.clone(),
+        MEMORY_MAPS.load(Ordering::Relaxed),
+    );
     let mut consumer = Consumer {
         sink,
         files: &files,
@@ -1892,14 +1908,7 @@ mod tests {
     fn cut_lines(path: &Path, memory_maps: bool) -> (Vec<Cut>, usize) {
         let files = list_inputs(&[path.to_path_buf()]).unwrap();
         let pool = BufferPool::default();
-        let mut producer = Producer {
-            files: &files,
-            pool: &pool,
-            next_file: 0,
-            cur: None,
-            counter: Arc::new(AtomicU64::new(0)),
-            memory_maps,
-        };
+        let mut producer = Producer::new(&files, &pool, Arc::new(AtomicU64::new(0)), memory_maps);
         let (mut pieces, mut mapped) = (Vec::new(), 0);
         while let Some(w) = producer.next_work().unwrap() {
             if let Work::Lines {
