@@ -45,9 +45,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     /// Read input files instead of mapping them into memory. Maps are faster (uncompressed
-    /// JSON lines), but a file truncated while it is read ends the process with SIGBUS; use
-    /// this where something may truncate inputs under a running command. Results do not
-    /// depend on it.
+    /// JSON lines), but a file truncated while it is read ends the process with SIGBUS, and
+    /// one rewritten in place changes under the decoder; use this where something may
+    /// truncate or rewrite inputs under a running command. Results do not depend on it.
     #[arg(long, global = true)]
     pub no_mmap: bool,
     /// The command.

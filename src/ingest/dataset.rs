@@ -808,16 +808,18 @@ mod tests {
     use std::sync::Arc;
 
     /// A string-dictionary column is written as its values (vendor/parquet/PATCHED.md: the
-    /// writer resolves each dictionary key once): read back, it equals the same strings written
-    /// as a plain column, with the same chunk statistics and page index, also with more
-    /// distinct values than the patch's key cache has slots (keys that share a slot), nulls,
-    /// unused dictionary entries, several batches with their own dictionaries, and a
-    /// dictionary page limit that makes the column fall back to plain encoding.
+    /// writer resolves each dictionary key once): the file is byte for byte the one of the same
+    /// strings written as a plain column (without the Arrow schema), and read back it has the
+    /// same values, chunk statistics, page index and encodings; also with more distinct values
+    /// than the patch's key cache has slots (keys that share a slot), null keys, a null entry,
+    /// one string under two keys, unused entries, several batches with their own dictionaries,
+    /// and a dictionary page limit that makes the column fall back to plain encoding.
     #[test]
     fn dictionary_columns_are_written_as_their_values() {
         use arrow::array::{DictionaryArray, Int32Array, StringArray};
         use arrow::datatypes::{DataType, Field, Int32Type, Schema};
         use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+        use parquet::arrow::arrow_writer::ArrowWriterOptions;
         use parquet::arrow::ArrowWriter;
         use parquet::basic::{Encoding, PageType};
         use parquet::file::metadata::PageIndexPolicy;
@@ -870,18 +872,32 @@ mod tests {
                 DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
             let schema_d = Arc::new(Schema::new(vec![Field::new("c", dict_type, true)]));
             let schema_p = Arc::new(Schema::new(vec![Field::new("c", DataType::Utf8, true)]));
+            // Without the Arrow schema (the one thing that differs), the files must be equal.
+            let bare = || ArrowWriterOptions::new().with_skip_arrow_metadata(true);
             let mut props = writer_properties(Codec::Lz4).into_builder();
             if let Some(limit) = dictionary_limit {
                 props = props.set_dictionary_page_size_limit(limit);
             }
             let props = props.set_max_row_group_row_count(Some(5000)).build();
-            let mut wd =
-                ArrowWriter::try_new(Vec::new(), schema_d.clone(), Some(props.clone())).unwrap();
-            let mut wp = ArrowWriter::try_new(Vec::new(), schema_p.clone(), Some(props)).unwrap();
+            let mut wd = ArrowWriter::try_new_with_options(
+                Vec::new(),
+                schema_d.clone(),
+                bare().with_properties(props.clone()),
+            )
+            .unwrap();
+            let mut wp = ArrowWriter::try_new_with_options(
+                Vec::new(),
+                schema_p.clone(),
+                bare().with_properties(props),
+            )
+            .unwrap();
             for _ in 0..4 {
-                let values: Vec<String> = (0..distinct)
-                    .map(|i| format!("v{:05}-{i}", rng.random_range(0..100_000)))
+                let mut values: Vec<Option<String>> = (0..distinct)
+                    .map(|i| Some(format!("v{:05}-{i}", rng.random_range(0..100_000))))
                     .collect();
+                // One string under two keys, and a null entry (its rows are null).
+                values[2] = values[1].clone();
+                values[3] = None;
                 // The last tenth of each dictionary is never used.
                 let used = (distinct * 9 / 10).max(1);
                 let keys: Vec<Option<i32>> = (0..3000)
@@ -889,7 +905,7 @@ mod tests {
                     .collect();
                 let plain: StringArray = keys
                     .iter()
-                    .map(|k| k.map(|k| values[k as usize].as_str()))
+                    .map(|k| k.and_then(|k| values[k as usize].as_deref()))
                     .collect();
                 let dict = DictionaryArray::<Int32Type>::new(
                     Int32Array::from(keys),
@@ -900,10 +916,9 @@ mod tests {
                 wp.write(&RecordBatch::try_new(schema_p.clone(), vec![Arc::new(plain)]).unwrap())
                     .unwrap();
             }
-            let (d, p) = (
-                read(wd.into_inner().unwrap()),
-                read(wp.into_inner().unwrap()),
-            );
+            let (fd, fp) = (wd.into_inner().unwrap(), wp.into_inner().unwrap());
+            assert!(fd == fp, "{distinct}: the files differ");
+            let (d, p) = (read(fd), read(fp));
             assert_eq!(d.0.len(), 12_000);
             assert!(d.0 == p.0, "{distinct}: values differ");
             assert_eq!(d.1, p.1, "{distinct}: chunk statistics differ");

@@ -65,7 +65,8 @@ static MEMORY_MAPS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// DATASET is byte-identical; a mapped file is read as long as it was when it was mapped
 /// (bytes appended later are not read, where `read(2)` reads to the end it finds). The cost of a
 /// map: a file truncated while it is being read ends the process with `SIGBUS` instead of an
-/// error; `--no-mmap` is for inputs something may truncate under a running command (a
+/// error, and one rewritten in place changes under the decoder (appending is safe);
+/// `--no-mmap` is for inputs something may truncate or rewrite under a running command (a
 /// `copytruncate` log rotation).
 pub fn set_memory_maps(on: bool) {
     MEMORY_MAPS.store(on, Ordering::Relaxed);
@@ -1115,6 +1116,13 @@ impl<'a> Producer<'a> {
         let f = &self.files[i];
         let counted_before = self.counter.load(Ordering::Relaxed);
         let file = File::open(&f.path).map_err(io_err(&f.path))?;
+        // The file a map would be made of: the one opened here, not the path again (which a
+        // rotation may have moved to another file since).
+        let to_map = if self.memory_maps {
+            file.try_clone().ok()
+        } else {
+            None
+        };
         let mut raw: Box<dyn Read + Send> = Box::new(io::BufReader::with_capacity(
             256 << 10,
             Counting {
@@ -1258,15 +1266,19 @@ impl<'a> Producer<'a> {
                 }))
             }
             Content::JsonLines => {
-                let mapped = (!compressed && self.memory_maps)
-                    .then(|| {
-                        let counted = self.counter.load(Ordering::Relaxed) - counted_before;
-                        self.map_lines(&f.path, head.len(), counted as usize)
-                    })
-                    .flatten();
+                // A file read whole while sniffing has nothing left to map.
+                let mapped = to_map.filter(|_| !compressed && !eof).and_then(|file| {
+                    let counted = self.counter.load(Ordering::Relaxed) - counted_before;
+                    self.map_lines(file, &head, counted as usize)
+                });
                 Ok(FileState::Lines(LinesState {
                     file: i,
-                    reader,
+                    // A mapped file's reader (its buffer and descriptor) is not needed again.
+                    reader: if mapped.is_some() {
+                        Box::new(io::empty())
+                    } else {
+                        reader
+                    },
                     carry: if mapped.is_some() { Vec::new() } else { head },
                     mapped,
                     compressed,
@@ -1279,16 +1291,18 @@ impl<'a> Producer<'a> {
         }
     }
 
-    /// `path` mapped into memory to be read from byte `head` on (the sniffed head was read
-    /// from it already, and `counted` bytes of it counted for the progress bar), or `None` to go on reading it: the map failed (a file system
-    /// without maps, a special file) or the file is now shorter than the head read from it.
-    fn map_lines(&self, path: &Path, head: usize, counted: usize) -> Option<MappedLines> {
-        let file = File::open(path).ok()?;
+    /// `file` mapped into memory to be read on after `head`, the bytes sniffed from it (and
+    /// `counted` bytes of it counted for the progress bar), or `None` to go on reading it:
+    /// the map failed (a file system without maps, a special file) or its start is not `head`
+    /// (the file changed since, or its descriptor was not at its start).
+    fn map_lines(&self, file: File, head: &[u8], counted: usize) -> Option<MappedLines> {
         // SAFETY: the map is read-only and nothing in this process writes the file. Another
-        // process that truncates it while it is read ends this one with SIGBUS; that is the
-        // documented cost of maps (`--no-mmap`, `set_memory_maps`).
+        // process that truncates it while it is read ends this one with SIGBUS, and one that
+        // rewrites it in place changes bytes under slices already checked (as UTF-8, say):
+        // the documented cost of maps, for inputs nothing rewrites while they are read
+        // (`--no-mmap`, `set_memory_maps`).
         let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-        if map.len() < head {
+        if map.get(..head.len())? != head {
             return None;
         }
         // Read ahead of the decoders, as the kernel does for sequential reads.
@@ -1296,7 +1310,7 @@ impl<'a> Producer<'a> {
         Some(MappedLines {
             map: Arc::new(map),
             start: 0,
-            read_end: head,
+            read_end: head.len(),
             counter: self.counter.clone(),
             counted,
         })
@@ -1344,8 +1358,8 @@ struct Consumer<'a> {
 }
 
 /// Shifts the line numbers of a piece decoded with its lines numbered from 1 by `base`, the
-/// lines of its file before it: the issues' lines and the `source_line` column (its -1, no
-/// line, stays).
+/// lines of its file before it: the issues' lines, the spans' `source_line` column and the
+/// metric points' `source_line` (a -1, no line, stays).
 fn shift_lines(decoded: &mut Decoded, base: u64) -> Result<(), IngestError> {
     if base == 0 {
         return Ok(());
@@ -1356,6 +1370,11 @@ fn shift_lines(decoded: &mut Decoded, base: u64) -> Result<(), IngestError> {
         }
     }
     let by = base as i64;
+    for point in &mut decoded.metrics {
+        if point.source_line >= 0 {
+            point.source_line += by;
+        }
+    }
     for (batch, _) in &mut decoded.batches {
         let Some(i) = batch.schema().index_of("source_line").ok() else {
             continue;
@@ -1931,8 +1950,9 @@ mod tests {
     }
 
     /// A mapped file is cut into the same pieces as the same file read, so a DATASET does not
-    /// depend on `--no-mmap`: lines longer than a piece, a first line longer than the sniffed
-    /// head, no newline at the end, files ending just before, on and after the edge of a read.
+    /// depend on `--no-mmap`: lines longer than a piece, a sniffed head longer than 64 KiB (a
+    /// 200,000-byte first line), no newline at the end, files ending just before, on and after
+    /// the edge of a read. (A file read whole while sniffing is not mapped.)
     /// A mapped piece's lines are numbered by the consumer (no first line); the read pieces'
     /// first lines are the newlines before them.
     #[test]

@@ -564,12 +564,23 @@ fn tables_and_codecs(ds: &Path) -> Vec<(Vec<arrow::record_batch::RecordBatch>, V
 
 /// Uncompressed JSON lines are mapped into memory unless `--no-mmap`; either way, at one thread
 /// or two, the DATASET is byte for byte the same (the input spans several 2 MiB pieces, whose
-/// lines a mapped ingest numbers after decoding): spans' source lines, and bad lines' issues
-/// at their lines in later pieces.
+/// lines a mapped ingest numbers after decoding): spans' and metric points' source lines, and
+/// bad lines' issues at their lines in later pieces.
 #[test]
 fn no_mmap_changes_nothing_written() {
     let d = tempfile::tempdir().unwrap();
     let mut lines: Vec<String> = synthetic(1200, 20).lines().map(str::to_string).collect();
+    // Metric points remember their lines too (metric_points.parquet's source_line).
+    for (k, at) in [12usize, 640, 1100].into_iter().enumerate() {
+        lines.insert(
+            at - 1,
+            format!(
+                r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc"}}}}]}},"scopeMetrics":[{{"metrics":[{{"name":"m","gauge":{{"dataPoints":[{{"timeUnixNano":"{}","asDouble":1.5}}]}}}}]}}]}}]}}"#,
+                1_700_000_000_000_000_000u64 + k as u64 * 1_000_000_000
+            ),
+        );
+    }
+    // Inserted last, in order: each lands at its line.
     let bad = [5, 700, 1150];
     for at in bad {
         lines.insert(at - 1, "{\"resourceSpans\": [".to_string());
@@ -602,7 +613,9 @@ fn no_mmap_changes_nothing_written() {
         runs.push((out, files));
     }
     let names: Vec<&String> = runs[0].1.iter().map(|f| &f.0).collect();
-    assert!(names.iter().any(|n| *n == "spans.parquet"), "{names:?}");
+    for table in ["spans.parquet", "metric_points.parquet"] {
+        assert!(names.iter().any(|n| *n == table), "{table}: {names:?}");
+    }
     for (out, files) in &runs[1..] {
         assert!(
             *files == runs[0].1,
@@ -610,7 +623,7 @@ fn no_mmap_changes_nothing_written() {
         );
     }
     let q = std::fs::read_to_string(d.path().join("mapped/data_quality.json")).unwrap();
-    assert!(q.contains("\"records_ingested\": 24000"), "{q}");
+    assert!(q.contains("\"records_ingested\": 24003"), "{q}");
     for at in bad {
         assert!(
             q.contains(&format!("\"line\": {at},")),
