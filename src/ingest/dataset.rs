@@ -265,11 +265,16 @@ fn writer_properties(codec: Codec) -> WriterProperties {
     b.build()
 }
 
+/// The names of a DATASET's Parquet tables.
+fn parquet_tables() -> impl Iterator<Item = &'static str> + Clone {
+    [SPANS_FILE, RESOURCES_FILE].into_iter().chain(METRIC_FILES)
+}
+
 /// Whether a file named `name` belongs in a DATASET directory: one of its files, or the
 /// temporary file of one that an interrupted ingest left behind (`.NAME.PID.tmp` for the
 /// Parquet files, `NAME.tmp` for the JSON ones).
 fn is_dataset_file(name: &str) -> bool {
-    let parquet = [SPANS_FILE, RESOURCES_FILE].into_iter().chain(METRIC_FILES);
+    let parquet = parquet_tables();
     let json = [QUALITY_FILE, MANIFEST_FILE];
     parquet.clone().chain(json).any(|f| name == f)
         || parquet.into_iter().any(|f| {
@@ -279,6 +284,25 @@ fn is_dataset_file(name: &str) -> bool {
                 .is_some_and(|n| n.ends_with(".tmp"))
         })
         || json.iter().any(|f| name.strip_suffix(".tmp") == Some(f))
+}
+
+/// The process id in the name of a Parquet table's temporary file (`.NAME.PID.tmp`, see
+/// [`is_dataset_file`]), or `None` for any other name.
+fn temporary_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (table, pid) = rest.rsplit_once('.')?;
+    parquet_tables()
+        .any(|f| f == table)
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
+/// Whether process `pid` has ended, as far as this platform can tell (`/proc` on Linux;
+/// elsewhere never, so nothing is removed that a running ingest may still be writing).
+fn process_has_ended(pid: u32) -> bool {
+    cfg!(target_os = "linux")
+        && Path::new("/proc/self").exists()
+        && !Path::new("/proc").join(pid.to_string()).exists()
 }
 
 fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), IngestError> {
@@ -308,6 +332,20 @@ impl ParquetSink {
                             "output directory is not empty and not a DATASET (it holds {name:?})"
                         ),
                     });
+                }
+                // A table's unfinished copy left by an ingest that was killed: never renamed
+                // into place, so it holds nothing the DATASET lost. Removed once its process
+                // is gone, else every interrupted run would leave one more behind.
+                if temporary_file_pid(&name)
+                    .is_some_and(|pid| pid != std::process::id() && process_has_ended(pid))
+                {
+                    let path = e.path();
+                    match std::fs::remove_file(&path) {
+                        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(io(&path)(err));
+                        }
+                        _ => {}
+                    }
                 }
             }
         } else {
@@ -932,6 +970,41 @@ mod tests {
 
     /// What an interrupted ingest leaves (any table's temporary file) does not make the
     /// directory look foreign; anything else does.
+    /// A killed ingest's temporary table is removed by the next ingest into the directory
+    /// once its process is gone; a live process's is left alone, and so is anything else.
+    #[test]
+    fn temporary_tables_of_ended_processes_are_removed() {
+        assert_eq!(temporary_file_pid(".spans.parquet.77.tmp"), Some(77));
+        assert_eq!(temporary_file_pid(".metric_points.parquet.5.tmp"), Some(5));
+        for not in [
+            "spans.parquet",
+            "dataset.json.tmp",
+            ".spans.parquet.x.tmp",
+            ".spans.parquet.7",
+            ".other.parquet.7.tmp",
+        ] {
+            assert_eq!(temporary_file_pid(not), None, "{not}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // Above Linux's largest pid_max (2^22): no such process can run.
+        let ended = dir.path().join(".spans.parquet.4194305.tmp");
+        let ended_metrics = dir.path().join(".metric_points.parquet.4194306.tmp");
+        // Process 1 (init) runs as long as the system does.
+        let live = dir.path().join(".resources.parquet.1.tmp");
+        let json = dir.path().join("dataset.json.tmp");
+        for f in [&ended, &ended_metrics, &live, &json] {
+            std::fs::write(f, "x").unwrap();
+        }
+        ParquetSink::create(dir.path(), Codec::default())
+            .unwrap()
+            .abandon();
+        let linux = cfg!(target_os = "linux");
+        assert_eq!(ended.exists(), !linux);
+        assert_eq!(ended_metrics.exists(), !linux);
+        assert!(live.exists());
+        assert!(json.exists());
+    }
+
     #[test]
     fn leftovers_of_an_interrupted_ingest_are_dataset_files() {
         let pid = 4242;
