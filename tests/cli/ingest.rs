@@ -286,6 +286,45 @@ fn unreadable_input_is_an_error_naming_the_path() {
     assert!(stderr(&o).contains("/no/such/file.jsonl"), "{}", stderr(&o));
 }
 
+/// Re-ingesting into a DATASET that a killed ingest left temporary tables in: the DATASET is
+/// replaced, an ended process's temporary table is removed (Linux, where `/proc` tells), a
+/// live process's stays, and a foreign file still makes the directory refused.
+#[test]
+fn reingest_removes_temporary_tables_of_ended_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    let input = sample("opentelemetry-proto/trace.json");
+    let run = || {
+        canalyst(
+            &[
+                "ingest",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first = std::fs::read(out.join("spans.parquet")).unwrap();
+    // Above Linux's largest pid_max (2^22): no such process runs. Process 1 always does.
+    let ended = out.join(".spans.parquet.4194305.tmp");
+    let live = out.join(".resources.parquet.1.tmp");
+    std::fs::write(&ended, "half a table").unwrap();
+    std::fs::write(&live, "half a table").unwrap();
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("spans.parquet")).unwrap(), first);
+    assert_eq!(ended.exists(), !cfg!(target_os = "linux"));
+    assert!(live.exists());
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let o = run();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("notes.txt"), "{}", stderr(&o));
+    assert!(live.exists());
+}
+
 /// Deterministic synthetic OTLP/JSON lines: `lines` lines of `per_line` spans each.
 fn synthetic(lines: usize, per_line: usize) -> String {
     let mut s = String::new();
