@@ -5,14 +5,16 @@
 # separated by 8-10%).
 #
 # Usage: benches/alternate.sh ROUNDS INPUT THREADS VARIANT... [-- EXTRA INGEST ARGS]
-#   VARIANT: LABEL=BINARY, or LABEL=BINARY:VAR=VALUE[,VAR=VALUE] to set environment variables
+#   VARIANT: LABEL=BINARY[:VAR=VALUE[,VAR=VALUE]][+ARG[+ARG]]: environment variables to set and
+#   ingest arguments of that variant alone
 #   e.g.  benches/alternate.sh 5 DIR/shapes/sdk.jsonl 2 old=/tmp/canalyst-old new=target/release/canalyst
+#         benches/alternate.sh 5 DIR/shapes/sdk.jsonl 1 map=target/release/canalyst read=target/release/canalyst+--no-mmap
 # Each round runs `BINARY ingest --quiet --threads THREADS INPUT -o DIR` once per variant, in
 # the order given, under /usr/bin/time; prints per variant the median wall and CPU (user + sys)
 # seconds, the largest peak RSS and every wall time, and whether the variants' spans.parquet
 # files are byte-identical to the first variant's (from the last round).
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n 2,13p "$0" >&2; exit 2; }
+[ $# -ge 4 ] || { sed -n 2,15p "$0" >&2; exit 2; }
 ROUNDS="$1"; INPUT="$2"; THREADS="$3"; shift 3
 VARIANTS=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do VARIANTS+=("$1"); shift; done
@@ -24,11 +26,13 @@ trap 'rm -rf "$WORK"' EXIT
 cat "$INPUT" > /dev/null
 for r in $(seq "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
-    label="${v%%=*}"; rest="${v#*=}"; bin="${rest%%:*}"; envs=()
+    label="${v%%=*}"; rest="${v#*=}"; args=()
+    if [ "${rest#*+}" != "$rest" ]; then IFS=+ read -ra args <<< "${rest#*+}"; rest="${rest%%+*}"; fi
+    bin="${rest%%:*}"; envs=()
     if [ "$rest" != "$bin" ]; then IFS=, read -ra envs <<< "${rest#*:}"; fi
     rm -rf "$WORK/ds-$label"
     env "${envs[@]}" /usr/bin/time -f "$label %e %U %S %M" -a -o "$WORK/times" \
-      "$bin" ingest --quiet --threads "$THREADS" "${EXTRA[@]}" "$INPUT" -o "$WORK/ds-$label"
+      "$bin" ingest --quiet --threads "$THREADS" "${args[@]}" "${EXTRA[@]}" "$INPUT" -o "$WORK/ds-$label"
   done
 done
 python3 - "$WORK" "${VARIANTS[@]}" <<'PY'
