@@ -266,7 +266,7 @@ fn writer_properties(codec: Codec) -> WriterProperties {
 }
 
 /// The names of a DATASET's Parquet tables.
-fn parquet_tables() -> impl Iterator<Item = &'static str> + Clone {
+fn parquet_tables() -> impl Iterator<Item = &'static str> {
     [SPANS_FILE, RESOURCES_FILE].into_iter().chain(METRIC_FILES)
 }
 
@@ -276,25 +276,26 @@ fn parquet_tables() -> impl Iterator<Item = &'static str> + Clone {
 fn is_dataset_file(name: &str) -> bool {
     let parquet = parquet_tables();
     let json = [QUALITY_FILE, MANIFEST_FILE];
-    parquet.clone().chain(json).any(|f| name == f)
-        || parquet.into_iter().any(|f| {
-            name.strip_prefix('.')
-                .and_then(|n| n.strip_prefix(f))
-                .and_then(|n| n.strip_prefix('.'))
-                .is_some_and(|n| n.ends_with(".tmp"))
-        })
+    parquet.chain(json).any(|f| name == f)
+        || temporary_table_tag(name).is_some()
         || json.iter().any(|f| name.strip_suffix(".tmp") == Some(f))
+}
+
+/// The `PID` of a Parquet table's temporary file name `.NAME.PID.tmp` (any text in its place),
+/// or `None` when `name` is not one.
+fn temporary_table_tag(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?;
+    parquet_tables().find_map(|f| {
+        rest.strip_prefix(f)?
+            .strip_prefix('.')?
+            .strip_suffix(".tmp")
+    })
 }
 
 /// The process id in the name of a Parquet table's temporary file (`.NAME.PID.tmp`, see
 /// [`is_dataset_file`]), or `None` for any other name.
 fn temporary_file_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (table, pid) = rest.rsplit_once('.')?;
-    parquet_tables()
-        .any(|f| f == table)
-        .then(|| pid.parse().ok())
-        .flatten()
+    temporary_table_tag(name)?.parse().ok()
 }
 
 /// Whether process `pid` has ended, as far as this platform can tell (`/proc` on Linux;
@@ -968,8 +969,6 @@ mod tests {
         }
     }
 
-    /// What an interrupted ingest leaves (any table's temporary file) does not make the
-    /// directory look foreign; anything else does.
     /// A killed ingest's temporary table is removed by the next ingest into the directory
     /// once its process is gone; a live process's is left alone, and so is anything else.
     #[test]
@@ -1005,6 +1004,8 @@ mod tests {
         assert!(json.exists());
     }
 
+    /// What an interrupted ingest leaves (any table's temporary file) does not make the
+    /// directory look foreign; anything else does.
     #[test]
     fn leftovers_of_an_interrupted_ingest_are_dataset_files() {
         let pid = 4242;

@@ -1271,15 +1271,16 @@ impl<'a> Producer<'a> {
                     let counted = self.counter.load(Ordering::Relaxed) - counted_before;
                     self.map_lines(file, &head, counted as usize)
                 });
+                // A mapped file's reader (its buffer and descriptor) and head are not needed
+                // again: the map holds the bytes.
+                let (reader, carry): (Box<dyn Read + Send>, _) = match mapped {
+                    Some(_) => (Box::new(io::empty()), Vec::new()),
+                    None => (reader, head),
+                };
                 Ok(FileState::Lines(LinesState {
                     file: i,
-                    // A mapped file's reader (its buffer and descriptor) is not needed again.
-                    reader: if mapped.is_some() {
-                        Box::new(io::empty())
-                    } else {
-                        reader
-                    },
-                    carry: if mapped.is_some() { Vec::new() } else { head },
+                    reader,
+                    carry,
                     mapped,
                     compressed,
                     next_line: 1,
@@ -1918,7 +1919,6 @@ mod tests {
         assert_eq!(lines.value(lines.len() - 1), n as i64);
     }
 
-    /// `n` distinct JSON lines (a distinct trace id per line, so nothing is a duplicate).
     /// A piece as [`cut_lines`] sees it: bytes, first line number, unterminated last line.
     type Cut = (Vec<u8>, Option<u64>, bool);
 
@@ -2011,6 +2011,7 @@ mod tests {
         }
     }
 
+    /// `n` distinct JSON lines (a distinct trace id per line, so nothing is a duplicate).
     fn distinct_lines(n: usize, salt: usize) -> String {
         let mut text = String::new();
         for i in 0..n {
