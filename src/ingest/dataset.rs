@@ -30,13 +30,8 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// Canonical spans file in a DATASET.
-pub const SPANS_FILE: &str = "spans.parquet";
-pub use super::resources_file::RESOURCES_FILE;
-/// Data-quality log in a DATASET.
-pub const QUALITY_FILE: &str = "data_quality.json";
-/// Manifest in a DATASET.
-pub const MANIFEST_FILE: &str = "dataset.json";
+use super::dataset_files::METRIC_FILES;
+pub use super::dataset_files::{MANIFEST_FILE, QUALITY_FILE, RESOURCES_FILE, SPANS_FILE};
 /// Rows per Parquet row group: large enough for good compression and fast scans, small enough
 /// that readers can parallelise across row groups of a million-span file.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -117,12 +112,6 @@ pub struct Manifest {
 pub fn metric_file(table: &str) -> String {
     format!("{table}.parquet")
 }
-
-const METRIC_FILES: [&str; 3] = [
-    "metric_points.parquet",
-    "histogram_points.parquet",
-    "exp_histogram_points.parquet",
-];
 
 /// How a DATASET's Parquet files are compressed (`canalyst ingest --compression`).
 ///

@@ -15,6 +15,7 @@
 //! decoded whole), and the
 //! output is the same for 1 thread or many, because the cut points depend only on the bytes.
 
+use super::dataset_files::{MANIFEST_FILE, QUALITY_FILE, RESOURCES_FILE, SPANS_FILE};
 use super::doc_split::{DocSplitter, Piece};
 use super::formats;
 use super::otlp_json::{self, Decoded, DocumentPiece};
@@ -75,15 +76,14 @@ pub fn set_memory_maps(on: bool) {
 /// Most bytes read to decide between JSON lines and one document.
 const MAX_HEAD_BYTES: usize = 16 << 20;
 /// File names skipped when walking a directory: a DATASET's own metadata.
-const SKIPPED_NAMES: &[&str] = &["data_quality.json", "dataset.json"];
+const SKIPPED_NAMES: &[&str] = &[QUALITY_FILE, MANIFEST_FILE];
 
 /// Whether a file found by a directory walk is a DATASET's resources table (a
 /// `resources.parquet` beside a `spans.parquet` or a `dataset.json`): read with the spans
 /// file, not as an input of its own.
 fn is_resources_table(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n == super::resources_file::RESOURCES_FILE)
-        && ["spans.parquet", "dataset.json"]
+    path.file_name().is_some_and(|n| n == RESOURCES_FILE)
+        && [SPANS_FILE, MANIFEST_FILE]
             .iter()
             .any(|f| path.with_file_name(f).is_file())
 }

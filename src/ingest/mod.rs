@@ -104,6 +104,7 @@ pub struct SpanChunk {
 }
 
 pub mod dataset;
+pub mod dataset_files;
 pub mod doc_split;
 pub mod driver;
 pub mod formats;

@@ -6,8 +6,7 @@ use crate::model::resources::{resources_schema, ResourceError, ResourceTable};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::{Path, PathBuf};
 
-/// Resources table in a DATASET (schema version 2 on).
-pub const RESOURCES_FILE: &str = "resources.parquet";
+pub use super::dataset_files::RESOURCES_FILE;
 
 /// The resources table that belongs to the DATASET spans file `spans` (beside it).
 pub fn beside(spans: &Path) -> PathBuf {
