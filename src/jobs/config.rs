@@ -6,6 +6,7 @@
 use super::window::JobWindow;
 use super::JobsError;
 use crate::engine::forensics::TracePartitioning;
+use crate::ingest::dataset::Codec;
 use serde::Deserialize;
 use std::path::{Component, Path, PathBuf};
 
@@ -48,6 +49,9 @@ pub struct Job {
     /// `trace_partitions`; default: the default budget). `run --memory-budget` or
     /// `--trace-partitions` overrides it for every job.
     pub partitioning: TracePartitioning,
+    /// Codec of the DATASET parts the job's incremental ingest writes (`compression`, as
+    /// `canalyst ingest --compression`; default LZ4).
+    pub compression: Codec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +78,7 @@ struct RawJob {
     keep: Option<String>,
     memory_budget: Option<u64>,
     trace_partitions: Option<u32>,
+    compression: Option<String>,
 }
 
 /// Placeholders an output template may use.
@@ -172,6 +177,13 @@ impl JobsConfig {
                 .map(crate::pipeline::query::parse_window)
                 .transpose()
                 .map_err(|e| bad(key("keep"), e.to_string()))?;
+            let compression = j
+                .compression
+                .as_deref()
+                .map(str::parse::<Codec>)
+                .transpose()
+                .map_err(|m| bad(key("compression"), m))?
+                .unwrap_or_default();
             jobs.push(Job {
                 name: j.name,
                 inputs: j.inputs.iter().map(|g| resolve(g)).collect(),
@@ -184,6 +196,7 @@ impl JobsConfig {
                 output: resolve(&j.output).to_string_lossy().into_owned(),
                 keep_ns,
                 partitioning,
+                compression,
             });
         }
         let state_dir = resolve(raw.state_dir.as_deref().unwrap_or(".canalyst"));
@@ -250,6 +263,25 @@ output = "reports/{date}/{service}"
         assert_eq!(c.state_dir, Path::new("/etc/canalyst/.canalyst"));
         assert_eq!(c.jobs[0].canary_track, "canary");
         assert_eq!(c.jobs[0].partitioning, TracePartitioning::default());
+        assert_eq!(c.jobs[0].compression, Codec::Lz4);
+    }
+
+    #[test]
+    fn compression_takes_the_ingest_codecs() {
+        for (text, want) in [
+            ("zstd", "zstd:3"),
+            ("zstd:19", "zstd:19"),
+            ("none", "none"),
+            ("lz4", "lz4"),
+        ] {
+            let c = parse(&format!("{OK}compression = \"{text}\"\n")).unwrap();
+            assert_eq!(
+                c.jobs[0].compression,
+                want.parse::<Codec>().unwrap(),
+                "{text}"
+            );
+        }
+        assert_ne!("zstd:3".parse::<Codec>(), "zstd:19".parse::<Codec>());
     }
 
     #[test]
@@ -273,6 +305,10 @@ output = "reports/{date}/{service}"
             (OK.replace("otel/traces", "o*/traces"), "job[0].inputs"),
             (OK.replace("window =", "windw ="), "line 5"),
             (format!("{OK}keep = \"30 days\"\n"), "job[0].keep"),
+            (
+                format!("{OK}compression = \"brotli\"\n"),
+                "job[0].compression",
+            ),
             (format!("{OK}{OK}"), "job[1].name"),
         ];
         for (text, key) in cases {

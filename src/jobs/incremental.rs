@@ -155,8 +155,9 @@ fn copy_lines(
 }
 
 /// Runs the incremental step of a job: reads what is new in `files` into a new part under
-/// `dir` (the job's data directory) and returns the inputs the analysis reads.
-pub fn prepare(dir: &Path, files: &[PathBuf]) -> Result<Prepared, JobsError> {
+/// `dir` (the job's data directory), its Parquet files compressed with `codec`, and returns
+/// the inputs the analysis reads.
+pub fn prepare(dir: &Path, files: &[PathBuf], codec: Codec) -> Result<Prepared, JobsError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let cp_path = dir.join("checkpoint.json");
     let mut cp: Checkpoint = match std::fs::read(&cp_path) {
@@ -268,7 +269,7 @@ pub fn prepare(dir: &Path, files: &[PathBuf]) -> Result<Prepared, JobsError> {
         let part = format!("part-{:06}", cp.parts.len() + 1);
         let tmp = dir.join(format!(".{part}.tmp"));
         let _ = std::fs::remove_dir_all(&tmp);
-        let mut sink = ParquetSink::create(&tmp, Codec::default())?;
+        let mut sink = ParquetSink::create(&tmp, codec)?;
         let opts = ParquetSink::ingest_options(IngestOptions::default());
         let quality = ingest_paths_with_progress(&slices, &opts, &mut sink, false)?;
         sink.finish(&quality)?;
@@ -350,7 +351,7 @@ mod tests {
         let text = "{\"resourceSpans\":[]}\n".repeat(3);
         std::fs::write(&live, &text).unwrap();
         assert_eq!(
-            prepare(&data, std::slice::from_ref(&live))
+            prepare(&data, std::slice::from_ref(&live), Codec::default())
                 .unwrap()
                 .new_lines,
             3
@@ -362,10 +363,10 @@ mod tests {
         let gz = gz.finish().unwrap();
         let rotated = dir.path().join("t-1.jsonl.gz");
         std::fs::write(&rotated, &gz[..gz.len() - 12]).unwrap();
-        let p = prepare(&data, std::slice::from_ref(&rotated)).unwrap();
+        let p = prepare(&data, std::slice::from_ref(&rotated), Codec::default()).unwrap();
         assert_eq!((p.new_lines, p.deferred_files), (0, 1));
         std::fs::write(&rotated, &gz).unwrap();
-        let p = prepare(&data, &[rotated]).unwrap();
+        let p = prepare(&data, &[rotated], Codec::default()).unwrap();
         assert_eq!((p.new_lines, p.deferred_files), (0, 0), "read twice");
     }
 
@@ -382,18 +383,18 @@ mod tests {
         let data = dir.path().join("data");
         let input = dir.path().join("t.jsonl");
         std::fs::write(&input, "{\"resourceSpans\":[]}\n").unwrap();
-        let first = prepare(&data, std::slice::from_ref(&input)).unwrap();
+        let first = prepare(&data, std::slice::from_ref(&input), Codec::default()).unwrap();
         assert_eq!(first.new_lines, 1);
         // A run killed after writing its part but before its checkpoint:
         std::fs::create_dir_all(data.join("part-000002")).unwrap();
         std::fs::write(&input, "{\"resourceSpans\":[]}\n{\"resourceSpans\":[]}\n").unwrap();
-        let second = prepare(&data, std::slice::from_ref(&input)).unwrap();
+        let second = prepare(&data, std::slice::from_ref(&input), Codec::default()).unwrap();
         assert_eq!(second.new_lines, 1);
         assert_eq!(
             second.inputs,
             vec![data.join("part-000001"), data.join("part-000002")]
         );
-        let third = prepare(&data, &[input]).unwrap();
+        let third = prepare(&data, &[input], Codec::default()).unwrap();
         assert_eq!((third.new_lines, third.inputs.len()), (0, 2));
     }
 }

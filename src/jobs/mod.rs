@@ -403,7 +403,11 @@ fn read_new(
             patterns: job.inputs.clone(),
         });
     }
-    let p = incremental::prepare(&state_dir.join("data").join(&job.name), &files)?;
+    let p = incremental::prepare(
+        &state_dir.join("data").join(&job.name),
+        &files,
+        job.compression,
+    )?;
     counts.new_lines = p.new_lines;
     counts.new_bytes = p.new_bytes;
     counts.deferred_files = p.deferred_files;

@@ -576,7 +576,9 @@ fn duckdb_and_polars_open_the_dataset() {
 }
 
 /// Every table of a DATASET with the column chunks' codec, read back.
-fn tables_and_codecs(ds: &Path) -> Vec<(Vec<arrow::record_batch::RecordBatch>, Vec<String>)> {
+pub(crate) fn tables_and_codecs(
+    ds: &Path,
+) -> Vec<(Vec<arrow::record_batch::RecordBatch>, Vec<String>)> {
     ["spans.parquet", "resources.parquet"]
         .iter()
         .map(|f| {

@@ -676,3 +676,49 @@ fn a_jobs_forensics_section_is_the_same_for_one_and_three_trace_partitions() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--memory-budget"), "{}", stderr(&o));
 }
+
+/// A job's `compression` is the codec of the DATASET parts its incremental ingest writes
+/// (`ingest --compression`'s values; LZ4 by default), and changes neither the parts' tables
+/// nor the report; a bad codec is exit 2 naming the key.
+#[test]
+fn a_jobs_compression_is_the_codec_of_its_parts_and_nothing_else() {
+    let one = JOBS.replace(
+        r#"services = ["payment", "checkout"]"#,
+        r#"services = ["payment"]"#,
+    );
+    let mut seen = Vec::new();
+    for (setting, codec) in [
+        ("", "LZ4_RAW"),
+        ("compression = \"zstd:9\"\n", "ZSTD"),
+        ("compression = \"none\"\n", "UNCOMPRESSED"),
+    ] {
+        // The same directory each time, so the input paths in the reports are the same.
+        let dir = job_dir("compression", &format!("{one}{setting}"));
+        let o = run_jobs(&dir, &[]);
+        // The exit code is the verdict; the run line says whether the job ran.
+        assert!(matches!(code(&o), 0 | 1 | 3), "{setting}: {}", stderr(&o));
+        assert_eq!(lines(&o)[0]["status"], "ok", "{setting}");
+        let part = dir.join(".canalyst/data/hourly/part-000001");
+        let tables = crate::ingest::tables_and_codecs(&part);
+        for (batches, codecs) in &tables {
+            assert!(!batches.is_empty() && !codecs.is_empty(), "{setting}");
+            assert!(codecs.iter().all(|c| c == codec), "{setting}: {codecs:?}");
+        }
+        let tables: Vec<_> = tables.into_iter().map(|t| t.0).collect();
+        let report = tree(&dir.join("reports/2026-01-01/hourly/payment"));
+        assert!(report.contains_key(Path::new("report.json")), "{setting}");
+        seen.push((tables, report));
+    }
+    for (tables, report) in &seen[1..] {
+        assert!(*tables == seen[0].0, "a codec changed the part's tables");
+        assert!(*report == seen[0].1, "a codec changed the report");
+    }
+    let dir = job_dir(
+        "compression-bad",
+        &format!("{one}compression = \"brotli\"\n"),
+    );
+    let o = run_jobs(&dir, &[]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("job[0].compression"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("brotli"), "{}", stderr(&o));
+}
