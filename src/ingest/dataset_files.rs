@@ -15,3 +15,26 @@ pub const METRIC_FILES: [&str; 3] = [
     "histogram_points.parquet",
     "exp_histogram_points.parquet",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::metrics::{
+        EXP_HISTOGRAM_POINTS_TABLE, HISTOGRAM_POINTS_TABLE, METRIC_POINTS_TABLE,
+    };
+
+    /// The metric files are the metric tables' names, as `dataset::metric_file` names them.
+    #[test]
+    fn metric_files_are_the_metric_tables() {
+        let tables = [
+            METRIC_POINTS_TABLE,
+            HISTOGRAM_POINTS_TABLE,
+            EXP_HISTOGRAM_POINTS_TABLE,
+        ];
+        let named: Vec<String> = tables
+            .iter()
+            .map(|t| crate::ingest::dataset::metric_file(t))
+            .collect();
+        assert_eq!(named, METRIC_FILES);
+    }
+}

@@ -266,6 +266,7 @@ output = "reports/{date}/{service}"
         assert_eq!(c.jobs[0].compression, Codec::Lz4);
     }
 
+    /// `compression` takes `ingest --compression`'s values (`zstd` alone is level 3).
     #[test]
     fn compression_takes_the_ingest_codecs() {
         for (text, want) in [
@@ -275,13 +276,9 @@ output = "reports/{date}/{service}"
             ("lz4", "lz4"),
         ] {
             let c = parse(&format!("{OK}compression = \"{text}\"\n")).unwrap();
-            assert_eq!(
-                c.jobs[0].compression,
-                want.parse::<Codec>().unwrap(),
-                "{text}"
-            );
+            assert_eq!(c.jobs[0].compression.to_string(), want, "{text}");
         }
-        assert_ne!("zstd:3".parse::<Codec>(), "zstd:19".parse::<Codec>());
+        assert_eq!(parse(OK).unwrap().jobs[0].compression.to_string(), "lz4");
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!   Files that are not JSON (OTLP protobuf, Parquet) are read whole on every run as well.
 
 use super::JobsError;
-use crate::ingest::dataset::{Codec, ParquetSink};
+use crate::ingest::dataset::{Codec, ParquetSink, MANIFEST_FILE};
 use crate::ingest::driver::ingest_paths_with_progress;
 use crate::ingest::IngestOptions;
 use crate::model::hash::fnv1a64;
@@ -298,7 +298,7 @@ pub fn prune_parts(dir: &Path, cutoff_unix_nano: i64) -> Result<(), JobsError> {
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })?;
     let ended = |part: &String| -> bool {
-        let m = std::fs::read(dir.join(part).join("dataset.json")).ok();
+        let m = std::fs::read(dir.join(part).join(MANIFEST_FILE)).ok();
         let v: Option<serde_json::Value> = m.and_then(|b| serde_json::from_slice(&b).ok());
         v.and_then(|v| v["time_range"]["end_unix_nano"].as_i64())
             .is_some_and(|end| end < cutoff_unix_nano)
