@@ -8,7 +8,7 @@ use crate::model::resources::{is_stored_layout, stored_spans_schema};
 use crate::model::spans::spans_schema;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::common::ScalarValue;
+use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -17,7 +17,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SQLOptions;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, Expr, SessionConfig, SessionContext};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -521,7 +521,8 @@ fn spans_listing(
 /// Canonical files (`resource_attributes` in every row: version-1 DATASETs, bare canonical
 /// files) are the table as they are; DATASETs' stored files (schema version 2,
 /// `resource_id`) are a view that puts `resource_attributes` back from the `resources.parquet`
-/// beside each file ([`super::resource_udf`]). Inputs of both kinds together are refused.
+/// beside each file ([`super::resource_udf`]). Inputs of both kinds together are the union of
+/// the view and the plain files, each projected to the canonical columns by name.
 fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf>, EngineError> {
     let (mut stored, mut carrying) = (Vec::new(), Vec::new());
     let mut files = Vec::with_capacity(paths.len());
@@ -539,18 +540,6 @@ fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
         return Ok(files);
-    }
-    // One kind per engine: DataFusion 55 fails to plan some queries over a union of the view
-    // and a plain listing ("UNION field 0 have different type"), so mixing is refused here
-    // rather than inside a query.
-    if let Some(other) = carrying.first() {
-        return Err(EngineError::Input {
-            path: other.clone(),
-            reason: "holds resource_attributes in every row (a version-1 DATASET or a canonical \
-                     file) and cannot be read together with version-2 DATASETs; re-ingest it \
-                     (`canalyst ingest`) or read it in a separate run"
-                .into(),
-        });
     }
     let (table, stored_files) = spans_listing(&stored, stored_spans_schema())?;
     let resources: Vec<PathBuf> = stored_files
@@ -576,6 +565,27 @@ fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf
         .and_then(|df| df.alias("stored_spans"))
         .and_then(|df| df.select(exprs))
         .map_err(register_err("spans"))?;
+    let view = if carrying.is_empty() {
+        view
+    } else {
+        // Files that carry their maps (version-1 DATASETs, canonical files) beside version-2
+        // ones. The plain side is projected to the canonical columns like the view: a union
+        // with the bare listing as its input failed in DataFusion 55's projection pruning
+        // ("UNION field 0 have different type in inputs", commit 90b3c2e); with both inputs
+        // projections, the queries that failed then plan and agree with one re-ingested
+        // DATASET (tests/cli `ingest::version_1_and_2_datasets_read_together_as_one`).
+        let (plain, _) = spans_listing(&carrying, spans_schema())?;
+        let columns: Vec<Expr> = spans_schema()
+            .fields()
+            .iter()
+            .map(|f| Expr::Column(Column::from_name(f.name())))
+            .collect();
+        let plain = ctx
+            .read_table(Arc::new(plain))
+            .and_then(|df| df.select(columns))
+            .map_err(register_err("spans"))?;
+        view.union(plain).map_err(register_err("spans"))?
+    };
     ctx.register_table("spans", view.into_view())
         .map_err(register_err("spans"))?;
     Ok(files)

@@ -371,6 +371,122 @@ fn synthetic_dataset(lines: usize, per_line: usize) -> tempfile::TempDir {
     d
 }
 
+/// A version-1 DATASET (the map in every row of `spans.parquet`, no `resources.parquet`) in
+/// `dir/v1`: the sample's canonical spans file with a manifest saying version 1.
+fn version_1_dataset(dir: &Path, manifest_from: &Path) -> PathBuf {
+    let v1 = dir.join("v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    std::fs::copy(
+        crate::fixtures::root().join("sample-data/parquet/spans.parquet"),
+        v1.join("spans.parquet"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(manifest_from.join("dataset.json")).unwrap();
+    assert!(
+        manifest.contains("\"spans_schema_version\": 2"),
+        "{manifest}"
+    );
+    let manifest = manifest.replace("\"spans_schema_version\": 2", "\"spans_schema_version\": 1");
+    std::fs::write(v1.join("dataset.json"), manifest).unwrap();
+    v1
+}
+
+/// A version-1 DATASET and a version-2 one read together are one table (the union of the
+/// version-2 view and the plain version-1 file): SQL over resource attributes, `query`,
+/// `analyze` and `forensics` give what they give over one DATASET re-ingested from both. These are the queries
+/// whose plans failed when the union's plain side was the bare listing (commit 90b3c2e).
+#[test]
+fn version_1_and_2_datasets_read_together_as_one() {
+    let d = synthetic_dataset(60, 5);
+    let v1 = version_1_dataset(d.path(), &d.path().join("ds"));
+    let o = canalyst(
+        &["ingest", "ds", "v1", "-o", "both", "--quiet"],
+        Some(d.path()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("both/dataset.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["spans_schema_version"], 2);
+    let run = |args: &[&str], inputs: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(inputs);
+        let o = canalyst(&a, Some(d.path()));
+        assert!(
+            matches!(o.status.code(), Some(0 | 1 | 3)),
+            "{a:?}: {}",
+            stderr(&o)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let q = "SELECT resource_attributes['service.name'] AS svc, \
+             resource_attributes['deployment.track'] AS track, count(*) AS n \
+             FROM spans GROUP BY 1, 2 ORDER BY 1, 2";
+    let sql = ["sql", q, "--format", "csv"];
+    let mixed = run(&sql, &["ds", "v1"]);
+    assert_eq!(mixed, run(&sql, &["both"]));
+    let count = |inputs: &[&str]| -> u64 {
+        let out = run(
+            &["sql", "SELECT count(*) AS n FROM spans", "--format", "csv"],
+            inputs,
+        );
+        out.lines().nth(1).unwrap().parse().unwrap()
+    };
+    let (n2, n1) = (count(&["ds"]), count(&["v1"]));
+    assert!(n2 > 0 && n1 > 0);
+    assert_eq!(count(&["ds", "v1"]), n2 + n1);
+    assert_eq!(count(&["v1", "ds"]), n2 + n1);
+    assert!(
+        mixed.lines().count() > 3,
+        "resources of both DATASETs: {mixed}"
+    );
+    for metric in ["error_rate", "p99"] {
+        assert_eq!(
+            run(&["query", metric], &["ds", "v1"]),
+            run(&["query", metric], &["both"]),
+            "{metric}"
+        );
+    }
+    let analyze = |inputs: &[&str], out: &str| -> Value {
+        let mut a = vec!["analyze", "-o", out];
+        a.extend_from_slice(inputs);
+        run(&a, &[]);
+        let mut r: Value =
+            serde_json::from_slice(&std::fs::read(d.path().join(out)).unwrap()).unwrap();
+        // The data-quality log differs by construction (the re-ingest read both again), and
+        // the time of writing by the clock.
+        let o = r.as_object_mut().unwrap();
+        o.remove("data_quality");
+        o.remove("generated_at");
+        r
+    };
+    let (a, b) = (
+        analyze(&["ds", "v1"], "mixed.json"),
+        analyze(&["both"], "both.json"),
+    );
+    assert!(!a["comparisons"].as_array().unwrap().is_empty());
+    for (key, value) in a.as_object().unwrap() {
+        assert!(b[key] == *value, "analyze's {key} differs");
+    }
+    assert_eq!(a.as_object().unwrap().len(), b.as_object().unwrap().len());
+    // Forensics reads every span tree: the same findings over both layouts at once.
+    let forensics = |inputs: &[&str], out: &str| -> Value {
+        let mut a = vec!["forensics", "-o", out];
+        a.extend_from_slice(inputs);
+        run(&a, &[]);
+        let path = d.path().join(out).join("forensics.json");
+        serde_json::from_slice::<Value>(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (a, b) = (
+        forensics(&["ds", "v1"], "fx-mixed"),
+        forensics(&["both"], "fx-both"),
+    );
+    for (key, value) in a.as_object().unwrap() {
+        assert!(b[key] == *value, "forensics' {key} differs");
+    }
+    assert!(v1.join("spans.parquet").is_file());
+}
+
 /// `spans.parquet` and `resources.parquet` of an ingest of `input` into `dir/ds`, one after
 /// the other.
 fn spans_bytes(dir: &Path, input: &str, threads: &str) -> Vec<u8> {
@@ -420,33 +536,6 @@ fn resources_are_stored_once_and_read_back_in_every_span() {
             "re-ingesting {input} changed the DATASET"
         );
     }
-    // A version-1 DATASET (the map in every row of spans.parquet) is read, but not together
-    // with a version-2 one: refused, naming it. (Raw inputs next to a DATASET are ingested
-    // into memory in the canonical layout and mix freely.)
-    let v1 = d.path().join("v1");
-    std::fs::create_dir_all(&v1).unwrap();
-    std::fs::copy(
-        crate::fixtures::root().join("sample-data/parquet/spans.parquet"),
-        v1.join("spans.parquet"),
-    )
-    .unwrap();
-    let manifest = std::fs::read_to_string(d.path().join("ds/dataset.json")).unwrap();
-    let manifest = manifest.replace("\"spans_schema_version\": 2", "\"spans_schema_version\": 1");
-    std::fs::write(v1.join("dataset.json"), manifest).unwrap();
-    let count = |inputs: &[&str]| {
-        let mut args = vec!["sql", "SELECT count(*) AS n FROM spans", "--format", "csv"];
-        args.extend_from_slice(inputs);
-        canalyst(&args, Some(d.path()))
-    };
-    let o = count(&["v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = count(&["ds", "v1"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("v1") && stderr(&o).contains("re-ingest"),
-        "{}",
-        stderr(&o)
-    );
     // Without its resources table a DATASET's spans file is refused with the reason, not
     // read with empty maps.
     std::fs::remove_file(d.path().join("ds/resources.parquet")).unwrap();
