@@ -212,7 +212,8 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
         let schema = projected_schema(columns)?;
-        let (table, files) = spans_listing(&[dir.path().to_path_buf()], schema)?;
+        let files = vec![resolve_spans_file(dir.path())?];
+        let table = spans_listing(&files, schema)?;
         let ctx = Self::session(config);
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
@@ -491,30 +492,24 @@ fn projected_schema(columns: &[&str]) -> Result<SchemaRef, EngineError> {
     Ok(Arc::new(schema))
 }
 
-fn spans_listing(
-    paths: &[PathBuf],
-    schema: SchemaRef,
-) -> Result<(ListingTable, Vec<PathBuf>), EngineError> {
-    if paths.is_empty() {
+/// A listing table of `schema` over span files already resolved ([`resolve_spans_file`]).
+fn spans_listing(files: &[PathBuf], schema: SchemaRef) -> Result<ListingTable, EngineError> {
+    if files.is_empty() {
         return Err(EngineError::Input {
             path: PathBuf::new(),
             reason: "no input given".into(),
         });
     }
-    let mut urls = Vec::with_capacity(paths.len());
-    let mut files = Vec::with_capacity(paths.len());
-    for p in paths {
-        let file = resolve_spans_file(p)?;
-        files.push(file.clone());
-        urls.push(listing_url(&file)?);
-    }
+    let urls = files
+        .iter()
+        .map(|f| listing_url(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let table_config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    let table = ListingTable::try_new(table_config).map_err(register_err("spans"))?;
-    Ok((table, files))
+    ListingTable::try_new(table_config).map_err(register_err("spans"))
 }
 
 /// Registers `spans` over the span files of `paths` and returns the files, in input order.
@@ -529,20 +524,20 @@ fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf
     for p in paths {
         let file = resolve_spans_file(p)?;
         if is_stored_spans_file(&file)? {
-            stored.push(p.clone());
+            stored.push(file.clone());
         } else {
-            carrying.push(p.clone());
+            carrying.push(file.clone());
         }
         files.push(file);
     }
     if stored.is_empty() {
-        let (table, _) = spans_listing(&carrying, spans_schema())?;
+        let table = spans_listing(&carrying, spans_schema())?;
         ctx.register_table("spans", Arc::new(table))
             .map_err(register_err("spans"))?;
         return Ok(files);
     }
-    let (table, stored_files) = spans_listing(&stored, stored_spans_schema())?;
-    let resources: Vec<PathBuf> = stored_files
+    let table = spans_listing(&stored, stored_spans_schema())?;
+    let resources: Vec<PathBuf> = stored
         .iter()
         .map(|f| crate::ingest::resources_file::beside(f))
         .collect();
@@ -574,7 +569,7 @@ fn register_spans(ctx: &SessionContext, paths: &[PathBuf]) -> Result<Vec<PathBuf
         // ("UNION field 0 have different type in inputs", commit 90b3c2e); with both inputs
         // projections, the queries that failed then plan and agree with one re-ingested
         // DATASET (tests/cli `ingest::version_1_and_2_datasets_read_together_as_one`).
-        let (plain, _) = spans_listing(&carrying, spans_schema())?;
+        let plain = spans_listing(&carrying, spans_schema())?;
         let columns: Vec<Expr> = spans_schema()
             .fields()
             .iter()
@@ -660,7 +655,7 @@ fn resolve_spans_file(p: &Path) -> Result<PathBuf, EngineError> {
     };
     let meta = std::fs::metadata(p).map_err(|e| bad(&e.to_string()))?;
     let file = if meta.is_dir() {
-        let f = p.join("spans.parquet");
+        let f = p.join(crate::ingest::dataset::SPANS_FILE);
         if !f.is_file() {
             return Err(bad(
                 "directory has no spans.parquet (not a canalyst dataset)",

@@ -6,7 +6,7 @@ use crate::model::resources::{resources_schema, ResourceError, ResourceTable};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::{Path, PathBuf};
 
-pub use super::dataset_files::RESOURCES_FILE;
+use super::dataset_files::RESOURCES_FILE;
 
 /// The resources table that belongs to the DATASET spans file `spans` (beside it).
 pub fn beside(spans: &Path) -> PathBuf {
