@@ -333,6 +333,19 @@ impl SpanDecoder {
         if let Some(n) = self.decode_fast(json, at, opts, builder, quality, flush) {
             return Ok(n);
         }
+        self.decode_object_serde(json, at, opts, builder, quality, flush)
+    }
+
+    /// [`SpanDecoder::decode_object`] without trying the fast path (it refused the object).
+    fn decode_object_serde(
+        &mut self,
+        json: &[u8],
+        at: Location,
+        opts: &IngestOptions,
+        builder: &mut SpansBuilder,
+        quality: &mut DataQuality,
+        flush: &mut dyn FnMut(&mut SpansBuilder),
+    ) -> Result<u64, serde_json::Error> {
         // The parsed object borrows the parser's copy of the input while `self` is filled.
         let mut parser = self.parser.take().unwrap_or_default();
         let r = match parser.parse::<Doc>(json) {
@@ -361,23 +374,60 @@ impl SpanDecoder {
         }
         let text = simdutf8::basic::from_utf8(json).ok()?;
         let scanned = self.fast.scan(text, &opts.identity)?;
-        let rec = &mut self.rec;
-        let mut seen = 0u64;
-        scanned.for_each_scope(&opts.identity, |res, spans| {
-            for i in spans {
-                seen += 1;
-                quality.records_read += 1;
-                scanned.fill(i, rec, at.line);
-                builder.append(res, rec);
-                quality.records_ingested += 1;
-                if builder.len() >= opts.batch_rows.max(1) {
-                    flush(builder);
-                }
-            }
-        });
-        Some(seen)
+        Some(emit(&scanned, at, opts, builder, quality, flush))
     }
 
+    /// The fast path on the JSON line that starts `input` (JSON lines: the rest of a piece),
+    /// found by the scan ([`fast::Scanner::scan_line`]): its span count and the index of the
+    /// newline ending the line (`input.len()` without one), or `None` having appended
+    /// nothing; the caller then cuts the line at its newline and decodes it with
+    /// [`SpanDecoder::decode_object_serde`] (the fast path would refuse it again).
+    fn decode_line_fast(
+        &mut self,
+        input: &[u8],
+        at: Location,
+        opts: &IngestOptions,
+        builder: &mut SpansBuilder,
+        quality: &mut DataQuality,
+        flush: &mut dyn FnMut(&mut SpansBuilder),
+    ) -> Option<(u64, usize)> {
+        #[cfg(test)]
+        if parse::tests::FORCE_SERDE.with(|f| f.get()) {
+            return None;
+        }
+        let (scanned, newline) = self.fast.scan_line(input, &opts.identity)?;
+        Some((emit(&scanned, at, opts, builder, quality, flush), newline))
+    }
+}
+
+/// Appends the spans of an object the fast path scanned; returns their count.
+fn emit(
+    scanned: &fast::Scanned,
+    at: Location,
+    opts: &IngestOptions,
+    builder: &mut SpansBuilder,
+    quality: &mut DataQuality,
+    flush: &mut dyn FnMut(&mut SpansBuilder),
+) -> u64 {
+    let mut seen = 0u64;
+    let mut attributes = Vec::new();
+    scanned.for_each_scope(&opts.identity, |res, spans| {
+        for i in spans {
+            seen += 1;
+            quality.records_read += 1;
+            let rec = scanned.span(i, at.line, std::mem::take(&mut attributes));
+            builder.append(res, &rec);
+            attributes = rec.attributes;
+            quality.records_ingested += 1;
+            if builder.len() >= opts.batch_rows.max(1) {
+                flush(builder);
+            }
+        }
+    });
+    seen
+}
+
+impl SpanDecoder {
     /// Appends the spans (and collects the metric points) of one parsed object.
     fn decode_doc(
         &mut self,
@@ -683,6 +733,26 @@ pub fn decode_lines(
     let mut line_no = first_line;
     let mut rest = bytes;
     while !rest.is_empty() {
+        let at = Location {
+            file,
+            line: line_no,
+        };
+        let mut flush = |b: &mut SpansBuilder| finish_into(b, &mut batches);
+        // A line that starts with its object goes to the fast path whole, which finds where
+        // the line ends as it scans; the others, and the lines it refuses, are cut at their
+        // newline first.
+        let fast = rest[0] == b'{';
+        if fast {
+            let decoded =
+                dec.decode_line_fast(rest, at, opts, &mut builder, &mut out.quality, &mut flush);
+            if let Some((_, newline)) = decoded {
+                let terminated = newline < rest.len();
+                rest = &rest[newline + usize::from(terminated)..];
+                out.lines += u64::from(terminated);
+                line_no += 1;
+                continue;
+            }
+        }
         let (line, next, terminated) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], &rest[i + 1..], true),
             None => (rest, &rest[rest.len()..], false),
@@ -691,19 +761,26 @@ pub fn decode_lines(
         out.lines += u64::from(terminated);
         let trimmed = trim_ascii(line);
         if !trimmed.is_empty() {
-            let at = Location {
-                file,
-                line: line_no,
+            let decoded = if fast {
+                dec.decode_object_serde(
+                    trimmed,
+                    at,
+                    opts,
+                    &mut builder,
+                    &mut out.quality,
+                    &mut flush,
+                )
+            } else {
+                dec.decode_object(
+                    trimmed,
+                    at,
+                    opts,
+                    &mut builder,
+                    &mut out.quality,
+                    &mut flush,
+                )
             };
-            let mut flush = |b: &mut SpansBuilder| finish_into(b, &mut batches);
-            if let Err(e) = dec.decode_object(
-                trimmed,
-                at,
-                opts,
-                &mut builder,
-                &mut out.quality,
-                &mut flush,
-            ) {
+            if let Err(e) = decoded {
                 let last = !terminated && unterminated_last;
                 line_error(&mut out.quality, file, line_no, &e, last);
             }
@@ -1129,6 +1206,44 @@ mod tests {
         assert_eq!(exc.as_string::<i32>().value(0), "line1\nline2");
     }
 
+    /// The fast path finds where a line ends as it scans (`decode_line_fast`): lines as the
+    /// line reader cuts them, whatever precedes the next newline.
+    #[test]
+    fn a_line_ends_at_its_newline_whatever_the_scan_meets() {
+        let line = one(&format!("{CANONICAL},{GOOD}"));
+        let split = line.replacen(r#""resourceSpans":"#, "\"resourceSpans\":\n", 1);
+        let cases = [
+            format!("{line}\r\n{line} \t\x0c\n{line}"),
+            format!("{split}\n{line}\n"),
+            format!("{line}x\n{line}\n"),
+            format!("{line}{line}\n{line}"),
+            format!("\n\n{line}\n\n \n"),
+            format!("{line}\n{}", &line[..line.len() / 2]),
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let ((), fast) = fast::tests::accepted_during(|| {
+                check_both_parsers(&format!("case {i}"), case.as_bytes())
+            });
+            assert!(fast >= 1, "case {i}: the fast path took no line");
+        }
+    }
+
+    /// A resource cached from a pretty-printed document holds a newline; in JSON lines the
+    /// same bytes span two lines, so they must not match it: both lines are cut, as with
+    /// serde_json alone.
+    #[test]
+    fn a_resource_cached_from_a_document_does_not_join_two_lines() {
+        let text = one(GOOD).replacen(r#"}]},"scopeSpans""#, "}]\n},\"scopeSpans\"", 1);
+        let o = opts();
+        let doc = decode_document(text.as_bytes(), 1, "f", &o);
+        assert_eq!(rows(&doc), 1, "the document is valid JSON");
+        let lines = decode_lines(text.as_bytes(), 1, false, "f", &o);
+        let serde =
+            parse::tests::with_serde_only(|| decode_lines(text.as_bytes(), 1, false, "f", &o));
+        assert_eq!(rows(&lines), 0);
+        assert_same_as_serde("two lines after the document", &lines, &serde);
+    }
+
     /// A line of `n` resources `svc-0..` (each with `extra` attributes) of one span each.
     fn resources_line(n: usize, first: usize, scope: &str) -> String {
         let entries: Vec<String> = (first..first + n)
@@ -1234,6 +1349,14 @@ mod tests {
         prop_oneof![
             json_string().prop_map(|s| format!(r#"{{"stringValue":{s}}}"#)),
             any::<i64>().prop_map(|i| format!(r#"{{"intValue":"{i}"}}"#)),
+            // Digit strings that are not the shortest form render as the number they hold.
+            (0u32..3, -999i64..999).prop_map(|(z, i)| format!(
+                r#"{{"intValue":"{}{}{}"}}"#,
+                if i < 0 { "-" } else { "" },
+                "0".repeat(z as usize),
+                i.unsigned_abs()
+            )),
+            Just(r#"{"intValue":"-0"}"#.to_string()),
             any::<i64>().prop_map(|i| format!(r#"{{"intValue":{i}}}"#)),
             any::<bool>().prop_map(|b| format!(r#"{{"boolValue":{b}}}"#)),
             any::<f64>()

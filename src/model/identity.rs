@@ -77,21 +77,18 @@ impl Default for IdentityConfig {
 }
 
 /// First value among `keys` found in `attrs` (a key–value list as OTLP carries it).
-pub fn first_of<'a>(attrs: &'a [(String, String)], keys: &[String]) -> Option<&'a str> {
-    keys.iter().find_map(|k| {
-        attrs
-            .iter()
-            .find(|(ak, _)| ak == k)
-            .map(|(_, v)| v.as_str())
-    })
+/// Generic over the strings' owner: a decoded [`SpanRecord`](super::spans::SpanRecord)'s own
+/// `String`s or a borrowed record's `&str`s into its input.
+pub fn first_of<'a, S: AsRef<str>>(attrs: &'a [(S, S)], keys: &[String]) -> Option<&'a str> {
+    keys.iter().find_map(|k| attr(attrs, k))
 }
 
 /// Value of `key` in `attrs`.
-pub fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub fn attr<'a, S: AsRef<str>>(attrs: &'a [(S, S)], key: &str) -> Option<&'a str> {
     attrs
         .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+        .find(|(k, _)| k.as_ref() == key)
+        .map(|(_, v)| v.as_ref())
 }
 
 /// Route of a span (design §3): `http.route`, else the templated span name of a SERVER span,

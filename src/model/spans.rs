@@ -275,7 +275,7 @@ impl SpanFingerprint {
     }
 }
 
-impl SpanRecord {
+impl<S: AsRef<str> + Hash> SpanRecordOf<S> {
     /// Fingerprint of this span within `res`.
     pub fn fingerprint(&self, res: &ResourceInfo) -> SpanFingerprint {
         let mut key = [0u8; 24];
@@ -309,8 +309,20 @@ impl SpanRecord {
 /// Attribute values are rendered as strings: strings as they are, booleans `true`/`false`,
 /// integers in decimal, doubles by Rust's shortest round-trip form (`NaN`, `inf`, `-inf`),
 /// bytes as lower-case hex, arrays and kvlists as compact JSON.
+///
+/// The record's strings are `String`s: it outlives its input (the decoders reuse one record and
+/// overwrite it). [`SpanRef`] is the same record borrowing its input's strings.
+pub type SpanRecord = SpanRecordOf<String>;
+
+/// A [`SpanRecord`] whose strings are `&str`s into the input it was scanned from: the OTLP/JSON
+/// fast path hands the builder the input's own bytes instead of copying them into a record and
+/// then again into the columns. It builds the same row and the same fingerprint as the owned
+/// record of the same span (a `&str` hashes as the `String` holding the same text).
+pub type SpanRef<'a> = SpanRecordOf<&'a str>;
+
+/// The fields of a [`SpanRecord`], generic over what holds its strings (`String` or `&str`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SpanRecord {
+pub struct SpanRecordOf<S> {
     /// 16-byte trace id.
     pub trace_id: [u8; 16],
     /// 8-byte span id.
@@ -318,7 +330,7 @@ pub struct SpanRecord {
     /// Parent span id; `None` for a root span.
     pub parent_span_id: Option<[u8; 8]>,
     /// Span name.
-    pub name: String,
+    pub name: S,
     /// OTLP span kind number (see [`identity::kind`]).
     pub kind: i32,
     /// Start, nanoseconds since the Unix epoch.
@@ -328,15 +340,15 @@ pub struct SpanRecord {
     /// OTLP status code number (see [`identity::status`]).
     pub status_code: i32,
     /// Status message, if any.
-    pub status_message: Option<String>,
+    pub status_message: Option<S>,
     /// W3C tracestate, used for the sampling weight.
-    pub trace_state: Option<String>,
+    pub trace_state: Option<S>,
     /// Span attributes.
-    pub attributes: Vec<(String, String)>,
+    pub attributes: Vec<(S, S)>,
     /// `exception.type` of the first `exception` event.
-    pub exception_type: Option<String>,
+    pub exception_type: Option<S>,
     /// `exception.message` of the first `exception` event.
-    pub exception_message: Option<String>,
+    pub exception_message: Option<S>,
     /// 1-based line (JSON lines, protobuf frame) or 0-based row (Parquet) in the source file.
     pub source_line: i64,
 }
@@ -498,7 +510,7 @@ const HTTP_ROUTE_KEYS: &[&str] = &["http.route"];
 const HTTP_METHOD_KEYS: &[&str] = &["http.request.method", "http.method"];
 const HTTP_STATUS_KEYS: &[&str] = &["http.response.status_code", "http.status_code"];
 
-fn first_static<'a>(attrs: &'a [(String, String)], keys: &[&str]) -> Option<&'a str> {
+fn first_static<'a, S: AsRef<str>>(attrs: &'a [(S, S)], keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| identity::attr(attrs, k))
 }
 
@@ -667,17 +679,17 @@ impl SpansBuilder {
     /// Appends one span of `res`, resolving identity columns (track, route, error, weight) by
     /// the rules of [`identity`]. The span's own track attribute is used only when the resource
     /// has none (baggage propagation).
-    pub fn append(&mut self, res: &ResourceInfo, span: &SpanRecord) {
+    pub fn append<S: AsRef<str> + Hash>(&mut self, res: &ResourceInfo, span: &SpanRecordOf<S>) {
         self.append_inner(res, span, None);
     }
 
     /// Appends like [`SpansBuilder::append`] but writes `sample_weight` as given instead of
     /// deriving it. For re-reading canalyst's own canonical files: the trace state that fed
     /// the weight is not a canonical column, so the stored weight is the only faithful one.
-    pub fn append_with_weight(
+    pub fn append_with_weight<S: AsRef<str> + Hash>(
         &mut self,
         res: &ResourceInfo,
-        span: &SpanRecord,
+        span: &SpanRecordOf<S>,
         sample_weight: f64,
     ) {
         self.append_inner(res, span, Some(sample_weight));
@@ -692,7 +704,12 @@ impl SpansBuilder {
         }
     }
 
-    fn append_inner(&mut self, res: &ResourceInfo, span: &SpanRecord, weight: Option<f64>) {
+    fn append_inner<S: AsRef<str> + Hash>(
+        &mut self,
+        res: &ResourceInfo,
+        span: &SpanRecordOf<S>,
+        weight: Option<f64>,
+    ) {
         let a = &span.attributes;
         self.trace_id.append_value(span.trace_id).expect("16 bytes");
         self.span_id.append_value(span.span_id).expect("8 bytes");
@@ -706,7 +723,7 @@ impl SpansBuilder {
             .as_deref()
             .or_else(|| identity::first_of(a, &self.cfg.track_span_keys));
         self.deployment_track.append_option(track);
-        self.span_name.append_value(&span.name);
+        self.span_name.append_value(span.name.as_ref());
         self.span_kind.append_value(span.kind);
         self.start_time.append_value(span.start_time_unix_nano);
         self.duration_ns.append_value(
@@ -718,7 +735,7 @@ impl SpansBuilder {
         }
         if self.keeps(col::STATUS_MESSAGE) {
             self.status_message
-                .append_option(span.status_message.as_deref().filter(|m| !m.is_empty()));
+                .append_option(opt_str(&span.status_message).filter(|m| !m.is_empty()));
         }
         let http_route = first_static(a, HTTP_ROUTE_KEYS);
         if self.keeps(col::HTTP_ROUTE) {
@@ -733,26 +750,23 @@ impl SpansBuilder {
             self.http_status_code.append_option(http_status);
         }
         self.route
-            .append_option(identity::route(span.kind, &span.name, http_route).as_deref());
+            .append_option(identity::route(span.kind, span.name.as_ref(), http_route).as_deref());
         self.is_error
             .append_value(identity::is_error(span.status_code, span.kind, http_status));
         if self.keeps(col::EXCEPTION_TYPE) {
             self.exception_type
-                .append_option(span.exception_type.as_deref());
+                .append_option(opt_str(&span.exception_type));
         }
         if self.keeps(col::EXCEPTION_MESSAGE) {
             self.exception_message
-                .append_option(span.exception_message.as_deref());
+                .append_option(opt_str(&span.exception_message));
         }
         // The span's own rate attribute, else the resource's (resolved once per resource).
         let rate = match identity::first_of(a, &self.cfg.sample_rate_keys) {
             Some(v) => v.parse::<f64>().ok(),
             None => res.sample_rate,
         };
-        let th = span
-            .trace_state
-            .as_deref()
-            .and_then(identity::tracestate_weight);
+        let th = opt_str(&span.trace_state).and_then(identity::tracestate_weight);
         self.sample_weight
             .append_value(weight.unwrap_or_else(|| identity::sample_weight(rate, th)));
         let whole = self.entry_maps
@@ -779,7 +793,7 @@ impl SpansBuilder {
             b.append(carry)
                 .expect("map keys and values appended in pairs");
         } else if cut.is_some() || !self.attribute_maps {
-            append_map(&mut self.resource_attributes, &[]);
+            append_map::<&str>(&mut self.resource_attributes, &[]);
         } else {
             let p = &res.prepared;
             debug_assert!(p.matches(&res.attributes), "prepared resource attributes");
@@ -791,16 +805,19 @@ impl SpansBuilder {
         }
         match cut {
             Some(keys) => {
-                for (k, v) in a.iter().filter(|(k, _)| keys.contains(k)) {
-                    self.span_attributes.keys().append_value(k);
-                    self.span_attributes.values().append_value(v);
+                for (k, v) in a
+                    .iter()
+                    .filter(|(k, _)| keys.iter().any(|x| x == k.as_ref()))
+                {
+                    self.span_attributes.keys().append_value(k.as_ref());
+                    self.span_attributes.values().append_value(v.as_ref());
                 }
                 self.span_attributes
                     .append(true)
                     .expect("map keys and values appended in pairs");
             }
             None if self.attribute_maps => append_map(&mut self.span_attributes, a),
-            None => append_map(&mut self.span_attributes, &[]),
+            None => append_map::<&str>(&mut self.span_attributes, &[]),
         }
         self.source_line.append_value(span.source_line);
         self.fingerprints.push(span.fingerprint(res));
@@ -892,6 +909,11 @@ impl SpansBuilder {
     }
 }
 
+/// The text of an optional string of a [`SpanRecord`] of any owner.
+fn opt_str<S: AsRef<str>>(s: &Option<S>) -> Option<&str> {
+    s.as_ref().map(AsRef::as_ref)
+}
+
 fn set_string(dst: &mut String, src: &str) {
     dst.clear();
     dst.push_str(src);
@@ -905,10 +927,10 @@ fn set_opt(dst: &mut Option<String>, src: Option<&str>) {
     }
 }
 
-fn append_map(b: &mut MapBuilder<StringBuilder, StringBuilder>, kv: &[(String, String)]) {
+fn append_map<S: AsRef<str>>(b: &mut MapBuilder<StringBuilder, StringBuilder>, kv: &[(S, S)]) {
     for (k, v) in kv {
-        b.keys().append_value(k);
-        b.values().append_value(v);
+        b.keys().append_value(k.as_ref());
+        b.values().append_value(v.as_ref());
     }
     b.append(true)
         .expect("map keys and values appended in pairs");

@@ -34,7 +34,7 @@ use super::any_value::push_f64;
 use crate::model::identity::IdentityConfig;
 use crate::model::identity::{kind, status};
 use crate::model::ids::decode_hex_bytes;
-use crate::model::spans::{ResourceInfo, SpanRecord};
+use crate::model::spans::{ResourceInfo, SpanRef};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,17 +61,16 @@ const EMPTY: Str = Str {
     arena: true,
 };
 
-/// An attribute value of the canonical subset.
+/// An attribute value of the canonical subset, already rendered as the serde path's
+/// `render_value` renders it (the input's own bytes where they are that text: strings without
+/// escapes, `true`/`false`, integers written in their shortest form; the arena otherwise), so
+/// that a span's attributes reach the builders as slices, with no copy in between.
 #[derive(Clone, Copy, Debug)]
 enum Val {
     /// A `KeyValue` without `value`.
     Absent,
-    /// An `AnyValue` object with no value key (`{}`).
-    Empty,
-    Str(Str),
-    Bool(bool),
-    Int(i64),
-    Double(f64),
+    /// The rendered value (empty for an `AnyValue` object with no value key, `{}`).
+    Text(Str),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +126,9 @@ struct ResourceCache {
 
 struct CachedResource {
     bytes: Box<[u8]>,
+    /// The bytes hold a newline (a pretty-printed document's resource): never a match for a
+    /// JSON line, whose resource cannot span lines.
+    newline: bool,
     attrs: Vec<(String, String)>,
     /// The resource under each scope name it was seen with.
     scopes: Vec<(Option<String>, Arc<ResourceInfo>)>,
@@ -139,15 +141,8 @@ pub(super) const CACHE_BYTES: usize = 8 << 20;
 /// How far past a `resource` key a lookup searches for the `"scopeSpans"` key that ends the
 /// candidate; a larger resource is neither looked up nor cached.
 const LOOKUP_WINDOW: usize = 64 * 1024;
-/// Most spare attribute pairs kept per thread (`SPARE_PAIRS`).
-const SPARE_PAIRS_MAX: usize = 64;
-
 thread_local! {
     static CACHE: RefCell<ResourceCache> = RefCell::new(ResourceCache::default());
-    /// Key–value pairs a span record gave up when it had fewer attributes than the one before,
-    /// kept with their strings' storage for the next record with more: truncating would free
-    /// the strings and the next span would allocate them again.
-    static SPARE_PAIRS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl ResourceCache {
@@ -157,7 +152,8 @@ impl ResourceCache {
 
     /// The entry whose bytes start the input at `i` and end just before the next
     /// `"scopeSpans"` key (whitespace and a comma between them), with its length.
-    fn lookup(&self, b: &[u8], i: usize) -> Option<(usize, usize)> {
+    /// With `newlines` false (a JSON line), entries holding a newline do not match.
+    fn lookup(&self, b: &[u8], i: usize, newlines: bool) -> Option<(usize, usize)> {
         if self.entries.is_empty() {
             return None;
         }
@@ -177,7 +173,7 @@ impl ResourceCache {
         let cand = &window[..j];
         let ids = self.by_hash.get(&Self::hash(cand))?;
         ids.iter()
-            .find(|&&e| *self.entries[e].bytes == *cand)
+            .find(|&&e| (newlines || !self.entries[e].newline) && *self.entries[e].bytes == *cand)
             .map(|&e| (e, j))
     }
 
@@ -209,6 +205,7 @@ impl ResourceCache {
         self.by_hash.entry(Self::hash(bytes)).or_default().push(e);
         self.entries.push(CachedResource {
             bytes: bytes.into(),
+            newline: memchr::memchr(b'\n', bytes).is_some(),
             attrs,
             scopes: Vec::new(),
         });
@@ -280,13 +277,17 @@ fn zero_bytes(w: u64) -> u64 {
 struct Cur<'a> {
     b: &'a [u8],
     i: usize,
+    /// Whether a newline is whitespace: not when the object is one line of JSON lines
+    /// ([`Scanner::scan_line`]), where a newline ends the line (and a line cut there is
+    /// invalid JSON, for the serde path to report).
+    newlines: bool,
 }
 
 impl<'a> Cur<'a> {
     #[inline]
     fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            if matches!(c, b' ' | b'\r' | b'\t') || (c == b'\n' && self.newlines) {
                 self.i += 1;
             } else {
                 break;
@@ -707,6 +708,40 @@ fn is_alias(k: &[u8]) -> bool {
     )
 }
 
+/// The input's bytes `start..end`.
+fn input_str(start: usize, end: usize) -> R<Str> {
+    Some(Str {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+        arena: false,
+    })
+}
+
+/// The arena's bytes `start..end`.
+fn arena_str(start: usize, end: usize) -> R<Str> {
+    Some(Str {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+        arena: true,
+    })
+}
+
+/// An integer written as the input's digits `s` (`-?[0-9]+`, checked here to fit `i64`),
+/// rendered in decimal as the serde path renders it: the digits themselves when they are that
+/// form (no leading zeros, no `-0`), else the rendering, in the arena.
+fn int_text(input: &[u8], s: Str, arena: &mut String) -> R<Str> {
+    let t = &input[s.start as usize..s.end as usize];
+    let v = parse_i64(t)?;
+    let mut buf = itoa::Buffer::new();
+    let shortest = buf.format(v);
+    if shortest.as_bytes() == t {
+        return Some(s);
+    }
+    let start = arena.len();
+    arena.push_str(shortest);
+    arena_str(start, arena.len())
+}
+
 fn len32<T>(v: &[T]) -> R<u32> {
     u32::try_from(v.len()).ok()
 }
@@ -746,28 +781,64 @@ impl Scanner {
         text: &'s str,
         cfg: &Arc<IdentityConfig>,
     ) -> R<Scanned<'s>> {
+        let mut c = Cur {
+            b: text.as_bytes(),
+            i: 0,
+            newlines: true,
+        };
+        self.object(&mut c, cfg)?;
+        c.ws();
+        (c.i == c.b.len()).then_some(())?;
+        Some(self.scanned(text))
+    }
+
+    /// Scans the object that starts `input` (JSON lines: a line and the lines after it) and
+    /// ends its line: after it only spaces, tabs, carriage returns or form feeds (what the
+    /// line reader trims), then a newline or the end of `input`. Returns the scanned object
+    /// and the index of that newline (`input.len()` without one). The line is found by the
+    /// scan itself, so a line is read once instead of searched for its newline first and then
+    /// scanned. `None` as for [`Scanner::scan`] (also when the object is not valid UTF-8);
+    /// the line then goes to the serde path, and [`Scanner::scan`] would refuse it too.
+    pub(super) fn scan_line<'s>(
+        &'s mut self,
+        input: &'s [u8],
+        cfg: &Arc<IdentityConfig>,
+    ) -> R<(Scanned<'s>, usize)> {
+        let mut c = Cur {
+            b: input,
+            i: 0,
+            newlines: false,
+        };
+        self.object(&mut c, cfg)?;
+        let end = c.i;
+        let mut nl = end;
+        while nl < input.len() && matches!(input[nl], b' ' | b'\t' | b'\r' | b'\x0c') {
+            nl += 1;
+        }
+        if nl < input.len() && input[nl] != b'\n' {
+            return None;
+        }
+        let text = simdutf8::basic::from_utf8(&input[..end]).ok()?;
+        Some((self.scanned(text), nl))
+    }
+
+    /// The object at `c` into the scanner's lists (cleared first).
+    fn object(&mut self, c: &mut Cur, cfg: &Arc<IdentityConfig>) -> R<()> {
         self.arena.clear();
         self.resources.clear();
         self.scopes.clear();
         self.spans.clear();
         self.kvs.clear();
-        let mut c = Cur {
-            b: text.as_bytes(),
-            i: 0,
-        };
-        let ok = CACHE
-            .with(|cache| {
-                cache.borrow_mut().prepare(cfg);
-                self.doc(&mut c, &cache.borrow())
-            })
-            .and_then(|()| {
-                c.ws();
-                (c.i == c.b.len()).then_some(())
-            });
-        ok?;
+        CACHE.with(|cache| {
+            cache.borrow_mut().prepare(cfg);
+            self.doc(c, &cache.borrow())
+        })
+    }
+
+    fn scanned<'s>(&'s self, text: &'s str) -> Scanned<'s> {
         #[cfg(test)]
         tests::ACCEPTED.with(|a| a.set(a.get() + 1));
-        Some(Scanned { text, sc: self })
+        Scanned { text, sc: self }
     }
 
     fn doc(&mut self, c: &mut Cur, cache: &ResourceCache) -> R<()> {
@@ -792,7 +863,7 @@ impl Scanner {
                 once(&mut seen, 1)?;
                 c.ws();
                 let start = c.i;
-                if let Some((e, len)) = cache.lookup(c.b, start) {
+                if let Some((e, len)) = cache.lookup(c.b, start, c.newlines) {
                     #[cfg(test)]
                     tests::CACHE_HITS.with(|h| h.set(h.get() + 1));
                     c.i += len;
@@ -1037,20 +1108,20 @@ impl Scanner {
         let rest = &c.b[c.i..];
         let val = if rest.starts_with(b"stringValue\":") {
             c.i += 13;
-            Val::Str(c.string(&mut self.arena)?)
+            c.string(&mut self.arena)?
         } else if rest.starts_with(b"intValue\":\"") {
             c.i += 10;
             let s = c.string(&mut self.arena)?;
             if s.arena {
                 return None;
             }
-            Val::Int(parse_i64(&c.b[s.start as usize..s.end as usize])?)
+            int_text(c.b, s, &mut self.arena)?
         } else if rest.starts_with(b"boolValue\":true") {
             c.i += 15;
-            Val::Bool(true)
+            input_str(c.i - 4, c.i)?
         } else if rest.starts_with(b"boolValue\":false") {
             c.i += 16;
-            Val::Bool(false)
+            input_str(c.i - 5, c.i)?
         } else {
             return None;
         };
@@ -1058,7 +1129,10 @@ impl Scanner {
             return None;
         }
         c.i += 2;
-        Some(Kv { key, val })
+        Some(Kv {
+            key,
+            val: Val::Text(val),
+        })
     }
 
     /// A `KeyValue` list at nesting `depth`; its entries are appended to `kvs`.
@@ -1094,118 +1168,94 @@ impl Scanner {
 
     /// An `AnyValue` object holding at most one value key of the canonical subset.
     fn any_value(&mut self, c: &mut Cur, depth: usize) -> R<Val> {
-        let mut v = Val::Empty;
+        let mut v = None;
         c.object(|c, k| {
             let got = match k {
-                b"stringValue" => Val::Str(c.string(&mut self.arena)?),
-                b"intValue" => Val::Int(match c.peek()? {
-                    b'"' => {
-                        let s = c.string(&mut self.arena)?;
-                        if s.arena {
-                            return None;
+                b"stringValue" => c.string(&mut self.arena)?,
+                b"intValue" => {
+                    let s = match c.peek()? {
+                        b'"' => c.string(&mut self.arena)?,
+                        _ => {
+                            let (t, int) = c.number()?;
+                            if !int {
+                                return None;
+                            }
+                            input_str(c.i - t.len(), c.i)?
                         }
-                        parse_i64(&c.b[s.start as usize..s.end as usize])?
+                    };
+                    if s.arena {
+                        return None;
                     }
-                    _ => c.int()?,
-                }),
+                    int_text(c.b, s, &mut self.arena)?
+                }
                 b"boolValue" => match c.peek()? {
-                    b't' => c.literal(b"true").map(|()| Val::Bool(true))?,
-                    b'f' => c.literal(b"false").map(|()| Val::Bool(false))?,
+                    b't' => {
+                        c.literal(b"true")?;
+                        input_str(c.i - 4, c.i)?
+                    }
+                    b'f' => {
+                        c.literal(b"false")?;
+                        input_str(c.i - 5, c.i)?
+                    }
                     _ => return None,
                 },
                 b"doubleValue" => {
                     let (t, _) = c.number()?;
-                    Val::Double(serde_json::from_slice::<f64>(t).ok()?)
+                    let d = serde_json::from_slice::<f64>(t).ok()?;
+                    let start = self.arena.len();
+                    push_f64(&mut self.arena, d);
+                    arena_str(start, self.arena.len())?
                 }
                 k if is_alias(k) => return None,
                 _ => return c.skip_value(depth + 1),
             };
             // A second value key: the serde path's "first wins" applies; leave it to it.
-            if !matches!(v, Val::Empty) {
+            if v.is_some() {
                 return None;
             }
-            v = got;
+            v = Some(got);
             Some(())
         })?;
-        Some(v)
+        Some(Val::Text(v.unwrap_or(EMPTY)))
     }
 }
 
-impl Scanned<'_> {
-    fn str(&self, s: Str) -> &str {
+impl<'a> Scanned<'a> {
+    fn str(&self, s: Str) -> &'a str {
         let r = s.start as usize..s.end as usize;
         if s.arena {
-            &self.sc.arena[r]
+            let sc: &'a Scanner = self.sc;
+            &sc.arena[r]
         } else {
             &self.text[r]
         }
     }
 
-    /// Renders a value as the serde path's `render_value` does.
-    fn render(&self, v: Val, out: &mut String) {
+    /// A value's text, as the serde path's `render_value` renders it (`""` when absent).
+    fn value(&self, v: Val) -> &'a str {
         match v {
-            Val::Absent | Val::Empty => {}
-            Val::Str(s) => out.push_str(self.str(s)),
-            Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Val::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
-            Val::Double(d) => push_f64(out, d),
+            Val::Absent => "",
+            Val::Text(s) => self.str(s),
         }
     }
 
-    /// Renders a span's key–value list into `out`, reusing its strings and the thread's spare
-    /// pairs (`fill_attributes`).
-    fn fill_attributes(&self, r: Range, out: &mut Vec<(String, String)>) {
-        let kvs = &self.sc.kvs[r.0 as usize..r.1 as usize];
-        if out.len() != kvs.len() {
-            SPARE_PAIRS.with(|spare| {
-                let mut spare = spare.borrow_mut();
-                if out.len() > kvs.len() {
-                    // Bounded in count: one span with thousands of attributes should not pin
-                    // their strings for the rest of the thread's life. The strings keep their
-                    // capacity, at most 64 of the thread's largest values; they go only back
-                    // into span records (`attributes` gives resources new strings).
-                    let room = SPARE_PAIRS_MAX.saturating_sub(spare.len());
-                    spare.extend(out.drain(kvs.len()..).take(room));
-                }
-                while out.len() < kvs.len() {
-                    out.push(spare.pop().unwrap_or_default());
-                }
-            });
-        }
-        self.render_pairs(kvs, out);
-    }
-
-    /// A key–value list rendered into new strings of its own size: resources, which the cache
-    /// keeps and charges by their JSON bytes, must not take spare pairs whose strings may have
-    /// grown large on another span's values.
+    /// A key–value list rendered into new strings: resources, which the cache keeps.
     fn attributes(&self, r: Range) -> Vec<(String, String)> {
-        let kvs = &self.sc.kvs[r.0 as usize..r.1 as usize];
-        let mut out = vec![(String::new(), String::new()); kvs.len()];
-        self.render_pairs(kvs, &mut out);
-        out
-    }
-
-    /// Renders `kvs` into the pairs of `out` (as many), overwriting what they held.
-    fn render_pairs(&self, kvs: &[Kv], out: &mut [(String, String)]) {
-        for (kv, slot) in kvs.iter().zip(out) {
-            slot.0.clear();
-            slot.0.push_str(self.str(kv.key));
-            slot.1.clear();
-            self.render(kv.val, &mut slot.1);
-        }
+        self.sc.kvs[r.0 as usize..r.1 as usize]
+            .iter()
+            .map(|kv| (self.str(kv.key).to_string(), self.value(kv.val).to_string()))
+            .collect()
     }
 
     /// `attr_string`: the rendered value of the first entry with `key`.
-    fn attr_string(&self, r: Range, key: &str) -> Option<String> {
+    fn attr_str(&self, r: Range, key: &str) -> Option<&'a str> {
         let kv = self.sc.kvs[r.0 as usize..r.1 as usize]
             .iter()
             .find(|kv| self.str(kv.key) == key)?;
-        if matches!(kv.val, Val::Absent) {
-            return None;
+        match kv.val {
+            Val::Absent => None,
+            Val::Text(s) => Some(self.str(s)),
         }
-        let mut s = String::new();
-        self.render(kv.val, &mut s);
-        Some(s)
     }
 
     /// Resources of the object: for each `(resource, scope)` with spans, its rendered
@@ -1258,47 +1308,39 @@ impl Scanned<'_> {
         });
     }
 
-    /// Fills `rec` from span `i` (`SpanDecoder::fill` for a span the fast path accepted).
-    pub(super) fn fill(&self, i: usize, rec: &mut SpanRecord, line: u64) {
+    /// Span `i` as a record borrowing the input's (and the arena's) strings, its attributes
+    /// in `attributes` (cleared first; handed back for the next span to reuse): what
+    /// `SpanDecoder::fill` makes of a span the fast path accepted, without copying a string.
+    pub(super) fn span(
+        &self,
+        i: usize,
+        line: u64,
+        mut attributes: Vec<(&'a str, &'a str)>,
+    ) -> SpanRef<'a> {
         let s = &self.sc.spans[i];
-        rec.trace_id = s.trace_id;
-        rec.span_id = s.span_id;
-        rec.parent_span_id = s.parent;
-        rec.name.clear();
-        if let Some(n) = s.name {
-            rec.name.push_str(self.str(n));
-        }
-        rec.kind = s.kind;
-        rec.start_time_unix_nano = s.start;
-        rec.end_time_unix_nano = s.end;
-        rec.status_code = s.status_code;
-        set_opt(
-            &mut rec.status_message,
-            s.status_message.map(|m| self.str(m)),
+        attributes.clear();
+        attributes.extend(
+            self.sc.kvs[s.attrs.0 as usize..s.attrs.1 as usize]
+                .iter()
+                .map(|kv| (self.str(kv.key), self.value(kv.val))),
         );
-        set_opt(
-            &mut rec.trace_state,
-            s.trace_state.map(|t| self.str(t)).filter(|t| !t.is_empty()),
-        );
-        rec.source_line = line as i64;
-        self.fill_attributes(s.attrs, &mut rec.attributes);
-        rec.exception_type = None;
-        rec.exception_message = None;
-        if let Some(r) = s.exception {
-            rec.exception_type = self.attr_string(r, "exception.type");
-            rec.exception_message = self.attr_string(r, "exception.message");
+        let exception = |key| s.exception.and_then(|r| self.attr_str(r, key));
+        SpanRef {
+            trace_id: s.trace_id,
+            span_id: s.span_id,
+            parent_span_id: s.parent,
+            name: s.name.map_or("", |n| self.str(n)),
+            kind: s.kind,
+            start_time_unix_nano: s.start,
+            end_time_unix_nano: s.end,
+            status_code: s.status_code,
+            status_message: s.status_message.map(|m| self.str(m)),
+            trace_state: s.trace_state.map(|t| self.str(t)).filter(|t| !t.is_empty()),
+            attributes,
+            exception_type: exception("exception.type"),
+            exception_message: exception("exception.message"),
+            source_line: line as i64,
         }
-    }
-}
-
-fn set_opt(dst: &mut Option<String>, src: Option<&str>) {
-    match (dst.as_mut(), src) {
-        (Some(d), Some(s)) => {
-            d.clear();
-            d.push_str(s);
-        }
-        (None, Some(s)) => *dst = Some(s.to_string()),
-        (_, None) => *dst = None,
     }
 }
 
@@ -1382,9 +1424,45 @@ pub(super) mod tests {
         let s = sc
             .scan(text, &Arc::new(IdentityConfig::default()))
             .expect("canonical");
-        let mut rec = SpanRecord::default();
-        s.fill(0, &mut rec, 1);
+        let rec = s.span(0, 1, Vec::new());
         assert_eq!(rec.name, "a\"\\/\né😀z");
+    }
+
+    /// Values are rendered at scan time as the serde path's `render_value` renders them (the
+    /// `SpanRecord` convention: integers in decimal, doubles in their shortest round-trip
+    /// form): from the input's bytes where they are that text, else into the arena. The
+    /// differential tests in `otlp_json` check the same against serde_json on generated values.
+    #[test]
+    fn values_render_as_the_serde_path_renders_them() {
+        let attrs = [
+            (r#"{"key":"s","value":{"stringValue":"x\u00e9"}}"#, "xé"),
+            (r#"{"key":"i","value":{"intValue":"200"}}"#, "200"),
+            (r#"{"key":"i0","value":{"intValue":"007"}}"#, "7"),
+            (r#"{"key":"neg0","value":{"intValue":"-0"}}"#, "0"),
+            (r#"{"key":"neg","value":{"intValue":"-12"}}"#, "-12"),
+            (r#"{"key":"n","value":{"intValue":0042}}"#, ""),
+            (r#"{"key":"num","value":{"intValue":-42}}"#, "-42"),
+            (r#"{"key":"t","value":{"boolValue":true}}"#, "true"),
+            (r#"{"key":"f","value":{"boolValue":false}}"#, "false"),
+            (r#"{"key": "ft", "value": {"boolValue": false}}"#, "false"),
+            (r#"{"key":"d","value":{"doubleValue":1.50}}"#, "1.5"),
+            (r#"{"key":"e","value":{}}"#, ""),
+            (r#"{"key":"a"}"#, ""),
+        ];
+        for (kv, want) in attrs {
+            let text = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{kv}]}}]}}]}}]}}"#
+            );
+            let mut sc = Scanner::default();
+            let Some(s) = sc.scan(&text, &Arc::new(IdentityConfig::default())) else {
+                // A leading zero in a number is not JSON: the serde path rejects the line.
+                assert!(kv.contains("0042"), "{kv} refused");
+                continue;
+            };
+            let rec = s.span(0, 1, Vec::new());
+            assert_eq!(rec.attributes.len(), 1, "{kv}");
+            assert_eq!(rec.attributes[0].1, want, "{kv}");
+        }
     }
 
     #[test]
@@ -1394,11 +1472,20 @@ pub(super) mod tests {
                 let mut b = vec![b'a'; n];
                 b.push(special);
                 b.extend_from_slice(b"\"zz\xc3\xa9");
-                let c = Cur { b: &b, i: 0 };
+                let c = Cur {
+                    b: &b,
+                    i: 0,
+                    newlines: true,
+                };
                 assert_eq!(c.string_stop(0), Some(n), "n {n} byte {special}");
             }
             let b = "é".repeat(n).into_bytes();
-            assert_eq!(Cur { b: &b, i: 0 }.string_stop(0), None);
+            let c = Cur {
+                b: &b,
+                i: 0,
+                newlines: true,
+            };
+            assert_eq!(c.string_stop(0), None);
         }
     }
 
