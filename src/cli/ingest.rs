@@ -55,11 +55,13 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
     });
     let existed = args.output.exists();
     let mut sink = ParquetSink::create(&args.output, args.compression)?;
+    let timing = crate::timings::phase("ingest: read, decode and write spans");
     let quality = if args.quiet {
         crate::ingest::driver::ingest_paths_with_progress(&args.inputs, &opts, &mut sink, false)
     } else {
         ingest_paths(&args.inputs, &opts, &mut sink)
     };
+    drop(timing);
     let quality = match quality {
         Ok(q) => q,
         Err(e) => {
@@ -82,9 +84,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
         );
         return Ok(super::EXIT_ERROR);
     }
+    let timing = crate::timings::phase("ingest: close the DATASET");
     let manifest = sink
         .finish(&quality)
         .with_context(|| format!("writing DATASET {}", args.output.display()))?;
+    drop(timing);
     if !args.quiet {
         print_quality(&quality);
         eprintln!(

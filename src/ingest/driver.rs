@@ -1623,6 +1623,7 @@ fn ingest_pipeline(
         }
         Ok(())
     };
+    let timing = crate::timings::phase("ingest: pieces read, decoded and consumed");
     let consumed = if rayon::current_num_threads() == 1 {
         // One thread: read, decode and write each piece in turn on this thread, so that a
         // one-thread run uses one core (no reader thread beside it).
@@ -1650,10 +1651,12 @@ fn ingest_pipeline(
             })
         })
     };
+    drop(timing);
     consumed?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let _timing = crate::timings::phase("ingest: last batches and metric tables");
     consumer.finish()
 }
 

@@ -112,6 +112,11 @@ pub struct SpanDecoder {
     parser: Option<parse::Parser>,
     /// The fast path's reusable state (see `fast`).
     fast: fast::Scanner,
+    /// Always empty: the allocation the fast path's span records hold their attributes in,
+    /// kept from object to object ([`reuse`]). A new vector for each object was reallocated
+    /// as it grew, and with two threads `realloc` waited for the allocator's lock that the
+    /// other thread held freeing this thread's batches (5% of the decoders' waits).
+    pairs: Vec<(&'static str, &'static str)>,
     /// Whether any decoded object carried `resourceLogs` (not ingested).
     pub saw_non_span_data: bool,
     /// Metric points decoded so far (objects with `resourceMetrics`), in input order.
@@ -315,6 +320,7 @@ impl SpanDecoder {
             saw_non_span_data: false,
             metrics: Vec::new(),
             first_resource: 0,
+            pairs: Vec::new(),
         }
     }
 
@@ -374,7 +380,10 @@ impl SpanDecoder {
         }
         let text = simdutf8::basic::from_utf8(json).ok()?;
         let scanned = self.fast.scan(text, &opts.identity)?;
-        Some(emit(&scanned, at, opts, builder, quality, flush))
+        let pairs = reuse(std::mem::take(&mut self.pairs));
+        let (seen, pairs) = emit(&scanned, pairs, at, opts, builder, quality, flush);
+        self.pairs = reuse(pairs);
+        Some(seen)
     }
 
     /// The fast path on the JSON line that starts `input` (JSON lines: the rest of a piece),
@@ -396,21 +405,34 @@ impl SpanDecoder {
             return None;
         }
         let (scanned, newline) = self.fast.scan_line(input, &opts.identity)?;
-        Some((emit(&scanned, at, opts, builder, quality, flush), newline))
+        let pairs = reuse(std::mem::take(&mut self.pairs));
+        let (seen, pairs) = emit(&scanned, pairs, at, opts, builder, quality, flush);
+        self.pairs = reuse(pairs);
+        Some((seen, newline))
     }
 }
 
-/// Appends the spans of an object the fast path scanned; returns their count.
-fn emit(
-    scanned: &fast::Scanned,
+/// An empty vector of string pairs of any lifetime, with the allocation of `v` (the
+/// standard library's in-place `collect` keeps it: same element layout, and no element to
+/// convert, so no borrow outlives its input).
+fn reuse<'b>(mut v: Vec<(&str, &str)>) -> Vec<(&'b str, &'b str)> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
+}
+
+/// Appends the spans of an object the fast path scanned, their attributes held in `pairs`;
+/// returns their count and `pairs` (for its allocation).
+fn emit<'a>(
+    scanned: &fast::Scanned<'a>,
+    pairs: Vec<(&'a str, &'a str)>,
     at: Location,
     opts: &IngestOptions,
     builder: &mut SpansBuilder,
     quality: &mut DataQuality,
     flush: &mut dyn FnMut(&mut SpansBuilder),
-) -> u64 {
+) -> (u64, Vec<(&'a str, &'a str)>) {
     let mut seen = 0u64;
-    let mut attributes = Vec::new();
+    let mut attributes = pairs;
     scanned.for_each_scope(&opts.identity, |res, spans| {
         for i in spans {
             seen += 1;
@@ -424,7 +446,7 @@ fn emit(
             }
         }
     });
-    seen
+    (seen, attributes)
 }
 
 impl SpanDecoder {
@@ -1204,6 +1226,20 @@ mod tests {
         );
         let exc = col("exception_message");
         assert_eq!(exc.as_string::<i32>().value(0), "line1\nline2");
+    }
+
+    /// `reuse` hands on the allocation: what keeps the fast path's attribute pairs from being
+    /// reallocated for every object.
+    #[test]
+    fn reused_pairs_keep_their_allocation() {
+        let text = String::from("k");
+        let mut v: Vec<(&str, &str)> = Vec::with_capacity(64);
+        v.push((&text, &text));
+        let at = v.as_ptr() as usize;
+        let w: Vec<(&'static str, &'static str)> = reuse(v);
+        assert!(w.is_empty());
+        assert!(w.capacity() >= 64);
+        assert_eq!(w.as_ptr() as usize, at);
     }
 
     /// The fast path finds where a line ends as it scans (`decode_line_fast`): lines as the

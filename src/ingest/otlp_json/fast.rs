@@ -732,13 +732,13 @@ fn arena_str(start: usize, end: usize) -> R<Str> {
 fn int_text(input: &[u8], s: Str, arena: &mut String) -> R<Str> {
     let t = &input[s.start as usize..s.end as usize];
     let v = parse_i64(t)?;
-    let mut buf = itoa::Buffer::new();
-    let shortest = buf.format(v);
-    if shortest.as_bytes() == t {
+    // `parse_i64` took `-?[0-9]+`: the shortest form has no leading zero and is not `-0`.
+    let digits = t.strip_prefix(b"-").unwrap_or(t);
+    if digits[0] != b'0' || t == b"0" {
         return Some(s);
     }
     let start = arena.len();
-    arena.push_str(shortest);
+    arena.push_str(itoa::Buffer::new().format(v));
     arena_str(start, arena.len())
 }
 
