@@ -55,13 +55,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<i32> {
     });
     let existed = args.output.exists();
     let mut sink = ParquetSink::create(&args.output, args.compression)?;
-    let timing = crate::timings::phase("ingest: read, decode and write spans");
     let quality = if args.quiet {
         crate::ingest::driver::ingest_paths_with_progress(&args.inputs, &opts, &mut sink, false)
     } else {
         ingest_paths(&args.inputs, &opts, &mut sink)
     };
-    drop(timing);
     let quality = match quality {
         Ok(q) => q,
         Err(e) => {

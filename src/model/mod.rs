@@ -1,7 +1,7 @@
 //! Canonical data model: the Arrow tables every later stage reads.
 //!
 //! See `docs/schema.md` and design §2–§3. Ingest paths produce [`spans::SpanRecord`]s
-//! (one per span, resource fields shared through [`spans::ResourceInfo`]) and append them to a
+//! (or, on the OTLP/JSON fast path, [`spans::SpanRef`]s borrowing the input; one per span, resource fields shared through [`spans::ResourceInfo`]) and append them to a
 //! [`spans::SpansBuilder`], which owns the column layout.
 
 pub mod comparison;

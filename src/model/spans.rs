@@ -304,14 +304,8 @@ impl<S: AsRef<str> + Hash> SpanRecordOf<S> {
     }
 }
 
-/// One span as decoded from any input format, before identity resolution.
-///
-/// Attribute values are rendered as strings: strings as they are, booleans `true`/`false`,
-/// integers in decimal, doubles by Rust's shortest round-trip form (`NaN`, `inf`, `-inf`),
-/// bytes as lower-case hex, arrays and kvlists as compact JSON.
-///
-/// The record's strings are `String`s: it outlives its input (the decoders reuse one record and
-/// overwrite it). [`SpanRef`] is the same record borrowing its input's strings.
+/// A [`SpanRecordOf`] whose strings are `String`s: it outlives its input (the decoders reuse
+/// one record and overwrite it). [`SpanRef`] is the same record borrowing its input's strings.
 pub type SpanRecord = SpanRecordOf<String>;
 
 /// A [`SpanRecord`] whose strings are `&str`s into the input it was scanned from: the OTLP/JSON
@@ -320,7 +314,12 @@ pub type SpanRecord = SpanRecordOf<String>;
 /// record of the same span (a `&str` hashes as the `String` holding the same text).
 pub type SpanRef<'a> = SpanRecordOf<&'a str>;
 
-/// The fields of a [`SpanRecord`], generic over what holds its strings (`String` or `&str`).
+/// One span as decoded from any input format, before identity resolution, generic over what
+/// holds its strings (`String`: [`SpanRecord`]; `&str`: [`SpanRef`]).
+///
+/// Attribute values are rendered as strings: strings as they are, booleans `true`/`false`,
+/// integers in decimal, doubles by Rust's shortest round-trip form (`NaN`, `inf`, `-inf`),
+/// bytes as lower-case hex, arrays and kvlists as compact JSON.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanRecordOf<S> {
     /// 16-byte trace id.

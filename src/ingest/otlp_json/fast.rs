@@ -126,9 +126,6 @@ struct ResourceCache {
 
 struct CachedResource {
     bytes: Box<[u8]>,
-    /// The bytes hold a newline (a pretty-printed document's resource): never a match for a
-    /// JSON line, whose resource cannot span lines.
-    newline: bool,
     attrs: Vec<(String, String)>,
     /// The resource under each scope name it was seen with.
     scopes: Vec<(Option<String>, Arc<ResourceInfo>)>,
@@ -152,13 +149,18 @@ impl ResourceCache {
 
     /// The entry whose bytes start the input at `i` and end just before the next
     /// `"scopeSpans"` key (whitespace and a comma between them), with its length.
-    /// With `newlines` false (a JSON line), entries holding a newline do not match.
+    /// With `newlines` false (a JSON line), nothing matches across a newline: the resource and
+    /// its `"scopeSpans"` key must be on the line (an entry cached from a pretty-printed
+    /// document holds newlines, and the window reaches past the line's end).
     fn lookup(&self, b: &[u8], i: usize, newlines: bool) -> Option<(usize, usize)> {
         if self.entries.is_empty() {
             return None;
         }
         let window = &b[i..b.len().min(i + LOOKUP_WINDOW)];
         let k = memchr::memmem::find(window, b"\"scopeSpans\"")?;
+        if !newlines && memchr::memchr(b'\n', &window[..k]).is_some() {
+            return None;
+        }
         let mut j = k;
         while j > 0 && matches!(window[j - 1], b' ' | b'\n' | b'\r' | b'\t') {
             j -= 1;
@@ -173,7 +175,7 @@ impl ResourceCache {
         let cand = &window[..j];
         let ids = self.by_hash.get(&Self::hash(cand))?;
         ids.iter()
-            .find(|&&e| (newlines || !self.entries[e].newline) && *self.entries[e].bytes == *cand)
+            .find(|&&e| *self.entries[e].bytes == *cand)
             .map(|&e| (e, j))
     }
 
@@ -205,7 +207,6 @@ impl ResourceCache {
         self.by_hash.entry(Self::hash(bytes)).or_default().push(e);
         self.entries.push(CachedResource {
             bytes: bytes.into(),
-            newline: memchr::memchr(b'\n', bytes).is_some(),
             attrs,
             scopes: Vec::new(),
         });
@@ -259,7 +260,7 @@ pub(super) struct Scanner {
 /// Gives up on the object (the serde path decodes it).
 type R<T> = Option<T>;
 
-/// The scanned object as ranges, ready for [`Scanner::emit`].
+/// The scanned object as ranges, ready for [`Scanned::for_each_scope`] and [`Scanned::span`].
 pub(super) struct Scanned<'a> {
     text: &'a str,
     sc: &'a Scanner,
