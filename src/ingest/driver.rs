@@ -7,7 +7,9 @@
 //! consumer on one of the pool's threads takes the decoded pieces back *in input order*,
 //! de-duplicates them and writes them (the caller waits). Nothing waits for a whole step: a
 //! decoding thread that finishes a piece takes the next, whichever thread the reader or the
-//! writer is waiting on. About [`IN_FLIGHT_BYTES`] of input are read and not yet written (see
+//! writer is waiting on, and the Parquet sink's columns are encoded by tasks on the pool
+//! behind the consumer ([`ParallelArrowWriter`](super::parallel_writer::ParallelArrowWriter)),
+//! which goes on to the next piece instead of waiting for them. About [`IN_FLIGHT_BYTES`] of input are read and not yet written (see
 //! there for what is counted), so memory is bounded whatever the input size (a
 //! pretty-printed single JSON document is split into pieces of whole `resourceSpans` entries by
 //! [`DocSplitter`], a canonical or ClickHouse Parquet span file into pieces of whole row groups

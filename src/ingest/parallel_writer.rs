@@ -1,4 +1,4 @@
-//! A Parquet writer that encodes the columns of each row group in parallel.
+//! A Parquet writer that encodes each leaf column on rayon's pool, behind the caller.
 //!
 //! `parquet::arrow::ArrowWriter` encodes a batch column after column on the calling thread. In
 //! `ingest` that thread also de-duplicates and hands out work, so with two threads the writer
@@ -7,31 +7,175 @@
 //! `ArrowWriter::write` does — the same row-group split at
 //! [`WriterProperties::max_row_group_row_count`], the same column writers, page and chunk
 //! layout, key-value metadata and embedded Arrow schema, so the file is byte-identical — but
-//! writes each batch's leaf columns (`compute_leaves`) on rayon's pool, one task per leaf, and
-//! closes the column chunks the same way; the chunks are appended to the row group in schema
-//! order. This is the parallel-encoding pattern the parquet crate documents on
-//! `ArrowColumnWriter`. With one thread in the pool it runs the leaves in order.
+//! each leaf column (`compute_leaves`) has its own queue of leaves to encode, drained by one
+//! task at a time on rayon's pool, so that a column's leaves are encoded in the order written.
+//! This is the parallel-encoding pattern the parquet crate documents on `ArrowColumnWriter`.
+//!
+//! `write` queues a batch's leaves and returns without waiting for them (up to
+//! [`QUEUED_ROWS`] rows queued per column): the caller goes on with its own work while the
+//! pool encodes. A first version waited for every batch's slowest leaf, and the ingest's
+//! consumer, the one thread that de-duplicates and writes, spent 80% of a two-thread ingest
+//! inside it while the other thread ran out of pieces to decode (docs/benchmarks.md, "Session
+//! 22"). A row group is closed once its columns' queues are empty; waiting, the caller runs
+//! the pool's pending jobs. An encoding error (or panic) is returned (resumed) by the next
+//! call. With one thread in the pool the leaves are encoded in order on the caller's thread.
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriter,
+    compute_leaves, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, ArrowWriter,
 };
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
-/// An `ArrowWriter` whose row groups' columns are encoded in parallel (module docs).
+/// Rows that may be queued for a column and not yet encoded before `write` waits: two of
+/// `ingest`'s 64Ki-row flushes, so one can be queued while the last is being encoded.
+pub const QUEUED_ROWS: usize = 128 * 1024;
+
+/// An `ArrowWriter` whose columns are encoded in parallel, behind the caller (module docs).
 pub struct ParallelArrowWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     max_rows: Option<usize>,
-    /// Column writers of the row group being filled, one per leaf, and its rows.
-    in_progress: Option<(Vec<ArrowColumnWriter>, usize)>,
+    /// [`QUEUED_ROWS`], smaller in tests.
+    queued_rows: usize,
+    /// The columns of the row group being filled and its rows so far.
+    in_progress: Option<(Arc<Columns>, usize)>,
+}
+
+/// One leaf column of the row group being filled: its writer, or `None` while a task holds
+/// it to encode the queue, and the leaves waiting, with their rows.
+struct Column {
+    writer: Option<ArrowColumnWriter>,
+    queue: VecDeque<(ArrowLeafColumn, usize)>,
+}
+
+/// A row group's columns and what their tasks report back.
+struct Columns {
+    columns: Vec<Mutex<Column>>,
+    state: Mutex<Progress>,
+    /// Notified when a column's task ends.
+    idle: Condvar,
+}
+
+/// Work queued or running, and the first failure.
+#[derive(Default)]
+struct Progress {
+    /// Rows queued and not yet encoded, over all columns.
+    rows: usize,
+    /// Column tasks running.
+    tasks: usize,
+    failure: Option<Failure>,
+}
+
+enum Failure {
+    Error(ParquetError),
+    Panic(Box<dyn std::any::Any + Send>),
+    /// The failure was reported by an earlier call.
+    Reported,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks is caught and reported as a failure; the data
+    // behind it is not used after that.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Columns {
+    /// Encodes column `j`'s queue with `writer` until it is empty, then puts the writer back.
+    fn drain(self: Arc<Self>, j: usize, mut writer: ArrowColumnWriter) {
+        loop {
+            let (leaf, rows) = {
+                let mut c = lock(&self.columns[j]);
+                match c.queue.pop_front() {
+                    Some(next) => next,
+                    None => {
+                        c.writer = Some(writer);
+                        break;
+                    }
+                }
+            };
+            let written = std::panic::catch_unwind(AssertUnwindSafe(|| writer.write(&leaf)));
+            drop(leaf);
+            let mut st = lock(&self.state);
+            st.rows -= rows;
+            let failure = match written {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(Failure::Error(e)),
+                Err(panic) => Some(Failure::Panic(panic)),
+            };
+            if st.failure.is_none() {
+                st.failure = failure;
+            }
+        }
+        lock(&self.state).tasks -= 1;
+        self.idle.notify_all();
+    }
+
+    /// Queues `leaves` (one per column, of `rows` rows each), starting a task for each column
+    /// without one.
+    fn queue(self: &Arc<Self>, leaves: Vec<ArrowLeafColumn>, rows: usize) {
+        lock(&self.state).rows += rows * leaves.len();
+        for (j, leaf) in leaves.into_iter().enumerate() {
+            let writer = {
+                let mut c = lock(&self.columns[j]);
+                c.queue.push_back((leaf, rows));
+                c.writer.take()
+            };
+            if let Some(writer) = writer {
+                lock(&self.state).tasks += 1;
+                let me = Arc::clone(self);
+                rayon::spawn(move || me.drain(j, writer));
+            }
+        }
+    }
+
+    /// Waits until `done` holds, running the pool's pending jobs meanwhile (the column tasks
+    /// are among them: they were spawned on this thread's queue when it is the pool's).
+    fn wait(&self, done: impl Fn(&Progress) -> bool) {
+        loop {
+            if done(&lock(&self.state)) {
+                return;
+            }
+            if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                continue;
+            }
+            let st = lock(&self.state);
+            if done(&st) {
+                return;
+            }
+            // Tasks notify when they end; the timeout looks for new jobs to run again.
+            let _ = self.idle.wait_timeout(st, Duration::from_millis(1));
+        }
+    }
+
+    /// The first failure not yet reported, as an error (a panic is resumed).
+    fn failure(&self) -> Result<()> {
+        let mut st = lock(&self.state);
+        match st.failure.replace(Failure::Reported) {
+            None => {
+                st.failure = None;
+                Ok(())
+            }
+            Some(Failure::Error(e)) => Err(e),
+            Some(Failure::Panic(p)) => {
+                drop(st);
+                std::panic::resume_unwind(p)
+            }
+            Some(Failure::Reported) => Err(ParquetError::General(
+                "an earlier column write failed".into(),
+            )),
+        }
+    }
 }
 
 impl<W: Write + Send> ParallelArrowWriter<W> {
@@ -51,11 +195,20 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             factory,
             schema,
             max_rows,
+            queued_rows: QUEUED_ROWS,
             in_progress: None,
         })
     }
 
-    /// Writes `batch`, closing a row group whenever it reaches the maximum row count.
+    /// The writer with at most `rows` rows queued per column (tests: `write` waits often).
+    #[cfg(test)]
+    fn with_queued_rows(mut self, rows: usize) -> Self {
+        self.queued_rows = rows;
+        self
+    }
+
+    /// Queues `batch` for encoding, closing a row group whenever it reaches the maximum row
+    /// count. Returns an error (or resumes a panic) of an earlier batch's encoding.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -72,24 +225,49 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             let writers = self
                 .factory
                 .create_column_writers(self.file.flushed_row_groups().len())?;
-            self.in_progress = Some((writers, 0));
+            let columns = writers
+                .into_iter()
+                .map(|w| {
+                    Mutex::new(Column {
+                        writer: Some(w),
+                        queue: VecDeque::new(),
+                    })
+                })
+                .collect();
+            let columns = Arc::new(Columns {
+                columns,
+                state: Mutex::new(Progress::default()),
+                idle: Condvar::new(),
+            });
+            self.in_progress = Some((columns, 0));
         }
-        let (writers, rows) = self.in_progress.as_mut().expect("just set");
-        let mut leaves = Vec::with_capacity(writers.len());
+        let (columns, rows) = self.in_progress.as_mut().expect("just set");
+        columns.failure()?;
+        let mut leaves = Vec::with_capacity(columns.columns.len());
         for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
             leaves.extend(compute_leaves(field.as_ref(), column)?);
         }
-        if leaves.len() != writers.len() {
+        if leaves.len() != columns.columns.len() {
             return Err(ParquetError::General(format!(
                 "{} leaf columns for {} column writers",
                 leaves.len(),
-                writers.len()
+                columns.columns.len()
             )));
         }
-        writers
-            .par_iter_mut()
-            .zip(leaves.par_iter())
-            .try_for_each(|(w, leaf)| w.write(leaf))?;
+        if rayon::current_num_threads() == 1 {
+            // No other thread to encode behind this one: encode here, in order.
+            for (c, leaf) in columns.columns.iter().zip(&leaves) {
+                let mut c = lock(c);
+                c.writer
+                    .as_mut()
+                    .expect("no column task runs")
+                    .write(leaf)?;
+            }
+        } else {
+            let limit = self.queued_rows * leaves.len();
+            columns.queue(leaves, batch.num_rows());
+            columns.wait(|p| p.rows <= limit || p.failure.is_some());
+        }
         *rows += batch.num_rows();
         if self.max_rows == Some(*rows) {
             self.flush()?;
@@ -97,11 +275,19 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
         Ok(())
     }
 
-    /// Closes the row group being filled, if any.
+    /// Waits for the queued leaves and closes the row group being filled, if any.
     pub fn flush(&mut self) -> Result<()> {
-        let Some((writers, _)) = self.in_progress.take() else {
+        let Some((columns, _)) = self.in_progress.take() else {
             return Ok(());
         };
+        columns.wait(|p| p.tasks == 0);
+        columns.failure()?;
+        // Every task has put its writer back (a task may still hold the `Arc` a moment).
+        let writers: Vec<ArrowColumnWriter> = columns
+            .columns
+            .iter()
+            .map(|c| lock(c).writer.take().expect("every column task has ended"))
+            .collect();
         let chunks = writers
             .into_par_iter()
             .map(ArrowColumnWriter::close)
@@ -167,22 +353,58 @@ mod tests {
             w.write(b).unwrap();
         }
         w.close().unwrap();
-        for threads in [1, 3] {
+        // One thread encodes in order; with more, `write` returns before its leaves are
+        // encoded, with room for many batches or for none (it then waits at every batch);
+        // outside a pool the leaves go to rayon's global pool.
+        let write = |queued: usize| {
+            let mut out = Vec::new();
+            let mut w = ParallelArrowWriter::try_new(&mut out, schema.clone(), props())
+                .unwrap()
+                .with_queued_rows(queued);
+            for b in &batches {
+                w.write(b).unwrap();
+            }
+            let meta = w.close().unwrap();
+            assert_eq!(meta.num_row_groups(), 5);
+            out
+        };
+        for (threads, queued) in [(1, QUEUED_ROWS), (3, QUEUED_ROWS), (3, 0), (2, 600)] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let mut out = Vec::new();
-            pool.install(|| {
-                let mut w =
-                    ParallelArrowWriter::try_new(&mut out, schema.clone(), props()).unwrap();
-                for b in &batches {
-                    w.write(b).unwrap();
-                }
-                let meta = w.close().unwrap();
-                assert_eq!(meta.num_row_groups(), 5);
-            });
-            assert!(out == reference, "{threads} threads: files differ");
+            let out = pool.install(|| write(queued));
+            assert!(
+                out == reference,
+                "{threads} threads, {queued} rows queued: files differ"
+            );
         }
+        assert!(
+            write(QUEUED_ROWS) == reference,
+            "outside a pool: files differ"
+        );
+    }
+
+    #[test]
+    fn a_writer_dropped_with_leaves_queued_leaves_its_tasks_to_finish() {
+        let b = batch(0, 5000);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let queued = pool.install(|| {
+            let mut w =
+                ParallelArrowWriter::try_new(Vec::new(), b.schema(), Default::default()).unwrap();
+            for _ in 0..20 {
+                w.write(&b).unwrap();
+            }
+            let columns = Arc::clone(&w.in_progress.as_ref().unwrap().0);
+            drop(w);
+            columns
+        });
+        // The tasks own what they encode: they end, and give their writers back.
+        queued.wait(|p| p.tasks == 0);
+        assert_eq!(lock(&queued.state).rows, 0);
+        assert!(queued.columns.iter().all(|c| lock(c).writer.is_some()));
     }
 }
