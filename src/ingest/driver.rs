@@ -998,6 +998,14 @@ impl<'a> Producer<'a> {
         if end == start {
             return None;
         }
+        // The piece's pages into this process's page table here, on the reader thread, in one
+        // call: otherwise the decoding thread takes a page fault every 16 pages (and waits
+        // there for any page not yet in the page cache). A failure (a kernel before 5.14)
+        // leaves that to the faults.
+        #[cfg(target_os = "linux")]
+        let _ = m
+            .map
+            .advise_range(memmap2::Advice::PopulateRead, start, end - start);
         let unterminated_last = st.eof && end == m.read_end && !m.map[..end].ends_with(b"\n");
         Some(Work::Lines {
             file: st.file,
@@ -1350,6 +1358,8 @@ struct Consumer<'a> {
     quality: DataQuality,
     acc: FileAcc,
     seen: SeenSpans,
+    /// [`SeenSpans::observe_all`]'s verdicts on the batch being taken (kept for its storage).
+    verdicts: Vec<Seen>,
     conflicts: HashSet<SpanFingerprint>,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
@@ -1471,8 +1481,10 @@ impl<'a> Consumer<'a> {
     /// Drops exact duplicates of earlier spans and queues the rest for the sink.
     fn take(&mut self, batch: RecordBatch, fps: &[SpanFingerprint]) -> Result<(), IngestError> {
         let mut keep: Option<Vec<bool>> = None;
-        for (i, fp) in fps.iter().enumerate() {
-            let drop = match self.seen.observe(fp) {
+        let mut verdicts = std::mem::take(&mut self.verdicts);
+        self.seen.observe_all(fps, &mut verdicts);
+        for (i, (fp, verdict)) in fps.iter().zip(&verdicts).enumerate() {
+            let drop = match verdict {
                 Seen::New => false,
                 Seen::Same => true,
                 Seen::Different => {
@@ -1488,6 +1500,7 @@ impl<'a> Consumer<'a> {
                 keep.get_or_insert_with(|| vec![true; fps.len()])[i] = false;
             }
         }
+        self.verdicts = verdicts;
         let batch = match keep {
             None => batch,
             Some(k) => {
@@ -1611,6 +1624,7 @@ fn ingest_pipeline(
         quality: DataQuality::default(),
         acc: FileAcc::default(),
         seen: SeenSpans::new(),
+        verdicts: Vec::new(),
         conflicts: HashSet::new(),
         pending: Vec::new(),
         pending_rows: 0,

@@ -1443,6 +1443,8 @@ pub(super) mod tests {
             (r#"{"key":"neg","value":{"intValue":"-12"}}"#, "-12"),
             (r#"{"key":"n","value":{"intValue":0042}}"#, ""),
             (r#"{"key":"num","value":{"intValue":-42}}"#, "-42"),
+            (r#"{"key":"numneg0","value":{"intValue":-0}}"#, "0"),
+            (r#"{"key":"neg007","value":{"intValue":"-007"}}"#, "-7"),
             (r#"{"key":"t","value":{"boolValue":true}}"#, "true"),
             (r#"{"key":"f","value":{"boolValue":false}}"#, "false"),
             (r#"{"key": "ft", "value": {"boolValue": false}}"#, "false"),
