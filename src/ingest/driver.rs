@@ -9,8 +9,10 @@
 //! decoding thread that finishes a piece takes the next, whichever thread the reader or the
 //! writer is waiting on, and the Parquet sink's columns are encoded by tasks on the pool
 //! behind the consumer ([`ParallelArrowWriter`](super::parallel_writer::ParallelArrowWriter)),
-//! which goes on to the next piece instead of waiting for them. About [`IN_FLIGHT_BYTES`] of input are read and not yet written (see
-//! there for what is counted), so memory is bounded whatever the input size (a
+//! which goes on to the next piece instead of waiting for them. About [`IN_FLIGHT_BYTES`] of
+//! input are read and not yet written (see there for what is counted; the decoded batches
+//! queued in the writer, at most [`QUEUED_ROWS`](super::parallel_writer::QUEUED_ROWS) rows
+//! behind its slowest column, come on top), so memory is bounded whatever the input size (a
 //! pretty-printed single JSON document is split into pieces of whole `resourceSpans` entries by
 //! [`DocSplitter`], a canonical or ClickHouse Parquet span file into pieces of whole row groups
 //! by [`SplitSpans`]; framed protobuf files and Tempo blocks are the exceptions: they are
@@ -998,10 +1000,11 @@ impl<'a> Producer<'a> {
         if end == start {
             return None;
         }
-        // The piece's pages into this process's page table here, on the reader thread, in one
-        // call: otherwise the decoding thread takes a page fault every 16 pages (and waits
-        // there for any page not yet in the page cache). A failure (a kernel before 5.14)
-        // leaves that to the faults.
+        // The piece's pages into this process's page table here, where pieces are read (the
+        // reader thread; with one thread, that thread before it decodes), in one call:
+        // otherwise decoding takes a page fault every 16 pages (and waits there for any page
+        // not yet in the page cache). A failure (a kernel before 5.14) leaves that to the
+        // faults.
         #[cfg(target_os = "linux")]
         let _ = m
             .map

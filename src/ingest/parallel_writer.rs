@@ -36,9 +36,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// Rows that may be queued for a column and not yet encoded before `write` waits: two of
-/// `ingest`'s 64Ki-row flushes, so one can be queued while the last is being encoded.
-pub const QUEUED_ROWS: usize = 128 * 1024;
+/// Rows that may be queued for a column and not yet encoded before `write` waits (running the
+/// pool's jobs meanwhile): one of `ingest`'s flushes (`--batch-rows`, 64Ki rows by default).
+/// So besides the input in flight, at most about this many rows of decoded batches are kept
+/// alive behind the caller by its slowest column.
+pub const QUEUED_ROWS: usize = 64 * 1024;
 
 /// An `ArrowWriter` whose columns are encoded in parallel, behind the caller (module docs).
 pub struct ParallelArrowWriter<W: Write + Send> {
@@ -50,6 +52,18 @@ pub struct ParallelArrowWriter<W: Write + Send> {
     queued_rows: usize,
     /// The columns of the row group being filled and its rows so far.
     in_progress: Option<(Arc<Columns>, usize)>,
+    /// A call failed: every later one fails too (a row group may be missing).
+    failed: bool,
+    #[cfg(test)]
+    inject: Option<Inject>,
+}
+
+/// A failure made to happen in a column's encoding (tests of the failure paths).
+#[cfg(test)]
+#[derive(Clone, Copy)]
+struct Inject {
+    column: usize,
+    panic: bool,
 }
 
 /// One leaf column of the row group being filled: its writer, or `None` while a task holds
@@ -63,18 +77,21 @@ struct Column {
 struct Columns {
     columns: Vec<Mutex<Column>>,
     state: Mutex<Progress>,
-    /// Notified when a column's task ends.
-    idle: Condvar,
+    /// Notified when a column's task ends, and after every leaf while the caller waits.
+    changed: Condvar,
+    #[cfg(test)]
+    inject: Option<Inject>,
 }
 
 /// Work queued or running, and the first failure.
-#[derive(Default)]
 struct Progress {
-    /// Rows queued and not yet encoded, over all columns.
-    rows: usize,
+    /// Rows queued and not yet encoded, per column.
+    rows: Vec<usize>,
     /// Column tasks running.
     tasks: usize,
     failure: Option<Failure>,
+    /// The caller waits in [`Columns::wait`] (there is one caller).
+    waiting: bool,
 }
 
 enum Failure {
@@ -91,8 +108,55 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Columns {
+    fn new(writers: Vec<ArrowColumnWriter>) -> Self {
+        let n = writers.len();
+        Self {
+            columns: writers
+                .into_iter()
+                .map(|w| {
+                    Mutex::new(Column {
+                        writer: Some(w),
+                        queue: VecDeque::new(),
+                    })
+                })
+                .collect(),
+            state: Mutex::new(Progress {
+                rows: vec![0; n],
+                tasks: 0,
+                failure: None,
+                waiting: false,
+            }),
+            changed: Condvar::new(),
+            #[cfg(test)]
+            inject: None,
+        }
+    }
+
+    /// Encodes `leaf` into column `j`'s `writer`.
+    #[cfg_attr(not(test), allow(unused_variables))]
+    fn encode(
+        &self,
+        j: usize,
+        writer: &mut ArrowColumnWriter,
+        leaf: &ArrowLeafColumn,
+    ) -> Result<()> {
+        #[cfg(test)]
+        if let Some(f) = self.inject.filter(|f| f.column == j) {
+            if f.panic {
+                panic!("injected panic in column {j}");
+            }
+            return Err(ParquetError::General(format!(
+                "injected error in column {j}"
+            )));
+        }
+        writer.write(leaf)
+    }
+
     /// Encodes column `j`'s queue with `writer` until it is empty, then puts the writer back.
+    /// After a failure (of any column) the rest of the queue is dropped unencoded: the row
+    /// group will not be written.
     fn drain(self: Arc<Self>, j: usize, mut writer: ArrowColumnWriter) {
+        let mut failed = lock(&self.state).failure.is_some();
         loop {
             let (leaf, rows) = {
                 let mut c = lock(&self.columns[j]);
@@ -104,10 +168,14 @@ impl Columns {
                     }
                 }
             };
-            let written = std::panic::catch_unwind(AssertUnwindSafe(|| writer.write(&leaf)));
+            let written = if failed {
+                Ok(Ok(()))
+            } else {
+                std::panic::catch_unwind(AssertUnwindSafe(|| self.encode(j, &mut writer, &leaf)))
+            };
             drop(leaf);
             let mut st = lock(&self.state);
-            st.rows -= rows;
+            st.rows[j] -= rows;
             let failure = match written {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(Failure::Error(e)),
@@ -116,15 +184,21 @@ impl Columns {
             if st.failure.is_none() {
                 st.failure = failure;
             }
+            failed = st.failure.is_some();
+            if st.waiting {
+                self.changed.notify_all();
+            }
         }
         lock(&self.state).tasks -= 1;
-        self.idle.notify_all();
+        self.changed.notify_all();
     }
 
     /// Queues `leaves` (one per column, of `rows` rows each), starting a task for each column
     /// without one.
     fn queue(self: &Arc<Self>, leaves: Vec<ArrowLeafColumn>, rows: usize) {
-        lock(&self.state).rows += rows * leaves.len();
+        for r in lock(&self.state).rows.iter_mut() {
+            *r += rows;
+        }
         for (j, leaf) in leaves.into_iter().enumerate() {
             let writer = {
                 let mut c = lock(&self.columns[j]);
@@ -149,12 +223,17 @@ impl Columns {
             if rayon::yield_now() == Some(rayon::Yield::Executed) {
                 continue;
             }
-            let st = lock(&self.state);
+            let mut st = lock(&self.state);
             if done(&st) {
                 return;
             }
-            // Tasks notify when they end; the timeout looks for new jobs to run again.
-            let _ = self.idle.wait_timeout(st, Duration::from_millis(1));
+            st.waiting = true;
+            // The timeout looks for new jobs to run again.
+            let (mut st, _) = self
+                .changed
+                .wait_timeout(st, Duration::from_millis(1))
+                .unwrap_or_else(|p| p.into_inner());
+            st.waiting = false;
         }
     }
 
@@ -197,6 +276,9 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             max_rows,
             queued_rows: QUEUED_ROWS,
             in_progress: None,
+            failed: false,
+            #[cfg(test)]
+            inject: None,
         })
     }
 
@@ -208,8 +290,31 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
     }
 
     /// Queues `batch` for encoding, closing a row group whenever it reaches the maximum row
-    /// count. Returns an error (or resumes a panic) of an earlier batch's encoding.
+    /// count. Returns an error (or resumes a panic) of an earlier batch's encoding; after a
+    /// failure every call fails.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.guarded(|w| w.write_batch(batch))
+    }
+
+    /// Waits for the queued leaves and closes the row group being filled, if any.
+    pub fn flush(&mut self) -> Result<()> {
+        self.guarded(Self::close_row_group)
+    }
+
+    /// Runs `f` unless a call failed before, and remembers whether it fails.
+    fn guarded(&mut self, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        if self.failed {
+            return Err(ParquetError::General(
+                "an earlier write to this Parquet file failed".into(),
+            ));
+        }
+        self.failed = true;
+        f(self)?;
+        self.failed = false;
+        Ok(())
+    }
+
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -217,29 +322,21 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
         if let Some(max) = self.max_rows {
             if buffered + batch.num_rows() > max {
                 let to_write = max - buffered;
-                self.write(&batch.slice(0, to_write))?;
-                return self.write(&batch.slice(to_write, batch.num_rows() - to_write));
+                self.write_batch(&batch.slice(0, to_write))?;
+                return self.write_batch(&batch.slice(to_write, batch.num_rows() - to_write));
             }
         }
         if self.in_progress.is_none() {
             let writers = self
                 .factory
                 .create_column_writers(self.file.flushed_row_groups().len())?;
-            let columns = writers
-                .into_iter()
-                .map(|w| {
-                    Mutex::new(Column {
-                        writer: Some(w),
-                        queue: VecDeque::new(),
-                    })
-                })
-                .collect();
-            let columns = Arc::new(Columns {
-                columns,
-                state: Mutex::new(Progress::default()),
-                idle: Condvar::new(),
-            });
-            self.in_progress = Some((columns, 0));
+            #[allow(unused_mut)]
+            let mut columns = Columns::new(writers);
+            #[cfg(test)]
+            {
+                columns.inject = self.inject;
+            }
+            self.in_progress = Some((Arc::new(columns), 0));
         }
         let (columns, rows) = self.in_progress.as_mut().expect("just set");
         columns.failure()?;
@@ -255,33 +352,34 @@ impl<W: Write + Send> ParallelArrowWriter<W> {
             )));
         }
         if rayon::current_num_threads() == 1 {
-            // No other thread to encode behind this one: encode here, in order.
-            for (c, leaf) in columns.columns.iter().zip(&leaves) {
+            // No other thread to encode behind this one: encode here, in order (after any
+            // task left from a call in a larger pool).
+            columns.wait(|p| p.tasks == 0);
+            columns.failure()?;
+            for (j, (c, leaf)) in columns.columns.iter().zip(&leaves).enumerate() {
                 let mut c = lock(c);
-                c.writer
-                    .as_mut()
-                    .expect("no column task runs")
-                    .write(leaf)?;
+                let writer = c.writer.as_mut().expect("no column task runs");
+                columns.encode(j, writer, leaf)?;
             }
         } else {
-            let limit = self.queued_rows * leaves.len();
+            let limit = self.queued_rows;
             columns.queue(leaves, batch.num_rows());
-            columns.wait(|p| p.rows <= limit || p.failure.is_some());
+            columns.wait(|p| p.failure.is_some() || p.rows.iter().all(|&r| r <= limit));
         }
         *rows += batch.num_rows();
         if self.max_rows == Some(*rows) {
-            self.flush()?;
+            self.close_row_group()?;
         }
         Ok(())
     }
 
-    /// Waits for the queued leaves and closes the row group being filled, if any.
-    pub fn flush(&mut self) -> Result<()> {
+    fn close_row_group(&mut self) -> Result<()> {
         let Some((columns, _)) = self.in_progress.take() else {
             return Ok(());
         };
         columns.wait(|p| p.tasks == 0);
         columns.failure()?;
+        debug_assert!(lock(&columns.state).rows.iter().all(|&r| r == 0));
         // Every task has put its writer back (a task may still hold the `Arc` a moment).
         let writers: Vec<ArrowColumnWriter> = columns
             .columns
@@ -386,6 +484,49 @@ mod tests {
     }
 
     #[test]
+    fn an_encoding_failure_is_reported_by_a_later_call_and_every_call_fails_after_it() {
+        let b = batch(0, 2000);
+        for (threads, panic) in [(1, false), (2, false), (1, true), (2, true)] {
+            let what = format!("{threads} threads, panic {panic}");
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let outcome = pool.install(|| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    let mut w =
+                        ParallelArrowWriter::try_new(Vec::new(), b.schema(), Default::default())
+                            .unwrap();
+                    w.inject = Some(Inject { column: 1, panic });
+                    let mut results: Vec<Result<()>> = (0..5).map(|_| w.write(&b)).collect();
+                    results.push(w.flush());
+                    results.push(w.write(&b));
+                    (results, w.close().map(|_| ()))
+                }))
+            });
+            if panic {
+                let payload = outcome.expect_err(&what);
+                let msg = payload.downcast_ref::<String>().expect("a formatted panic");
+                assert!(msg.contains("injected panic in column 1"), "{what}: {msg}");
+                continue;
+            }
+            let (results, closed) = outcome.expect(&what);
+            let first = results.iter().position(|r| r.is_err()).expect(&what);
+            assert!(
+                results[first]
+                    .as_ref()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("injected error in column 1"),
+                "{what}: {:?}",
+                results[first]
+            );
+            assert!(results[first..].iter().all(|r| r.is_err()), "{what}");
+            assert!(closed.is_err(), "{what}: close after a failure");
+        }
+    }
+
+    #[test]
     fn a_writer_dropped_with_leaves_queued_leaves_its_tasks_to_finish() {
         let b = batch(0, 5000);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -404,7 +545,7 @@ mod tests {
         });
         // The tasks own what they encode: they end, and give their writers back.
         queued.wait(|p| p.tasks == 0);
-        assert_eq!(lock(&queued.state).rows, 0);
+        assert!(lock(&queued.state).rows.iter().all(|&r| r == 0));
         assert!(queued.columns.iter().all(|c| lock(c).writer.is_some()));
     }
 }
