@@ -5,7 +5,7 @@
 //! Definitions (x = baseline, y = canary; docs/metrics-analysis.md has the reader's version):
 //! - `error_rate`: errors / requests per route, from the duration histogram's counts split by
 //!   the status attribute (≥ 500), or from counters. Judged exactly like spans (Newcombe
-//!   interval of the difference, Fisher's exact test) by [`judge::draft_one`] on the counts.
+//!   interval of the difference, Fisher's exact test) by `judge::draft_one` on the counts.
 //! - `latency_pNN`: ratio of Prometheus-interpolated histogram quantiles Q_y/Q_x with the
 //!   interval of [`binned_quantile_ratio`]: each side's distribution-free order-statistic
 //!   interval at 1 − α/2, widened to the edges of the buckets holding those ranks, combined

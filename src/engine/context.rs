@@ -412,9 +412,9 @@ impl Engine {
     }
 
     /// Awaits `run`, the execution of `plan` by query `name`. On a cluster it waits at most
-    /// the query time limit ([`Engine::set_query_timeout`]); then it cancels the plan's job on
+    /// the query time limit (`Engine::set_query_timeout`); then it cancels the plan's job on
     /// the scheduler and fails with
-    /// [`ClusterError::Timeout`](super::cluster::ClusterError::Timeout). Locally it just
+    /// `ClusterError::Timeout`. Locally it just
     /// awaits.
     pub async fn bounded<T>(
         &self,

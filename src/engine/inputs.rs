@@ -139,7 +139,7 @@ pub struct OpenedInputs {
 
 /// Opens `inputs` (see the module docs for which path is taken). `columns` are the canonical
 /// span columns kept when the inputs have to be ingested (canonical order; [`SPAN_COLUMNS`]
-/// for all, [`ANALYSIS_COLUMNS`] for what `analyze` reads); DATASETs are scanned with every
+/// for all, [`ANALYSIS_COLUMNS`](super::context::ANALYSIS_COLUMNS) for what `analyze` reads); DATASETs are scanned with every
 /// column.
 ///
 /// [`SPAN_COLUMNS`]: crate::model::spans::SPAN_COLUMNS

@@ -22,7 +22,7 @@
 //! summariser then regrouped their rows; one pass reads each needed column once, only the
 //! columns analysis uses (docs/benchmarks.md, "Where the time goes").
 //! Rows are gathered with no window filter (the window is known only at the end of the pass);
-//! [`Scanned::restrict`] applies it. Order of rows is not defined: the summariser sorts them.
+//! `Scanned::restrict` applies it. Order of rows is not defined: the summariser sorts them.
 
 use super::EngineError;
 use crate::model::comparison::Selector;

@@ -50,7 +50,7 @@ pub const CHUNK_BYTES: usize = 2 << 20;
 /// Decompressed input bytes handed to the decoders and not yet written (pieces being decoded,
 /// and decoded pieces waiting for an earlier one), plus the one piece the reader has read and
 /// is waiting to hand over. A piece larger than this is handed over alone. Pieces of Parquet
-/// files count by estimate ([`PARQUET_BYTES_PER_ROW`] per row of a row-group piece, a whole
+/// files count by estimate (`PARQUET_BYTES_PER_ROW` per row of a row-group piece, a whole
 /// file read by path as [`CHUNK_BYTES`]), and the markers between files as nothing.
 pub const IN_FLIGHT_BYTES: usize = 32 << 20;
 /// What a decoded span row is counted as when windows of Parquet row groups are filled (the
@@ -208,7 +208,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 
 /// Expands the inputs: files as given, directories walked recursively in sorted order,
 /// skipping hidden entries, DATASET metadata files (`data_quality.json`, `dataset.json`) and
-/// a DATASET's `resources.parquet` ([`is_resources_table`]).
+/// a DATASET's `resources.parquet` (`is_resources_table`).
 pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IngestError> {
     let mut out = Vec::new();
     for input in inputs {

@@ -44,7 +44,7 @@ impl IngestOptions {
     }
 
     /// A spans builder for a piece of `piece_bytes` input bytes: with room for what the last
-    /// piece decoded on this thread filled ([`remember_capacity`]), scaled by the two pieces'
+    /// piece decoded on this thread filled (`remember_capacity`), scaled by the two pieces'
     /// sizes and at most [`IngestOptions::batch_rows`] rows, so a small piece after a large
     /// one (another file, a document's last piece) does not get the large one's buffers.
     pub fn sized_spans_builder(&self, source_file: &str, piece_bytes: usize) -> SpansBuilder {

@@ -153,7 +153,7 @@ fn id_problem(bytes: &[u8], expected: usize) -> Option<String> {
 /// all-zero ids are invalid). A message that does not decode is one `bad_protobuf` rejection (counted as one
 /// record read and rejected, since its span count is unknown).
 ///
-/// A message that is a `MetricsData` instead (see [`decode_frame`]) has its points appended to
+/// A message that is a `MetricsData` instead (see `decode_frame`) has its points appended to
 /// `metrics`.
 ///
 /// `quality` gets the issues and the `records_read`/`records_ingested`/`records_rejected`

@@ -44,7 +44,7 @@ const READ_BATCH_ROWS: usize = 4096;
 /// The Parquet flavours this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
-    /// canalyst's canonical spans table ([`spans_schema`]).
+    /// canalyst's canonical spans table ([`spans_schema`](crate::model::spans::spans_schema)).
     Canonical,
     /// Collector ClickHouse exporter `otel_traces`.
     ClickHouse,

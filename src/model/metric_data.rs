@@ -4,7 +4,7 @@
 //! `engine::metric_input::load_metric_data`), and their aggregation per group and side.
 //!
 //! Definitions:
-//! - **Sides** use the same [`Selector`] rule as spans (`queries/window.sql`): a point belongs
+//! - **Sides** use the same [`Selector`](super::comparison::Selector) rule as spans (`queries/window.sql`): a point belongs
 //!   to the baseline when its resource matches both non-NULL baseline values
 //!   (`deployment_track`, `service_version`), else to the canary when it matches the canary's.
 //! - **Time buckets**: a point with time `t` (the end of the interval its delta covers, after

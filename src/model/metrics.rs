@@ -2,7 +2,7 @@
 //! `histogram_points` (explicit bounds) and `exp_histogram_points` (base-2 exponential).
 //!
 //! Readers produce [`MetricPoint`]s; after reading, [`crate::model::metric_delta`] converts
-//! cumulative series to deltas; then [`MetricTablesBuilder`] lays them out. Column order and types
+//! cumulative series to deltas; then [`MetricTables::build`] lays them out. Column order and types
 //! are defined once, by the builders; the `*_schema()` functions are derived from them.
 //! `docs/metrics.md` documents every column.
 

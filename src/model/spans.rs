@@ -250,7 +250,7 @@ pub fn carrier_spans_schema() -> SchemaRef {
 /// Identity and content of one span, for exact-duplicate detection across overlapping exports.
 ///
 /// `key` is the trace id and span id; `content` hashes every field but the source location and
-/// the tracestate (foldhash with a fixed seed, [`content_hasher`]: the same in every thread of
+/// the tracestate (foldhash with a fixed seed, `content_hasher`: the same in every thread of
 /// a run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanFingerprint {
@@ -258,7 +258,7 @@ pub struct SpanFingerprint {
     pub key: [u8; 24],
     /// Hash of resource and span content.
     pub content: u64,
-    /// Hash of `key` ([`fingerprint_hash_state`]), by which duplicates are looked up: taken
+    /// Hash of `key` (`fingerprint_hash_state`), by which duplicates are looked up: taken
     /// here, on the decoding threads, so the one thread that removes duplicates only probes.
     pub ids: u64,
 }
@@ -1033,7 +1033,7 @@ const NULLABLE: &[&str] = &[
     "exception_message",
 ];
 
-/// The canonical spans schema: types taken from the builders, nullability from [`NULLABLE`].
+/// The canonical spans schema: types taken from the builders, nullability from `NULLABLE`.
 pub fn spans_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA

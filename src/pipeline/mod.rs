@@ -428,8 +428,8 @@ impl PreparedRun {
         })?)
     }
 
-    /// [`Run::forensics_input`] (without origin keys) and the trace trees of every partition
-    /// ([`Run::downstream_partitions`] added to a [`TraceTrees`]), read side by side on two
+    /// [`forensics_input`] (without origin keys) and the trace trees of every partition
+    /// ([`downstream_partitions`] added to a [`TraceTrees`]), read side by side on two
     /// threads: the two reads are independent, and together they fill the cores each leaves
     /// idle (the queries' single-threaded stretches, the tree walks). The results are those
     /// of the two calls one after the other; peak memory holds both at once.
