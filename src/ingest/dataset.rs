@@ -958,6 +958,103 @@ mod tests {
         }
     }
 
+    /// A string column of short values (vendor/parquet/PATCHED.md: values of at most 32
+    /// bytes are looked up in a cache keyed by their bytes before the writer's interner)
+    /// reads back as written, and each row group's dictionary page holds its distinct values
+    /// in order of first appearance, as the interner alone writes it: every length from 0 to
+    /// 40 bytes, values that differ in one byte only, more distinct values than the cache
+    /// has slots, nulls, several batches per row group.
+    #[test]
+    fn short_string_values_keep_their_dictionary_order() {
+        use arrow::array::StringArray;
+        use arrow::datatypes::{DataType, Field, Schema};
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use parquet::arrow::ArrowWriter;
+        use parquet::column::page::Page;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let schema = Arc::new(Schema::new(vec![Field::new("c", DataType::Utf8, true)]));
+        let props = writer_properties(Codec::Lz4)
+            .into_builder()
+            .set_max_row_group_row_count(Some(6000))
+            .build();
+        let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).unwrap();
+        let mut written: Vec<Option<String>> = Vec::new();
+        for _ in 0..4 {
+            let batch: Vec<Option<String>> = (0..3000)
+                .map(|_| {
+                    if rng.random_bool(0.05) {
+                        return None;
+                    }
+                    let len = rng.random_range(0..=40usize);
+                    let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    // One byte changed anywhere, from 1200 variants: values that share all
+                    // but one byte, and cache slots that collide.
+                    if len > 0 {
+                        let at = rng.random_range(0..len);
+                        v[at] = b'0' + rng.random_range(0..30u8);
+                    }
+                    Some(String::from_utf8(v).unwrap())
+                })
+                .collect();
+            let column: StringArray = batch.iter().map(Option::as_deref).collect();
+            w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap())
+                .unwrap();
+            written.extend(batch);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        for g in 0..reader.num_row_groups() {
+            let rows = &written[g * 6000..(g + 1) * 6000];
+            let mut want: Vec<&str> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for v in rows.iter().flatten() {
+                if seen.insert(v.as_str()) {
+                    want.push(v);
+                }
+            }
+            let mut pages = reader
+                .get_row_group(g)
+                .unwrap()
+                .get_column_page_reader(0)
+                .unwrap();
+            let Some(Ok(Page::DictionaryPage {
+                buf, num_values, ..
+            })) = pages.next()
+            else {
+                panic!("row group {g} starts without a dictionary page");
+            };
+            let mut got: Vec<&str> = Vec::new();
+            let mut at = 0;
+            while at < buf.len() {
+                let n = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+                got.push(std::str::from_utf8(&buf[at + 4..at + 4 + n]).unwrap());
+                at += 4 + n;
+            }
+            assert_eq!(num_values as usize, got.len());
+            assert!(want.len() > 600, "{} distinct values", want.len());
+            assert_eq!(got, want, "row group {g}");
+        }
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let mut read: Vec<Option<String>> = Vec::new();
+        for batch in reader.build().unwrap() {
+            let batch = batch.unwrap();
+            read.extend(
+                batch
+                    .column(0)
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string)),
+            );
+        }
+        assert_eq!(read.len(), 12_000);
+        assert!(read == written, "values differ");
+    }
+
     /// A killed ingest's temporary table is removed by the next ingest into the directory
     /// once its process is gone; a live process's is left alone, and so is anything else.
     #[test]

@@ -339,11 +339,116 @@ impl Storage for ByteArrayStorage {
 #[derive(Debug, Default)]
 struct DictEncoder {
     interner: Interner<ByteArrayStorage>,
+    /// canalyst's patch: see [`ShortValues`].
+    short: ShortValues,
     indices: Vec<u64>,
     variable_length_bytes: i64,
 }
 
+/// canalyst's patch: the dictionary indices of recently interned values of at most 32 bytes,
+/// in a direct-mapped cache keyed by the value itself (its length and up to four 8-byte
+/// words that together cover every byte, so a key match is an exact match). A hit skips the
+/// interner's hash, probe and byte comparison; a miss interns as before and takes the slot.
+/// The indices returned, and so the dictionary and the pages, are the interner's.
+#[derive(Debug)]
+struct ShortValues {
+    slots: Box<[ShortSlot]>,
+}
+
+/// Slots of [`ShortValues`]: 512 of 48 bytes.
+const SHORT_SLOT_BITS: u32 = 9;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ShortKey {
+    /// Length + 1 (0: an empty slot).
+    len: u64,
+    words: [u64; 4],
+}
+
+impl PartialEq for ShortKey {
+    /// Compared word by word in registers: the derived comparison loaded the words 16 bytes
+    /// at a time from where they had just been stored 8 at a time, a stalled store
+    /// forwarding that cost more than the interner it saves.
+    #[inline]
+    fn eq(&self, o: &Self) -> bool {
+        let [a, b, c, d] = self.words;
+        let [e, f, g, h] = o.words;
+        ((a ^ e) | (b ^ f) | (c ^ g) | (d ^ h) | (self.len ^ o.len)) == 0
+    }
+}
+
+impl Eq for ShortKey {}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ShortSlot {
+    key: ShortKey,
+    index: u64,
+}
+
+impl Default for ShortValues {
+    fn default() -> Self {
+        Self {
+            slots: vec![ShortSlot::default(); 1 << SHORT_SLOT_BITS].into_boxed_slice(),
+        }
+    }
+}
+
+impl ShortKey {
+    /// The key of `v`, if it has at most 32 bytes: for a given length the words read cover
+    /// all of its bytes (overlapping reads, as wyhash reads short inputs).
+    #[inline]
+    fn of(v: &[u8]) -> Option<Self> {
+        let n = v.len();
+        let w = |at: usize| u64::from_le_bytes(v[at..at + 8].try_into().unwrap());
+        let words = match n {
+            0 => [0; 4],
+            1..=3 => [
+                u64::from(v[0]) | u64::from(v[n / 2]) << 8 | u64::from(v[n - 1]) << 16,
+                0,
+                0,
+                0,
+            ],
+            4..=7 => {
+                let h = |at: usize| {
+                    u64::from(u32::from_le_bytes(v[at..at + 4].try_into().unwrap()))
+                };
+                [h(0) | h(n - 4) << 32, 0, 0, 0]
+            }
+            8..=16 => [w(0), w(n - 8), 0, 0],
+            17..=32 => [w(0), w(8), w(n - 16), w(n - 8)],
+            _ => return None,
+        };
+        Some(Self {
+            len: n as u64 + 1,
+            words,
+        })
+    }
+
+    #[inline]
+    fn slot(&self) -> usize {
+        let [a, b, c, d] = self.words;
+        let h = (a ^ b.rotate_left(21) ^ c.rotate_left(42) ^ d.rotate_left(7) ^ self.len)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> (64 - SHORT_SLOT_BITS)) as usize
+    }
+}
+
 impl DictEncoder {
+    /// The dictionary index of `value`, interned if new.
+    #[inline]
+    fn intern(&mut self, value: &[u8]) -> u64 {
+        let Some(key) = ShortKey::of(value) else {
+            return self.interner.intern(value);
+        };
+        let slot = &mut self.short.slots[key.slot()];
+        if slot.key == key {
+            return slot.index;
+        }
+        let index = self.interner.intern(value);
+        *slot = ShortSlot { key, index };
+        index
+    }
+
     /// Encode `values` to the in-progress page
     fn encode<T>(&mut self, values: T, indices: impl ExactSizeIterator<Item = usize>)
     where
@@ -354,7 +459,7 @@ impl DictEncoder {
 
         for idx in indices {
             let value = values.value(idx);
-            let interned = self.interner.intern(value.as_ref());
+            let interned = self.intern(value.as_ref());
             self.indices.push(interned);
             self.variable_length_bytes += value.as_ref().len() as i64;
         }
