@@ -93,7 +93,12 @@ pub fn attr<'a, S: AsRef<str>>(attrs: &'a [(S, S)], key: &str) -> Option<&'a str
 
 /// Route of a span (design §3): `http.route`, else the templated span name of a SERVER span,
 /// else none (the span is then grouped by operation only).
-pub fn route(span_kind: i32, span_name: &str, http_route: Option<&str>) -> Option<String> {
+/// Borrowed from `span_name` or `http_route` when templating leaves it as it is.
+pub fn route<'a>(
+    span_kind: i32,
+    span_name: &'a str,
+    http_route: Option<&'a str>,
+) -> Option<std::borrow::Cow<'a, str>> {
     match http_route {
         Some(r) if !r.is_empty() => Some(super::route::template(r)),
         _ if span_kind == kind::SERVER => Some(super::route::template(span_name)),

@@ -5,6 +5,7 @@
 //! [`spans::SpansBuilder`], which owns the column layout.
 
 pub mod comparison;
+pub(crate) mod dict_column;
 pub mod hash;
 pub mod identity;
 pub mod ids;

@@ -5,18 +5,26 @@
 //! (`GET /users/12345`), which has unbounded cardinality, so such names are templated: path
 //! segments that look like identifiers become `{id}`, and the query string is removed.
 
+use std::borrow::Cow;
+
 /// Returns `name` with identifier-like path segments replaced by `{id}` and any query string
 /// or fragment removed. Names without a `/` are returned unchanged.
 ///
 /// A segment is identifier-like when it is all digits; a UUID (8-4-4-4-12 hex); at least 8
 /// characters of hex containing a digit; or at least 16 characters mixing letters and digits
 /// (tokens, hashes). Everything else is kept, so `/api/v2/users` stays as it is.
-pub fn template(name: &str) -> String {
+///
+/// A name that templating leaves as it is (most are: instrumentations record `http.route`
+/// already templated) is borrowed, not copied: ingest templates every span's route.
+pub fn template(name: &str) -> Cow<'_, str> {
     let Some(slash) = name.find('/') else {
-        return name.to_string();
+        return Cow::Borrowed(name);
     };
-    let (prefix, path) = name.split_at(slash);
-    let path = path.split(['?', '#']).next().unwrap_or("");
+    let (prefix, whole) = name.split_at(slash);
+    let path = whole.split(['?', '#']).next().unwrap_or("");
+    if path.len() == whole.len() && !path.split('/').any(is_identifier) {
+        return Cow::Borrowed(name);
+    }
     let mut out = String::with_capacity(name.len());
     out.push_str(prefix);
     for (i, seg) in path.split('/').enumerate() {
@@ -29,7 +37,7 @@ pub fn template(name: &str) -> String {
             out.push_str(seg);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 fn is_identifier(seg: &str) -> bool {
@@ -54,6 +62,7 @@ fn is_identifier(seg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::template;
+    use std::borrow::Cow;
 
     #[test]
     fn templates_ids_keeps_words() {
@@ -69,5 +78,25 @@ mod tests {
         assert_eq!(template("HTTP GET"), "HTTP GET");
         assert_eq!(template("/t/aZ93kdLq0Pz1mNcX7"), "/t/{id}");
         assert_eq!(template("/"), "/");
+    }
+
+    #[test]
+    fn a_name_left_as_it_is_is_borrowed() {
+        for name in [
+            "/users/{id}",
+            "HTTP GET",
+            "/",
+            "GET /api/v2/users",
+            "",
+            "/a//b/",
+        ] {
+            assert!(
+                matches!(template(name), Cow::Borrowed(n) if n == name),
+                "{name}"
+            );
+        }
+        for name in ["/users/12345", "/a?x=1", "/a#top", "/a/?"] {
+            assert!(matches!(template(name), Cow::Owned(_)), "{name}");
+        }
     }
 }

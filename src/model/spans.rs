@@ -3,13 +3,13 @@
 //! Column order and types are defined once, by [`SpansBuilder`]; [`spans_schema`] is derived
 //! from it so the two cannot disagree. `docs/schema.md` documents each column.
 
+use super::dict_column::DictColumn;
 use super::identity::{self, IdentityConfig};
 use arrow::array::{
     Array, ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int32Builder,
-    Int64Builder, MapBuilder, StringArray, StringBuilder, StringDictionaryBuilder,
-    TimestampNanosecondBuilder,
+    Int64Builder, MapBuilder, StringArray, StringBuilder, TimestampNanosecondBuilder,
 };
-use arrow::datatypes::{Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::hash::{Hash, Hasher};
@@ -410,28 +410,28 @@ pub struct SpansBuilder {
     trace_id: FixedSizeBinaryBuilder,
     span_id: FixedSizeBinaryBuilder,
     parent_span_id: FixedSizeBinaryBuilder,
-    service_name: StringDictionaryBuilder<Int32Type>,
-    service_version: StringDictionaryBuilder<Int32Type>,
-    deployment_track: StringDictionaryBuilder<Int32Type>,
-    deployment_environment: StringDictionaryBuilder<Int32Type>,
-    scope_name: StringDictionaryBuilder<Int32Type>,
-    span_name: StringDictionaryBuilder<Int32Type>,
+    service_name: DictColumn,
+    service_version: DictColumn,
+    deployment_track: DictColumn,
+    deployment_environment: DictColumn,
+    scope_name: DictColumn,
+    span_name: DictColumn,
     span_kind: Int32Builder,
     start_time: TimestampNanosecondBuilder,
     duration_ns: Int64Builder,
     status_code: Int32Builder,
     status_message: StringBuilder,
-    http_route: StringDictionaryBuilder<Int32Type>,
-    http_method: StringDictionaryBuilder<Int32Type>,
+    http_route: DictColumn,
+    http_method: DictColumn,
     http_status_code: Int32Builder,
-    route: StringDictionaryBuilder<Int32Type>,
+    route: DictColumn,
     is_error: BooleanBuilder,
-    exception_type: StringDictionaryBuilder<Int32Type>,
+    exception_type: DictColumn,
     exception_message: StringBuilder,
     sample_weight: Float64Builder,
     resource_attributes: MapBuilder<StringBuilder, StringBuilder>,
     span_attributes: MapBuilder<StringBuilder, StringBuilder>,
-    source_file: StringDictionaryBuilder<Int32Type>,
+    source_file: DictColumn,
     source_line: Int64Builder,
     fingerprints: Vec<SpanFingerprint>,
     len: usize,
@@ -525,7 +525,7 @@ impl SpansBuilder {
     /// `ingest`); started at the size of the previous batch, it allocates once.
     pub fn with_capacity(cfg: Arc<IdentityConfig>, source_file: &str, cap: SpansCapacity) -> Self {
         let rows = cap.rows;
-        let dict = || StringDictionaryBuilder::<Int32Type>::with_capacity(rows, 16, 256);
+        let dict = || DictColumn::with_capacity(rows);
         let strings = |bytes| StringBuilder::with_capacity(rows, bytes);
         let map = |m: MapCapacity| {
             MapBuilder::with_capacity(
@@ -586,7 +586,7 @@ impl SpansBuilder {
             self.deployment_environment
                 .append_options(r.deployment_environment.as_deref(), n);
             self.scope_name.append_options(r.scope_name.as_deref(), n);
-            self.source_file.append_values(&*self.file, n);
+            self.source_file.append_values(&self.file, n);
             r.rows = 0;
         }
         r.serial = 0;
@@ -1089,6 +1089,7 @@ pub fn spans_schema() -> SchemaRef {
 mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int32Type;
 
     fn res() -> ResourceInfo {
         ResourceInfo::from_attributes(
