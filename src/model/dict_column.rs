@@ -99,6 +99,12 @@ impl ShortKey {
     }
 }
 
+/// Dictionary value `i` of `offsets` and `bytes` (see [`DictColumn`]).
+fn value<'a>(offsets: &[i32], bytes: &'a [u8], i: i32) -> &'a [u8] {
+    let i = i as usize;
+    &bytes[offsets[i] as usize..offsets[i + 1] as usize]
+}
+
 impl DictColumn {
     /// An empty column with room for `rows` rows.
     pub(crate) fn with_capacity(rows: usize) -> Self {
@@ -139,16 +145,13 @@ impl DictColumn {
             hasher,
             ..
         } = self;
-        let at = |i: i32| &bytes[offsets[i as usize] as usize..offsets[i as usize + 1] as usize];
-        if let Some(&i) = table.find(hash, |&i| at(i) == v) {
+        if let Some(&i) = table.find(hash, |&i| value(offsets, bytes, i) == v) {
             return i;
         }
         let index = i32::try_from(offsets.len() - 1).expect("fewer than 2^31 distinct values");
         bytes.extend_from_slice(v);
         offsets.push(i32::try_from(bytes.len()).expect("dictionary values under 2 GiB"));
-        let (offsets, bytes) = (&*offsets, &*bytes);
-        let at = |i: i32| &bytes[offsets[i as usize] as usize..offsets[i as usize + 1] as usize];
-        table.insert_unique(hash, index, |&i| hasher.hash_one(at(i)));
+        table.insert_unique(hash, index, |&i| hasher.hash_one(value(offsets, bytes, i)));
         index
     }
 
@@ -200,9 +203,8 @@ impl DictColumn {
     }
 
     /// The column of the rows appended so far; the next row starts a new column and a new
-    /// dictionary.
+    /// dictionary (`NullBufferBuilder::finish` resets the nulls).
     pub(crate) fn finish(&mut self) -> DictionaryArray<Int32Type> {
-        let rows = self.keys.len();
         let keys = PrimitiveArray::<Int32Type>::new(
             ScalarBuffer::from(std::mem::take(&mut self.keys)),
             self.nulls.finish(),
@@ -215,8 +217,6 @@ impl DictColumn {
         );
         self.table.clear();
         self.short.fill(Slot::default());
-        self.nulls = NullBufferBuilder::new(rows);
-        debug_assert_eq!(keys.len(), rows);
         DictionaryArray::try_new(keys, Arc::new(values)).expect("keys index the values")
     }
 }
