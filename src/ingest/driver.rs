@@ -1213,14 +1213,19 @@ impl<'a> Producer<'a> {
                 Err(e) => return Err(io_err(&f.path)(e)),
             }
         }
-        // A read error while sniffing, reported after the head's lines (JSON lines: by the
-        // consumer, as one while reading on).
-        let mut trailer = read_error.as_ref().map(|e| {
-            let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
-            bad_compression(&f.name, lines + 1, e)
-        });
+        let content = sniff::detect_content(&head, eof);
+        // A read error while sniffing is reported after the head's lines: in JSON lines by the
+        // consumer (`cut_off`), as one while reading on; otherwise here (`trailer`).
+        let mut cut_off = read_error.map(|e| e.to_string());
+        let mut trailer = match content {
+            Content::JsonLines => None,
+            _ => cut_off.take().map(|e| {
+                let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+                bad_compression(&f.name, lines + 1, &e)
+            }),
+        };
         let trailer_work = |t: Option<DataQuality>| t.map(|quality| Work::Quality { quality });
-        match sniff::detect_content(&head, eof) {
+        match content {
             Content::Empty => {
                 let mut works: Vec<Work> = trailer_work(trailer).into_iter().collect();
                 works.push(Work::Quality {
@@ -1309,7 +1314,7 @@ impl<'a> Producer<'a> {
                     compressed,
                     eof,
                     format: format!("otlp-json-lines{suffix}"),
-                    cut_off: read_error.map(|e| e.to_string()),
+                    cut_off,
                 }))
             }
         }
